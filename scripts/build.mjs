@@ -1,0 +1,68 @@
+// esbuild bundles: CLI, worker and bench (node), the extension host (node, `vscode` external),
+// and the webview (browser). The tfjs wasm binaries are copied next to the node bundles.
+import * as esbuild from 'esbuild';
+import * as fs from 'fs';
+import * as path from 'path';
+
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const dist = path.join(root, 'dist');
+const watch = process.argv.includes('--watch');
+const production = process.argv.includes('--production');
+fs.mkdirSync(dist, { recursive: true });
+
+const nodeEntries = {
+  cli: 'src/cli/main.ts',
+  worker: 'src/worker/main.ts',
+  extension: 'src/extension/extension.ts',
+  bench: 'bench/bench.ts',
+};
+const present = Object.fromEntries(Object.entries(nodeEntries).filter(([, f]) => fs.existsSync(path.join(root, f))));
+
+const common = {
+  bundle: true,
+  sourcemap: !production,
+  minify: production,
+  logLevel: 'warning',
+  absWorkingDir: root,
+};
+
+const builds = [
+  {
+    ...common,
+    entryPoints: present,
+    outdir: dist,
+    platform: 'node',
+    target: 'node18',
+    format: 'cjs',
+    // tfjs: without module-first resolution the cpu backend import is dropped and tfjs-core is bundled twice.
+    mainFields: ['module', 'main'],
+    external: ['vscode', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'],
+    banner: { js: '#!/usr/bin/env node' },
+  },
+];
+if (fs.existsSync(path.join(root, 'webview/main.ts'))) {
+  builds.push({
+    ...common,
+    entryPoints: { webview: 'webview/main.ts' },
+    outdir: dist,
+    platform: 'browser',
+    target: 'es2022',
+    format: 'iife',
+  });
+}
+
+const wasmSrc = path.join(root, 'node_modules/@tensorflow/tfjs-backend-wasm/dist');
+for (const f of fs.readdirSync(wasmSrc).filter((f) => f.endsWith('.wasm'))) {
+  fs.copyFileSync(path.join(wasmSrc, f), path.join(dist, f));
+}
+const codicons = path.join(root, 'node_modules/@vscode/codicons/dist');
+if (fs.existsSync(codicons)) {
+  for (const f of ['codicon.css', 'codicon.ttf']) fs.copyFileSync(path.join(codicons, f), path.join(dist, f));
+}
+
+if (watch) {
+  for (const b of builds) await (await esbuild.context(b)).watch();
+} else {
+  await Promise.all(builds.map((b) => esbuild.build(b)));
+  fs.chmodSync(path.join(dist, 'cli.js'), 0o755);
+}

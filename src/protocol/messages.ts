@@ -1,0 +1,252 @@
+/**
+ * The one message protocol of RBP Lab, shared by the worker process, the extension host and the
+ * webview. Worker → host events are also what the run recorder writes, one JSON line each, to
+ * `<run>/events.jsonl`, so a recorded run replays through the same code as a live one.
+ * Every boundary validates with `parseWorkerEvent` / `parseHostCommand` / `parseWebviewMessage`.
+ */
+
+export const PROTOCOL_VERSION = 1;
+
+export interface BackendInfo {
+  name: string;
+  description: string;
+  skipped: { name: string; reason: string }[];
+  nodeVersion: string;
+  execPath: string;
+}
+
+export interface VerdictInfo {
+  level: 'ok' | 'warn' | 'bad';
+  trustRbp: boolean;
+  rho: number;
+  forwardConverged: boolean;
+  finalRelResidual: number;
+  message: string;
+}
+
+export interface RunSpec {
+  /** Built-in name (hopfield, cora, pubmed, citeseer, hypergrad) or a config file path. */
+  experiment: string;
+  /** The resolved config (authors' schema), when the caller has one. */
+  config?: Record<string, unknown>;
+  method?: string;
+  K?: number;
+  steps?: number;
+  seed?: number;
+  backend?: string;
+  /** Record the run here (a folder that will hold run.json and events.jsonl). */
+  outDir?: string;
+  dataDir?: string;
+  /** Extra folders to look for native tfjs packages in (the extension's global storage). */
+  nativeSearchPaths?: string[];
+  overrides?: string[];
+}
+
+// ---- worker → host (and recorded) ----
+
+export interface RunStarted {
+  type: 'run/started';
+  experiment: string;
+  title: string;
+  runner: string;
+  method: string;
+  K: number | null;
+  T: number;
+  steps: number;
+  stepLabel: string;
+  backend: BackendInfo;
+  config: Record<string, unknown>;
+  startedAt: string;
+  notes: string[];
+}
+
+/** Forward residuals of one training step's forward pass (all its solver steps in one message). */
+export interface ForwardTrace {
+  type: 'trace/forward';
+  step: number;
+  abs: number[];
+  rel: number[];
+  converged: boolean;
+  diverged: boolean;
+}
+
+export interface BackwardTraceMsg {
+  type: 'trace/backward';
+  step: number;
+  method: string;
+  /** Adjoint residual per iteration (null where the method has none). */
+  residual: (number | null)[];
+  /** ||z_k|| / ||g|| per iteration (BPTT/TBPTT). */
+  termNorm: (number | null)[];
+}
+
+export interface Metrics {
+  type: 'metrics';
+  step: number;
+  elapsedMs: number;
+  /** e.g. loss, grad_norm, val_acc, test_acc, lr, meta_loss, ... */
+  values: Record<string, number>;
+  /** 'train' per step, 'eval' for evaluations. */
+  kind: 'train' | 'eval';
+}
+
+export interface Diagnostics {
+  type: 'diagnostics';
+  step: number;
+  rho: number;
+  verdict: VerdictInfo;
+}
+
+export interface MemoryMsg {
+  type: 'memory';
+  step: number;
+  peakBytes: number;
+  liveBytes: number;
+  rssBytes: number;
+  numTensors: number;
+}
+
+export interface LogMsg {
+  type: 'log';
+  level: 'info' | 'warn' | 'error';
+  text: string;
+}
+
+export interface RunFinished {
+  type: 'run/finished';
+  status: 'completed' | 'cancelled';
+  elapsedMs: number;
+  summary: Record<string, number | string | boolean>;
+}
+
+export type FailureKind = 'error' | 'diverged' | 'crashed' | 'killed' | 'out-of-memory' | 'no-start' | 'bad-config' | 'bad-data';
+
+export interface RunFailed {
+  type: 'run/failed';
+  kind: FailureKind;
+  reason: string;
+  elapsedMs: number;
+}
+
+export type WorkerEvent = RunStarted | ForwardTrace | BackwardTraceMsg | Metrics | Diagnostics | MemoryMsg | LogMsg | RunFinished | RunFailed;
+
+/** Events as they travel or are recorded: stamped with the run they belong to and a sequence number. */
+export type Envelope<E = WorkerEvent> = E & { runId: string; seq: number; t: number };
+
+// ---- host → worker ----
+
+export type HostCommand = { type: 'run/start'; runId: string; spec: RunSpec } | { type: 'run/cancel'; runId: string };
+
+// ---- host ↔ webview ----
+
+export interface RunSummary {
+  runId: string;
+  experiment: string;
+  method: string;
+  K: number | null;
+  status: 'running' | 'completed' | 'cancelled' | 'failed';
+  startedAt: string;
+  backend?: string;
+  finalMetrics: Record<string, number>;
+  reason?: string;
+  label?: string;
+}
+
+export type HostToWebview =
+  | { type: 'runs'; runs: RunSummary[] }
+  | { type: 'events'; events: Envelope[] }
+  | { type: 'reset'; runId: string }
+  | { type: 'select'; runId: string }
+  | { type: 'compare'; result: unknown };
+
+export type WebviewToHost =
+  | { type: 'ready' }
+  | { type: 'stop'; runId: string }
+  | { type: 'select'; runId: string }
+  | { type: 'export'; format: 'csv' | 'json' | 'png'; chart: string; data: string }
+  | { type: 'openRun'; runId: string };
+
+// ---- validation ----
+
+type Check = (v: unknown) => boolean;
+const num: Check = (v) => typeof v === 'number';
+const numOrNull: Check = (v) => v === null || typeof v === 'number';
+const str: Check = (v) => typeof v === 'string';
+const bool: Check = (v) => typeof v === 'boolean';
+const obj: Check = (v) => typeof v === 'object' && v !== null && !Array.isArray(v);
+const arr =
+  (c: Check): Check =>
+  (v) =>
+    Array.isArray(v) && v.every(c);
+const oneOf =
+  (...xs: string[]): Check =>
+  (v) =>
+    typeof v === 'string' && xs.includes(v);
+const optional =
+  (c: Check): Check =>
+  (v) =>
+    v === undefined || c(v);
+
+const WORKER_EVENT_FIELDS: Record<WorkerEvent['type'], Record<string, Check>> = {
+  'run/started': { experiment: str, title: str, runner: str, method: str, K: numOrNull, T: num, steps: num, stepLabel: str, backend: obj, config: obj, startedAt: str, notes: arr(str) },
+  'trace/forward': { step: num, abs: arr(numOrNull), rel: arr(numOrNull), converged: bool, diverged: bool },
+  'trace/backward': { step: num, method: str, residual: arr(numOrNull), termNorm: arr(numOrNull) },
+  metrics: { step: num, elapsedMs: num, values: obj, kind: oneOf('train', 'eval') },
+  diagnostics: { step: num, rho: numOrNull, verdict: obj },
+  memory: { step: num, peakBytes: num, liveBytes: num, rssBytes: num, numTensors: num },
+  log: { level: oneOf('info', 'warn', 'error'), text: str },
+  'run/finished': { status: oneOf('completed', 'cancelled'), elapsedMs: num, summary: obj },
+  'run/failed': { kind: oneOf('error', 'diverged', 'crashed', 'killed', 'out-of-memory', 'no-start', 'bad-config', 'bad-data'), reason: str, elapsedMs: num },
+};
+
+export class ProtocolError extends Error {}
+
+function checkFields(v: Record<string, unknown>, fields: Record<string, Check>, what: string): void {
+  for (const [k, c] of Object.entries(fields)) if (!c(v[k])) throw new ProtocolError(`${what}: field '${k}' is missing or has the wrong type`);
+}
+
+/** Validate an event envelope coming from a worker or read from events.jsonl. */
+export function parseWorkerEvent(v: unknown): Envelope {
+  if (!obj(v)) throw new ProtocolError('event is not an object');
+  const e = v as Record<string, unknown>;
+  const fields = WORKER_EVENT_FIELDS[e.type as WorkerEvent['type']];
+  if (!fields) throw new ProtocolError(`unknown event type ${JSON.stringify(e.type)}`);
+  checkFields(e, { runId: str, seq: num, t: num }, String(e.type));
+  checkFields(e, fields, String(e.type));
+  return v as Envelope;
+}
+
+export function parseHostCommand(v: unknown): HostCommand {
+  if (!obj(v)) throw new ProtocolError('command is not an object');
+  const c = v as Record<string, unknown>;
+  if (c.type === 'run/start') {
+    checkFields(c, { runId: str, spec: obj }, 'run/start');
+    const s = c.spec as Record<string, unknown>;
+    checkFields(s, { experiment: str, method: optional(str), K: optional(num), steps: optional(num), seed: optional(num), backend: optional(str), outDir: optional(str), dataDir: optional(str), nativeSearchPaths: optional(arr(str)), overrides: optional(arr(str)), config: optional(obj) }, 'run/start.spec');
+    return c as HostCommand;
+  }
+  if (c.type === 'run/cancel') {
+    checkFields(c, { runId: str }, 'run/cancel');
+    return c as HostCommand;
+  }
+  throw new ProtocolError(`unknown command type ${JSON.stringify(c.type)}`);
+}
+
+export function parseWebviewMessage(v: unknown): WebviewToHost {
+  if (!obj(v)) throw new ProtocolError('webview message is not an object');
+  const m = v as Record<string, unknown>;
+  switch (m.type) {
+    case 'ready':
+      return m as WebviewToHost;
+    case 'stop':
+    case 'select':
+    case 'openRun':
+      checkFields(m, { runId: str }, String(m.type));
+      return m as WebviewToHost;
+    case 'export':
+      checkFields(m, { format: oneOf('csv', 'json', 'png'), chart: str, data: str }, 'export');
+      return m as WebviewToHost;
+    default:
+      throw new ProtocolError(`unknown webview message type ${JSON.stringify(m.type)}`);
+  }
+}

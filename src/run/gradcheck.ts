@@ -1,0 +1,130 @@
+/**
+ * Gradient check: at one batch and one set of weights, every method at every K, compared with
+ * `exact` and with BPTT: relative error, cosine, time, peak tensor bytes, plus forward
+ * convergence, ρ(J) and the verdict. `rbp gradcheck` prints it; Compare in the extension draws it.
+ */
+import { tf } from '../core/tf';
+import { getMethod, MethodName, usesK } from '../core/gradients';
+import type { GradientResult } from '../core/gradients/types';
+import { measurePeak } from '../core/memory';
+import { compareGrads } from '../core/metrics';
+import { dispose } from '../core/state';
+import type { ExperimentSession } from '../experiments/types';
+import { diagnose } from './runner';
+import type { VerdictInfo } from '../protocol/messages';
+
+export interface GradcheckRow {
+  method: MethodName;
+  K: number | null;
+  relErrExact: number;
+  cosExact: number;
+  relErrBptt: number;
+  cosBptt: number;
+  timeMs: number;
+  peakBytes: number;
+  loss: number;
+  /** Final adjoint residual (RBP family), or null. */
+  residual: number | null;
+  /** Per-iteration adjoint residual, for the residual-per-iteration chart. */
+  residualTrace: (number | null)[];
+  vjps: number;
+  jvps: number;
+}
+
+export interface GradcheckReport {
+  experiment: string;
+  T: number;
+  Ks: number[];
+  methods: MethodName[];
+  rows: GradcheckRow[];
+  forward: { stepsToTol: number | null; tol: number; finalRel: number; steps: number };
+  rho: number;
+  verdict: VerdictInfo;
+  exactConverged: boolean;
+  exactNote?: string;
+  backend: string;
+}
+
+export const DEFAULT_KS = [5, 10, 20, 40];
+export const DEFAULT_GRADCHECK_METHODS: MethodName[] = ['TBPTT', 'RBP', 'CG_RBP', 'Neumann_RBP'];
+
+export interface GradcheckOptions {
+  Ks: number[];
+  methods?: MethodName[];
+  tol?: number;
+  /** Progress callback (row done). */
+  onRow?: (row: GradcheckRow) => void;
+}
+
+function timed(fn: () => GradientResult): { r: GradientResult; ms: number; peak: number } {
+  const t0 = performance.now();
+  const { result, memory } = measurePeak(fn);
+  return { r: result, ms: performance.now() - t0, peak: memory.peakBytes };
+}
+
+export function gradcheck(experiment: string, session: ExperimentSession, opts: GradcheckOptions): GradcheckReport {
+  const sys = session.system;
+  const T = session.T;
+  const tol = opts.tol ?? 1e-4;
+  const methods = opts.methods ?? DEFAULT_GRADCHECK_METHODS;
+  session.beforeStep(0);
+  const base = { T, K: 1, ...session.gradientOptions, trace: true };
+  const ex = timed(() => getMethod('exact').compute(sys, { ...base, keepAdjoint: true }));
+  const bp = timed(() => getMethod('BPTT').compute(sys, base));
+  const exactGrads = [...ex.r.grads, ...ex.r.lossGrads];
+  const bpttGrads = [...bp.r.grads, ...bp.r.lossGrads];
+  const rows: GradcheckRow[] = [];
+  const row = (m: MethodName, K: number | null, t: { r: GradientResult; ms: number; peak: number }): GradcheckRow => {
+    const all = [...t.r.grads, ...t.r.lossGrads];
+    const ce = compareGrads(all, exactGrads);
+    const cb = compareGrads(all, bpttGrads);
+    const its = t.r.backward.iterations;
+    const res = its.map((i) => (i.residual === undefined || !Number.isFinite(i.residual) ? null : i.residual));
+    const out: GradcheckRow = {
+      method: m,
+      K,
+      relErrExact: ce.relErr,
+      cosExact: ce.cosine,
+      relErrBptt: cb.relErr,
+      cosBptt: cb.cosine,
+      timeMs: t.ms,
+      peakBytes: t.peak,
+      loss: t.r.loss,
+      residual: res.length ? res[res.length - 1] : null,
+      residualTrace: res,
+      vjps: t.r.vjps,
+      jvps: t.r.jvps,
+    };
+    opts.onRow?.(out);
+    return out;
+  };
+  rows.push(row('exact', null, ex));
+  rows.push(row('BPTT', null, bp));
+  for (const K of opts.Ks) {
+    for (const m of methods) {
+      if (!usesK(m)) continue;
+      const t = timed(() => getMethod(m).compute(sys, { ...base, K, zRef: ex.r.adjoint }));
+      rows.push(row(m, K, t));
+      dispose(t.r.grads, t.r.lossGrads);
+    }
+  }
+  const fw = ex.r.forward;
+  const firstBelow = fw.relResidual.findIndex((r) => r < tol);
+  const d = diagnose(session);
+  const lastIt = ex.r.backward.iterations[ex.r.backward.iterations.length - 1];
+  const report: GradcheckReport = {
+    experiment,
+    T,
+    Ks: opts.Ks,
+    methods,
+    rows,
+    forward: { stepsToTol: firstBelow >= 0 ? firstBelow + 1 : null, tol, finalRel: fw.finalRel, steps: fw.steps },
+    rho: d.rho,
+    verdict: d.verdict,
+    exactConverged: Boolean(ex.r.backward.converged),
+    exactNote: ex.r.backward.note ?? (lastIt ? undefined : 'no CG iterations'),
+    backend: tf.getBackend(),
+  };
+  dispose(ex.r.grads, ex.r.lossGrads, ex.r.adjoint, bp.r.grads, bp.r.lossGrads);
+  return report;
+}

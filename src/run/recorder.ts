@@ -1,0 +1,181 @@
+/**
+ * Run records on disk: `<dir>/run.json` (what the run is, its status and final numbers) and
+ * `<dir>/events.jsonl` (every event, one JSON line, appended and flushed as it happens, so a
+ * killed run keeps everything recorded up to the kill). The CLI's `--out` and the extension's
+ * `.rbp-lab/runs/<id>/` use this same format.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { Envelope, WorkerEvent, RunSummary, parseWorkerEvent, RunStarted } from '../protocol/messages';
+
+export interface RunDescription {
+  protocol: number;
+  runId: string;
+  experiment: string;
+  title: string;
+  runner: string;
+  method: string;
+  K: number | null;
+  T: number;
+  steps: number;
+  status: RunSummary['status'];
+  startedAt: string;
+  finishedAt?: string;
+  backend?: string;
+  config: Record<string, unknown>;
+  finalMetrics: Record<string, number>;
+  summary?: Record<string, number | string | boolean>;
+  reason?: string;
+  label?: string;
+}
+
+export function newRunId(experiment: string, method: string, date = new Date()): string {
+  const stamp = date.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, '').replace('T', '-');
+  const rand = Math.random().toString(36).slice(2, 6);
+  return `${stamp}-${experiment}-${method}-${rand}`.replace(/[^A-Za-z0-9_.-]/g, '_');
+}
+
+export class RunRecorder {
+  private fd: number;
+  private seq = 0;
+  private desc: RunDescription | undefined;
+  private closed = false;
+
+  constructor(
+    readonly dir: string,
+    readonly runId: string,
+  ) {
+    fs.mkdirSync(dir, { recursive: true });
+    this.fd = fs.openSync(path.join(dir, 'events.jsonl'), 'a');
+  }
+
+  /** Stamp an event, append it to events.jsonl and keep run.json current. */
+  record(e: WorkerEvent): Envelope {
+    const env = { ...e, runId: this.runId, seq: this.seq++, t: Date.now() } as Envelope;
+    this.append(env);
+    return env;
+  }
+
+  /** Append an already-stamped event (the extension host records what its worker sends). */
+  append(env: Envelope): void {
+    if (this.closed) return;
+    fs.writeSync(this.fd, JSON.stringify(env) + '\n');
+    this.update(env);
+  }
+
+  private update(e: Envelope): void {
+    if (e.type === 'run/started') {
+      this.desc = descriptionFrom(e);
+      this.writeDescription();
+    } else if (this.desc && e.type === 'metrics') {
+      for (const [k, v] of Object.entries(e.values)) if (Number.isFinite(v)) this.desc.finalMetrics[k] = v;
+    } else if (this.desc && e.type === 'run/finished') {
+      this.desc.status = e.status;
+      this.desc.finishedAt = new Date(e.t).toISOString();
+      this.desc.summary = e.summary;
+      this.writeDescription();
+    } else if (e.type === 'run/failed') {
+      if (!this.desc) this.desc = placeholder(this.runId);
+      this.desc.status = 'failed';
+      this.desc.reason = e.reason;
+      this.desc.finishedAt = new Date(e.t).toISOString();
+      this.writeDescription();
+    }
+  }
+
+  /** Mark a run failed from outside the worker (killed, crashed), keeping what it recorded. */
+  fail(kind: string, reason: string): void {
+    this.record({ type: 'run/failed', kind: kind as never, reason, elapsedMs: 0 });
+  }
+
+  writeDescription(): void {
+    if (!this.desc) return;
+    const file = path.join(this.dir, 'run.json');
+    fs.writeFileSync(file + '.tmp', JSON.stringify(this.desc, null, 2));
+    fs.renameSync(file + '.tmp', file);
+  }
+
+  get description(): RunDescription | undefined {
+    return this.desc;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.writeDescription();
+    fs.closeSync(this.fd);
+    this.closed = true;
+  }
+}
+
+function placeholder(runId: string): RunDescription {
+  return { protocol: 1, runId, experiment: '?', title: '?', runner: '?', method: '?', K: null, T: 0, steps: 0, status: 'failed', startedAt: new Date().toISOString(), config: {}, finalMetrics: {} };
+}
+
+function descriptionFrom(e: Envelope<RunStarted>): RunDescription {
+  return {
+    protocol: 1,
+    runId: e.runId,
+    experiment: e.experiment,
+    title: e.title,
+    runner: e.runner,
+    method: e.method,
+    K: e.K,
+    T: e.T,
+    steps: e.steps,
+    status: 'running',
+    startedAt: e.startedAt,
+    backend: e.backend.name,
+    config: e.config,
+    finalMetrics: {},
+  };
+}
+
+/** Read a recorded run; a torn last line (the process was killed mid-write) is skipped. */
+export function readRun(dir: string): { description: RunDescription | undefined; events: Envelope[]; skipped: number } {
+  let description: RunDescription | undefined;
+  try {
+    description = JSON.parse(fs.readFileSync(path.join(dir, 'run.json'), 'utf8')) as RunDescription;
+  } catch {
+    description = undefined;
+  }
+  const events: Envelope[] = [];
+  let skipped = 0;
+  let text = '';
+  try {
+    text = fs.readFileSync(path.join(dir, 'events.jsonl'), 'utf8');
+  } catch {
+    /* no events yet */
+  }
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      events.push(parseWorkerEvent(JSON.parse(line)));
+    } catch {
+      skipped++;
+    }
+  }
+  return { description, events, skipped };
+}
+
+export function summarize(d: RunDescription): RunSummary {
+  return { runId: d.runId, experiment: d.experiment, method: d.method, K: d.K, status: d.status, startedAt: d.startedAt, backend: d.backend, finalMetrics: d.finalMetrics, reason: d.reason, label: d.label };
+}
+
+/** All runs under a root folder (`.rbp-lab/runs`), newest first. */
+export function listRuns(root: string): RunDescription[] {
+  let names: string[] = [];
+  try {
+    names = fs.readdirSync(root);
+  } catch {
+    return [];
+  }
+  const out: RunDescription[] = [];
+  for (const n of names) {
+    try {
+      out.push(JSON.parse(fs.readFileSync(path.join(root, n, 'run.json'), 'utf8')) as RunDescription);
+    } catch {
+      /* not a run folder */
+    }
+  }
+  return out.sort((a, b) => b.startedAt.localeCompare(a.startedAt));
+}

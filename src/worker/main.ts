@@ -1,0 +1,56 @@
+/**
+ * The worker process: the extension host forks this script (with the system Node or VS Code's
+ * own runtime) and talks to it over IPC with the protocol of `protocol/messages.ts`. It runs one
+ * experiment with the same code as the CLI, records it, and streams every event back.
+ */
+import { runExperiment } from '../run/runner';
+import { RunRecorder } from '../run/recorder';
+import { RunError } from '../experiments/types';
+import { parseHostCommand, WorkerEvent, Envelope, HostCommand } from '../protocol/messages';
+
+let cancelled = false;
+let busy = false;
+
+function send(env: Envelope): void {
+  if (process.send) process.send(env);
+}
+
+async function start(cmd: Extract<HostCommand, { type: 'run/start' }>): Promise<void> {
+  busy = true;
+  const t0 = Date.now();
+  const recorder = cmd.spec.outDir ? new RunRecorder(cmd.spec.outDir, cmd.runId) : undefined;
+  let seq = 0;
+  const emit = (e: WorkerEvent) => {
+    const env = recorder ? recorder.record(e) : ({ ...e, runId: cmd.runId, seq: seq++, t: Date.now() } as Envelope);
+    send(env);
+  };
+  let code = 0;
+  try {
+    await runExperiment(cmd.spec, emit, { cancelled: () => cancelled });
+  } catch (err) {
+    const kind = err instanceof RunError ? err.kind : /out of memory|Array buffer allocation failed|Aborted\(OOM\)/i.test(String(err)) ? 'out-of-memory' : 'error';
+    emit({ type: 'run/failed', kind, reason: err instanceof Error ? err.message : String(err), elapsedMs: Date.now() - t0 });
+    code = 1;
+  } finally {
+    recorder?.close();
+    busy = false;
+  }
+  // Let IPC flush before exiting.
+  setTimeout(() => process.exit(code), 50);
+}
+
+process.on('message', (raw: unknown) => {
+  let cmd: HostCommand;
+  try {
+    cmd = parseHostCommand(raw);
+  } catch (err) {
+    process.stderr.write(`rbp worker: bad command: ${(err as Error).message}\n`);
+    return;
+  }
+  if (cmd.type === 'run/cancel') cancelled = true;
+  else if (!busy) void start(cmd);
+});
+
+process.on('disconnect', () => process.exit(0));
+// Tell the host the worker is alive and listening.
+if (process.send) process.send({ type: 'worker/ready', pid: process.pid });
