@@ -56,7 +56,7 @@ test('real Cora pickles decode to the expected arrays, sparse matrices and adjac
     assert.equal(y.dtype, 'i4');
     assert.deepEqual(y.shape, [rows, 7]);
     for (let r = 0; r < rows; r++) {
-      const row = Array.from(y.data.subarray(r * 7, r * 7 + 7));
+      const row: number[] = Array.from(y.data.subarray(r * 7, r * 7 + 7) as ArrayLike<number>);
       assert.equal(row.reduce((a, b) => a + b, 0), 1, `${s} row ${r} is one-hot`);
     }
   }
@@ -97,8 +97,9 @@ test('globals outside the allow-list are rejected, naming the global, before any
       },
     );
   }
-  // Protocol-0 INST / OBJ opcodes call a class directly: refused as unsupported.
-  assert.throws(() => loadPickle(bytes('(S\'ls\'\nios\nsystem\n.'), 'evil0.pkl'), /evil0\.pkl: .*INST/);
+  // Protocol-0 INST names its class inline; OBJ takes it from the stack. Both refused.
+  assert.throws(() => loadPickle(bytes('(U\x02lsios\nsystem\n.'), 'evil0.pkl'), (err: unknown) => err instanceof UnsafePickleError && err.global === 'os.system');
+  assert.throws(() => loadPickle(bytes('(c__builtin__\nobject\no.'), 'obj.pkl'), /obj\.pkl: unsupported pickle opcode OBJ/);
   assert.equal(fs.existsSync(marker), false, 'no command ran');
 });
 
@@ -168,7 +169,7 @@ test('numpy byte order, Fortran order, int64, and plain Python values are decode
 
   // dict with text keys, unicode, float, long, bool, None, nested list/tuple, memo reuse
   const v = loadPickle(
-    bytes('\x80\x02}q\x00(X\x03\x00\x00\x00k\xc3\xa9yG\x40\x09\x21\xfb\x54\x44\x2d\x18U\x01l\x8a\x09\x00\x00\x00\x00\x00\x00\x00\x00\x01', 'U\x01t(\x88\x89Nt', 'U\x01m]q\x01(K\x01M\x00\x01J\xff\xff\xff\xffeU\x01rh\x01u.'),
+    bytes('\x80\x02}q\x00(X\x04\x00\x00\x00k\xc3\xa9yG\x40\x09\x21\xfb\x54\x44\x2d\x18U\x01l\x8a\x09\x00\x00\x00\x00\x00\x00\x00\x00\x01', 'U\x01t(\x88\x89Nt', 'U\x01m]q\x01(K\x01M\x00\x01J\xff\xff\xff\xffeU\x01rh\x01u.'),
     'v',
   ) as Map<string, unknown>;
   assert.ok(v instanceof Map);

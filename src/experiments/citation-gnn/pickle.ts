@@ -408,6 +408,12 @@ class PickleVM {
           this.build(this.top(), state);
           break;
         }
+        case 0x69: { // INST (protocol 0): names a class to call; check the name, then refuse the opcode
+          const module = this.line();
+          const attr = this.line();
+          this.checkGlobal(module, attr);
+          this.fail(`unsupported pickle opcode INST at byte ${this.opPos}; Planetoid data files do not use it`);
+        }
         case 0x2e: { // STOP
           const v = this.pop();
           return v;
@@ -686,25 +692,45 @@ function fortranToC<T extends NdData>(src: T, shape: number[]): T {
 // ---------------------------------------------------------------------------------------------
 // Conversion of VM values to the plain output data.
 
-function toJS(v: unknown, name: string, depth = 0): unknown {
+/** Convert VM values to output data; shared (memoised) objects stay shared, cycles stay cycles. */
+function toJS(v: unknown, name: string, depth = 0, seen = new Map<object, unknown>()): unknown {
   if (depth > 1000) throw new PickleError(`${name}: pickle nests too deeply`);
+  if (typeof v !== 'object' || v === null) return v;
+  if (seen.has(v)) return seen.get(v);
+  const rec = (x: unknown): unknown => toJS(x, name, depth + 1, seen);
   if (v instanceof PyNdArray) {
     if (!v.built) throw new PickleError(`${name}: numpy array was never given its data (missing BUILD)`);
     return v.built;
   }
   if (v instanceof PyBytes) return v.toString();
-  if (v instanceof PyTuple) return v.items.map((x) => toJS(x, name, depth + 1));
-  if (Array.isArray(v)) return v.map((x) => toJS(x, name, depth + 1));
+  if (v instanceof PyTuple || Array.isArray(v)) {
+    const items = v instanceof PyTuple ? v.items : v;
+    const out: unknown[] = [];
+    seen.set(v, out);
+    for (const x of items) out.push(rec(x));
+    return out;
+  }
   if (v instanceof PyDict) {
     const m = new Map<unknown, unknown>();
-    for (const [k, x] of v.map) m.set(k, toJS(x, name, depth + 1));
+    seen.set(v, m);
+    for (const [k, x] of v.map) m.set(k, rec(x));
     return m;
   }
-  if (v instanceof Set) return new Set([...v].map((x) => toJS(x, name, depth + 1)));
+  if (v instanceof Set) {
+    const out = new Set<unknown>();
+    seen.set(v, out);
+    for (const x of v) out.add(rec(x));
+    return out;
+  }
   if (v instanceof PyInstance) {
-    if (v.cls.kind === 'csr_matrix') return csrFromAttrs(v, name);
+    if (v.cls.kind === 'csr_matrix') {
+      const m = csrFromAttrs(v, name);
+      seen.set(v, m);
+      return m;
+    }
     const o: Record<string, unknown> = {};
-    for (const [k, x] of v.attrs) o[k] = toJS(x, name, depth + 1);
+    seen.set(v, o);
+    for (const [k, x] of v.attrs) o[k] = rec(x);
     return o;
   }
   if (v instanceof PyDType) return { kind: 'dtype', dtype: v.code, byteOrder: v.byteOrder };

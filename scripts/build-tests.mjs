@@ -1,0 +1,33 @@
+// Bundle every test/**/*.test.ts with esbuild into out/test/ (same module resolution as the
+// production bundles: tfjs is ESM-first), so `node --test out/test` runs them. Type checking is
+// `npm run typecheck` (tsc --noEmit).
+import * as esbuild from 'esbuild';
+import * as fs from 'fs';
+import * as path from 'path';
+
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const out = path.join(root, 'out', 'test');
+fs.rmSync(out, { recursive: true, force: true });
+
+function find(dir) {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) return find(p);
+    return e.name.endsWith('.test.ts') ? [p] : [];
+  });
+}
+
+const entries = find(path.join(root, 'test'));
+await esbuild.build({
+  entryPoints: entries,
+  outdir: out,
+  outbase: path.join(root, 'test'),
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  sourcemap: true,
+  mainFields: ['module', 'main'],
+  external: ['vscode', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', 'playwright-core', 'esbuild', 'typescript'],
+  logLevel: 'warning',
+});

@@ -1,0 +1,117 @@
+/** The Hopfield experiment: fast path = generic path, memory behaviour, and training. */
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { tf } from '../src/core/tf';
+import { getMethod, METHOD_NAMES, MethodName } from '../src/core/gradients';
+import { compareGrads } from '../src/core/metrics';
+import { measurePeak } from '../src/core/memory';
+import { dispose } from '../src/core/state';
+import { HopfieldSystem, HOPFIELD_DEFAULTS } from '../src/experiments/hopfield/model';
+import { hopfieldPatterns, corrupt } from '../src/experiments/hopfield/data';
+import { hopfieldExperiment } from '../src/experiments/hopfield/experiment';
+import { builtinConfig } from '../src/config/load';
+import { Adam } from '../src/core/optim';
+import { useBackend } from './helpers/setup';
+
+before(useBackend);
+
+const images = hopfieldPatterns(10);
+
+test('the patterns are ten binarised MNIST digits, one per class', () => {
+  assert.equal(images.length, 10);
+  for (const im of images) {
+    assert.equal(im.length, 784);
+    assert.ok(im.every((p) => p === 0 || p === 1));
+    const on = im.reduce((s, p) => s + p, 0);
+    assert.ok(on > 50 && on < 400, `on-pixels ${on}`);
+  }
+  const c = corrupt(images[0], 0.5, 1);
+  const on0 = images[0].reduce((s, p) => s + p, 0);
+  assert.equal(c.reduce((s, p) => s + p, 0), on0 - Math.floor(on0 * 0.5));
+});
+
+test('the analytic Hopfield linearisation agrees with generic autodiff for every method', () => {
+  const small = { nIn: 16, nHid: 24, initScale: 0.2, seed: 3 };
+  const imgs = [images[0].slice(300, 316), images[1].slice(300, 316)];
+  const fast = new HopfieldSystem({ ...HOPFIELD_DEFAULTS, ...small, analytic: true }, imgs);
+  const slow = new HopfieldSystem({ ...HOPFIELD_DEFAULTS, ...small, analytic: false }, imgs);
+  for (const m of METHOD_NAMES) {
+    const a = getMethod(m).compute(fast, { T: 30, K: 6 });
+    const b = getMethod(m).compute(slow, { T: 30, K: 6 });
+    const c = compareGrads(a.grads, b.grads);
+    assert.ok(c.relErr < 1e-5, `${m}: fast vs generic rel err ${c.relErr}`);
+    dispose(a.grads, a.lossGrads, b.grads, b.lossGrads);
+  }
+  fast.dispose();
+  slow.dispose();
+});
+
+function peak(sys: HopfieldSystem, m: MethodName, K: number, T = 50): number {
+  const run = () => {
+    const { result, memory } = measurePeak(() => getMethod(m).compute(sys, { T, K }));
+    dispose(result.grads, result.lossGrads);
+    return memory.peakBytes;
+  };
+  run();
+  return run();
+}
+
+test('Neumann-RBP peak memory is flat in K while TBPTT grows (full-size Hopfield)', () => {
+  const sys = new HopfieldSystem(HOPFIELD_DEFAULTS, [images[0]]);
+  const n5 = peak(sys, 'Neumann_RBP', 5, 100);
+  const n80 = peak(sys, 'Neumann_RBP', 80, 100);
+  assert.ok(Math.abs(n80 - n5) / n5 < 0.1, `Neumann-RBP peak K=5 ${n5} vs K=80 ${n80}`);
+  const t5 = peak(sys, 'TBPTT', 5, 100);
+  const t80 = peak(sys, 'TBPTT', 80, 100);
+  const state = sys.n * 4;
+  // TBPTT keeps every state of the window (and one adjoint per step): at least 2·75 more states.
+  assert.ok(t80 - t5 >= 150 * state, `TBPTT peak should grow with K: K=5 ${t5}, K=80 ${t80}`);
+  sys.dispose();
+});
+
+test('a gradient call leaves no tensor behind (full-size Hopfield, every method)', () => {
+  const sys = new HopfieldSystem(HOPFIELD_DEFAULTS, [images[0]]);
+  for (const m of METHOD_NAMES) {
+    const r0 = getMethod(m).compute(sys, { T: 20, K: 5 });
+    dispose(r0.grads, r0.lossGrads);
+    const before = tf.memory().numTensors;
+    const r = getMethod(m).compute(sys, { T: 20, K: 5, trace: true });
+    dispose(r.grads, r.lossGrads);
+    assert.equal(tf.memory().numTensors, before, m);
+  }
+  sys.dispose();
+});
+
+test('training lowers the L1 loss for every method (smoke size)', () => {
+  const imgs = images.slice(0, 3);
+  const result: Record<string, [number, number]> = {};
+  for (const m of ['BPTT', 'TBPTT', 'RBP', 'CG_RBP', 'Neumann_RBP'] as MethodName[]) {
+    const sys = new HopfieldSystem(HOPFIELD_DEFAULTS, [imgs[0]]);
+    const opt = new Adam(1e-3);
+    const losses: number[] = [];
+    for (let i = 0; i < 24; i++) {
+      sys.setImages([imgs[i % 3]]);
+      const r = getMethod(m).compute(sys, { T: 20, K: 10 });
+      losses.push(r.loss);
+      opt.apply(sys.params, r.grads);
+      dispose(r.grads, r.lossGrads);
+    }
+    const first = losses.slice(0, 3).reduce((a, b) => a + b) / 3;
+    const last = losses.slice(-3).reduce((a, b) => a + b) / 3;
+    result[m] = [first, last];
+    opt.dispose();
+    sys.dispose();
+  }
+  for (const [m, [first, last]] of Object.entries(result)) assert.ok(last < first, `${m}: L1 ${first} → ${last}`);
+});
+
+test('the Hopfield experiment session trains and evaluates retrieval', () => {
+  const cfg = builtinConfig('hopfield')!;
+  Object.assign(cfg.dataset, { num_imgs: 3 });
+  Object.assign(cfg.model, { num_update: 15 });
+  const s = hopfieldExperiment.create(cfg, 'Neumann_RBP', 5, { log: () => undefined });
+  const e0 = s.evaluate(0);
+  assert.ok(e0.retrieval_bit_err > 0 && e0.retrieval_bit_err < 1);
+  assert.equal(s.numSteps, 1000 * 3);
+  s.dispose();
+});
