@@ -29,7 +29,7 @@ export class ToySystem implements DynamicSystem {
     const U = tf.tensor2d(rng.normalArray(m * n, 1 / Math.sqrt(m)), [m, n]);
     const c = tf.tensor2d(rng.normalArray(n, 0.1), [1, n]);
     const s = tf.tensor2d(rng.normalArray(n, 0.5), [1, n]);
-    this.params = [W, U, c, s].map((t, i) => tf.variable(t, true));
+    this.params = [W, U, c, s].map((t) => tf.variable(t, true));
     this.lossParams = [tf.variable(tf.tensor2d(rng.normalArray(n * 3, 0.3), [n, 3]), true)];
     this.x = tf.tensor2d(rng.normalArray(2 * m), [2, m]);
     this.y = tf.tensor2d(rng.normalArray(2 * 3), [2, 3]);

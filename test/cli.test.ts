@@ -1,0 +1,90 @@
+/** The `rbp` command line, run as a user would: exit codes, messages, recorded runs, gradcheck. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync, spawn } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { readRun } from '../src/run/recorder';
+import { repoRoot } from './helpers/setup';
+
+const cli = path.join(repoRoot, 'dist', 'cli.js');
+const smoke = ['--set', 'model.num_update=10', '--set', 'dataset.num_imgs=2', '--backend', 'wasm'];
+
+function rbp(args: string[]) {
+  return spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 120000 });
+}
+
+test('bad arguments: one clear line, exit code 2, no stack trace', () => {
+  for (const [args, msg] of [
+    [['run', 'hopfield', '--truncate', 'abc'], /--truncate must be an integer ≥ 1; got 'abc'/],
+    [['run', 'hopfield', '--method', 'SGD'], /unknown method 'SGD'/],
+    [['run', 'nosuch'], /unknown experiment 'nosuch'/],
+    [['run', 'hopfield', '--set', 'model.truncat_iter=3'], /unknown field \(did you mean 'truncate_iter'\?\)/],
+    [['frobnicate'], /unknown command/],
+    [['run', 'hopfield', '--backend', 'tpu'], /unknown backend 'tpu'/],
+  ] as const) {
+    const r = rbp([...args]);
+    assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr.split('\n')[0], msg);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  }
+});
+
+test('a bad config file names the file, line and column', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rbp-cli-'));
+  const f = path.join(dir, 'bad.yaml');
+  fs.writeFileSync(f, 'exp_name: x\nrunner: HopfieldRunner\nmodel:\n  num_updates: 5\n');
+  const r = rbp(['run', f]);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, new RegExp(`${f.replace(/[/.]/g, '\\$&')}:4:3: unknown field 'model.num_updates' \\(did you mean 'num_update'\\?\\)`));
+});
+
+test('rbp run records the run as it goes and prints JSON lines with --json', () => {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'rbp-run-'));
+  const r = rbp(['run', 'hopfield', '--steps', '3', '--method', 'neumann-rbp', '--truncate', '4', '--out', out, '--json', ...smoke]);
+  assert.equal(r.status, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(lines[0].type, 'run/started');
+  assert.equal(lines[lines.length - 1].type, 'run/finished');
+  const { description, events, skipped } = readRun(out);
+  assert.equal(skipped, 0);
+  assert.equal(description?.status, 'completed');
+  assert.equal(description?.method, 'Neumann_RBP');
+  assert.equal(description?.K, 4);
+  assert.equal(events.filter((e) => e.type === 'trace/forward').length, 3);
+  const fwd = events.find((e) => e.type === 'trace/forward');
+  assert.ok(fwd && fwd.type === 'trace/forward' && fwd.rel.length === 10, 'one forward residual per step');
+  assert.ok(Number.isFinite(description?.finalMetrics.loss));
+});
+
+test('a killed run keeps everything it recorded', async () => {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'rbp-kill-'));
+  const child = spawn(process.execPath, [cli, 'run', 'hopfield', '--steps', '500', '--out', out, ...smoke], { stdio: 'ignore' });
+  const deadline = Date.now() + 60000;
+  while (Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 200));
+    const n = fs.existsSync(path.join(out, 'events.jsonl')) ? fs.readFileSync(path.join(out, 'events.jsonl'), 'utf8').split('\n').length : 0;
+    if (n > 8) break;
+  }
+  child.kill('SIGKILL');
+  await new Promise((r) => child.once('exit', r));
+  const { description, events, skipped } = readRun(out);
+  assert.equal(description?.status, 'running', 'the description was written at the start');
+  assert.ok(events.length >= 8, `events kept: ${events.length}`);
+  assert.ok(skipped <= 1, 'at most the torn last line is lost');
+});
+
+test('rbp gradcheck --json prints one JSON document with every method at every K', () => {
+  const r = rbp(['gradcheck', 'hopfield', '--truncate', '2,8', '--json', ...smoke]);
+  assert.equal(r.status, 0, r.stderr);
+  const report = JSON.parse(r.stdout);
+  assert.deepEqual(report.Ks, [2, 8]);
+  const methods = report.rows.map((x: { method: string; K: number | null }) => `${x.method}:${x.K}`);
+  assert.deepEqual(methods, ['exact:null', 'BPTT:null', 'TBPTT:2', 'RBP:2', 'CG_RBP:2', 'Neumann_RBP:2', 'TBPTT:8', 'RBP:8', 'CG_RBP:8', 'Neumann_RBP:8']);
+  const neumann8 = report.rows.find((x: { method: string; K: number }) => x.method === 'Neumann_RBP' && x.K === 8);
+  assert.ok(neumann8.relErrExact < 1e-4 && neumann8.cosBptt > 0.9999, JSON.stringify(neumann8));
+  assert.ok(report.rho >= 0 && report.rho < 1);
+  assert.equal(report.verdict.level, 'ok');
+  for (const row of report.rows) assert.ok(row.peakBytes > 0 && row.timeMs > 0);
+});
