@@ -1,12 +1,12 @@
 /**
  * Anderson acceleration (type II) of the fixed-point iteration: keeps the last m iterates x_i and
  * their images g(x_i) = F(x_i), finds weights α (Σα = 1) minimising ||Σ α_i (g(x_i) − x_i)||,
- * and moves to x⁺ = β Σ α_i g(x_i) + (1 − β) Σ α_i x_i. Not in the paper; DEQ practitioners use it
+ * and moves to x⁺ = β Σ α_i g(x_i) + (1 − β) Σ α_i x_i (solved in the equivalent difference form). Not in the paper; DEQ practitioners use it
  * to reach h* in fewer steps. Only the RBP family may use it (BPTT needs the plain unroll).
  */
 import { tf } from '../tf';
 import type { DynamicSystem } from '../system';
-import { State, dispose, dot } from '../state';
+import { State, dispose, toArray } from '../state';
 import { residualNorms, emptyStats } from './naive';
 import type { ForwardSolver, SolveOptions, SolveResult } from './types';
 
@@ -45,8 +45,13 @@ export function solveSmall(A: number[][], b: number[]): number[] {
 export class AndersonSolver implements ForwardSolver {
   readonly name = 'anderson';
   readonly plainUnroll = false;
-  constructor(readonly options: AndersonOptions = { window: 5, beta: 1.0, lambda: 1e-4 }) {}
+  constructor(readonly options: AndersonOptions = { window: 5, beta: 1.0, lambda: 1e-8 }) {}
 
+  /**
+   * Difference form: with ΔF_j = f_{j+1} − f_j and ΔG_j = g_{j+1} − g_j over the window, solve
+   * min_γ ||f_k − ΔF γ||² + λ||γ||² (normal equations in float64 on the host), then
+   * x⁺ = β (g_k − ΔG γ) + (1 − β)(x_k − ΔX γ).
+   */
   solve(system: DynamicSystem, h0: State, opts: SolveOptions): SolveResult {
     const t0 = performance.now();
     const { window: m, beta, lambda } = this.options;
@@ -55,7 +60,7 @@ export class AndersonSolver implements ForwardSolver {
     const stats = emptyStats(this.name);
     const xs: State[] = [];
     const gs: State[] = [];
-    const fs: State[] = [];
+    const fs: Float64Array[] = [];
     let x = h0.map((t) => tf.clone(t));
     for (let t = 0; t < opts.maxSteps; t++) {
       const g = tf.tidy(() => system.step(x, w, t, opts.phase ?? 'unroll'));
@@ -64,53 +69,67 @@ export class AndersonSolver implements ForwardSolver {
       stats.absResidual.push(abs);
       stats.relResidual.push(rel);
       opts.onStep?.({ step: t + 1, abs, rel });
-      if (!Number.isFinite(abs)) {
-        stats.diverged = true;
+      const done = !Number.isFinite(abs) || (tol > 0 && rel < tol);
+      if (done) {
+        stats.diverged = !Number.isFinite(abs);
+        stats.converged = !stats.diverged;
         dispose(x);
         x = g;
         break;
       }
-      if (tol > 0 && rel < tol) {
-        stats.converged = true;
-        dispose(x);
-        x = g;
-        break;
-      }
+      const f = Float64Array.from(toArray(g), (v, i) => v - xFlat(x)[i]);
       xs.push(x);
       gs.push(g);
-      fs.push(tf.tidy(() => g.map((gi, i) => tf.sub(gi, x[i]))));
-      if (xs.length > m) {
-        dispose(xs.shift(), gs.shift(), fs.shift());
+      fs.push(f);
+      if (xs.length > m + 1) {
+        dispose(xs.shift(), gs.shift());
+        fs.shift();
       }
-      const n = xs.length;
-      // Minimise ||Σ α_i f_i||² + λ||α||² subject to Σ α_i = 1 via the KKT system.
-      const G: number[][] = [];
-      for (let i = 0; i < n; i++) {
-        G.push([]);
-        for (let j = 0; j < n; j++) G[i].push(j < i ? G[j][i] : dot(fs[i], fs[j]) + (i === j ? lambda : 0));
+      const n = xs.length - 1;
+      if (n === 0) {
+        x = g.map((gi) => tf.clone(gi));
+        continue;
       }
-      const scaleG = Math.max(...G.map((r, i) => r[i]), 1e-30);
-      const A = G.map((r) => [...r.map((v) => v / scaleG), 1]);
-      A.push([...new Array<number>(n).fill(1), 0]);
-      const rhs = [...new Array<number>(n).fill(0), 1];
-      let alpha = solveSmall(A, rhs).slice(0, n);
-      if (!alpha.every(Number.isFinite)) alpha = new Array<number>(n).fill(0).map((_, i) => (i === n - 1 ? 1 : 0));
+      const dF = Array.from({ length: n }, (_, j) => fs[j + 1].map((v, i) => v - fs[j][i]));
+      const A: number[][] = dF.map((a, i) => dF.map((b, j) => dot64(a, b) + (i === j ? lambda * dot64(a, a) + 1e-30 : 0)));
+      const rhs = dF.map((a) => dot64(a, fs[n]));
+      const gamma = solveSmall(A, rhs);
+      if (!gamma.every(Number.isFinite)) {
+        x = g.map((gi) => tf.clone(gi));
+        continue;
+      }
       x = tf.tidy(() =>
-        x.map((_, k) => {
-          let acc = tf.zerosLike(x[k]);
-          for (let i = 0; i < n; i++) {
-            const mix = beta === 1 ? gs[i][k] : tf.add(tf.mul(gs[i][k], beta), tf.mul(xs[i][k], 1 - beta));
-            acc = tf.add(acc, tf.mul(mix, alpha[i]));
+        g.map((gk, k) => {
+          let gNew: tf.Tensor = gk;
+          let xNew: tf.Tensor = xs[n][k];
+          for (let j = 0; j < n; j++) {
+            gNew = tf.sub(gNew, tf.mul(tf.sub(gs[j + 1][k], gs[j][k]), gamma[j]));
+            if (beta !== 1) xNew = tf.sub(xNew, tf.mul(tf.sub(xs[j + 1][k], xs[j][k]), gamma[j]));
           }
-          return acc;
+          return beta === 1 ? gNew : tf.add(tf.mul(gNew, beta), tf.mul(xNew, 1 - beta));
         }),
       );
     }
-    // xs holds the previous iterates (x itself is new), gs/fs are ours to free.
-    dispose(...xs.filter((s) => s !== x), ...gs.filter((s) => s !== x), ...fs);
+    dispose(...xs.filter((s) => s !== x), ...gs.filter((s) => s !== x));
     stats.finalAbs = stats.absResidual[stats.absResidual.length - 1] ?? NaN;
     stats.finalRel = stats.relResidual[stats.relResidual.length - 1] ?? NaN;
     stats.timeMs = performance.now() - t0;
     return { h: x, history: [], stats };
   }
+}
+
+const flatCache = new WeakMap<State, Float32Array>();
+function xFlat(x: State): Float32Array {
+  let v = flatCache.get(x);
+  if (!v) {
+    v = toArray(x);
+    flatCache.set(x, v);
+  }
+  return v;
+}
+
+function dot64(a: Float64Array, b: Float64Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
+  return s;
 }

@@ -14,7 +14,7 @@ export function makeSolver(name: string, anderson?: Partial<AndersonOptions>): F
     case 'naive':
       return new NaiveSolver();
     case 'anderson':
-      return new AndersonSolver({ window: 5, beta: 1.0, lambda: 1e-4, ...anderson });
+      return new AndersonSolver({ window: 5, beta: 1.0, lambda: 1e-8, ...anderson });
     default:
       throw new Error(`unknown forward solver '${name}' (known: ${SOLVERS.join(', ')})`);
   }

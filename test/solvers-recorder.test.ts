@@ -1,0 +1,96 @@
+/** Forward solvers (naive, Anderson) and the run recorder. */
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { NaiveSolver, AndersonSolver } from '../src/core/solvers';
+import { getMethod } from '../src/core/gradients';
+import { compareGrads } from '../src/core/metrics';
+import { dispose } from '../src/core/state';
+import { RunRecorder, readRun, listRuns } from '../src/run/recorder';
+import { parseWorkerEvent, parseHostCommand, parseWebviewMessage, ProtocolError } from '../src/protocol/messages';
+import { ToySystem } from './helpers/toy';
+import { useBackend } from './helpers/setup';
+
+before(useBackend);
+
+test('the naive solver records absolute and relative residuals and stops at the tolerance', () => {
+  const sys = new ToySystem({ scale: 1.0, seed: 7 });
+  const h0 = sys.initialState();
+  const r = new NaiveSolver().solve(sys, h0, { maxSteps: 500, tol: 1e-5, keep: 3 });
+  assert.ok(r.stats.converged);
+  assert.ok(r.stats.steps < 500);
+  assert.equal(r.stats.absResidual.length, r.stats.steps);
+  assert.ok(r.stats.finalRel < 1e-5);
+  assert.ok(r.stats.relResidual.every((x, i) => Math.abs(x - r.stats.absResidual[i]) >= 0));
+  assert.equal(r.history.length, 3);
+  assert.deepEqual(r.history.map((e) => e.t), [r.stats.steps - 3, r.stats.steps - 2, r.stats.steps - 1]);
+  dispose(h0, r.h, ...r.history.map((e) => e.h));
+  sys.dispose();
+});
+
+test('Anderson acceleration reaches the same fixed point in fewer steps, and RBP-family gradients agree', () => {
+  const sys = new ToySystem({ scale: 1.0, seed: 7 });
+  const h0 = sys.initialState();
+  const naive = new NaiveSolver().solve(sys, h0, { maxSteps: 500, tol: 1e-6 });
+  const aa = new AndersonSolver({ window: 5, beta: 1, lambda: 1e-6 }).solve(sys, h0, { maxSteps: 500, tol: 1e-6 });
+  assert.ok(naive.stats.converged && aa.stats.converged);
+  assert.ok(aa.stats.steps < naive.stats.steps, `Anderson ${aa.stats.steps} vs naive ${naive.stats.steps} steps`);
+  const d = compareGrads(aa.h, naive.h);
+  assert.ok(d.relErr < 1e-4, `fixed points differ: ${d.relErr}`);
+  const g1 = getMethod('Neumann_RBP').compute(sys, { T: 500, K: 30, forwardTol: 1e-6 });
+  const g2 = getMethod('Neumann_RBP').compute(sys, { T: 500, K: 30, forwardTol: 1e-6, solver: new AndersonSolver() });
+  assert.ok(compareGrads(g2.grads, g1.grads).relErr < 1e-3);
+  assert.ok(g2.forward.steps < g1.forward.steps);
+  dispose(h0, naive.h, aa.h, g1.grads, g1.lossGrads, g2.grads, g2.lossGrads);
+  sys.dispose();
+});
+
+test('a diverging forward pass is flagged, not hidden', () => {
+  const sys = new ToySystem({ scale: 1.0, seed: 4, bDecay: 40 });
+  const h0 = sys.initialState();
+  const r = new NaiveSolver().solve(sys, h0, { maxSteps: 200 });
+  assert.ok(r.stats.diverged, `final residual ${r.stats.finalAbs}`);
+  assert.ok(r.stats.steps < 200);
+  dispose(h0, r.h);
+  sys.dispose();
+});
+
+test('the recorder appends events as they come, keeps run.json current, and survives a torn line', () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'rbp-rec-'));
+  const dir = path.join(root, 'r1');
+  const rec = new RunRecorder(dir, 'r1');
+  rec.record({
+    type: 'run/started', experiment: 'hopfield', title: 'H', runner: 'HopfieldRunner', method: 'BPTT', K: null, T: 5, steps: 2, stepLabel: 'step',
+    backend: { name: 'wasm', description: 'wasm', skipped: [], nodeVersion: process.version, execPath: process.execPath }, config: {}, startedAt: new Date().toISOString(), notes: [],
+  });
+  rec.record({ type: 'metrics', step: 0, elapsedMs: 1, kind: 'train', values: { loss: 0.5 } });
+  // Before close, what was recorded is already on disk.
+  const mid = readRun(dir);
+  assert.equal(mid.events.length, 2);
+  assert.equal(mid.description?.status, 'running');
+  fs.appendFileSync(path.join(dir, 'events.jsonl'), '{"type":"metrics","step":1,"elap');
+  const torn = readRun(dir);
+  assert.equal(torn.events.length, 2);
+  assert.equal(torn.skipped, 1);
+  rec.record({ type: 'run/failed', kind: 'killed', reason: 'worker killed (SIGKILL)', elapsedMs: 5 });
+  rec.close();
+  const done = readRun(dir);
+  assert.equal(done.description?.status, 'failed');
+  assert.equal(done.description?.reason, 'worker killed (SIGKILL)');
+  assert.equal(done.description?.finalMetrics.loss, 0.5);
+  assert.equal(listRuns(root).length, 1);
+});
+
+test('protocol validators reject malformed messages at each boundary', () => {
+  assert.throws(() => parseWorkerEvent({ type: 'metrics', runId: 'x', seq: 1, t: 1, step: 'one' }), ProtocolError);
+  assert.throws(() => parseWorkerEvent({ type: 'nope', runId: 'x', seq: 1, t: 1 }), /unknown event type/);
+  assert.throws(() => parseWorkerEvent('hello'), ProtocolError);
+  const ok = parseWorkerEvent({ type: 'trace/forward', runId: 'x', seq: 0, t: 1, step: 0, abs: [1, null], rel: [0.5, null], converged: false, diverged: true });
+  assert.equal(ok.type, 'trace/forward');
+  assert.throws(() => parseHostCommand({ type: 'run/start', runId: 'x', spec: { experiment: 3 } }), /experiment/);
+  assert.equal(parseHostCommand({ type: 'run/cancel', runId: 'x' }).type, 'run/cancel');
+  assert.throws(() => parseWebviewMessage({ type: 'export', format: 'exe', chart: 'c', data: '' }), /format/);
+  assert.throws(() => parseWebviewMessage({ type: 'eval', code: 'alert(1)' }), /unknown webview message/);
+});
