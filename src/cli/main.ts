@@ -18,7 +18,7 @@ import { BUILTIN_NAMES } from '../config/builtin';
 
 const USAGE = `usage:
   rbp run <${BUILTIN_NAMES.join('|')}|config.yaml> [--method M] [--truncate K] [--steps N] [--seed S]
-          [--backend auto|tensorflow-gpu|tensorflow|wasm|cpu] [--out DIR] [--data DIR] [--set section.field=value] [--json]
+          [--backend auto|tensorflow-gpu|tensorflow|wasm|cpu] [--out DIR | --runs-dir ROOT] [--data DIR] [--set section.field=value] [--json]
   rbp gradcheck <experiment|config.yaml> [--truncate K1,K2,...] [--method M,...] [--backend B] [--data DIR] [--set ...] [--json]
 methods: ${METHOD_NAMES.join(', ')}`;
 
@@ -30,7 +30,7 @@ interface Args {
   flags: Record<string, string[]>;
 }
 
-const FLAGS_WITH_VALUE = new Set(['method', 'truncate', 'steps', 'seed', 'backend', 'out', 'data', 'set']);
+const FLAGS_WITH_VALUE = new Set(['method', 'truncate', 'steps', 'seed', 'backend', 'out', 'runs-dir', 'data', 'set']);
 const BOOL_FLAGS = new Set(['json', 'help']);
 
 export function parseArgs(argv: string[]): Args {
@@ -59,17 +59,23 @@ export function parseArgs(argv: string[]): Args {
   return { command, target, flags };
 }
 
+/** The last value given for a flag (so `npm run hopfield -- --steps 5` overrides the script's). */
+function last(flags: Args['flags'], name: string): string | undefined {
+  const v = flags[name];
+  return v ? v[v.length - 1] : undefined;
+}
+
 function intFlag(flags: Args['flags'], name: string, min = 1): number | undefined {
-  const v = flags[name]?.[0];
+  const v = last(flags, name);
   if (v === undefined) return undefined;
   if (!/^\d+$/.test(v) || Number(v) < min) throw new UsageError(`--${name} must be an integer ≥ ${min}; got '${v}'`);
   return Number(v);
 }
 
 function buildSpec(a: Args): RunSpec {
-  const method = a.flags.method?.[0];
+  const method = last(a.flags, 'method');
   if (a.command === 'run' && method !== undefined && !parseMethodName(method)) throw new UsageError(`unknown method '${method}' (${METHOD_NAMES.join(', ')})`);
-  const backend = a.flags.backend?.[0];
+  const backend = last(a.flags, 'backend');
   if (backend !== undefined && !isBackendRequest(backend)) throw new UsageError(`unknown backend '${backend}' (auto, tensorflow-gpu, tensorflow, wasm, cpu)`);
   return {
     experiment: a.target,
@@ -78,8 +84,8 @@ function buildSpec(a: Args): RunSpec {
     steps: intFlag(a.flags, 'steps'),
     seed: intFlag(a.flags, 'seed', 0),
     backend,
-    outDir: a.flags.out?.[0],
-    dataDir: a.flags.data?.[0],
+    outDir: last(a.flags, 'out'),
+    dataDir: last(a.flags, 'data'),
     overrides: a.flags.set,
   };
 }
@@ -92,14 +98,16 @@ interface Io {
 
 async function cmdRun(a: Args, io: Io): Promise<number> {
   const spec = buildSpec(a);
+  const runsDir = last(a.flags, 'runs-dir');
   const json = Boolean(a.flags.json);
   let recorder: RunRecorder | undefined;
   let total = 0;
   let stepLabel = 'step';
   let lastLine = '';
   const emit = (e: WorkerEvent) => {
-    if (e.type === 'run/started' && spec.outDir) {
-      recorder = new RunRecorder(path.resolve(spec.outDir), newRunId(e.experiment, e.method));
+    if (e.type === 'run/started' && (spec.outDir || runsDir)) {
+      const id = newRunId(e.experiment, e.method);
+      recorder = new RunRecorder(spec.outDir ? path.resolve(spec.outDir) : path.resolve(runsDir!, id), id);
     }
     const env = recorder ? recorder.record(e) : { ...e, runId: 'cli', seq: 0, t: Date.now() };
     if (json) {
@@ -180,13 +188,13 @@ export function formatGradcheck(r: GradcheckReport): string {
 
 async function cmdGradcheck(a: Args, io: Io): Promise<number> {
   const spec = buildSpec(a);
-  const Ks = (a.flags.truncate?.[0] ?? DEFAULT_KS.join(','))
+  const Ks = (last(a.flags, 'truncate') ?? DEFAULT_KS.join(','))
     .split(',')
     .map((s) => {
-      if (!/^\d+$/.test(s.trim()) || Number(s) < 1) throw new UsageError(`--truncate expects a comma-separated list of integers ≥ 1; got '${a.flags.truncate?.[0]}'`);
+      if (!/^\d+$/.test(s.trim()) || Number(s) < 1) throw new UsageError(`--truncate expects a comma-separated list of integers ≥ 1; got '${last(a.flags, 'truncate')}'`);
       return Number(s);
     });
-  const methods = a.flags.method?.[0]?.split(',').map((m) => {
+  const methods = last(a.flags, 'method')?.split(',').map((m) => {
     const p = parseMethodName(m);
     if (!p) throw new UsageError(`unknown method '${m}'`);
     return p;

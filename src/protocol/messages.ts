@@ -133,6 +133,14 @@ export type WorkerEvent = RunStarted | ForwardTrace | BackwardTraceMsg | Metrics
 /** Events as they travel or are recorded: stamped with the run they belong to and a sequence number. */
 export type Envelope<E = WorkerEvent> = E & { runId: string; seq: number; t: number };
 
+// ---- worker → host, not recorded ----
+
+/** The worker's first message: it is alive and listening (sent before any run). */
+export interface WorkerReady {
+  type: 'worker/ready';
+  pid: number;
+}
+
 // ---- host → worker ----
 
 export type HostCommand = { type: 'run/start'; runId: string; spec: RunSpec } | { type: 'run/cancel'; runId: string };
@@ -152,15 +160,35 @@ export interface RunSummary {
   label?: string;
 }
 
+/** One curve of a run, for the Compare overlay: [step, value] pairs, already downsampled. */
+export interface OverlaySeries {
+  runId: string;
+  label: string;
+  metric: string;
+  points: [number, number][];
+}
+
 export type HostToWebview =
   | { type: 'runs'; runs: RunSummary[] }
-  | { type: 'events'; events: Envelope[] }
+  /** Events of the shown run, live or replayed; `replay` marks a batch read from disk. */
+  | { type: 'events'; events: Envelope[]; replay?: boolean }
+  /** Clear the charts: the events that follow belong to `runId`. */
   | { type: 'reset'; runId: string }
   | { type: 'select'; runId: string }
+  /** Curves of several runs drawn over each other (Compare Runs). */
+  | { type: 'overlay'; series: OverlaySeries[] }
+  /** Whether runs may start here (false in an untrusted workspace), with the reason. */
+  | { type: 'trust'; trusted: boolean; reason?: string }
   | { type: 'compare'; result: unknown };
 
+/** What the webview keeps across hide/reload/restart (vscode.setState and the panel serializer). */
+export interface WebviewState {
+  runId?: string;
+  overlayRunIds?: string[];
+}
+
 export type WebviewToHost =
-  | { type: 'ready' }
+  | { type: 'ready'; state?: WebviewState }
   | { type: 'stop'; runId: string }
   | { type: 'select'; runId: string }
   | { type: 'export'; format: 'csv' | 'json' | 'png'; chart: string; data: string }
@@ -216,6 +244,15 @@ export function parseWorkerEvent(v: unknown): Envelope {
   return v as Envelope;
 }
 
+/** Validate what a worker sends over IPC: its ready message or an event envelope. */
+export function parseWorkerMessage(v: unknown): Envelope | WorkerReady {
+  if (obj(v) && (v as Record<string, unknown>).type === 'worker/ready') {
+    checkFields(v as Record<string, unknown>, { pid: num }, 'worker/ready');
+    return v as unknown as WorkerReady;
+  }
+  return parseWorkerEvent(v);
+}
+
 export function parseHostCommand(v: unknown): HostCommand {
   if (!obj(v)) throw new ProtocolError('command is not an object');
   const c = v as Record<string, unknown>;
@@ -237,6 +274,10 @@ export function parseWebviewMessage(v: unknown): WebviewToHost {
   const m = v as Record<string, unknown>;
   switch (m.type) {
     case 'ready':
+      if (m.state !== undefined) {
+        if (!obj(m.state)) throw new ProtocolError('ready: field \'state\' is not an object');
+        checkFields(m.state as Record<string, unknown>, { runId: optional(str), overlayRunIds: optional(arr(str)) }, 'ready.state');
+      }
       return m as WebviewToHost;
     case 'stop':
     case 'select':
@@ -248,5 +289,38 @@ export function parseWebviewMessage(v: unknown): WebviewToHost {
       return m as WebviewToHost;
     default:
       throw new ProtocolError(`unknown webview message type ${JSON.stringify(m.type)}`);
+  }
+}
+
+const RUN_STATUS = oneOf('running', 'completed', 'cancelled', 'failed');
+
+/** Validate a host → webview message (the webview checks what it is sent, too). */
+export function parseHostToWebview(v: unknown): HostToWebview {
+  if (!obj(v)) throw new ProtocolError('host message is not an object');
+  const m = v as Record<string, unknown>;
+  switch (m.type) {
+    case 'runs':
+      checkFields(m, { runs: arr(obj) }, 'runs');
+      for (const r of m.runs as Record<string, unknown>[]) checkFields(r, { runId: str, experiment: str, method: str, K: numOrNull, status: RUN_STATUS, startedAt: str, finalMetrics: obj }, 'runs[]');
+      return m as HostToWebview;
+    case 'events':
+      checkFields(m, { events: arr(obj), replay: optional(bool) }, 'events');
+      for (const e of m.events as unknown[]) parseWorkerEvent(e);
+      return m as HostToWebview;
+    case 'reset':
+    case 'select':
+      checkFields(m, { runId: str }, String(m.type));
+      return m as HostToWebview;
+    case 'overlay':
+      checkFields(m, { series: arr(obj) }, 'overlay');
+      for (const s of m.series as Record<string, unknown>[]) checkFields(s, { runId: str, label: str, metric: str, points: arr(arr(num)) }, 'overlay.series[]');
+      return m as HostToWebview;
+    case 'trust':
+      checkFields(m, { trusted: bool, reason: optional(str) }, 'trust');
+      return m as HostToWebview;
+    case 'compare':
+      return m as HostToWebview;
+    default:
+      throw new ProtocolError(`unknown host message type ${JSON.stringify(m.type)}`);
   }
 }

@@ -46,7 +46,8 @@ export class RunRecorder {
     readonly runId: string,
   ) {
     fs.mkdirSync(dir, { recursive: true });
-    this.fd = fs.openSync(path.join(dir, 'events.jsonl'), 'a');
+    // One folder holds one run: a new recorder starts a fresh events file.
+    this.fd = fs.openSync(path.join(dir, 'events.jsonl'), 'w');
   }
 
   /** Stamp an event, append it to events.jsonl and keep run.json current. */

@@ -75,6 +75,8 @@ export async function runExperiment(spec: RunSpec, emit: (e: WorkerEvent) => voi
   try {
     const d0 = diagnose(session);
     emit({ type: 'diagnostics', step: 0, rho: finiteOrNull(d0.rho) as number, verdict: d0.verdict });
+    // The untrained baseline, so every eval curve starts where training starts.
+    emit({ type: 'metrics', step: 0, elapsedMs: elapsed(), kind: 'eval', values: session.evaluate(-1) });
     for (let i = 0; i < session.numSteps; i++) {
       if (control.cancelled()) {
         emit({ type: 'run/finished', status: 'cancelled', elapsedMs: elapsed(), summary: { ...session.summary(), steps_done: i } });
