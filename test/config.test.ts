@@ -5,6 +5,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { parseConfigText, applyOverride, builtinConfig, validateConfigObject } from '../src/config/load';
 import { BUILTIN_CONFIGS } from '../src/config/builtin';
+import { configJsonSchema } from '../src/config/jsonSchema';
 import { repoRoot } from './helpers/setup';
 
 test('the shipped configs/*.yaml are exactly the built-in configs, and valid', () => {
@@ -63,4 +64,15 @@ test('--set overrides are parsed as YAML and validated', () => {
   assert.throws(() => applyOverride(c, 'nonsense'), /section.field=value/);
   assert.deepEqual(validateConfigObject(c2), []);
   assert.deepEqual(validateConfigObject({ ...c2, model: { ...c2.model, foo: 1 } }), ["unknown field 'model.foo'"]);
+});
+
+test('schemas/rbp-config.schema.json is the generated JSON schema, and it accepts the shipped configs', () => {
+  const onDisk = JSON.parse(fs.readFileSync(path.join(repoRoot, 'schemas', 'rbp-config.schema.json'), 'utf8'));
+  assert.deepEqual(onDisk, JSON.parse(JSON.stringify(configJsonSchema())), 'run `node scripts/gen-schema.mjs`');
+  const hop = (onDisk.allOf as { if: { properties: { runner: { const: string } } }; then: { properties: Record<string, { properties?: Record<string, unknown> }> } }[]).find((b) => b.if.properties.runner.const === 'HopfieldRunner')!;
+  assert.ok(hop.then.properties.model.properties!.truncate_iter);
+  const gm = hop.then.properties.model.properties!.grad_method as { anyOf: [{ enum: string[] }, { pattern: string }] };
+  const re = new RegExp(gm.anyOf[1].pattern);
+  for (const ok of ['Neumann_RBP', 'neumann-rbp', 'cg_rbp', 'BPTT']) assert.ok(re.test(ok), ok);
+  assert.ok(!re.test('SGD'));
 });

@@ -1,0 +1,43 @@
+/** Inline config notes from a gradient check and from a recorded run. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { notesFromGradcheck, notesFromRun } from '../src/config/inline';
+import type { GradcheckReport, GradcheckRow } from '../src/run/gradcheck';
+import type { Envelope } from '../src/protocol/messages';
+
+const row = (method: GradcheckRow['method'], K: number | null, relErr: number, peakMB: number): GradcheckRow => ({
+  method, K, relErrExact: relErr, cosExact: 1 - relErr, relErrBptt: relErr, cosBptt: 1 - relErr, timeMs: 10, peakBytes: peakMB * 2 ** 20, loss: 1, residual: relErr, residualTrace: [relErr], vjps: 1, jvps: 0,
+});
+
+const report: GradcheckReport = {
+  experiment: 'hopfield', T: 50, Ks: [20], methods: ['TBPTT', 'Neumann_RBP'],
+  rows: [row('exact', null, 0, 30), row('BPTT', null, 0, 60), row('TBPTT', 20, 1e-6, 50), row('Neumann_RBP', 20, 6e-8, 26)],
+  forward: { stepsToTol: 23, tol: 1e-4, finalRel: 3e-8, steps: 50 }, rho: 0.68,
+  verdict: { level: 'ok', trustRbp: true, rho: 0.68, forwardConverged: true, finalRelResidual: 3e-8, message: 'Neumann series converges, ρ(J) = 0.68' },
+  exactConverged: true, backend: 'wasm',
+};
+
+test('gradient-check notes land on the T field, truncate_iter and grad_method', () => {
+  const notes = notesFromGradcheck('HopfieldRunner', 'Neumann_RBP', 20, report);
+  const by = Object.fromEntries(notes.map((n) => [n.path, n]));
+  assert.match(by['model.num_update'].text, /✓ 23 steps to 0.0001 · residual 3.0e-8 · ρ\(J\) = 0.68/);
+  assert.match(by['model.truncate_iter'].text, /K=20 Neumann-RBP: rel err 6.0e-8, cos 1.0000 vs exact · peak 26 MB vs TBPTT 50 MB/);
+  assert.equal(by['model.grad_method'].text, 'Neumann series converges, ρ(J) = 0.68');
+  const gnn = notesFromGradcheck('CitationRunner', 'TBPTT', 20, { ...report, verdict: { ...report.verdict, level: 'bad', message: 'ρ(J) = 1.7 > 1: truncated gradients unreliable here' } });
+  assert.ok(gnn.some((n) => n.path === 'model.num_prop'));
+  assert.equal(gnn.find((n) => n.path === 'model.grad_method')!.level, 'bad');
+});
+
+test('run notes use the last forward trace, backward trace and diagnostics', () => {
+  const base = { runId: 'r', seq: 0, t: 0 };
+  const events = [
+    { ...base, type: 'trace/forward', step: 0, abs: [1, 0.1], rel: [1, 0.5], converged: false, diverged: false },
+    { ...base, type: 'trace/forward', step: 1, abs: [1, 1e-6], rel: [1, 1e-6], converged: true, diverged: false },
+    { ...base, type: 'trace/backward', step: 1, method: 'Neumann_RBP', residual: [0.5, 1e-5], termNorm: [null, null] },
+    { ...base, type: 'diagnostics', step: 1, rho: 0.5, verdict: report.verdict },
+  ] as Envelope[];
+  const notes = notesFromRun('HopfieldRunner', events);
+  assert.match(notes[0].text, /✓ 2 steps to 0.0001 · residual 1.0e-6 · ρ\(J\) = 0.50 \(last run, step 2\)/);
+  assert.match(notes[1].text, /Neumann-RBP: adjoint residual 1.0e-5 after 2 iterations/);
+  assert.equal(notes[2].path, 'model.grad_method');
+});
