@@ -1,0 +1,293 @@
+/**
+ * The hyperparameter-optimisation experiment at a small size (synthetic 20-d data, MLP 20-12-12-5,
+ * T = 8 SGD steps of batch 20): the BPTT hypergradient against finite differences, TBPTT(K = T) =
+ * BPTT, the analytic fast path against generic autodiff, every method finite, and meta-iterations
+ * that lower the meta-loss.
+ */
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { tf, Tensor } from '../src/core/tf';
+import { selectBackend } from '../src/core/backend';
+import { getMethod, METHOD_NAMES } from '../src/core/gradients';
+import { genericLinearization } from '../src/core/system';
+import { compareGrads } from '../src/core/metrics';
+import { NaiveSolver } from '../src/core/solvers/naive';
+import { dispose } from '../src/core/state';
+import { Rng } from '../src/core/random';
+import { HypergradSystem, HYPERGRAD_DEFAULTS, HypergradOptions, MlpPoint } from '../src/experiments/hypergrad/model';
+import { syntheticDataset, loadHypergradMnist, BatchSchedule } from '../src/experiments/hypergrad/data';
+import { createHypergradSession } from '../src/experiments/hypergrad/experiment';
+import { getExperiment } from '../src/experiments';
+import type { RbpConfig } from '../src/config/load';
+
+before(async () => {
+  await selectBackend('wasm');
+});
+
+const data = syntheticDataset(100, 20, 5, 7);
+const T = 8;
+const small: Partial<HypergradOptions> = { sizes: [20, 12, 12, 5], batchSize: 20, seed: 3 };
+
+function makeSystem(extra: Partial<HypergradOptions> = {}): HypergradSystem {
+  return new HypergradSystem({ ...HYPERGRAD_DEFAULTS, ...small, ...extra }, data);
+}
+
+/** The meta-loss L(θ_T) of a plain T-step unroll at the current hyperparameters. */
+function metaLoss(sys: HypergradSystem, steps = T): number {
+  const h0 = sys.initialState();
+  const r = new NaiveSolver().solve(sys, h0, { maxSteps: steps });
+  const l = sys.loss(r.h, []);
+  const v = l.dataSync()[0];
+  dispose(h0, r.h, [l]);
+  return v;
+}
+
+function randomLike(xs: Tensor[], rng: Rng): Tensor[] {
+  return xs.map((x) => tf.tensor(rng.normalArray(x.size), x.shape));
+}
+
+function relDiff(a: Tensor[], b: Tensor[]): number {
+  return compareGrads(a, b).relErr;
+}
+
+test('the MNIST data: 10,000 digits of 784 pixels, mean-centred, all ten classes', () => {
+  const ds = loadHypergradMnist();
+  assert.equal(ds.n, 10000);
+  assert.equal(ds.d, 784);
+  assert.equal(ds.x.length, 10000 * 784);
+  const counts = new Array(10).fill(0);
+  ds.labels.forEach((l) => counts[l]++);
+  assert.ok(counts.every((c) => c > 800), `class counts ${counts}`);
+  let maxMean = 0;
+  let maxAbs = 0;
+  for (let j = 0; j < ds.d; j++) {
+    let s = 0;
+    for (let i = 0; i < ds.n; i++) s += ds.x[i * ds.d + j];
+    maxMean = Math.max(maxMean, Math.abs(s / ds.n));
+  }
+  for (let i = 0; i < ds.x.length; i++) maxAbs = Math.max(maxAbs, Math.abs(ds.x[i]));
+  assert.ok(maxMean < 1e-5, `per-pixel mean ${maxMean}`);
+  assert.ok(maxAbs <= 1 && maxAbs > 0.5, `values in [-1, 1] after centring (max |x| ${maxAbs})`);
+});
+
+test('the batch schedule: a fixed seeded permutation per epoch, every image once per epoch', () => {
+  const s1 = new BatchSchedule(100, 20, new Rng(5));
+  const s2 = new BatchSchedule(100, 20, new Rng(5));
+  const seen = new Set<number>();
+  for (let t = 0; t < 5; t++) s1.indices(t).forEach((i) => seen.add(i));
+  assert.equal(seen.size, 100);
+  assert.deepEqual(Array.from(s2.indices(7)), Array.from(s1.indices(7)));
+  assert.notDeepEqual(Array.from(s1.indices(5)), Array.from(s1.indices(0)), 'a new permutation each epoch');
+  // Indices of later epochs do not depend on the order they are asked for.
+  const s3 = new BatchSchedule(100, 20, new Rng(5));
+  assert.deepEqual(Array.from(s3.indices(12)), Array.from(s1.indices(12)));
+});
+
+test('the hand-written Hessian-vector product equals double-backward autodiff', () => {
+  const sys = makeSystem({ initScale: 0.5 });
+  const rng = new Rng(21);
+  const h0 = sys.initialState();
+  const theta = h0.slice(0, sys.P);
+  const batch = sys.batchFor(3, 'unroll');
+  const pt = new MlpPoint(theta, batch);
+  const u = randomLike(theta, rng);
+  const fast = pt.hvp(u);
+  // Reference: H u = ∇_θ ⟨∇_θ L(θ), u⟩ by generic autodiff through the safe activations.
+  // With α = 1, β = 0 a step is θ' = θ − ∇L(θ), m' = −∇L(θ): Jᵀ(0, z_m) gives −H z_m in its θ part.
+  const sysGeneric = makeSystem({ initScale: 0.5, analytic: false, lr0: 0, mom0: -30 });
+  const lin = genericLinearization(sysGeneric, h0, sysGeneric.params, 3, 'unroll');
+  const zero = theta.map((x) => tf.zerosLike(x));
+  const r = lin.vjp([...zero, ...u]);
+  const ref = r.slice(0, sys.P).map((x) => tf.neg(x));
+  const e = relDiff(fast, ref);
+  assert.ok(e < 1e-4, `HVP rel err ${e}`);
+  // And the gradient the point keeps is the autodiff gradient.
+  const g = tf.tidy(() => tf.grads((...th: Tensor[]) => sysGeneric.batchLoss(th, batch))(theta));
+  assert.ok(relDiff(pt.grad, g) < 1e-5);
+  pt.dispose();
+  dispose(h0, u, fast, zero, r, ref, g);
+  lin.dispose();
+  sys.dispose();
+  sysGeneric.dispose();
+});
+
+test('the analytic linearisation agrees with the generic one (vjp, jvp, vjpParams) in both phases', () => {
+  for (const lastStep of ['full', 'minibatch'] as const) {
+    const fast = makeSystem({ initScale: 0.5, lastStep });
+    const slow = makeSystem({ initScale: 0.5, lastStep, analytic: false });
+    const rng = new Rng(4);
+    // Non-trivial hyperparameters, the same in both systems.
+    const a = rng.normalArray(fast.P, 0.5).map((v) => v - 1.5);
+    const b = rng.normalArray(fast.P, 1);
+    for (const s of [fast, slow]) {
+      s.logLr.assign(tf.tensor1d(a));
+      s.logitMom.assign(tf.tensor1d(b));
+    }
+    // A point along the trajectory (non-zero momentum).
+    const h0 = fast.initialState();
+    const r = new NaiveSolver().solve(fast, h0, { maxSteps: 3 });
+    for (const phase of ['unroll', 'linearize'] as const) {
+      const lf = fast.linearize(r.h, fast.params, 3, phase);
+      const ls = genericLinearization(slow, r.h, slow.params, 3, phase);
+      const z = randomLike(r.h, rng);
+      const pairs: [string, Tensor[], Tensor[]][] = [
+        ['vjp', lf.vjp(z), ls.vjp(z)],
+        ['jvp', lf.jvp(z), ls.jvp(z)],
+        ['vjpParams', lf.vjpParams(z), ls.vjpParams(z)],
+      ];
+      const both = lf.vjpBoth(z);
+      pairs.push(['vjpBoth.h', both.h, pairs[0][2]], ['vjpBoth.w', both.w, pairs[2][2]]);
+      for (const [name, x, y] of pairs) {
+        const e = relDiff(x, y);
+        assert.ok(e < 2e-5, `${lastStep}/${phase} ${name}: rel err ${e}`);
+      }
+      // The step itself: untaped fast path = taped generic path.
+      const s1 = fast.step(r.h, fast.params, 3, phase);
+      const s2 = slow.step(r.h, slow.params, 3, phase);
+      assert.ok(relDiff(s1, s2) < 1e-5, `${phase} step`);
+      for (const [, x, y] of pairs) dispose(x, y);
+      dispose(z, s1, s2);
+      lf.dispose();
+      ls.dispose();
+    }
+    // The two phases differ only when the last step uses the full set.
+    const full = fast.batchFor(3, 'linearize');
+    assert.equal(full.n, lastStep === 'full' ? data.n : small.batchSize);
+    dispose(h0, r.h);
+    fast.dispose();
+    slow.dispose();
+  }
+});
+
+test('BPTT hypergradient matches central finite differences along a random direction (float32)', (t) => {
+  for (const analytic of [true, false]) {
+    const sys = makeSystem({ initScale: 0.3, analytic, lr0: -1.5, mom0: 0.5 });
+    const g = getMethod('BPTT').compute(sys, { T, K: T });
+    const rng = new Rng(99);
+    const d = randomLike(sys.params, rng);
+    const dot = d.reduce((s, x, i) => s + tf.tidy(() => tf.sum(tf.mul(x, g.grads[i])).dataSync()[0]), 0);
+    const base = sys.params.map((p) => tf.clone(p));
+    const at = (eps: number) => {
+      sys.params.forEach((p, i) => p.assign(tf.tidy(() => tf.add(base[i], tf.mul(d[i], eps)))));
+      return metaLoss(sys);
+    };
+    const eps = 1e-2;
+    const fd = (at(eps) - at(-eps)) / (2 * eps);
+    sys.params.forEach((p, i) => p.assign(base[i]));
+    t.diagnostic(`analytic=${analytic}: FD ${fd}, BPTT ${dot}, rel ${Math.abs(fd - dot) / Math.abs(dot)}`);
+    assert.ok(Math.abs(dot) > 1e-3, `directional derivative not tiny (${dot})`);
+    assert.ok(Math.abs(fd - dot) <= 1e-3 * Math.abs(dot) + 1e-6, `analytic=${analytic}: finite difference ${fd} vs BPTT ${dot}`);
+    dispose(g.grads, g.lossGrads, d, base);
+    sys.dispose();
+  }
+});
+
+test('TBPTT with K = T equals BPTT; TBPTT with K < T does not', () => {
+  const sys = makeSystem({ initScale: 0.3 });
+  const b = getMethod('BPTT').compute(sys, { T, K: T });
+  const t = getMethod('TBPTT').compute(sys, { T, K: T });
+  const t2 = getMethod('TBPTT').compute(sys, { T, K: 2 });
+  assert.ok(relDiff(t.grads, b.grads) < 1e-6, `TBPTT(T) vs BPTT ${relDiff(t.grads, b.grads)}`);
+  assert.ok(relDiff(t2.grads, b.grads) > 1e-3, 'TBPTT(2) is a different gradient');
+  assert.equal(t.loss, b.loss);
+  dispose(b.grads, t.grads, t2.grads, b.lossGrads, t.lossGrads, t2.lossGrads);
+  sys.dispose();
+});
+
+test('every method runs and returns finite gradients; fast path = generic path for each', () => {
+  const fast = makeSystem({ initScale: 0.3 });
+  const slow = makeSystem({ initScale: 0.3, analytic: false });
+  for (const m of METHOD_NAMES) {
+    const opts = { T, K: 4, exactMaxIter: 30 };
+    const a = getMethod(m).compute(fast, opts);
+    const b = getMethod(m).compute(slow, opts);
+    assert.ok(Number.isFinite(a.loss), `${m} loss`);
+    const v = a.grads.flatMap((x) => Array.from(x.dataSync()));
+    assert.equal(v.length, 2 * fast.P);
+    assert.ok(v.every(Number.isFinite), `${m} gradient finite`);
+    assert.ok(v.some((x) => x !== 0), `${m} gradient non-zero`);
+    const e = relDiff(a.grads, b.grads);
+    // CG-based methods amplify float32 round-off a little more.
+    assert.ok(e < (m === 'CG_RBP' || m === 'exact' ? 1e-3 : 1e-4), `${m}: analytic vs generic rel err ${e}`);
+    assert.ok(Math.abs(a.loss - b.loss) < 1e-5 * Math.abs(b.loss), `${m} loss`);
+    dispose(a.grads, a.lossGrads, b.grads, b.lossGrads);
+  }
+  fast.dispose();
+  slow.dispose();
+});
+
+function smallConfig(method: string, lastStep?: 'full' | 'minibatch'): RbpConfig {
+  return {
+    exp_name: 'hypergrad-test',
+    runner: 'HypergradRunner',
+    seed: 3,
+    dataset: { name: 'MNIST' },
+    model: { name: 'HypergradNet', grad_method: method, truncate_iter: 4, lr: -1, momentum: 0, num_sgd_step: T, batch_size: 20, mlp_hidden: [20, 12, 12, 5], ...(lastStep ? { last_step: lastStep } : {}) },
+    train: { meta_optimizer: 'Adam', meta_lr: 0.05, max_meta_iter: 3 },
+  };
+}
+
+test('meta-iterations of the experiment lower the meta-loss (BPTT and Neumann-RBP)', () => {
+  for (const method of ['BPTT', 'Neumann_RBP'] as const) {
+    const logs: string[] = [];
+    const session = createHypergradSession(smallConfig(method), method, 4, { log: (t) => logs.push(t) }, data);
+    assert.equal(session.numSteps, 3);
+    assert.equal(session.stepLabel, 'meta-iteration');
+    assert.equal(session.T, T);
+    assert.ok(logs.some((l) => l.includes('last_step: full')), 'the last-step data is logged');
+    assert.equal(session.summary().last_step, 'full');
+    const sys = session.system as HypergradSystem;
+    const before = metaLoss(sys);
+    for (let i = 0; i < 3; i++) {
+      session.beforeStep(i);
+      const r = getMethod(method).compute(sys, { T: session.T, K: 4, ...session.gradientOptions });
+      const extra = session.stepMetrics!(i, r);
+      assert.ok(Math.abs(extra.alpha_0 - Math.exp(-1)) < 0.2 && extra.beta_5 > 0 && extra.beta_5 < 1 && !('alpha_6' in extra), `hyperparameter metrics ${JSON.stringify(extra)}`);
+      session.optimizer.apply([...sys.params, ...sys.lossParams], [...r.grads, ...r.lossGrads]);
+      dispose(r.grads, r.lossGrads);
+    }
+    const after = metaLoss(sys);
+    assert.ok(after < before - 1e-4, `${method}: meta-loss ${before} → ${after}`);
+    const ev = session.evaluate(2);
+    assert.ok(Number.isFinite(ev.eval_meta_loss) && Math.abs(ev.eval_meta_loss - after) < 1e-5);
+    assert.ok(ev.grad_cos_bptt > (method === 'BPTT' ? 0.999999 : 0), `cosine vs BPTT ${ev.grad_cos_bptt}`);
+    assert.ok(ev.train_acc >= 0 && ev.train_acc <= 1);
+    session.dispose();
+  }
+});
+
+test('model.last_step: minibatch makes the RBP-family last step use its own minibatch', () => {
+  const logs: string[] = [];
+  const session = createHypergradSession(smallConfig('Neumann_RBP', 'minibatch'), 'Neumann_RBP', 4, { log: (t) => logs.push(t) }, data);
+  assert.ok(logs.some((l) => l.includes('last_step: minibatch')));
+  assert.equal(session.summary().last_step, 'minibatch');
+  const sys = session.system as HypergradSystem;
+  // With the minibatch last step the RBP-family forward loss equals the plain unroll's.
+  const n = getMethod('Neumann_RBP').compute(sys, { T, K: 4 });
+  assert.ok(Math.abs(n.loss - metaLoss(sys)) < 1e-6);
+  dispose(n.grads, n.lossGrads);
+  session.dispose();
+});
+
+test('the experiment is registered for HypergradRunner and rejects a mismatched MLP', () => {
+  const e = getExperiment('HypergradRunner');
+  assert.ok(e);
+  assert.deepEqual(e.names, ['hypergrad']);
+  const bad = smallConfig('BPTT');
+  (bad.model as Record<string, unknown>).mlp_hidden = [784, 10];
+  assert.throws(() => createHypergradSession(bad, 'BPTT', 4, { log: () => undefined }, data), /mlp_hidden/);
+});
+
+test('no tensors leak from a gradient computation, and no cached forward pass outlives it', () => {
+  const sys = makeSystem({ initScale: 0.3 });
+  for (const m of ['BPTT', 'TBPTT', 'Neumann_RBP', 'CG_RBP'] as const) {
+    const r0 = getMethod(m).compute(sys, { T, K: 4 });
+    dispose(r0.grads, r0.lossGrads);
+    const before = tf.memory().numTensors;
+    const r = getMethod(m).compute(sys, { T, K: 4 });
+    dispose(r.grads, r.lossGrads);
+    assert.equal(tf.memory().numTensors, before, `${m} leaks`);
+    assert.equal(sys.cachedPoints, 0, `${m}: cached forward passes left`);
+  }
+  sys.dispose();
+});
