@@ -40,7 +40,7 @@ export function spectralRadius(lin: Linearization, like: State, iters = 40, seed
     dispose(w);
   }
   dispose(v);
-  const m = Math.min(10, ratios.length);
+  const m = Math.min(20, Math.ceil(ratios.length / 2));
   const tail = ratios.slice(-m);
   const rho = Math.exp(tail.reduce((s, r) => s + Math.log(r), 0) / m);
   return { rho, iterations: iters, ratios };
@@ -64,6 +64,16 @@ export function fmt(x: number, digits = 2): string {
   return x.toFixed(digits);
 }
 
+/** ρ with enough digits that a value just above or below 1 never prints as "1.00". */
+export function fmtRho(rho: number): string {
+  if (!Number.isFinite(rho)) return String(rho);
+  for (let d = 2; d <= 6; d++) {
+    const s = rho.toFixed(d);
+    if (Number(s) !== 1 || rho === 1) return s;
+  }
+  return rho.toFixed(6);
+}
+
 /** The verdict shown in the dashboard header, at `grad_method` in the config, and by `rbp gradcheck`. */
 export function verdict(rho: number, forward: SolverStats, tol = 1e-4): Verdict {
   const rel = forward.finalRel;
@@ -81,7 +91,7 @@ export function verdict(rho: number, forward: SolverStats, tol = 1e-4): Verdict 
       rho,
       forwardConverged: converged,
       finalRelResidual: rel,
-      message: `ρ(J) = ${fmt(rho)} > 1: truncated gradients unreliable here (Neumann series and RBP diverge); increase damping or use BPTT`,
+      message: `ρ(J) = ${fmtRho(rho)} > 1: truncated gradients unreliable here (the Neumann series and RBP diverge); increase damping, or use BPTT (whose gradient also grows like ρ^T over long unrolls)`,
     };
   }
   if (!converged) {
@@ -91,7 +101,7 @@ export function verdict(rho: number, forward: SolverStats, tol = 1e-4): Verdict 
       rho,
       forwardConverged: false,
       finalRelResidual: rel,
-      message: `ρ(J) = ${fmt(rho)} < 1 but the forward pass has not converged (relative residual ${fmt(rel)} after ${forward.steps} steps): run more steps before trusting RBP`,
+      message: `ρ(J) = ${fmtRho(rho)} < 1 but the forward pass has not converged (relative residual ${fmt(rel)} after ${forward.steps} steps): run more steps before trusting RBP`,
     };
   }
   return {
@@ -100,7 +110,7 @@ export function verdict(rho: number, forward: SolverStats, tol = 1e-4): Verdict 
     rho,
     forwardConverged: true,
     finalRelResidual: rel,
-    message: `Neumann series converges, ρ(J) = ${fmt(rho)}; forward converged (relative residual ${fmt(rel)})`,
+    message: `Neumann series converges, ρ(J) = ${fmtRho(rho)}; forward converged (relative residual ${fmt(rel)})`,
   };
 }
 

@@ -2,9 +2,13 @@
 import type { RunnerName } from '../config/schema';
 import type { Experiment } from './types';
 import { hopfieldExperiment } from './hopfield/experiment';
+import { hypergradExperiment } from './hypergrad/experiment';
+import { citationExperiment } from './citation-gnn/experiment';
 
 const REGISTRY: Partial<Record<RunnerName, Experiment>> = {
   HopfieldRunner: hopfieldExperiment,
+  HypergradRunner: hypergradExperiment,
+  CitationRunner: citationExperiment,
 };
 
 export function registerExperiment(e: Experiment): void {

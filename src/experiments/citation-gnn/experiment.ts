@@ -1,0 +1,228 @@
+/**
+ * Document classification on citation graphs (CitationRunner: cora, pubmed, citeseer): a GRU-GNN
+ * on the Planetoid graph with PCA-reduced bag-of-words features as the node states h_0.
+ * One optimisation step per epoch over the full graph.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { Adam, SgdMomentum } from '../../core/optim';
+import { makeSolver } from '../../core/solvers';
+import { dispose } from '../../core/state';
+import type { RbpConfig } from '../../config/load';
+import { Experiment, ExperimentContext, ExperimentSession, RunError } from '../types';
+import { GruGnnSystem, GNN_DEFAULTS, GnnGraph, accuracy } from './model';
+import { loadPlanetoid, missingPlanetoidFiles, randomSplit, PlanetoidData, PlanetoidError, PlanetoidName, PlanetoidSplit, PLANETOID_NAMES } from './planetoid';
+import { pcaReduce } from './pca';
+
+interface DatasetSection {
+  name?: string;
+  path?: string;
+  rand_split?: boolean;
+  train_ratio?: number;
+  label_size?: number;
+}
+
+interface ModelSection {
+  feat_dim?: number;
+  hidden_dim?: number;
+  output_dim?: number;
+  num_prop?: number;
+  forward_solver?: string;
+  forward_tol?: number;
+  rbp_init?: 'zero' | 'uniform';
+}
+
+interface TrainSection {
+  optimizer?: string;
+  lr?: number;
+  wd?: number;
+  momentum?: number;
+  max_epoch?: number;
+  max_steps?: number;
+  valid_epoch?: number;
+  lr_decay?: number;
+  lr_decay_steps?: number[];
+}
+
+export const DATA_ENV = 'RBP_DATA_DIR';
+
+export function planetoidName(name: string | undefined): PlanetoidName {
+  const n = String(name ?? '').toLowerCase();
+  if (!(PLANETOID_NAMES as readonly string[]).includes(n)) throw new RunError('bad-config', `dataset.name '${String(name)}' is not a Planetoid data set (${PLANETOID_NAMES.join(', ')})`);
+  return n as PlanetoidName;
+}
+
+/**
+ * Where the Planetoid files are: the run's data folder (--data / rbpLab.dataDir), then the config's
+ * dataset.path (relative to the working directory), then $RBP_DATA_DIR; the first that holds every
+ * ind.<name>.* file. None: a RunError('bad-data') naming the missing files and every folder tried.
+ */
+export function resolveDataDir(name: PlanetoidName, configPath: string | undefined, ctx: Pick<ExperimentContext, 'dataDir' | 'log'>): string {
+  const candidates: { dir: string; from: string }[] = [];
+  if (ctx.dataDir) candidates.push({ dir: ctx.dataDir, from: 'the run\'s data folder (--data / rbpLab.dataDir)' });
+  if (configPath) candidates.push({ dir: configPath, from: 'dataset.path in the config' });
+  const env = process.env[DATA_ENV];
+  if (env) candidates.push({ dir: env, from: `$${DATA_ENV}` });
+  const tried: string[] = [];
+  for (const c of candidates) {
+    const abs = path.resolve(c.dir);
+    if (!fs.existsSync(abs) || !fs.statSync(abs).isDirectory()) {
+      tried.push(`${abs} (${c.from}): folder does not exist`);
+      continue;
+    }
+    const missing = missingPlanetoidFiles(abs, name);
+    if (missing.length === 0) {
+      if (tried.length) ctx.log(`${name}: using ${abs} (${c.from}); skipped: ${tried.join('; ')}`);
+      return abs;
+    }
+    tried.push(`${abs} (${c.from}): ${missing.join(', ')} not found`);
+  }
+  const how = `download ind.${name}.{x,y,tx,ty,allx,ally,graph,test.index} (github.com/kimiyoung/planetoid, data/ folder) and point at that folder with --data DIR (CLI), the rbpLab.dataDir setting (extension), dataset.path in the config, or $${DATA_ENV}`;
+  if (tried.length === 0) throw new RunError('bad-data', `no data folder for ${name}: ${how}`);
+  throw new RunError('bad-data', `the ${name} data files were not found. Looked in: ${tried.join('; ')}. To fix: ${how}`);
+}
+
+export interface CitationData {
+  data: PlanetoidData;
+  split: PlanetoidSplit;
+  graph: GnnGraph;
+  explainedVariance: number;
+  dir: string;
+}
+
+/** Load, reduce and split: everything the session needs, from the config. */
+export function loadCitationData(config: RbpConfig, ctx: Pick<ExperimentContext, 'dataDir' | 'log'>): CitationData {
+  const ds = config.dataset as DatasetSection;
+  const md = config.model as ModelSection;
+  const name = planetoidName(ds.name);
+  const dir = resolveDataDir(name, ds.path, ctx);
+  let data: PlanetoidData;
+  try {
+    data = loadPlanetoid(dir, name);
+  } catch (err) {
+    if (err instanceof PlanetoidError) throw new RunError('bad-data', err.message);
+    throw err;
+  }
+  const featDim = md.feat_dim ?? 64;
+  const hidden = md.hidden_dim ?? featDim;
+  if (hidden !== featDim) throw new RunError('bad-config', `model.hidden_dim (${hidden}) must equal model.feat_dim (${featDim}): the node state h_0 is the PCA feature vector`);
+  if (!(featDim >= 1 && featDim <= Math.min(data.numNodes, data.numFeatures))) throw new RunError('bad-config', `model.feat_dim ${featDim} must be in [1, ${Math.min(data.numNodes, data.numFeatures)}]`);
+  if (md.output_dim !== undefined && md.output_dim !== data.numClasses) ctx.log(`model.output_dim ${md.output_dim} differs from the ${data.numClasses} classes of ${name}: using ${data.numClasses}`);
+  const pca = pcaReduce(data.features, data.numNodes, data.numFeatures, featDim, config.seed);
+  let split: PlanetoidSplit;
+  if (ds.rand_split) {
+    try {
+      split = randomSplit(data.numNodes, ds.train_ratio ?? 0.01, config.seed, { labels: data.labels });
+    } catch (err) {
+      if (err instanceof PlanetoidError) throw new RunError('bad-config', err.message);
+      throw err;
+    }
+  } else {
+    split = data.split;
+  }
+  const graph: GnnGraph = {
+    numNodes: data.numNodes,
+    src: data.src,
+    dst: data.dst,
+    features: pca.projected,
+    dim: featDim,
+    labels: data.labels,
+    numClasses: data.numClasses,
+    lossNodes: split.train.filter((i) => data.labels[i] >= 0),
+  };
+  const explainedVariance = pca.explainedVarianceRatio.reduce((s, v) => s + v, 0);
+  return { data, split, graph, explainedVariance, dir };
+}
+
+export interface AccuracyReport {
+  train_acc: number;
+  val_acc: number;
+  test_acc: number;
+}
+
+/** Accuracies after a plain T-step forward pass with the current weights. */
+export function evaluateAccuracy(sys: GruGnnSystem, T: number, split: PlanetoidSplit): AccuracyReport {
+  let h = sys.initialState();
+  for (let t = 0; t < T; t++) {
+    const next = sys.step(h, sys.params, t, 'unroll');
+    dispose(h);
+    h = next;
+  }
+  const logits = sys.logits(h);
+  const v = logits.dataSync() as Float32Array;
+  dispose(h, [logits]);
+  const labels = sys.graph.labels;
+  return {
+    train_acc: accuracy(v, sys.C, labels, split.train),
+    val_acc: accuracy(v, sys.C, labels, split.val),
+    test_acc: accuracy(v, sys.C, labels, split.test),
+  };
+}
+
+export interface CitationSessionOptions {
+  /** Already loaded data (tests reuse one load). */
+  data?: CitationData;
+  /** false: the generic autodiff linearisation instead of the analytic GRU one. */
+  analytic?: boolean;
+}
+
+export function createCitationSession(config: RbpConfig, ctx: ExperimentContext, opts: CitationSessionOptions = {}): ExperimentSession {
+  const md = config.model as ModelSection;
+  const tr = config.train as TrainSection;
+  const cd = opts.data ?? loadCitationData(config, ctx);
+  const { split, graph } = cd;
+  if (graph.lossNodes.length === 0) throw new RunError('bad-config', 'the training split has no labelled node');
+  const T = md.num_prop ?? 100;
+  const sys = new GruGnnSystem(graph, { ...GNN_DEFAULTS, seed: config.seed, analytic: opts.analytic ?? true });
+  const lr = tr.lr ?? 1e-3;
+  const optimizer = (tr.optimizer ?? 'SGD') === 'SGD' ? new SgdMomentum(lr, tr.momentum ?? 0.9, tr.wd ?? 0) : new Adam(lr, 0.9, 0.999, 1e-8, tr.wd ?? 0);
+  const numSteps = tr.max_steps ?? tr.max_epoch ?? 2000;
+  const decaySteps = tr.lr_decay_steps ?? [];
+  let best = { val: -1, test: NaN, epoch: -1 };
+  ctx.log(
+    `${cd.data.name}: ${graph.numNodes} nodes, ${graph.src.length} directed edges, ${cd.data.numFeatures} features → PCA ${graph.dim} (${(100 * cd.explainedVariance).toFixed(1)}% of the variance), ` +
+      `${graph.numClasses} classes; split ${split.train.length}/${split.val.length}/${split.test.length} (${(config.dataset as DatasetSection).rand_split ? 'random' : 'standard'}); data from ${cd.dir}`,
+  );
+  return {
+    system: sys,
+    T,
+    numSteps,
+    stepLabel: 'epoch',
+    optimizer,
+    evalEvery: Math.max(1, tr.valid_epoch ?? 20),
+    gradientOptions: { solver: md.forward_solver ? makeSolver(md.forward_solver) : undefined, forwardTol: md.forward_tol, rbpInit: md.rbp_init, seed: config.seed },
+    beforeStep(i) {
+      const decays = decaySteps.filter((s) => i >= s).length;
+      optimizer.setLearningRate(lr * Math.pow(tr.lr_decay ?? 1, decays));
+    },
+    stepMetrics: () => ({ train_acc: sys.lastLossAccuracy }),
+    evaluate(i) {
+      const r = evaluateAccuracy(sys, T, split);
+      // i < 0: the untrained baseline, not a candidate for the best-validation model.
+      if (i >= 0 && r.val_acc > best.val) best = { val: r.val_acc, test: r.test_acc, epoch: i };
+      return { ...r };
+    },
+    summary: () => ({
+      dataset: cd.data.name,
+      nodes: graph.numNodes,
+      edges: graph.src.length,
+      train_nodes: split.train.length,
+      val_nodes: split.val.length,
+      test_nodes: split.test.length,
+      best_val_acc: best.val >= 0 ? best.val : NaN,
+      test_acc_at_best_val: best.test,
+      best_val_epoch: best.epoch,
+    }),
+    dispose() {
+      optimizer.dispose();
+      sys.dispose();
+    },
+  };
+}
+
+export const citationExperiment: Experiment = {
+  runner: 'CitationRunner',
+  names: ['cora', 'pubmed', 'citeseer'],
+  title: (config) => `GRU-GNN document classification on ${String((config.dataset as DatasetSection).name ?? 'a citation graph')} (T = ${String((config.model as ModelSection).num_prop ?? 100)})`,
+  create: (config, _method, _K, ctx) => createCitationSession(config, ctx),
+};

@@ -1,0 +1,342 @@
+/** The citation GRU-GNN: the step against a plain-JS GRUCell, message passing, gradients, Cora training and diagnostics, data errors. */
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { tf } from '../src/core/tf';
+import { getMethod, METHOD_NAMES } from '../src/core/gradients';
+import { genericLinearization } from '../src/core/system';
+import { compareGrads } from '../src/core/metrics';
+import { dispose } from '../src/core/state';
+import { Rng } from '../src/core/random';
+import { builtinConfig } from '../src/config/load';
+import type { RbpConfig } from '../src/config/load';
+import { GruGnnSystem, GnnGraph } from '../src/experiments/citation-gnn/model';
+import { createCitationSession, loadCitationData, CitationData, DATA_ENV } from '../src/experiments/citation-gnn/experiment';
+import { getExperiment } from '../src/experiments';
+import { RunError } from '../src/experiments/types';
+import { diagnose, runExperiment } from '../src/run/runner';
+import type { WorkerEvent } from '../src/protocol/messages';
+import { useBackend, planetoidDir, randomDirection, dotAll } from './helpers/setup';
+
+before(useBackend);
+
+/** A small directed graph (with a duplicate edge and a node without in-edges) and random features. */
+function tinyGraph(N = 6, D = 4, seed = 5): GnnGraph {
+  const rng = new Rng(seed);
+  const edges: [number, number][] = [[0, 1], [1, 0], [1, 2], [2, 3], [3, 1], [4, 3], [0, 3], [0, 3], [3, 5], [5, 0], [2, 4]];
+  return {
+    numNodes: N,
+    src: Int32Array.from(edges, (e) => e[0]),
+    dst: Int32Array.from(edges, (e) => e[1]),
+    features: rng.normalArray(N * D, 0.8),
+    dim: D,
+    labels: Int32Array.from({ length: N }, (_, i) => i % 3),
+    numClasses: 3,
+    lossNodes: Int32Array.from([0, 2, 3, 5]),
+  };
+}
+
+/** A tiny system with non-zero biases (the defaults are zero) so that every term is exercised. */
+function tinySystem(analytic = true, scale = 1): GruGnnSystem {
+  const sys = new GruGnnSystem(tinyGraph(), { seed: 9, analytic });
+  const rng = new Rng(17);
+  for (const v of [...sys.params, ...sys.lossParams]) {
+    const noise = tf.tensor(rng.normalArray(v.size, 0.3), v.shape);
+    v.assign(v.rank === 1 ? noise : tf.mul(v, scale));
+    noise.dispose();
+  }
+  return sys;
+}
+
+const sig = (a: number) => 1 / (1 + Math.exp(-a));
+
+/** torch.nn.GRUCell in plain JS, with torch's layout: weight_ih, weight_hh [3D, D] (rows r, z, n), biases [3D]. */
+function refGruStep(g: GnnGraph, h: Float32Array, Wih: Float32Array, Whh: Float32Array, bih: Float32Array, bhh: Float32Array): Float64Array {
+  const { numNodes: N, dim: D } = g;
+  const m = new Float64Array(N * D);
+  for (let e = 0; e < g.src.length; e++) for (let d = 0; d < D; d++) m[g.dst[e] * D + d] += h[g.src[e] * D + d];
+  const out = new Float64Array(N * D);
+  for (let i = 0; i < N; i++) {
+    const gi = new Float64Array(3 * D);
+    const gh = new Float64Array(3 * D);
+    for (let o = 0; o < 3 * D; o++) {
+      let a = bih[o];
+      let b = bhh[o];
+      for (let d = 0; d < D; d++) {
+        a += Wih[o * D + d] * m[i * D + d];
+        b += Whh[o * D + d] * h[i * D + d];
+      }
+      gi[o] = a;
+      gh[o] = b;
+    }
+    for (let d = 0; d < D; d++) {
+      const r = sig(gi[d] + gh[d]);
+      const z = sig(gi[D + d] + gh[D + d]);
+      const n = Math.tanh(gi[2 * D + d] + r * gh[2 * D + d]);
+      out[i * D + d] = (1 - z) * n + z * h[i * D + d];
+    }
+  }
+  return out;
+}
+
+/** Our W [D, 3D] → torch's weight [3D, D]. */
+function torchLayout(W: tf.Tensor): Float32Array {
+  return tf.tidy(() => tf.transpose(W).dataSync() as Float32Array);
+}
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+test('one GNN step equals a plain-JS torch.nn.GRUCell with summed messages (tiny graph, three steps)', () => {
+  const sys = tinySystem();
+  const g = sys.graph;
+  const [Wih, Whh] = [torchLayout(sys.params[0]), torchLayout(sys.params[1])];
+  const [bih, bhh] = [sys.params[2].dataSync() as Float32Array, sys.params[3].dataSync() as Float32Array];
+  let h = sys.initialState();
+  let ref = Float32Array.from(g.features);
+  for (let t = 0; t < 3; t++) {
+    const next = sys.step(h, sys.params, t, 'unroll');
+    dispose(h);
+    h = next;
+    ref = Float32Array.from(refGruStep(g, ref, Wih, Whh, bih, bhh));
+    const d = maxAbsDiff(h[0].dataSync(), ref);
+    assert.ok(d < 2e-6, `step ${t}: max |tfjs − reference| = ${d}`);
+  }
+  // The state actually moved (a trivial step would pass too).
+  assert.ok(maxAbsDiff(ref, g.features) > 0.1);
+  dispose(h);
+  sys.dispose();
+});
+
+test('message passing (gather by src + segment sum by dst) equals the dense adjacency product, and its transpose', () => {
+  const rng = new Rng(3);
+  const N = 9;
+  const D = 5;
+  const E = 30;
+  const g: GnnGraph = { ...tinyGraph(N, D), src: Int32Array.from({ length: E }, () => rng.int(N)), dst: Int32Array.from({ length: E }, () => rng.int(N)) };
+  const sys = new GruGnnSystem({ ...g, lossNodes: Int32Array.from([0]) });
+  const A = new Float32Array(N * N);
+  for (let e = 0; e < E; e++) A[g.dst[e] * N + g.src[e]] += 1; // A[i, j] = #edges j → i (duplicates count)
+  const x = tf.tensor2d(rng.normalArray(N * D), [N, D]);
+  const At = tf.tensor2d(A, [N, N]);
+  const got = sys.propagate(x);
+  const want = tf.matMul(At, x);
+  assert.ok(maxAbsDiff(got.dataSync(), want.dataSync()) < 1e-5, 'A x');
+  const gotT = sys.propagateT(x);
+  const wantT = tf.matMul(At, x, true, false);
+  assert.ok(maxAbsDiff(gotT.dataSync(), wantT.dataSync()) < 1e-5, 'Aᵀ x');
+  dispose([x, At, got, want, gotT, wantT]);
+  sys.dispose();
+});
+
+test('BPTT gradient of the GNN matches finite differences (N = 6, D = 4, T = 5)', () => {
+  const sys = tinySystem();
+  const T = 5;
+  const r = getMethod('BPTT').compute(sys, { T, K: 1 });
+  const vars = [...sys.params, ...sys.lossParams];
+  const grads = [...r.grads, ...r.lossGrads];
+  const lossAt = () =>
+    tf.tidy(() => {
+      let h = sys.initialState();
+      for (let t = 0; t < T; t++) h = sys.step(h, sys.params, t, 'unroll');
+      return sys.loss(h, sys.lossParams).dataSync()[0];
+    });
+  assert.ok(Math.abs(lossAt() - r.loss) < 1e-6, 'the loss BPTT reports is the loss of the unroll');
+  for (const seed of [11, 23]) {
+    const dir = randomDirection(vars, seed);
+    const eps = 1e-2;
+    const orig = vars.map((v) => tf.clone(v));
+    const shifted = (s: number) => {
+      vars.forEach((v, i) => v.assign(tf.tidy(() => tf.add(orig[i], tf.mul(dir[i], s)))));
+      return lossAt();
+    };
+    const fd = (shifted(eps) - shifted(-eps)) / (2 * eps);
+    vars.forEach((v, i) => v.assign(orig[i]));
+    const an = dotAll(grads, dir);
+    assert.ok(Math.abs(fd - an) <= 1e-3 * Math.abs(an) + 1e-6, `directional derivative: finite differences ${fd}, BPTT ${an}`);
+    dispose(dir, orig);
+  }
+  dispose(r.grads, r.lossGrads);
+  sys.dispose();
+});
+
+test('the analytic GRU linearisation equals generic autodiff (VJP, parameter VJP, JVP, every method)', () => {
+  const fast = tinySystem(true, 2.5);
+  const slow = tinySystem(false, 2.5);
+  let h = fast.initialState();
+  for (let t = 0; t < 3; t++) {
+    const n = fast.step(h, fast.params, t, 'unroll');
+    dispose(h);
+    h = n;
+  }
+  const a = fast.linearize(h, fast.params, 3, 'linearize');
+  const b = genericLinearization(slow, h, slow.params, 3, 'linearize');
+  const [u] = randomDirection(h, 4);
+  const rel = (x: tf.Tensor[], y: tf.Tensor[], what: string) => {
+    const c = compareGrads(x, y);
+    assert.ok(c.relErr < 1e-5, `${what}: analytic vs generic rel err ${c.relErr}`);
+    dispose(x, y);
+  };
+  rel(a.vjp([u]), b.vjp([u]), 'Jᵀu');
+  rel(a.vjpParams([u]), b.vjpParams([u]), '(∂F/∂w)ᵀu');
+  rel(a.jvp([u]), b.jvp([u]), 'J u');
+  const both = a.vjpBoth([u]);
+  rel([...both.h, ...both.w], [...b.vjp([u]), ...b.vjpParams([u])], 'vjpBoth');
+  a.dispose();
+  dispose(h, [u]);
+  for (const m of METHOD_NAMES) {
+    const x = getMethod(m).compute(fast, { T: 8, K: 4 });
+    const y = getMethod(m).compute(slow, { T: 8, K: 4 });
+    const c = compareGrads([...x.grads, ...x.lossGrads], [...y.grads, ...y.lossGrads]);
+    assert.ok(c.relErr < 1e-4, `${m}: analytic vs generic rel err ${c.relErr}`);
+    dispose(x.grads, x.lossGrads, y.grads, y.lossGrads);
+  }
+  fast.dispose();
+  slow.dispose();
+});
+
+test('a gradient call on the GNN leaves no tensor behind (every method)', () => {
+  const sys = tinySystem();
+  for (const m of METHOD_NAMES) {
+    const r0 = getMethod(m).compute(sys, { T: 6, K: 3 });
+    dispose(r0.grads, r0.lossGrads);
+    const before = tf.memory().numTensors;
+    const r = getMethod(m).compute(sys, { T: 6, K: 3, trace: true });
+    dispose(r.grads, r.lossGrads);
+    assert.equal(tf.memory().numTensors, before, m);
+  }
+  sys.dispose();
+});
+
+// ---- Cora ----
+
+const haveCora = fs.existsSync(path.join(planetoidDir, 'ind.cora.graph'));
+const skipCora = haveCora ? false : `Planetoid Cora not found in ${planetoidDir} (put ind.cora.* there to run this test)`;
+let coraCache: CitationData | undefined;
+function cora(): CitationData {
+  return (coraCache ??= loadCitationData(builtinConfig('cora')!, { dataDir: planetoidDir, log: () => undefined }));
+}
+
+function coraConfig(numProp: number): RbpConfig {
+  const c = builtinConfig('cora')!;
+  (c.model as Record<string, unknown>).num_prop = numProp;
+  return c;
+}
+
+test('Cora loads with PCA-64 features and the 1% random split', { skip: skipCora }, () => {
+  const d = cora();
+  assert.equal(d.graph.numNodes, 2708);
+  assert.equal(d.graph.dim, 64);
+  assert.equal(d.graph.numClasses, 7);
+  assert.equal(d.graph.src.length, 10556);
+  assert.equal(d.split.train.length, 27);
+  assert.equal(d.split.train.length + d.split.val.length + d.split.test.length, 2708);
+});
+
+for (const method of ['BPTT', 'Neumann_RBP'] as const) {
+  // Measured (seed 1234, lr 1e-3, momentum 0.9): BPTT 1.919 → 1.386, Neumann-RBP(K=5) 1.919 → 1.819 in 6 steps.
+  test(`on Cora (T = 10) a few SGD steps with ${method} lower the training loss`, { skip: skipCora }, () => {
+    const s = createCitationSession(coraConfig(10), { log: () => undefined }, { data: cora() });
+    const m = getMethod(method);
+    const losses: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      s.beforeStep(i);
+      const r = m.compute(s.system, { T: s.T, K: 5, ...s.gradientOptions });
+      losses.push(r.loss);
+      const acc = s.stepMetrics!(i, r).train_acc;
+      assert.ok(acc >= 0 && acc <= 1, `train accuracy ${acc}`);
+      s.optimizer.apply([...s.system.params, ...s.system.lossParams], [...r.grads, ...r.lossGrads]);
+      dispose(r.grads, r.lossGrads);
+    }
+    assert.ok(losses.every(Number.isFinite), `losses ${losses}`);
+    assert.ok(losses[losses.length - 1] < losses[0] - 0.05, `${method}: loss ${losses.map((l) => l.toFixed(4)).join(' → ')}`);
+    const ev = s.evaluate(5);
+    for (const k of ['train_acc', 'val_acc', 'test_acc']) assert.ok(ev[k] >= 0 && ev[k] <= 1, `${k} = ${ev[k]}`);
+    const sum = s.summary();
+    assert.equal(sum.best_val_acc, ev.val_acc);
+    assert.equal(sum.test_acc_at_best_val, ev.test_acc);
+    s.dispose();
+  });
+}
+
+test('at the authors\' initialisation (T = 100) the Cora GRU-GNN is not contractive: ρ(J) > 1 and a bad verdict', { skip: skipCora }, () => {
+  const s = createCitationSession(coraConfig(100), { log: () => undefined }, { data: cora() });
+  const d = diagnose(s);
+  assert.ok(d.rho > 1, `ρ(J) = ${d.rho}`);
+  assert.equal(d.verdict.level, 'bad', d.verdict.message);
+  assert.equal(d.verdict.trustRbp, false);
+  s.dispose();
+});
+
+test('the runner runs cora end to end (2 epochs, T = 5) and reports accuracies', { skip: skipCora }, async () => {
+  const events: WorkerEvent[] = [];
+  const status = await runExperiment({ experiment: 'cora', steps: 2, backend: process.env.RBP_TEST_BACKEND ?? 'wasm', dataDir: planetoidDir, overrides: ['model.num_prop=5', 'train.valid_epoch=1'], method: 'Neumann_RBP', K: 3 }, (e) => events.push(e));
+  assert.equal(status, 'completed');
+  const train = events.filter((e) => e.type === 'metrics' && e.kind === 'train') as Extract<WorkerEvent, { type: 'metrics' }>[];
+  // (the runner may add an untrained baseline evaluation before the first epoch)
+  const evals = events.filter((e) => e.type === 'metrics' && e.kind === 'eval').slice(-2) as Extract<WorkerEvent, { type: 'metrics' }>[];
+  assert.equal(train.length, 2);
+  assert.ok('train_acc' in train[0].values);
+  assert.deepEqual(evals.map((e) => e.step), [0, 1]);
+  assert.ok('val_acc' in evals[0].values && 'test_acc' in evals[0].values);
+  const bestVal = Math.max(...evals.map((e) => e.values.val_acc));
+  const fin = events.find((e) => e.type === 'run/finished') as Extract<WorkerEvent, { type: 'run/finished' }>;
+  assert.equal(fin.summary.best_val_acc, bestVal, JSON.stringify(fin.summary));
+  assert.equal(fin.summary.test_acc_at_best_val, evals.find((e) => e.values.val_acc === bestVal)!.values.test_acc);
+  const diag = events.filter((e) => e.type === 'diagnostics');
+  assert.ok(diag.length >= 1);
+});
+
+// ---- data errors ----
+
+function withEnv<T>(value: string | undefined, fn: () => T): T {
+  const old = process.env[DATA_ENV];
+  if (value === undefined) delete process.env[DATA_ENV];
+  else process.env[DATA_ENV] = value;
+  try {
+    return fn();
+  } finally {
+    if (old === undefined) delete process.env[DATA_ENV];
+    else process.env[DATA_ENV] = old;
+  }
+}
+
+test('a missing or incomplete data folder is a RunError(bad-data) naming the file, the folder and how to fix it', () => {
+  const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'rbp-nodata-'));
+  const partial = fs.mkdtempSync(path.join(os.tmpdir(), 'rbp-partial-'));
+  fs.writeFileSync(path.join(partial, 'ind.cora.x'), '');
+  const gone = path.join(empty, 'does-not-exist');
+  const config = builtinConfig('cora')!;
+  const create = (dataDir: string) => getExperiment('CitationRunner')!.create(config, 'Neumann_RBP', 5, { dataDir, log: () => undefined });
+  try {
+    withEnv(undefined, () => {
+      for (const [dir, file] of [[empty, 'ind.cora.graph'], [partial, 'ind.cora.allx'], [gone, 'does not exist']] as const) {
+        assert.throws(
+          () => create(dir),
+          (err: unknown) => {
+            assert.ok(err instanceof RunError, String(err));
+            assert.equal(err.kind, 'bad-data');
+            assert.ok(err.message.includes(path.resolve(dir)), err.message);
+            assert.ok(err.message.includes(file), err.message);
+            assert.ok(err.message.includes('--data') && err.message.includes('rbpLab.dataDir'), err.message);
+            if (dir === partial) assert.ok(!/ind\.cora\.x[,)]/.test(err.message.split(path.resolve(partial))[1].split(';')[0]), `ind.cora.x is there: ${err.message}`);
+            return true;
+          },
+        );
+      }
+    });
+    // $RBP_DATA_DIR is the last place looked in.
+    if (haveCora) {
+      const d = withEnv(planetoidDir, () => loadCitationData(config, { dataDir: empty, log: () => undefined }));
+      assert.equal(d.dir, path.resolve(planetoidDir));
+    }
+  } finally {
+    fs.rmSync(empty, { recursive: true, force: true });
+    fs.rmSync(partial, { recursive: true, force: true });
+  }
+});
