@@ -1,0 +1,369 @@
+/**
+ * `npm run bench` — time, memory and accuracy of the gradient methods on the paper's three
+ * workloads, optionally side by side with the PyTorch CPU reference. See bench/README.md.
+ *
+ *   node dist/bench.js [--workloads hopfield,gnn,hypergrad] [--runs 5] [--quick] [--torch]
+ *                      [--out bench/results.json] [--backend wasm] [--data DIR] [--only grad,forward,stream,soak]
+ *
+ * The parent process plans the rows and runs each one in a fresh child (`--child SPEC.json`),
+ * one process at a time; with --torch the reference runs per workload right before ours.
+ */
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { getExperiment } from '../src/experiments';
+import { builtinConfig } from '../src/config/load';
+import { compareArrays } from '../src/core/metrics';
+import {
+  ChildSpec,
+  GradChildSpec,
+  GradRowResult,
+  RowKey,
+  RowResult,
+  SoakResult,
+  StreamResult,
+  WORKLOADS,
+  WORKLOAD_CONFIG,
+  WorkloadName,
+  rowId,
+  MiB,
+} from './common';
+import { runChild, supportsModelField } from './child';
+import { Accuracy, BenchReport, evaluateTargets, joinRows, renderMarkdown } from './report';
+import { TorchOptions, TorchRow, ensureTorch, fashionMnistPresent, runTorchBench, runTorchForward } from './torch';
+
+const SECTIONS = ['grad', 'forward', 'stream', 'soak'] as const;
+type Section = (typeof SECTIONS)[number];
+
+interface BenchArgs {
+  workloads: WorkloadName[];
+  runs: number;
+  memRuns: number;
+  quick: boolean;
+  torch: boolean;
+  torchRuns: number;
+  python: string;
+  torchScript: string;
+  out: string;
+  backend: string;
+  dataDir: string;
+  nativePaths: string[];
+  sections: Set<Section>;
+  methods?: Set<string>;
+  streamSteps: number;
+  streamPairs: number;
+  soakSteps: number;
+  soakEvery: number;
+  soakMethod: string;
+  soakK: number;
+  timeoutS: number;
+  gpuName?: string;
+}
+
+const USAGE = `usage: node dist/bench.js [options]
+  --workloads LIST   hopfield,gnn,hypergrad (default: all)
+  --runs N           timed runs per row (default 5; 3 with --quick)
+  --quick            fewer runs, a 200-step soak, an 8-step streaming check
+  --torch            also run the PyTorch reference (shared/anchors/torch_ref/bench.py) per workload
+  --torch-runs N     timed runs per PyTorch row (default: --runs)
+  --python PATH      python for --torch (default /usr/bin/python3)
+  --torch-script P   the reference bench.py (default ../shared/anchors/torch_ref/bench.py)
+  --out FILE         results JSON (default bench/results.json; the .md is written next to it)
+  --backend NAME     wasm (default), cpu, tensorflow, tensorflow-gpu, auto
+  --native-path DIR  folder holding node_modules/@tensorflow/tfjs-node[-gpu] (repeatable)
+  --data DIR         Planetoid folder for Cora (default ../shared/data/planetoid)
+  --only LIST        sections: grad,forward,stream,soak (default: all)
+  --methods LIST     only these gradient methods (forward rows are kept)
+  --soak-steps N     (default 1000; 200 with --quick)   --soak-every N (default 100; 20 with --quick)
+  --soak-method M    (default Neumann_RBP)              --soak-k K (default 20)
+  --stream-steps N   (default 20; 8 with --quick)       --timeout S  per child process (default 1800)
+  --gpu-name TEXT    recorded in the results (bench/gpu.sh passes nvidia-smi's name)`;
+
+function parseArgs(argv: string[]): BenchArgs {
+  const v: Record<string, string[]> = {};
+  const bools = new Set(['quick', 'torch', 'help']);
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (!a.startsWith('--')) throw new Error(`unexpected argument '${a}'\n${USAGE}`);
+    const [name, inline] = a.slice(2).split(/=(.*)/s, 2);
+    if (bools.has(name)) v[name] = ['true'];
+    else {
+      const val = inline ?? argv[++i];
+      if (val === undefined) throw new Error(`--${name} needs a value`);
+      (v[name] ??= []).push(val);
+    }
+  }
+  if (v.help) {
+    process.stdout.write(USAGE + '\n');
+    process.exit(0);
+  }
+  const known = new Set(['workloads', 'runs', 'quick', 'torch', 'torch-runs', 'python', 'torch-script', 'out', 'backend', 'native-path', 'data', 'only', 'methods', 'soak-steps', 'soak-every', 'soak-method', 'soak-k', 'stream-steps', 'timeout', 'gpu-name']);
+  for (const k of Object.keys(v)) if (!known.has(k)) throw new Error(`unknown option --${k}\n${USAGE}`);
+  const one = (k: string) => v[k]?.[v[k].length - 1];
+  const int = (k: string, d: number) => {
+    const s = one(k);
+    if (s === undefined) return d;
+    const n = Number(s);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`--${k} must be a positive integer (got '${s}')`);
+    return n;
+  };
+  const list = (k: string) => one(k)?.split(',').map((s) => s.trim()).filter(Boolean);
+  const quick = Boolean(v.quick);
+  const workloads = (list('workloads') ?? [...WORKLOADS]).map((w) => {
+    const n = w.toLowerCase() === 'cora' ? 'gnn' : w.toLowerCase();
+    if (!(WORKLOADS as readonly string[]).includes(n)) throw new Error(`unknown workload '${w}' (${WORKLOADS.join(', ')})`);
+    return n as WorkloadName;
+  });
+  const sections = new Set((list('only') ?? [...SECTIONS]).map((s) => {
+    if (!(SECTIONS as readonly string[]).includes(s)) throw new Error(`unknown section '${s}' (${SECTIONS.join(', ')})`);
+    return s as Section;
+  }));
+  const runs = int('runs', quick ? 3 : 5);
+  return {
+    workloads,
+    runs,
+    memRuns: quick ? 1 : 2,
+    quick,
+    torch: Boolean(v.torch),
+    torchRuns: int('torch-runs', runs),
+    python: one('python') ?? '/usr/bin/python3',
+    torchScript: path.resolve(one('torch-script') ?? '../shared/anchors/torch_ref/bench.py'),
+    out: path.resolve(one('out') ?? 'bench/results.json'),
+    backend: one('backend') ?? 'wasm',
+    dataDir: path.resolve(one('data') ?? '../shared/data/planetoid'),
+    nativePaths: (v['native-path'] ?? []).map((p) => path.resolve(p)),
+    sections,
+    methods: list('methods') ? new Set(list('methods')) : undefined,
+    streamSteps: int('stream-steps', quick ? 8 : 20),
+    streamPairs: quick ? 2 : 3,
+    soakSteps: int('soak-steps', quick ? 200 : 1000),
+    soakEvery: int('soak-every', quick ? 20 : 100),
+    soakMethod: one('soak-method') ?? 'Neumann_RBP',
+    soakK: int('soak-k', 20),
+    timeoutS: int('timeout', 1800),
+    gpuName: one('gpu-name'),
+  };
+}
+
+/** The rows of one workload, in run order (BPTT first: the others are compared with it). */
+function planRows(wl: WorkloadName, a: BenchArgs): { rows: RowKey[]; notes: string[] } {
+  const rows: RowKey[] = [];
+  const notes: string[] = [];
+  const add = (method: string, K: number | null, variant = '') => rows.push({ workload: wl, method, K, variant });
+  if (a.sections.has('forward')) add('forward', null);
+  if (a.sections.has('grad')) {
+    if (wl === 'hopfield') {
+      add('BPTT', null);
+      for (const K of [5, 10, 20, 40]) for (const m of ['TBPTT', 'RBP', 'CG_RBP', 'Neumann_RBP']) add(m, K);
+    } else if (wl === 'gnn') {
+      add('BPTT', null);
+      for (const m of ['TBPTT', 'RBP', 'CG_RBP', 'Neumann_RBP']) add(m, 5);
+    } else {
+      add('BPTT', null);
+      add('TBPTT', 50);
+      const runner = WORKLOAD_CONFIG.hypergrad.runner;
+      if (supportsModelField(runner, 'last_step')) {
+        add('Neumann_RBP', 50, 'minibatch');
+        add('Neumann_RBP', 50, 'full');
+        add('RBP', 50, 'full');
+        add('CG_RBP', 50, 'full');
+      } else {
+        notes.push('hypergrad: model.last_step is not in the schema; RBP-family rows use the experiment default');
+        for (const m of ['Neumann_RBP', 'RBP', 'CG_RBP']) add(m, 50);
+      }
+    }
+  }
+  const keep = a.methods;
+  return { rows: keep ? rows.filter((r) => r.method === 'forward' || r.method === 'BPTT' || keep.has(r.method)) : rows, notes };
+}
+
+let childCounter = 0;
+
+function runChildProcess<T>(spec: ChildSpec, timeoutS: number): T | { childError: string } {
+  const dir = path.dirname(spec.resultOut);
+  const specFile = path.join(dir, `spec-${childCounter++}.json`);
+  fs.writeFileSync(specFile, JSON.stringify(spec));
+  const p = spawnSync(process.execPath, [__filename, '--child', specFile], { stdio: ['ignore', 'inherit', 'inherit'], timeout: timeoutS * 1000, killSignal: 'SIGKILL' });
+  if (fs.existsSync(spec.resultOut)) {
+    const r = JSON.parse(fs.readFileSync(spec.resultOut, 'utf8')) as T;
+    fs.rmSync(spec.resultOut);
+    return r;
+  }
+  const why = p.error ? p.error.message : p.signal ? `killed by ${p.signal}${p.signal === 'SIGKILL' ? ` (timeout ${timeoutS} s or out of memory)` : ''}` : `exited with ${p.status}`;
+  return { childError: why };
+}
+
+function isChildError(x: unknown): x is { childError: string } {
+  return typeof x === 'object' && x !== null && 'childError' in x;
+}
+
+function readGrad(file: string): Float32Array | undefined {
+  if (!fs.existsSync(file)) return undefined;
+  const b = fs.readFileSync(file);
+  return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+}
+
+function logRow(r: RowResult, acc?: Accuracy): void {
+  if (!r.ok) {
+    process.stderr.write(`  ${rowId(r)}: FAILED ${r.error}\n`);
+    return;
+  }
+  process.stderr.write(
+    `  ${rowId(r).padEnd(34)} wall ${r.wall_median_ms.toFixed(0).padStart(6)} ms (min ${r.wall_min_ms.toFixed(0)}) cpu ${r.cpu_median_ms.toFixed(0).padStart(6)} ms  peak ${(r.peak_tensor_bytes / MiB).toFixed(1)} MiB  rss+${(r.rss_peak_growth_bytes / MiB).toFixed(0)} MiB` +
+      (acc ? `  rel ${acc.rel_err.toExponential(2)} cos ${acc.cos.toFixed(5)}` : '') +
+      `  load ${r.loadavg[1].toFixed(1)}\n`,
+  );
+}
+
+function cpuName(): string {
+  const line = fs.existsSync('/proc/cpuinfo') ? fs.readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('model name')) : undefined;
+  return `${line ? line.split(':')[1].trim() : os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} logical CPUs`;
+}
+
+async function main(argv: string[]): Promise<void> {
+  const a = parseArgs(argv);
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rbp-bench-'));
+  const skipped: string[] = [];
+  const ourRows: RowResult[] = [];
+  const accuracy = new Map<string, Accuracy>();
+  const torchRows: TorchRow[] = [];
+  const torchSeconds: Record<string, number> = {};
+  let torchInfo: BenchReport['torch'];
+  let torchOpts: TorchOptions | undefined;
+  if (a.torch) {
+    const t = ensureTorch(a.python);
+    torchInfo = { version: t.version, message: t.message, seconds: torchSeconds };
+    if (!t.ok) skipped.push(`PyTorch reference: ${t.message}`);
+    else if (!fs.existsSync(a.torchScript)) skipped.push(`PyTorch reference: ${a.torchScript} not found`);
+    else {
+      const randomData = !fashionMnistPresent();
+      torchOpts = { python: a.python, script: a.torchScript, forwardScript: path.resolve(__dirname, '..', 'bench', 'torch_forward.py'), dataDir: a.dataDir, randomData, runs: a.torchRuns, timeoutS: a.timeoutS };
+      torchInfo.message += randomData ? ' (Fashion-MNIST not installed: --random-data)' : ' (Fashion-MNIST)';
+    }
+  }
+  const common = { backend: a.backend, nativePaths: a.nativePaths, dataDir: a.dataDir };
+  const t0 = Date.now();
+  try {
+    for (const wl of a.workloads) {
+      const wc = WORKLOAD_CONFIG[wl];
+      const config = builtinConfig(wc.config);
+      if (!config || !getExperiment(String(config.runner))) {
+        const msg = `${wl}: skipped — runner ${wc.runner} is not registered in src/experiments/index.ts yet`;
+        process.stderr.write(`[bench] ${msg}\n`);
+        skipped.push(msg);
+        continue;
+      }
+      const { rows, notes } = planRows(wl, a);
+      skipped.push(...notes);
+      if (rows.length === 0) continue;
+      if (torchOpts) {
+        process.stderr.write(`[bench] ${wl}: PyTorch reference\n`);
+        const ts = Date.now();
+        if (a.sections.has('grad')) {
+          const res = runTorchBench(wl, torchOpts);
+          torchRows.push(...res.rows);
+          if (res.meta && torchInfo) torchInfo.meta = res.meta;
+          if (res.error) skipped.push(`PyTorch ${wl}: ${res.error}`);
+        }
+        if (a.sections.has('forward')) {
+          const fr = runTorchForward(wl, torchOpts);
+          torchRows.push(fr);
+          if (fr.error) skipped.push(`PyTorch ${wl} forward: ${fr.error}`);
+        }
+        torchSeconds[wl] = (Date.now() - ts) / 1000;
+      }
+      process.stderr.write(`[bench] ${wl}: ours (${a.backend}), ${rows.length} rows\n`);
+      let ref: Float32Array | undefined;
+      let refDyn = 0;
+      for (const row of rows) {
+        const gradOut = path.join(tmp, `${rowId(row).replace(/[^\w.-]+/g, '_')}.f32`);
+        const spec: GradChildSpec = { ...row, ...common, mode: row.method === 'forward' ? 'forward' : 'grad', runs: a.runs, memRuns: a.memRuns, resultOut: path.join(tmp, 'result.json'), gradOut: row.method === 'forward' ? undefined : gradOut };
+        const r = runChildProcess<RowResult>(spec, a.timeoutS);
+        const res: RowResult = isChildError(r) ? { ...row, ok: false, error: r.childError } : r;
+        let acc: Accuracy | undefined;
+        if (res.ok && res.method !== 'forward') {
+          const g = readGrad(gradOut);
+          if (res.method === 'BPTT' && g) {
+            ref = g;
+            refDyn = res.grad_dyn_len ?? g.length;
+          }
+          if (g && ref && g.length === ref.length) {
+            const all = compareArrays(g, ref);
+            const dyn = compareArrays(g.subarray(0, refDyn), ref.subarray(0, refDyn));
+            acc = { rel_err: all.relErr, cos: all.cosine, rel_err_dyn: dyn.relErr, cos_dyn: dyn.cosine };
+            accuracy.set(rowId(res), acc);
+          }
+          fs.rmSync(gradOut, { force: true });
+        }
+        ourRows.push(res);
+        logRow(res, acc);
+      }
+    }
+
+    let stream: StreamResult | undefined;
+    let soak: SoakResult | undefined;
+    const hopfieldReady = Boolean(getExperiment('HopfieldRunner'));
+    if (a.sections.has('stream') && hopfieldReady) {
+      process.stderr.write(`[bench] streaming overhead: ${a.streamPairs} × (drop, json) runs of ${a.streamSteps} steps\n`);
+      const r = runChildProcess<StreamResult>({ ...common, mode: 'stream', method: a.soakMethod, K: a.soakK, steps: a.streamSteps, pairs: a.streamPairs, resultOut: path.join(tmp, 'result.json') }, a.timeoutS);
+      if (isChildError(r)) skipped.push(`streaming overhead: ${r.childError}`);
+      else stream = r;
+    }
+    if (a.sections.has('soak') && hopfieldReady) {
+      process.stderr.write(`[bench] memory soak: ${a.soakSteps} steps\n`);
+      const r = runChildProcess<SoakResult>({ ...common, mode: 'soak', method: a.soakMethod, K: a.soakK, steps: a.soakSteps, every: a.soakEvery, resultOut: path.join(tmp, 'result.json') }, Math.max(a.timeoutS, a.soakSteps * 10));
+      if (isChildError(r)) skipped.push(`memory soak: ${r.childError}`);
+      else soak = r;
+    }
+
+    const rows = joinRows(ourRows, accuracy, torchRows);
+    const firstOk = ourRows.find((r): r is GradRowResult => r.ok);
+    const report: BenchReport = {
+      meta: {
+        date: new Date().toISOString().replace('T', ' ').slice(0, 19),
+        backend: firstOk?.backend ?? a.backend,
+        node: process.version,
+        cpu: cpuName(),
+        gpu: a.gpuName,
+        runs: a.runs,
+        quick: a.quick,
+        command: `node dist/bench.js ${argv.join(' ')}`.trim(),
+        loadavg_end: os.loadavg(),
+        total_s: 0,
+      },
+      rows,
+      targets: evaluateTargets(rows, Boolean(torchOpts)),
+      stream,
+      soak,
+      skipped,
+      torch: torchInfo,
+    };
+    report.meta.total_s = (Date.now() - t0) / 1000;
+    fs.mkdirSync(path.dirname(a.out), { recursive: true });
+    fs.writeFileSync(a.out, JSON.stringify(report, null, 1));
+    const md = renderMarkdown(report);
+    const mdPath = a.out.replace(/\.json$/i, '') + '.md';
+    fs.writeFileSync(mdPath, md + '\n');
+    process.stdout.write(md + '\n');
+    process.stderr.write(`[bench] wrote ${path.relative(process.cwd(), a.out)} and ${path.relative(process.cwd(), mdPath)} (${report.meta.total_s} s)\n`);
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[2] === '--child') {
+  const spec = JSON.parse(fs.readFileSync(process.argv[3], 'utf8')) as ChildSpec;
+  runChild(spec).then(
+    () => process.exit(0),
+    (err: unknown) => {
+      process.stderr.write(`bench child failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exit(1);
+    },
+  );
+} else {
+  main(process.argv.slice(2)).catch((err: unknown) => {
+    process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}

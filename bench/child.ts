@@ -1,0 +1,340 @@
+/**
+ * The measuring side of the benchmark: one row (or the streaming / soak measurement) in a fresh
+ * process, so that RSS and the wasm heap (which never shrinks) start from the same place for every
+ * row, as the PyTorch reference does with one subprocess per row.
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import { tf } from '../src/core/tf';
+import { selectBackend, BackendRequest, isBackendRequest } from '../src/core/backend';
+import { getMethod } from '../src/core/gradients';
+import type { GradientOptions, GradientResult, MethodName } from '../src/core/gradients/types';
+import { measurePeak } from '../src/core/memory';
+import { NaiveSolver } from '../src/core/solvers/naive';
+import { dispose } from '../src/core/state';
+import { builtinConfig } from '../src/config/load';
+import { SCHEMA } from '../src/config/schema';
+import type { RunnerName } from '../src/config/schema';
+import { getExperiment } from '../src/experiments';
+import type { ExperimentSession } from '../src/experiments/types';
+import { runExperiment } from '../src/run/runner';
+import type { WorkerEvent } from '../src/protocol/messages';
+import {
+  ChildSpec,
+  GradChildSpec,
+  GradRowResult,
+  RowError,
+  SoakChildSpec,
+  SoakResult,
+  SoakSample,
+  StreamChildSpec,
+  StreamResult,
+  WORKLOAD_CONFIG,
+  median,
+  min,
+  procMem,
+  resetHwm,
+} from './common';
+
+async function useBackend(spec: ChildSpec): Promise<string> {
+  if (!isBackendRequest(spec.backend)) throw new Error(`unknown backend '${spec.backend}'`);
+  const choice = await selectBackend(spec.backend as BackendRequest, { searchPaths: spec.nativePaths });
+  return choice.name;
+}
+
+function wasmHeapBytes(): number | undefined {
+  if (tf.getBackend() !== 'wasm') return undefined;
+  const b = tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } };
+  return b.wasm?.HEAPU8?.buffer.byteLength;
+}
+
+/** Whether the runner's config schema knows the field `model.<field>` (e.g. hypergrad's last_step). */
+export function supportsModelField(runner: string, field: string): boolean {
+  const spec = SCHEMA[runner as RunnerName] as unknown as { model?: Record<string, unknown> } | undefined;
+  return Boolean(spec?.model && field in spec.model);
+}
+
+function createSession(spec: GradChildSpec): ExperimentSession {
+  const wc = WORKLOAD_CONFIG[spec.workload];
+  const config = builtinConfig(wc.config);
+  if (!config) throw new Error(`no built-in config '${wc.config}'`);
+  const experiment = getExperiment(String(config.runner));
+  if (!experiment) throw new Error(`runner ${String(config.runner)} is not registered`);
+  if (spec.variant) (config.model as Record<string, unknown>).last_step = spec.variant;
+  const method = (spec.method === 'forward' ? 'BPTT' : getMethod(spec.method).name) as MethodName;
+  const session = experiment.create(config, method, spec.K ?? 1, {
+    dataDir: spec.dataDir,
+    log: (text) => process.stderr.write(`    [${spec.workload}] ${text}\n`),
+  });
+  session.beforeStep(0);
+  return session;
+}
+
+/** Wait for the computation to finish on backends that run asynchronously (native TF on a GPU). */
+function syncBackend(ts: tf.Tensor[]): void {
+  const b = tf.getBackend();
+  if (b === 'wasm' || b === 'cpu' || ts.length === 0) return;
+  const s = tf.tidy(() => tf.sum(ts[0]));
+  s.dataSync();
+  s.dispose();
+}
+
+function flatten(ts: tf.Tensor[]): Float32Array {
+  const parts = ts.map((t) => t.dataSync() as Float32Array);
+  const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+async function gradRow(spec: GradChildSpec): Promise<GradRowResult> {
+  const backend = await useBackend(spec);
+  const session = createSession(spec);
+  const sys = session.system;
+  const T = session.T;
+  const load0 = os.loadavg()[0];
+  let compute: (extra?: Partial<GradientOptions>) => { done: () => void; result?: GradientResult };
+  if (spec.mode === 'forward') {
+    const solver = new NaiveSolver();
+    const h0 = sys.initialState();
+    compute = () => {
+      const r = solver.solve(sys, h0, { maxSteps: T });
+      syncBackend(r.h);
+      return { done: () => dispose(r.h) };
+    };
+  } else {
+    const method = getMethod(spec.method);
+    const opts: GradientOptions = { T, K: spec.K ?? T, ...session.gradientOptions };
+    compute = (extra) => {
+      const r = method.compute(sys, { ...opts, ...extra });
+      syncBackend(r.grads);
+      return { result: r, done: () => dispose(r.grads, r.lossGrads, r.adjoint ?? []) };
+    };
+  }
+
+  const hwmOk = resetHwm();
+  const m0 = procMem();
+  const rssStart = m0?.rss ?? process.memoryUsage().rss;
+  const maxRss0 = process.resourceUsage().maxRSS * 1024;
+  const tensors0 = tf.memory().numTensors;
+
+  let t0 = performance.now();
+  compute().done();
+  const firstMs = performance.now() - t0;
+  const rssAfterWarm = process.memoryUsage().rss;
+  // Tensors the first computation leaves behind on purpose (caches such as Hopfield's W_s).
+  const firstNewTensors = tf.memory().numTensors - tensors0;
+  let leak = 0;
+
+  const peaks: number[] = [];
+  const profiled: number[] = [];
+  for (let i = 0; i < spec.memRuns; i++) {
+    t0 = performance.now();
+    const { result, memory } = measurePeak(() => compute());
+    profiled.push(performance.now() - t0);
+    result.done();
+    peaks.push(memory.peakBytes);
+  }
+  const runnerStyle: number[] = [];
+  if (spec.mode === 'grad') {
+    for (let i = 0; i < spec.memRuns; i++) {
+      t0 = performance.now();
+      const { result } = measurePeak(() => compute({ trace: true }));
+      runnerStyle.push(performance.now() - t0);
+      result.done();
+    }
+  }
+
+  const wall: number[] = [];
+  const cpu: number[] = [];
+  let last: GradientResult | undefined;
+  for (let i = 0; i < spec.runs; i++) {
+    const before = tf.memory().numTensors;
+    const c0 = process.cpuUsage();
+    t0 = performance.now();
+    const r = compute();
+    const w = performance.now() - t0;
+    const c = process.cpuUsage(c0);
+    wall.push(w);
+    cpu.push((c.user + c.system) / 1000);
+    if (i === spec.runs - 1 && r.result) last = r.result;
+    else r.done();
+    if (i < spec.runs - 1) leak = Math.max(leak, tf.memory().numTensors - before);
+  }
+  let gradLen: number | undefined;
+  let gradDynLen: number | undefined;
+  if (last) {
+    const g = flatten([...last.grads, ...last.lossGrads]);
+    gradLen = g.length;
+    gradDynLen = last.grads.reduce((s, t) => s + t.size, 0);
+    if (spec.gradOut) fs.writeFileSync(spec.gradOut, Buffer.from(g.buffer, g.byteOffset, g.byteLength));
+    dispose(last.grads, last.lossGrads, last.adjoint ?? []);
+  }
+  const m1 = procMem();
+  const rssEnd = m1?.rss ?? process.memoryUsage().rss;
+  const peakRss = hwmOk && m1 ? m1.hwm : process.resourceUsage().maxRSS * 1024;
+  const out: GradRowResult = {
+    ok: true,
+    workload: spec.workload,
+    method: spec.method,
+    K: spec.K,
+    variant: spec.variant,
+    T,
+    backend,
+    runs: spec.runs,
+    wall_ms: wall,
+    cpu_ms: cpu,
+    wall_median_ms: median(wall),
+    wall_min_ms: min(wall),
+    cpu_median_ms: median(cpu),
+    first_ms: firstMs,
+    peak_tensor_bytes: median(peaks),
+    profiled_median_ms: median(profiled),
+    runner_style_median_ms: runnerStyle.length ? median(runnerStyle) : undefined,
+    rss_start_bytes: rssStart,
+    rss_peak_growth_bytes: Math.max(0, peakRss - (hwmOk ? rssStart : maxRss0)),
+    rss_drift_bytes: rssEnd - rssAfterWarm,
+    rss_method: hwmOk ? 'VmHWM (reset before the first computation) − VmRSS then' : 'ru_maxrss growth',
+    wasm_heap_bytes: wasmHeapBytes(),
+    tensor_leak: leak,
+    first_new_tensors: firstNewTensors,
+    loss: last?.loss,
+    vjps: last?.vjps,
+    jvps: last?.jvps,
+    backward_iters: last?.backward.iterations.length,
+    forward_final_rel: last?.forward.finalRel,
+    grad_len: gradLen,
+    grad_dyn_len: gradDynLen,
+    loadavg: [load0, os.loadavg()[0]],
+  };
+  session.dispose();
+  return out;
+}
+
+/** A short training run through runExperiment, with an emit that drops events vs one that JSON-serialises them. */
+async function streamRow(spec: StreamChildSpec): Promise<StreamResult> {
+  const runOnce = async (json: boolean) => {
+    let events = 0;
+    let bytes = 0;
+    let serializeMs = 0;
+    const byType: Record<string, number> = {};
+    let seq = 0;
+    const stepAt: number[] = [];
+    const mark = (e: WorkerEvent) => {
+      if (e.type === 'memory') stepAt.push(performance.now());
+    };
+    const emit = json
+      ? (e: WorkerEvent) => {
+          mark(e);
+          const t = performance.now();
+          // What the worker does: wrap in an envelope and hand it to process.send (which JSON-serialises it).
+          const s = JSON.stringify({ ...e, runId: 'bench', seq: seq++, t: Date.now() });
+          serializeMs += performance.now() - t;
+          events++;
+          bytes += Buffer.byteLength(s);
+          byType[e.type] = (byType[e.type] ?? 0) + 1;
+        }
+      : mark;
+    const t0 = performance.now();
+    await runExperiment({ experiment: 'hopfield', method: spec.method, K: spec.K, steps: spec.steps, backend: spec.backend, nativeSearchPaths: spec.nativePaths }, emit);
+    // Steady-state ms per step: the time between consecutive steps' memory events (the start-up
+    // diagnostics and the final evaluation are left out).
+    const gaps = stepAt.slice(1).map((t, i) => t - stepAt[i]);
+    return { ms: performance.now() - t0, stepMs: median(gaps), events, bytes, serializeMs, byType };
+  };
+  const pairs: StreamResult['pairs'] = [];
+  let last: Awaited<ReturnType<typeof runOnce>> | undefined;
+  for (let p = 0; p < spec.pairs; p++) {
+    const drop = await runOnce(false);
+    last = await runOnce(true);
+    pairs.push({ drop_ms: drop.ms, json_ms: last.ms, drop_step_ms: drop.stepMs, json_step_ms: last.stepMs });
+    process.stderr.write(`    stream pair ${p + 1}/${spec.pairs}: drop ${drop.stepMs.toFixed(1)} ms/step, json ${last.stepMs.toFixed(1)} ms/step (whole runs ${drop.ms.toFixed(0)} / ${last.ms.toFixed(0)} ms)\n`);
+  }
+  const measured = pairs.length > 1 ? pairs.slice(1) : pairs;
+  const dropMs = median(measured.map((p) => p.drop_step_ms));
+  const jsonMs = median(measured.map((p) => p.json_step_ms));
+  return {
+    method: spec.method,
+    K: spec.K,
+    steps: spec.steps,
+    drop_ms_per_step: dropMs,
+    json_ms_per_step: jsonMs,
+    overhead_ms_per_step: jsonMs - dropMs,
+    overhead_pct: (100 * (jsonMs - dropMs)) / dropMs,
+    serialize_ms_per_step: last!.serializeMs / spec.steps,
+    events_per_step: last!.events / spec.steps,
+    bytes_per_step: last!.bytes / spec.steps,
+    events_by_type: last!.byType,
+    pairs,
+  };
+}
+
+/** A long Hopfield training run: RSS and live tensors every `every` steps. */
+async function soakRow(spec: SoakChildSpec): Promise<SoakResult> {
+  const samples: SoakSample[] = [];
+  let warmFrom = Infinity;
+  const t0 = performance.now();
+  let lastStepMs = NaN;
+  const emit = (e: WorkerEvent) => {
+    if (e.type === 'metrics' && e.kind === 'train') lastStepMs = e.values.step_ms ?? NaN;
+    // The first evaluation after a training step (the runner may also evaluate once before training).
+    if (e.type === 'metrics' && e.kind === 'eval' && samples.length > 0 && !Number.isFinite(warmFrom)) warmFrom = e.step + 1;
+    if (e.type === 'memory' && (e.step === 0 || (e.step + 1) % spec.every === 0)) {
+      samples.push({
+        step: e.step + 1,
+        elapsed_s: (performance.now() - t0) / 1000,
+        rss_bytes: e.rssBytes,
+        num_tensors: e.numTensors,
+        num_bytes: e.liveBytes,
+        js_heap_bytes: process.memoryUsage().heapUsed,
+        wasm_heap_bytes: wasmHeapBytes(),
+        step_ms: lastStepMs,
+      });
+      const s = samples[samples.length - 1];
+      process.stderr.write(`    soak step ${s.step}: rss ${(s.rss_bytes / 2 ** 20).toFixed(0)} MiB, ${s.num_tensors} tensors, ${(s.num_bytes / 2 ** 20).toFixed(1)} MiB live, ${s.step_ms.toFixed(0)} ms/step\n`);
+    }
+    if (e.type === 'run/failed') throw new Error(e.reason);
+  };
+  await runExperiment({ experiment: 'hopfield', method: spec.method, K: spec.K, steps: spec.steps, backend: spec.backend, nativeSearchPaths: spec.nativePaths }, emit);
+  const totalMs = performance.now() - t0;
+  // "After warm-up": samples taken after the first evaluation (its batch of 10 images grows the heap once).
+  const warm = samples.filter((s) => s.step > warmFrom);
+  const base = warm.length >= 2 ? warm : samples.slice(1);
+  const flatOf = (xs: number[]) => xs.length < 2 || Math.max(...xs) === Math.min(...xs);
+  const rssGrowth = base.length ? base[base.length - 1].rss_bytes - base[0].rss_bytes : NaN;
+  const tensorsFlat = flatOf(base.map((s) => s.num_tensors));
+  const bytesFlat = flatOf(base.map((s) => s.num_bytes));
+  // RSS may wobble by a few pages (JS heap, GC); call it flat below 16 MiB or 2 % over the window.
+  const rssFlat = Number.isFinite(rssGrowth) && rssGrowth < Math.max(16 * 2 ** 20, 0.02 * (base[0]?.rss_bytes ?? 0));
+  return {
+    method: spec.method,
+    K: spec.K,
+    steps: spec.steps,
+    every: spec.every,
+    samples,
+    warm_from_step: Number.isFinite(warmFrom) ? warmFrom : 1,
+    tensors_flat: tensorsFlat,
+    bytes_flat: bytesFlat,
+    rss_growth_after_warmup_bytes: rssGrowth,
+    rss_flat: rssFlat,
+    flat: tensorsFlat && bytesFlat && rssFlat,
+    ms_per_step: totalMs / spec.steps,
+  };
+}
+
+export async function runChild(spec: ChildSpec): Promise<void> {
+  let out: GradRowResult | RowError | StreamResult | SoakResult;
+  if (spec.mode === 'grad' || spec.mode === 'forward') {
+    try {
+      out = await gradRow(spec);
+    } catch (err) {
+      out = { ok: false, workload: spec.workload, method: spec.method, K: spec.K, variant: spec.variant, error: err instanceof Error ? err.message : String(err) };
+    }
+  } else if (spec.mode === 'stream') out = await streamRow(spec);
+  else if (spec.mode === 'soak') out = await soakRow(spec);
+  else throw new Error(`unknown child mode '${(spec as { mode: string }).mode}'`);
+  fs.writeFileSync(spec.resultOut, JSON.stringify(out));
+}

@@ -1,0 +1,198 @@
+/**
+ * Types shared by the benchmark's parent (bench.ts) and the child processes (child.ts), plus small
+ * statistics and process-memory helpers.
+ */
+import * as fs from 'fs';
+
+export const WORKLOADS = ['hopfield', 'gnn', 'hypergrad'] as const;
+export type WorkloadName = (typeof WORKLOADS)[number];
+
+/** Built-in config name and the runner that has to be registered for each workload. */
+export const WORKLOAD_CONFIG: Record<WorkloadName, { config: string; runner: string }> = {
+  hopfield: { config: 'hopfield', runner: 'HopfieldRunner' },
+  gnn: { config: 'cora', runner: 'CitationRunner' },
+  hypergrad: { config: 'hypergrad', runner: 'HypergradRunner' },
+};
+
+/** One benchmark row: a gradient computation (method) or the forward pass alone ('forward'). */
+export interface RowKey {
+  workload: WorkloadName;
+  /** A gradient method name, or 'forward' for T plain steps with the NaiveSolver. */
+  method: string;
+  K: number | null;
+  /** '' or, for hypergrad's RBP family, the data of the last step: 'full' | 'minibatch'. */
+  variant: string;
+}
+
+export function rowId(k: RowKey): string {
+  return `${k.workload}/${k.method}/${k.K ?? '-'}/${k.variant}`;
+}
+
+interface ChildCommon {
+  backend: string;
+  nativePaths: string[];
+  dataDir: string;
+  /** Where the child writes its JSON result. */
+  resultOut: string;
+}
+
+export interface GradChildSpec extends ChildCommon, RowKey {
+  mode: 'grad' | 'forward';
+  runs: number;
+  /** Memory (measurePeak) runs and runner-style (measurePeak + trace) runs. */
+  memRuns: number;
+  /** Where a gradient row writes its flattened gradient (float32, params then loss params). */
+  gradOut?: string;
+}
+
+export interface StreamChildSpec extends ChildCommon {
+  mode: 'stream';
+  method: string;
+  K: number;
+  steps: number;
+  /** Number of (drop, json) pairs; the first pair is a warm-up, the rest give the medians. */
+  pairs: number;
+}
+
+export interface SoakChildSpec extends ChildCommon {
+  mode: 'soak';
+  method: string;
+  K: number;
+  steps: number;
+  every: number;
+}
+
+export type ChildSpec = GradChildSpec | StreamChildSpec | SoakChildSpec;
+
+/** What a gradient/forward child reports. Times in ms, memory in bytes. */
+export interface GradRowResult extends RowKey {
+  ok: true;
+  T: number;
+  backend: string;
+  runs: number;
+  wall_ms: number[];
+  cpu_ms: number[];
+  wall_median_ms: number;
+  wall_min_ms: number;
+  cpu_median_ms: number;
+  /** The first (warm-up) computation: includes one-off costs such as growing the wasm heap. */
+  first_ms: number;
+  /** measurePeak: highest live tensor bytes above the start, median over the memory runs. */
+  peak_tensor_bytes: number;
+  /** Median wall time of the memory runs (profiling on: every kernel is recorded). */
+  profiled_median_ms: number;
+  /** Median wall time of a training-loop step as runExperiment does it: measurePeak + trace: true. */
+  runner_style_median_ms?: number;
+  /** RSS when the session was ready, before the first computation. */
+  rss_start_bytes: number;
+  /** Peak RSS (VmHWM) over all computations, minus rss_start_bytes. */
+  rss_peak_growth_bytes: number;
+  /** RSS after the timed runs minus RSS after the warm-up (a leak shows here). */
+  rss_drift_bytes: number;
+  rss_method: string;
+  /** wasm only: the wasm memory size at the end (it never shrinks). */
+  wasm_heap_bytes?: number;
+  /** Most live tensors a timed computation left after its results were disposed (0 = no leak). */
+  tensor_leak: number;
+  /** Live tensors the warm-up computation left (caches, e.g. Hopfield's symmetrised W). */
+  first_new_tensors: number;
+  loss?: number;
+  vjps?: number;
+  jvps?: number;
+  /** Backward iterations recorded (CG: iterations run). */
+  backward_iters?: number;
+  forward_final_rel?: number;
+  grad_len?: number;
+  grad_dyn_len?: number;
+  loadavg: [number, number];
+}
+
+export interface RowError extends RowKey {
+  ok: false;
+  error: string;
+}
+
+export type RowResult = GradRowResult | RowError;
+
+export interface StreamResult {
+  method: string;
+  K: number;
+  steps: number;
+  drop_ms_per_step: number;
+  json_ms_per_step: number;
+  overhead_ms_per_step: number;
+  overhead_pct: number;
+  /** Time spent inside the JSON emit itself, per step (the direct cost). */
+  serialize_ms_per_step: number;
+  events_per_step: number;
+  bytes_per_step: number;
+  events_by_type: Record<string, number>;
+  /** Per (drop, json) pair: whole-run ms (with start-up diagnostics and the final evaluation) and steady-state ms per step. */
+  pairs: { drop_ms: number; json_ms: number; drop_step_ms: number; json_step_ms: number }[];
+}
+
+export interface SoakSample {
+  step: number;
+  elapsed_s: number;
+  rss_bytes: number;
+  num_tensors: number;
+  num_bytes: number;
+  js_heap_bytes: number;
+  wasm_heap_bytes?: number;
+  step_ms: number;
+}
+
+export interface SoakResult {
+  method: string;
+  K: number;
+  steps: number;
+  every: number;
+  samples: SoakSample[];
+  /** First step after the first evaluation: samples from here on are "after warm-up". */
+  warm_from_step: number;
+  tensors_flat: boolean;
+  bytes_flat: boolean;
+  rss_growth_after_warmup_bytes: number;
+  rss_flat: boolean;
+  flat: boolean;
+  ms_per_step: number;
+}
+
+export function median(xs: number[]): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+export function min(xs: number[]): number {
+  return xs.length ? Math.min(...xs) : NaN;
+}
+
+/** VmRSS / VmHWM from /proc/self/status (bytes); undefined where /proc is not there. */
+export function procMem(): { rss: number; hwm: number } | undefined {
+  try {
+    const text = fs.readFileSync('/proc/self/status', 'utf8');
+    const get = (k: string) => {
+      const m = new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(text);
+      return m ? Number(m[1]) * 1024 : NaN;
+    };
+    const rss = get('VmRSS');
+    const hwm = get('VmHWM');
+    return Number.isFinite(rss) && Number.isFinite(hwm) ? { rss, hwm } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Reset the peak-RSS mark (VmHWM) to the current RSS; false where the kernel does not allow it. */
+export function resetHwm(): boolean {
+  try {
+    fs.writeFileSync('/proc/self/clear_refs', '5');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export const MiB = 1024 * 1024;

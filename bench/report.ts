@@ -1,0 +1,210 @@
+/** Joining our rows with the reference's, the PASS/MISS targets, and the markdown report. */
+import { GradRowResult, MiB, RowKey, RowResult, SoakResult, StreamResult, WORKLOADS, rowId } from './common';
+import type { TorchRow } from './torch';
+
+export interface Accuracy {
+  rel_err: number;
+  cos: number;
+  rel_err_dyn: number;
+  cos_dyn: number;
+}
+
+export interface ReportRow extends RowKey {
+  ours?: RowResult;
+  accuracy?: Accuracy;
+  torch?: TorchRow;
+  /** ours ÷ PyTorch, from the medians of one bench run. */
+  ratio_cpu?: number;
+  ratio_wall?: number;
+  ratio_wall_min?: number;
+}
+
+export interface Target {
+  name: string;
+  rows: string;
+  value: number | null;
+  limit: string;
+  status: 'PASS' | 'MISS' | 'n/a';
+  note?: string;
+}
+
+export interface BenchReport {
+  meta: Record<string, unknown>;
+  rows: ReportRow[];
+  targets: Target[];
+  stream?: StreamResult;
+  soak?: SoakResult;
+  skipped: string[];
+  torch?: { version?: string; message: string; meta?: Record<string, unknown>; seconds: Record<string, number> };
+}
+
+export function joinRows(ours: RowResult[], accuracy: Map<string, Accuracy>, torch: TorchRow[]): ReportRow[] {
+  const byId = new Map<string, ReportRow>();
+  const order: string[] = [];
+  const get = (k: RowKey) => {
+    const id = rowId(k);
+    let r = byId.get(id);
+    if (!r) {
+      r = { workload: k.workload, method: k.method, K: k.K, variant: k.variant };
+      byId.set(id, r);
+      order.push(id);
+    }
+    return r;
+  };
+  for (const o of ours) {
+    const r = get(o);
+    r.ours = o;
+    r.accuracy = accuracy.get(rowId(o));
+  }
+  for (const t of torch) get(t).torch = t;
+  for (const r of byId.values()) {
+    if (r.ours?.ok && r.torch && !r.torch.error) {
+      r.ratio_cpu = r.ours.cpu_median_ms / r.torch.cpu_median_ms;
+      r.ratio_wall = r.ours.wall_median_ms / r.torch.time_median_ms;
+      r.ratio_wall_min = r.ours.wall_min_ms / r.torch.time_min_ms;
+    }
+  }
+  return order.map((id) => byId.get(id)!);
+}
+
+function find(rows: ReportRow[], workload: string, method: string, K: number | null, variant = ''): ReportRow | undefined {
+  return rows.find((r) => r.workload === workload && r.method === method && r.K === K && r.variant === variant);
+}
+
+function okRow(r: ReportRow | undefined): GradRowResult | undefined {
+  return r?.ours?.ok ? r.ours : undefined;
+}
+
+export function evaluateTargets(rows: ReportRow[], torchRan: boolean): Target[] {
+  const out: Target[] = [];
+  const ratioTarget = (name: string, r: ReportRow | undefined, limit: number, id: string) => {
+    const v = r?.ratio_cpu;
+    const note = !r?.ours ? 'row not run' : !r.ours.ok ? 'our row failed' : !torchRan ? 'needs --torch' : !r.torch ? 'no PyTorch row' : r.torch.error ? 'PyTorch row failed' : undefined;
+    out.push({ name, rows: id, value: v ?? null, limit: `CPU ours÷PyTorch ≤ ${limit}`, status: v === undefined ? 'n/a' : v <= limit ? 'PASS' : 'MISS', note });
+  };
+  ratioTarget('Hopfield forward 50 steps', find(rows, 'hopfield', 'forward', null), 1.0, 'hopfield/forward');
+  ratioTarget('Hopfield Neumann-RBP K=20', find(rows, 'hopfield', 'Neumann_RBP', 20), 1.0, 'hopfield/Neumann_RBP/20');
+  ratioTarget('Hopfield BPTT', find(rows, 'hopfield', 'BPTT', null), 1.0, 'hopfield/BPTT');
+  ratioTarget('GNN forward 100 steps', find(rows, 'gnn', 'forward', null), 1.5, 'gnn/forward');
+  ratioTarget('GNN Neumann-RBP K=5', find(rows, 'gnn', 'Neumann_RBP', 5), 1.5, 'gnn/Neumann_RBP/5');
+  ratioTarget('hypergrad BPTT', find(rows, 'hypergrad', 'BPTT', null), 1.5, 'hypergrad/BPTT');
+  ratioTarget('hypergrad Neumann-RBP K=50 (minibatch last step)', find(rows, 'hypergrad', 'Neumann_RBP', 50, 'minibatch'), 1.5, 'hypergrad/Neumann_RBP/50/minibatch');
+
+  const n5 = okRow(find(rows, 'hopfield', 'Neumann_RBP', 5));
+  const n40 = okRow(find(rows, 'hopfield', 'Neumann_RBP', 40));
+  if (n5 && n40) {
+    const ratio = n40.peak_tensor_bytes / n5.peak_tensor_bytes;
+    out.push({ name: 'Neumann-RBP peak tensor memory flat in K', rows: 'hopfield/Neumann_RBP/5 vs /40', value: ratio, limit: 'peak(K=40) ÷ peak(K=5) within 1 ± 0.10', status: Math.abs(ratio - 1) <= 0.1 ? 'PASS' : 'MISS' });
+  } else out.push({ name: 'Neumann-RBP peak tensor memory flat in K', rows: 'hopfield/Neumann_RBP/5 vs /40', value: null, limit: 'within 10%', status: 'n/a', note: 'rows missing' });
+
+  const tb = [5, 10, 20, 40].map((K) => okRow(find(rows, 'hopfield', 'TBPTT', K)));
+  const present = tb.filter((r): r is GradRowResult => r !== undefined);
+  if (present.length >= 2) {
+    const increasing = present.every((r, i) => i === 0 || r.peak_tensor_bytes > present[i - 1].peak_tensor_bytes);
+    const ratio = present[present.length - 1].peak_tensor_bytes / present[0].peak_tensor_bytes;
+    const mibs = present.map((r) => (r.peak_tensor_bytes / MiB).toFixed(2)).join(' → ');
+    out.push({ name: 'TBPTT peak tensor memory grows with K', rows: `hopfield/TBPTT/K=${present.map((r) => r.K).join(',')}`, value: ratio, limit: 'strictly increasing in K (value: largest K ÷ smallest K)', status: increasing ? 'PASS' : 'MISS', note: `${mibs} MiB` });
+    const n = [5, 10, 20, 40].map((K) => okRow(find(rows, 'hopfield', 'Neumann_RBP', K))).filter((r): r is GradRowResult => r !== undefined);
+    if (n.length && out.length) out[out.length - 2].note = `${n.map((r) => (r.peak_tensor_bytes / MiB).toFixed(2)).join(' → ')} MiB for K = ${n.map((r) => r.K).join(', ')}`;
+  } else out.push({ name: 'TBPTT peak tensor memory grows with K', rows: 'hopfield/TBPTT', value: null, limit: 'increasing', status: 'n/a', note: 'rows missing' });
+  return out;
+}
+
+// ---------- formatting ----------
+
+function f(x: number | undefined | null, digits = 3): string {
+  if (x === undefined || x === null || !Number.isFinite(x)) return '–';
+  if (x === 0) return '0';
+  if ((Math.abs(x) < 1e-3 || Math.abs(x) >= 1e5)) return x.toExponential(2);
+  return x.toPrecision(digits);
+}
+
+function ms(x: number | undefined): string {
+  if (x === undefined || !Number.isFinite(x)) return '–';
+  return x >= 100 ? x.toFixed(0) : x.toFixed(1);
+}
+
+function mib(x: number | undefined): string {
+  if (x === undefined || !Number.isFinite(x)) return '–';
+  const v = x / MiB;
+  return v >= 10 ? v.toFixed(0) : v.toFixed(1);
+}
+
+function ratio(x: number | undefined): string {
+  return x === undefined || !Number.isFinite(x) ? '–' : `${x.toFixed(2)}×`;
+}
+
+const METHOD_LABEL: Record<string, string> = { forward: 'forward only', Neumann_RBP: 'Neumann-RBP', CG_RBP: 'CG-RBP' };
+
+export function renderMarkdown(rep: BenchReport): string {
+  const L: string[] = [];
+  const m = rep.meta;
+  L.push('# RBP Lab benchmark');
+  L.push('');
+  L.push(`${String(m.date)} · backend **${String(m.backend)}** · Node ${String(m.node)} · ${String(m.cpu)} · ${String(m.runs)} timed runs per row · command \`${String(m.command)}\``);
+  if (m.gpu) L.push(`GPU: ${String(m.gpu)}`);
+  if (rep.torch) L.push(`PyTorch reference: ${rep.torch.message}${rep.torch.meta ? `, ${String(rep.torch.meta.threads)} threads, data: ${JSON.stringify((rep.torch.meta as { data?: unknown }).data ?? '')}` : ''}`);
+  L.push('');
+  L.push('One row = one full gradient computation (forward T steps + backward) after a warm-up, in a fresh process per row. ' +
+    'wall/CPU = median over the timed runs (CPU = process user+system time, all threads); peak = highest live tensor bytes during one computation (measurePeak); ' +
+    'RSS growth = peak RSS during the computations minus RSS before the first; rel err / cos = against this implementation\'s own BPTT gradient; ' +
+    '÷ PyTorch = ours divided by the reference, both measured in this run. Noisy shared machine: compare the CPU ratio first.');
+  L.push('');
+  for (const wl of WORKLOADS) {
+    const rows = rep.rows.filter((r) => r.workload === wl);
+    if (rows.length === 0) continue;
+    const T = rows.map((r) => (r.ours?.ok ? r.ours.T : r.torch?.T)).find((x) => x !== undefined);
+    L.push(`## ${wl}${T ? ` (T = ${T})` : ''}`);
+    L.push('');
+    L.push('| method | K | variant | wall ms median | wall ms min | CPU ms | peak tensor MiB | RSS growth MiB | rel err vs BPTT | cos vs BPTT | PyTorch CPU ms | PyTorch wall ms | CPU ÷ PyTorch | wall ÷ PyTorch |');
+    L.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+    for (const r of rows) {
+      const o = r.ours?.ok ? r.ours : undefined;
+      const err = r.ours && !r.ours.ok ? ` (failed: ${r.ours.error.slice(0, 80)})` : '';
+      const t = r.torch && !r.torch.error ? r.torch : undefined;
+      L.push(
+        `| ${METHOD_LABEL[r.method] ?? r.method}${err} | ${r.K ?? '–'} | ${r.variant || ''} | ${ms(o?.wall_median_ms)} | ${ms(o?.wall_min_ms)} | ${ms(o?.cpu_median_ms)} | ${mib(o?.peak_tensor_bytes)} | ${mib(o?.rss_peak_growth_bytes)} | ` +
+          `${r.method === 'forward' ? '' : f(r.accuracy?.rel_err)} | ${r.method === 'forward' ? '' : r.accuracy ? r.accuracy.cos.toFixed(6) : '–'} | ${ms(t?.cpu_median_ms)} | ${ms(t?.time_median_ms)} | ${ratio(r.ratio_cpu)} | ${ratio(r.ratio_wall)} |`,
+      );
+    }
+    L.push('');
+  }
+  if (rep.targets.length) {
+    L.push('## Targets');
+    L.push('');
+    L.push('| target | row(s) | value | limit | result |');
+    L.push('|---|---|---|---|---|');
+    for (const t of rep.targets) L.push(`| ${t.name} | ${t.rows} | ${t.value === null ? '–' : t.value.toFixed(2)} | ${t.limit} | ${t.status}${t.note ? ` (${t.note})` : ''} |`);
+    L.push('');
+  }
+  if (rep.stream) {
+    const s = rep.stream;
+    L.push(`## Streaming overhead (Hopfield ${s.method} K=${s.K}, ${s.steps} training steps through runExperiment, steady-state ms per step)`);
+    L.push('');
+    L.push('| emit | ms / step | events / step | bytes / step | serialise ms / step |');
+    L.push('|---|---|---|---|---|');
+    L.push(`| drop every event | ${ms(s.drop_ms_per_step)} | | | |`);
+    L.push(`| JSON.stringify every event (as process.send) | ${ms(s.json_ms_per_step)} | ${s.events_per_step.toFixed(1)} | ${s.bytes_per_step.toFixed(0)} | ${s.serialize_ms_per_step.toFixed(3)} |`);
+    L.push('');
+    L.push(`Difference ${s.overhead_ms_per_step.toFixed(1)} ms/step (${s.overhead_pct.toFixed(1)} %, within the noise unless it exceeds the serialise time); the direct cost is the serialise column.`);
+    L.push('');
+  }
+  if (rep.soak) {
+    const s = rep.soak;
+    L.push(`## Memory soak (Hopfield ${s.method} K=${s.K}, ${s.steps} training steps, sample every ${s.every})`);
+    L.push('');
+    L.push('| step | elapsed s | RSS MiB | live tensors | live tensor MiB | JS heap MiB | wasm heap MiB | step ms |');
+    L.push('|---|---|---|---|---|---|---|---|');
+    for (const x of s.samples) L.push(`| ${x.step} | ${x.elapsed_s.toFixed(0)} | ${mib(x.rss_bytes)} | ${x.num_tensors} | ${mib(x.num_bytes)} | ${mib(x.js_heap_bytes)} | ${mib(x.wasm_heap_bytes)} | ${ms(x.step_ms)} |`);
+    L.push('');
+    L.push(`After warm-up (steps after ${s.warm_from_step}, the first evaluation): live tensors ${s.tensors_flat ? 'flat' : 'NOT flat'}, live bytes ${s.bytes_flat ? 'flat' : 'NOT flat'}, RSS growth ${mib(s.rss_growth_after_warmup_bytes)} MiB (${s.rss_flat ? 'flat' : 'NOT flat'}) → **${s.flat ? 'flat' : 'NOT flat'}**. The wasm heap never shrinks and is capped at 4 GB.`);
+    L.push('');
+  }
+  if (rep.skipped.length) {
+    L.push('## Skipped');
+    L.push('');
+    for (const s of rep.skipped) L.push(`- ${s}`);
+    L.push('');
+  }
+  return L.join('\n');
+}
