@@ -55,6 +55,7 @@ const wasmSrc = path.join(root, 'node_modules/@tensorflow/tfjs-backend-wasm/dist
 for (const f of fs.readdirSync(wasmSrc).filter((f) => f.endsWith('.wasm'))) {
   fs.copyFileSync(path.join(wasmSrc, f), path.join(dist, f));
 }
+if (fs.existsSync(path.join(root, 'webview/style.css'))) fs.copyFileSync(path.join(root, 'webview/style.css'), path.join(dist, 'webview.css'));
 const codicons = path.join(root, 'node_modules/@vscode/codicons/dist');
 if (fs.existsSync(codicons)) {
   for (const f of ['codicon.css', 'codicon.ttf']) fs.copyFileSync(path.join(codicons, f), path.join(dist, f));

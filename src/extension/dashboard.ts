@@ -1,0 +1,243 @@
+/**
+ * The dashboard panel: one webview that shows a run live (or replayed from disk), plus its
+ * serializer so it comes back after a reload or a restart. The host sends the webview only what
+ * the charts draw, batched at most every 100 ms; messages from the webview are validated.
+ */
+import * as vscode from 'vscode';
+import * as path from 'path';
+import { parseWebviewMessage, HostToWebview, WebviewState, Envelope, OverlaySeries, WebviewToHost } from '../protocol/messages';
+import { dashboardHtml, makeNonce } from './dashboardHtml';
+import { replaySelection, overlaySeries } from './replay';
+import type { RunsStore } from './runsStore';
+
+export const DASHBOARD_VIEW_TYPE = 'rbpLab.dashboard';
+
+export interface DashboardDeps {
+  extensionUri: vscode.Uri;
+  store: RunsStore;
+  output: vscode.OutputChannel;
+  /** Stop a live run (the panel's Stop button). */
+  stopRun(runId: string): void;
+  /** Whether runs may start, and why not. */
+  trust(): { trusted: boolean; reason?: string };
+}
+
+const FLUSH_MS = 100;
+
+export class Dashboard implements vscode.Disposable {
+  private static current: Dashboard | undefined;
+
+  private ready = false;
+  private disposed = false;
+  private runId: string | undefined;
+  private overlayIds: string[] = [];
+  private pending: Envelope[] = [];
+  private flushTimer: NodeJS.Timeout | undefined;
+  private runsTimer: NodeJS.Timeout | undefined;
+  private readonly disposables: vscode.Disposable[] = [];
+
+  /** Open (or reveal) the dashboard; show `runId`, or overlay `overlay` runs. */
+  static show(deps: DashboardDeps, opts: { runId?: string; overlay?: string[]; preserveFocus?: boolean } = {}): Dashboard {
+    if (Dashboard.current) {
+      Dashboard.current.panel.reveal(undefined, opts.preserveFocus);
+    } else {
+      const panel = vscode.window.createWebviewPanel(DASHBOARD_VIEW_TYPE, 'RBP Lab', { viewColumn: vscode.ViewColumn.Beside, preserveFocus: opts.preserveFocus }, Dashboard.webviewOptions(deps.extensionUri));
+      Dashboard.current = new Dashboard(panel, deps, {});
+    }
+    const d = Dashboard.current;
+    if (opts.runId) d.select(opts.runId);
+    if (opts.overlay) d.setOverlay(opts.overlay);
+    return d;
+  }
+
+  /** The serializer's half: a panel VS Code restored after a reload/restart. */
+  static revive(panel: vscode.WebviewPanel, deps: DashboardDeps, state: WebviewState | undefined): Dashboard {
+    Dashboard.current?.dispose();
+    Dashboard.current = new Dashboard(panel, deps, state ?? {});
+    return Dashboard.current;
+  }
+
+  static get instance(): Dashboard | undefined {
+    return Dashboard.current;
+  }
+
+  static webviewOptions(extensionUri: vscode.Uri): vscode.WebviewPanelOptions & vscode.WebviewOptions {
+    return {
+      enableScripts: true,
+      enableCommandUris: false,
+      localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist'), vscode.Uri.joinPath(extensionUri, 'media')],
+    };
+  }
+
+  private constructor(
+    readonly panel: vscode.WebviewPanel,
+    private readonly deps: DashboardDeps,
+    state: WebviewState,
+  ) {
+    this.runId = state.runId;
+    this.overlayIds = state.overlayRunIds ?? [];
+    panel.webview.options = Dashboard.webviewOptions(deps.extensionUri);
+    panel.iconPath = vscode.Uri.joinPath(deps.extensionUri, 'media', 'rbp-lab.svg');
+    panel.webview.html = this.html();
+    this.disposables.push(
+      panel.onDidDispose(() => this.dispose()),
+      panel.webview.onDidReceiveMessage((raw: unknown) => this.onMessage(raw)),
+      deps.store.onRunEvent(({ runId, event }) => {
+        if (event.type === 'run/started' && runId !== this.runId && deps.store.isActive(runId)) {
+          // A new run: follow it.
+          this.select(runId);
+          return;
+        }
+        if (runId === this.runId) this.enqueue(event);
+      }),
+      deps.store.onDidChange(() => this.scheduleRuns()),
+    );
+  }
+
+  get shownRunId(): string | undefined {
+    return this.runId;
+  }
+
+  /** Show a run: reset the charts, replay what is recorded, then stream what comes. */
+  select(runId: string): void {
+    this.runId = runId;
+    this.pending = [];
+    this.deps.output.appendLine(`dashboard: showing ${runId}${this.ready ? '' : ' (when the panel is ready)'}`);
+    if (this.ready) this.sendRun();
+  }
+
+  /** Tell the webview whether runs may start (after trust is granted). */
+  sendTrust(): void {
+    const t = this.deps.trust();
+    this.post({ type: 'trust', trusted: t.trusted, reason: t.reason });
+  }
+
+  setOverlay(runIds: string[]): void {
+    this.overlayIds = runIds;
+    if (this.ready) this.sendOverlay();
+  }
+
+  private html(): string {
+    const w = this.panel.webview;
+    const dist = (f: string) => w.asWebviewUri(vscode.Uri.joinPath(this.deps.extensionUri, 'dist', f)).toString();
+    return dashboardHtml({ cspSource: w.cspSource, nonce: makeNonce(), scriptUri: dist('webview.js'), styleUri: dist('webview.css'), codiconUri: dist('codicon.css') });
+  }
+
+  /**
+   * Post once the webview has said 'ready'. A hidden panel's webview is torn down (no
+   * retainContextWhenHidden): what is posted meanwhile is dropped, and when it comes back it says
+   * 'ready' again and gets the whole run replayed from disk.
+   */
+  private post(msg: HostToWebview): void {
+    if (!this.ready) return;
+    void this.panel.webview.postMessage(msg).then(undefined, (err: unknown) => this.deps.output.appendLine(`dashboard: postMessage failed: ${String(err)}`));
+  }
+
+  private onMessage(raw: unknown): void {
+    let msg: WebviewToHost;
+    try {
+      msg = parseWebviewMessage(raw);
+    } catch (err) {
+      this.deps.output.appendLine(`dashboard: ignored an invalid message from the webview: ${(err as Error).message}`);
+      return;
+    }
+    switch (msg.type) {
+      case 'ready': {
+        this.ready = true;
+        this.deps.output.appendLine(`dashboard: webview ready${msg.state?.runId ? ` (it was showing ${msg.state.runId})` : ''}`);
+        const st = msg.state;
+        if (!this.runId && st?.runId) this.runId = st.runId;
+        if (!this.overlayIds.length && st?.overlayRunIds?.length) this.overlayIds = st.overlayRunIds;
+        this.sendTrust();
+        this.post({ type: 'runs', runs: this.deps.store.summaries() });
+        this.runId ??= this.deps.store.activeRuns[0]?.runId ?? this.deps.store.list()[0]?.runId;
+        if (this.runId) this.sendRun();
+        if (this.overlayIds.length) this.sendOverlay();
+        break;
+      }
+      case 'stop':
+        this.deps.stopRun(msg.runId);
+        break;
+      case 'select':
+        this.select(msg.runId);
+        break;
+      case 'openRun':
+        void vscode.window.showTextDocument(vscode.Uri.file(path.join(this.deps.store.dirOf(msg.runId), 'run.json')));
+        break;
+      case 'export':
+        void this.exportData(msg);
+        break;
+    }
+  }
+
+  private sendRun(): void {
+    const runId = this.runId!;
+    // Read and send synchronously: events recorded after this arrive through onRunEvent, none twice.
+    const { events } = this.deps.store.read(runId);
+    this.pending = [];
+    this.post({ type: 'reset', runId });
+    const selection = replaySelection(events);
+    for (let i = 0; i < selection.length; i += 500) this.post({ type: 'events', events: selection.slice(i, i + 500), replay: true });
+  }
+
+  private sendOverlay(): void {
+    const series: OverlaySeries[] = [];
+    for (const id of this.overlayIds) {
+      const { description, events } = this.deps.store.read(id);
+      if (description) series.push(...overlaySeries(description, events));
+    }
+    this.post({ type: 'overlay', series });
+  }
+
+  private enqueue(e: Envelope): void {
+    if (!this.ready) return; // replayed from disk when the webview says ready
+    this.pending.push(e);
+    this.flushTimer ??= setTimeout(() => {
+      this.flushTimer = undefined;
+      const events = this.pending;
+      this.pending = [];
+      if (events.length) this.post({ type: 'events', events });
+    }, FLUSH_MS);
+  }
+
+  private scheduleRuns(): void {
+    this.runsTimer ??= setTimeout(() => {
+      this.runsTimer = undefined;
+      this.post({ type: 'runs', runs: this.deps.store.summaries() });
+    }, 250);
+  }
+
+  private async exportData(msg: Extract<WebviewToHost, { type: 'export' }>): Promise<void> {
+    const uri = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(`${msg.chart}.${msg.format}`), filters: { [msg.format.toUpperCase()]: [msg.format] } });
+    if (!uri) return;
+    const data = msg.format === 'png' ? Buffer.from(msg.data.replace(/^data:image\/png;base64,/, ''), 'base64') : Buffer.from(msg.data, 'utf8');
+    await vscode.workspace.fs.writeFile(uri, data);
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    if (Dashboard.current === this) Dashboard.current = undefined;
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    if (this.runsTimer) clearTimeout(this.runsTimer);
+    for (const d of this.disposables.splice(0)) d.dispose();
+    this.panel.dispose();
+  }
+}
+
+/** Registers the serializer that brings the panel back after a reload or a restart. */
+export function registerDashboardSerializer(deps: DashboardDeps): vscode.Disposable {
+  return vscode.window.registerWebviewPanelSerializer(DASHBOARD_VIEW_TYPE, {
+    async deserializeWebviewPanel(panel: vscode.WebviewPanel, state: unknown) {
+      // The saved state comes from the webview: validate it like any webview message.
+      let st: WebviewState | undefined;
+      try {
+        const msg = parseWebviewMessage({ type: 'ready', state: state ?? undefined });
+        st = msg.type === 'ready' ? msg.state : undefined;
+      } catch {
+        st = undefined;
+      }
+      Dashboard.revive(panel, deps, st);
+    },
+  });
+}

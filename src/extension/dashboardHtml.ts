@@ -1,0 +1,96 @@
+/**
+ * The dashboard's HTML, vscode-free so the headless-Chromium test renders exactly what the panel
+ * shows. Strict CSP: no remote anything; scripts only with this page's nonce; styles and fonts only
+ * from the extension's own resources (`cspSource`).
+ */
+import { randomBytes } from 'crypto';
+
+export interface DashboardHtmlOptions {
+  /** webview.cspSource */
+  cspSource: string;
+  nonce: string;
+  /** webview.asWebviewUri of dist/webview.js, dist/webview.css, dist/codicon.css */
+  scriptUri: string;
+  styleUri: string;
+  codiconUri: string;
+}
+
+export function makeNonce(): string {
+  return randomBytes(18).toString('base64').replace(/[^A-Za-z0-9]/g, '');
+}
+
+export function contentSecurityPolicy(cspSource: string, nonce: string): string {
+  return [`default-src 'none'`, `img-src ${cspSource} data:`, `style-src ${cspSource} 'nonce-${nonce}'`, `font-src ${cspSource}`, `script-src 'nonce-${nonce}'`, `connect-src 'none'`, `frame-src 'none'`, `form-action 'none'`, `base-uri 'none'`].join('; ');
+}
+
+const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
+
+export function dashboardHtml(o: DashboardHtmlOptions): string {
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="UTF-8">
+<meta http-equiv="Content-Security-Policy" content="${esc(contentSecurityPolicy(o.cspSource, o.nonce))}">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<link rel="stylesheet" href="${esc(o.codiconUri)}" id="vscode-codicon-stylesheet">
+<link rel="stylesheet" href="${esc(o.styleUri)}">
+<title>RBP Lab</title>
+</head>
+<body>
+<header id="header">
+  <div class="title-row">
+    <span class="codicon codicon-pulse" aria-hidden="true"></span>
+    <h1 id="title">RBP Lab</h1>
+    <vscode-badge id="status" data-status="idle">no run</vscode-badge>
+    <span class="spacer"></span>
+    <label for="run-select" class="sr-only">Run</label>
+    <vscode-single-select id="run-select" aria-label="Run shown"></vscode-single-select>
+    <vscode-button id="stop" icon="debug-stop" disabled title="Stop the run (RBP Lab: Stop Run)">Stop</vscode-button>
+  </div>
+  <dl class="facts">
+    <div><dt>experiment</dt><dd id="f-experiment">–</dd></div>
+    <div><dt>method</dt><dd id="f-method">–</dd></div>
+    <div><dt>K</dt><dd id="f-k">–</dd></div>
+    <div><dt>T</dt><dd id="f-t">–</dd></div>
+    <div><dt>step</dt><dd id="f-step">–</dd></div>
+    <div><dt>elapsed</dt><dd id="f-elapsed">–</dd></div>
+    <div><dt>ρ(J)</dt><dd id="f-rho">–</dd></div>
+    <div class="wide"><dt>backend</dt><dd id="f-backend">–</dd></div>
+  </dl>
+  <div id="verdict" class="verdict" data-level="none" role="status"><span class="codicon codicon-info" aria-hidden="true"></span><span id="verdict-text">No diagnostics yet</span></div>
+  <div id="banner" class="banner" role="alert" hidden><span class="codicon codicon-error" aria-hidden="true"></span><span id="banner-text"></span></div>
+</header>
+<main class="grid">
+  <section class="card" aria-labelledby="h-forward">
+    <h2 id="h-forward">Forward residual <span class="hint">per solver step, latest training step in front (log)</span></h2>
+    <div class="chart"><canvas id="chart-forward" role="img" aria-label="Forward relative residual per step"></canvas></div>
+    <p class="caption" id="cap-forward">waiting for the first forward pass…</p>
+  </section>
+  <section class="card" aria-labelledby="h-backward">
+    <h2 id="h-backward">Backward pass <span class="hint">adjoint residual / term norm per iteration (log)</span></h2>
+    <div class="chart"><canvas id="chart-backward" role="img" aria-label="Backward residual per iteration"></canvas></div>
+    <p class="caption" id="cap-backward">waiting for the first backward pass…</p>
+  </section>
+  <section class="card" aria-labelledby="h-metrics">
+    <h2 id="h-metrics">Loss and metrics <span class="hint">per step</span></h2>
+    <div class="chart"><canvas id="chart-metrics" role="img" aria-label="Loss and evaluation metrics per step"></canvas></div>
+    <p class="caption" id="cap-metrics">–</p>
+  </section>
+  <section class="card" aria-labelledby="h-memory">
+    <h2 id="h-memory">Memory <span class="hint">peak tensor bytes of each step’s gradient</span></h2>
+    <div class="chart"><canvas id="chart-memory" role="img" aria-label="Peak memory per step"></canvas></div>
+    <p class="caption" id="cap-memory">–</p>
+  </section>
+  <section class="card wide" id="overlay-card" aria-labelledby="h-overlay" hidden>
+    <h2 id="h-overlay">Compare runs <vscode-single-select id="overlay-metric" aria-label="Metric compared"></vscode-single-select></h2>
+    <div class="chart"><canvas id="chart-overlay" role="img" aria-label="Metric of several runs"></canvas></div>
+  </section>
+  <section class="card wide" aria-labelledby="h-log">
+    <h2 id="h-log">Log</h2>
+    <pre id="log" class="log"></pre>
+  </section>
+</main>
+<script nonce="${esc(o.nonce)}" src="${esc(o.scriptUri)}"></script>
+</body>
+</html>`;
+}

@@ -1,0 +1,33 @@
+/**
+ * RBP Lab's extension entry point: wiring only. Runs execute in worker processes
+ * (workerHost.ts), are recorded under `.rbp-lab/runs/` (runsStore.ts) and shown in the dashboard
+ * webview (dashboard.ts); the palette commands live in commands.ts.
+ */
+import * as vscode from 'vscode';
+import { RunsStore } from './runsStore';
+import { RunController, registerCommands, runsRoot } from './commands';
+import { Dashboard, registerDashboardSerializer } from './dashboard';
+
+export interface RbpLabApi {
+  store: RunsStore;
+  controller: RunController;
+}
+
+export function activate(ctx: vscode.ExtensionContext): RbpLabApi {
+  const output = vscode.window.createOutputChannel('RBP Lab');
+  const store = new RunsStore(runsRoot(ctx));
+  const controller = new RunController(ctx, store, output);
+  ctx.subscriptions.push(
+    output,
+    controller,
+    { dispose: () => store.dispose() },
+    registerDashboardSerializer(controller.dashboardDeps),
+    ...registerCommands(controller, store),
+    vscode.workspace.onDidGrantWorkspaceTrust(() => Dashboard.instance?.sendTrust()),
+  );
+  return { store, controller };
+}
+
+export function deactivate(): void {
+  /* subscriptions end the workers */
+}

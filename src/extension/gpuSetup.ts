@@ -1,0 +1,146 @@
+/**
+ * "RBP Lab: Set Up GPU Backend", without `vscode`: install @tensorflow/tfjs-node-gpu with the
+ * system Node's own npm into the extension's global storage, then check that it loads, and explain
+ * the usual failures (no network, wrong Node, no CUDA 11.2 / cuDNN 8).
+ */
+import { spawn } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { findOnPath } from './workerHost';
+
+export const GPU_PACKAGE = '@tensorflow/tfjs-node-gpu';
+export const GPU_PACKAGE_VERSION = '4.22.0';
+
+export type GpuSetupFailure = 'no-node' | 'no-npm' | 'unsupported' | 'no-network' | 'wrong-node' | 'no-cuda' | 'npm-failed' | 'load-failed';
+
+export interface GpuSetupOptions {
+  /** The extension's global storage: the package goes to `<storageDir>/node_modules`. */
+  storageDir: string;
+  /** The Node the worker will use (the system `node`): its npm installs, it must load the addon. */
+  nodePath: string;
+  /** npm-cli.js or an npm executable; found next to `nodePath` when omitted. */
+  npm?: string;
+  version?: string;
+  env?: Record<string, string>;
+  log(line: string): void;
+  /** Give up after this long (default 15 minutes). */
+  timeoutMs?: number;
+  /** Set to abort the install. */
+  signal?: AbortSignal;
+}
+
+export interface GpuSetupResult {
+  ok: boolean;
+  failure?: GpuSetupFailure;
+  message: string;
+  installedAt?: string;
+}
+
+interface Proc {
+  code: number | null;
+  output: string;
+  error?: NodeJS.ErrnoException;
+}
+
+function run(cmd: string, args: string[], opts: { env?: Record<string, string>; cwd?: string; log?: (l: string) => void; timeoutMs?: number; signal?: AbortSignal }): Promise<Proc> {
+  return new Promise((resolve) => {
+    let output = '';
+    let settled = false;
+    const done = (p: Proc) => {
+      if (!settled) {
+        settled = true;
+        clearTimeout(timer);
+        resolve(p);
+      }
+    };
+    const child = spawn(cmd, args, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'], signal: opts.signal });
+    const onData = (d: Buffer) => {
+      const text = d.toString();
+      output = (output + text).slice(-20000);
+      for (const line of text.split(/\r?\n/)) if (line.trim()) opts.log?.(line);
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      output += `\n(timed out after ${(opts.timeoutMs ?? 0) / 1000} s)`;
+    }, opts.timeoutMs ?? 15 * 60_000);
+    child.on('error', (error: NodeJS.ErrnoException) => done({ code: null, output, error }));
+    child.on('close', (code) => done({ code, output }));
+  });
+}
+
+/** npm for a given node: its npm-cli.js (so npm runs on that very Node), else `npm` on PATH. */
+export function findNpm(nodePath: string): { cmd: string; args: string[] } | undefined {
+  const bin = path.dirname(nodePath);
+  for (const cli of [path.join(bin, '..', 'lib', 'node_modules', 'npm', 'bin', 'npm-cli.js'), path.join(bin, 'node_modules', 'npm', 'bin', 'npm-cli.js')]) {
+    if (fs.existsSync(cli)) return { cmd: nodePath, args: [cli] };
+  }
+  const npm = findOnPath('npm');
+  return npm ? { cmd: npm, args: [] } : undefined;
+}
+
+/** Explain a failed `npm install` from its output. */
+export function classifyNpmFailure(output: string): { failure: GpuSetupFailure; message: string } {
+  const last = output.trim().split('\n').filter((l) => l.trim()).slice(-3).join(' | ').slice(0, 400);
+  if (/ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNREFUSED|ECONNRESET|ENETUNREACH|EHOSTUNREACH|network|socket hang up|getaddrinfo/i.test(output)) {
+    const binary = /node-pre-gyp|storage\.googleapis\.com|libtensorflow/i.test(output);
+    return {
+      failure: 'no-network',
+      message: binary
+        ? `no network: the package installed but its libtensorflow binary could not be downloaded (storage.googleapis.com is unreachable). ${last}`
+        : `no network: npm could not reach its registry to download ${GPU_PACKAGE}. Check your connection or proxy (npm config get registry / https-proxy). ${last}`,
+    };
+  }
+  if (/NODE_MODULE_VERSION|Unsupported engine|EBADENGINE|node-gyp/i.test(output)) return { failure: 'wrong-node', message: `this Node.js cannot build or load ${GPU_PACKAGE} (it needs a Node with prebuilt tfjs-node binaries, Linux x64): ${last}` };
+  return { failure: 'npm-failed', message: `npm install ${GPU_PACKAGE} failed: ${last}` };
+}
+
+/** Explain why the installed package does not load. */
+export function classifyLoadFailure(output: string): { failure: GpuSetupFailure; message: string } {
+  const first = output.trim().split('\n').find((l) => /Error|error/.test(l))?.trim().slice(0, 300) ?? output.trim().slice(0, 300);
+  if (/libcudart|libcudnn|libcublas|libcufft|libcurand|libcusolver|libcusparse|libcuda\b|libcuda\.so/i.test(output))
+    return { failure: 'no-cuda', message: `${GPU_PACKAGE} is installed but the CUDA 11.2 / cuDNN 8 libraries it needs are missing (install them and make sure LD_LIBRARY_PATH finds them): ${first}` };
+  if (/NODE_MODULE_VERSION|compiled against a different Node/i.test(output)) return { failure: 'wrong-node', message: `${GPU_PACKAGE} was built for another Node.js version than the worker's: ${first}` };
+  return { failure: 'load-failed', message: `${GPU_PACKAGE} is installed but does not load: ${first}` };
+}
+
+export async function setUpGpuBackend(o: GpuSetupOptions): Promise<GpuSetupResult> {
+  const version = o.version ?? GPU_PACKAGE_VERSION;
+  o.log(`Setting up ${GPU_PACKAGE}@${version} for ${o.nodePath} in ${o.storageDir}`);
+  const probe = await run(o.nodePath, ['-p', 'process.version + " " + process.platform + " " + process.arch'], { env: o.env, timeoutMs: 30_000 });
+  if (probe.error || probe.code !== 0) {
+    return { ok: false, failure: 'no-node', message: `cannot run Node at '${o.nodePath}' (${probe.error?.code ?? `exit code ${probe.code}`}): install Node.js 18+ on PATH or set rbpLab.nodePath` };
+  }
+  const [nodeVersion, platform, arch] = probe.output.trim().split(/\s+/);
+  o.log(`Node ${nodeVersion} on ${platform}-${arch}`);
+  const major = Number(/^v(\d+)/.exec(nodeVersion)?.[1] ?? 0);
+  if (major < 18) return { ok: false, failure: 'wrong-node', message: `Node ${nodeVersion} at ${o.nodePath} is too old: ${GPU_PACKAGE} needs Node.js 18 or later` };
+  if (platform !== 'linux' || arch !== 'x64') return { ok: false, failure: 'unsupported', message: `${GPU_PACKAGE} ships CUDA binaries for Linux x64 only; this Node is ${platform}-${arch}. The wasm backend still works.` };
+  const npm = o.npm ? (o.npm.endsWith('.js') ? { cmd: o.nodePath, args: [o.npm] } : { cmd: o.npm, args: [] }) : findNpm(o.nodePath);
+  if (!npm) return { ok: false, failure: 'no-npm', message: `no npm found next to ${o.nodePath} nor on PATH` };
+  fs.mkdirSync(o.storageDir, { recursive: true });
+  const pkgJson = path.join(o.storageDir, 'package.json');
+  let manifest: Record<string, unknown> = { name: 'rbp-lab-native', private: true, description: 'Native TensorFlow.js backends for RBP Lab' };
+  try {
+    manifest = { ...manifest, ...(JSON.parse(fs.readFileSync(pkgJson, 'utf8')) as Record<string, unknown>) };
+  } catch {
+    /* a new storage folder */
+  }
+  // npm 11 runs a dependency's install script only when package.json allows it; tfjs-node-gpu's
+  // downloads libtensorflow. (Older npm ignores the field.)
+  manifest.allowScripts = { ...(manifest.allowScripts as Record<string, boolean> | undefined), [GPU_PACKAGE]: true };
+  fs.writeFileSync(pkgJson, JSON.stringify(manifest, null, 2));
+  const args = [...npm.args, 'install', '--prefix', o.storageDir, '--no-audit', '--no-fund', '--save', `${GPU_PACKAGE}@${version}`];
+  o.log(`$ ${npm.cmd} ${args.join(' ')}`);
+  // The npm script shim must find this very Node first.
+  const env = { PATH: `${path.dirname(o.nodePath)}${path.delimiter}${process.env.PATH ?? ''}`, ...o.env };
+  const inst = await run(npm.cmd, args, { env, cwd: o.storageDir, log: o.log, timeoutMs: o.timeoutMs, signal: o.signal });
+  if (inst.error) return { ok: false, failure: 'no-npm', message: `could not run npm (${npm.cmd}): ${inst.error.message}` };
+  if (inst.code !== 0) return { ok: false, ...classifyNpmFailure(inst.output) };
+  const dir = path.join(o.storageDir, 'node_modules', ...GPU_PACKAGE.split('/'));
+  o.log(`Checking that ${dir} loads…`);
+  const load = await run(o.nodePath, ['-e', `require(${JSON.stringify(dir)}); console.log('loaded')`], { env: o.env, timeoutMs: 120_000, log: o.log });
+  if (load.code !== 0) return { ok: false, installedAt: dir, ...classifyLoadFailure(load.output) };
+  return { ok: true, installedAt: dir, message: `${GPU_PACKAGE}@${version} is installed and loads with ${o.nodePath}; new runs with backend auto or tensorflow-gpu will use it` };
+}

@@ -1,0 +1,69 @@
+/**
+ * "RBP Lab: Set Up GPU Backend" failure paths: npm cannot reach its registry (no network), no
+ * usable Node; and how npm / loader output is explained (no CUDA, wrong Node).
+ */
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { setUpGpuBackend, classifyNpmFailure, classifyLoadFailure, findNpm } from '../src/extension/gpuSetup';
+import { findOnPath } from '../src/extension/workerHost';
+
+const node = findOnPath('node') ?? process.execPath;
+
+test('install with no network fails with a clear no-network error, and its output was streamed', async () => {
+  const storage = fs.mkdtempSync(path.join(os.tmpdir(), 'rbp-gpu-storage-'));
+  const lines: string[] = [];
+  const t0 = Date.now();
+  const r = await setUpGpuBackend({
+    storageDir: storage,
+    nodePath: node,
+    log: (l) => lines.push(l),
+    timeoutMs: 120_000,
+    env: {
+      // An unreachable registry, an empty cache, no retries: what a machine without network sees.
+      npm_config_registry: 'http://127.0.0.1:9/',
+      npm_config_cache: path.join(storage, 'npm-cache'),
+      npm_config_fetch_retries: '0',
+      npm_config_fetch_timeout: '5000',
+      npm_config_prefer_online: 'true',
+      npm_config_update_notifier: 'false',
+    },
+  });
+  assert.equal(r.ok, false);
+  assert.equal(r.failure, 'no-network', r.message);
+  assert.match(r.message, /no network/);
+  assert.match(r.message, /registry/);
+  assert.ok(lines.some((l) => l.includes('npm') || l.includes('install')), 'the npm command and its output are logged');
+  assert.ok(!fs.existsSync(path.join(storage, 'node_modules', '@tensorflow', 'tfjs-node-gpu', 'package.json')));
+  // Its install script (the libtensorflow download) is allowed for npm 11.
+  const manifest = JSON.parse(fs.readFileSync(path.join(storage, 'package.json'), 'utf8'));
+  assert.equal(manifest.allowScripts['@tensorflow/tfjs-node-gpu'], true);
+  assert.ok(Date.now() - t0 < 120_000);
+});
+
+test('a Node that does not exist fails as no-node', async () => {
+  const r = await setUpGpuBackend({ storageDir: fs.mkdtempSync(path.join(os.tmpdir(), 'rbp-gpu-')), nodePath: '/nonexistent/node', log: () => {} });
+  assert.equal(r.ok, false);
+  assert.equal(r.failure, 'no-node');
+  assert.match(r.message, /rbpLab\.nodePath/);
+});
+
+test('npm is found next to the system node', () => {
+  const npm = findNpm(node);
+  assert.ok(npm, 'npm next to node or on PATH');
+});
+
+test('failures are explained: network, wrong Node, missing CUDA 11.2 / cuDNN 8', () => {
+  assert.equal(classifyNpmFailure('npm error code ENOTFOUND\nnpm error network request to https://registry.npmjs.org failed').failure, 'no-network');
+  const bin = classifyNpmFailure('node-pre-gyp ERR! install request to https://storage.googleapis.com/tf-builds/libtensorflow.tar.gz failed, reason: getaddrinfo EAI_AGAIN');
+  assert.equal(bin.failure, 'no-network');
+  assert.match(bin.message, /libtensorflow binary/);
+  assert.equal(classifyNpmFailure('npm warn EBADENGINE Unsupported engine').failure, 'wrong-node');
+  assert.equal(classifyNpmFailure('npm error code E404').failure, 'npm-failed');
+  const cuda = classifyLoadFailure('Error: libcudart.so.11.0: cannot open shared object file: No such file or directory');
+  assert.equal(cuda.failure, 'no-cuda');
+  assert.match(cuda.message, /CUDA 11\.2 \/ cuDNN 8/);
+  assert.equal(classifyLoadFailure('Error: The module was compiled against a different Node.js version using NODE_MODULE_VERSION 108').failure, 'wrong-node');
+});

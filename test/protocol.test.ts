@@ -1,0 +1,105 @@
+/** The message protocol's validators at every boundary, and the dashboard replay selection. */
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { parseWorkerEvent, parseWorkerMessage, parseHostCommand, parseWebviewMessage, parseHostToWebview, ProtocolError, Envelope } from '../src/protocol/messages';
+import { replaySelection, downsample, overlaySeries } from '../src/extension/replay';
+import type { RunDescription } from '../src/run/recorder';
+
+const stamp = (seq: number) => ({ runId: 'r1', seq, t: 1000 + seq });
+const fwd = (step: number, seq: number) => ({ type: 'trace/forward', step, abs: [1, 0.1, null], rel: [1, 0.1, 0.01], converged: true, diverged: false, ...stamp(seq) });
+
+test('parseWorkerEvent accepts well-formed events and rejects the rest with a reason', () => {
+  assert.equal(parseWorkerEvent(fwd(0, 0)).type, 'trace/forward');
+  assert.equal(parseWorkerEvent({ type: 'metrics', step: 1, elapsedMs: 5, values: { loss: 1 }, kind: 'train', ...stamp(1) }).type, 'metrics');
+  assert.equal(parseWorkerEvent({ type: 'run/failed', kind: 'diverged', reason: 'NaN', elapsedMs: 1, ...stamp(2) }).type, 'run/failed');
+  assert.throws(() => parseWorkerEvent(null), ProtocolError);
+  assert.throws(() => parseWorkerEvent({ type: 'nope', ...stamp(0) }), /unknown event type/);
+  assert.throws(() => parseWorkerEvent({ ...fwd(0, 0), rel: ['x'] }), /'rel'/);
+  assert.throws(() => parseWorkerEvent({ type: 'metrics', step: 1, elapsedMs: 5, values: {}, kind: 'test', ...stamp(1) }), /'kind'/);
+  assert.throws(() => parseWorkerEvent({ type: 'run/failed', kind: 'exploded', reason: 'x', elapsedMs: 1, ...stamp(2) }), /'kind'/);
+  const { runId: _r, ...noRunId } = fwd(0, 0);
+  assert.throws(() => parseWorkerEvent(noRunId), /'runId'/);
+});
+
+test('parseWorkerMessage: worker/ready or an event envelope', () => {
+  assert.deepEqual(parseWorkerMessage({ type: 'worker/ready', pid: 12 }), { type: 'worker/ready', pid: 12 });
+  assert.throws(() => parseWorkerMessage({ type: 'worker/ready' }), /'pid'/);
+  assert.equal(parseWorkerMessage(fwd(1, 1)).type, 'trace/forward');
+});
+
+test('parseHostCommand checks run/start specs and run/cancel', () => {
+  assert.equal(parseHostCommand({ type: 'run/start', runId: 'a', spec: { experiment: 'hopfield', K: 5, overrides: ['model.num_update=10'], nativeSearchPaths: ['/x'] } }).type, 'run/start');
+  assert.equal(parseHostCommand({ type: 'run/cancel', runId: 'a' }).type, 'run/cancel');
+  assert.throws(() => parseHostCommand({ type: 'run/start', runId: 'a', spec: { experiment: 'hopfield', K: '5' } }), /'K'/);
+  assert.throws(() => parseHostCommand({ type: 'run/start', runId: 'a', spec: { experiment: 'h', overrides: [1] } }), /'overrides'/);
+  assert.throws(() => parseHostCommand({ type: 'run/cancel' }), /'runId'/);
+  assert.throws(() => parseHostCommand({ type: 'run/kill', runId: 'a' }), /unknown command/);
+});
+
+test('parseWebviewMessage: what the webview may ask of the host', () => {
+  assert.equal(parseWebviewMessage({ type: 'ready' }).type, 'ready');
+  assert.equal(parseWebviewMessage({ type: 'ready', state: { runId: 'r', overlayRunIds: ['a', 'b'] } }).type, 'ready');
+  assert.throws(() => parseWebviewMessage({ type: 'ready', state: { runId: 3 } }), /'runId'/);
+  assert.throws(() => parseWebviewMessage({ type: 'ready', state: 'x' }), /state/);
+  assert.equal(parseWebviewMessage({ type: 'stop', runId: 'r' }).type, 'stop');
+  assert.throws(() => parseWebviewMessage({ type: 'stop' }), /'runId'/);
+  assert.throws(() => parseWebviewMessage({ type: 'export', format: 'exe', chart: 'c', data: '' }), /'format'/);
+  assert.throws(() => parseWebviewMessage({ type: 'runCommand', command: 'rm -rf' }), /unknown webview message/);
+  assert.throws(() => parseWebviewMessage('ready'), ProtocolError);
+});
+
+test('parseHostToWebview validates every event it carries', () => {
+  assert.equal(parseHostToWebview({ type: 'events', events: [fwd(0, 0)] }).type, 'events');
+  assert.throws(() => parseHostToWebview({ type: 'events', events: [{ ...fwd(0, 0), step: 'x' }] }), /'step'/);
+  assert.equal(parseHostToWebview({ type: 'runs', runs: [{ runId: 'r', experiment: 'h', method: 'RBP', K: 5, status: 'running', startedAt: '', finalMetrics: {} }] }).type, 'runs');
+  assert.throws(() => parseHostToWebview({ type: 'runs', runs: [{ runId: 'r', experiment: 'h', method: 'RBP', K: 5, status: 'weird', startedAt: '', finalMetrics: {} }] }), /'status'/);
+  assert.equal(parseHostToWebview({ type: 'overlay', series: [{ runId: 'r', label: 'l', metric: 'loss', points: [[0, 1]] }] }).type, 'overlay');
+  assert.throws(() => parseHostToWebview({ type: 'overlay', series: [{ runId: 'r', label: 'l', metric: 'loss', points: [[0, 'a']] }] }), /'points'/);
+  assert.equal(parseHostToWebview({ type: 'trust', trusted: false, reason: 'untrusted' }).type, 'trust');
+  assert.throws(() => parseHostToWebview({ type: 'eval', code: 'alert(1)' }), /unknown host message/);
+});
+
+test('downsample keeps the ends and at most max points', () => {
+  const xs = Array.from({ length: 10001 }, (_, i) => i);
+  const d = downsample(xs, 100);
+  assert.equal(d.length, 100);
+  assert.equal(d[0], 0);
+  assert.equal(d.at(-1), 10000);
+  assert.deepEqual(downsample([1, 2, 3], 10), [1, 2, 3]);
+});
+
+test('replaySelection sends what the charts draw, not the whole record', () => {
+  const events: Envelope[] = [];
+  let seq = 0;
+  events.push({ type: 'run/started', experiment: 'hopfield', title: 'H', runner: 'HopfieldRunner', method: 'RBP', K: 5, T: 3, steps: 5000, stepLabel: 'step', backend: { name: 'cpu', description: 'cpu', skipped: [], nodeVersion: 'v20', execPath: '/n' }, config: {}, startedAt: 'x', notes: [], ...stamp(seq++) });
+  for (let i = 0; i < 5000; i++) {
+    events.push(parseWorkerEvent(fwd(i, seq++)));
+    events.push({ type: 'trace/backward', step: i, method: 'RBP', residual: [1, 0.5], termNorm: [null, null], ...stamp(seq++) });
+    events.push({ type: 'metrics', step: i, elapsedMs: i, values: { loss: 1 / (i + 1) }, kind: 'train', ...stamp(seq++) });
+    events.push({ type: 'memory', step: i, peakBytes: 1, liveBytes: 1, rssBytes: 1, numTensors: 1, ...stamp(seq++) });
+    if (i % 100 === 0) events.push({ type: 'log', level: 'info', text: `step ${i}`, ...stamp(seq++) });
+  }
+  events.push({ type: 'run/finished', status: 'completed', elapsedMs: 1, summary: {}, ...stamp(seq++) });
+  const sel = replaySelection(events, { traceSteps: 5, maxPoints: 1000 });
+  const count = (t: string) => sel.filter((e) => e.type === t).length;
+  assert.equal(count('run/started'), 1);
+  assert.equal(count('run/finished'), 1);
+  assert.deepEqual(
+    sel.filter((e) => e.type === 'trace/forward').map((e) => (e as { step: number }).step),
+    [4995, 4996, 4997, 4998, 4999],
+  );
+  assert.equal(count('trace/backward'), 5);
+  assert.equal(count('metrics'), 1000);
+  assert.equal(count('memory'), 1000);
+  assert.ok(sel.length < events.length / 8);
+  // In recorded order.
+  for (let i = 1; i < sel.length; i++) assert.ok(sel[i].seq > sel[i - 1].seq);
+  // Last metric kept, so the final loss shows.
+  const lastMetric = sel.filter((e) => e.type === 'metrics').at(-1) as { step: number };
+  assert.equal(lastMetric.step, 4999);
+  const desc = { runId: 'r1', experiment: 'hopfield', method: 'RBP', K: 5 } as RunDescription;
+  const ov = overlaySeries(desc, events, 200);
+  assert.equal(ov.length, 1);
+  assert.equal(ov[0].metric, 'loss');
+  assert.equal(ov[0].points.length, 200);
+});

@@ -1,0 +1,111 @@
+/** Chart.js set-up shared by every chart: registered parts, theme colours, decimation, formats. */
+import { Chart, LineController, LineElement, PointElement, LinearScale, LogarithmicScale, Legend, Tooltip, Decimation, Filler, type ChartOptions } from 'chart.js';
+
+Chart.register(LineController, LineElement, PointElement, LinearScale, LogarithmicScale, Legend, Tooltip, Decimation, Filler);
+
+/** Smallest value a log axis shows: exact zeros (converged to machine precision) are drawn here. */
+export const LOG_FLOOR = 1e-12;
+
+export interface Theme {
+  foreground: string;
+  grid: string;
+  font: string;
+  palette: string[];
+}
+
+function cssVar(name: string, fallback: string): string {
+  const v = getComputedStyle(document.body).getPropertyValue(name).trim();
+  return v || fallback;
+}
+
+/** Colours from the --vscode-* variables, so light, dark and high-contrast themes all read well. */
+export function readTheme(): Theme {
+  const fg = cssVar('--vscode-charts-foreground', cssVar('--vscode-foreground', '#cccccc'));
+  return {
+    foreground: fg,
+    grid: cssVar('--vscode-charts-lines', 'rgba(128,128,128,0.35)'),
+    font: cssVar('--vscode-font-family', 'system-ui, sans-serif'),
+    palette: [
+      cssVar('--vscode-charts-blue', '#3794ff'),
+      cssVar('--vscode-charts-orange', '#d18616'),
+      cssVar('--vscode-charts-green', '#89d185'),
+      cssVar('--vscode-charts-purple', '#b180d7'),
+      cssVar('--vscode-charts-red', '#f14c4c'),
+      cssVar('--vscode-charts-yellow', '#cca700'),
+    ],
+  };
+}
+
+/** `color` at opacity `alpha` (works for #rgb, #rrggbb and rgb()/rgba() colours). */
+export function withAlpha(color: string, alpha: number): string {
+  const c = color.trim();
+  if (/^#([0-9a-f]{3})$/i.test(c)) {
+    const [r, g, b] = c.slice(1).split('').map((h) => parseInt(h + h, 16));
+    return `rgba(${r},${g},${b},${alpha})`;
+  }
+  if (/^#([0-9a-f]{6})([0-9a-f]{2})?$/i.test(c)) {
+    const n = parseInt(c.slice(1, 7), 16);
+    return `rgba(${(n >> 16) & 255},${(n >> 8) & 255},${n & 255},${alpha})`;
+  }
+  const m = /^rgba?\(([^)]+)\)$/.exec(c);
+  if (m) {
+    const [r, g, b] = m[1].split(',').map((s) => s.trim());
+    return `rgba(${r},${g},${b},${alpha})`;
+  }
+  return c;
+}
+
+export function fmtNum(v: number | null | undefined): string {
+  if (v === null || v === undefined || !Number.isFinite(v)) return '–';
+  const a = Math.abs(v);
+  if (a !== 0 && (a < 1e-3 || a >= 1e5)) return v.toExponential(2);
+  return Number(v.toPrecision(4)).toString();
+}
+
+export function fmtBytes(b: number): string {
+  if (b >= 1 << 30) return `${(b / (1 << 30)).toFixed(2)} GiB`;
+  if (b >= 1 << 20) return `${(b / (1 << 20)).toFixed(1)} MiB`;
+  if (b >= 1 << 10) return `${(b / (1 << 10)).toFixed(1)} KiB`;
+  return `${b} B`;
+}
+
+/** Residuals for a log axis: non-finite → gap, ≤ 0 → the floor. */
+export function logValue(v: number | null): number | null {
+  if (v === null || !Number.isFinite(v)) return null;
+  return v <= LOG_FLOOR ? LOG_FLOOR : v;
+}
+
+/** Options every chart shares: no animation (live data), decimation, themed axes. */
+export function baseOptions(theme: Theme, opts: { logY?: boolean; xTitle: string; yTitle: string; decimate?: boolean }): ChartOptions<'line'> {
+  return {
+    animation: false,
+    responsive: true,
+    maintainAspectRatio: false,
+    parsing: false,
+    normalized: true,
+    spanGaps: true,
+    interaction: { mode: 'nearest', intersect: false, axis: 'x' },
+    elements: { point: { radius: 0, hitRadius: 6 }, line: { borderWidth: 1.5, tension: 0 } },
+    plugins: {
+      decimation: { enabled: opts.decimate ?? true, algorithm: 'lttb', samples: 600, threshold: 1000 },
+      legend: { labels: { color: theme.foreground, boxWidth: 12, font: { family: theme.font, size: 11 } } },
+      tooltip: { callbacks: { label: (ctx) => `${ctx.dataset.label}: ${fmtNum(ctx.parsed.y)}` } },
+    },
+    scales: {
+      x: { type: 'linear', title: { display: true, text: opts.xTitle, color: theme.foreground }, ticks: { color: theme.foreground, precision: 0 }, grid: { color: theme.grid } },
+      y: {
+        type: opts.logY ? 'logarithmic' : 'linear',
+        title: { display: true, text: opts.yTitle, color: theme.foreground },
+        ticks: { color: theme.foreground, callback: (v) => fmtNum(Number(v)), maxTicksLimit: 7 },
+        grid: { color: theme.grid },
+      },
+    },
+  };
+}
+
+/** A Chart with its canvas; every chart module builds one and redraws from the model. */
+export function makeChart(canvas: HTMLCanvasElement, options: ChartOptions<'line'>): Chart<'line', { x: number; y: number | null }[]> {
+  return new Chart(canvas, { type: 'line', data: { datasets: [] }, options });
+}
+
+export type LineChart = ReturnType<typeof makeChart>;

@@ -1,0 +1,56 @@
+/** The header: experiment, method, K, T, step, backend, elapsed, ρ(J), verdict, status, failures. */
+import type { RunModel } from './model';
+import { fmtNum } from './charts/common';
+
+const $ = (id: string) => document.getElementById(id)!;
+
+function fmtElapsed(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = s % 60;
+  return h ? `${h}:${String(m).padStart(2, '0')}:${String(sec).padStart(2, '0')}` : `${m}:${String(sec).padStart(2, '0')}`;
+}
+
+export function elapsedMs(m: RunModel, now = Date.now()): number {
+  if (m.end || !m.started) return m.lastElapsedMs;
+  return Math.max(m.lastElapsedMs, now - Date.parse(m.started.startedAt));
+}
+
+export function renderHeader(m: RunModel, opts: { trusted: boolean; trustReason?: string }): void {
+  const s = m.started;
+  const status = m.status;
+  const badge = $('status');
+  badge.textContent = status === 'idle' ? 'no run' : status;
+  badge.dataset.status = status;
+  document.body.dataset.status = status;
+  $('title').textContent = s ? s.title : m.runId ? m.runId : 'RBP Lab';
+  $('f-experiment').textContent = s?.experiment ?? '–';
+  $('f-method').textContent = s?.method ?? '–';
+  $('f-k').textContent = s ? (s.K === null ? 'n/a' : String(s.K)) : '–';
+  $('f-t').textContent = s ? String(s.T) : '–';
+  $('f-step').textContent = s ? `${m.lastStep + 1} / ${s.steps}` : '–';
+  const backend = $('f-backend');
+  backend.textContent = s ? s.backend.description : '–';
+  backend.title = s ? `${s.backend.description}\nNode ${s.backend.nodeVersion} at ${s.backend.execPath}` : '';
+  $('f-elapsed').textContent = m.runId ? fmtElapsed(elapsedMs(m)) : '–';
+  const d = m.diagnostics;
+  $('f-rho').textContent = d ? fmtNum(d.rho) : '–';
+  const verdict = $('verdict');
+  verdict.dataset.level = d ? d.verdict.level : 'none';
+  const icon = verdict.querySelector('.codicon')!;
+  icon.className = `codicon codicon-${!d ? 'info' : d.verdict.level === 'ok' ? 'pass' : d.verdict.level === 'warn' ? 'warning' : 'error'}`;
+  $('verdict-text').textContent = d ? `${m.started?.stepLabel ?? 'step'} ${d.step}: ${d.verdict.message}` : 'No diagnostics yet';
+  const banner = $('banner');
+  if (m.end?.type === 'run/failed') {
+    banner.hidden = false;
+    banner.dataset.kind = 'error';
+    $('banner-text').textContent = `Run failed (${m.end.kind}): ${m.end.reason}`;
+  } else if (!opts.trusted) {
+    banner.hidden = false;
+    banner.dataset.kind = 'warning';
+    $('banner-text').textContent = opts.trustReason ?? 'This workspace is not trusted: recorded runs can be viewed, new runs cannot start.';
+  } else banner.hidden = true;
+  const stop = $('stop') as HTMLElement & { disabled: boolean };
+  stop.disabled = status !== 'running';
+}

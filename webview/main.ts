@@ -1,0 +1,187 @@
+/**
+ * The dashboard webview: live charts of one run (forward residuals, backward residuals, loss and
+ * metrics, memory), a header with the run's facts and verdict, and the Compare overlay. Every
+ * message from the host is validated; chart updates are throttled to at most 10 per second.
+ */
+import '@vscode-elements/elements/dist/vscode-badge/index.js';
+import '@vscode-elements/elements/dist/vscode-button/index.js';
+import '@vscode-elements/elements/dist/vscode-single-select/index.js';
+import '@vscode-elements/elements/dist/vscode-option/index.js';
+import { parseHostToWebview, type HostToWebview, type RunSummary, type WebviewState, type WebviewToHost } from '../src/protocol/messages';
+import { RunModel } from './model';
+import { readTheme } from './charts/common';
+import { ForwardChart } from './charts/forward';
+import { BackwardChart } from './charts/backward';
+import { MetricsChart } from './charts/metrics';
+import { MemoryChart } from './charts/memory';
+import { OverlayChart } from './charts/overlay';
+import { renderHeader } from './header';
+
+interface VsCodeApi {
+  postMessage(msg: WebviewToHost): void;
+  getState(): WebviewState | undefined;
+  setState(s: WebviewState): void;
+}
+declare function acquireVsCodeApi(): VsCodeApi;
+
+const vscode = acquireVsCodeApi();
+const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
+
+const model = new RunModel();
+let theme = readTheme();
+const charts = {
+  forward: new ForwardChart($<HTMLCanvasElement>('chart-forward'), $('cap-forward'), theme),
+  backward: new BackwardChart($<HTMLCanvasElement>('chart-backward'), $('cap-backward'), theme),
+  metrics: new MetricsChart($<HTMLCanvasElement>('chart-metrics'), $('cap-metrics'), theme),
+  memory: new MemoryChart($<HTMLCanvasElement>('chart-memory'), $('cap-memory'), theme),
+  overlay: new OverlayChart($<HTMLCanvasElement>('chart-overlay'), theme),
+};
+let trust: { trusted: boolean; reason?: string } = { trusted: true };
+let runs: RunSummary[] = [];
+let state: WebviewState = vscode.getState() ?? {};
+
+// ---- throttled rendering (≤ 10 updates/s) ----
+
+const MIN_FRAME_MS = 100;
+let drawn = { forward: -1, backward: -1, metrics: -1, memory: -1, header: -1, log: -1 };
+let lastRender = 0;
+let scheduled = false;
+let renders = 0;
+
+function scheduleRender(): void {
+  if (scheduled) return;
+  scheduled = true;
+  const wait = Math.max(0, MIN_FRAME_MS - (performance.now() - lastRender));
+  setTimeout(() => requestAnimationFrame(render), wait);
+}
+
+function render(): void {
+  scheduled = false;
+  const t0 = performance.now();
+  lastRender = t0;
+  renders++;
+  const v = model.version;
+  if (v.forward !== drawn.forward) charts.forward.update(model);
+  if (v.backward !== drawn.backward) charts.backward.update(model);
+  if (v.metrics !== drawn.metrics) charts.metrics.update(model);
+  if (v.memory !== drawn.memory) charts.memory.update(model);
+  renderHeader(model, { trusted: trust.trusted, trustReason: trust.reason });
+  if (v.log !== drawn.log) {
+    const log = $('log');
+    log.textContent = model.logs.join('\n');
+    log.scrollTop = log.scrollHeight;
+  }
+  drawn = { ...v };
+  // For tests and for the curious: how many renders, and how long the last one took.
+  document.body.dataset.renders = String(renders);
+  document.body.dataset.renderMs = (performance.now() - t0).toFixed(1);
+}
+
+// Elapsed time ticks while a run goes.
+setInterval(() => {
+  if (model.status === 'running') renderHeader(model, { trusted: trust.trusted, trustReason: trust.reason });
+}, 1000);
+
+// ---- runs selector ----
+
+const select = $<HTMLElement & { value: string }>('run-select');
+function renderRuns(): void {
+  const current = model.runId;
+  const list = [...runs];
+  if (current && !list.some((r) => r.runId === current)) list.unshift({ runId: current, experiment: model.started?.experiment ?? '?', method: model.started?.method ?? '?', K: null, status: 'running', startedAt: '', finalMetrics: {} });
+  select.replaceChildren(
+    ...list.slice(0, 200).map((r) => {
+      const o = document.createElement('vscode-option') as HTMLElement & { value: string; selected: boolean; description: string };
+      o.value = r.runId;
+      o.textContent = `${r.experiment} · ${r.method}${r.K !== null ? ` K=${r.K}` : ''} · ${r.status} · ${r.runId.slice(0, 15)}`;
+      o.description = r.reason ?? '';
+      o.selected = r.runId === current;
+      return o;
+    }),
+  );
+  if (current) select.value = current;
+}
+select.addEventListener('change', () => {
+  if (select.value && select.value !== model.runId) post({ type: 'select', runId: select.value });
+});
+
+$('stop').addEventListener('click', () => {
+  if (model.runId && model.status === 'running') post({ type: 'stop', runId: model.runId });
+});
+
+const overlayMetric = $<HTMLElement & { value: string }>('overlay-metric');
+overlayMetric.addEventListener('change', () => charts.overlay.setMetric(overlayMetric.value));
+
+function post(msg: WebviewToHost): void {
+  vscode.postMessage(msg);
+}
+
+function saveState(): void {
+  state = { ...state, runId: model.runId };
+  vscode.setState(state);
+}
+
+// ---- host messages ----
+
+function handle(msg: HostToWebview): void {
+  switch (msg.type) {
+    case 'reset':
+    case 'select':
+      model.reset(msg.runId);
+      saveState();
+      renderRuns();
+      break;
+    case 'events':
+      for (const e of msg.events) model.apply(e);
+      break;
+    case 'runs':
+      runs = msg.runs;
+      renderRuns();
+      break;
+    case 'overlay': {
+      $('overlay-card').hidden = msg.series.length === 0;
+      charts.overlay.setSeries(msg.series);
+      overlayMetric.replaceChildren(
+        ...charts.overlay.metrics.map((k) => {
+          const o = document.createElement('vscode-option') as HTMLElement & { value: string; selected: boolean };
+          o.value = k;
+          o.textContent = k;
+          o.selected = k === charts.overlay.metric;
+          return o;
+        }),
+      );
+      state = { ...state, overlayRunIds: [...new Set(msg.series.map((s) => s.runId))] };
+      vscode.setState(state);
+      break;
+    }
+    case 'trust':
+      trust = { trusted: msg.trusted, reason: msg.reason };
+      model.version.header++;
+      break;
+    case 'compare':
+      break;
+  }
+  scheduleRender();
+}
+
+window.addEventListener('message', (ev: MessageEvent<unknown>) => {
+  let msg: HostToWebview;
+  try {
+    msg = parseHostToWebview(ev.data);
+  } catch (err) {
+    console.warn('rbp-lab: ignored an invalid message from the host:', (err as Error).message);
+    return;
+  }
+  handle(msg);
+});
+
+// Re-read the colours when the theme changes (VS Code swaps the body's classes).
+new MutationObserver(() => {
+  theme = readTheme();
+  for (const c of Object.values(charts)) c.setTheme(theme);
+  drawn = { forward: -1, backward: -1, metrics: -1, memory: -1, header: -1, log: -1 };
+  scheduleRender();
+}).observe(document.body, { attributes: true, attributeFilter: ['class'] });
+
+render();
+post({ type: 'ready', state });
