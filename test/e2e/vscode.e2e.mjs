@@ -80,8 +80,10 @@ function runs() {
     .sort((a, b) => a.id.localeCompare(b.id));
 }
 
+let checksPassed = 0;
 function assert(cond, msg) {
   if (!cond) throw new Error(`assertion failed: ${msg}`);
+  checksPassed++;
 }
 
 async function main() {
@@ -257,6 +259,7 @@ main()
     await browser?.close();
     cleanup();
     fs.rmSync(R, { recursive: true, force: true });
+    console.log(`e2e: ${checksPassed} passed, 0 failed`);
     process.exit(0);
   })
   .catch(async (err) => {
@@ -278,5 +281,6 @@ main()
     await browser?.close().catch(() => {});
     cleanup();
     console.error(`(state kept in ${R})`);
+    console.log(`e2e: ${checksPassed} passed, 1 failed`);
     process.exit(1);
   });
