@@ -6,10 +6,8 @@
 import * as path from 'path';
 import { runExperiment } from '../run/runner';
 import { RunRecorder, newRunId } from '../run/recorder';
-import { resolveRun } from '../run/resolve';
-import { gradcheck, DEFAULT_KS, GradcheckReport } from '../run/gradcheck';
-import { selectBackend, describeChoice, isBackendRequest, BackendError } from '../core/backend';
-import { getExperiment } from '../experiments';
+import { runGradcheck, DEFAULT_KS, GradcheckReport } from '../run/gradcheck';
+import { isBackendRequest, BackendError } from '../core/backend';
 import { RunError } from '../experiments/types';
 import { fmt } from '../core/diagnostics';
 import type { WorkerEvent, RunSpec } from '../protocol/messages';
@@ -19,7 +17,7 @@ import { BUILTIN_NAMES } from '../config/builtin';
 const USAGE = `usage:
   rbp run <${BUILTIN_NAMES.join('|')}|config.yaml> [--method M] [--truncate K] [--steps N] [--seed S]
           [--backend auto|tensorflow-gpu|tensorflow|wasm|cpu] [--out DIR | --runs-dir ROOT] [--data DIR] [--set section.field=value] [--json]
-  rbp gradcheck <experiment|config.yaml> [--truncate K1,K2,...] [--method M,...] [--backend B] [--data DIR] [--set ...] [--json]
+  rbp gradcheck <experiment|config.yaml> [--truncate K1,K2,...] [--method M,...] [--backend B] [--data DIR] [--set ...] [--out DIR | --runs-dir ROOT] [--json]
 methods: ${METHOD_NAMES.join(', ')}`;
 
 export class UsageError extends Error {}
@@ -199,30 +197,34 @@ async function cmdGradcheck(a: Args, io: Io): Promise<number> {
     if (!p) throw new UsageError(`unknown method '${m}'`);
     return p;
   });
-  try {
-    const resolved = resolveRun(spec);
-    const exp = getExperiment(String(resolved.config.runner));
-    if (!exp) throw new RunError('bad-config', `runner ${String(resolved.config.runner)} is not available`);
-    const choice = await selectBackend((spec.backend ?? 'auto') as never);
-    if (!a.flags.json) io.err(`backend: ${describeChoice(choice)}`);
-    const session = exp.create(resolved.config, resolved.method, resolved.K, { dataDir: spec.dataDir, log: (t) => io.err(t) });
-    try {
-      const report = gradcheck(resolved.experimentName, session, {
-        Ks,
-        methods,
-        onRow: a.flags.json ? undefined : (row) => io.err(`  ${row.method}${row.K !== null ? ` K=${row.K}` : ''}: rel err vs exact ${fmt(row.relErrExact, 3)}, ${row.timeMs.toFixed(0)} ms`),
-      });
-      io.out(a.flags.json ? JSON.stringify(report) : formatGradcheck(report));
-    } finally {
-      session.dispose();
+  const json = Boolean(a.flags.json);
+  const runsDir = last(a.flags, 'runs-dir');
+  let recorder: RunRecorder | undefined;
+  const emit = (e: WorkerEvent) => {
+    if (e.type === 'run/started' && (spec.outDir || runsDir)) {
+      const id = newRunId(e.experiment, 'gradcheck');
+      recorder = new RunRecorder(spec.outDir ? path.resolve(spec.outDir) : path.resolve(runsDir!, id), id);
     }
+    recorder?.record(e);
+    if (json) return;
+    if (e.type === 'run/started') io.err(`backend: ${e.backend.description}`);
+    else if (e.type === 'log') io.err(e.text);
+    else if (e.type === 'gradcheck/row') io.err(`  ${e.row.method}${e.row.K !== null ? ` K=${e.row.K}` : ''}: rel err vs exact ${fmt(e.row.relErrExact, 3)}, ${e.row.timeMs.toFixed(0)} ms`);
+  };
+  try {
+    const report = await runGradcheck({ ...spec, gradcheck: { Ks, methods } }, emit);
+    io.out(json ? JSON.stringify(report) : formatGradcheck(report));
     return 0;
   } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    if (recorder) recorder.record({ type: 'run/failed', kind: err instanceof RunError ? err.kind : 'error', reason, elapsedMs: 0 });
     if (err instanceof RunError || err instanceof BackendError) {
-      io.err(`rbp: ${err.message}`);
+      io.err(`rbp: ${reason}`);
       return err instanceof RunError && (err.kind === 'bad-config' || err.kind === 'bad-data') ? 2 : 1;
     }
     throw err;
+  } finally {
+    recorder?.close();
   }
 }
 

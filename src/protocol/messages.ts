@@ -40,6 +40,8 @@ export interface RunSpec {
   /** Extra folders to look for native tfjs packages in (the extension's global storage). */
   nativeSearchPaths?: string[];
   overrides?: string[];
+  /** Run a gradient check (every method at every K on one batch and one set of weights) instead of training. */
+  gradcheck?: { Ks: number[]; methods?: string[] };
 }
 
 // ---- worker → host (and recorded) ----
@@ -128,7 +130,45 @@ export interface RunFailed {
   elapsedMs: number;
 }
 
-export type WorkerEvent = RunStarted | ForwardTrace | BackwardTraceMsg | Metrics | Diagnostics | MemoryMsg | LogMsg | RunFinished | RunFailed;
+/** One method at one K of a gradient check (the fields of run/gradcheck.ts GradcheckRow). */
+export interface GradcheckRowMsg {
+  type: 'gradcheck/row';
+  row: {
+    method: string;
+    K: number | null;
+    relErrExact: number;
+    cosExact: number;
+    relErrBptt: number;
+    cosBptt: number;
+    timeMs: number;
+    peakBytes: number;
+    loss: number;
+    residual: number | null;
+    residualTrace: (number | null)[];
+    vjps: number;
+    jvps: number;
+  };
+}
+
+/** The whole gradient-check report (run/gradcheck.ts GradcheckReport), the same one `rbp gradcheck --json` prints. */
+export interface GradcheckResultMsg {
+  type: 'gradcheck/result';
+  report: {
+    experiment: string;
+    T: number;
+    Ks: number[];
+    methods: string[];
+    rows: GradcheckRowMsg['row'][];
+    forward: { stepsToTol: number | null; tol: number; finalRel: number; steps: number };
+    rho: number;
+    verdict: VerdictInfo;
+    exactConverged: boolean;
+    exactNote?: string;
+    backend: string;
+  };
+}
+
+export type WorkerEvent = RunStarted | ForwardTrace | BackwardTraceMsg | Metrics | Diagnostics | MemoryMsg | LogMsg | RunFinished | RunFailed | GradcheckRowMsg | GradcheckResultMsg;
 
 /** Events as they travel or are recorded: stamped with the run they belong to and a sequence number. */
 export type Envelope<E = WorkerEvent> = E & { runId: string; seq: number; t: number };
@@ -224,6 +264,8 @@ const WORKER_EVENT_FIELDS: Record<WorkerEvent['type'], Record<string, Check>> = 
   memory: { step: num, peakBytes: num, liveBytes: num, rssBytes: num, numTensors: num },
   log: { level: oneOf('info', 'warn', 'error'), text: str },
   'run/finished': { status: oneOf('completed', 'cancelled'), elapsedMs: num, summary: obj },
+  'gradcheck/row': { row: obj },
+  'gradcheck/result': { report: obj },
   'run/failed': { kind: oneOf('error', 'diverged', 'crashed', 'killed', 'out-of-memory', 'no-start', 'bad-config', 'bad-data'), reason: str, elapsedMs: num },
 };
 
@@ -259,7 +301,8 @@ export function parseHostCommand(v: unknown): HostCommand {
   if (c.type === 'run/start') {
     checkFields(c, { runId: str, spec: obj }, 'run/start');
     const s = c.spec as Record<string, unknown>;
-    checkFields(s, { experiment: str, method: optional(str), K: optional(num), steps: optional(num), seed: optional(num), backend: optional(str), outDir: optional(str), dataDir: optional(str), nativeSearchPaths: optional(arr(str)), overrides: optional(arr(str)), config: optional(obj) }, 'run/start.spec');
+    checkFields(s, { experiment: str, method: optional(str), K: optional(num), steps: optional(num), seed: optional(num), backend: optional(str), outDir: optional(str), dataDir: optional(str), nativeSearchPaths: optional(arr(str)), overrides: optional(arr(str)), config: optional(obj), gradcheck: optional(obj) }, 'run/start.spec');
+    if (s.gradcheck !== undefined) checkFields(s.gradcheck as Record<string, unknown>, { Ks: arr(num), methods: optional(arr(str)) }, 'run/start.spec.gradcheck');
     return c as HostCommand;
   }
   if (c.type === 'run/cancel') {

@@ -11,7 +11,12 @@ import { compareGrads } from '../core/metrics';
 import { dispose } from '../core/state';
 import type { ExperimentSession } from '../experiments/types';
 import { diagnose } from './runner';
-import type { VerdictInfo } from '../protocol/messages';
+import type { VerdictInfo, RunSpec, WorkerEvent } from '../protocol/messages';
+import { selectBackend, describeChoice, isBackendRequest, BackendRequest } from '../core/backend';
+import { getExperiment } from '../experiments';
+import { RunError } from '../experiments/types';
+import { resolveRun } from './resolve';
+import { parseMethodName } from '../core/gradients';
 
 export interface GradcheckRow {
   method: MethodName;
@@ -127,4 +132,50 @@ export function gradcheck(experiment: string, session: ExperimentSession, opts: 
   };
   dispose(ex.r.grads, ex.r.lossGrads, ex.r.adjoint, bp.r.grads, bp.r.lossGrads);
   return report;
+}
+
+/**
+ * A gradient check as a recorded run (used by the worker for Compare and by `rbp gradcheck`):
+ * run/started, one gradcheck/row per method and K, gradcheck/result, run/finished.
+ */
+export async function runGradcheck(spec: RunSpec, emit: (e: WorkerEvent) => void): Promise<GradcheckReport> {
+  const t0 = Date.now();
+  const Ks = spec.gradcheck?.Ks ?? DEFAULT_KS;
+  if (!Ks.length || !Ks.every((k) => Number.isInteger(k) && k >= 1)) throw new RunError('bad-config', `gradient check K values must be integers ≥ 1; got ${JSON.stringify(Ks)}`);
+  const methods = spec.gradcheck?.methods?.map((m) => {
+    const p = parseMethodName(m);
+    if (!p) throw new RunError('bad-config', `unknown method '${m}'`);
+    return p;
+  });
+  const resolved = resolveRun({ ...spec, gradcheck: undefined });
+  const exp = getExperiment(String(resolved.config.runner));
+  if (!exp) throw new RunError('bad-config', `runner ${String(resolved.config.runner)} is not available in this build`);
+  const req = spec.backend ?? 'auto';
+  if (!isBackendRequest(req)) throw new RunError('bad-config', `unknown backend '${req}' (tensorflow-gpu, tensorflow, wasm, cpu or auto)`);
+  const choice = await selectBackend(req as BackendRequest, { searchPaths: spec.nativeSearchPaths });
+  const session = exp.create(resolved.config, resolved.method, resolved.K, { dataDir: spec.dataDir, log: (text) => emit({ type: 'log', level: 'info', text }) });
+  try {
+    const ms = methods ?? DEFAULT_GRADCHECK_METHODS;
+    emit({
+      type: 'run/started',
+      experiment: resolved.experimentName,
+      title: `${exp.title(resolved.config)}: gradient check`,
+      runner: String(resolved.config.runner),
+      method: 'gradcheck',
+      K: null,
+      T: session.T,
+      steps: 2 + Ks.length * ms.length,
+      stepLabel: 'row',
+      backend: { name: choice.name, description: describeChoice(choice), skipped: choice.skipped, nodeVersion: process.version, execPath: process.execPath },
+      config: resolved.config,
+      startedAt: new Date(t0).toISOString(),
+      notes: resolved.notes,
+    });
+    const report = gradcheck(resolved.experimentName, session, { Ks, methods, onRow: (row) => emit({ type: 'gradcheck/row', row }) });
+    emit({ type: 'gradcheck/result', report });
+    emit({ type: 'run/finished', status: 'completed', elapsedMs: Date.now() - t0, summary: { rho: report.rho, verdict: report.verdict.level } });
+    return report;
+  } finally {
+    session.dispose();
+  }
 }

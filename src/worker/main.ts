@@ -4,6 +4,7 @@
  * experiment with the same code as the CLI, records it, and streams every event back.
  */
 import { runExperiment } from '../run/runner';
+import { runGradcheck } from '../run/gradcheck';
 import { RunRecorder } from '../run/recorder';
 import { RunError } from '../experiments/types';
 import { parseHostCommand, WorkerEvent, Envelope, HostCommand } from '../protocol/messages';
@@ -26,7 +27,8 @@ async function start(cmd: Extract<HostCommand, { type: 'run/start' }>): Promise<
   };
   let code = 0;
   try {
-    await runExperiment(cmd.spec, emit, { cancelled: () => cancelled });
+    if (cmd.spec.gradcheck) await runGradcheck(cmd.spec, emit);
+    else await runExperiment(cmd.spec, emit, { cancelled: () => cancelled });
   } catch (err) {
     const kind = err instanceof RunError ? err.kind : /out of memory|Array buffer allocation failed|Aborted\(OOM\)/i.test(String(err)) ? 'out-of-memory' : 'error';
     emit({ type: 'run/failed', kind, reason: err instanceof Error ? err.message : String(err), elapsedMs: Date.now() - t0 });
