@@ -127,7 +127,7 @@ export function gradcheck(experiment: string, session: ExperimentSession, opts: 
     rho: d.rho,
     verdict: d.verdict,
     exactConverged: Boolean(ex.r.backward.converged),
-    exactNote: ex.r.backward.note ?? (lastIt ? undefined : 'no CG iterations'),
+    exactNote: ex.r.backward.note ?? (lastIt ? undefined : 'no iterations'),
     backend: tf.getBackend(),
   };
   dispose(ex.r.grads, ex.r.lossGrads, ex.r.adjoint, bp.r.grads, bp.r.lossGrads);
