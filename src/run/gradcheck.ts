@@ -11,44 +11,18 @@ import { compareGrads } from '../core/metrics';
 import { dispose } from '../core/state';
 import type { ExperimentSession } from '../experiments/types';
 import { diagnose } from './runner';
-import type { VerdictInfo, RunSpec, WorkerEvent } from '../protocol/messages';
+import type { RunSpec, WorkerEvent, GradcheckRowMsg, GradcheckResultMsg } from '../protocol/messages';
 import { selectBackend, describeChoice, isBackendRequest, BackendRequest } from '../core/backend';
 import { getExperiment } from '../experiments';
 import { RunError } from '../experiments/types';
 import { resolveRun } from './resolve';
 import { parseMethodName } from '../core/gradients';
 
-export interface GradcheckRow {
-  method: MethodName;
-  K: number | null;
-  relErrExact: number;
-  cosExact: number;
-  relErrBptt: number;
-  cosBptt: number;
-  timeMs: number;
-  peakBytes: number;
-  loss: number;
-  /** Final adjoint residual (RBP family), or null. */
-  residual: number | null;
-  /** Per-iteration adjoint residual, for the residual-per-iteration chart. */
-  residualTrace: (number | null)[];
-  vjps: number;
-  jvps: number;
-}
+/** One method at one K; the protocol's row type (the worker sends these as they are computed). */
+export type GradcheckRow = GradcheckRowMsg['row'] & { method: MethodName };
 
-export interface GradcheckReport {
-  experiment: string;
-  T: number;
-  Ks: number[];
-  methods: MethodName[];
-  rows: GradcheckRow[];
-  forward: { stepsToTol: number | null; tol: number; finalRel: number; steps: number };
-  rho: number;
-  verdict: VerdictInfo;
-  exactConverged: boolean;
-  exactNote?: string;
-  backend: string;
-}
+/** The whole report, as `rbp gradcheck --json` prints it and the compare view draws it. */
+export type GradcheckReport = Omit<GradcheckResultMsg['report'], 'rows' | 'methods'> & { rows: GradcheckRow[]; methods: MethodName[] };
 
 export const DEFAULT_KS = [5, 10, 20, 40];
 export const DEFAULT_GRADCHECK_METHODS: MethodName[] = ['TBPTT', 'RBP', 'CG_RBP', 'Neumann_RBP'];

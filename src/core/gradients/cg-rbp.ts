@@ -7,7 +7,7 @@
 import { tf } from '../tf';
 import type { Linearization } from '../system';
 import { State, dispose, dot } from '../state';
-import { adjointResidual, rbpSetup, relDistance } from './common';
+import { adjointResidual, rbpResult, rbpSetup, relDistance } from './common';
 import type { BackwardIteration, GradientMethod } from './types';
 
 export interface CgResult {
@@ -85,21 +85,6 @@ export const cgRbp: GradientMethod = {
     const s = rbpSetup(system, opts);
     const tol = opts.cgTol ?? 1e-5;
     const cg = cgNormalEquations(s.lin, s.g, s.gNorm, { eta: opts.cgEta ?? 1e-5, maxIter: opts.K, done: (relR) => relR < tol, zRef: opts.zRef });
-    const grads = s.lin.vjpParams(cg.z);
-    const result = {
-      method: 'CG_RBP' as const,
-      K: opts.K,
-      loss: s.loss,
-      grads,
-      lossGrads: s.lossGrads,
-      forward: s.forward,
-      backward: { iterations: cg.iterations, converged: cg.converged },
-      adjoint: opts.keepAdjoint ? cg.z : undefined,
-      vjps: cg.vjps + 1,
-      jvps: cg.jvps,
-    };
-    if (!opts.keepAdjoint) dispose(cg.z);
-    s.dispose();
-    return result;
+    return rbpResult(s, 'CG_RBP', opts.K, cg.z, { iterations: cg.iterations, converged: cg.converged }, cg, opts);
   },
 };

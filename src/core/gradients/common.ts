@@ -5,7 +5,7 @@ import { State, dispose, norm, sub } from '../state';
 import { NaiveSolver } from '../solvers/naive';
 import { residualNorms } from '../solvers/naive';
 import type { SolverStats } from '../solvers/types';
-import type { BackwardIteration, GradientOptions } from './types';
+import type { BackwardIteration, BackwardTrace, GradientOptions, GradientResult, MethodName } from './types';
 
 /**
  * Back-propagate g = dL/dh_T through the recorded unroll steps (h_t, t), newest last:
@@ -122,4 +122,27 @@ export function adjointResidual(z: State, jtz: State, g: State, gNorm: number): 
   const v = norm(r) / (gNorm || 1);
   dispose(r);
   return v;
+}
+
+/**
+ * Finish an RBP-family method: dL/dw = (∂F/∂w at h*)ᵀ z, the result record, and clean-up (z is
+ * kept only when the caller asked for the adjoint).
+ */
+export function rbpResult(s: RbpSetup, method: MethodName, K: number | null, z: State, backward: BackwardTrace, counts: { vjps: number; jvps: number }, opts: GradientOptions): GradientResult {
+  const grads = s.lin.vjpParams(z);
+  const result: GradientResult = {
+    method,
+    K,
+    loss: s.loss,
+    grads,
+    lossGrads: s.lossGrads,
+    forward: s.forward,
+    backward,
+    adjoint: opts.keepAdjoint ? z : undefined,
+    vjps: counts.vjps + 1,
+    jvps: counts.jvps,
+  };
+  if (!opts.keepAdjoint) dispose(z);
+  s.dispose();
+  return result;
 }

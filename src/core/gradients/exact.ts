@@ -11,7 +11,7 @@
 import { tf } from '../tf';
 import { State, dispose } from '../state';
 import type { Linearization } from '../system';
-import { adjointResidual, rbpSetup } from './common';
+import { adjointResidual, rbpResult, rbpSetup } from './common';
 import { cgNormalEquations } from './cg-rbp';
 import type { BackwardIteration, GradientMethod } from './types';
 
@@ -82,25 +82,7 @@ export const exact: GradientMethod = {
     const finalRes = iterations[iterations.length - 1]?.residual ?? Infinity;
     // float32 round-off floors the residual near 1e-6 on some systems: within 10x of tol still counts.
     const converged = finalRes < 10 * tol;
-    const grads = s.lin.vjpParams(z);
-    const result = {
-      method: 'exact' as const,
-      K: null,
-      loss: s.loss,
-      grads,
-      lossGrads: s.lossGrads,
-      forward: s.forward,
-      backward: {
-        iterations,
-        converged,
-        note: `${solver}: adjoint residual ${finalRes.toExponential(2)} after ${iterations.length} iterations${converged ? '' : ` (did not reach ${tol})`}`,
-      },
-      adjoint: opts.keepAdjoint ? z : undefined,
-      vjps: vjps + 1,
-      jvps,
-    };
-    if (!opts.keepAdjoint) dispose(z);
-    s.dispose();
-    return result;
+    const note = `${solver}: adjoint residual ${finalRes.toExponential(2)} after ${iterations.length} iterations${converged ? '' : ` (did not reach ${tol})`}`;
+    return rbpResult(s, 'exact', null, z, { iterations, converged, note }, { vjps, jvps }, opts);
   },
 };

@@ -6,7 +6,7 @@
  */
 import { tf } from '../tf';
 import { State, dispose, norm } from '../state';
-import { rbpSetup, relDistance } from './common';
+import { rbpResult, rbpSetup, relDistance } from './common';
 import type { BackwardIteration, GradientMethod } from './types';
 
 export const neumannRbp: GradientMethod = {
@@ -35,21 +35,6 @@ export const neumannRbp: GradientMethod = {
       }
     }
     dispose(v);
-    const grads = s.lin.vjpParams(z);
-    const result = {
-      method: 'Neumann_RBP' as const,
-      K,
-      loss: s.loss,
-      grads,
-      lossGrads: s.lossGrads,
-      forward: s.forward,
-      backward: { iterations },
-      adjoint: opts.keepAdjoint ? z : undefined,
-      vjps: vjps + 1,
-      jvps: 0,
-    };
-    if (!opts.keepAdjoint) dispose(z);
-    s.dispose();
-    return result;
+    return rbpResult(s, 'Neumann_RBP', K, z, { iterations }, { vjps, jvps: 0 }, opts);
   },
 };

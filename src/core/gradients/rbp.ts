@@ -7,7 +7,7 @@
 import { tf } from '../tf';
 import { Rng } from '../random';
 import { State, dispose } from '../state';
-import { adjointResidual, rbpSetup, relDistance } from './common';
+import { adjointResidual, rbpResult, rbpSetup, relDistance } from './common';
 import type { BackwardIteration, GradientMethod } from './types';
 
 export const rbp: GradientMethod = {
@@ -41,21 +41,6 @@ export const rbp: GradientMethod = {
       iterations.push({ k: K, residual: adjointResidual(z, last, s.g, s.gNorm), zRelErr: opts.zRef ? relDistance(z, opts.zRef) : undefined });
       dispose(last);
     }
-    const grads = s.lin.vjpParams(z);
-    const result = {
-      method: 'RBP' as const,
-      K,
-      loss: s.loss,
-      grads,
-      lossGrads: s.lossGrads,
-      forward: s.forward,
-      backward: { iterations },
-      adjoint: opts.keepAdjoint ? z : undefined,
-      vjps: vjps + 1,
-      jvps: 0,
-    };
-    if (!opts.keepAdjoint) dispose(z);
-    s.dispose();
-    return result;
+    return rbpResult(s, 'RBP', K, z, { iterations }, { vjps, jvps: 0 }, opts);
   },
 };
