@@ -340,3 +340,158 @@ test('a missing or incomplete data folder is a RunError(bad-data) naming the fil
     fs.rmSync(partial, { recursive: true, force: true });
   }
 });
+
+// ---- the fused fast path against the reference path ----
+
+/** tinySystem with explicit options (same seeds, so the same weights). */
+function tinyWith(analytic: boolean, fused: boolean, scale = 1): GruGnnSystem {
+  const sys = new GruGnnSystem(tinyGraph(), { seed: 9, analytic, fused });
+  const rng = new Rng(17);
+  for (const v of [...sys.params, ...sys.lossParams]) {
+    const noise = tf.tensor(rng.normalArray(v.size, 0.3), v.shape);
+    v.assign(v.rank === 1 ? noise : tf.mul(v, scale));
+    noise.dispose();
+  }
+  return sys;
+}
+
+test('fused message passing (CSR kernel) equals the reference gather + segment sum: forward, gradient, second order', () => {
+  const sys = tinyWith(true, true);
+  assert.ok(sys.fused);
+  const rng = new Rng(8);
+  const before = tf.memory().numTensors;
+  tf.tidy(() => {
+    const x = tf.tensor2d(rng.normalArray(sys.N * sys.D), [sys.N, sys.D]);
+    const U = tf.tensor2d(rng.normalArray(sys.N * sys.D), [sys.N, sys.D]);
+    const v = tf.tensor2d(rng.normalArray(sys.N * sys.D), [sys.N, sys.D]);
+    // bit for bit: the CSR rows add their terms in edge order, as the segment sum does
+    assert.deepEqual(Array.from(sys.propagate(x).dataSync()), Array.from(sys.propagateReference(x).dataSync()), 'A x');
+    assert.deepEqual(Array.from(sys.propagateT(x).dataSync()), Array.from(sys.propagateTReference(x).dataSync()), 'Aᵀ x');
+    const f = (p: (t: tf.Tensor) => tf.Tensor) => (h: tf.Tensor) => tf.sum(tf.mul(tf.mul(tf.square(p(h)), p(h)), U));
+    const fast = f((h) => sys.propagate(h));
+    const ref = f((h) => sys.propagateReference(h));
+    assert.ok(maxAbsDiff(tf.grad(fast)(x).dataSync(), tf.grad(ref)(x).dataSync()) < 1e-4, 'gradient');
+    const hvp = (fn: (h: tf.Tensor) => tf.Tensor) => tf.grad((h: tf.Tensor) => tf.sum(tf.mul(tf.grad(fn)(h), v)))(x).dataSync();
+    const a = hvp(fast);
+    const b = hvp(ref);
+    const scale = Math.max(...Array.from(b, Math.abs));
+    assert.ok(maxAbsDiff(a, b) < 1e-5 * scale, 'Hessian-vector product');
+  });
+  assert.equal(tf.memory().numTensors, before, 'no tensors leaked');
+  sys.dispose();
+});
+
+test('the fused GNN path equals the reference path: step, analytic linearisation, every gradient method', () => {
+  const fast = tinyWith(true, true, 2.5);
+  const refAnalytic = tinyWith(true, false, 2.5);
+  const refGeneric = tinyWith(false, false, 2.5);
+  // the step, three times
+  let h = fast.initialState();
+  for (let t = 0; t < 3; t++) {
+    const a = fast.step(h, fast.params, t, 'unroll');
+    const b = refGeneric.step(h, refGeneric.params, t, 'unroll');
+    const d = maxAbsDiff(a[0].dataSync(), b[0].dataSync());
+    assert.ok(d < 1e-6, `step ${t}: fused vs reference max diff ${d}`);
+    dispose(h, b);
+    h = a;
+  }
+  // the linearisation at h_3, against autodiff of the reference step
+  const a = fast.linearize(h, fast.params, 3, 'linearize');
+  const b = genericLinearization(refGeneric, h, refGeneric.params, 3, 'linearize');
+  const [u] = randomDirection(h, 4);
+  const rel = (x: tf.Tensor[], y: tf.Tensor[], what: string) => {
+    const c = compareGrads(x, y);
+    assert.ok(c.relErr < 1e-5, `${what}: fused vs reference rel err ${c.relErr}`);
+    dispose(x, y);
+  };
+  rel(a.vjp([u]), b.vjp([u]), 'Jᵀu');
+  rel(a.vjpParams([u]), b.vjpParams([u]), '(∂F/∂w)ᵀu');
+  rel(a.jvp([u]), b.jvp([u]), 'J u');
+  const both = a.vjpBoth([u]);
+  rel([...both.h, ...both.w], [...b.vjp([u]), ...b.vjpParams([u])], 'vjpBoth');
+  a.dispose();
+  dispose(h, [u]);
+  for (const m of METHOD_NAMES) {
+    const x = getMethod(m).compute(fast, { T: 8, K: 4 });
+    const y = getMethod(m).compute(refAnalytic, { T: 8, K: 4 });
+    const z = getMethod(m).compute(refGeneric, { T: 8, K: 4 });
+    assert.ok(Math.abs(x.loss - z.loss) <= 1e-5 * Math.abs(z.loss), `${m}: loss ${x.loss} vs ${z.loss}`);
+    const c1 = compareGrads([...x.grads, ...x.lossGrads], [...y.grads, ...y.lossGrads]);
+    const c2 = compareGrads([...x.grads, ...x.lossGrads], [...z.grads, ...z.lossGrads]);
+    assert.ok(c1.relErr < 1e-5, `${m}: fused vs reference analytic rel err ${c1.relErr}`);
+    assert.ok(c2.relErr < 1e-4, `${m}: fused vs reference generic rel err ${c2.relErr}`);
+    // the forward residual trace is the same
+    x.forward.relResidual.forEach((r, i) => assert.ok(Math.abs(r - z.forward.relResidual[i]) <= 1e-5 * Math.abs(z.forward.relResidual[i]) + 1e-7, `${m}: residual ${i}`));
+    dispose(x.grads, x.lossGrads, y.grads, y.lossGrads, z.grads, z.lossGrads);
+  }
+  fast.dispose();
+  refAnalytic.dispose();
+  refGeneric.dispose();
+});
+
+test('the fused path follows weight updates and weights other than its own (cached gate blocks)', () => {
+  const fast = tinyWith(true, true);
+  const ref = tinyWith(true, false);
+  const h = fast.initialState();
+  const check = (w: tf.Tensor[], what: string) => {
+    const a = fast.step(h, w, 0, 'unroll');
+    const b = ref.step(h, w, 0, 'unroll');
+    assert.ok(maxAbsDiff(a[0].dataSync(), b[0].dataSync()) < 1e-6, what);
+    const la = fast.linearize(h, w, 0, 'linearize');
+    const lb = ref.linearize(h, w, 0, 'linearize');
+    const [u] = tf.tidy(() => randomDirection(h, 6)); // (the helper leaves its temporaries to the caller's scope)
+    const ga = la.vjpParams([u]);
+    const gb = lb.vjpParams([u]);
+    assert.ok(compareGrads(ga, gb).relErr < 1e-5, `${what}: parameter VJP`);
+    la.dispose();
+    lb.dispose();
+    dispose(a, b, ga, gb, [u]);
+  };
+  check(fast.params, 'own weights');
+  const n0 = tf.memory().numTensors;
+  // an optimizer-like update of the variables: the cached blocks must follow it
+  const rng = new Rng(31);
+  fast.params.forEach((v, i) => {
+    const next = tf.tensor(rng.normalArray(v.size, 0.4), v.shape);
+    v.assign(next);
+    ref.params[i].assign(next);
+    next.dispose();
+  });
+  check(fast.params, 'after assign');
+  assert.equal(tf.memory().numTensors, n0, 'the old blocks were released');
+  // weights that are not the system's variables
+  const other = fast.params.map((v) => tf.mul(v, -0.7));
+  check(other, 'foreign weights');
+  dispose(other, h);
+  fast.dispose();
+  ref.dispose();
+});
+
+test('on Cora (T = 10) the fused path agrees with the reference path (state, Neumann-RBP and BPTT gradients)', { skip: skipCora }, () => {
+  const d = cora();
+  const fast = new GruGnnSystem(d.graph, { seed: 1234, analytic: true, fused: true });
+  const ref = new GruGnnSystem(d.graph, { seed: 1234, analytic: true, fused: false });
+  let hf = fast.initialState();
+  let hr = ref.initialState();
+  for (let t = 0; t < 10; t++) {
+    hf = swapState(hf, fast.step(hf, fast.params, t, 'unroll'));
+    hr = swapState(hr, ref.step(hr, ref.params, t, 'unroll'));
+  }
+  const cs = compareGrads(hf, hr);
+  assert.ok(cs.relErr < 1e-5, `h_10: rel err ${cs.relErr}`);
+  dispose(hf, hr);
+  for (const m of ['Neumann_RBP', 'BPTT'] as const) {
+    const x = getMethod(m).compute(fast, { T: 10, K: 5 });
+    const y = getMethod(m).compute(ref, { T: 10, K: 5 });
+    const c = compareGrads([...x.grads, ...x.lossGrads], [...y.grads, ...y.lossGrads]);
+    assert.ok(c.relErr < 1e-4, `${m}: fused vs reference rel err ${c.relErr}`);
+    dispose(x.grads, x.lossGrads, y.grads, y.lossGrads);
+  }
+  fast.dispose();
+  ref.dispose();
+});
+
+function swapState(old: tf.Tensor[], next: tf.Tensor[]): tf.Tensor[] {
+  dispose(old);
+  return next;
+}

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf } from '../src/core/tf';
 import { selectBackend } from '../src/core/backend';
-import { registerGraphKernels, restoreOriginalKernels, graphKernelsActive, gatherRows, segmentSumRows } from '../src/core/kernels';
+import { registerGraphKernels, restoreOriginalKernels, graphKernelsActive, gatherRows, segmentSumRows, csrGraph, csrRowSum, squaredResidual, registerFusedKernels, CSR_KERNEL } from '../src/core/kernels';
+import { residualNorms } from '../src/core/solvers/naive';
 import { Rng } from '../src/core/random';
 
 function randInts(rng: Rng, n: number, lo: number, hi: number): Int32Array {
@@ -229,3 +230,71 @@ test('graph kernel timing, N=2708, E=10858, D=64 (printed, not asserted)', async
     tf.dispose([h, s, d, m]);
   }
 });
+
+for (const backend of ['cpu', 'wasm'] as const) {
+  test(`fused CSR row-sum kernel on ${backend}: equals gather + segment sum bit for bit, gradient and second order`, async () => {
+    await selectBackend(backend);
+    registerGraphKernels();
+    registerFusedKernels();
+    const rng = new Rng(21);
+    const N = 41;
+    const D = 13; // not a multiple of the 8-lane unroll
+    const E = 170;
+    const src = randInts(rng, E, 0, N);
+    const dst = randInts(rng, E, 0, N - 3); // the last nodes have no in-edges
+    src[1] = src[0]; // a duplicate edge
+    dst[1] = dst[0];
+    const g = csrGraph(src, dst, N);
+    const before = tf.memory().numTensors;
+    tf.tidy(() => {
+      const x = tf.tensor2d(rng.normalArray(N * D), [N, D]);
+      const U = tf.tensor2d(rng.normalArray(N * D), [N, D]);
+      const v = tf.tensor2d(rng.normalArray(N * D), [N, D]);
+      const s = tf.tensor1d(src, 'int32');
+      const d = tf.tensor1d(dst, 'int32');
+      const ref = (h: tf.Tensor, t = false) => (t ? tf.unsortedSegmentSum(tf.gather(h, d), s, N) : tf.unsortedSegmentSum(tf.gather(h, s), d, N));
+      for (const t of [false, true]) {
+        const got = csrRowSum(x, g, t);
+        assert.deepEqual(got.shape, [N, D]);
+        assert.deepEqual(Array.from(got.dataSync()), Array.from(ref(x, t).dataSync()), `${t ? 'Aᵀ' : 'A'} x, bit for bit`);
+        const f = (fn: (h: tf.Tensor) => tf.Tensor) => (h: tf.Tensor) => tf.sum(tf.mul(tf.mul(tf.square(fn(h)), fn(h)), U));
+        const fast = f((h) => csrRowSum(h, g, t));
+        const slow = f((h) => ref(h, t));
+        assertClose(tf.grad(fast)(x).dataSync(), tf.grad(slow)(x).dataSync(), 1e-5, `${t ? 'Aᵀ' : 'A'}: gradient`);
+        const hvp = (fn: (h: tf.Tensor) => tf.Tensor) => tf.grad((h: tf.Tensor) => tf.sum(tf.mul(tf.grad(fn)(h), v)))(x).dataSync();
+        assertClose(hvp(fast), hvp(slow), 1e-5, `${t ? 'Aᵀ' : 'A'}: Hessian-vector product`);
+      }
+      // rank 3 rows, and the fallback through gather + segment sum when the kernel is not registered
+      const x3 = tf.tensor3d(rng.normalArray(N * 2 * 3), [N, 2, 3]);
+      const want = tf.unsortedSegmentSum(tf.gather(x3, s), d, N).dataSync();
+      assert.deepEqual(Array.from(csrRowSum(x3, g).dataSync()), Array.from(want), 'rank 3');
+      const config = tf.getKernel(CSR_KERNEL, backend)!;
+      tf.unregisterKernel(CSR_KERNEL, backend);
+      try {
+        assert.deepEqual(Array.from(csrRowSum(x3, g).dataSync()), Array.from(want), 'fallback');
+      } finally {
+        tf.registerKernel(config);
+      }
+      assert.throws(() => csrRowSum(tf.zeros([N - 1, D]), g), /rows/);
+    });
+    assert.equal(tf.memory().numTensors, before, 'no tensors leaked');
+    assert.throws(() => csrGraph(Int32Array.from([0, 5]), Int32Array.from([1, 2]), 5), /not in \[0, 5\)/);
+  });
+
+  test(`fused squared residual on ${backend} equals the tf-op norms (and overflow still reads as Infinity)`, async () => {
+    await selectBackend(backend);
+    const rng = new Rng(4);
+    const a = [tf.tensor2d(rng.normalArray(300), [20, 15]), tf.tensor1d(rng.normalArray(7))];
+    const b = [tf.tensor2d(rng.normalArray(300), [20, 15]), tf.tensor1d(rng.normalArray(7))];
+    const [d2, n2] = squaredResidual(a[0], b[0]);
+    const ref = tf.tidy(() => [tf.sum(tf.square(tf.sub(a[0], b[0]))).dataSync()[0], tf.sum(tf.square(a[0])).dataSync()[0]]);
+    assert.ok(Math.abs(d2 - ref[0]) <= 1e-5 * ref[0] && Math.abs(n2 - ref[1]) <= 1e-5 * ref[1], `${d2}, ${n2} vs ${ref}`);
+    const r = residualNorms(a, b);
+    const abs = Math.sqrt(a.reduce((s, x, i) => s + tf.tidy(() => tf.sum(tf.square(tf.sub(x, b[i]))).dataSync()[0]), 0));
+    const nrm = Math.sqrt(a.reduce((s, x) => s + tf.tidy(() => tf.sum(tf.square(x)).dataSync()[0]), 0));
+    assert.ok(Math.abs(r.abs - abs) <= 1e-5 * abs && Math.abs(r.rel - abs / nrm) <= 1e-5 * (abs / nrm), `residualNorms ${JSON.stringify(r)} vs ${abs}, ${abs / nrm}`);
+    const big = tf.fill([4], 1e25);
+    assert.equal(squaredResidual(big, tf.zerosLike(big))[0], Infinity);
+    tf.dispose([...a, ...b, big]);
+  });
+}

@@ -292,3 +292,174 @@ export function segmentSumRows<T extends tf.Tensor>(x: T, segIds: tf.Tensor1D | 
     t.dispose();
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Fused message passing: a CSR "sum of in-neighbour rows" kernel, and a fused squared residual.
+// ---------------------------------------------------------------------------------------------
+
+/** Compressed sparse rows: row i sums the rows col[ptr[i]] … col[ptr[i+1] − 1] of x. */
+export interface Csr {
+  rows: number;
+  ptr: Int32Array;
+  col: Int32Array;
+}
+
+/** A directed graph in both directions: `fwd` is A (row i = Σ_{j→i} x_j), `bwd` is Aᵀ. */
+export interface CsrGraph {
+  numNodes: number;
+  fwd: Csr;
+  bwd: Csr;
+}
+
+/**
+ * Group edges by `row` keeping their original order within a row (a stable counting sort), so
+ * that each output row adds its terms in the same order as a segment sum over the edge list: the
+ * CSR product is bit-identical to gather + unsortedSegmentSum.
+ */
+function csrBy(row: Int32Array, col: Int32Array, n: number): Csr {
+  const ptr = new Int32Array(n + 1);
+  for (let e = 0; e < row.length; e++) ptr[row[e] + 1]++;
+  for (let i = 0; i < n; i++) ptr[i + 1] += ptr[i];
+  const fill = ptr.slice(0, n);
+  const out = new Int32Array(row.length);
+  for (let e = 0; e < row.length; e++) out[fill[row[e]]++] = col[e];
+  return { rows: n, ptr, col: out };
+}
+
+/** The CSR forms of the edge list src[e] → dst[e] over numNodes nodes (ids must be in range). */
+export function csrGraph(src: Int32Array, dst: Int32Array, numNodes: number): CsrGraph {
+  if (src.length !== dst.length) throw new Error('csrGraph: src and dst differ in length');
+  for (let e = 0; e < src.length; e++) {
+    if (!(src[e] >= 0 && src[e] < numNodes && dst[e] >= 0 && dst[e] < numNodes)) throw new Error(`csrGraph: edge ${e} (${src[e]} → ${dst[e]}) is not in [0, ${numNodes})`);
+  }
+  return { numNodes, fwd: csrBy(dst, src, numNodes), bwd: csrBy(src, dst, numNodes) };
+}
+
+export const CSR_KERNEL = 'RbpCsrRowSum';
+export const RESIDUAL_KERNEL = 'RbpSquaredResidual';
+const FUSED_BACKENDS = new Set<string>();
+
+function csrRowSumKernel(args: KernelArgs): TensorInfo {
+  const { x } = args.inputs;
+  const attrs = (args.attrs ?? {}) as { graph: CsrGraph; transpose: boolean };
+  const csr = attrs.transpose ? attrs.graph.bwd : attrs.graph.fwd;
+  if (x.dtype !== 'float32') throw new Error(`${CSR_KERNEL}: float32 only, got ${x.dtype}`);
+  if (x.shape[0] !== attrs.graph.numNodes) throw new Error(`${CSR_KERNEL}: x has ${x.shape[0]} rows, the graph ${attrs.graph.numNodes} nodes`);
+  const inner = size(x.shape.slice(1));
+  return produce(args.backend, [csr.rows, ...x.shape.slice(1)], 'float32', false, (o32) => csrRowSumInto(o32 as Float32Array, view(args.backend, x) as Float32Array, csr, inner));
+}
+
+/**
+ * out[i] = Σ_e x[col[e]] over row i's edges, in edge order with float32 rounding after every
+ * addition (as the segment-sum kernel): the first term copied, the others added, 8 lanes unrolled.
+ */
+function csrRowSumInto(out: Float32Array, xv: Float32Array, csr: Csr, inner: number): void {
+  const { ptr, col, rows } = csr;
+  const i8 = inner - (inner % 8);
+  for (let i = 0; i < rows; i++) {
+    const o = i * inner;
+    const e0 = ptr[i];
+    const end = ptr[i + 1];
+    if (e0 === end) {
+      out.fill(0, o, o + inner);
+      continue;
+    }
+    const s0 = col[e0] * inner;
+    out.set(xv.subarray(s0, s0 + inner), o);
+    for (let e = e0 + 1; e < end; e++) {
+      const s = col[e] * inner;
+      let k = 0;
+      for (; k < i8; k += 8) {
+        const a = o + k;
+        const b = s + k;
+        out[a] += xv[b];
+        out[a + 1] += xv[b + 1];
+        out[a + 2] += xv[b + 2];
+        out[a + 3] += xv[b + 3];
+        out[a + 4] += xv[b + 4];
+        out[a + 5] += xv[b + 5];
+        out[a + 6] += xv[b + 6];
+        out[a + 7] += xv[b + 7];
+      }
+      for (; k < inner; k++) out[o + k] += xv[s + k];
+    }
+  }
+}
+
+/** [Σ (a − b)², Σ a²] in one pass, accumulated in float64. */
+function squaredResidualKernel(args: KernelArgs): TensorInfo {
+  const { a, b } = args.inputs;
+  if (a.dtype !== 'float32' || b.dtype !== 'float32') throw new Error(`${RESIDUAL_KERNEL}: float32 only`);
+  const n = size(a.shape);
+  if (size(b.shape) !== n) throw new Error(`${RESIDUAL_KERNEL}: shapes [${a.shape}] and [${b.shape}] differ`);
+  return produce(args.backend, [2], 'float32', false, (out) => {
+    const av = view(args.backend, a) as Float32Array;
+    const bv = view(args.backend, b) as Float32Array;
+    let d2 = 0;
+    let n2 = 0;
+    for (let i = 0; i < n; i++) {
+      const x = av[i];
+      const d = x - bv[i];
+      d2 += d * d;
+      n2 += x * x;
+    }
+    out[0] = d2;
+    out[1] = n2;
+  });
+}
+
+/** Register the fused kernels (CSR row sum with its gradient, squared residual) for cpu and wasm. Idempotent. */
+export function registerFusedKernels(backends: readonly string[] = GRAPH_KERNEL_BACKENDS): void {
+  for (const b of backends) {
+    if (FUSED_BACKENDS.has(b)) continue;
+    if (!tf.getKernel(CSR_KERNEL, b)) tf.registerKernel({ kernelName: CSR_KERNEL, backendName: b, kernelFunc: csrRowSumKernel as unknown as tf.KernelFunc });
+    if (!tf.getKernel(RESIDUAL_KERNEL, b)) tf.registerKernel({ kernelName: RESIDUAL_KERNEL, backendName: b, kernelFunc: squaredResidualKernel as unknown as tf.KernelFunc });
+    FUSED_BACKENDS.add(b);
+  }
+  if (!tf.getGradient(CSR_KERNEL)) {
+    // d/dx ⟨A x, dy⟩ = Aᵀ dy: the same kernel on the transposed graph (linear, so any order works).
+    tf.registerGradient({
+      kernelName: CSR_KERNEL,
+      gradFunc: (dy, _saved, attrs) => {
+        const a = attrs as unknown as { graph: CsrGraph; transpose: boolean };
+        return { x: () => csrRowSum(dy as tf.Tensor, a.graph, !a.transpose) };
+      },
+    });
+  }
+}
+
+/** True when the fused kernels run on the active backend (cpu or wasm). */
+export function fusedKernelsAvailable(): boolean {
+  const b = tf.getBackend();
+  if (!FUSED_BACKENDS.has(b) && (GRAPH_KERNEL_BACKENDS as readonly string[]).includes(b)) registerFusedKernels([b]);
+  return !!tf.getKernel(CSR_KERNEL, b);
+}
+
+/**
+ * (A x)_i = Σ_{j→i} x_j (or Aᵀ x with `transpose`) over the rows of x, through the CSR kernel
+ * where it is registered (cpu, wasm), else through gather + unsortedSegmentSum. Differentiable to
+ * any order (its gradient is the transposed product).
+ */
+export function csrRowSum<T extends tf.Tensor>(x: T, graph: CsrGraph, transpose = false): T {
+  if (x.dtype === 'float32' && fusedKernelsAvailable()) {
+    return tf.engine().runKernel(CSR_KERNEL, { x }, { graph, transpose } as never) as T;
+  }
+  const csr = transpose ? graph.bwd : graph.fwd;
+  return tf.tidy(() => {
+    const rowOf = new Int32Array(csr.col.length);
+    for (let i = 0; i < csr.rows; i++) rowOf.fill(i, csr.ptr[i], csr.ptr[i + 1]);
+    return segmentSumRows(gatherRows(x, csr.col), rowOf, csr.rows);
+  });
+}
+
+/**
+ * [Σ (a − b)², Σ a²] as two numbers: one pass on cpu / wasm (float64 accumulation), elsewhere
+ * from tf ops. `a` and `b` must have the same size.
+ */
+export function squaredResidual(a: tf.Tensor, b: tf.Tensor): [number, number] {
+  const fused = a.dtype === 'float32' && b.dtype === 'float32' && fusedKernelsAvailable();
+  const v = fused ? (tf.engine().runKernel(RESIDUAL_KERNEL, { a, b }, {}) as tf.Tensor) : tf.tidy(() => tf.stack([tf.sum(tf.square(tf.sub(a, b))), tf.sum(tf.square(a))]));
+  const d = v.dataSync();
+  v.dispose();
+  return [d[0], d[1]];
+}

@@ -19,7 +19,8 @@ import { genericLinearization } from '../../core/system';
 import type { DynamicSystem, Linearization, StepPhase } from '../../core/system';
 import type { State } from '../../core/state';
 import { Rng } from '../../core/random';
-import { registerGraphKernels } from '../../core/kernels';
+import { registerGraphKernels, registerFusedKernels, csrGraph, csrRowSum } from '../../core/kernels';
+import type { CsrGraph } from '../../core/kernels';
 
 export interface GnnGraph {
   numNodes: number;
@@ -40,9 +41,30 @@ export interface GnnOptions {
   seed: number;
   /** Use the analytic linearisation of the GRU step (fast path); false forces generic autodiff. */
   analytic: boolean;
+  /**
+   * Use the fused fast path (default): message passing through the CSR kernel, and the GRU step
+   * and its linearisation on per-gate weight blocks [D, D] (no column slices, no [N, 3D]
+   * concatenations; blocks cached per weight value). false: the reference ops (gather +
+   * unsortedSegmentSum, one [N, 3D] matMul per input, slices) that the fused path is tested against.
+   */
+  fused?: boolean;
 }
 
-export const GNN_DEFAULTS: GnnOptions = { seed: 1234, analytic: true };
+export const GNN_DEFAULTS: GnnOptions = { seed: 1234, analytic: true, fused: true };
+
+/** Per-gate blocks of the GRU weights (index 0, 1, 2 = r, z, n), their transposes. */
+interface GateBlocks {
+  Wi: Tensor[];
+  Wh: Tensor[];
+  bi: Tensor[];
+  bh: Tensor[];
+  WiT: Tensor[];
+  WhT: Tensor[];
+}
+
+function isTaped(): boolean {
+  return (tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth > 0;
+}
 
 export class GruGnnSystem implements DynamicSystem {
   readonly name = 'gru-gnn';
@@ -60,12 +82,19 @@ export class GruGnnSystem implements DynamicSystem {
   private readonly lossLabels: tf.Tensor1D;
   /** Accuracy on the loss (training) nodes of the last `loss` evaluation, as a side product. */
   lastLossAccuracy = NaN;
+  /** The graph in CSR form (both directions) for the fused message-passing kernel. */
+  readonly csr: CsrGraph;
+  readonly fused: boolean;
+  private blockCache: { ids: object[]; blocks: GateBlocks } | undefined;
+  /** 1 [N, 1] */
+  private readonly onesCol: Tensor;
 
   constructor(
     readonly graph: GnnGraph,
     readonly opts: GnnOptions = GNN_DEFAULTS,
   ) {
     registerGraphKernels();
+    registerFusedKernels();
     const { numNodes: N, dim: D, numClasses: C } = graph;
     if (graph.features.length !== N * D) throw new Error(`gnn: features hold ${graph.features.length} values, expected ${N}×${D}`);
     if (graph.src.length !== graph.dst.length) throw new Error('gnn: src and dst differ in length');
@@ -82,16 +111,64 @@ export class GruGnnSystem implements DynamicSystem {
     this.h0 = tf.tensor2d(graph.features, [N, D]);
     this.lossIdx = tf.tensor1d(graph.lossNodes, 'int32');
     this.lossLabels = tf.tensor1d(Int32Array.from(graph.lossNodes, (i) => graph.labels[i]), 'int32');
+    this.csr = csrGraph(graph.src, graph.dst, N);
+    this.fused = opts.fused ?? true;
+    this.onesCol = tf.ones([N, 1]);
   }
 
-  /** (A x)_i = Σ_{j→i} x_j */
+  /** (A x)_i = Σ_{j→i} x_j (the CSR kernel on the fused path, else the reference ops). */
   propagate(x: Tensor): Tensor {
-    return tf.unsortedSegmentSum(tf.gather(x, this.src), this.dst, this.N);
+    return this.fused ? csrRowSum(x, this.csr) : this.propagateReference(x);
   }
 
   /** (Aᵀ y)_j = Σ_{j→i} y_i */
   propagateT(y: Tensor): Tensor {
+    return this.fused ? csrRowSum(y, this.csr, true) : this.propagateTReference(y);
+  }
+
+  /** Reference message passing: gather by src, segment sum by dst. */
+  propagateReference(x: Tensor): Tensor {
+    return tf.unsortedSegmentSum(tf.gather(x, this.src), this.dst, this.N);
+  }
+
+  propagateTReference(y: Tensor): Tensor {
     return tf.unsortedSegmentSum(tf.gather(y, this.dst), this.src, this.N);
+  }
+
+  /**
+   * The per-gate blocks of w. For the system's own weights outside autodiff they are cached per
+   * value (a variable's assign gives it a new dataId), so that they stay resident (and the wasm
+   * backend keeps its packed GEMM weights); otherwise they are sliced from w in the caller's scope,
+   * so that autodiff sees them.
+   */
+  private gateBlocks(w: Tensor[]): GateBlocks {
+    const D = this.D;
+    const build = (): GateBlocks => {
+      const cols = (W: Tensor) => [0, 1, 2].map((g) => tf.slice(W, [0, g * D], [-1, D]));
+      const parts = (b: Tensor) => [0, 1, 2].map((g) => tf.slice(b, [g * D], [D]));
+      const Wi = cols(w[0]);
+      const Wh = cols(w[1]);
+      return { Wi, Wh, bi: parts(w[2]), bh: parts(w[3]), WiT: Wi.map((x) => tf.transpose(x)), WhT: Wh.map((x) => tf.transpose(x)) };
+    };
+    const own = w.length === 4 && w.every((x, i) => x === this.params[i]);
+    if (!own || isTaped()) return build();
+    const ids = this.params.map((v) => (v as unknown as { dataId: object }).dataId);
+    if (!this.blockCache || this.blockCache.ids.some((id, i) => id !== ids[i])) {
+      this.disposeBlocks();
+      const blocks = tf.tidy(() => {
+        const b = build();
+        return { ...b } as unknown as tf.TensorContainer;
+      }) as unknown as GateBlocks;
+      for (const list of Object.values(blocks) as Tensor[][]) for (const t of list) tf.keep(t);
+      this.blockCache = { ids, blocks };
+    }
+    return this.blockCache.blocks;
+  }
+
+  private disposeBlocks(): void {
+    if (!this.blockCache) return;
+    for (const list of Object.values(this.blockCache.blocks) as Tensor[][]) for (const t of list) t.dispose();
+    this.blockCache = undefined;
   }
 
   initialState(): State {
@@ -104,12 +181,39 @@ export class GruGnnSystem implements DynamicSystem {
    * fused matMuls, r and z come from one sigmoid over the [N, 3D] sum of both gate blocks, and
    * tanh(a) = 2σ(2a) − 1 through the second-order-correct `sigmoid`.
    */
-  step(h: State, w: Tensor[], _t: number, _phase: StepPhase): State {
+  step(h: State, w: Tensor[], t: number, phase: StepPhase): State {
+    return this.fused ? this.stepFused(h, w) : this.stepReference(h, w, t, phase);
+  }
+
+  /**
+   * The fused step: the same arithmetic as `stepReference` on per-gate blocks (six [N, D]×[D, D]
+   * GEMMs instead of two [N, D]×[D, 3D] ones plus four column slices, which cost ~1 ms each on
+   * wasm) and the CSR message-passing kernel. Under autodiff it uses the second-order-correct
+   * `sigmoid`; outside, tfjs's own (no saved input).
+   */
+  stepFused(h: State, w: Tensor[]): State {
+    return tf.tidy(() => {
+      const x = h[0] as tf.Tensor2D;
+      const sig = isTaped() ? sigmoid : tf.sigmoid;
+      const B = this.gateBlocks(w);
+      const m = this.propagate(x) as tf.Tensor2D;
+      const mm = (a: tf.Tensor2D, W: Tensor, b: Tensor) => tf.fused.matMul({ a, b: W as tf.Tensor2D, bias: b });
+      const r = sig(tf.add(mm(m, B.Wi[0], B.bi[0]), mm(x, B.Wh[0], B.bh[0])));
+      const z = sig(tf.add(mm(m, B.Wi[1], B.bi[1]), mm(x, B.Wh[1], B.bh[1])));
+      const an = tf.add(mm(m, B.Wi[2], B.bi[2]), tf.mul(r, mm(x, B.Wh[2], B.bh[2])));
+      const q = sig(tf.add(an, an)); // tanh(a) = 2σ(2a) − 1, as tanhViaSigmoid (a + a = 2a exactly, cheaper than a broadcast ×2)
+      const n = tf.sub(tf.add(q, q), 1);
+      return [tf.add(n, tf.mul(z, tf.sub(x, n)))];
+    });
+  }
+
+  /** The reference step (one [N, 3D] matMul per input, column slices, gather + segment sum). */
+  stepReference(h: State, w: Tensor[], _t: number, _phase: StepPhase): State {
     return tf.tidy(() => {
       const x = h[0];
       const [Wi, Wh, bi, bh] = w;
       const D = this.D;
-      const gi = tf.fused.matMul({ a: this.propagate(x) as tf.Tensor2D, b: Wi as tf.Tensor2D, bias: bi });
+      const gi = tf.fused.matMul({ a: this.propagateReference(x) as tf.Tensor2D, b: Wi as tf.Tensor2D, bias: bi });
       const gh = tf.fused.matMul({ a: x as tf.Tensor2D, b: Wh as tf.Tensor2D, bias: bh });
       const s = sigmoid(tf.add(gi, gh));
       const r = tf.slice(s, [0, 0], [-1, D]);
@@ -145,11 +249,84 @@ export class GruGnnSystem implements DynamicSystem {
    */
   linearize(h: State, w: Tensor[], t: number, phase: StepPhase): Linearization {
     if (!this.opts.analytic) return genericLinearization(this, h, w, t, phase);
+    return this.fused ? this.linearizeFused(h, w) : this.linearizeReference(h, w);
+  }
+
+  /**
+   * The analytic linearisation of `linearizeReference`, on per-gate blocks: with the adjoint
+   * pieces a = g⊙c_rn, b = g⊙c_z, c = g⊙c_n, d = g⊙c_nr,
+   *   Jᵀg = g⊙z + a W_hrᵀ + b W_hzᵀ + d W_hnᵀ + Aᵀ(a W_irᵀ + b W_izᵀ + c W_inᵀ),
+   *   ∂W_i = mᵀ[a | b | c],  ∂W_h = hᵀ[a | b | d],  ∂b_i = 1ᵀ[a | b | c],  ∂b_h = 1ᵀ[a | b | d]:
+   * [N, D]×[D, D] GEMMs and the CSR kernel, no [N, 3D] concatenations and no slices.
+   */
+  linearizeFused(h: State, w: Tensor[]): Linearization {
+    const B = this.gateBlocks(w);
+    const own = B === this.blockCache?.blocks;
+    const x = h[0] as tf.Tensor2D;
+    const mm = (a: Tensor, W: Tensor, b?: Tensor) => tf.fused.matMul({ a: a as tf.Tensor2D, b: W as tf.Tensor2D, bias: b });
+    const k = tf.tidy(() => {
+      const m = this.propagate(x);
+      const r = tf.sigmoid(tf.add(mm(m, B.Wi[0], B.bi[0]), mm(x, B.Wh[0], B.bh[0])));
+      const z = tf.sigmoid(tf.add(mm(m, B.Wi[1], B.bi[1]), mm(x, B.Wh[1], B.bh[1])));
+      const hn = mm(x, B.Wh[2], B.bh[2]);
+      const an = tf.add(mm(m, B.Wi[2], B.bi[2]), tf.mul(r, hn));
+      const q = tf.sigmoid(tf.add(an, an));
+      const n = tf.sub(tf.add(q, q), 1);
+      const sr = tf.mul(r, tf.sub(1, r));
+      const cn = tf.mul(tf.sub(1, z), tf.sub(1, tf.square(n))); // ∂h'/∂a_n
+      const cz = tf.mul(tf.sub(x, n), tf.mul(z, tf.sub(1, z))); // ∂h'/∂a_z
+      const crn = tf.mul(tf.mul(cn, hn), sr); // ∂h'/∂a_r
+      const cnr = tf.mul(cn, r); // ∂h'/∂(h W_hn + b_hn)
+      return { r, z, hn, sr, cn, cz, crn, cnr, m, x: tf.clone(x) };
+    });
+    const pieces = (g: Tensor) => ({ a: tf.mul(g, k.crn), b: tf.mul(g, k.cz), c: tf.mul(g, k.cn), d: tf.mul(g, k.cnr) });
+    type P = ReturnType<typeof pieces>;
+    const vjpH = (g: Tensor, p: P) => {
+      const fromH = tf.add(tf.add(tf.matMul(p.a, B.WhT[0]), tf.matMul(p.b, B.WhT[1])), tf.matMul(p.d, B.WhT[2]));
+      const toM = tf.add(tf.add(tf.matMul(p.a, B.WiT[0]), tf.matMul(p.b, B.WiT[1])), tf.matMul(p.c, B.WiT[2]));
+      return tf.add(tf.add(tf.mul(g, k.z), fromH), this.propagateT(toM));
+    };
+    // With Gᵀ [D, N] on the left, the right operands (m, h, a ones column) are the same tensors for
+    // every adjoint, and wasm packs a GEMM's right operand once per tensor: mᵀG with a fresh G, or
+    // tf.sum(G, 0), costs 1.5–15× as much.
+    const vjpW = (p: P) => {
+      const [aT, bT, cT, dT] = [p.a, p.b, p.c, p.d].map((g) => tf.transpose(g));
+      const wGrad = (rhs: Tensor, G: Tensor[]) => tf.transpose(tf.concat(G.map((g) => tf.matMul(g, rhs)), 0));
+      const colSum = (G: Tensor[]) => tf.reshape(tf.concat(G.map((g) => tf.matMul(g, this.onesCol)), 0), [3 * this.D]);
+      return [wGrad(k.m, [aT, bT, cT]), wGrad(k.x, [aT, bT, dT]), colSum([aT, bT, cT]), colSum([aT, bT, dT])];
+    };
+    return {
+      vjp: (g) => tf.tidy(() => [vjpH(g[0], pieces(g[0]))]),
+      vjpParams: (g) => tf.tidy(() => vjpW(pieces(g[0]))),
+      vjpBoth: (g) => {
+        const out = tf.tidy(() => {
+          const p = pieces(g[0]);
+          return [vjpH(g[0], p), ...vjpW(p)];
+        });
+        return { h: [out[0]], w: out.slice(1) };
+      },
+      jvp: (v) =>
+        tf.tidy(() => {
+          const dm = this.propagate(v[0]);
+          const dar = tf.add(mm(dm, B.Wi[0]), mm(v[0], B.Wh[0]));
+          const daz = tf.add(mm(dm, B.Wi[1]), mm(v[0], B.Wh[1]));
+          const dan = tf.add(tf.add(mm(dm, B.Wi[2]), tf.mul(tf.mul(k.sr, dar), k.hn)), tf.mul(k.r, mm(v[0], B.Wh[2])));
+          return [tf.add(tf.add(tf.mul(k.cn, dan), tf.mul(k.cz, daz)), tf.mul(k.z, v[0]))];
+        }),
+      dispose: () => {
+        for (const t of Object.values(k)) t.dispose();
+        if (!own) for (const list of Object.values(B) as Tensor[][]) for (const t of list) t.dispose();
+      },
+    };
+  }
+
+  /** The analytic linearisation on the reference ops (see `linearize`). */
+  linearizeReference(h: State, w: Tensor[]): Linearization {
     const D = this.D;
     const [Wi, Wh] = w;
     const k = tf.tidy(() => {
       const x = h[0];
-      const m = this.propagate(x);
+      const m = this.propagateReference(x);
       const gi = tf.fused.matMul({ a: m as tf.Tensor2D, b: Wi as tf.Tensor2D, bias: w[2] });
       const gh = tf.fused.matMul({ a: x as tf.Tensor2D, b: Wh as tf.Tensor2D, bias: w[3] });
       const s = tf.sigmoid(tf.add(gi, gh));
@@ -170,7 +347,7 @@ export class GruGnnSystem implements DynamicSystem {
       const b = tf.mul(g, k.cz);
       return { Gi: tf.concat([a, b, tf.mul(g, k.cn)], 1), Gh: tf.concat([a, b, tf.mul(g, k.cnr)], 1) };
     };
-    const vjpH = (g: Tensor, Gi: Tensor, Gh: Tensor) => tf.add(tf.add(tf.mul(g, k.z), tf.matMul(Gh, k.WhT)), this.propagateT(tf.matMul(Gi, k.WiT)));
+    const vjpH = (g: Tensor, Gi: Tensor, Gh: Tensor) => tf.add(tf.add(tf.mul(g, k.z), tf.matMul(Gh, k.WhT)), this.propagateTReference(tf.matMul(Gi, k.WiT)));
     const vjpW = (Gi: Tensor, Gh: Tensor) => [tf.matMul(k.mT, Gi), tf.matMul(k.xT, Gh), tf.sum(Gi, 0), tf.sum(Gh, 0)];
     return {
       vjp: (z) =>
@@ -192,7 +369,7 @@ export class GruGnnSystem implements DynamicSystem {
       },
       jvp: (v) =>
         tf.tidy(() => {
-          const dgi = tf.matMul(this.propagate(v[0]), Wi);
+          const dgi = tf.matMul(this.propagateReference(v[0]), Wi);
           const dgh = tf.matMul(v[0], Wh);
           const da = tf.add(dgi, dgh);
           const dar = tf.slice(da, [0, 0], [-1, D]);
@@ -207,7 +384,8 @@ export class GruGnnSystem implements DynamicSystem {
   }
 
   dispose(): void {
-    for (const t of [...this.params, ...this.lossParams, this.src, this.dst, this.h0, this.lossIdx, this.lossLabels]) t.dispose();
+    this.disposeBlocks();
+    for (const t of [...this.params, ...this.lossParams, this.onesCol, this.src, this.dst, this.h0, this.lossIdx, this.lossLabels]) t.dispose();
   }
 }
 
