@@ -16,7 +16,10 @@ import { dashboardHtml, makeNonce } from '../src/extension/dashboardHtml';
 import { replaySelection } from '../src/extension/replay';
 import { startWorkerRun, chooseNode } from '../src/extension/workerHost';
 import { readRun } from '../src/run/recorder';
-import type { Envelope, HostToWebview, WebviewToHost } from '../src/protocol/messages';
+import type { Envelope, HostToWebview, WebviewToHost, GradcheckResultMsg } from '../src/protocol/messages';
+import { execFileSync } from 'child_process';
+import { csvToSeries, smoothEma } from '../src/shared/series';
+import { compareHeadline, sci, mib } from '../src/shared/compareSummary';
 
 const CHROMIUM = '/usr/bin/chromium';
 const root = path.resolve(__dirname, '..', '..');
@@ -227,6 +230,162 @@ test('the dashboard webview draws a recorded run in headless Chromium', { skip, 
 
     assert.deepEqual(await page.evaluate(() => (window as unknown as { __csp: string[] }).__csp), [], 'no CSP violations');
     assert.deepEqual(errors.filter((e) => !/invalid message from the host/.test(e)), [], 'no page errors or remote requests');
+  } finally {
+    await browser.close();
+    await srv.close();
+  }
+});
+
+/** A real gradient check recorded by the CLI (the same run/started, gradcheck/row, gradcheck/result events the worker sends). */
+function recordGradcheck(): Envelope[] {
+  const runsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rbp-webview-gc-'));
+  execFileSync(process.execPath, [path.join(root, 'dist', 'cli.js'), 'gradcheck', 'hopfield', '--truncate', '5,10,20,40', '--method', 'TBPTT,Neumann_RBP', '--json', '--set', 'model.num_update=30', '--runs-dir', runsDir], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const [dir] = fs.readdirSync(runsDir);
+  return readRun(path.join(runsDir, dir)).events;
+}
+
+const ink = (id: string) => `(() => { const c = document.getElementById('${id}'); const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++; return n; })()`;
+const CMP_CHARTS = ['chart-cmp-error', 'chart-cmp-cosine', 'chart-cmp-memory', 'chart-cmp-time', 'chart-cmp-residual'];
+
+test('Compare TBPTT vs Neumann-RBP: the comparison view of a recorded gradient check, streaming, verdicts, overlay controls and export', { skip, timeout: 240_000 }, async () => {
+  const { chromium } = await import('playwright-core');
+  const events = recordGradcheck();
+  const selection = replaySelection(events);
+  const result = events.find((e) => e.type === 'gradcheck/result') as Envelope<GradcheckResultMsg>;
+  assert.ok(result, 'the recorded gradient check has its report');
+  assert.ok(selection.includes(result), 'replay keeps the gradient-check events');
+  const report = result.report;
+  const runId = events[0].runId;
+  fs.mkdirSync(results, { recursive: true });
+  const srv = await serve();
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    page.on('console', (m) => {
+      if (m.type() === 'error') errors.push(m.text());
+    });
+    await page.addInitScript(INIT);
+    const post = (msg: HostToWebview) => page.evaluate((m) => window.postMessage(m, '*'), msg);
+    const posted = () => page.evaluate(() => (window as unknown as { __posted: WebviewToHost[] }).__posted);
+    const text = (id: string) => page.locator(`#${id}`).innerText();
+    const expected = compareHeadline(report);
+    const n20 = report.rows.find((r) => r.method === 'Neumann_RBP' && r.K === 20)!;
+    const t20 = report.rows.find((r) => r.method === 'TBPTT' && r.K === 20)!;
+
+    for (const theme of ['light', 'dark']) {
+      await page.goto(`${srv.origin}/${theme}`);
+      await page.waitForFunction(() => (window as unknown as { __posted: { type: string }[] }).__posted.some((m) => m.type === 'ready'));
+      await post({ type: 'reset', runId });
+      // Stream: run/started and the rows one message at a time, as the worker sends them.
+      const started: Envelope[] = selection.filter((e) => e.type === 'run/started' || e.type === 'log');
+      await post({ type: 'events', events: started });
+      await page.waitForFunction(() => document.body.dataset.view === 'compare');
+      const rowEvents: Envelope[] = selection.filter((e) => e.type === 'gradcheck/row');
+      for (const [i, e] of rowEvents.slice(0, 4).entries()) {
+        await post({ type: 'events', events: [e] });
+        await page.waitForFunction((n) => document.querySelectorAll('#cmp-table tbody tr').length === n, i + 1);
+      }
+      assert.match(await text('compare-headline-text'), /Computing the gradient check .* 4 \/ 10 rows/);
+      await post({ type: 'events', events: selection.filter((e) => !started.includes(e) && !rowEvents.slice(0, 4).includes(e)) });
+      await page.waitForFunction(() => document.getElementById('compare-headline')!.dataset.level === 'ok');
+      await page.waitForTimeout(250);
+      for (const id of CMP_CHARTS) {
+        const n = (await page.evaluate(ink(id))) as number;
+        assert.ok(n > 2000, `${theme}: ${id} is drawn (${n} inked pixels)`);
+      }
+      for (const id of ['chart-forward', 'chart-metrics']) assert.equal(await page.locator(`#${id}`).isVisible(), false, `${id} is hidden in the comparison view`);
+      await page.screenshot({ path: path.join(results, `compare-${theme}.png`), fullPage: true });
+    }
+    // The headline: the report's numbers, the ✓.
+    const headline = await text('compare-headline-text');
+    assert.equal(headline, expected.text);
+    assert.ok(headline.startsWith(`✓ Neumann-RBP at K=20: error ${sci(n20.relErrExact)} vs exact, ${mib(n20.peakBytes)} flat in K; TBPTT: ${mib(t20.peakBytes)}`), headline);
+    const ds = await page.locator('#compare-headline').evaluate((el: HTMLElement) => ({ ...el.dataset }));
+    assert.equal(Number(ds.relErrExact), n20.relErrExact);
+    assert.equal(Number(ds.cosExact), n20.cosExact);
+    assert.equal(Number(ds.peakBytes), n20.peakBytes);
+    assert.equal(Number(ds.tbpttPeakBytes), t20.peakBytes);
+    assert.equal(Number(ds.rho), report.rho);
+    assert.equal(await page.locator('#cmp-table tbody tr').count(), report.rows.length);
+
+    // Export of a comparison chart: CSV that parses back to the chart's data (K vs error).
+    await page.locator('[data-export="csv"][data-chart="cmp-error"]').click();
+    const cmpCsv = (await posted()).filter((m) => m.type === 'export').at(-1) as Extract<WebviewToHost, { type: 'export' }>;
+    assert.equal(cmpCsv.format, 'csv');
+    const parsedErr = csvToSeries(cmpCsv.data);
+    assert.equal(parsedErr.xLabel, 'K');
+    const nErr = parsedErr.series.find((x) => x.name === 'Neumann-RBP vs exact')!;
+    assert.deepEqual(nErr.points, report.rows.filter((r) => r.method === 'Neumann_RBP').map((r) => ({ x: r.K, y: Math.max(r.relErrExact, 1e-12) })));
+
+    // Not contractive (the GNN on Cora, ρ(J) ≈ 1.6): the same view says so in red.
+    const badId = 'gc-bad';
+    const badReport = {
+      ...report,
+      experiment: 'cora',
+      rho: 1.6,
+      verdict: { ...report.verdict, level: 'bad' as const, trustRbp: false, rho: 1.6, message: 'ρ(J) = 1.6 ≥ 1: the Neumann series diverges; RBP gradients are not trustworthy' },
+      rows: report.rows.map((r) => (r.method === 'Neumann_RBP' ? { ...r, relErrExact: 0.9 + r.K! / 10, cosExact: 0.01 * r.K!, relErrBptt: 1, cosBptt: 0.02, residualTrace: r.residualTrace.map((_, k) => 0.5 * 1.6 ** k) } : r.method === 'TBPTT' ? { ...r, relErrExact: 0.95, cosExact: 0.1 } : r)),
+    };
+    const started0 = events.find((e) => e.type === 'run/started')!;
+    await post({ type: 'reset', runId: badId });
+    await post({ type: 'events', events: [{ ...started0, runId: badId, experiment: 'cora' } as Envelope, ...badReport.rows.map((row, i) => ({ type: 'gradcheck/row', row, runId: badId, seq: i + 1, t: i }) as Envelope), { type: 'gradcheck/result', report: badReport, runId: badId, seq: 50, t: 50 } as Envelope, { type: 'run/finished', status: 'completed', elapsedMs: 10, summary: {}, runId: badId, seq: 51, t: 51 } as Envelope] });
+    await page.waitForFunction(() => document.getElementById('compare-headline')!.dataset.level === 'bad');
+    await page.waitForTimeout(250);
+    const badText = await text('compare-headline-text');
+    assert.equal(badText, compareHeadline(badReport).text);
+    assert.match(badText, /^✗ Neumann-RBP fails here: ρ\(J\) = 1\.6 ≥ 1/);
+    const colour = await page.locator('#compare-headline-text').evaluate((el) => getComputedStyle(el).color);
+    assert.equal(colour, 'rgb(248, 81, 73)', 'the verdict is drawn in the theme’s error colour (dark: #f85149)');
+    await page.screenshot({ path: path.join(results, 'compare-bad-dark.png'), fullPage: true });
+
+    // Overlay of training runs: stable colours, smoothing, export of what is drawn.
+    const curve = (k: number) => Array.from({ length: 80 }, (_, i) => [i, (1 + k) / (1 + i) + 0.15 * Math.sin(i * (1.3 + k))] as [number, number]);
+    const series = [0, 1, 2].map((k) => ({ runId: `run-${k}`, label: `hopfield Neumann_RBP K=${10 * (k + 1)}`, metric: 'loss', points: curve(k), wallMs: curve(k).map(([i]) => i * 250 * (k + 1)) }));
+    await post({ type: 'overlay', series });
+    await page.locator('#overlay-card').waitFor({ state: 'visible' });
+    await page.locator('#overlay-smoothing').fill('0.6');
+    await page.waitForFunction(() => /smoothing 0\.60/.test(document.getElementById('cap-overlay')!.textContent ?? ''));
+    await page.locator('#overlay-outliers').check();
+    await page.locator('#overlay-xaxis').selectOption('wall');
+    await page.waitForTimeout(200);
+    assert.ok(((await page.evaluate(ink('chart-overlay'))) as number) > 2000, 'overlay drawn');
+    await page.locator('#overlay-card').screenshot({ path: path.join(results, 'overlay-smoothed-dark.png') });
+    const st = await page.evaluate(() => (window as unknown as { __state: { overlay?: Record<string, unknown> } }).__state.overlay);
+    assert.deepEqual({ smoothing: st?.smoothing, ignoreOutliers: st?.ignoreOutliers, xAxis: st?.xAxis }, { smoothing: 0.6, ignoreOutliers: true, xAxis: 'wall' }, 'overlay settings persist in the webview state');
+    await page.locator('#overlay-xaxis').selectOption('step');
+    await page.locator('[data-export="csv"][data-chart="overlay"]').click();
+    const exp = (await posted()).filter((m) => m.type === 'export').at(-1) as Extract<WebviewToHost, { type: 'export' }>;
+    assert.equal(exp.chart, 'overlay-loss');
+    const parsed = csvToSeries(exp.data);
+    assert.equal(parsed.xLabel, 'step');
+    for (const s of series) {
+      const smoothed = parsed.series.find((x) => x.name === s.label)!;
+      const raw = parsed.series.find((x) => x.name === `${s.label} (raw)`)!;
+      assert.ok(smoothed && raw, `${s.label}: smoothed and raw columns`);
+      assert.deepEqual(raw.points, s.points.map(([x, y]) => ({ x, y })));
+      const sm = smoothEma(s.points.map(([, y]) => y), 0.6);
+      smoothed.points.forEach((p, i) => assert.ok(Math.abs(p.y - sm[i]) <= 1e-12 * Math.max(1, Math.abs(sm[i])), `${s.label}[${i}] smoothed`));
+    }
+    await page.locator('[data-export="json"][data-chart="overlay"]').click();
+    await page.locator('[data-export="png"][data-chart="overlay"]').click();
+    const [json, png] = (await posted()).filter((m) => m.type === 'export').slice(-2) as Extract<WebviewToHost, { type: 'export' }>[];
+    assert.equal(JSON.parse(json.data).series.length, 6);
+    assert.match(png.data, /^data:image\/png;base64,/);
+    assert.ok(png.data.length > 5000);
+
+    // A reloaded panel gets its overlay settings back (VS Code keeps what setState stored).
+    await page.evaluate(() => sessionStorage.setItem('rbp-state', JSON.stringify((window as unknown as { __state: unknown }).__state)));
+    await page.addInitScript(() => {
+      const s = sessionStorage.getItem('rbp-state');
+      if (s) (window as unknown as { __state: unknown }).__state = JSON.parse(s);
+    });
+    await page.reload();
+    await page.waitForFunction(() => (window as unknown as { __posted: { type: string }[] }).__posted.some((m) => m.type === 'ready'));
+    assert.equal(await page.locator('#overlay-smoothing').inputValue(), '0.6');
+    assert.equal(await page.locator('#overlay-outliers').isChecked(), true);
+    assert.deepEqual(errors, [], 'no page errors');
   } finally {
     await browser.close();
     await srv.close();

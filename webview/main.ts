@@ -15,6 +15,8 @@ import { BackwardChart } from './charts/backward';
 import { MetricsChart } from './charts/metrics';
 import { MemoryChart } from './charts/memory';
 import { OverlayChart } from './charts/overlay';
+import { CompareView } from './charts/compare';
+import { exportMessage } from './export';
 import { renderHeader } from './header';
 
 interface VsCodeApi {
@@ -29,21 +31,26 @@ const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getEleme
 
 const model = new RunModel();
 let theme = readTheme();
+let state: WebviewState = vscode.getState() ?? {};
 const charts = {
   forward: new ForwardChart($<HTMLCanvasElement>('chart-forward'), $('cap-forward'), theme),
   backward: new BackwardChart($<HTMLCanvasElement>('chart-backward'), $('cap-backward'), theme),
   metrics: new MetricsChart($<HTMLCanvasElement>('chart-metrics'), $('cap-metrics'), theme),
   memory: new MemoryChart($<HTMLCanvasElement>('chart-memory'), $('cap-memory'), theme),
-  overlay: new OverlayChart($<HTMLCanvasElement>('chart-overlay'), theme),
+  overlay: new OverlayChart($<HTMLCanvasElement>('chart-overlay'), theme, state.overlay, $('cap-overlay'), (s) => {
+    state = { ...state, overlay: { ...s, metric: charts.overlay.metric } };
+    vscode.setState(state);
+    syncOverlayControls();
+  }),
+  compare: new CompareView(theme),
 };
 let trust: { trusted: boolean; reason?: string } = { trusted: true };
 let runs: RunSummary[] = [];
-let state: WebviewState = vscode.getState() ?? {};
 
 // ---- throttled rendering (≤ 10 updates/s) ----
 
 const MIN_FRAME_MS = 100;
-let drawn = { forward: -1, backward: -1, metrics: -1, memory: -1, header: -1, log: -1 };
+let drawn = { forward: -1, backward: -1, metrics: -1, memory: -1, header: -1, log: -1, compare: -1 };
 let lastRender = 0;
 let scheduled = false;
 let renders = 0;
@@ -61,6 +68,8 @@ function render(): void {
   lastRender = t0;
   renders++;
   const v = model.version;
+  document.body.dataset.view = model.isGradcheck ? 'compare' : 'run';
+  if (v.compare !== drawn.compare) charts.compare.update(model);
   if (v.forward !== drawn.forward) charts.forward.update(model);
   if (v.backward !== drawn.backward) charts.backward.update(model);
   if (v.metrics !== drawn.metrics) charts.metrics.update(model);
@@ -88,7 +97,7 @@ const select = $<HTMLElement & { value: string }>('run-select');
 function renderRuns(): void {
   const current = model.runId;
   const list = [...runs];
-  if (current && !list.some((r) => r.runId === current)) list.unshift({ runId: current, experiment: model.started?.experiment ?? '?', method: model.started?.method ?? '?', K: null, status: 'running', startedAt: '', finalMetrics: {} });
+  if (current && !list.some((r) => r.runId === current)) list.unshift({ runId: current, experiment: model.started?.experiment ?? '?', method: model.started?.method ?? '?', K: null, status: model.status === 'idle' ? 'running' : model.status, startedAt: '', finalMetrics: {} });
   select.replaceChildren(
     ...list.slice(0, 200).map((r) => {
       const o = document.createElement('vscode-option') as HTMLElement & { value: string; selected: boolean; description: string };
@@ -112,6 +121,37 @@ $('stop').addEventListener('click', () => {
 const overlayMetric = $<HTMLElement & { value: string }>('overlay-metric');
 overlayMetric.addEventListener('change', () => charts.overlay.setMetric(overlayMetric.value));
 
+// Overlay controls: smoothing, y scale, x axis, outliers (persisted in the webview state).
+const smoothing = $<HTMLInputElement>('overlay-smoothing');
+const yScale = $<HTMLSelectElement>('overlay-yscale');
+const xAxis = $<HTMLSelectElement>('overlay-xaxis');
+const outliers = $<HTMLInputElement>('overlay-outliers');
+function syncOverlayControls(): void {
+  const s = charts.overlay.settings;
+  smoothing.value = String(s.smoothing);
+  $('overlay-smoothing-value').textContent = s.smoothing.toFixed(2);
+  yScale.value = s.yScale ?? 'auto';
+  xAxis.value = s.xAxis;
+  outliers.checked = s.ignoreOutliers;
+}
+smoothing.addEventListener('input', () => charts.overlay.update({ smoothing: Number(smoothing.value) }));
+yScale.addEventListener('change', () => charts.overlay.update({ yScale: yScale.value === 'auto' ? undefined : (yScale.value as 'log' | 'linear') }));
+xAxis.addEventListener('change', () => charts.overlay.update({ xAxis: xAxis.value === 'wall' ? 'wall' : 'step' }));
+outliers.addEventListener('change', () => charts.overlay.update({ ignoreOutliers: outliers.checked }));
+syncOverlayControls();
+
+// Export buttons on every chart: CSV / JSON of the drawn data, PNG of the canvas.
+document.addEventListener('click', (ev) => {
+  const b = (ev.target as HTMLElement | null)?.closest<HTMLElement>('[data-export]');
+  if (!b) return;
+  const chart = b.dataset.chart!;
+  const canvas = document.getElementById(`chart-${chart}`) as HTMLCanvasElement | null;
+  if (!canvas) return;
+  const format = b.dataset.export as 'csv' | 'json' | 'png';
+  const name = `${model.runId && chart !== 'overlay' ? `${model.runId}-` : ''}${chart}${chart === 'overlay' ? `-${charts.overlay.metric}` : ''}`;
+  post(exportMessage(name, canvas, format, { runId: chart === 'overlay' ? undefined : model.runId, runs: chart === 'overlay' ? charts.overlay.runIds : undefined }));
+});
+
 function post(msg: WebviewToHost): void {
   vscode.postMessage(msg);
 }
@@ -133,6 +173,7 @@ function handle(msg: HostToWebview): void {
       break;
     case 'events':
       for (const e of msg.events) model.apply(e);
+      if (msg.events.some((e) => e.type === 'run/started' || e.type === 'run/finished' || e.type === 'run/failed')) renderRuns();
       break;
     case 'runs':
       runs = msg.runs;
@@ -179,7 +220,7 @@ window.addEventListener('message', (ev: MessageEvent<unknown>) => {
 new MutationObserver(() => {
   theme = readTheme();
   for (const c of Object.values(charts)) c.setTheme(theme);
-  drawn = { forward: -1, backward: -1, metrics: -1, memory: -1, header: -1, log: -1 };
+  drawn = { forward: -1, backward: -1, metrics: -1, memory: -1, header: -1, log: -1, compare: -1 };
   scheduleRender();
 }).observe(document.body, { attributes: true, attributeFilter: ['class'] });
 

@@ -1,5 +1,5 @@
 /** The dashboard's data for the run it shows, built from protocol events (live or replayed). */
-import type { Envelope, RunStarted, ForwardTrace, BackwardTraceMsg, Diagnostics, RunFinished, RunFailed, MemoryMsg } from '../src/protocol/messages';
+import type { Envelope, RunStarted, ForwardTrace, BackwardTraceMsg, Diagnostics, RunFinished, RunFailed, MemoryMsg, GradcheckRowMsg, GradcheckResultMsg } from '../src/protocol/messages';
 
 /** Forward/backward traces kept for drawing: the latest step in front, earlier ones fading. */
 export const TRACE_HISTORY = 6;
@@ -24,8 +24,11 @@ export class RunModel {
   lastStep = -1;
   lastElapsedMs = 0;
   logs: string[] = [];
+  /** Gradient check (method 'gradcheck'): rows as they stream in, then the whole report. */
+  gradcheckRows: GradcheckRowMsg['row'][] = [];
+  gradcheck: GradcheckResultMsg['report'] | undefined;
   /** Bumped on every change, so charts redraw only what moved. */
-  version = { forward: 0, backward: 0, metrics: 0, memory: 0, header: 0, log: 0 };
+  version = { forward: 0, backward: 0, metrics: 0, memory: 0, header: 0, log: 0, compare: 0 };
 
   reset(runId: string | undefined): void {
     this.runId = runId;
@@ -39,7 +42,14 @@ export class RunModel {
     this.lastStep = -1;
     this.lastElapsedMs = 0;
     this.logs = [];
+    this.gradcheckRows = [];
+    this.gradcheck = undefined;
     for (const k of Object.keys(this.version) as (keyof RunModel['version'])[]) this.version[k]++;
+  }
+
+  /** A gradient check (Compare TBPTT vs Neumann-RBP) rather than a training run. */
+  get isGradcheck(): boolean {
+    return this.started?.method === 'gradcheck';
   }
 
   get status(): 'idle' | 'running' | 'completed' | 'cancelled' | 'failed' {
@@ -96,9 +106,21 @@ export class RunModel {
       case 'log':
         this.pushLog(`${e.level === 'info' ? '' : e.level + ': '}${e.text}`);
         break;
+      case 'gradcheck/row':
+        this.gradcheckRows.push(e.row);
+        this.lastStep = this.gradcheckRows.length - 1;
+        this.version.compare++;
+        this.version.header++;
+        break;
+      case 'gradcheck/result':
+        this.gradcheck = e.report;
+        this.gradcheckRows = e.report.rows;
+        this.version.compare++;
+        break;
       case 'run/finished':
       case 'run/failed':
         this.end = e;
+        this.version.compare++;
         this.lastElapsedMs = e.elapsedMs || this.lastElapsedMs;
         this.version.header++;
         this.pushLog(e.type === 'run/failed' ? `run failed (${e.kind}): ${e.reason}` : `run ${e.status} in ${(e.elapsedMs / 1000).toFixed(1)} s`);

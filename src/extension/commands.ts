@@ -115,11 +115,11 @@ export class RunController implements vscode.Disposable {
     return { method, K: Number(value) };
   }
 
-  /** Launch `experiment` (a built-in name or a config file path). */
-  async launch(experiment: string, config: RbpConfig | undefined): Promise<WorkerRun | undefined> {
+  /** Launch `experiment` (a built-in name or a config file path); `opts.method` skips the method/K questions, `opts.gradcheck` runs a gradient check. */
+  async launch(experiment: string, config: RbpConfig | undefined, opts: { method?: string; K?: number; gradcheck?: RunSpec['gradcheck'] } = {}): Promise<WorkerRun | undefined> {
     if (!this.checkTrust()) return undefined;
     const s = settings();
-    const picked = await this.pickMethod(config, s);
+    const picked = opts.method ? { method: opts.method, K: opts.K } : await this.pickMethod(config, s);
     if (!picked) return undefined;
     const ws = workspaceFolder();
     const spec: RunSpec = {
@@ -131,6 +131,7 @@ export class RunController implements vscode.Disposable {
       dataDir: s.dataDir ? (path.isAbsolute(s.dataDir) || !ws ? s.dataDir : path.join(ws, s.dataDir)) : undefined,
       nativeSearchPaths: [this.ctx.globalStorageUri.fsPath, ...(ws ? [ws] : [])],
       overrides: s.overrides.length ? s.overrides : undefined,
+      gradcheck: opts.gradcheck,
     };
     const node = chooseNode(s.nodePath);
     this.output.appendLine(`── ${new Date().toLocaleTimeString()} starting ${experiment} with ${picked.method}${picked.K ? ` K=${picked.K}` : ''}; worker Node: ${node.description}`);
@@ -154,7 +155,9 @@ export class RunController implements vscode.Disposable {
 
   private showProgress(run: WorkerRun, experiment: string): void {
     this.setStatus(`$(sync~spin) RBP ${path.basename(experiment)} ${run.spec.method ?? ''}`, 'rbpLab.stopRun', `RBP Lab: ${run.runId} is running — click to stop`);
-    void vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `RBP Lab: ${path.basename(experiment)} · ${run.spec.method ?? ''}${run.spec.K ? ` K=${run.spec.K}` : ''}`, cancellable: true }, (progress, token) => {
+    const gc = run.spec.gradcheck;
+    const what = gc ? `gradient check ${(gc.methods ?? []).map((m) => m.replace('_RBP', '-RBP')).join(' vs ')} at K = ${gc.Ks.join(', ')}` : `${run.spec.method ?? ''}${run.spec.K ? ` K=${run.spec.K}` : ''}`;
+    void vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `RBP Lab: ${path.basename(experiment)} · ${what}`, cancellable: true }, (progress, token) => {
       token.onCancellationRequested(() => run.cancel());
       let steps = 0;
       const sub = this.store.onRunEvent(({ runId, event }) => {
@@ -167,6 +170,10 @@ export class RunController implements vscode.Disposable {
           const msg = `${event.step + 1}/${steps || '?'} · loss ${typeof loss === 'number' ? loss.toPrecision(4) : '–'}`;
           progress.report({ message: msg, increment: steps ? 100 / steps : undefined });
           this.status.text = `$(sync~spin) RBP ${run.spec.method ?? ''} ${event.step + 1}/${steps || '?'}`;
+        } else if (event.type === 'gradcheck/row') {
+          // A gradient check's rows stream in: method, K and its error vs exact.
+          const r = event.row;
+          progress.report({ message: `${r.method}${r.K !== null ? ` K=${r.K}` : ''}: rel. error vs exact ${r.relErrExact.toExponential(1)}`, increment: steps ? 100 / steps : undefined });
         }
       });
       return run.done.finally(() => sub.dispose());

@@ -208,10 +208,16 @@ export class Dashboard implements vscode.Disposable {
   }
 
   private async exportData(msg: Extract<WebviewToHost, { type: 'export' }>): Promise<void> {
-    const uri = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(`${msg.chart}.${msg.format}`), filters: { [msg.format.toUpperCase()]: [msg.format] } });
+    const name = `${msg.chart.replace(/[^A-Za-z0-9_.=-]+/g, '_').slice(0, 120) || 'chart'}.${msg.format}`;
+    const folder = vscode.workspace.workspaceFolders?.[0]?.uri;
+    const uri = await vscode.window.showSaveDialog({ title: `RBP Lab: export ${msg.format.toUpperCase()}`, defaultUri: folder ? vscode.Uri.joinPath(folder, name) : vscode.Uri.file(name), filters: { [msg.format.toUpperCase()]: [msg.format] } });
     if (!uri) return;
     const data = msg.format === 'png' ? Buffer.from(msg.data.replace(/^data:image\/png;base64,/, ''), 'base64') : Buffer.from(msg.data, 'utf8');
     await vscode.workspace.fs.writeFile(uri, data);
+    this.deps.output.appendLine(`dashboard: exported ${msg.chart} as ${msg.format.toUpperCase()} to ${uri.fsPath} (${data.length} bytes)`);
+    void vscode.window.showInformationMessage(`RBP Lab: saved ${path.basename(uri.fsPath)}`, 'Open').then((a) => {
+      if (a) void vscode.commands.executeCommand('vscode.open', uri);
+    });
   }
 
   dispose(): void {

@@ -25,6 +25,19 @@ export function contentSecurityPolicy(cspSource: string, nonce: string): string 
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
 
+/** CSV / JSON / PNG buttons of a chart (the webview handles the clicks, the host saves). */
+function exportButtons(chart: string): string {
+  return `<span class="export" role="group" aria-label="Export ${chart}">${['csv', 'json', 'png'].map((f) => `<button type="button" class="tool" data-export="${f}" data-chart="${chart}" title="Export ${f === 'png' ? 'the chart as a PNG image' : `the chart's data as ${f.toUpperCase()}`}">${f.toUpperCase()}</button>`).join('')}</span>`;
+}
+
+function compareCard(id: string, title: string, hint: string, wide = false): string {
+  return `<section class="card${wide ? ' wide' : ''}" aria-labelledby="h-cmp-${id}">
+    <h2 id="h-cmp-${id}">${title} <span class="hint">${hint}</span><span class="spacer"></span>${exportButtons(`cmp-${id}`)}</h2>
+    <div class="chart"><canvas id="chart-cmp-${id}" role="img" aria-label="${title}"></canvas></div>
+    <p class="caption" id="cap-cmp-${id}"></p>
+  </section>`;
+}
+
 export function dashboardHtml(o: DashboardHtmlOptions): string {
   return `<!DOCTYPE html>
 <html lang="en">
@@ -60,30 +73,51 @@ export function dashboardHtml(o: DashboardHtmlOptions): string {
   <div id="verdict" class="verdict" data-level="none" role="status"><span class="codicon codicon-info" aria-hidden="true"></span><span id="verdict-text">No diagnostics yet</span></div>
   <div id="banner" class="banner" role="alert" hidden><span class="codicon codicon-error" aria-hidden="true"></span><span id="banner-text"></span></div>
 </header>
+<section id="compare-view" aria-label="Compare TBPTT vs Neumann-RBP">
+  <div id="compare-headline" class="headline" data-level="none" role="status"><span class="codicon codicon-loading" aria-hidden="true"></span><div><div id="compare-headline-text" class="headline-text">Gradient check</div><ul id="compare-details" class="headline-details"></ul></div></div>
+  <div class="grid">
+  ${compareCard('error', 'Gradient error vs K', 'relative error, solid: vs exact, dashed: vs BPTT (log)')}
+  ${compareCard('cosine', 'Cosine vs K', 'cosine similarity with the exact (solid) and BPTT (dashed) gradient')}
+  ${compareCard('memory', 'Peak memory vs K', 'peak tensor bytes of the gradient computation')}
+  ${compareCard('time', 'Time vs K', 'wall time of the gradient computation')}
+  ${compareCard('residual', 'Adjoint residual per iteration', 'each K, darker = larger K (log)', true)}
+  <section class="card wide" aria-labelledby="h-cmp-table">
+    <h2 id="h-cmp-table">Every method at every K <span class="hint">same batch, same weights</span></h2>
+    <div class="table-wrap"><table id="cmp-table"><thead><tr><th>method</th><th>K</th><th>rel. err vs exact</th><th>cos vs exact</th><th>rel. err vs BPTT</th><th>cos vs BPTT</th><th>ms</th><th>peak</th><th>residual</th></tr></thead><tbody></tbody></table></div>
+  </section>
+  </div>
+</section>
 <main class="grid">
-  <section class="card" aria-labelledby="h-forward">
-    <h2 id="h-forward">Forward residual <span class="hint">per solver step, latest training step in front (log)</span></h2>
+  <section class="card run-only" aria-labelledby="h-forward">
+    <h2 id="h-forward">Forward residual <span class="hint">per solver step, latest training step in front (log)</span><span class="spacer"></span>${exportButtons('forward')}</h2>
     <div class="chart"><canvas id="chart-forward" role="img" aria-label="Forward relative residual per step"></canvas></div>
     <p class="caption" id="cap-forward">waiting for the first forward pass…</p>
   </section>
-  <section class="card" aria-labelledby="h-backward">
-    <h2 id="h-backward">Backward pass <span class="hint">adjoint residual / term norm per iteration (log)</span></h2>
+  <section class="card run-only" aria-labelledby="h-backward">
+    <h2 id="h-backward">Backward pass <span class="hint">adjoint residual / term norm per iteration (log)</span><span class="spacer"></span>${exportButtons('backward')}</h2>
     <div class="chart"><canvas id="chart-backward" role="img" aria-label="Backward residual per iteration"></canvas></div>
     <p class="caption" id="cap-backward">waiting for the first backward pass…</p>
   </section>
-  <section class="card" aria-labelledby="h-metrics">
-    <h2 id="h-metrics">Loss and metrics <span class="hint">per step</span></h2>
+  <section class="card run-only" aria-labelledby="h-metrics">
+    <h2 id="h-metrics">Loss and metrics <span class="hint">per step</span><span class="spacer"></span>${exportButtons('metrics')}</h2>
     <div class="chart"><canvas id="chart-metrics" role="img" aria-label="Loss and evaluation metrics per step"></canvas></div>
     <p class="caption" id="cap-metrics">–</p>
   </section>
-  <section class="card" aria-labelledby="h-memory">
-    <h2 id="h-memory">Memory <span class="hint">peak tensor bytes of each step’s gradient</span></h2>
+  <section class="card run-only" aria-labelledby="h-memory">
+    <h2 id="h-memory">Memory <span class="hint">peak tensor bytes of each step’s gradient</span><span class="spacer"></span>${exportButtons('memory')}</h2>
     <div class="chart"><canvas id="chart-memory" role="img" aria-label="Peak memory per step"></canvas></div>
     <p class="caption" id="cap-memory">–</p>
   </section>
   <section class="card wide" id="overlay-card" aria-labelledby="h-overlay" hidden>
-    <h2 id="h-overlay">Compare runs <vscode-single-select id="overlay-metric" aria-label="Metric compared"></vscode-single-select></h2>
-    <div class="chart"><canvas id="chart-overlay" role="img" aria-label="Metric of several runs"></canvas></div>
+    <h2 id="h-overlay">Compare runs <vscode-single-select id="overlay-metric" aria-label="Metric compared"></vscode-single-select><span class="spacer"></span>${exportButtons('overlay')}</h2>
+    <div class="controls" id="overlay-controls">
+      <label for="overlay-smoothing">Smoothing</label><input type="range" id="overlay-smoothing" min="0" max="0.99" step="0.01" value="0" aria-describedby="overlay-smoothing-value"><output id="overlay-smoothing-value" for="overlay-smoothing">0.00</output>
+      <label for="overlay-yscale">Y</label><select id="overlay-yscale"><option value="auto">auto</option><option value="log">log</option><option value="linear">linear</option></select>
+      <label for="overlay-xaxis">X</label><select id="overlay-xaxis"><option value="step">step</option><option value="wall">wall time</option></select>
+      <label class="check"><input type="checkbox" id="overlay-outliers"> Ignore outliers</label>
+    </div>
+    <div class="chart tall"><canvas id="chart-overlay" role="img" aria-label="Metric of several runs"></canvas></div>
+    <p class="caption" id="cap-overlay"></p>
   </section>
   <section class="card wide" aria-labelledby="h-log">
     <h2 id="h-log">Log</h2>

@@ -7,6 +7,9 @@ import * as vscode from 'vscode';
 import { RunsStore } from './runsStore';
 import { RunController, registerCommands, runsRoot } from './commands';
 import { Dashboard, registerDashboardSerializer } from './dashboard';
+import { registerRunsTree } from './runsTree';
+import { registerCompare } from './compare';
+import { registerConfigEditor } from './configEditor';
 
 export interface RbpLabApi {
   store: RunsStore;
@@ -23,8 +26,11 @@ export function activate(ctx: vscode.ExtensionContext): RbpLabApi {
     { dispose: () => store.dispose() },
     registerDashboardSerializer(controller.dashboardDeps),
     ...registerCommands(controller, store),
+    ...registerRunsTree(store, () => controller.dashboardDeps),
+    ...registerCompare(controller),
     vscode.workspace.onDidGrantWorkspaceTrust(() => Dashboard.instance?.sendTrust()),
   );
+  ctx.subscriptions.push(...registerConfigEditor(ctx, { store, controller }));
   return { store, controller };
 }
 

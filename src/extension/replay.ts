@@ -43,6 +43,8 @@ export function replaySelection(events: Envelope[], opts: ReplayOptions = {}): E
       case 'run/started':
       case 'run/finished':
       case 'run/failed':
+      case 'gradcheck/row':
+      case 'gradcheck/result':
         keep.add(e);
         break;
       case 'trace/forward':
@@ -78,7 +80,7 @@ export function replaySelection(events: Envelope[], opts: ReplayOptions = {}): E
 /** Curves of one recorded run for the Compare overlay (train loss and every eval metric). */
 export function overlaySeries(d: RunDescription, events: Envelope[], maxPoints = 1000): OverlaySeries[] {
   const label = `${d.experiment} ${d.method}${d.K !== null ? ` K=${d.K}` : ''} (${d.runId.slice(0, 15)})`;
-  const byMetric = new Map<string, [number, number][]>();
+  const byMetric = new Map<string, { step: number; v: number; ms: number }[]>();
   for (const e of events) {
     if (e.type !== 'metrics') continue;
     for (const [k, v] of Object.entries(e.values)) {
@@ -87,8 +89,12 @@ export function overlaySeries(d: RunDescription, events: Envelope[], maxPoints =
       const key = e.kind === 'eval' ? k : 'loss';
       let pts = byMetric.get(key);
       if (!pts) byMetric.set(key, (pts = []));
-      pts.push([e.step, v]);
+      pts.push({ step: e.step, v, ms: e.elapsedMs });
     }
   }
-  return [...byMetric].map(([metric, points]) => ({ runId: d.runId, label, metric, points: downsample(points, maxPoints) }));
+  const name = d.label ? `${d.label} (${d.runId.slice(0, 15)})` : label;
+  return [...byMetric].map(([metric, pts]) => {
+    const kept = downsample(pts, maxPoints);
+    return { runId: d.runId, label: name, metric, points: kept.map((p) => [p.step, p.v] as [number, number]), wallMs: kept.map((p) => p.ms) };
+  });
 }

@@ -2,6 +2,7 @@
  * The runs of a workspace: the recorded ones under `.rbp-lab/runs/` plus the live ones, with a
  * change event. vscode-free; the dashboard (and later the runs tree view) subscribe to it.
  */
+import * as fs from 'fs';
 import * as path from 'path';
 import { listRuns, readRun, summarize, RunDescription } from '../run/recorder';
 import type { Envelope, RunSummary } from '../protocol/messages';
@@ -39,6 +40,7 @@ export class RunsStore {
   private readonly active = new Map<string, WorkerRun>();
   private readonly changed = new Emitter<void>();
   private readonly events = new Emitter<RunEvent>();
+  private readonly liveMetrics = new Map<string, Record<string, number>>();
   /** Fires when a run starts, ends, or the list changes. */
   readonly onDidChange = this.changed.event;
   /** Every event of every live run, as it is recorded. */
@@ -50,8 +52,14 @@ export class RunsStore {
     return path.join(this.root, runId);
   }
 
+  /** Recorded runs, newest first; a live run carries its latest metrics (run.json has them only at the end). */
   list(): RunDescription[] {
-    return listRuns(this.root);
+    const runs = listRuns(this.root);
+    for (const r of runs) {
+      const live = this.liveMetrics.get(r.runId);
+      if (live && this.active.has(r.runId)) r.finalMetrics = { ...r.finalMetrics, ...live };
+    }
+    return runs;
   }
 
   summaries(): RunSummary[] {
@@ -80,12 +88,18 @@ export class RunsStore {
     this.changed.fire();
     void run.done.then(() => {
       this.active.delete(run.runId);
+      this.liveMetrics.delete(run.runId);
       this.changed.fire();
     });
   }
 
   /** Called by the run's onEvent callback. */
   publish(runId: string, event: Envelope): void {
+    if (event.type === 'metrics') {
+      const m = this.liveMetrics.get(runId) ?? {};
+      for (const [k, v] of Object.entries(event.values)) if (Number.isFinite(v)) m[k] = v;
+      this.liveMetrics.set(runId, m);
+    }
     this.events.fire({ runId, event });
     if (event.type === 'run/started') this.changed.fire();
   }
@@ -94,9 +108,97 @@ export class RunsStore {
     this.changed.fire();
   }
 
+  /** Set (or clear, with an empty label) a run's display label: `label` in its run.json. */
+  rename(runId: string, label: string): RunDescription {
+    const file = path.join(this.dirOf(runId), 'run.json');
+    const d = JSON.parse(fs.readFileSync(file, 'utf8')) as RunDescription;
+    const l = label.trim();
+    if (l) d.label = l;
+    else delete d.label;
+    fs.writeFileSync(file + '.tmp', JSON.stringify(d, null, 2));
+    fs.renameSync(file + '.tmp', file);
+    this.changed.fire();
+    return d;
+  }
+
+  /** Remove a recorded run's folder; a live run must be stopped first. */
+  delete(runId: string): void {
+    if (this.active.has(runId)) throw new Error(`run ${runId} is still running: stop it first`);
+    const dir = this.dirOf(runId);
+    if (path.dirname(dir) !== path.resolve(this.root) || !runId || runId.includes('..')) throw new Error(`not a run folder: ${dir}`);
+    fs.rmSync(dir, { recursive: true, force: true });
+    this.changed.fire();
+  }
+
   dispose(): void {
     for (const r of this.active.values()) r.dispose();
     this.changed.dispose();
     this.events.dispose();
   }
+}
+
+/** What the runs tree shows for a run (vscode-free, so it is tested without VS Code). */
+export interface RunItemView {
+  label: string;
+  description: string;
+  tooltip: string;
+  /** A codicon id. */
+  icon: string;
+  /** Theme colour id for the icon, if any. */
+  iconColour?: string;
+  contextValue: string;
+}
+
+const STATUS_ICON: Record<RunDescription['status'], { icon: string; colour?: string }> = {
+  running: { icon: 'sync~spin' },
+  completed: { icon: 'pass', colour: 'testing.iconPassed' },
+  cancelled: { icon: 'circle-slash', colour: 'disabledForeground' },
+  failed: { icon: 'error', colour: 'testing.iconFailed' },
+};
+
+const num = (v: number) => (Math.abs(v) !== 0 && (Math.abs(v) < 1e-3 || Math.abs(v) >= 1e5) ? v.toExponential(2) : String(Number(v.toPrecision(4))));
+
+/** "2025-11-28 10:42" in local time. */
+export function shortDate(iso: string): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}`;
+}
+
+/** The final numbers worth a glance: loss and eval metrics, or a gradient check's ρ and verdict. */
+export function keyMetrics(d: RunDescription): string[] {
+  const out: string[] = [];
+  if (d.method === 'gradcheck') {
+    if (typeof d.summary?.rho === 'number') out.push(`ρ ${num(d.summary.rho)}`);
+    if (d.summary?.verdict !== undefined) out.push(String(d.summary.verdict));
+    return out;
+  }
+  const m = d.finalMetrics ?? {};
+  for (const k of ['loss', 'val_acc', 'test_acc', 'meta_loss', 'val_loss']) if (typeof m[k] === 'number') out.push(`${k} ${num(m[k])}`);
+  return out;
+}
+
+export function runItemView(d: RunDescription, live = false): RunItemView {
+  const status = live ? 'running' : d.status;
+  const what = d.method === 'gradcheck' ? `${d.experiment} · gradient check` : `${d.experiment} · ${d.method}${d.K !== null ? ` K=${d.K}` : ''}`;
+  const metrics = keyMetrics(d);
+  const st = STATUS_ICON[status] ?? STATUS_ICON.failed;
+  const tooltip = [
+    d.label ? `${d.label}\n${what}` : what,
+    `status: ${status}${d.reason ? ` — ${d.reason}` : ''}`,
+    `started: ${shortDate(d.startedAt)}${d.finishedAt ? ` · finished: ${shortDate(d.finishedAt)}` : ''}`,
+    d.backend ? `backend: ${d.backend}` : '',
+    d.T ? `T = ${d.T}, ${d.steps} steps` : '',
+    ...Object.entries(d.finalMetrics ?? {}).map(([k, v]) => `${k}: ${num(v)}`),
+    `run: ${d.runId}`,
+  ].filter(Boolean);
+  return {
+    label: d.label ? d.label : what,
+    description: [d.label ? what : '', shortDate(d.startedAt), ...metrics].filter(Boolean).join(' · '),
+    tooltip: tooltip.join('\n'),
+    icon: st.icon,
+    iconColour: st.colour,
+    contextValue: `rbpLab.run.${status}${d.method === 'gradcheck' ? '.gradcheck' : ''}`,
+  };
 }

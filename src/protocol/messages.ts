@@ -206,6 +206,20 @@ export interface OverlaySeries {
   label: string;
   metric: string;
   points: [number, number][];
+  /** Wall-clock time of each point since the run started (ms), aligned with `points` (x by wall time). */
+  wallMs?: number[];
+}
+
+/** The Compare overlay's controls, kept by the webview (setState) across hide/reload/restart. */
+export interface OverlaySettings {
+  metric?: string;
+  /** Debiased EMA weight, 0 (off) … 0.99. */
+  smoothing?: number;
+  yScale?: 'log' | 'linear';
+  xAxis?: 'step' | 'wall';
+  ignoreOutliers?: boolean;
+  /** Runs toggled off in the legend. */
+  hidden?: string[];
 }
 
 export type HostToWebview =
@@ -225,6 +239,7 @@ export type HostToWebview =
 export interface WebviewState {
   runId?: string;
   overlayRunIds?: string[];
+  overlay?: OverlaySettings;
 }
 
 export type WebviewToHost =
@@ -319,7 +334,9 @@ export function parseWebviewMessage(v: unknown): WebviewToHost {
     case 'ready':
       if (m.state !== undefined) {
         if (!obj(m.state)) throw new ProtocolError('ready: field \'state\' is not an object');
-        checkFields(m.state as Record<string, unknown>, { runId: optional(str), overlayRunIds: optional(arr(str)) }, 'ready.state');
+        checkFields(m.state as Record<string, unknown>, { runId: optional(str), overlayRunIds: optional(arr(str)), overlay: optional(obj) }, 'ready.state');
+        const o = (m.state as Record<string, unknown>).overlay as Record<string, unknown> | undefined;
+        if (o) checkFields(o, { metric: optional(str), smoothing: optional(num), yScale: optional(oneOf('log', 'linear')), xAxis: optional(oneOf('step', 'wall')), ignoreOutliers: optional(bool), hidden: optional(arr(str)) }, 'ready.state.overlay');
       }
       return m as WebviewToHost;
     case 'stop':
@@ -356,7 +373,7 @@ export function parseHostToWebview(v: unknown): HostToWebview {
       return m as HostToWebview;
     case 'overlay':
       checkFields(m, { series: arr(obj) }, 'overlay');
-      for (const s of m.series as Record<string, unknown>[]) checkFields(s, { runId: str, label: str, metric: str, points: arr(arr(num)) }, 'overlay.series[]');
+      for (const s of m.series as Record<string, unknown>[]) checkFields(s, { runId: str, label: str, metric: str, points: arr(arr(num)), wallMs: optional(arr(num)) }, 'overlay.series[]');
       return m as HostToWebview;
     case 'trust':
       checkFields(m, { trusted: bool, reason: optional(str) }, 'trust');

@@ -1,0 +1,406 @@
+/**
+ * The experiment config in the editor: for YAML files in the authors' schema (a top-level
+ * `runner:` naming HopfieldRunner / CitationRunner / HypergradRunner) —
+ *   CodeLens above `model:`: ▶ Run, Compare TBPTT vs Neumann-RBP, Gradient check;
+ *   the Problems panel: the parser's issues as you type (the CLI's messages), the missing data folder;
+ *   inline notes at the ends of the T / truncate_iter / grad_method lines from the config's last run
+ *   or gradient check, live while it runs, with a hover that charts the residuals and links to the
+ *   dashboard at that run.
+ * Runs are matched to config files by the path they were started with (RunSpec.experiment), kept in
+ * workspace state (run id → config path) so the notes come back after a reload.
+ * The vscode-free logic is in model.ts.
+ */
+import * as vscode from 'vscode';
+import * as fs from 'fs';
+import * as path from 'path';
+import type { RunsStore } from '../runsStore';
+import type { RunController } from '../commands';
+import { BUILTIN_CONFIGS, BUILTIN_NAMES } from '../../config/builtin';
+import { loadConfigFile, ConfigError, parseConfigText, type RbpConfig } from '../../config/load';
+import { METHOD_NAMES } from '../../core/gradients/types';
+import type { Envelope } from '../../protocol/messages';
+import { configDiagnostics, configModel, detectRunner, digestEvents, foldEvent, hoverMarkdown, lensLine, lineDecorations, notesForRun, placeNotes, type InlineFns, type LineNote, type RunDigest, type RunNotes, type Severity } from './model';
+
+export interface ConfigEditorDeps {
+  store: RunsStore;
+  controller: RunController;
+}
+
+const SELECTOR: vscode.DocumentSelector = [{ language: 'yaml' }, { pattern: '**/*.{yaml,yml}' }];
+const LINKS_KEY = 'rbpLab.configRuns';
+const MAX_LINKS = 500;
+const K_METHODS = ['TBPTT', 'RBP', 'CG_RBP', 'Neumann_RBP'];
+
+/** A YAML document that is (or is trying to be) an RBP Lab config. */
+export function isRbpConfigDocument(doc: vscode.TextDocument): boolean {
+  if (doc.languageId !== 'yaml' && !/\.ya?ml$/i.test(doc.fileName)) return false;
+  const text = doc.getText();
+  return detectRunner(text) !== undefined || (/^runner:/m.test(text) && /^model:/m.test(text));
+}
+
+function canonicalMethod(m: string): string {
+  const c = (s: string) => s.toLowerCase().replace(/[\s_-]/g, '');
+  return METHOD_NAMES.find((n) => c(n) === c(m)) ?? m;
+}
+
+function fileKey(p: string): string {
+  return path.resolve(p);
+}
+
+// The inline notes (src/config/inline.ts) format numbers with core/diagnostics, which loads
+// TensorFlow.js: load them on first use, not at activation.
+let inlineFns: Promise<InlineFns> | undefined;
+const loadInline = (): Promise<InlineFns> => (inlineFns ??= import('../../config/inline').then((m) => ({ notesFromGradcheck: m.notesFromGradcheck, notesFromRun: m.notesFromRun })));
+
+const SEVERITY: Record<Severity, vscode.DiagnosticSeverity> = {
+  error: vscode.DiagnosticSeverity.Error,
+  warning: vscode.DiagnosticSeverity.Warning,
+  information: vscode.DiagnosticSeverity.Information,
+  hint: vscode.DiagnosticSeverity.Hint,
+};
+
+interface DocNotes {
+  version: number;
+  runId: string;
+  run: RunNotes;
+  lines: LineNote[];
+}
+
+class ConfigEditor implements vscode.Disposable {
+  private readonly disposables: vscode.Disposable[] = [];
+  private readonly diagnostics = vscode.languages.createDiagnosticCollection('rbp-lab');
+  private readonly decorations: Record<'ok' | 'warn' | 'bad' | 'info', vscode.TextEditorDecorationType>;
+  private readonly digests = new Map<string, RunDigest>();
+  private readonly notes = new Map<string, DocNotes>();
+  private readonly lensChanged = new vscode.EventEmitter<void>();
+  private diagTimers = new Map<string, NodeJS.Timeout>();
+  private refreshTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly ctx: vscode.ExtensionContext,
+    private readonly deps: ConfigEditorDeps,
+  ) {
+    const deco = (color: string) =>
+      vscode.window.createTextEditorDecorationType({
+        after: { color: new vscode.ThemeColor(color), margin: '0 0 0 2.5em', fontStyle: 'italic', textDecoration: 'none; opacity: 0.85' },
+        rangeBehavior: vscode.DecorationRangeBehavior.ClosedClosed,
+      });
+    this.decorations = { ok: deco('testing.iconPassed'), warn: deco('editorWarning.foreground'), bad: deco('editorError.foreground'), info: deco('editorCodeLens.foreground') };
+    const d = this.disposables;
+    d.push(this.diagnostics, this.lensChanged, ...Object.values(this.decorations));
+    d.push(
+      vscode.languages.registerCodeLensProvider(SELECTOR, { provideCodeLenses: (doc) => this.codeLenses(doc), onDidChangeCodeLenses: this.lensChanged.event }),
+      vscode.languages.registerHoverProvider(SELECTOR, { provideHover: (doc, pos) => this.hover(doc, pos) }),
+      vscode.workspace.onDidOpenTextDocument((doc) => this.validateSoon(doc, 0)),
+      vscode.workspace.onDidChangeTextDocument((e) => {
+        this.validateSoon(e.document, 300);
+        this.refreshSoon(300);
+      }),
+      vscode.workspace.onDidCloseTextDocument((doc) => {
+        this.diagnostics.delete(doc.uri);
+        this.notes.delete(doc.uri.toString());
+      }),
+      vscode.workspace.onDidSaveTextDocument((doc) => this.validateSoon(doc, 0)),
+      vscode.window.onDidChangeVisibleTextEditors(() => this.refreshSoon(0)),
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        if (e.affectsConfiguration('rbpLab.dataDir')) for (const doc of vscode.workspace.textDocuments) this.validateSoon(doc, 0);
+      }),
+      { dispose: deps.store.onRunEvent(({ runId, event }) => this.onRunEvent(runId, event)).dispose },
+      { dispose: deps.store.onDidChange(() => this.linkActiveRuns()).dispose },
+      vscode.commands.registerCommand('rbpLab.gradientCheck', (uri?: vscode.Uri) => this.gradientCheck(uri)),
+      vscode.commands.registerCommand('rbpLab.openBuiltinConfig', (name?: string) => this.openBuiltin(name)),
+      vscode.commands.registerCommand('rbpLab.configEditor.compare', (uri?: vscode.Uri) => this.compare(uri)),
+    );
+    for (const doc of vscode.workspace.textDocuments) this.validateSoon(doc, 0);
+    this.refreshSoon(0);
+  }
+
+  // ---- runs ↔ configs ----
+
+  private links(): Record<string, string> {
+    return this.ctx.workspaceState.get<Record<string, string>>(LINKS_KEY, {});
+  }
+
+  /** Remember that `runId` ran the config at `file`. */
+  link(runId: string, file: string): void {
+    const links = this.links();
+    if (links[runId] === fileKey(file)) return;
+    links[runId] = fileKey(file);
+    const ids = Object.keys(links).sort();
+    for (const old of ids.slice(0, Math.max(0, ids.length - MAX_LINKS))) delete links[old];
+    void this.ctx.workspaceState.update(LINKS_KEY, links);
+    this.refreshSoon(0);
+  }
+
+  private linkActiveRuns(): void {
+    for (const run of this.deps.store.activeRuns) {
+      if (/\.ya?ml$/i.test(run.spec.experiment) && !this.links()[run.runId]) this.link(run.runId, run.spec.experiment);
+    }
+    this.refreshSoon(100);
+  }
+
+  private onRunEvent(runId: string, event: Envelope): void {
+    let file = this.links()[runId];
+    if (!file) {
+      const exp = this.deps.store.getActive(runId)?.spec.experiment;
+      if (!exp || !/\.ya?ml$/i.test(exp)) return;
+      this.link(runId, exp);
+      file = fileKey(exp);
+    }
+    let d = this.digests.get(runId);
+    if (!d) this.digests.set(runId, (d = { events: [], rows: 0 }));
+    foldEvent(d, event);
+    if (event.type !== 'metrics' && event.type !== 'memory' && event.type !== 'log') this.refreshSoon(250);
+  }
+
+  /** The newest run of a config that is still on disk. */
+  private lastRunOf(file: string): string | undefined {
+    const key = fileKey(file);
+    const ids = Object.entries(this.links())
+      .filter(([, f]) => f === key)
+      .map(([id]) => id)
+      .sort()
+      .reverse();
+    return ids.find((id) => this.deps.store.isActive(id) || fs.existsSync(path.join(this.deps.store.dirOf(id), 'events.jsonl')));
+  }
+
+  private digestOf(runId: string): RunDigest | undefined {
+    let d = this.digests.get(runId);
+    if (d && !this.deps.store.isActive(runId) && !d.events.some((e) => e.type === 'run/finished' || e.type === 'run/failed')) d = undefined; // a live digest that missed its end: reread
+    if (!d) {
+      try {
+        d = digestEvents(this.deps.store.read(runId).events);
+      } catch {
+        return undefined;
+      }
+      this.digests.set(runId, d);
+    }
+    return d;
+  }
+
+  // ---- decorations ----
+
+  private refreshSoon(ms: number): void {
+    if (this.refreshTimer) return;
+    this.refreshTimer = setTimeout(() => {
+      this.refreshTimer = undefined;
+      void this.refresh();
+    }, ms);
+  }
+
+  private async refresh(): Promise<void> {
+    const editors = vscode.window.visibleTextEditors.filter((e) => e.document.uri.scheme === 'file' && isRbpConfigDocument(e.document));
+    const fns = editors.length ? await loadInline() : undefined;
+    for (const editor of vscode.window.visibleTextEditors) {
+      const doc = editor.document;
+      const lines = fns && editors.includes(editor) ? this.computeNotes(doc, fns) : [];
+      const groups = lineDecorations(lines);
+      for (const level of ['ok', 'warn', 'bad', 'info'] as const) {
+        const opts: vscode.DecorationOptions[] = groups
+          .filter((g) => g.level === level && g.line < doc.lineCount)
+          .map((g) => {
+            const end = doc.lineAt(g.line).range.end;
+            return { range: new vscode.Range(end, end), renderOptions: { after: { contentText: g.text } } };
+          });
+        editor.setDecorations(this.decorations[level], opts);
+      }
+    }
+  }
+
+  private computeNotes(doc: vscode.TextDocument, fns: InlineFns): LineNote[] {
+    const runId = this.lastRunOf(doc.uri.fsPath);
+    const key = doc.uri.toString();
+    if (!runId) {
+      this.notes.delete(key);
+      return [];
+    }
+    const digest = this.digestOf(runId);
+    const parsed = parseConfigText(doc.getText());
+    const cfg = configModel(parsed);
+    if (!digest || !cfg) {
+      this.notes.delete(key);
+      return [];
+    }
+    const run = notesForRun(cfg, digest, fns);
+    const lines = placeNotes(parsed, run.notes);
+    this.notes.set(key, { version: doc.version, runId, run, lines });
+    return lines;
+  }
+
+  /** The inline notes now shown for a document (for tests and the API). */
+  notesOf(uri: vscode.Uri): { runId: string; lines: { line: number; path: string; text: string; level: string }[] } | undefined {
+    const n = this.notes.get(uri.toString());
+    return n && { runId: n.runId, lines: n.lines.map(({ line, path: p, text, level }) => ({ line, path: p, text, level })) };
+  }
+
+  // ---- hovers ----
+
+  private hover(doc: vscode.TextDocument, pos: vscode.Position): vscode.Hover | undefined {
+    const n = this.notes.get(doc.uri.toString());
+    if (!n) return undefined;
+    const here = n.lines.filter((l) => l.line === pos.line);
+    if (!here.length) return undefined;
+    const which = here.some((l) => l.path === 'model.truncate_iter') ? 'backward' : 'forward';
+    const md = new vscode.MarkdownString(hoverMarkdown(here, { runId: n.runId, notes: n.run }, which), true);
+    md.isTrusted = { enabledCommands: ['rbpLab.openDashboard'] };
+    return new vscode.Hover(md, doc.lineAt(pos.line).range);
+  }
+
+  // ---- CodeLens ----
+
+  private codeLenses(doc: vscode.TextDocument): vscode.CodeLens[] {
+    if (!isRbpConfigDocument(doc)) return [];
+    const line = lensLine(parseConfigText(doc.getText()));
+    const range = new vscode.Range(line, 0, line, 0);
+    return [
+      new vscode.CodeLens(range, { title: '▶ Run', command: 'rbpLab.runConfig', arguments: [doc.uri], tooltip: 'Train with this config (RBP Lab: Run Experiment from Config File)' }),
+      new vscode.CodeLens(range, { title: 'Compare TBPTT vs Neumann-RBP', command: 'rbpLab.configEditor.compare', arguments: [doc.uri], tooltip: 'Gradient error, time and memory of TBPTT and Neumann-RBP at several K, on one batch of this config' }),
+      new vscode.CodeLens(range, { title: 'Gradient check', command: 'rbpLab.gradientCheck', arguments: [doc.uri], tooltip: 'Check this config’s gradient method at its K against the exact gradient' }),
+    ];
+  }
+
+  // ---- diagnostics ----
+
+  private validateSoon(doc: vscode.TextDocument, ms: number): void {
+    const key = doc.uri.toString();
+    const t = this.diagTimers.get(key);
+    if (t) clearTimeout(t);
+    this.diagTimers.set(
+      key,
+      setTimeout(() => {
+        this.diagTimers.delete(key);
+        this.validate(doc);
+      }, ms),
+    );
+  }
+
+  private validate(doc: vscode.TextDocument): void {
+    if (doc.isClosed) return;
+    if (!isRbpConfigDocument(doc)) {
+      this.diagnostics.delete(doc.uri);
+      return;
+    }
+    const ws = vscode.workspace.getWorkspaceFolder(doc.uri)?.uri.fsPath ?? vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+    const dataDirSetting = vscode.workspace.getConfiguration('rbpLab', doc.uri).get<string>('dataDir', '');
+    const dataDir = dataDirSetting ? (path.isAbsolute(dataDirSetting) || !ws ? dataDirSetting : path.join(ws, dataDirSetting)) : '';
+    const baseDirs = [...(ws ? [ws] : []), ...(doc.uri.scheme === 'file' ? [path.dirname(doc.uri.fsPath)] : [])];
+    const { diagnostics } = configDiagnostics(doc.getText(), { dataDir, baseDirs, envDataDir: process.env.RBP_DATA_DIR });
+    this.diagnostics.set(
+      doc.uri,
+      diagnostics.map((d) => {
+        const diag = new vscode.Diagnostic(new vscode.Range(d.span.start.line, d.span.start.character, d.span.end.line, d.span.end.character), d.message, SEVERITY[d.severity]);
+        diag.source = 'RBP Lab';
+        if (d.path) diag.code = d.path;
+        if (d.severity === 'hint') diag.tags = [vscode.DiagnosticTag.Unnecessary];
+        return diag;
+      }),
+    );
+  }
+
+  // ---- commands ----
+
+  private async configFile(uri: vscode.Uri | undefined): Promise<{ file: vscode.Uri; config: RbpConfig } | undefined> {
+    let file = uri instanceof vscode.Uri ? uri : undefined;
+    const editor = vscode.window.activeTextEditor;
+    if (!file && editor && /\.ya?ml$/i.test(editor.document.fileName)) file = editor.document.uri;
+    if (!file) {
+      const picked = await vscode.window.showOpenDialog({ title: 'RBP Lab: experiment config', canSelectMany: false, filters: { 'Experiment config': ['yaml', 'yml'] }, defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri });
+      file = picked?.[0];
+    }
+    if (!file) return undefined;
+    const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === file!.toString());
+    if (doc?.isDirty) await doc.save();
+    try {
+      return { file, config: loadConfigFile(file.fsPath).config };
+    } catch (err) {
+      const msg = err instanceof ConfigError ? err.issues.filter((i) => i.severity === 'error').map((i) => `line ${i.line}: ${i.message}`).join('; ') : (err as Error).message;
+      const a = await vscode.window.showErrorMessage(`RBP Lab: ${path.basename(file.fsPath)} has problems: ${msg}`, 'Show Problems');
+      if (a) void vscode.commands.executeCommand('workbench.actions.view.problems');
+      return undefined;
+    }
+  }
+
+  /** A gradient check of the config's own method at its K (and TBPTT at that K, for memory), recorded as a run. */
+  async gradientCheck(uri?: vscode.Uri, Ks?: number[], methods?: string[]): Promise<string | undefined> {
+    const c = await this.configFile(uri);
+    if (!c) return undefined;
+    const model = c.config.model as Record<string, unknown>;
+    const method = canonicalMethod(String(model.grad_method ?? 'BPTT'));
+    const K = typeof model.truncate_iter === 'number' ? model.truncate_iter : 20;
+    const ms = methods ?? [...new Set([K_METHODS.includes(method) ? method : 'Neumann_RBP', 'TBPTT'])];
+    const run = await this.deps.controller.launch(c.file.fsPath, c.config, { method, K, gradcheck: { Ks: Ks ?? [K], methods: ms } });
+    if (run) this.link(run.runId, c.file.fsPath);
+    return run?.runId;
+  }
+
+  /** The Compare view's command when it is there; else a TBPTT vs Neumann-RBP gradient check at K values asked for. */
+  private async compare(uri?: vscode.Uri): Promise<unknown> {
+    const file = uri instanceof vscode.Uri ? uri : vscode.window.activeTextEditor?.document.uri;
+    const all = await vscode.commands.getCommands(true);
+    if (all.includes('rbpLab.compareTbpttNeumann')) return vscode.commands.executeCommand('rbpLab.compareTbpttNeumann', file);
+    const value = await vscode.window.showInputBox({
+      title: 'RBP Lab: compare TBPTT and Neumann-RBP at which K?',
+      prompt: 'K values, comma-separated',
+      value: '5,10,20,40',
+      ignoreFocusOut: true,
+      validateInput: (v) => (/^\s*\d+(\s*,\s*\d+)*\s*$/.test(v) && v.split(',').every((x) => Number(x) >= 1) ? undefined : 'integers ≥ 1, e.g. 5,10,20'),
+    });
+    if (value === undefined) return undefined;
+    return this.gradientCheck(file, value.split(',').map((x) => Number(x.trim())), ['TBPTT', 'Neumann_RBP']);
+  }
+
+  /** Open configs/<name>.yaml: a copy in the workspace's configs/ folder (made on first use), else the extension's own. */
+  private async openBuiltin(name?: string): Promise<vscode.TextEditor | undefined> {
+    let pick = typeof name === 'string' ? name.toLowerCase() : undefined;
+    if (!pick || !BUILTIN_CONFIGS[pick]) {
+      const ws = vscode.workspace.workspaceFolders?.[0];
+      const items = BUILTIN_NAMES.map((n) => {
+        const c = BUILTIN_CONFIGS[n];
+        const m = c.model as Record<string, unknown>;
+        return { label: `${n}.yaml`, name: n, description: String(c.runner), detail: `${String(c.exp_name)} · ${String(m.grad_method)} · K = ${String(m.truncate_iter)}${ws ? ` — copied to ${path.join('configs', `${n}.yaml`)} in the workspace` : ''}` };
+      });
+      const p = await vscode.window.showQuickPick(items, { title: 'RBP Lab: open a built-in config', placeHolder: 'The authors’ experiment configs' });
+      pick = p?.name;
+    }
+    if (!pick) return undefined;
+    const source = vscode.Uri.joinPath(this.ctx.extensionUri, 'configs', `${pick}.yaml`);
+    const ws = vscode.workspace.workspaceFolders?.[0];
+    let target = source;
+    if (ws && ws.uri.scheme === 'file') {
+      target = vscode.Uri.joinPath(ws.uri, 'configs', `${pick}.yaml`);
+      if (!fs.existsSync(target.fsPath)) {
+        fs.mkdirSync(path.dirname(target.fsPath), { recursive: true });
+        fs.copyFileSync(source.fsPath, target.fsPath);
+      }
+    }
+    const doc = await vscode.workspace.openTextDocument(target);
+    return vscode.window.showTextDocument(doc, { preview: false });
+  }
+
+  dispose(): void {
+    if (this.refreshTimer) clearTimeout(this.refreshTimer);
+    for (const t of this.diagTimers.values()) clearTimeout(t);
+    for (const d of this.disposables.splice(0)) d.dispose();
+  }
+}
+
+export interface ConfigEditorApi {
+  /** The inline notes shown for a config document. */
+  notesOf(uri: vscode.Uri): ReturnType<ConfigEditor['notesOf']>;
+  /** Link a run to the config file it ran. */
+  link(runId: string, file: string): void;
+}
+
+let instance: ConfigEditor | undefined;
+
+/** The config editor of the active extension (undefined before registerConfigEditor). */
+export function configEditorApi(): ConfigEditorApi | undefined {
+  return instance;
+}
+
+/** CodeLens, diagnostics, inline notes and hovers for experiment configs; the Gradient Check and Open Built-in Config commands. */
+export function registerConfigEditor(ctx: vscode.ExtensionContext, deps: ConfigEditorDeps): vscode.Disposable[] {
+  const editor = new ConfigEditor(ctx, deps);
+  instance = editor;
+  return [editor, { dispose: () => (instance = instance === editor ? undefined : instance) }];
+}
