@@ -80,6 +80,11 @@ function runs() {
     .sort((a, b) => a.id.localeCompare(b.id));
 }
 
+/** 1-based line of the first line matching `re`. */
+function lineNo(text, re) {
+  return text.split('\n').findIndex((l) => re.test(l)) + 1;
+}
+
 let checksPassed = 0;
 function assert(cond, msg) {
   if (!cond) throw new Error(`assertion failed: ${msg}`);
@@ -241,6 +246,175 @@ async function main() {
   rs = runs();
   assert(rs.length === 3 && rs.every((r) => r.desc && r.desc.status !== 'running'), 'three runs, none left running');
 
+  // 7b. The experiment config in the editor: open a built-in config (copied into the workspace),
+  // CodeLens above model:, a gradient check and a TBPTT-vs-Neumann comparison from the lenses with
+  // their numbers at the ends of the config's lines, a hover chart, a run from the ▶ Run lens, and
+  // a misspelt field in the Problems panel as it is typed.
+  const tCfg = Date.now();
+  writeJson(wsSettings, smoke);
+  await page.waitForTimeout(1000);
+  await palette('View: Close All Editors');
+  await palette('RBP Lab: Open Built-in Config');
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: 'hopfield.yaml' }).first().waitFor({ timeout: 10_000 });
+  await page.locator('.quick-input-widget input').fill('hopfield');
+  await page.keyboard.press('Enter');
+  const cfgFile = path.join(ws, 'configs', 'hopfield.yaml');
+  await page.locator('.view-line', { hasText: 'truncate_iter' }).first().waitFor({ timeout: 30_000 });
+  assert(fs.existsSync(cfgFile), 'Open Built-in Config copied configs/hopfield.yaml into the workspace');
+  const lens = (title) => page.locator('.codelens-decoration a', { hasText: title }).first();
+  await lens('Gradient check').waitFor({ timeout: 30_000 });
+  const lensTitles = await page.locator('.codelens-decoration a').allInnerTexts();
+  assert(['▶ Run', 'Compare TBPTT vs Neumann-RBP', 'Gradient check'].every((t) => lensTitles.some((x) => x.includes(t))), `CodeLens: ${lensTitles.join(' | ')}`);
+  const lensTop = await lens('Gradient check').boundingBox();
+  const modelTop = await page.locator('.view-line', { hasText: /^model:/ }).first().boundingBox();
+  assert(lensTop && modelTop && lensTop.y < modelTop.y && modelTop.y - lensTop.y < 40, 'the CodeLens sits right above model:');
+  await page.screenshot({ path: path.join(results, 'e2e-config-codelens.png') });
+  log(`config open with CodeLens: ${lensTitles.join(' | ')}`);
+
+  /** The decoration texts (CSS ::after content) drawn on the editor line holding `key`. */
+  async function afterText(key) {
+    return page.evaluate((k) => {
+      const out = [];
+      for (const line of document.querySelectorAll('.monaco-editor .view-line')) {
+        if (!line.textContent.replace(/\u00a0/g, ' ').includes(k)) continue;
+        for (const el of line.querySelectorAll('*')) {
+          const c = getComputedStyle(el, '::after').content;
+          if (!c || c === 'none' || c === 'normal') continue;
+          try {
+            out.push(JSON.parse(c));
+          } catch {
+            out.push(c.slice(1, -1));
+          }
+        }
+      }
+      return out.join(' | ');
+    }, key);
+  }
+  async function waitAfter(key, re, timeout) {
+    const end = Date.now() + timeout;
+    for (;;) {
+      const t = await afterText(key);
+      if (re.test(t)) return t;
+      if (Date.now() > end) throw new Error(`no decoration matching ${re} on the '${key}' line (it shows '${t}')`);
+      await page.waitForTimeout(250);
+    }
+  }
+  const runCount = runs().length;
+  async function waitNewRun(n, timeout) {
+    const end = Date.now() + timeout;
+    for (;;) {
+      const rs2 = runs();
+      if (rs2.length >= n && rs2.slice(-1)[0].desc && !['running'].includes(rs2.slice(-1)[0].desc.status) && rs2.slice(-1)[0].desc.experiment !== '?') return rs2.slice(-1)[0];
+      if (Date.now() > end) throw new Error(`run ${n} did not finish on disk`);
+      await page.waitForTimeout(300);
+    }
+  }
+
+  // Gradient check from its lens: the config's method (BPTT → checked as Neumann-RBP) at its K = 20.
+  await lens('Gradient check').click();
+  const gc = await waitNewRun(runCount + 1, 120_000);
+  assert(gc.desc.status === 'completed' && gc.desc.method === 'gradcheck', `gradient check run ${gc.id}: ${gc.desc.status} ${gc.desc.method}`);
+  const kNote = await waitAfter('truncate_iter', /K=20 Neumann-RBP: rel err .* vs exact · peak \d+ MB vs TBPTT \d+ MB/, 30_000);
+  const tNote = await waitAfter('num_update', /(✓ \d+ steps to|✗ not below) .*ρ\(J\) = /, 10_000);
+  const vNote = await waitAfter('grad_method: BPTT', /ρ\(J\)|converge|unreliable/i, 10_000);
+  log(`gradient check ${gc.id} → truncate_iter: "${kNote}"; num_update: "${tNote}"; grad_method: "${vNote}"`);
+  await page.screenshot({ path: path.join(results, 'e2e-config-gradcheck.png') });
+
+  // Hover on the T line: the notes, a data-URI SVG chart (rendered), a link to the dashboard.
+  await page.locator('.view-line', { hasText: 'num_update' }).first().locator('span', { hasText: 'num_update' }).last().hover();
+  const hover = page.locator('.monaco-hover').filter({ hasText: 'Forward convergence' }).first();
+  await hover.waitFor({ timeout: 10_000 });
+  const hoverText = await hover.innerText();
+  assert(/Open .* in the dashboard/.test(hoverText), `hover has the dashboard link: ${hoverText.slice(0, 200)}`);
+  const img = hover.locator('img[src^="data:image/svg+xml"]');
+  const imgW = (await img.count()) ? await img.first().evaluate((el) => el.naturalWidth) : 0;
+  log(`hover: chart image ${imgW ? `rendered, ${imgW} px wide` : 'not rendered'}; "${hoverText.split('\n')[0].slice(0, 100)}"`);
+  await page.screenshot({ path: path.join(results, 'e2e-config-hover.png') });
+  const bwdImg = await (async () => {
+    await page.mouse.move(5, 5);
+    await page.keyboard.press('Escape');
+    await page.locator('.view-line', { hasText: 'truncate_iter' }).first().locator('span', { hasText: 'truncate_iter' }).last().hover();
+    const h = page.locator('.monaco-hover').filter({ hasText: 'Gradient at K' }).first();
+    await h.waitFor({ timeout: 10_000 });
+    return h.locator('img[src^="data:image/svg+xml"]').count();
+  })();
+  assert(bwdImg === 1, 'the truncate_iter hover charts the adjoint residual of the check');
+  const bwdW = await page.locator('.monaco-hover img[src^="data:image/svg+xml"]').first().evaluate((el) => el.naturalWidth);
+  assert(bwdW > 0, `data-URI SVG rendered in the hover (${bwdW} px)`);
+  // The link opens the dashboard at that run.
+  await page.locator('.monaco-hover a', { hasText: 'in the dashboard' }).first().click();
+  await webview().locator('body[data-status]').waitFor({ timeout: 30_000 });
+  log('the hover link opened the dashboard');
+  await page.keyboard.press('Escape');
+
+  // Compare TBPTT vs Neumann-RBP from its lens, at K = 2, 5.
+  await lens('Compare TBPTT vs Neumann-RBP').click();
+  try {
+    await page.locator('.quick-input-widget input').waitFor({ state: 'visible', timeout: 4000 });
+    await page.locator('.quick-input-widget input').fill('2,5');
+    await page.keyboard.press('Enter');
+  } catch {
+    /* the Compare command asked nothing */
+  }
+  const cmp = await waitNewRun(runCount + 2, 120_000);
+  assert(cmp.desc.status === 'completed', `compare run ${cmp.id} ${cmp.desc.status}`);
+  const cmpEvents = fs.readFileSync(path.join(cmp.dir, 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const result = cmpEvents.find((e) => e.type === 'gradcheck/result');
+  assert(result && result.report.Ks.join(',') === '2,5' && ['TBPTT', 'Neumann_RBP'].every((m) => result.report.methods.includes(m)), `compare ran TBPTT and Neumann-RBP at K = 2, 5 (${result?.report.Ks} ${result?.report.methods})`);
+  const kNote2 = await waitAfter('truncate_iter', /K=5 Neumann-RBP: rel err/, 30_000);
+  log(`compare ${cmp.id} done; truncate_iter now: "${kNote2}"`);
+  await page.waitForTimeout(1500);
+  await page.screenshot({ path: path.join(results, 'e2e-config-compare.png') });
+
+  // ▶ Run from its lens: a 3-step Neumann-RBP K=10 training run (the workspace's smoke settings); live notes.
+  await lens('▶ Run').click();
+  const tr = await waitNewRun(runCount + 3, 120_000);
+  assert(tr.desc.status === 'completed' && tr.desc.method === 'Neumann_RBP', `run from the lens ${tr.id}: ${tr.desc.status} ${tr.desc.method}`);
+  const tNote2 = await waitAfter('num_update', /\(last run, step 3\)/, 30_000);
+  const kNote3 = await waitAfter('truncate_iter', /Neumann-RBP: adjoint residual .* after \d+ iterations \(last run\)/, 10_000);
+  log(`run ${tr.id} → num_update: "${tNote2}"; truncate_iter: "${kNote3}"`);
+  await page.screenshot({ path: path.join(results, 'e2e-config-run.png') });
+
+  // The notes survive an editor switch.
+  await palette('View: Close All Editors');
+  await page.locator('.view-line', { hasText: 'truncate_iter' }).first().waitFor({ state: 'detached', timeout: 10_000 });
+  await palette('RBP Lab: Open Built-in Config');
+  await page.locator('.quick-input-widget input').fill('hopfield');
+  await page.keyboard.press('Enter');
+  await waitAfter('num_update', /\(last run, step 3\)/, 15_000);
+  log('notes back after closing and reopening the config');
+
+  // A misspelt field, typed: a squiggle and the CLI's message in the Problems panel; undo clears it.
+  const problemLine = lineNo(fs.readFileSync(cfgFile, 'utf8'), /^  truncate_iter:/);
+  await page.locator('.view-line', { hasText: 'truncate_iter' }).first().locator('span', { hasText: 'truncate_iter' }).last().click();
+  await page.keyboard.press('Home');
+  for (let i = 0; i < 7; i++) await page.keyboard.press('ArrowRight');
+  await page.keyboard.press('Delete');
+  await page.locator('.view-line', { hasText: 'truncat_iter' }).first().waitFor({ timeout: 5000 });
+  const tTyped = Date.now();
+  await page.locator('.squiggly-error').first().waitFor({ timeout: 10_000 });
+  log(`squiggle ${Date.now() - tTyped} ms after typing`);
+  await palette('View: Toggle Problems');
+  const problem = page.locator('.markers-panel .monaco-list-row', { hasText: "unknown field 'model.truncat_iter'" }).first();
+  await problem.waitFor({ timeout: 10_000 });
+  const problemText = (await problem.innerText()).replace(/\s+/g, ' ');
+  assert(/did you mean 'truncate_iter'\?/.test(problemText), `Problems panel: ${problemText}`);
+  assert(problemText.includes(`[Ln ${problemLine}`), `the problem is at line ${problemLine}: ${problemText}`);
+  await page.screenshot({ path: path.join(results, 'e2e-config-problems.png') });
+  await page.locator('.view-line', { hasText: 'truncat_iter' }).first().click();
+  await page.keyboard.press('Control+Z');
+  await page.locator('.markers-panel .monaco-list-row', { hasText: "unknown field 'model.truncat_iter'" }).first().waitFor({ state: 'detached', timeout: 10_000 });
+  await page.keyboard.press('Control+S'); // code-server may have auto-saved the typo
+  for (let i = 0; fs.readFileSync(cfgFile, 'utf8').includes('truncat_iter'); i++) {
+    if (i > 40) throw new Error('the config was not saved back');
+    await page.waitForTimeout(250);
+  }
+  log(`config editor checks done in ${((Date.now() - tCfg) / 1000).toFixed(1)} s`);
+  await palette('View: Toggle Problems');
+  await palette('RBP Lab: Open Dashboard');
+  await waitStatus(['completed', 'cancelled'], 30_000);
+  await page.waitForTimeout(2000); // the workbench saves its layout (the panel to restore)
+
   // 8. Reload the window: the serializer brings the dashboard back with the last run.
   await page.reload();
   await page.getByRole('treeitem', { name: 'README.md' }).waitFor({ timeout: 90_000 });
@@ -248,6 +422,14 @@ async function main() {
   await webview().locator('#cap-forward[data-step]').waitFor({ timeout: 30_000 });
   log(`after a reload the dashboard is back, showing a ${back} run`);
   await page.screenshot({ path: path.join(results, 'e2e-reloaded.png') });
+  // The config's notes come back too (runs are linked to configs in workspace state).
+  if (!(await page.locator('.view-line', { hasText: 'num_update' }).count())) {
+    await palette('RBP Lab: Open Built-in Config');
+    await page.locator('.quick-input-widget input').fill('hopfield');
+    await page.keyboard.press('Enter');
+  }
+  const afterReload = await waitAfter('num_update', /\(last run, step 3\)/, 30_000);
+  log(`after the reload the config shows "${afterReload}"`);
 
   const leftover = execFileSync('ps', ['-eo', 'pid,args']).toString().split('\n').filter((l) => l.includes(path.join(R, 'ext')) && l.includes('worker.js'));
   assert(leftover.length === 0, `no worker left running: ${leftover.join('; ')}`);
