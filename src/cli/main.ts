@@ -9,7 +9,7 @@ import { RunRecorder, newRunId } from '../run/recorder';
 import { runGradcheck, DEFAULT_KS, GradcheckReport } from '../run/gradcheck';
 import { isBackendRequest, BackendError } from '../core/backend';
 import { RunError } from '../experiments/types';
-import { fmt } from '../core/diagnostics';
+import { fmt } from '../core/format';
 import type { WorkerEvent, RunSpec } from '../protocol/messages';
 import { parseMethodName, METHOD_NAMES } from '../core/gradients';
 import { BUILTIN_NAMES } from '../config/builtin';

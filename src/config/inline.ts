@@ -6,7 +6,7 @@
  *   at grad_method: the verdict.
  */
 import { T_FIELD, RunnerName } from './schema';
-import { fmt } from '../core/diagnostics';
+import { fmt } from '../core/format';
 import type { GradcheckReport } from '../run/gradcheck';
 import type { VerdictInfo, Envelope } from '../protocol/messages';
 

@@ -7,6 +7,9 @@ import { Rng } from './random';
 import type { Linearization } from './system';
 import { State, dispose, norm, scale } from './state';
 import type { SolverStats } from './solvers/types';
+import { fmt, fmtRho } from './format';
+
+export { fmt, fmtRho };
 
 export interface SpectralEstimate {
   rho: number;
@@ -58,21 +61,7 @@ export interface Verdict {
   message: string;
 }
 
-export function fmt(x: number, digits = 2): string {
-  if (!Number.isFinite(x)) return String(x);
-  if (x !== 0 && (Math.abs(x) < 1e-3 || Math.abs(x) >= 1e4)) return x.toExponential(digits - 1);
-  return x.toFixed(digits);
-}
 
-/** ρ with enough digits that a value just above or below 1 never prints as "1.00". */
-export function fmtRho(rho: number): string {
-  if (!Number.isFinite(rho)) return String(rho);
-  for (let d = 2; d <= 6; d++) {
-    const s = rho.toFixed(d);
-    if (Number(s) !== 1 || rho === 1) return s;
-  }
-  return rho.toFixed(6);
-}
 
 /** The verdict shown in the dashboard header, at `grad_method` in the config, and by `rbp gradcheck`. */
 export function verdict(rho: number, forward: SolverStats, tol = 1e-4): Verdict {

@@ -12,6 +12,8 @@ import type { RunnerName } from '../config/schema';
 export interface ExperimentContext {
   /** Folder with data files (Planetoid) when the experiment needs one. */
   dataDir?: string;
+  /** Folder of the config file the run came from: relative paths in it are tried from there first. */
+  configDir?: string;
   log(text: string): void;
 }
 

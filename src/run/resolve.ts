@@ -1,5 +1,6 @@
 /** Turning a RunSpec (built-in name or config file, plus overrides) into a validated config. */
 import * as fs from 'fs';
+import * as path from 'path';
 import { builtinConfig, loadConfigFile, applyOverride, validateConfigObject, RbpConfig, ConfigError } from '../config/load';
 import { BUILTIN_NAMES } from '../config/builtin';
 import { parseMethodName, usesK, MethodName } from '../core/gradients';
@@ -12,12 +13,15 @@ export interface ResolvedRun {
   method: MethodName;
   K: number;
   notes: string[];
+  /** Folder of the config file, when the run came from one. */
+  configDir?: string;
 }
 
 export function resolveRun(spec: RunSpec): ResolvedRun {
   const notes: string[] = [];
   let config: RbpConfig;
   let experimentName: string;
+  let configDir: string | undefined;
   if (spec.config) {
     config = structuredClone(spec.config) as RbpConfig;
     const errors = validateConfigObject(config);
@@ -36,6 +40,7 @@ export function resolveRun(spec: RunSpec): ResolvedRun {
       throw err;
     }
     experimentName = String(config.exp_name ?? 'config').toLowerCase();
+    configDir = path.dirname(path.resolve(spec.experiment));
   } else {
     throw new RunError('bad-config', `unknown experiment '${spec.experiment}': use one of ${BUILTIN_NAMES.join(', ')} or a path to a .yaml config`);
   }
@@ -61,5 +66,5 @@ export function resolveRun(spec: RunSpec): ResolvedRun {
   if (usesK(method) && !(Number.isInteger(K) && K >= 1)) throw new RunError('bad-config', `model.truncate_iter (K) must be an integer ≥ 1 for ${method}; got ${String(model.truncate_iter)}`);
   const errors = validateConfigObject(config);
   if (errors.length) throw new RunError('bad-config', errors.join('; '));
-  return { config, experimentName, method, K, notes };
+  return { config, experimentName, method, K, notes, configDir };
 }

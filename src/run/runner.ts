@@ -55,6 +55,7 @@ export async function runExperiment(spec: RunSpec, emit: (e: WorkerEvent) => voi
   const backend: BackendInfo = { name: choice.name, description: describeChoice(choice), skipped: choice.skipped, nodeVersion: process.version, execPath: process.execPath };
   const session = experiment.create(resolved.config, resolved.method, resolved.K, {
     dataDir: spec.dataDir,
+    configDir: resolved.configDir,
     log: (text) => emit({ type: 'log', level: 'info', text }),
   });
   const method = getMethod(resolved.method);

@@ -54,12 +54,13 @@ export function planetoidName(name: string | undefined): PlanetoidName {
 
 /**
  * Where the Planetoid files are: the run's data folder (--data / rbpLab.dataDir), then the config's
- * dataset.path (relative to the working directory), then $RBP_DATA_DIR; the first that holds every
+ * dataset.path (relative to the config file's folder, then to the working directory), then $RBP_DATA_DIR; the first that holds every
  * ind.<name>.* file. None: a RunError('bad-data') naming the missing files and every folder tried.
  */
-export function resolveDataDir(name: PlanetoidName, configPath: string | undefined, ctx: Pick<ExperimentContext, 'dataDir' | 'log'>): string {
+export function resolveDataDir(name: PlanetoidName, configPath: string | undefined, ctx: Pick<ExperimentContext, 'dataDir' | 'log' | 'configDir'>): string {
   const candidates: { dir: string; from: string }[] = [];
   if (ctx.dataDir) candidates.push({ dir: ctx.dataDir, from: 'the run\'s data folder (--data / rbpLab.dataDir)' });
+  if (configPath && ctx.configDir && !path.isAbsolute(configPath)) candidates.push({ dir: path.join(ctx.configDir, configPath), from: 'dataset.path, relative to the config file' });
   if (configPath) candidates.push({ dir: configPath, from: 'dataset.path in the config' });
   const env = process.env[DATA_ENV];
   if (env) candidates.push({ dir: env, from: `$${DATA_ENV}` });

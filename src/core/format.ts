@@ -1,0 +1,19 @@
+/** Number formatting for messages, tables and inline notes (no TensorFlow import: the extension host uses it). */
+
+/** Two significant decimals; exponent form below 1e-2 and from 1e4 (so 0.004 never prints as "0.00"); 0 as "0". */
+export function fmt(x: number, digits = 2): string {
+  if (!Number.isFinite(x)) return String(x);
+  if (x === 0) return '0';
+  if (Math.abs(x) < 1e-2 || Math.abs(x) >= 1e4) return x.toExponential(digits - 1);
+  return x.toFixed(digits);
+}
+
+/** ρ with enough digits that a value just above or below 1 never prints as "1.00". */
+export function fmtRho(rho: number): string {
+  if (!Number.isFinite(rho)) return String(rho);
+  for (let d = 2; d <= 6; d++) {
+    const s = rho.toFixed(d);
+    if (Number(s) !== 1 || rho === 1) return s;
+  }
+  return rho.toFixed(6);
+}
