@@ -3,7 +3,8 @@
  * paper's §4.3 after Maclaurin et al.). The dynamic system is T steps of momentum SGD on a tanh MLP:
  *   m' = β ⊙ m − (1 − β) ⊙ ∇L_batch(t)(θ),   θ' = θ + α ⊙ m',
  * with one learning rate α_i = exp(a_i) and one momentum β_i = σ(b_i) per parameter tensor θ_i
- * (a, b ∈ ℝ⁸ are the system's `params`). State h = (θ₁..θ₈, m₁..m₈). Meta-loss: the training
+ * (a, b ∈ ℝ⁸ are the system's `params`). State h = (Θ, M): θ₁..θ₈ and m₁..m₈ each packed into one
+ * vector (`Layout`; two state tensors keep the per-step residual and norm cheap). Meta-loss: the training
  * cross-entropy of θ_T on the full training set. Any outer VJP of a step is a Hessian-vector
  * product of the inner loss, so everything differentiable here uses `core/activations`.
  */
@@ -14,6 +15,7 @@ import type { DynamicSystem, Linearization, StepPhase } from '../../core/system'
 import type { State } from '../../core/state';
 import { Rng } from '../../core/random';
 import { BatchSchedule, Dataset } from './data';
+import { BlockSpec, blocks, packLayers, segmentDot } from './kernels';
 
 export type LastStep = 'full' | 'minibatch';
 
@@ -35,6 +37,8 @@ export interface HypergradOptions {
    * forward step; false forces the generic autodiff path everywhere.
    */
   analytic: boolean;
+  /** The fast path's JS kernels (`./kernels`) on cpu and wasm; false uses their op fallbacks. */
+  jsKernels?: boolean;
 }
 
 export const HYPERGRAD_DEFAULTS: HypergradOptions = {
@@ -50,11 +54,52 @@ export const HYPERGRAD_DEFAULTS: HypergradOptions = {
 
 export interface Batch {
   x: Tensor;
-  /** xᵀ, for the first layer's weight gradients without a transposed product. */
-  xT: Tensor;
+  /**
+   * [xᵀ; 1ᵀ] [d + 1, N]: the first layer's weight and bias gradients as one product, without a
+   * transposed matMul.
+   */
+  xaT: Tensor;
+  /** A [1, N] row of ones (X̃ᵀ of the hidden layers). */
+  ones: Tensor;
+  /** 1 / N as a scalar tensor. */
+  invN: Tensor;
   /** One-hot targets [N, C]. */
   y: Tensor;
+  /** y / N (the fast path's δ_L = p/N − y/N). */
+  yN: Tensor;
   n: number;
+}
+
+/**
+ * Where each parameter tensor θ_i lives in the packed vector Θ = (vec W₁, b₁, ..., vec W_L, b_L)
+ * (row-major; the state is h = (Θ, M), M the momenta, packed the same way).
+ */
+export interface Layout {
+  /** Shape of θ_i: [in, out] for a weight, [out] for a bias. */
+  shapes: number[][];
+  /** Start of θ_i in Θ; offsets[P] = N. */
+  offsets: number[];
+  N: number;
+  /** Number of layers (P = 2L tensors). */
+  L: number;
+}
+
+export function makeLayout(sizes: number[]): Layout {
+  const shapes: number[][] = [];
+  for (let l = 0; l + 1 < sizes.length; l++) shapes.push([sizes[l], sizes[l + 1]], [sizes[l + 1]]);
+  const offsets = [0];
+  for (const sh of shapes) offsets.push(offsets[offsets.length - 1] + sh.reduce((a, b) => a * b, 1));
+  return { shapes, offsets, N: offsets[shapes.length], L: shapes.length / 2 };
+}
+
+/** The parameter tensors θ_i of a packed vector, by slices (differentiable to any order). */
+export function unpackTheta(flat: Tensor, layout: Layout): Tensor[] {
+  return layout.shapes.map((sh, i) => tf.reshape(tf.slice(flat, layout.offsets[i], layout.offsets[i + 1] - layout.offsets[i]), sh));
+}
+
+/** Pack tensors θ_i into one vector (differentiable). */
+export function packTheta(xs: Tensor[]): Tensor {
+  return tf.concat(xs.map((x) => tf.reshape(x, [-1])));
 }
 
 /** α = exp(a), β = σ(b) as numbers, from the hyperparameter tensors w = (a, b). */
@@ -62,8 +107,13 @@ function hyper(w: Tensor[]): { alpha: number[]; beta: number[] } {
   return { alpha: Array.from(w[0].dataSync(), Math.exp), beta: Array.from(w[1].dataSync(), (v) => 1 / (1 + Math.exp(-v))) };
 }
 
+/** How many gradient tapes are recording (0: nothing differentiates the current call). */
+function gradientDepth(): number {
+  return (tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth;
+}
+
 function isTaped(): boolean {
-  return (tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth > 0;
+  return gradientDepth() > 0;
 }
 
 /**
@@ -73,15 +123,6 @@ function isTaped(): boolean {
 export function tanhFast(x: Tensor): Tensor {
   return tf.sub(tf.mul(sigmoid(tf.mul(x, 2)), 2), 1);
 }
-
-/** tanhFast without autodiff bookkeeping (forward values only). */
-function tanhValue(x: Tensor): Tensor {
-  return tf.tidy(() => tf.sub(tf.mul(tf.sigmoid(tf.mul(x, 2)), 2), 1));
-}
-
-/** a bᵀ and aᵀ b with an explicit transpose: on wasm 6-10x faster than matMul's transpose flags. */
-const mmT = (a: Tensor, b: Tensor): Tensor => tf.matMul(a, tf.transpose(b));
-const tMm = (a: Tensor, b: Tensor): Tensor => tf.matMul(tf.transpose(a), b);
 
 /**
  * a b with a gradient that uses explicit transposes (dA = dY Bᵀ, dB = Aᵀ dY), each again through
@@ -97,11 +138,11 @@ export const mm = tf.customGrad((...args: (Tensor | tf.GradSaveFunc)[]) => {
   };
 }) as (a: Tensor, b: Tensor) => Tensor;
 
-/** X W for a constant data batch X, with dW = Xᵀ dY from the batch's stored Xᵀ (no transpose per call). */
+/** X W for a constant data batch X, with dW = Xᵀ dY from the batch's stored [Xᵀ; 1ᵀ] (no transpose per call). */
 function dataMatMul(batch: Batch, W: Tensor): Tensor {
   const f = tf.customGrad((...args: (Tensor | tf.GradSaveFunc)[]) => {
     const w = args[0] as Tensor;
-    return { value: tf.matMul(batch.x, w), gradFunc: (dy: Tensor) => mm(batch.xT, dy) };
+    return { value: tf.matMul(batch.x, w), gradFunc: (dy: Tensor) => tf.slice(mm(batch.xaT, dy), [0, 0], [w.shape[0], -1]) };
   }) as (w: Tensor) => Tensor;
   return f(W);
 }
@@ -117,6 +158,16 @@ export function mlp(theta: Tensor[], batch: Batch): Tensor {
   return a;
 }
 
+/** Shared by the fast-path pieces of one system. */
+export interface FastContext {
+  layout: Layout;
+  /** Scalar constants 1 and 2 (kept; not re-uploaded per op). */
+  one: Tensor;
+  two: Tensor;
+  /** Use the JS kernels of `./kernels` (else their op fallbacks). */
+  jsKernels: boolean;
+}
+
 /**
  * The MLP's forward and backward pass at one (θ, batch), kept for Hessian-vector products
  * (Pearlmutter's R-operator written out for tanh layers and softmax cross-entropy):
@@ -125,100 +176,157 @@ export function mlp(theta: Tensor[], batch: Batch): Tensor {
  * H u (u = (U_W, U_b)): R-forward  RA_l = RX_{l−1}W_l + X_{l−1}U_{W_l} + U_{b_l},  RX_l = D_l ⊙ RA_l,
  *   Rδ_L = p ⊙ (RA_L − ⟨p, RA_L⟩)/N,  R∇W_l = RX_{l−1}ᵀδ_l + X_{l−1}ᵀRδ_l,  R∇b_l = Σ_rows Rδ_l,
  *   Rδ_{l−1} = (Rδ_l W_lᵀ + δ_l U_{W_l}ᵀ) ⊙ D_{l−1} − 2 e_{l−1} ⊙ X_{l−1} ⊙ RX_{l−1}.
+ * The cost is the matMuls (~60% of BPTT on wasm: 4 of 200×784×50 per step and ~25 small ones);
+ * around them ops are kept few: θ's pieces come out of one copy kernel (2W_l, 2b_l from 2θ, for
+ * tanh A = 2σ(2A) − 1 as one fused matMul + sigmoid; W_lᵀ), bias adds are fused into the matMuls,
+ * a weight and its bias get their gradient from one product with X̃ᵀ = [Xᵀ; 1ᵀ], no transposed
+ * matMul (6-10x slower on wasm: explicit transposes of the small activations instead), and the
+ * per-layer gradients are packed by one kernel. Θ, the gradient and H u are packed vectors (see
+ * `Layout`).
  */
 export class MlpPoint {
   readonly L: number;
-  /** X_l (X_0 = the batch, not owned), X_lᵀ, D_l, δ_l, e_l, W_lᵀ; index l as in the formulas (unused slots empty). */
-  private readonly X: Tensor[];
-  private readonly XT: Tensor[];
-  private readonly D: Tensor[];
-  private readonly delta: Tensor[];
-  private readonly e: Tensor[];
-  private readonly WT: Tensor[];
+  /** X_l (X_0 = the batch, not owned), [X_lᵀ; 1ᵀ], D_l, δ_l, e_l, W_l, W_lᵀ; index l as in the formulas (unused slots empty). */
+  private readonly X: Tensor[] = [];
+  private readonly XaT: Tensor[] = [];
+  private readonly D: Tensor[] = [];
+  private readonly delta: Tensor[] = [];
+  private readonly e: Tensor[] = [];
+  private readonly W: Tensor[] = [];
+  private readonly WT: Tensor[] = [];
+  /** 2 e_l ⊙ X_l, made on the first `hvp`. */
+  private E2X?: Tensor[];
   private readonly p: Tensor;
-  /** ∇L_batch(θ), one tensor per θ_i. */
-  readonly grad: Tensor[];
+  private readonly pN: Tensor;
+  /** ∇L_batch(θ), packed like θ. */
+  readonly grad: Tensor;
+  /** L_batch(θ) (mean cross-entropy), when asked for. */
+  readonly lossValue?: tf.Scalar;
+  private readonly own: Tensor[];
 
   constructor(
-    private readonly theta: Tensor[],
-    private readonly batch: Batch,
+    theta: Tensor,
+    batch: Batch,
+    private readonly ctx: FastContext,
+    withLoss = false,
   ) {
-    const L = (this.L = theta.length / 2);
+    const { layout, one, two } = ctx;
+    const k = ctx.jsKernels;
+    const L = (this.L = layout.L);
+    const off = layout.offsets;
+    const sh = layout.shapes;
+    const { X, XaT, D, delta, e, W, WT } = this;
     const r = tf.tidy(() => {
-      const X: Tensor[] = [batch.x];
-      const XT: Tensor[] = [batch.xT];
-      const D: Tensor[] = [];
-      const WT: Tensor[] = [];
-      let z: Tensor = batch.x;
-      for (let l = 1; l <= L; l++) {
-        const a = tf.add(tf.matMul(X[l - 1], theta[2 * l - 2]), theta[2 * l - 1]);
-        if (l > 1) WT[l] = tf.transpose(theta[2 * l - 2]);
-        if (l < L) {
-          const xl = tanhValue(a);
-          X[l] = xl;
-          XT[l] = tf.transpose(xl);
-          D[l] = tf.sub(1, tf.square(xl));
-        } else z = a;
+      // From 2θ: 2W_l, 2b_l for the tanh layers (tanh A = 2σ(2A) − 1: σ fused into the matMul).
+      const specs2: BlockSpec[] = [];
+      for (let l = 1; l < L; l++) specs2.push({ offset: off[2 * l - 2], shape: sh[2 * l - 2] }, { offset: off[2 * l - 1], shape: sh[2 * l - 1] });
+      const bl2 = L > 1 ? blocks(tf.mul(theta, two), specs2, k) : [];
+      // From θ: W_L, b_L, W_l (2 ≤ l < L), W_lᵀ (l ≥ 2).
+      const specs: BlockSpec[] = [{ offset: off[2 * L - 2], shape: sh[2 * L - 2] }, { offset: off[2 * L - 1], shape: sh[2 * L - 1] }];
+      for (let l = 2; l < L; l++) specs.push({ offset: off[2 * l - 2], shape: sh[2 * l - 2] });
+      for (let l = 2; l <= L; l++) specs.push({ offset: off[2 * l - 2], shape: sh[2 * l - 2], transpose: true });
+      const bl = blocks(theta, specs, k);
+      W[L] = bl[0];
+      let j = 2;
+      for (let l = 2; l < L; l++) W[l] = bl[j++];
+      for (let l = 2; l <= L; l++) WT[l] = bl[j++];
+      X[0] = batch.x;
+      XaT[0] = batch.xaT;
+      for (let l = 1; l < L; l++) {
+        const s = tf.fused.matMul({ a: X[l - 1], b: bl2[2 * l - 2], bias: bl2[2 * l - 1], activation: 'sigmoid' });
+        const x = (X[l] = tf.sub(tf.mul(s, two), one));
+        XaT[l] = tf.concat([tf.transpose(x), batch.ones]);
+        D[l] = tf.sub(one, tf.square(x));
       }
+      const z = tf.fused.matMul({ a: X[L - 1], b: W[L], bias: bl[1] });
+      // Mean cross-entropy Σ_i (lse(z_i) − z_i·y_i)/N, as the generic loss computes it.
+      const lossValue = withLoss ? (tf.sum(tf.mul(batch.yN, tf.sub(tf.logSumExp(z, -1, true), z))) as tf.Scalar) : undefined;
       const p = tf.softmax(z);
-      const delta: Tensor[] = [];
-      const e: Tensor[] = [];
-      const grad: Tensor[] = new Array(2 * L);
-      delta[L] = tf.div(tf.sub(p, batch.y), batch.n);
+      const pN = tf.mul(p, batch.invN);
+      delta[L] = tf.sub(pN, batch.yN);
+      const G: Tensor[] = [];
       for (let l = L; l >= 1; l--) {
-        grad[2 * l - 2] = tf.matMul(XT[l - 1], delta[l]);
-        grad[2 * l - 1] = tf.sum(delta[l], 0);
+        G[l - 1] = tf.matMul(XaT[l - 1], delta[l]);
         if (l > 1) {
           e[l - 1] = tf.matMul(delta[l], WT[l]);
           delta[l - 1] = tf.mul(e[l - 1], D[l - 1]);
         }
       }
-      const out = { X: X.slice(1), XT: XT.slice(1), D: D.slice(1), WT: WT.slice(2), delta: delta.slice(1), e: e.slice(1), p, grad };
+      const grad = packLayers(G, [], k);
+      const own = [...X.slice(1), ...XaT.slice(1), ...D, ...delta, ...e, ...W, ...WT, p, pN, grad, lossValue].filter((t): t is Tensor => t !== undefined);
       // Owned by this object (disposed by `dispose`), also when made inside a caller's tidy scope.
-      for (const t of [...out.X, ...out.XT, ...out.D, ...out.WT, ...out.delta, ...out.e, p, ...grad]) tf.keep(t);
-      return out;
+      for (const t of own) tf.keep(t);
+      return { p, pN, grad, own, lossValue };
     });
-    const none = undefined as unknown as Tensor;
-    this.X = [batch.x, ...r.X];
-    this.XT = [batch.xT, ...r.XT];
-    this.D = [none, ...r.D];
-    this.WT = [none, none, ...r.WT];
-    this.delta = [none, ...r.delta];
-    this.e = [none, ...r.e];
+    this.lossValue = r.lossValue;
     this.p = r.p;
+    this.pN = r.pN;
     this.grad = r.grad;
+    this.own = r.own;
   }
 
-  /** H u for the batch loss (u: one tensor per θ_i). */
-  hvp(u: Tensor[]): Tensor[] {
-    const { L, X, XT, D, delta, e, WT, p, theta, batch } = this;
+  /** H u for the batch loss (u and the result packed like θ). */
+  hvp(u: Tensor): Tensor {
+    const { L, X, XaT, D, delta, W, WT, p, pN, ctx } = this;
+    const { layout, two } = ctx;
+    const k = ctx.jsKernels;
+    const off = layout.offsets;
+    const sh = layout.shapes;
+    if (!this.E2X) {
+      const e = this.e;
+      this.E2X = tf.tidy(() => X.map((x, l) => (l === 0 ? x : tf.keep(tf.mul(tf.mul(e[l], x), two)))));
+      this.own.push(...this.E2X.slice(1));
+    }
+    const E2X = this.E2X;
     return tf.tidy(() => {
+      const specs: BlockSpec[] = sh.map((shape, i) => ({ offset: off[i], shape }));
+      for (let l = 2; l <= L; l++) specs.push({ offset: off[2 * l - 2], shape: sh[2 * l - 2], transpose: true });
+      const U = blocks(u, specs, k);
+      const UT = (l: number) => U[2 * L + l - 2];
       const RX: Tensor[] = [];
+      const RXT: Tensor[] = [];
       let RZ: Tensor | undefined;
       for (let l = 1; l <= L; l++) {
-        let ra = tf.add(tf.matMul(X[l - 1], u[2 * l - 2]), u[2 * l - 1]);
-        if (l > 1) ra = tf.add(ra, tf.matMul(RX[l - 1], theta[2 * l - 2]));
-        if (l < L) RX[l] = tf.mul(D[l], ra);
-        else RZ = ra;
+        let ra = tf.fused.matMul({ a: X[l - 1], b: U[2 * l - 2], bias: U[2 * l - 1] });
+        if (l > 1) ra = tf.add(ra, tf.matMul(RX[l - 1], W[l]));
+        if (l < L) {
+          RX[l] = tf.mul(D[l], ra);
+          RXT[l] = tf.transpose(RX[l]);
+        } else RZ = ra;
       }
-      let rd = tf.div(tf.mul(p, tf.sub(RZ!, tf.sum(tf.mul(p, RZ!), -1, true))), batch.n);
-      const out: Tensor[] = new Array(2 * L);
+      let rd = tf.mul(pN, tf.sub(RZ!, tf.sum(tf.mul(p, RZ!), -1, true)));
+      const G: Tensor[] = [];
+      const H: (Tensor | undefined)[] = [undefined];
       for (let l = L; l >= 1; l--) {
-        out[2 * l - 2] = l === 1 ? tf.matMul(XT[0], rd) : tf.add(tf.matMul(XT[l - 1], rd), tMm(RX[l - 1], delta[l]));
-        out[2 * l - 1] = tf.sum(rd, 0);
+        G[l - 1] = tf.matMul(XaT[l - 1], rd);
         if (l > 1) {
-          const re = tf.add(tf.matMul(rd, WT[l]), mmT(delta[l], u[2 * l - 2]));
-          rd = tf.sub(tf.mul(re, D[l - 1]), tf.mul(tf.mul(e[l - 1], X[l - 1]), tf.mul(RX[l - 1], 2)));
+          H[l - 1] = tf.matMul(RXT[l - 1], delta[l]);
+          const re = tf.add(tf.matMul(rd, WT[l]), tf.matMul(delta[l], UT(l)));
+          rd = tf.sub(tf.mul(re, D[l - 1]), tf.mul(E2X[l - 1], RX[l - 1]));
         }
       }
-      return out;
+      return packLayers(G, H, k);
     });
   }
 
   dispose(): void {
-    const own = [...this.X.slice(1), ...this.XT.slice(1), ...this.D, ...this.WT, ...this.delta, ...this.e, this.p, ...this.grad];
-    for (const t of own) t?.dispose();
+    for (const t of this.own) t.dispose();
+    this.own.length = 0;
   }
+}
+
+/** Per-element coefficient vectors of the packed update for one value of the hyperparameters. */
+interface Coefs {
+  keys: [object, object];
+  /** Live linearisations using these; disposed when 0 and no longer cached. */
+  users: number;
+  stale: boolean;
+  alpha: number[];
+  beta: number[];
+  /** α, β, 1 − β per element of Θ. */
+  A: Tensor;
+  B: Tensor;
+  C: Tensor;
 }
 
 export class HypergradSystem implements DynamicSystem {
@@ -231,10 +339,14 @@ export class HypergradSystem implements DynamicSystem {
   readonly lossParams: tf.Variable[] = [];
   /** Number of parameter tensors P (weights and biases). */
   readonly P: number;
-  readonly theta0: Tensor[];
+  readonly layout: Layout;
+  /** θ_0, packed. */
+  readonly theta0: Tensor;
   readonly schedule: BatchSchedule;
   private readonly full: Batch;
   private readonly batches = new Map<number, Batch>();
+  private readonly fast: FastContext;
+  private coefCache?: Coefs;
 
   constructor(
     readonly opts: HypergradOptions,
@@ -244,30 +356,41 @@ export class HypergradSystem implements DynamicSystem {
     if (s[0] !== data.d) throw new Error(`MLP input size ${s[0]} does not match the data (${data.d} features)`);
     if (s[s.length - 1] !== data.classes) throw new Error(`MLP output size ${s[s.length - 1]} does not match the ${data.classes} classes`);
     const rng = new Rng(opts.seed);
-    this.theta0 = [];
-    for (let l = 0; l + 1 < s.length; l++) {
-      this.theta0.push(tf.tensor2d(rng.normalArray(s[l] * s[l + 1], opts.initScale), [s[l], s[l + 1]]));
-      this.theta0.push(tf.tensor1d(rng.normalArray(s[l + 1], opts.initScale)));
-    }
-    this.P = this.theta0.length;
+    this.layout = makeLayout(s);
+    const th = new Float32Array(this.layout.N);
+    // Same draws, in the same order, as one tensor per θ_i (W₁, b₁, W₂, ...).
+    this.layout.shapes.forEach((sh, i) => th.set(rng.normalArray(sh.reduce((a, b) => a * b, 1), opts.initScale), this.layout.offsets[i]));
+    this.theta0 = tf.tensor1d(th);
+    this.P = this.layout.shapes.length;
     this.logLr = tf.variable(tf.fill([this.P], opts.lr0));
     this.logitMom = tf.variable(tf.fill([this.P], opts.mom0));
     this.params = [this.logLr, this.logitMom];
     this.schedule = new BatchSchedule(data.n, opts.batchSize, rng);
+    this.fast = { layout: this.layout, one: tf.keep(tf.scalar(1)), two: tf.keep(tf.scalar(2)), jsKernels: opts.jsKernels ?? true };
     this.full = this.makeBatch(Int32Array.from({ length: data.n }, (_, i) => i));
   }
 
   private makeBatch(idx: Int32Array): Batch {
     const { d, classes } = this.data;
-    const x = new Float32Array(idx.length * d);
-    const y = new Float32Array(idx.length * classes);
+    const n = idx.length;
+    const x = new Float32Array(n * d);
+    const y = new Float32Array(n * classes);
     idx.forEach((r, i) => {
-      x.set(this.data.x.subarray(r * d, (r + 1) * d), i * d);
+      const row = this.data.x.subarray(r * d, (r + 1) * d);
+      x.set(row, i * d);
       y[i * classes + this.data.labels[r]] = 1;
     });
     // Cached across calls that may run inside a tidy scope: keep them out of it.
-    const xt = tf.keep(tf.tensor2d(x, [idx.length, d]));
-    return { x: xt, xT: tf.keep(tf.tidy(() => tf.transpose(xt))), y: tf.keep(tf.tensor2d(y, [idx.length, classes])), n: idx.length };
+    const xt = tf.keep(tf.tensor2d(x, [n, d]));
+    return {
+      x: xt,
+      xaT: tf.keep(tf.tidy(() => tf.concat([tf.transpose(xt), tf.ones([1, n])], 0))),
+      ones: tf.keep(tf.ones([1, n])),
+      invN: tf.keep(tf.scalar(1 / n)),
+      y: tf.keep(tf.tensor2d(y, [n, classes])),
+      yN: tf.keep(tf.tensor2d(y.map((v) => v / n), [n, classes])),
+      n,
+    };
   }
 
   /** The data step t trains on: its minibatch, or the full set for the RBP-family last step. */
@@ -285,33 +408,50 @@ export class HypergradSystem implements DynamicSystem {
     return this.full;
   }
 
-  /**
-   * Forward passes of the MLP made by untaped steps, by the identity of the state's θ tensors
-   * (immutable tensors: same objects, same values). An entry goes to the first `linearize` at the
-   * same (θ, batch), or is disposed once its θ is (checked at every step).
-   */
-  private readonly points = new Map<Tensor, { theta: Tensor[]; batch: Batch; pt: MlpPoint }>();
+  /** Bytes held by the cached data batches (minibatches and the full set). */
+  get batchBytes(): number {
+    let s = 0;
+    for (const b of [this.full, ...this.batches.values()]) for (const t of [b.x, b.xaT, b.y, b.yN, b.ones, b.invN]) s += t.size * 4;
+    return s;
+  }
 
-  /** The cached forward pass at (θ, batch), removed from the cache (the caller owns it now). */
-  private takePoint(theta: Tensor[], batch: Batch): MlpPoint | undefined {
-    const e = this.points.get(theta[0]);
-    if (!e || e.batch !== batch || !e.theta.every((x, i) => x === theta[i])) return undefined;
-    this.points.delete(theta[0]);
+  /** The forward-pass tools (for tests). */
+  get fastContext(): FastContext {
+    return this.fast;
+  }
+
+  /** θ_i of a state's packed Θ (differentiable). */
+  thetaOf(h: State): Tensor[] {
+    return unpackTheta(h[0], this.layout);
+  }
+
+  /**
+   * Forward passes of the MLP made by untaped steps, by the identity of the state's Θ tensor
+   * (immutable tensors: same object, same values). An entry goes to the first `linearize` at the
+   * same (Θ, batch), or is disposed once its Θ is (checked at every step).
+   */
+  private readonly points = new Map<Tensor, { batch: Batch; pt: MlpPoint }>();
+
+  /** The cached forward pass at (Θ, batch), removed from the cache (the caller owns it now). */
+  private takePoint(theta: Tensor, batch: Batch): MlpPoint | undefined {
+    const e = this.points.get(theta);
+    if (!e || e.batch !== batch) return undefined;
+    this.points.delete(theta);
     return e.pt;
   }
 
-  private cachePoint(theta: Tensor[], batch: Batch, pt: MlpPoint): void {
-    if (theta.some((x) => x instanceof tf.Variable)) {
+  private cachePoint(theta: Tensor, batch: Batch, pt: MlpPoint): void {
+    if (theta instanceof tf.Variable) {
       pt.dispose(); // mutable: identity does not pin the values
       return;
     }
-    this.points.get(theta[0])?.pt.dispose();
-    this.points.set(theta[0], { theta: theta.slice(), batch, pt });
+    this.points.get(theta)?.pt.dispose();
+    this.points.set(theta, { batch, pt });
   }
 
   private sweepPoints(): void {
     for (const [k, e] of this.points) {
-      if (e.theta.some((x) => x.isDisposed)) {
+      if (k.isDisposed) {
         e.pt.dispose();
         this.points.delete(k);
       }
@@ -324,7 +464,7 @@ export class HypergradSystem implements DynamicSystem {
   }
 
   initialState(): State {
-    return [...this.theta0.map((x) => tf.clone(x)), ...this.theta0.map((x) => tf.zerosLike(x))];
+    return [tf.clone(this.theta0), tf.zeros([this.layout.N])];
   }
 
   /** α = exp(a), β = σ(b) as numbers. */
@@ -332,48 +472,91 @@ export class HypergradSystem implements DynamicSystem {
     return hyper(this.params);
   }
 
+  /**
+   * α, β and the per-element vectors for hyperparameter tensors w, cached by the identity of w's
+   * data (a variable's `assign` gives it new data), so the unroll reads w back once, not per step.
+   */
+  private coefs(w: Tensor[]): Coefs {
+    const keys: [object, object] = [w[0].dataId, w[1].dataId];
+    const c = this.coefCache;
+    if (c && c.keys[0] === keys[0] && c.keys[1] === keys[1]) return c;
+    const { alpha, beta } = hyper(w);
+    const { offsets, N } = this.layout;
+    const mk = (f: (i: number) => number) => {
+      const v = new Float32Array(N);
+      for (let i = 0; i < this.P; i++) v.fill(f(i), offsets[i], offsets[i + 1]);
+      return tf.keep(tf.tensor1d(v));
+    };
+    if (c) this.releaseCoefs(c, true);
+    this.coefCache = { keys, alpha, beta, users: 0, stale: false, A: mk((i) => alpha[i]), B: mk((i) => beta[i]), C: mk((i) => 1 - beta[i]) };
+    return this.coefCache;
+  }
+
+  private releaseCoefs(c: Coefs, evict: boolean): void {
+    if (evict) c.stale = true;
+    else c.users--;
+    if (c.stale && c.users === 0) for (const t of [c.A, c.B, c.C]) t.dispose();
+  }
+
   step(h: State, w: Tensor[], t: number, phase: StepPhase): State {
     const batch = this.batchFor(t, phase);
-    const P = this.P;
-    const theta = h.slice(0, P);
-    const m = h.slice(P);
     if (this.opts.analytic && !isTaped()) {
       // Nothing differentiates through this call: the hand-written backward pass, no tape, and
-      // α, β as numbers. The pass is kept for `linearize` at the same (θ, batch) (BPTT's backward
+      // α, β as constants. The pass is kept for `linearize` at the same (Θ, batch) (BPTT's backward
       // pass, the RBP family's last step), which then need not redo it.
       this.sweepPoints();
-      const { alpha, beta } = hyper(w);
-      const pt = this.takePoint(theta, batch) ?? new MlpPoint(theta, batch);
+      const { A, B, C } = this.coefs(w);
+      const pt = this.takePoint(h[0], batch) ?? new MlpPoint(h[0], batch, this.fast);
       const out = tf.tidy(() => {
-        const m2 = m.map((mi, i) => tf.sub(tf.mul(mi, beta[i]), tf.mul(pt.grad[i], 1 - beta[i])));
-        return [...theta.map((ti, i) => tf.add(ti, tf.mul(m2[i], alpha[i]))), ...m2];
+        const m2 = tf.sub(tf.mul(h[1], B), tf.mul(pt.grad, C));
+        return [tf.add(h[0], tf.mul(m2, A)), m2];
       });
-      this.cachePoint(theta, batch, pt);
+      this.cachePoint(h[0], batch, pt);
       return out;
     }
     return tf.tidy(() => {
+      const theta = this.thetaOf(h);
+      const m = unpackTheta(h[1], this.layout);
       const g = gradsOf(() => this.batchLoss(theta, batch), theta).grads;
       const alpha = tf.unstack(exp(w[0]));
       const beta = tf.unstack(sigmoid(w[1]));
       const m2 = m.map((mi, i) => tf.sub(tf.mul(beta[i], mi), tf.mul(tf.sub(1, beta[i]), g[i])));
       const th2 = theta.map((ti, i) => tf.add(ti, tf.mul(alpha[i], m2[i])));
-      return [...th2, ...m2];
+      return [packTheta(th2), packTheta(m2)];
     });
   }
 
-  /** Mean cross-entropy of the MLP θ on a batch (differentiable to any order). */
+  /** Mean cross-entropy of the MLP θ (one tensor per θ_i) on a batch (differentiable to any order). */
   batchLoss(theta: Tensor[], batch: Batch): tf.Scalar {
     return softmaxCrossEntropy(mlp(theta, batch), batch.y);
   }
 
   loss(h: State, _theta: Tensor[]): tf.Scalar {
     this.sweepPoints();
-    return tf.tidy(() => softmaxCrossEntropy(mlp(h.slice(0, this.P), this.full), this.full.y));
+    // Differentiated once (lossGradients): value and gradient from one analytic pass.
+    if (this.opts.analytic && gradientDepth() === 1) return this.lossAnalytic(h[0]);
+    return tf.tidy(() => softmaxCrossEntropy(mlp(this.thetaOf(h), this.full), this.full.y));
+  }
+
+  /**
+   * The meta-loss on the full set as one custom op: forward and ∇_Θ from `MlpPoint` (no tape over
+   * the 10,000-row MLP). Its gradient is right to first order only (constant in Θ), hence only
+   * used at gradient depth 1.
+   */
+  private lossAnalytic(theta: Tensor): tf.Scalar {
+    const f = tf.customGrad((...args: (Tensor | tf.GradSaveFunc)[]) => {
+      const pt = new MlpPoint(args[0] as Tensor, this.full, this.fast, true);
+      (args[1] as tf.GradSaveFunc)([pt.grad]);
+      const value = tf.clone(pt.lossValue!);
+      pt.dispose();
+      return { value, gradFunc: (dy: Tensor, saved: Tensor[]) => [tf.mul(dy, saved[0])] };
+    }) as (t: Tensor) => tf.Scalar;
+    return f(theta);
   }
 
   /** Accuracy of the MLP θ (from a state) on the full training set. */
   accuracy(h: State): number {
-    const correct = tf.tidy(() => tf.sum(tf.cast(tf.equal(tf.argMax(mlp(h.slice(0, this.P), this.full), -1), tf.argMax(this.full.y, -1)), 'float32')));
+    const correct = tf.tidy(() => tf.sum(tf.cast(tf.equal(tf.argMax(mlp(this.thetaOf(h), this.full), -1), tf.argMax(this.full.y, -1)), 'float32')));
     const v = correct.dataSync()[0];
     correct.dispose();
     return v / this.full.n;
@@ -388,33 +571,30 @@ export class HypergradSystem implements DynamicSystem {
    */
   linearize(h: State, w: Tensor[], t: number, phase: StepPhase): Linearization {
     if (!this.opts.analytic) return genericLinearization(this, h, w, t, phase);
-    const P = this.P;
-    const theta = h.slice(0, P);
-    const m = h.slice(P);
+    const [theta, m] = h;
     const batch = this.batchFor(t, phase);
-    const pt = this.takePoint(theta, batch) ?? new MlpPoint(theta, batch);
-    const { alpha, beta } = hyper(w);
+    const pt = this.takePoint(theta, batch) ?? new MlpPoint(theta, batch, this.fast);
+    const c = this.coefs(w);
+    const { alpha, beta, A, B, C } = c;
+    // Held until `dispose`: the cache may move on to other hyperparameters while this is alive.
+    c.users++;
+    const coefB = beta.map((b) => b * (1 - b));
+    const { offsets } = this.layout;
+    const useK = this.fast.jsKernels;
     // m' and m + g, for the parameter part: made on first use, possibly inside a caller's tidy
     // scope, so kept out of it (disposed with the linearisation).
-    let mq: { mNew: Tensor[]; q: Tensor[] } | undefined;
+    let mq: { mNew: Tensor; q: Tensor } | undefined;
     const getMq = () =>
       (mq ??= tf.tidy(() => ({
-        mNew: m.map((mi, i) => tf.keep(tf.sub(tf.mul(mi, beta[i]), tf.mul(pt.grad[i], 1 - beta[i])))),
-        q: m.map((mi, i) => tf.keep(tf.add(mi, pt.grad[i]))),
+        mNew: tf.keep(tf.sub(tf.mul(m, B), tf.mul(pt.grad, C))),
+        q: tf.keep(tf.add(m, pt.grad)),
       })));
-    const coefA = tf.tensor1d(alpha);
-    const coefB = tf.tensor1d(beta.map((b) => b * (1 - b)));
-    /** s = α z_θ + z_m per tensor. */
-    const sOf = (z: State) => z.slice(0, P).map((zt, i) => tf.add(tf.mul(zt, alpha[i]), z[P + i]));
-    const vjpWith = (z: State, s: Tensor[]): State => {
-      const Hu = pt.hvp(s.map((si, i) => tf.mul(si, 1 - beta[i])));
-      return [...z.slice(0, P).map((zt, i) => tf.sub(zt, Hu[i])), ...s.map((si, i) => tf.mul(si, beta[i]))];
-    };
-    const paramsWith = (z: State, s: Tensor[]): Tensor[] => {
+    /** s = α z_θ + z_m. */
+    const sOf = (z: State) => tf.add(tf.mul(z[0], A), z[1]);
+    const vjpWith = (z: State, s: Tensor): State => [tf.sub(z[0], pt.hvp(tf.mul(s, C))), tf.mul(s, B)];
+    const paramsWith = (z: State, s: Tensor): Tensor[] => {
       const { mNew, q } = getMq();
-      const ga = tf.stack(mNew.map((x, i) => tf.sum(tf.mul(z[i], x))));
-      const gb = tf.stack(q.map((x, i) => tf.sum(tf.mul(s[i], x))));
-      return [tf.mul(ga, coefA), tf.mul(gb, coefB)];
+      return [segmentDot(z[0], mNew, offsets, alpha, useK), segmentDot(s, q, offsets, coefB, useK)];
     };
     return {
       vjp: (z) => tf.tidy(() => vjpWith(z, sOf(z))),
@@ -426,23 +606,23 @@ export class HypergradSystem implements DynamicSystem {
         }),
       jvp: (v) =>
         tf.tidy(() => {
-          const Hv = pt.hvp(v.slice(0, P));
-          const r = Hv.map((x, i) => tf.sub(tf.mul(v[P + i], beta[i]), tf.mul(x, 1 - beta[i])));
-          return [...r.map((ri, i) => tf.add(v[i], tf.mul(ri, alpha[i]))), ...r];
+          const r = tf.sub(tf.mul(v[1], B), tf.mul(pt.hvp(v[0]), C));
+          return [tf.add(v[0], tf.mul(r, A)), r];
         }),
       dispose: () => {
         pt.dispose();
-        coefA.dispose();
-        coefB.dispose();
-        if (mq) for (const x of [...mq.mNew, ...mq.q]) x.dispose();
+        this.releaseCoefs(c, false);
+        if (mq) for (const x of [mq.mNew, mq.q]) x.dispose();
       },
     };
   }
 
   dispose(): void {
-    for (const t of [this.logLr, this.logitMom, ...this.theta0, this.full.x, this.full.xT, this.full.y]) t.dispose();
-    for (const b of this.batches.values()) for (const t of [b.x, b.xT, b.y]) t.dispose();
+    for (const t of [this.logLr, this.logitMom, this.theta0, this.fast.one, this.fast.two]) t.dispose();
+    for (const b of [this.full, ...this.batches.values()]) for (const t of [b.x, b.xaT, b.y, b.yN, b.ones, b.invN]) t.dispose();
     for (const e of this.points.values()) e.pt.dispose();
+    if (this.coefCache) this.releaseCoefs(this.coefCache, true);
+    this.coefCache = undefined;
     this.points.clear();
     this.batches.clear();
   }
