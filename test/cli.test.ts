@@ -70,7 +70,9 @@ test('a killed run keeps everything it recorded', async () => {
   child.kill('SIGKILL');
   await new Promise((r) => child.once('exit', r));
   const { description, events, skipped } = readRun(out);
-  assert.equal(description?.status, 'running', 'the description was written at the start');
+  assert.equal(description?.status, 'failed', 'a run whose process is gone is reported as interrupted');
+  assert.match(description?.reason ?? '', /^interrupted: the process that recorded it \(pid \d+\) ended/);
+  assert.equal(JSON.parse(fs.readFileSync(path.join(out, 'run.json'), 'utf8')).status, 'running', 'the record on disk is untouched');
   assert.ok(events.length >= 8, `events kept: ${events.length}`);
   assert.ok(skipped <= 1, 'at most the torn last line is lost');
 });

@@ -60,6 +60,8 @@ export interface RunStarted {
   config: Record<string, unknown>;
   startedAt: string;
   notes: string[];
+  /** The process computing the run (lets a reader tell a live run from one whose process died). */
+  pid?: number;
 }
 
 /** Forward residuals of one training step's forward pass (all its solver steps in one message). */
@@ -271,7 +273,7 @@ const optional =
     v === undefined || c(v);
 
 const WORKER_EVENT_FIELDS: Record<WorkerEvent['type'], Record<string, Check>> = {
-  'run/started': { experiment: str, title: str, runner: str, method: str, K: numOrNull, T: num, steps: num, stepLabel: str, backend: obj, config: obj, startedAt: str, notes: arr(str) },
+  'run/started': { experiment: str, title: str, runner: str, method: str, K: numOrNull, T: num, steps: num, stepLabel: str, backend: obj, config: obj, startedAt: str, notes: arr(str), pid: optional(num) },
   'trace/forward': { step: num, abs: arr(numOrNull), rel: arr(numOrNull), converged: bool, diverged: bool },
   'trace/backward': { step: num, method: str, residual: arr(numOrNull), termNorm: arr(numOrNull) },
   metrics: { step: num, elapsedMs: num, values: obj, kind: oneOf('train', 'eval') },

@@ -144,6 +144,7 @@ export async function runGradcheck(spec: RunSpec, emit: (e: WorkerEvent) => void
       config: resolved.config,
       startedAt: new Date(t0).toISOString(),
       notes: resolved.notes,
+      pid: process.pid,
     });
     const report = gradcheck(resolved.experimentName, session, { Ks, methods, onRow: (row) => emit({ type: 'gradcheck/row', row }) });
     emit({ type: 'gradcheck/result', report });

@@ -27,6 +27,8 @@ export interface RunDescription {
   summary?: Record<string, number | string | boolean>;
   reason?: string;
   label?: string;
+  /** The process that computed the run. */
+  pid?: number;
 }
 
 export function newRunId(experiment: string, method: string, date = new Date()): string {
@@ -128,14 +130,33 @@ function descriptionFrom(e: Envelope<RunStarted>): RunDescription {
     backend: e.backend.name,
     config: e.config,
     finalMetrics: {},
+    pid: e.pid,
   };
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * A run still marked "running" whose process is gone (VS Code or the machine stopped, the CLI was
+ * killed) is reported as failed: interrupted. Its record is kept as it is on disk.
+ */
+export function withLiveness(d: RunDescription): RunDescription {
+  if (d.status !== 'running' || d.pid === undefined || processAlive(d.pid)) return d;
+  return { ...d, status: 'failed', reason: d.reason ?? `interrupted: the process that recorded it (pid ${d.pid}) ended without finishing the run; what it recorded is kept` };
 }
 
 /** Read a recorded run; a torn last line (the process was killed mid-write) is skipped. */
 export function readRun(dir: string): { description: RunDescription | undefined; events: Envelope[]; skipped: number } {
   let description: RunDescription | undefined;
   try {
-    description = JSON.parse(fs.readFileSync(path.join(dir, 'run.json'), 'utf8')) as RunDescription;
+    description = withLiveness(JSON.parse(fs.readFileSync(path.join(dir, 'run.json'), 'utf8')) as RunDescription);
   } catch {
     description = undefined;
   }
@@ -173,7 +194,7 @@ export function listRuns(root: string): RunDescription[] {
   const out: RunDescription[] = [];
   for (const n of names) {
     try {
-      out.push(JSON.parse(fs.readFileSync(path.join(root, n, 'run.json'), 'utf8')) as RunDescription);
+      out.push(withLiveness(JSON.parse(fs.readFileSync(path.join(root, n, 'run.json'), 'utf8')) as RunDescription));
     } catch {
       /* not a run folder */
     }

@@ -73,6 +73,7 @@ export async function runExperiment(spec: RunSpec, emit: (e: WorkerEvent) => voi
     config: resolved.config,
     startedAt: new Date(t0).toISOString(),
     notes: resolved.notes,
+    pid: process.pid,
   });
   const elapsed = () => Date.now() - t0;
   let lastValues: Record<string, number> = {};
