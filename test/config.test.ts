@@ -76,3 +76,12 @@ test('schemas/rbp-config.schema.json is the generated JSON schema, and it accept
   for (const ok of ['Neumann_RBP', 'neumann-rbp', 'cg_rbp', 'BPTT']) assert.ok(re.test(ok), ok);
   assert.ok(!re.test('SGD'));
 });
+
+test('object prototype names are not fields', () => {
+  const { issues } = parseConfigText('exp_name: x\nrunner: CitationRunner\ndataset:\n  name: constructor\nmodel:\n  constructor: 3\n  toString: 1\n');
+  const errors = issues.filter((i) => i.severity === 'error').map((i) => i.message);
+  assert.ok(errors.some((m) => /unknown field 'model.constructor'/.test(m)), errors.join('; '));
+  assert.ok(errors.some((m) => /unknown field 'model.toString'/.test(m)), errors.join('; '));
+  assert.ok(errors.some((m) => /dataset.name must be one of/.test(m)), errors.join('; '));
+  assert.throws(() => applyOverride(builtinConfig('hopfield')!, 'toString=1'), /unknown field/);
+});

@@ -11,6 +11,9 @@ import { dispose } from '../src/core/state';
 import { RunRecorder, readRun, listRuns } from '../src/run/recorder';
 import { parseWorkerEvent, parseHostCommand, parseWebviewMessage, ProtocolError } from '../src/protocol/messages';
 import { ToySystem } from './helpers/toy';
+import { tf } from '../src/core/tf';
+import { Adam } from '../src/core/optim';
+import { HopfieldSystem, HOPFIELD_DEFAULTS } from '../src/experiments/hopfield/model';
 import { useBackend } from './helpers/setup';
 
 before(useBackend);
@@ -93,4 +96,33 @@ test('protocol validators reject malformed messages at each boundary', () => {
   assert.equal(parseHostCommand({ type: 'run/cancel', runId: 'x' }).type, 'run/cancel');
   assert.throws(() => parseWebviewMessage({ type: 'export', format: 'exe', chart: 'c', data: '' }), /format/);
   assert.throws(() => parseWebviewMessage({ type: 'eval', code: 'alert(1)' }), /unknown webview message/);
+});
+
+test('gradient-check rows survive JSON: NaN and Inf come back as NaN, not null', () => {
+  const row = { method: 'RBP', K: 5, relErrExact: Infinity, cosExact: NaN, relErrBptt: 1, cosBptt: 0.5, timeMs: 1, peakBytes: 2, loss: 3, residual: null, residualTrace: [], vjps: 1, jvps: 0 };
+  const wire = JSON.parse(JSON.stringify({ type: 'gradcheck/row', runId: 'r', seq: 0, t: 0, row }));
+  assert.equal(wire.row.cosExact, null);
+  const e = parseWorkerEvent(wire);
+  assert.ok(e.type === 'gradcheck/row' && Number.isNaN(e.row.cosExact) && Number.isNaN(e.row.relErrExact));
+  assert.equal((e as { row: { cosExact: number } }).row.cosExact.toFixed(6), 'NaN');
+  assert.throws(() => parseWorkerEvent({ ...wire, row: { ...wire.row, loss: 'x' } }), /loss/);
+});
+
+test('optimisers and models release their initial tensors', () => {
+  const before = tf.memory().numTensors;
+  const sys = new ToySystem();
+  const opt = new Adam(1e-3);
+  const g = sys.params.map((p) => tf.onesLike(p));
+  opt.apply(sys.params, g);
+  dispose(g);
+  opt.dispose();
+  sys.dispose();
+  assert.equal(tf.memory().numTensors, before);
+  const h = new HopfieldSystem({ ...HOPFIELD_DEFAULTS, nIn: 4, nHid: 4 }, [new Float32Array(4)]);
+  const bytes = tf.memory().numBytes;
+  const z = tf.zerosLike(h.W);
+  h.W.assign(z);
+  z.dispose();
+  assert.equal(tf.memory().numBytes, bytes, 'assigning W frees the old value (no lingering initial tensor)');
+  h.dispose();
 });

@@ -145,7 +145,7 @@ export function parseConfigText(text: string): ParsedConfig {
         walk(item.value, sub, key);
         continue;
       }
-      const f = sectionSpec[key];
+      const f = Object.hasOwn(sectionSpec, key) ? sectionSpec[key] : undefined;
       if (!f) {
         push('error', path, `unknown field '${path}'${suggest(key, Object.keys(sectionSpec))}`, item.key);
         continue;
@@ -165,7 +165,7 @@ function builtinFor(runner: RunnerName, raw: Record<string, unknown>): RbpConfig
   if (runner === 'HopfieldRunner') return BUILTIN_CONFIGS.hopfield;
   if (runner === 'HypergradRunner') return BUILTIN_CONFIGS.hypergrad;
   const name = String((raw.dataset as Record<string, unknown> | undefined)?.name ?? 'cora').toLowerCase();
-  return BUILTIN_CONFIGS[name] ?? BUILTIN_CONFIGS.cora;
+  return Object.hasOwn(BUILTIN_CONFIGS, name) ? BUILTIN_CONFIGS[name] : BUILTIN_CONFIGS.cora;
 }
 
 function withDefaults(raw: Record<string, unknown>, runner: RunnerName): RbpConfig {
@@ -190,7 +190,7 @@ export function loadConfigFile(file: string): { config: RbpConfig; notes: Config
 
 /** A built-in config by name (hopfield, cora, pubmed, citeseer, hypergrad). */
 export function builtinConfig(name: string): RbpConfig | undefined {
-  const c = BUILTIN_CONFIGS[name.toLowerCase()];
+  const c = Object.hasOwn(BUILTIN_CONFIGS, name.toLowerCase()) ? BUILTIN_CONFIGS[name.toLowerCase()] : undefined;
   return c ? structuredClone(c) : undefined;
 }
 
@@ -205,7 +205,7 @@ export function applyOverride(config: RbpConfig, assignment: string): RbpConfig 
   const sectionSpec = b ? (spec as unknown as Record<string, SectionSpec | undefined>)[a] : spec.top;
   const field = b ?? a;
   const path = b ? `${a}.${b}` : a;
-  const f = sectionSpec?.[field];
+  const f = sectionSpec && Object.hasOwn(sectionSpec, field) ? sectionSpec[field] : undefined;
   if (!f) throw new Error(`--set ${path}: unknown field${sectionSpec ? suggest(field, Object.keys(sectionSpec)) : ''}`);
   const problem = checkValue(f, value);
   if (problem) throw new Error(`--set ${path} ${problem}`);
@@ -223,7 +223,7 @@ export function validateConfigObject(config: RbpConfig): string[] {
   const check = (obj: Record<string, unknown>, s: SectionSpec, prefix: string) => {
     for (const [k, v] of Object.entries(obj)) {
       if (!prefix && (SECTIONS as readonly string[]).includes(k)) continue;
-      const f = s[k];
+      const f = Object.hasOwn(s, k) ? s[k] : undefined;
       if (!f) errors.push(`unknown field '${prefix}${k}'`);
       else {
         const p = checkValue(f, v);

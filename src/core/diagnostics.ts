@@ -2,7 +2,7 @@
  * Diagnostics at the fixed point: the spectral radius of J = ∂F/∂h by power iteration on VJPs
  * (ρ(Jᵀ) = ρ(J)), and a plain verdict on whether RBP / Neumann-RBP can be trusted.
  */
-import { tf, Tensor } from './tf';
+import { tf } from './tf';
 import { Rng } from './random';
 import type { Linearization } from './system';
 import { State, dispose, norm, scale } from './state';
@@ -80,7 +80,7 @@ export function verdict(rho: number, forward: SolverStats, tol = 1e-4): Verdict 
       rho,
       forwardConverged: converged,
       finalRelResidual: rel,
-      message: `ρ(J) = ${fmtRho(rho)} > 1: truncated gradients unreliable here (the Neumann series and RBP diverge); increase damping, or use BPTT (whose gradient also grows like ρ^T over long unrolls)`,
+      message: `ρ(J) = ${fmtRho(rho)} ${rho > 1 ? '>' : '≥'} 1: truncated gradients unreliable here (the Neumann series and RBP diverge); increase damping, or use BPTT (whose gradient also grows like ρ^T over long unrolls)`,
     };
   }
   if (!converged) {
@@ -103,5 +103,3 @@ export function verdict(rho: number, forward: SolverStats, tol = 1e-4): Verdict 
   };
 }
 
-/** ρ(J) at the end of a forward pass: linearise the system's last step and power-iterate. */
-export type { Tensor };

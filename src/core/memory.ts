@@ -43,7 +43,3 @@ export function measurePeak<T>(fn: () => T): { result: T; memory: MemoryReport }
     memory: { startBytes, peakBytes: Math.max(0, peak - startBytes), newBytes: state.numBytes - startBytes, newTensors: state.numTensors - startTensors },
   };
 }
-
-export function liveTensors(): number {
-  return tf.memory().numTensors;
-}

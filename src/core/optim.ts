@@ -1,6 +1,14 @@
 /** Optimisers that apply a list of gradients to a list of variables (no hidden tape). */
 import { tf, Tensor } from './tf';
 
+/** A non-trainable zero variable shaped like x (the initial tensor is released, not left live). */
+function zerosVariable(x: Tensor): tf.Variable {
+  const z = tf.zerosLike(x);
+  const v = tf.variable(z, false);
+  z.dispose();
+  return v;
+}
+
 export interface Optimizer {
   apply(vars: tf.Variable[], grads: Tensor[]): void;
   setLearningRate(lr: number): void;
@@ -24,8 +32,8 @@ export class Adam implements Optimizer {
   }
   apply(vars: tf.Variable[], grads: Tensor[]): void {
     if (this.m.length === 0) {
-      this.m = vars.map((x) => tf.variable(tf.zerosLike(x), false));
-      this.v = vars.map((x) => tf.variable(tf.zerosLike(x), false));
+      this.m = vars.map((x) => zerosVariable(x));
+      this.v = vars.map((x) => zerosVariable(x));
     }
     this.t++;
     const c1 = 1 - Math.pow(this.beta1, this.t);
@@ -58,7 +66,7 @@ export class SgdMomentum implements Optimizer {
     this.lr = lr;
   }
   apply(vars: tf.Variable[], grads: Tensor[]): void {
-    if (this.buf.length === 0) this.buf = vars.map((x) => tf.variable(tf.zerosLike(x), false));
+    if (this.buf.length === 0) this.buf = vars.map((x) => zerosVariable(x));
     tf.tidy(() => {
       vars.forEach((x, i) => {
         const g = this.weightDecay ? tf.add(grads[i], tf.mul(x, this.weightDecay)) : grads[i];

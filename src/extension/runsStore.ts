@@ -48,7 +48,9 @@ export class RunsStore {
 
   constructor(readonly root: string) {}
 
+  /** The folder of a run; refuses ids that are not one plain folder name (they come from the webview too). */
   dirOf(runId: string): string {
+    if (!/^[A-Za-z0-9_.-]+$/.test(runId) || runId === '.' || runId === '..') throw new Error(`not a run id: ${JSON.stringify(runId)}`);
     return path.join(this.root, runId);
   }
 

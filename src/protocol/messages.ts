@@ -300,7 +300,23 @@ export function parseWorkerEvent(v: unknown): Envelope {
   if (!fields) throw new ProtocolError(`unknown event type ${JSON.stringify(e.type)}`);
   checkFields(e, { runId: str, seq: num, t: num }, String(e.type));
   checkFields(e, fields, String(e.type));
+  if (e.type === 'gradcheck/row') reviveRow(e.row as Record<string, unknown>);
+  if (e.type === 'gradcheck/result') {
+    const report = e.report as Record<string, unknown>;
+    if (!Array.isArray(report.rows) || !report.rows.every(obj)) throw new ProtocolError('gradcheck/result: field \'report.rows\' is missing or has the wrong type');
+    for (const r of report.rows as Record<string, unknown>[]) reviveRow(r);
+    if (report.rho === null) report.rho = NaN;
+  }
   return v as Envelope;
+}
+
+/** JSON turns NaN/±Inf into null: gradient-check numbers come back as NaN, so consumers always get numbers. */
+const ROW_NUMBERS = ['relErrExact', 'cosExact', 'relErrBptt', 'cosBptt', 'timeMs', 'peakBytes', 'loss'] as const;
+function reviveRow(r: Record<string, unknown>): void {
+  for (const k of ROW_NUMBERS) {
+    if (r[k] === null) r[k] = NaN;
+    else if (typeof r[k] !== 'number') throw new ProtocolError(`gradcheck row: field '${k}' is missing or has the wrong type`);
+  }
 }
 
 /** Validate what a worker sends over IPC: its ready message or an event envelope. */

@@ -138,7 +138,7 @@ export async function runGradcheck(spec: RunSpec, emit: (e: WorkerEvent) => void
       method: 'gradcheck',
       K: null,
       T: session.T,
-      steps: 2 + Ks.length * ms.length,
+      steps: 2 + Ks.length * ms.filter(usesK).length,
       stepLabel: 'row',
       backend: { name: choice.name, description: describeChoice(choice), skipped: choice.skipped, nodeVersion: process.version, execPath: process.execPath },
       config: resolved.config,

@@ -86,11 +86,6 @@ export class RunRecorder {
     }
   }
 
-  /** Mark a run failed from outside the worker (killed, crashed), keeping what it recorded. */
-  fail(kind: string, reason: string): void {
-    this.record({ type: 'run/failed', kind: kind as never, reason, elapsedMs: 0 });
-  }
-
   writeDescription(): void {
     if (!this.desc) return;
     const file = path.join(this.dir, 'run.json');

@@ -12,8 +12,20 @@ import { parseHostCommand, WorkerEvent, Envelope, HostCommand } from '../protoco
 let cancelled = false;
 let busy = false;
 
+let pending = 0;
+
+/** Send over IPC, counting messages not yet handed to the channel (so exit can wait for them). */
 function send(env: Envelope): void {
-  if (process.send) process.send(env);
+  if (!process.send) return;
+  pending++;
+  process.send(env, undefined, {}, () => pending--);
+}
+
+/** Exit once every event reached the channel (a final run/finished must not be lost), or after 10 s. */
+function exitWhenFlushed(code: number): void {
+  const deadline = Date.now() + 10_000;
+  const poll = () => (pending === 0 || Date.now() > deadline ? process.exit(code) : setTimeout(poll, 10));
+  poll();
 }
 
 async function start(cmd: Extract<HostCommand, { type: 'run/start' }>): Promise<void> {
@@ -37,8 +49,7 @@ async function start(cmd: Extract<HostCommand, { type: 'run/start' }>): Promise<
     recorder?.close();
     busy = false;
   }
-  // Let IPC flush before exiting.
-  setTimeout(() => process.exit(code), 50);
+  exitWhenFlushed(code);
 }
 
 process.on('message', (raw: unknown) => {

@@ -29,8 +29,8 @@ export class ToySystem implements DynamicSystem {
     const U = tf.tensor2d(rng.normalArray(m * n, 1 / Math.sqrt(m)), [m, n]);
     const c = tf.tensor2d(rng.normalArray(n, 0.1), [1, n]);
     const s = tf.tensor2d(rng.normalArray(n, 0.5), [1, n]);
-    this.params = [W, U, c, s].map((t) => tf.variable(t, true));
-    this.lossParams = [tf.variable(tf.tensor2d(rng.normalArray(n * 3, 0.3), [n, 3]), true)];
+    this.params = [W, U, c, s].map((t) => owned(t));
+    this.lossParams = [owned(tf.tensor2d(rng.normalArray(n * 3, 0.3), [n, 3]))];
     this.x = tf.tensor2d(rng.normalArray(2 * m), [2, m]);
     this.y = tf.tensor2d(rng.normalArray(2 * 3), [2, 3]);
   }
@@ -67,4 +67,10 @@ export class ToySystem implements DynamicSystem {
   dispose(): void {
     for (const t of [...this.params, ...this.lossParams, this.x, this.y]) t.dispose();
   }
+}
+
+function owned(t: Tensor): tf.Variable {
+  const v = tf.variable(t, true);
+  t.dispose();
+  return v;
 }

@@ -15,13 +15,12 @@ import { adjointResidual, rbpResult, rbpSetup } from './common';
 import { cgNormalEquations } from './cg-rbp';
 import type { BackwardIteration, GradientMethod } from './types';
 
-/** z ← Jᵀz + g from 0 while the residual keeps shrinking; returns the best iterate. */
+/** z ← Jᵀz + g from g while the residual keeps shrinking; returns the best iterate seen. */
 function richardson(lin: Linearization, g: State, gNorm: number, maxIter: number, tol: number): { z: State; iterations: BackwardIteration[]; vjps: number } {
   let z: State = g.map((x) => tf.clone(x));
+  let best: { z: State; r: number; k: number } | undefined;
   const iterations: BackwardIteration[] = [];
   let vjps = 0;
-  let best = Infinity;
-  let sinceBest = 0;
   for (let k = 1; k <= maxIter; k++) {
     const jtz = lin.vjp(z);
     vjps++;
@@ -29,21 +28,17 @@ function richardson(lin: Linearization, g: State, gNorm: number, maxIter: number
     iterations.push({ k, residual: r });
     const next = tf.tidy(() => jtz.map((j, i) => tf.add(j, g[i])));
     dispose(jtz);
-    if (!Number.isFinite(r) || r < tol) {
-      dispose(next);
-      break;
-    }
-    if (r < 0.9 * best) {
-      best = r;
-      sinceBest = 0;
-    } else if (++sinceBest >= 5 || r > 10 * best) {
-      dispose(next);
-      break;
-    }
-    dispose(z);
+    if (Number.isFinite(r) && (!best || r < best.r)) {
+      if (best) dispose(best.z);
+      best = { z, r, k };
+    } else dispose(z);
     z = next;
+    if (!Number.isFinite(r) || r < tol || k - best!.k >= 5 || r > 10 * best!.r) break;
   }
-  return { z, iterations, vjps };
+  dispose(z);
+  const out = best ?? { z: g.map((x) => tf.zerosLike(x)), r: Infinity, k: 0 };
+  // The trace ends at the iterate returned.
+  return { z: out.z, iterations: iterations.slice(0, out.k), vjps };
 }
 
 export const exact: GradientMethod = {

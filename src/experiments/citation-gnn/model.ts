@@ -104,8 +104,8 @@ export class GruGnnSystem implements DynamicSystem {
     this.C = C;
     const rng = new Rng(opts.seed);
     const kaiming = (fanIn: number, rows: number, cols: number) => tf.tensor2d(rng.normalArray(rows * cols, Math.sqrt(2 / fanIn)), [rows, cols]);
-    this.params = [kaiming(D, D, 3 * D), kaiming(D, D, 3 * D), tf.zeros([3 * D]), tf.zeros([3 * D])].map((t) => tf.variable(t, true));
-    this.lossParams = [kaiming(D, D, C), tf.zeros([C])].map((t) => tf.variable(t, true));
+    this.params = [kaiming(D, D, 3 * D), kaiming(D, D, 3 * D), tf.zeros([3 * D]), tf.zeros([3 * D])].map((t) => ownedVariable(t));
+    this.lossParams = [kaiming(D, D, C), tf.zeros([C])].map((t) => ownedVariable(t));
     this.src = tf.tensor1d(graph.src, 'int32');
     this.dst = tf.tensor1d(graph.dst, 'int32');
     this.h0 = tf.tensor2d(graph.features, [N, D]);
@@ -409,4 +409,11 @@ export function accuracy(logits: Float32Array, C: number, labels: ArrayLike<numb
     n++;
   }
   return n > 0 ? ok / n : NaN;
+}
+
+/** A trainable variable that takes over `t` (the initial tensor is released, not left live). */
+function ownedVariable(t: tf.Tensor): tf.Variable {
+  const v = tf.variable(t, true);
+  t.dispose();
+  return v;
 }

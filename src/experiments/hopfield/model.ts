@@ -42,7 +42,9 @@ export class HopfieldSystem implements DynamicSystem {
   constructor(readonly opts: HopfieldOptions, images: Float32Array[]) {
     this.n = opts.nIn + opts.nHid + opts.nIn;
     const rng = new Rng(opts.seed);
-    this.W = tf.variable(tf.tensor2d(rng.normalArray(this.n * this.n, opts.initScale), [this.n, this.n]), true);
+    const w0 = tf.tensor2d(rng.normalArray(this.n * this.n, opts.initScale), [this.n, this.n]);
+    this.W = tf.variable(w0, true);
+    w0.dispose();
     this.params = [this.W];
     const m = new Float32Array(this.n).fill(1);
     m.fill(0, 0, opts.nIn);

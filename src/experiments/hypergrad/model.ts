@@ -362,8 +362,12 @@ export class HypergradSystem implements DynamicSystem {
     this.layout.shapes.forEach((sh, i) => th.set(rng.normalArray(sh.reduce((a, b) => a * b, 1), opts.initScale), this.layout.offsets[i]));
     this.theta0 = tf.tensor1d(th);
     this.P = this.layout.shapes.length;
-    this.logLr = tf.variable(tf.fill([this.P], opts.lr0));
-    this.logitMom = tf.variable(tf.fill([this.P], opts.mom0));
+    const lr0 = tf.fill([this.P], opts.lr0);
+    const mom0 = tf.fill([this.P], opts.mom0);
+    this.logLr = tf.variable(lr0);
+    lr0.dispose();
+    this.logitMom = tf.variable(mom0);
+    mom0.dispose();
     this.params = [this.logLr, this.logitMom];
     this.schedule = new BatchSchedule(data.n, opts.batchSize, rng);
     this.fast = { layout: this.layout, one: tf.keep(tf.scalar(1)), two: tf.keep(tf.scalar(2)), jsKernels: opts.jsKernels ?? true };
