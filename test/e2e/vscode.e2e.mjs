@@ -158,7 +158,8 @@ async function main() {
     await page.keyboard.press('Enter');
   }
 
-  const webview = () => page.frameLocator('iframe.webview.ready').first().frameLocator('#active-frame');
+  // The visible dashboard: after 'Close All Editors' a disposed webview's iframe can linger hidden in the DOM.
+  const webview = () => page.locator('iframe.webview.ready').filter({ visible: true }).last().contentFrame().frameLocator('#active-frame');
   const status = () => webview().locator('body').getAttribute('data-status');
   async function waitStatus(want, timeout) {
     const end = Date.now() + timeout;
@@ -245,6 +246,15 @@ async function main() {
   log(`run 3 stopped with the panel's Stop button in ${Date.now() - stop2} ms`);
   rs = runs();
   assert(rs.length === 3 && rs.every((r) => r.desc && r.desc.status !== 'running'), 'three runs, none left running');
+
+  await page.waitForTimeout(2000); // the workbench saves its layout (the panel to restore)
+  // 8. Reload the window: the serializer brings the dashboard back with the last run.
+  await page.reload();
+  await page.getByRole('treeitem', { name: 'README.md' }).waitFor({ timeout: 90_000 });
+  const back = await waitStatus(['cancelled', 'completed'], 90_000);
+  await webview().locator('#cap-forward[data-step]').waitFor({ timeout: 30_000 });
+  log(`after a reload the dashboard is back, showing a ${back} run`);
+  await page.screenshot({ path: path.join(results, 'e2e-reloaded.png') });
 
   // 7b. The experiment config in the editor: open a built-in config (copied into the workspace),
   // CodeLens above model:, a gradient check and a TBPTT-vs-Neumann comparison from the lenses with
@@ -412,28 +422,10 @@ async function main() {
   log(`config editor checks done in ${((Date.now() - tCfg) / 1000).toFixed(1)} s`);
   await page.keyboard.press('Escape');
   await palette('View: Toggle Problems');
-  // Opening the dashboard from the palette right after the Problems panel can be swallowed on a
-  // loaded machine: try again until the webview answers.
-  for (let attempt = 1; ; attempt++) {
-    await palette('RBP Lab: Open Dashboard');
-    try {
-      await waitStatus(['completed', 'cancelled'], 20_000);
-      break;
-    } catch (err) {
-      if (attempt >= 3) throw err;
-      log(`dashboard not visible yet (attempt ${attempt}); opening it again`);
-    }
-  }
-  await page.waitForTimeout(2000); // the workbench saves its layout (the panel to restore)
 
-  // 8. Reload the window: the serializer brings the dashboard back with the last run.
+  // 9. Reload again: the config's notes come back (runs are linked to configs in workspace state).
   await page.reload();
   await page.getByRole('treeitem', { name: 'README.md' }).waitFor({ timeout: 90_000 });
-  const back = await waitStatus(['cancelled', 'completed'], 90_000);
-  await webview().locator('#cap-forward[data-step]').waitFor({ timeout: 30_000 });
-  log(`after a reload the dashboard is back, showing a ${back} run`);
-  await page.screenshot({ path: path.join(results, 'e2e-reloaded.png') });
-  // The config's notes come back too (runs are linked to configs in workspace state).
   if (!(await page.locator('.view-line', { hasText: 'num_update' }).count())) {
     await palette('RBP Lab: Open Built-in Config');
     await page.locator('.quick-input-widget input').fill('hopfield');
