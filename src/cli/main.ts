@@ -88,6 +88,11 @@ function buildSpec(a: Args): RunSpec {
   };
 }
 
+/** Integers as integers (steps, counts), other numbers with 4 significant decimals. */
+function num(v: number): string {
+  return Number.isInteger(v) ? String(v) : fmt(v, 4);
+}
+
 interface Io {
   out: (s: string) => void;
   err: (s: string) => void;
@@ -126,7 +131,7 @@ async function cmdRun(a: Args, io: Io): Promise<number> {
       case 'metrics': {
         const vals = Object.entries(e.values)
           .filter(([k]) => k !== 'step_ms')
-          .map(([k, v]) => `${k}=${fmt(v, 4)}`)
+          .map(([k, v]) => `${k}=${num(v)}`)
           .join(' ');
         const line = `[${stepLabel} ${e.step + 1}/${total}] ${e.kind === 'eval' ? 'eval ' : ''}${vals}`;
         if (e.kind === 'eval' || !io.isTTY) io.err(line);
@@ -140,7 +145,7 @@ async function cmdRun(a: Args, io: Io): Promise<number> {
         break;
       case 'run/finished':
         if (io.isTTY) process.stderr.write('\n');
-        io.out(`${e.status} in ${(e.elapsedMs / 1000).toFixed(1)} s: ${Object.entries(e.summary).map(([k, v]) => `${k}=${typeof v === 'number' ? fmt(v, 4) : v}`).join(' ')}`);
+        io.out(`${e.status} in ${(e.elapsedMs / 1000).toFixed(1)} s: ${Object.entries(e.summary).map(([k, v]) => `${k}=${typeof v === 'number' ? num(v) : v}`).join(' ')}`);
         break;
       default:
         break;
