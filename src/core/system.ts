@@ -104,13 +104,20 @@ export function linearize(system: DynamicSystem, h: State, w: Tensor[], t: numbe
 
 /** Σ_i (∂F/∂w at h_i)ᵀ z_i, through the system's batched fast path when it has one. */
 export function paramVjpMany(system: DynamicSystem, hs: State[], zs: State[], ts: number[], phase: StepPhase): Tensor[] {
-  if (system.paramVjpMany) return system.paramVjpMany(hs, zs, ts, phase);
+  return system.paramVjpMany ? system.paramVjpMany(hs, zs, ts, phase) : sumParamVjps(system, hs, zs, ts, phase, linearize);
+}
+
+/**
+ * The per-step sum Σ_i (∂F/∂w at h_i)ᵀ z_i, one linearisation at a time (`lin` picks which: the
+ * system's own or the generic one). The reference every batched fast path is tested against.
+ */
+export function sumParamVjps(system: DynamicSystem, hs: State[], zs: State[], ts: number[], phase: StepPhase, lin: typeof linearize = genericLinearization): Tensor[] {
   const w = system.params as Tensor[];
   let acc: Tensor[] | undefined;
   for (let i = 0; i < hs.length; i++) {
-    const lin = linearize(system, hs[i], w, ts[i], phase);
-    const g = lin.vjpParams(zs[i]);
-    lin.dispose();
+    const l = lin(system, hs[i], w, ts[i], phase);
+    const g = l.vjpParams(zs[i]);
+    l.dispose();
     if (!acc) acc = g;
     else {
       const next = acc.map((a, j) => tf.add(a, g[j]));

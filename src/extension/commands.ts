@@ -4,6 +4,7 @@
  * status bar, output channel, dashboard) and report how it ended.
  */
 import * as vscode from 'vscode';
+import { pickConfigFile, saveAndLoadConfig } from './configFiles';
 import * as path from 'path';
 import { startWorkerRun, chooseNode, findOnPath, WorkerRun, RunOutcome } from './workerHost';
 import { setUpGpuBackend } from './gpuSetup';
@@ -11,7 +12,7 @@ import { Dashboard, DashboardDeps } from './dashboard';
 import type { RunsStore } from './runsStore';
 import type { Envelope, RunSpec } from '../protocol/messages';
 import { BUILTIN_CONFIGS } from '../config/builtin';
-import { loadConfigFile, type RbpConfig } from '../config/load';
+import type { RbpConfig } from '../config/load';
 
 export const UNTRUSTED_REASON = 'This workspace is not trusted: RBP Lab does not start runs here (a run executes experiment configs and native code from the workspace). Recorded runs can still be viewed. Trust the workspace to run experiments.';
 
@@ -308,22 +309,10 @@ export function registerCommands(controller: RunController, store: RunsStore): v
     }),
     vscode.commands.registerCommand('rbpLab.runHypergrad', builtin('hypergrad')),
     vscode.commands.registerCommand('rbpLab.runConfig', async (uri?: vscode.Uri) => {
-      let file = uri instanceof vscode.Uri ? uri : undefined;
-      const editor = vscode.window.activeTextEditor;
-      if (!file && editor && /\.ya?ml$/i.test(editor.document.fileName)) file = editor.document.uri;
-      if (!file) {
-        const picked = await vscode.window.showOpenDialog({ title: 'RBP Lab: experiment config', canSelectMany: false, filters: { 'Experiment config': ['yaml', 'yml'] }, defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri });
-        file = picked?.[0];
-      }
+      const file = await pickConfigFile(uri);
       if (!file) return;
-      const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === file!.toString());
-      if (doc?.isDirty) await doc.save();
-      let config: RbpConfig | undefined;
-      try {
-        config = loadConfigFile(file.fsPath).config;
-      } catch {
-        config = undefined; // the worker reports what is wrong with it
-      }
+      // An invalid config still launches: the worker reports what is wrong with it, as a failed run.
+      const config = await saveAndLoadConfig(file).catch(() => undefined);
       return controller.launch(file.fsPath, config);
     }),
     vscode.commands.registerCommand('rbpLab.stopRun', (runId?: string) => controller.stop(typeof runId === 'string' ? runId : undefined)),

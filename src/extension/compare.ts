@@ -20,12 +20,13 @@
  * The command takes the same arguments: executeCommand('rbpLab.compareTbpttNeumann', uri?, Ks?).
  */
 import * as vscode from 'vscode';
+import { askForConfigFile, saveAndLoadConfig } from './configFiles';
 import * as path from 'path';
 import type { RunController } from './commands';
 import type { RunsStore } from './runsStore';
 import { Dashboard } from './dashboard';
 import { BUILTIN_CONFIGS } from '../config/builtin';
-import { loadConfigFile, type RbpConfig } from '../config/load';
+import type { RbpConfig } from '../config/load';
 import type { GradcheckReport } from '../run/gradcheck';
 import { compareHeadline, compareRunOptions, parseKs, COMPARE_DEFAULT_KS } from '../shared/compareSummary';
 
@@ -71,20 +72,13 @@ async function chooseExperiment(opts: CompareOptions): Promise<{ experiment: str
     if (pick.name) return { experiment: pick.name, config: BUILTIN_CONFIGS[pick.name] };
     uri = pick.uri;
     if (!uri) {
-      const picked = await vscode.window.showOpenDialog({ title: 'RBP Lab: experiment config', canSelectMany: false, filters: { 'Experiment config': ['yaml', 'yml'] }, defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri });
-      uri = picked?.[0];
+      uri = await askForConfigFile();
       if (!uri) return undefined;
     }
   }
   if (uri) {
-    const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri!.toString());
-    if (doc?.isDirty) await doc.save();
-    let config: RbpConfig | undefined;
-    try {
-      config = loadConfigFile(uri.fsPath).config;
-    } catch {
-      config = undefined; // the worker reports what is wrong with it
-    }
+    // An invalid config still launches: the worker reports what is wrong with it.
+    const config = await saveAndLoadConfig(uri).catch(() => undefined);
     return { experiment: uri.fsPath, config, configPath: uri.fsPath };
   }
   const name = opts.experiment!.toLowerCase();

@@ -7,7 +7,7 @@
 import { tf, Tensor } from '../../core/tf';
 import { sigmoid } from '../../core/activations';
 import { l1Loss } from '../../core/activations';
-import type { DynamicSystem, Linearization, StepPhase } from '../../core/system';
+import { genericLinearization, sumParamVjps, type DynamicSystem, type Linearization, type StepPhase } from '../../core/system';
 import type { State } from '../../core/state';
 import { Rng } from '../../core/random';
 
@@ -112,7 +112,7 @@ export class HopfieldSystem implements DynamicSystem {
    *   ∂L/∂W_s = sᵀ z̃,   ∂L/∂W = (G + Gᵀ) ⊙ (1 − I).   (W_s is symmetric: no transposed products.)
    */
   linearize(h: State, w: Tensor[], t: number, phase: StepPhase): Linearization {
-    if (!this.opts.analytic) return genericFallback(this, h, w, t, phase);
+    if (!this.opts.analytic) return genericLinearization(this, h, w, t, phase);
     const Ws = this.symmetric(w[0]);
     const owned = Ws !== this.symCache?.Ws;
     const [s, d] = tf.tidy(() => {
@@ -148,7 +148,7 @@ export class HopfieldSystem implements DynamicSystem {
 
   /** Σ_i (∂F/∂W at h_i)ᵀ z_i as one GEMM over the stacked rows of all steps. */
   paramVjpMany(hs: State[], zs: State[], _ts: number[], _phase: StepPhase): Tensor[] {
-    if (!this.opts.analytic) return genericMany(this, hs, zs, _ts, _phase);
+    if (!this.opts.analytic) return sumParamVjps(this, hs, zs, _ts, _phase);
     return tf.tidy(() => {
       const S = sigmoid(tf.mul(tf.concat(hs.map((h) => h[0]), 0), this.opts.b));
       const Z = tf.mul(tf.concat(zs.map((z) => z[0]), 0), this.mask);
@@ -174,22 +174,4 @@ export class HopfieldSystem implements DynamicSystem {
 function outerSum(a: Tensor, b: Tensor): Tensor {
   if (a.shape[0] === 1) return tf.mul(tf.reshape(a, [-1, 1]), b);
   return tf.tidy(() => tf.matMul(tf.transpose(a), b));
-}
-
-import { genericLinearization, DynamicSystem as DS } from '../../core/system';
-function genericFallback(sys: DS, h: State, w: Tensor[], t: number, phase: StepPhase): Linearization {
-  return genericLinearization(sys, h, w, t, phase);
-}
-function genericMany(sys: DS, hs: State[], zs: State[], ts: number[], phase: StepPhase): Tensor[] {
-  let acc: Tensor[] | undefined;
-  for (let i = 0; i < hs.length; i++) {
-    const g = genericLinearization(sys, hs[i], sys.params as Tensor[], ts[i], phase).vjpParams(zs[i]);
-    if (!acc) acc = g;
-    else {
-      const next = acc.map((x, j) => tf.add(x, g[j]));
-      for (const x of [...acc, ...g]) x.dispose();
-      acc = next;
-    }
-  }
-  return acc!;
 }

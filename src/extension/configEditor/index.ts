@@ -11,12 +11,13 @@
  * The vscode-free logic is in model.ts.
  */
 import * as vscode from 'vscode';
+import { pickConfigFile, saveAndLoadConfig } from '../configFiles';
 import * as fs from 'fs';
 import * as path from 'path';
 import type { RunsStore } from '../runsStore';
 import type { RunController } from '../commands';
 import { BUILTIN_CONFIGS, BUILTIN_NAMES } from '../../config/builtin';
-import { loadConfigFile, ConfigError, parseConfigText, type RbpConfig } from '../../config/load';
+import { ConfigError, parseConfigText, type RbpConfig } from '../../config/load';
 import { METHOD_NAMES } from '../../core/gradients/types';
 import type { Envelope } from '../../protocol/messages';
 import { configDiagnostics, configModel, detectRunner, digestEvents, foldEvent, hoverMarkdown, lensLine, lineDecorations, notesForRun, placeNotes, type InlineFns, type LineNote, type RunDigest, type RunNotes, type Severity } from './model';
@@ -300,18 +301,10 @@ class ConfigEditor implements vscode.Disposable {
   // ---- commands ----
 
   private async configFile(uri: vscode.Uri | undefined): Promise<{ file: vscode.Uri; config: RbpConfig } | undefined> {
-    let file = uri instanceof vscode.Uri ? uri : undefined;
-    const editor = vscode.window.activeTextEditor;
-    if (!file && editor && /\.ya?ml$/i.test(editor.document.fileName)) file = editor.document.uri;
-    if (!file) {
-      const picked = await vscode.window.showOpenDialog({ title: 'RBP Lab: experiment config', canSelectMany: false, filters: { 'Experiment config': ['yaml', 'yml'] }, defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri });
-      file = picked?.[0];
-    }
+    const file = await pickConfigFile(uri);
     if (!file) return undefined;
-    const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === file!.toString());
-    if (doc?.isDirty) await doc.save();
     try {
-      return { file, config: loadConfigFile(file.fsPath).config };
+      return { file, config: await saveAndLoadConfig(file) };
     } catch (err) {
       const msg = err instanceof ConfigError ? err.issues.filter((i) => i.severity === 'error').map((i) => `line ${i.line}: ${i.message}`).join('; ') : (err as Error).message;
       const a = await vscode.window.showErrorMessage(`RBP Lab: ${path.basename(file.fsPath)} has problems: ${msg}`, 'Show Problems');
