@@ -2,6 +2,7 @@
 // production bundles: tfjs is ESM-first), so `node --test out/test` runs them. Type checking is
 // `npm run typecheck` (tsc --noEmit).
 import * as esbuild from 'esbuild';
+import { wasmPlugin } from './wasm-plugin.mjs';
 import * as fs from 'fs';
 import * as path from 'path';
 
@@ -28,6 +29,7 @@ await esbuild.build({
   format: 'cjs',
   sourcemap: true,
   mainFields: ['module', 'main'],
+  plugins: [wasmPlugin],
   external: ['vscode', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', 'playwright-core', 'esbuild', 'typescript', 'mnist'],
   logLevel: 'warning',
 });

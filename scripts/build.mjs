@@ -1,6 +1,7 @@
 // esbuild bundles: CLI, worker and bench (node), the extension host (node, `vscode` external),
 // and the webview (browser). The tfjs wasm binaries are copied next to the node bundles.
 import * as esbuild from 'esbuild';
+import { wasmPlugin } from './wasm-plugin.mjs';
 import * as fs from 'fs';
 import * as path from 'path';
 import { createRequire } from 'module';
@@ -37,6 +38,7 @@ const builds = [
     format: 'cjs',
     // tfjs: without module-first resolution the cpu backend import is dropped and tfjs-core is bundled twice.
     mainFields: ['module', 'main'],
+    plugins: [wasmPlugin],
     external: ['vscode', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', 'mnist'],
     banner: { js: '#!/usr/bin/env node' },
   },

@@ -13,7 +13,7 @@ test('auto falls back to wasm here and says why the native backends were skipped
   assert.equal(tf.getBackend(), 'wasm');
   assert.deepEqual(c.skipped.map((s) => s.name), ['tensorflow-gpu', 'tensorflow']);
   assert.match(c.skipped[0].reason, /@tensorflow\/tfjs-node-gpu is not installed/);
-  assert.match(describeChoice(c), /^wasm — tensorflow-gpu unavailable: /);
+  assert.match(describeChoice(c), /^wasm \(wasm kernels: [^)]*\) — tensorflow-gpu unavailable: /);
 });
 
 test('an explicit cpu choice is honoured; an unavailable explicit choice throws with the reason', async () => {

@@ -7,6 +7,8 @@ import * as path from 'path';
 import { createRequire } from 'module';
 import { tf } from './tf';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { enableWasmMatMul, describeMatMul } from './wasm/matmul';
+import type { MatMulStatus } from './wasm/matmul';
 
 export const BACKENDS = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];
@@ -22,6 +24,8 @@ export interface BackendChoice {
   loadedFrom?: string;
   /** Backends tried before `name`, with the reason each was skipped. */
   skipped: { name: BackendName; reason: string }[];
+  /** On wasm: whether this project's wasm kernels (matMul, graph, residual) are active (`./wasm`). */
+  kernels?: MatMulStatus;
 }
 
 export interface BackendOptions {
@@ -132,7 +136,7 @@ export async function selectBackend(requested: BackendRequest = 'auto', opts: Ba
       skipped.push({ name, reason: r.reason });
     } else if (name === 'wasm') {
       const reason = await tryWasm(opts);
-      if (!reason) return { name, tfName: 'wasm', requested, skipped };
+      if (!reason) return { name, tfName: 'wasm', requested, skipped, kernels: enableWasmMatMul() };
       skipped.push({ name, reason });
     } else {
       const reason = await tryCpu();
@@ -154,5 +158,6 @@ export class BackendError extends Error {
 /** One line for logs and the dashboard header: "wasm (tensorflow-gpu: not installed; ...)". */
 export function describeChoice(c: BackendChoice): string {
   const why = c.skipped.map((s) => `${s.name} unavailable: ${s.reason}`).join('; ');
-  return why ? `${c.name} — ${why}` : c.name;
+  const name = c.kernels ? `${c.name} (${describeMatMul(c.kernels)})` : c.name;
+  return why ? `${name} — ${why}` : name;
 }

@@ -12,6 +12,7 @@
  * looked up before replacing it.
  */
 import { tf } from './tf';
+import { wasmKernels, offsetOf, withScratch } from './wasm/module';
 
 type TensorInfo = tf.TensorInfo;
 type KernelConfig = tf.KernelConfig;
@@ -346,6 +347,19 @@ function csrRowSumKernel(args: KernelArgs): TensorInfo {
   if (x.dtype !== 'float32') throw new Error(`${CSR_KERNEL}: float32 only, got ${x.dtype}`);
   if (x.shape[0] !== attrs.graph.numNodes) throw new Error(`${CSR_KERNEL}: x has ${x.shape[0]} rows, the graph ${attrs.graph.numNodes} nodes`);
   const inner = size(x.shape.slice(1));
+  const wk = wasmKernels(args.backend);
+  if (wk && isWasm(args.backend)) {
+    const backend = args.backend as unknown as Parameters<typeof offsetOf>[0];
+    const out = backend.makeOutput([csr.rows, ...x.shape.slice(1)], 'float32');
+    // the CSR arrays are copied into scratch heap per call (~50 KB for Cora: microseconds)
+    withScratch(backend, (csr.ptr.length + csr.col.length) * 4, (s) => {
+      const heap = new Int32Array(wk.memory.buffer);
+      heap.set(csr.ptr, s / 4);
+      heap.set(csr.col, s / 4 + csr.ptr.length);
+      wk.fns.csr_rowsum(s, s + csr.ptr.length * 4, offsetOf(backend, x), offsetOf(backend, out), csr.rows, inner);
+    });
+    return out;
+  }
   return produce(args.backend, [csr.rows, ...x.shape.slice(1)], 'float32', false, (o32) => csrRowSumInto(o32 as Float32Array, view(args.backend, x) as Float32Array, csr, inner));
 }
 
@@ -392,6 +406,13 @@ function squaredResidualKernel(args: KernelArgs): TensorInfo {
   if (a.dtype !== 'float32' || b.dtype !== 'float32') throw new Error(`${RESIDUAL_KERNEL}: float32 only`);
   const n = size(a.shape);
   if (size(b.shape) !== n) throw new Error(`${RESIDUAL_KERNEL}: shapes [${a.shape}] and [${b.shape}] differ`);
+  const wk = wasmKernels(args.backend);
+  if (wk && isWasm(args.backend)) {
+    const backend = args.backend as unknown as Parameters<typeof offsetOf>[0];
+    const out = backend.makeOutput([2], 'float32');
+    wk.fns.sq_residual(offsetOf(backend, a), offsetOf(backend, b), n, offsetOf(backend, out));
+    return out;
+  }
   return produce(args.backend, [2], 'float32', false, (out) => {
     const av = view(args.backend, a) as Float32Array;
     const bv = view(args.backend, b) as Float32Array;

@@ -1,0 +1,213 @@
+// @ts-check
+/**
+ * WebAssembly text of this project's wasm kernels (run at build time only: scripts/wasm-plugin.mjs
+ * assembles it with wabt and embeds the bytes in the bundles; `./module.ts` instantiates them on
+ * tfjs-backend-wasm's own heap, so that tensors are read and written in place).
+ * All addresses are byte offsets into that heap; all data float32 unless said.
+ *
+ *   pack(src, dst, K, N, sk, sn)
+ *     Copies B[K,N] (element (k,n) at src + k·sk + n·sn, so a transposed B costs nothing extra)
+ *     into panels of W = 4·NR columns: dst[(p·K + k)·W + l] = B[k, p·W + l], zero past column N.
+ *   gemm(a, bp, c, biasp, M, K, N, sai, sak, flags, panel)
+ *     C[M,N] = A·B (+ bias if flags & 1) (+ C if flags & 2), C row-major, B packed by `pack` with
+ *     `panel` bytes from one panel to the next (4·W·K for a whole B; callers blocking K pass the
+ *     full stride and a shorter K), the bias packed as a 1 × N matrix; A[i,k] read at
+ *     a + i·sai + k·sak (Aᵀ·B: sai = 4, sak = 4·M, no copy).
+ *     Tiles of MR rows × W columns in MR·NR v128 accumulators, one rank-1 update per k from a
+ *     contiguous panel row and MR broadcast loads of A. 4 × 8 fits x86's 16 vector registers with
+ *     its operands (6 × 8 and 4 × 16 spill: half the speed; unrolling k by 2–8 was slower too, measured). The last panel of a ragged
+ *     N is computed on zero padding and stored lane by lane; leftover rows take 1-row tiles.
+ *     `relaxed` uses f32x4.relaxed_madd (a fused multiply-add where the CPU has one).
+ *   csr_rowsum(ptr, col, x, out, rows, D)
+ *     out[i,:] = Σ_{e = ptr[i]}^{ptr[i+1]−1} x[col[e], :] (ptr, col int32), the first term copied
+ *     and the others added in edge order with float32 rounding, as a segment sum over the edges.
+ *   sq_residual(a, b, n, out)
+ *     out[0] = Σ (a − b)², out[1] = Σ a², computed and accumulated in float64, stored as float32.
+ *
+ * @param {{ relaxed?: boolean, MR?: number, NR?: number }} [opts]
+ * @returns {string}
+ */
+export function kernelsWat({ relaxed = false, MR = 4, NR = 2 } = {}) {
+  const W = 4 * NR;
+  /** @type {string[]} */
+  const L = [];
+  /** @param {string} s */
+  const e = (s) => L.push(s);
+  /** acc += x * y on f32x4 locals @param {string} acc @param {string} x @param {string} y */
+  const madd = (acc, x, y) =>
+    relaxed
+      ? `(local.set ${acc} (f32x4.relaxed_madd (local.get ${x}) (local.get ${y}) (local.get ${acc})))`
+      : `(local.set ${acc} (f32x4.add (local.get ${acc}) (f32x4.mul (local.get ${x}) (local.get ${y}))))`;
+  const get = (/** @type {string} */ x) => `(local.get ${x})`;
+
+  e('(module');
+  e('  (import "env" "memory" (memory 1))');
+
+  // ---- pack ----
+  e('  (func (export "pack") (param $src i32) (param $dst i32) (param $K i32) (param $N i32) (param $sk i32) (param $sn i32)');
+  e('    (local $p i32) (local $k i32) (local $l i32) (local $n i32) (local $o i32)');
+  e('    (local.set $o (local.get $dst))');
+  e('    (local.set $p (i32.const 0))');
+  e('    (block $pd (loop $pl');
+  e('      (br_if $pd (i32.ge_s (local.get $p) (local.get $N)))');
+  e('      (local.set $k (i32.const 0))');
+  e('      (block $kd (loop $kl');
+  e('        (br_if $kd (i32.ge_s (local.get $k) (local.get $K)))');
+  e('        (local.set $l (i32.const 0))');
+  e('        (block $ld (loop $ll');
+  e(`          (br_if $ld (i32.ge_s (local.get $l) (i32.const ${W})))`);
+  e('          (local.set $n (i32.add (local.get $p) (local.get $l)))');
+  e('          (f32.store (local.get $o) (if (result f32) (i32.lt_s (local.get $n) (local.get $N))');
+  e('            (then (f32.load (i32.add (local.get $src) (i32.add (i32.mul (local.get $k) (local.get $sk)) (i32.mul (local.get $n) (local.get $sn))))))');
+  e('            (else (f32.const 0))))');
+  e('          (local.set $o (i32.add (local.get $o) (i32.const 4)))');
+  e('          (local.set $l (i32.add (local.get $l) (i32.const 1)))');
+  e('          (br $ll)))');
+  e('        (local.set $k (i32.add (local.get $k) (i32.const 1)))');
+  e('        (br $kl)))');
+  e(`      (local.set $p (i32.add (local.get $p) (i32.const ${W})))`);
+  e('      (br $pl)))');
+  e('  )');
+
+  // ---- gemm ----
+  e('  (func (export "gemm") (param $a i32) (param $bp i32) (param $c i32) (param $biasp i32)');
+  e('        (param $M i32) (param $K i32) (param $N i32) (param $sai i32) (param $sak i32) (param $flags i32) (param $panel i32)');
+  e('    (local $i i32) (local $j i32) (local $k i32) (local $pb i32) (local $pc i32) (local $rem i32)');
+  for (let r = 0; r < MR; r++) e(`    (local $pa${r} i32) (local $av${r} v128)`);
+  for (let v = 0; v < NR; v++) e(`    (local $bv${v} v128)`);
+  for (let r = 0; r < MR; r++) for (let v = 0; v < NR; v++) e(`    (local $c${r}_${v} v128)`);
+
+  /** @param {number} mr */
+  const tile = (mr) => {
+    for (let r = 0; r < mr; r++) {
+      e(`      (local.set $pa${r} (i32.add (local.get $a) (i32.mul (i32.add (local.get $i) (i32.const ${r})) (local.get $sai))))`);
+      for (let v = 0; v < NR; v++) e(`      (local.set $c${r}_${v} (v128.const i32x4 0 0 0 0))`);
+    }
+    e(`      (local.set $pb (i32.add (local.get $bp) (i32.mul (i32.div_u (local.get $j) (i32.const ${W})) (local.get $panel))))`);
+    e('      (local.set $k (local.get $K))');
+    e('      (if (i32.gt_s (local.get $k) (i32.const 0)) (then (loop $kl');
+    for (let v = 0; v < NR; v++) e(`        (local.set $bv${v} (v128.load offset=${16 * v} (local.get $pb)))`);
+    for (let r = 0; r < mr; r++) {
+      e(`        (local.set $av${r} (v128.load32_splat align=4 (local.get $pa${r})))`);
+      for (let v = 0; v < NR; v++) e('        ' + madd(`$c${r}_${v}`, `$av${r}`, `$bv${v}`));
+      e(`        (local.set $pa${r} (i32.add (local.get $pa${r}) (local.get $sak)))`);
+    }
+    e(`        (local.set $pb (i32.add (local.get $pb) (i32.const ${4 * W})))`);
+    e('        (local.set $k (i32.sub (local.get $k) (i32.const 1)))');
+    e('        (br_if $kl (i32.gt_s (local.get $k) (i32.const 0))))))');
+    // bias (packed: the panel of a 1 × N matrix is W floats)
+    e('      (if (i32.and (local.get $flags) (i32.const 1)) (then');
+    for (let v = 0; v < NR; v++) {
+      e(`        (local.set $bv${v} (v128.load offset=${16 * v} (i32.add (local.get $biasp) (i32.shl (local.get $j) (i32.const 2)))))`);
+      for (let r = 0; r < mr; r++) e(`        (local.set $c${r}_${v} (f32x4.add (local.get $c${r}_${v}) (local.get $bv${v})))`);
+    }
+    e('      ))');
+    e('      (local.set $rem (i32.sub (local.get $N) (local.get $j)))');
+    for (let r = 0; r < mr; r++) {
+      e(`      (local.set $pc (i32.add (local.get $c) (i32.shl (i32.add (i32.mul (i32.add (local.get $i) (i32.const ${r})) (local.get $N)) (local.get $j)) (i32.const 2))))`);
+      e(`      (if (i32.ge_s (local.get $rem) (i32.const ${W})) (then`);
+      for (let v = 0; v < NR; v++) {
+        const acc = `$c${r}_${v}`;
+        e(`        (if (i32.and (local.get $flags) (i32.const 2)) (then (local.set ${acc} (f32x4.add (local.get ${acc}) (v128.load offset=${16 * v} align=4 (local.get $pc))))))`);
+        e(`        (v128.store offset=${16 * v} align=4 (local.get $pc) (local.get ${acc}))`);
+      }
+      e('      ) (else');
+      for (let col = 0; col < W - 1; col++) {
+        const lane = `(f32x4.extract_lane ${col & 3} (local.get $c${r}_${col >> 2}))`;
+        const value = `(if (result f32) (i32.and (local.get $flags) (i32.const 2)) (then (f32.add ${lane} (f32.load offset=${4 * col} (local.get $pc)))) (else ${lane}))`;
+        e(`        (if (i32.gt_s (local.get $rem) (i32.const ${col})) (then (f32.store offset=${4 * col} (local.get $pc) ${value})))`);
+      }
+      e('      ))');
+    }
+  };
+  e('    (local.set $i (i32.const 0))');
+  for (const mr of MR > 1 ? [MR, 1] : [1]) {
+    e(`    (block $rd${mr} (loop $rl${mr}`);
+    e(`      (br_if $rd${mr} (i32.gt_s (i32.add (local.get $i) (i32.const ${mr})) (local.get $M)))`);
+    e('      (local.set $j (i32.const 0))');
+    e(`      (block $cd${mr} (loop $cl${mr}`);
+    e(`        (br_if $cd${mr} (i32.ge_s (local.get $j) (local.get $N)))`);
+    tile(mr);
+    e(`        (local.set $j (i32.add (local.get $j) (i32.const ${W})))`);
+    e(`        (br $cl${mr})))`);
+    e(`      (local.set $i (i32.add (local.get $i) (i32.const ${mr})))`);
+    e(`      (br $rl${mr})))`);
+  }
+  e('  )');
+
+  // ---- csr_rowsum ----
+  e('  (func (export "csr_rowsum") (param $ptr i32) (param $col i32) (param $x i32) (param $out i32) (param $rows i32) (param $D i32)');
+  e('    (local $i i32) (local $e i32) (local $end i32) (local $o i32) (local $s i32) (local $d i32) (local $row i32) (local $D4 i32)');
+  e('    (local.set $row (i32.shl (local.get $D) (i32.const 2)))');
+  e('    (local.set $D4 (i32.and (local.get $D) (i32.const -4)))');
+  e('    (local.set $i (i32.const 0))');
+  e('    (block $id (loop $il');
+  e('      (br_if $id (i32.ge_s (local.get $i) (local.get $rows)))');
+  e('      (local.set $o (i32.add (local.get $out) (i32.mul (local.get $i) (local.get $row))))');
+  e('      (local.set $e (i32.load (i32.add (local.get $ptr) (i32.shl (local.get $i) (i32.const 2)))))');
+  e('      (local.set $end (i32.load offset=4 (i32.add (local.get $ptr) (i32.shl (local.get $i) (i32.const 2)))))');
+  e('      (if (i32.ge_s (local.get $e) (local.get $end))');
+  e('        (then (memory.fill (local.get $o) (i32.const 0) (local.get $row)))');
+  e('        (else');
+  e('          (memory.copy (local.get $o) (i32.add (local.get $x) (i32.mul (i32.load (i32.add (local.get $col) (i32.shl (local.get $e) (i32.const 2)))) (local.get $row))) (local.get $row))');
+  e('          (local.set $e (i32.add (local.get $e) (i32.const 1)))');
+  e('          (block $ed (loop $el');
+  e('            (br_if $ed (i32.ge_s (local.get $e) (local.get $end)))');
+  e('            (local.set $s (i32.add (local.get $x) (i32.mul (i32.load (i32.add (local.get $col) (i32.shl (local.get $e) (i32.const 2)))) (local.get $row))))');
+  e('            (local.set $d (i32.const 0))');
+  e('            (block $vd (loop $vl');
+  e('              (br_if $vd (i32.ge_s (local.get $d) (local.get $D4)))');
+  e('              (v128.store align=4 (i32.add (local.get $o) (i32.shl (local.get $d) (i32.const 2)))');
+  e('                (f32x4.add (v128.load align=4 (i32.add (local.get $o) (i32.shl (local.get $d) (i32.const 2))))');
+  e('                           (v128.load align=4 (i32.add (local.get $s) (i32.shl (local.get $d) (i32.const 2))))))');
+  e('              (local.set $d (i32.add (local.get $d) (i32.const 4)))');
+  e('              (br $vl)))');
+  e('            (block $sd (loop $sl');
+  e('              (br_if $sd (i32.ge_s (local.get $d) (local.get $D)))');
+  e('              (f32.store (i32.add (local.get $o) (i32.shl (local.get $d) (i32.const 2)))');
+  e('                (f32.add (f32.load (i32.add (local.get $o) (i32.shl (local.get $d) (i32.const 2))))');
+  e('                         (f32.load (i32.add (local.get $s) (i32.shl (local.get $d) (i32.const 2))))))');
+  e('              (local.set $d (i32.add (local.get $d) (i32.const 1)))');
+  e('              (br $sl)))');
+  e('            (local.set $e (i32.add (local.get $e) (i32.const 1)))');
+  e('            (br $el)))))');
+  e('      (local.set $i (i32.add (local.get $i) (i32.const 1)))');
+  e('      (br $il)))');
+  e('  )');
+
+  // ---- sq_residual ----
+  e('  (func (export "sq_residual") (param $a i32) (param $b i32) (param $n i32) (param $out i32)');
+  e('    (local $i i32) (local $n4 i32) (local $va v128) (local $vb v128) (local $lo v128) (local $d v128) (local $dd v128) (local $aa v128) (local $x f64) (local $y f64) (local $sd f64) (local $sa f64)');
+  e('    (local.set $dd (v128.const i32x4 0 0 0 0)) (local.set $aa (v128.const i32x4 0 0 0 0))');
+  e('    (local.set $n4 (i32.and (local.get $n) (i32.const -4)))');
+  e('    (local.set $i (i32.const 0))');
+  e('    (block $vd (loop $vl');
+  e('      (br_if $vd (i32.ge_s (local.get $i) (local.get $n4)))');
+  e('      (local.set $va (v128.load align=4 (i32.add (local.get $a) (i32.shl (local.get $i) (i32.const 2)))))');
+  e('      (local.set $vb (v128.load align=4 (i32.add (local.get $b) (i32.shl (local.get $i) (i32.const 2)))))');
+  for (const half of ['low', 'high']) {
+    const pick = (/** @type {string} */ v) =>
+      half === 'low' ? `(f64x2.promote_low_f32x4 ${get(v)})` : `(f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 ${get(v)} ${get(v)}))`;
+    e(`      (local.set $lo ${pick('$va')})`);
+    e(`      (local.set $d (f64x2.sub (local.get $lo) ${pick('$vb')}))`);
+    e('      (local.set $dd (f64x2.add (local.get $dd) (f64x2.mul (local.get $d) (local.get $d))))');
+    e('      (local.set $aa (f64x2.add (local.get $aa) (f64x2.mul (local.get $lo) (local.get $lo))))');
+  }
+  e('      (local.set $i (i32.add (local.get $i) (i32.const 4)))');
+  e('      (br $vl)))');
+  e('    (local.set $sd (f64.add (f64x2.extract_lane 0 (local.get $dd)) (f64x2.extract_lane 1 (local.get $dd))))');
+  e('    (local.set $sa (f64.add (f64x2.extract_lane 0 (local.get $aa)) (f64x2.extract_lane 1 (local.get $aa))))');
+  e('    (block $sd_ (loop $sl');
+  e('      (br_if $sd_ (i32.ge_s (local.get $i) (local.get $n)))');
+  e('      (local.set $x (f64.promote_f32 (f32.load (i32.add (local.get $a) (i32.shl (local.get $i) (i32.const 2))))))');
+  e('      (local.set $y (f64.sub (local.get $x) (f64.promote_f32 (f32.load (i32.add (local.get $b) (i32.shl (local.get $i) (i32.const 2)))))))');
+  e('      (local.set $sd (f64.add (local.get $sd) (f64.mul (local.get $y) (local.get $y))))');
+  e('      (local.set $sa (f64.add (local.get $sa) (f64.mul (local.get $x) (local.get $x))))');
+  e('      (local.set $i (i32.add (local.get $i) (i32.const 1)))');
+  e('      (br $sl)))');
+  e('    (f32.store (local.get $out) (f32.demote_f64 (local.get $sd)))');
+  e('    (f32.store offset=4 (local.get $out) (f32.demote_f64 (local.get $sa)))');
+  e('  )');
+  e(')');
+  return L.join('\n');
+}

@@ -1,0 +1,122 @@
+/**
+ * The wasm kernels of `./kernels-wat.mjs`, instantiated on tfjs-backend-wasm's own heap (its
+ * WebAssembly.Memory is imported), so that they read and write tensors in place: a tensor's data
+ * is at `offsetOf(backend, t)`, scratch space comes from the backend's allocator (`scratch`).
+ *
+ * Variant: relaxed SIMD (fused multiply-add) where the engine validates it — Node 20 has it
+ * behind a V8 flag, which is turned on here before validating; Electron has it by default —
+ * otherwise plain SIMD. `RBP_LAB_WASM_KERNELS=off` keeps every kernel on its JS / tfjs path,
+ * `=simd` avoids relaxed SIMD.
+ */
+import * as v8 from 'v8';
+import { tf } from '../tf';
+import { simd as simdBase64, relaxed as relaxedBase64 } from 'rbp-wasm:kernels';
+
+type TensorInfo = tf.TensorInfo;
+export type KernelVariant = 'relaxed-simd' | 'simd';
+export type KernelRequest = KernelVariant | 'auto' | 'off';
+
+export interface WasmKernelExports {
+  pack(src: number, dst: number, K: number, N: number, sk: number, sn: number): void;
+  gemm(a: number, bp: number, c: number, biasp: number, M: number, K: number, N: number, sai: number, sak: number, flags: number, panel: number): void;
+  csr_rowsum(ptr: number, col: number, x: number, out: number, rows: number, D: number): void;
+  sq_residual(a: number, b: number, n: number, out: number): void;
+}
+
+/** The parts of tfjs-backend-wasm's backend object used here (duck-typed, checked at load). */
+export interface WasmBackendLike {
+  wasm: { asm?: { memory?: WebAssembly.Memory } };
+  dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
+  makeOutput(shape: number[], dtype: string): TensorInfo;
+  disposeData(dataId: object): boolean;
+}
+
+export interface WasmKernels {
+  fns: WasmKernelExports;
+  memory: WebAssembly.Memory;
+  variant: KernelVariant;
+}
+
+let loaded: WasmKernels | undefined;
+let lastNote: string | undefined;
+
+function bytes(base64: string): Uint8Array<ArrayBuffer> {
+  const b = Buffer.from(base64, 'base64');
+  const out = new Uint8Array(new ArrayBuffer(b.length));
+  out.set(b);
+  return out;
+}
+
+/** Relaxed SIMD if the engine validates it (after enabling V8's flag where it is one). */
+function relaxedAvailable(module: Uint8Array<ArrayBuffer>): boolean {
+  if (WebAssembly.validate(module)) return true;
+  try {
+    v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+  } catch {
+    return false;
+  }
+  return WebAssembly.validate(module);
+}
+
+export function kernelRequest(): KernelRequest {
+  const v = (process.env.RBP_LAB_WASM_KERNELS ?? 'auto').trim().toLowerCase();
+  return v === 'off' || v === 'simd' || v === 'relaxed-simd' ? v : 'auto';
+}
+
+export function isWasmBackend(b: unknown): b is WasmBackendLike {
+  const w = b as Partial<WasmBackendLike> | null;
+  return !!w && typeof w.makeOutput === 'function' && typeof w.disposeData === 'function' && !!w.dataIdMap && w.wasm?.asm?.memory instanceof WebAssembly.Memory;
+}
+
+/**
+ * The kernels bound to this wasm backend's heap, loading them on first use; undefined when the
+ * backend is not wasm, the kernels are turned off, or they cannot be loaded (`wasmKernelsNote`).
+ */
+export function wasmKernels(backend: unknown, request: KernelRequest = kernelRequest()): WasmKernels | undefined {
+  if (request === 'off') {
+    lastNote = 'off (RBP_LAB_WASM_KERNELS=off)';
+    return undefined;
+  }
+  if (!isWasmBackend(backend)) return undefined;
+  const memory = backend.wasm.asm!.memory!;
+  if (loaded && loaded.memory === memory && (request === 'auto' || request === loaded.variant)) return loaded;
+  const relaxedBytes = bytes(relaxedBase64);
+  const useRelaxed = request !== 'simd' && relaxedAvailable(relaxedBytes);
+  try {
+    const module = new WebAssembly.Module(useRelaxed ? relaxedBytes : bytes(simdBase64));
+    const instance = new WebAssembly.Instance(module, { env: { memory } });
+    loaded = { fns: instance.exports as unknown as WasmKernelExports, memory, variant: useRelaxed ? 'relaxed-simd' : 'simd' };
+    lastNote = useRelaxed ? undefined : request === 'simd' ? 'relaxed SIMD off (RBP_LAB_WASM_KERNELS=simd)' : 'relaxed SIMD not available in this engine';
+    return loaded;
+  } catch (e) {
+    lastNote = `not loaded: ${(e as Error).message}`;
+    loaded = undefined;
+    return undefined;
+  }
+}
+
+/** Why the kernels are off or run without relaxed SIMD (undefined when all is well). */
+export function wasmKernelsNote(): string | undefined {
+  return lastNote;
+}
+
+/** Byte offset of a tensor's data in the wasm heap. */
+export function offsetOf(backend: WasmBackendLike, t: TensorInfo): number {
+  const d = backend.dataIdMap.get(t.dataId);
+  if (!d) throw new Error('wasm kernels: tensor data not found on the wasm backend');
+  return d.memoryOffset;
+}
+
+/**
+ * Run `body` with `bytes` of scratch heap (float32-aligned) at the offset it is given; the scratch
+ * is released afterwards. Allocate before taking other offsets or views: an allocation may grow
+ * the heap (offsets stay valid, typed-array views do not).
+ */
+export function withScratch<T>(backend: WasmBackendLike, bytes: number, body: (offset: number) => T): T {
+  const info = backend.makeOutput([Math.max(1, Math.ceil(bytes / 4))], 'float32');
+  try {
+    return body(offsetOf(backend, info));
+  } finally {
+    backend.disposeData(info.dataId);
+  }
+}

@@ -1,0 +1,177 @@
+/**
+ * The wasm kernels (src/core/wasm): the matMul replacement against tfjs's own kernel on every
+ * shape class it takes or declines, autodiff through it, and the CSR / residual kernels against
+ * their JS paths. Both engine variants (relaxed SIMD where available, plain SIMD) are checked.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { tf } from '../src/core/tf';
+import { selectBackend } from '../src/core/backend';
+import { enableWasmMatMul, disableWasmMatMul, matMulStatus, resetMatMulCounters, MAX_B_BYTES } from '../src/core/wasm/matmul';
+import { wasmKernels } from '../src/core/wasm/module';
+import { csrGraph, csrRowSum, squaredResidual } from '../src/core/kernels';
+import { Rng } from '../src/core/random';
+
+function maxRelDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.equal(a.length, b.length, 'length');
+  let scale = 1e-30;
+  let d = 0;
+  for (let i = 0; i < b.length; i++) scale = Math.max(scale, Math.abs(b[i]));
+  for (let i = 0; i < b.length; i++) d = Math.max(d, Math.abs(a[i] - b[i]));
+  return d / scale;
+}
+
+/** Run `f` with tfjs's kernels and with ours; return both results as arrays. */
+function both(f: () => tf.Tensor | tf.Tensor[], variant: 'auto' | 'simd' = 'auto'): { tfjs: Float32Array[]; ours: Float32Array[]; calls: number; fallbacks: number } {
+  const run = () => {
+    const r = f();
+    const list = Array.isArray(r) ? r : [r];
+    const data = list.map((t) => t.dataSync() as Float32Array);
+    tf.dispose(list);
+    return data;
+  };
+  disableWasmMatMul();
+  const tfjs = run();
+  enableWasmMatMul(variant);
+  resetMatMulCounters();
+  const ours = run();
+  const s = matMulStatus();
+  return { tfjs, ours, calls: s.calls, fallbacks: s.fallbacks };
+}
+
+const rng = new Rng(2024);
+const rand = (shape: number[]) => tf.tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.normal()), shape);
+
+test('wasm matMul: matches tfjs on ragged shapes, transposes, bias, batches (both variants)', async () => {
+  await selectBackend('wasm');
+  assert.ok(matMulStatus().active, 'selectBackend(wasm) enables the kernel');
+  for (const variant of ['auto', 'simd'] as const) {
+    const cases: { M: number; K: number; N: number }[] = [
+      { M: 1, K: 1, N: 1 }, { M: 3, K: 5, N: 7 }, { M: 4, K: 8, N: 8 }, { M: 5, K: 3, N: 9 }, { M: 9, K: 17, N: 13 },
+      { M: 37, K: 64, N: 64 }, { M: 30, K: 78, N: 50 }, { M: 7, K: 50, N: 10 }, { M: 8, K: 2, N: 65 }, { M: 2, K: 0, N: 3 }, { M: 6, K: 1100, N: 9 },
+    ];
+    for (const { M, K, N } of cases) {
+      for (const tA of [false, true]) {
+        for (const tB of [false, true]) {
+          const a = rand(tA ? [K, M] : [M, K]);
+          const b = rand(tB ? [N, K] : [K, N]);
+          const bias = rand([N]);
+          // tfjs's reference for the fused product is matMul + add: its own wasm _FusedMatMul
+          // gets transposeB with a bias wrong (rows after the first are off; found by this test).
+          const r = both(() => [tf.matMul(a, b, tA, tB), tf.add(tf.matMul(a, b, tA, tB), bias)], variant);
+          const fused = both(() => tf.fused.matMul({ a: a as tf.Tensor2D, b: b as tf.Tensor2D, transposeA: tA, transposeB: tB, bias }), variant);
+          const what = `${variant} M=${M} K=${K} N=${N} tA=${tA} tB=${tB}`;
+          if (K === 0) {
+            // an empty sum: tfjs's XNNPACK call fails on K = 0 and leaves its output unwritten
+            assert.ok(r.ours[0].every((v) => v === 0), `${what}: zeros`);
+            assert.deepEqual(fused.ours[0], Float32Array.from({ length: M * N }, (_, i) => bias.dataSync()[i % N]), `${what}: the bias`);
+          } else {
+            assert.ok(maxRelDiff(r.ours[0], r.tfjs[0]) <= 1e-5, `${what}: matMul`);
+            assert.ok(maxRelDiff(fused.ours[0], r.tfjs[1]) <= 1e-5, `${what}: fused with bias`);
+          }
+          assert.equal(r.calls + fused.calls, 3, `${what}: the products ran on the wasm gemm`);
+          tf.dispose([a, b, bias]);
+        }
+      }
+    }
+    // fused activations it applies after the product, against tfjs's unfused ops
+    {
+      const a = rand([13, 9]);
+      const b = rand([9, 11]);
+      const bias = rand([11]);
+      const acts = ['sigmoid', 'relu', 'relu6', 'elu'] as const;
+      const ref = both(() => [tf.sigmoid(tf.add(tf.matMul(a, b), bias)), tf.relu(tf.add(tf.matMul(a, b), bias)), tf.relu6(tf.add(tf.matMul(a, b), bias)), tf.elu(tf.add(tf.matMul(a, b), bias))], variant);
+      const fused = both(() => acts.map((activation) => tf.fused.matMul({ a: a as tf.Tensor2D, b: b as tf.Tensor2D, bias, activation })), variant);
+      acts.forEach((act, i) => assert.ok(maxRelDiff(fused.ours[i], ref.tfjs[i]) <= 1e-5, `${variant} fused ${act}`));
+      assert.equal(fused.calls, 4);
+      tf.dispose([a, b, bias]);
+    }
+    // batched: equal batches, a broadcast batch of one on either side, rank 4
+    const a3 = rand([3, 6, 5]);
+    const b3 = rand([3, 5, 9]);
+    const b1 = rand([1, 5, 9]);
+    const a1 = rand([1, 6, 5]);
+    const a4 = rand([2, 3, 6, 5]);
+    const b4 = rand([2, 3, 5, 4]);
+    const rand3x6x9 = rand([3, 6, 9]);
+    const r = both(() => [tf.matMul(a3, b3), tf.matMul(a3, b1), tf.matMul(a1, b3), tf.matMul(a4, b4), tf.matMul(a3, rand3x6x9, true, false)], variant);
+    r.ours.forEach((o, i) => assert.ok(maxRelDiff(o, r.tfjs[i]) <= 1e-5, `${variant} batched product ${i}`));
+    assert.equal(r.calls, 5);
+    tf.dispose([a3, b3, b1, a1, a4, b4, rand3x6x9]);
+  }
+});
+
+test('wasm matMul: declines what it does not do (large B, leaky ReLU) and tfjs computes those', async () => {
+  await selectBackend('wasm');
+  enableWasmMatMul();
+  const K = 600;
+  const N = Math.ceil(MAX_B_BYTES / 4 / K) + 1; // just over the size limit
+  const a = rand([3, K]);
+  const b = rand([K, N]);
+  const small = rand([K, 4]);
+  const r = both(() => [tf.matMul(a, b), tf.fused.matMul({ a: a as tf.Tensor2D, b: small as tf.Tensor2D, activation: 'leakyrelu', leakyreluAlpha: 0.1 })]);
+  assert.equal(r.calls, 0);
+  assert.equal(r.fallbacks, 2);
+  assert.ok(maxRelDiff(r.ours[0], r.tfjs[0]) === 0 && maxRelDiff(r.ours[1], r.tfjs[1]) === 0, 'declined products are tfjs’s own');
+  // mismatched inner sizes still get tfjs's error
+  assert.throws(() => tf.matMul(rand([2, 3]), rand([4, 2])), /inner shapes|must match/);
+  tf.dispose([a, b, small]);
+});
+
+test('wasm matMul: gradients (first and second order) agree with tfjs’s kernels, and nothing leaks', async () => {
+  await selectBackend('wasm');
+  const x = rand([40, 30]);
+  const w1 = rand([30, 20]);
+  const w2 = rand([20, 7]);
+  const v = rand([30, 20]);
+  const loss = (w: tf.Tensor) => tf.sum(tf.square(tf.matMul(tf.sigmoid(tf.matMul(x, w)), w2)));
+  const f = () => {
+    const g = tf.grad(loss)(w1);
+    // Hessian-vector product: d/dw ⟨∇L(w), v⟩
+    const hv = tf.grad((w: tf.Tensor) => tf.sum(tf.mul(tf.grad(loss)(w), v)))(w1);
+    return [g, hv];
+  };
+  const r = both(f);
+  assert.ok(r.calls > 4, `the gradient products ran on the wasm gemm (${r.calls})`);
+  assert.ok(maxRelDiff(r.ours[0], r.tfjs[0]) <= 1e-5, 'gradient');
+  assert.ok(maxRelDiff(r.ours[1], r.tfjs[1]) <= 1e-4, 'Hessian-vector product');
+  const backend = tf.backend() as unknown as { numDataIds(): number };
+  const before = { tensors: tf.memory().numTensors, ids: backend.numDataIds() };
+  for (let i = 0; i < 5; i++) tf.dispose(f());
+  assert.deepEqual({ tensors: tf.memory().numTensors, ids: backend.numDataIds() }, before, 'no tensors or scratch buffers left behind');
+  tf.dispose([x, w1, w2, v]);
+});
+
+test('wasm CSR row sum is bit-identical to the JS kernel; the residual agrees to float32', async () => {
+  await selectBackend('wasm');
+  assert.ok(wasmKernels(tf.backend()), 'kernels load on the wasm backend');
+  const n = 300;
+  const E = 2000;
+  const src = Int32Array.from({ length: E }, () => rng.int(n));
+  const dst = Int32Array.from({ length: E }, () => rng.int(n - 10)); // the last rows get no edges
+  const g = csrGraph(src, dst, n);
+  for (const D of [64, 7, 1]) {
+    const x = rand([n, D]);
+    const y = rand([n, D]);
+    const run = () => {
+      const a = csrRowSum(x, g);
+      const b = csrRowSum(x, g, true);
+      const out = [a.dataSync().slice(), b.dataSync().slice(), Float32Array.from(squaredResidual(x, y))];
+      tf.dispose([a, b]);
+      return out;
+    };
+    const saved = process.env.RBP_LAB_WASM_KERNELS;
+    process.env.RBP_LAB_WASM_KERNELS = 'off';
+    const js = run();
+    process.env.RBP_LAB_WASM_KERNELS = saved ?? '';
+    if (saved === undefined) delete process.env.RBP_LAB_WASM_KERNELS;
+    const wasm = run();
+    assert.deepEqual(wasm[0], js[0], `A x, D=${D}`);
+    assert.deepEqual(wasm[1], js[1], `Aᵀ x, D=${D}`);
+    assert.ok(maxRelDiff(wasm[2], js[2]) <= 1e-6, `residual, D=${D}: ${wasm[2]} vs ${js[2]}`);
+    tf.dispose([x, y]);
+  }
+  const big = tf.fill([5], 3e38);
+  assert.equal(squaredResidual(big, tf.zerosLike(big))[0], Infinity);
+  big.dispose();
+});
