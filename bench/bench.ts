@@ -9,6 +9,7 @@
  * one process at a time; with --torch the reference runs per workload right before ours.
  */
 import { spawnSync } from 'child_process';
+import { WORKER_ENV_DEFAULTS } from '../src/extension/workerHost';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -184,7 +185,9 @@ function runChildProcess<T>(spec: ChildSpec, timeoutS: number): T | { childError
   const dir = path.dirname(spec.resultOut);
   const specFile = path.join(dir, `spec-${childCounter++}.json`);
   fs.writeFileSync(specFile, JSON.stringify(spec));
-  const p = spawnSync(process.execPath, [__filename, '--child', specFile], { stdio: ['ignore', 'inherit', 'inherit'], timeout: timeoutS * 1000, killSignal: 'SIGKILL' });
+  // The same environment defaults as the extension's worker (MALLOC_ARENA_MAX: see WORKER_ENV_DEFAULTS).
+  const env = { ...WORKER_ENV_DEFAULTS, ...process.env };
+  const p = spawnSync(process.execPath, [__filename, '--child', specFile], { stdio: ['ignore', 'inherit', 'inherit'], timeout: timeoutS * 1000, killSignal: 'SIGKILL', env });
   if (fs.existsSync(spec.resultOut)) {
     const r = JSON.parse(fs.readFileSync(spec.resultOut, 'utf8')) as T;
     fs.rmSync(spec.resultOut);

@@ -48,6 +48,34 @@ function wasmHeapBytes(): number | undefined {
   return b.wasm?.HEAPU8?.buffer.byteLength;
 }
 
+/**
+ * Resident bytes of the wasm heap's mapping (Linux: /proc/self/smaps). V8 reserves several GiB of
+ * address space per wasm memory and the pages become resident when first touched, so RSS can rise
+ * while the heap's size stays the same; this tells those pages apart from growth elsewhere.
+ */
+function wasmResidentBytes(): number | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync('/proc/self/smaps', 'utf8');
+  } catch {
+    return undefined;
+  }
+  // A wasm memory is an rw-p mapping of the heap's current size directly followed by its ---p
+  // reservation (several GiB) for growth and guard pages.
+  const maps: { start: number; end: number; perms: string; rss: number }[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^([0-9a-f]+)-([0-9a-f]+) (\S+) /.exec(line);
+    if (m) maps.push({ start: parseInt(m[1], 16), end: parseInt(m[2], 16), perms: m[3], rss: 0 });
+    else if (line.startsWith('Rss:') && maps.length) maps[maps.length - 1].rss = Number(line.replace(/[^0-9]/g, '')) * 1024;
+  }
+  let total = 0;
+  for (let i = 0; i + 1 < maps.length; i++) {
+    const next = maps[i + 1];
+    if (maps[i].perms === 'rw-p' && next.perms === '---p' && next.start === maps[i].end && next.end - next.start >= 4 * 2 ** 30) total += maps[i].rss;
+  }
+  return total;
+}
+
 /** Whether the runner's config schema knows the field `model.<field>` (e.g. hypergrad's last_step). */
 export function supportsModelField(runner: string, field: string): boolean {
   const spec = SCHEMA[runner as RunnerName] as unknown as { model?: Record<string, unknown> } | undefined;
@@ -290,11 +318,14 @@ async function soakRow(spec: SoakChildSpec): Promise<SoakResult> {
         num_tensors: e.numTensors,
         num_bytes: e.liveBytes,
         js_heap_bytes: process.memoryUsage().heapUsed,
+        js_heap_total_bytes: process.memoryUsage().heapTotal,
+        external_bytes: process.memoryUsage().external,
         wasm_heap_bytes: wasmHeapBytes(),
+        wasm_resident_bytes: wasmResidentBytes(),
         step_ms: lastStepMs,
       });
       const s = samples[samples.length - 1];
-      process.stderr.write(`    soak step ${s.step}: rss ${(s.rss_bytes / 2 ** 20).toFixed(0)} MiB, ${s.num_tensors} tensors, ${(s.num_bytes / 2 ** 20).toFixed(1)} MiB live, ${s.step_ms.toFixed(0)} ms/step\n`);
+      process.stderr.write(`    soak step ${s.step}: rss ${(s.rss_bytes / 2 ** 20).toFixed(0)} MiB (wasm heap ${((s.wasm_heap_bytes ?? NaN) / 2 ** 20).toFixed(0)} MiB, resident ${((s.wasm_resident_bytes ?? NaN) / 2 ** 20).toFixed(0)} MiB; JS heap ${(s.js_heap_total_bytes / 2 ** 20).toFixed(0)} MiB, external ${(s.external_bytes / 2 ** 20).toFixed(0)} MiB), ${s.num_tensors} tensors, ${(s.num_bytes / 2 ** 20).toFixed(1)} MiB live, ${s.step_ms.toFixed(0)} ms/step\n`);
     }
     if (e.type === 'run/failed') throw new Error(e.reason);
   };
@@ -322,6 +353,7 @@ async function soakRow(spec: SoakChildSpec): Promise<SoakResult> {
     rss_flat: rssFlat,
     flat: tensorsFlat && bytesFlat && rssFlat,
     ms_per_step: totalMs / spec.steps,
+    malloc_arena_max: process.env.MALLOC_ARENA_MAX ?? null,
   };
 }
 

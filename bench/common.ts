@@ -138,7 +138,12 @@ export interface SoakSample {
   num_tensors: number;
   num_bytes: number;
   js_heap_bytes: number;
+  /** V8 heap reserved (heapTotal) and memory outside it held by JS objects (external, incl. the wasm heap). */
+  js_heap_total_bytes: number;
+  external_bytes: number;
   wasm_heap_bytes?: number;
+  /** Resident part of the wasm heap's mapping (Linux). */
+  wasm_resident_bytes?: number;
   step_ms: number;
 }
 
@@ -155,6 +160,8 @@ export interface SoakResult {
   rss_growth_after_warmup_bytes: number;
   rss_flat: boolean;
   flat: boolean;
+  /** The child's MALLOC_ARENA_MAX (null: glibc's default). */
+  malloc_arena_max?: string | null;
   ms_per_step: number;
 }
 

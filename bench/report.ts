@@ -193,11 +193,11 @@ export function renderMarkdown(rep: BenchReport): string {
     const s = rep.soak;
     L.push(`## Memory soak (Hopfield ${s.method} K=${s.K}, ${s.steps} training steps, sample every ${s.every})`);
     L.push('');
-    L.push('| step | elapsed s | RSS MiB | live tensors | live tensor MiB | JS heap MiB | wasm heap MiB | step ms |');
+    L.push('| step | elapsed s | RSS MiB | live tensors | live tensor MiB | JS heap MiB | wasm heap MiB | wasm heap resident MiB | step ms |');
     L.push('|---|---|---|---|---|---|---|---|');
-    for (const x of s.samples) L.push(`| ${x.step} | ${x.elapsed_s.toFixed(0)} | ${mib(x.rss_bytes)} | ${x.num_tensors} | ${mib(x.num_bytes)} | ${mib(x.js_heap_bytes)} | ${mib(x.wasm_heap_bytes)} | ${ms(x.step_ms)} |`);
+    for (const x of s.samples) L.push(`| ${x.step} | ${x.elapsed_s.toFixed(0)} | ${mib(x.rss_bytes)} | ${x.num_tensors} | ${mib(x.num_bytes)} | ${mib(x.js_heap_bytes)} | ${mib(x.wasm_heap_bytes)} | ${x.wasm_resident_bytes === undefined ? '–' : mib(x.wasm_resident_bytes)} | ${ms(x.step_ms)} |`);
     L.push('');
-    L.push(`After warm-up (steps after ${s.warm_from_step}, the first evaluation): live tensors ${s.tensors_flat ? 'flat' : 'NOT flat'}, live bytes ${s.bytes_flat ? 'flat' : 'NOT flat'}, RSS growth ${mib(s.rss_growth_after_warmup_bytes)} MiB (${s.rss_flat ? 'flat' : 'NOT flat'}) → **${s.flat ? 'flat' : 'NOT flat'}**. The wasm heap never shrinks and is capped at 4 GB.`);
+    L.push(`After warm-up (steps after ${s.warm_from_step}, the first evaluation): live tensors ${s.tensors_flat ? 'flat' : 'NOT flat'}, live bytes ${s.bytes_flat ? 'flat' : 'NOT flat'}, RSS growth ${mib(s.rss_growth_after_warmup_bytes)} MiB (${s.rss_flat ? 'flat' : 'NOT flat'}) → **${s.flat ? 'flat' : 'NOT flat'}**. The wasm heap never shrinks and is capped at 4 GB. Process environment: MALLOC_ARENA_MAX=${s.malloc_arena_max ?? 'unset (glibc default)'}.`);
     L.push('');
   }
   if (rep.skipped.length) {
