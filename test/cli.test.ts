@@ -90,3 +90,27 @@ test('rbp gradcheck --json prints one JSON document with every method at every K
   assert.equal(report.verdict.level, 'ok');
   for (const row of report.rows) assert.ok(row.peakBytes > 0 && row.timeMs > 0);
 });
+
+test('rbp run --out records from the start: set-up log lines, and a run that fails before it starts', () => {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'rbp-early-'));
+  const r = rbp(['run', 'hypergrad', '--steps', '1', '--method', 'TBPTT', '--truncate', '2', '--set', 'model.num_sgd_step=3', '--out', out, '--backend', 'wasm']);
+  assert.equal(r.status, 0, r.stderr);
+  const { description, events } = readRun(out);
+  const started = events.findIndex((e) => e.type === 'run/started');
+  assert.ok(started > 0, 'events before run/started are recorded');
+  assert.ok(events.slice(0, started).some((e) => e.type === 'log' && /training images/.test(e.text)), 'the experiment’s set-up log line is in events.jsonl');
+  assert.equal(description?.status, 'completed');
+  assert.equal(description?.runner, 'HypergradRunner', 'run/started completes the description');
+
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rbp-cli-'));
+  const bad = path.join(dir, 'bad.yaml');
+  fs.writeFileSync(bad, 'exp_name: x\nrunner: HopfieldRunner\nmodel:\n  num_updates: 5\n');
+  const failedOut = path.join(dir, 'rec');
+  const f = rbp(['run', bad, '--method', 'BPTT', '--out', failedOut]);
+  assert.equal(f.status, 2);
+  const rec = readRun(failedOut);
+  assert.equal(rec.description?.status, 'failed');
+  assert.equal(rec.description?.experiment, 'bad');
+  assert.equal(rec.description?.method, 'BPTT');
+  assert.match(rec.description?.reason ?? '', /bad\.yaml:4:3: unknown field/);
+});

@@ -126,3 +126,33 @@ test('optimisers and models release their initial tensors', () => {
   assert.equal(tf.memory().numBytes, bytes, 'assigning W frees the old value (no lingering initial tensor)');
   h.dispose();
 });
+
+test('a recorder given the request writes run.json at once; run/started completes it, run/failed ends it', () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'rbp-rec-'));
+  const a = new RunRecorder(path.join(root, 'a'), 'a', { experiment: 'cora', title: 'cora', method: 'Neumann_RBP', K: 5, steps: 10 });
+  let d = readRun(path.join(root, 'a')).description;
+  assert.equal(d?.status, 'running');
+  assert.equal(d?.experiment, 'cora');
+  assert.equal(d?.K, 5);
+  assert.equal(d?.pid, process.pid, 'the recording process until the worker names itself');
+  a.record({ type: 'log', level: 'info', text: 'loading' });
+  a.record({ type: 'run/failed', kind: 'no-start', reason: 'node not found', elapsedMs: 3 });
+  a.close();
+  d = readRun(path.join(root, 'a')).description;
+  assert.equal(d?.status, 'failed');
+  assert.equal(d?.reason, 'node not found');
+  assert.equal(d?.method, 'Neumann_RBP', 'what was asked for is kept');
+  assert.ok(d?.finishedAt);
+
+  const b = new RunRecorder(path.join(root, 'b'), 'b', { experiment: 'h', title: 'h', method: '?', K: null, steps: 2 });
+  b.record({
+    type: 'run/started', experiment: 'hopfield', title: 'H', runner: 'HopfieldRunner', method: 'BPTT', K: null, T: 5, steps: 2, stepLabel: 'step',
+    backend: { name: 'wasm', description: 'wasm', skipped: [], nodeVersion: process.version, execPath: process.execPath }, config: { a: 1 }, startedAt: new Date().toISOString(), notes: [], pid: 4242,
+  });
+  b.close();
+  d = readRun(path.join(root, 'b')).description;
+  assert.equal(d?.experiment, 'hopfield');
+  assert.equal(d?.method, 'BPTT');
+  assert.equal(d?.pid, 4242);
+  assert.equal(d?.runner, 'HopfieldRunner');
+});

@@ -99,19 +99,24 @@ interface Io {
   isTTY: boolean;
 }
 
+/** A recorder for `--out DIR` or `--runs-dir DIR` (a new run folder in it), described from the request. */
+function openRecorder(spec: RunSpec, runsDir: string | undefined, idMethod: string, method: string, K: number | null): RunRecorder | undefined {
+  if (!spec.outDir && !runsDir) return undefined;
+  const experiment = path.basename(spec.experiment).replace(/\.ya?ml$/i, '');
+  const id = newRunId(experiment, idMethod);
+  return new RunRecorder(spec.outDir ? path.resolve(spec.outDir) : path.resolve(runsDir!, id), id, { experiment, title: spec.experiment, method, K, steps: spec.steps ?? 0 });
+}
+
 async function cmdRun(a: Args, io: Io): Promise<number> {
   const spec = buildSpec(a);
   const runsDir = last(a.flags, 'runs-dir');
   const json = Boolean(a.flags.json);
-  let recorder: RunRecorder | undefined;
+  // Recording starts before the experiment is set up, so that its set-up log lines are kept too.
+  const recorder = openRecorder(spec, runsDir, spec.method ?? 'config', spec.method ?? '?', spec.K ?? null);
   let total = 0;
   let stepLabel = 'step';
   let lastLine = '';
   const emit = (e: WorkerEvent) => {
-    if (e.type === 'run/started' && (spec.outDir || runsDir)) {
-      const id = newRunId(e.experiment, e.method);
-      recorder = new RunRecorder(spec.outDir ? path.resolve(spec.outDir) : path.resolve(runsDir!, id), id);
-    }
     const env = recorder ? recorder.record(e) : { ...e, runId: 'cli', seq: 0, t: Date.now() };
     if (json) {
       io.out(JSON.stringify(env));
@@ -204,12 +209,8 @@ async function cmdGradcheck(a: Args, io: Io): Promise<number> {
   });
   const json = Boolean(a.flags.json);
   const runsDir = last(a.flags, 'runs-dir');
-  let recorder: RunRecorder | undefined;
+  const recorder = openRecorder(spec, runsDir, 'gradcheck', 'gradcheck', null);
   const emit = (e: WorkerEvent) => {
-    if (e.type === 'run/started' && (spec.outDir || runsDir)) {
-      const id = newRunId(e.experiment, 'gradcheck');
-      recorder = new RunRecorder(spec.outDir ? path.resolve(spec.outDir) : path.resolve(runsDir!, id), id);
-    }
     recorder?.record(e);
     if (json) return;
     if (e.type === 'run/started') io.err(`backend: ${e.backend.description}`);

@@ -37,19 +37,32 @@ export function newRunId(experiment: string, method: string, date = new Date()):
   return `${stamp}-${experiment}-${method}-${rand}`.replace(/[^A-Za-z0-9_.-]/g, '_');
 }
 
+/** What is known of a run before its worker says run/started (from the request). */
+export type InitialDescription = Pick<RunDescription, 'experiment' | 'title' | 'method' | 'K' | 'steps'> & Partial<Pick<RunDescription, 'runner' | 'T' | 'config' | 'pid'>>;
+
 export class RunRecorder {
   private fd: number;
   private seq = 0;
   private desc: RunDescription | undefined;
   private closed = false;
 
+  /**
+   * With `initial`, run.json exists from the start (status running, pid of this process until
+   * run/started names the computing one), so a run that ends before it starts — a worker that
+   * cannot start, a bad config — is still described by what was asked for.
+   */
   constructor(
     readonly dir: string,
     readonly runId: string,
+    initial?: InitialDescription,
   ) {
     fs.mkdirSync(dir, { recursive: true });
     // One folder holds one run: a new recorder starts a fresh events file.
     this.fd = fs.openSync(path.join(dir, 'events.jsonl'), 'w');
+    if (initial) {
+      this.desc = { ...placeholder(runId), runner: '?', T: 0, config: {}, ...initial, status: 'running', pid: initial.pid ?? process.pid };
+      this.writeDescription();
+    }
   }
 
   /** Stamp an event, append it to events.jsonl and keep run.json current. */
@@ -68,7 +81,7 @@ export class RunRecorder {
 
   private update(e: Envelope): void {
     if (e.type === 'run/started') {
-      this.desc = descriptionFrom(e);
+      this.desc = { ...descriptionFrom(e), ...(this.desc?.label ? { label: this.desc.label } : {}) };
       this.writeDescription();
     } else if (this.desc && e.type === 'metrics') {
       for (const [k, v] of Object.entries(e.values)) if (Number.isFinite(v)) this.desc.finalMetrics[k] = v;
