@@ -3,7 +3,7 @@
  * workloads, optionally side by side with the PyTorch CPU reference. See bench/README.md.
  *
  *   node dist/bench.js [--workloads hopfield,gnn,hypergrad] [--runs 5] [--quick] [--torch]
- *                      [--out bench/results.json] [--backend wasm] [--data DIR] [--only grad,forward,stream,soak]
+ *                      [--out bench/results.json] [--backend wasm] [--data DIR] [--only grad,forward,stream,soak,gemm]
  *
  * The parent process plans the rows and runs each one in a fresh child (`--child SPEC.json`),
  * one process at a time; with --torch the reference runs per workload right before ours.
@@ -29,12 +29,13 @@ import {
   WorkloadName,
   rowId,
   MiB,
+  GemmResult,
 } from './common';
 import { runChild, supportsModelField } from './child';
 import { Accuracy, BenchReport, evaluateTargets, joinRows, renderMarkdown } from './report';
 import { TorchOptions, TorchRow, ensureTorch, fashionMnistPresent, runTorchBench, runTorchForward } from './torch';
 
-const SECTIONS = ['grad', 'forward', 'stream', 'soak'] as const;
+const SECTIONS = ['grad', 'forward', 'stream', 'soak', 'gemm'] as const;
 type Section = (typeof SECTIONS)[number];
 
 interface BenchArgs {
@@ -74,7 +75,7 @@ const USAGE = `usage: node dist/bench.js [options]
   --backend NAME     wasm (default), cpu, tensorflow, tensorflow-gpu, auto
   --native-path DIR  folder holding node_modules/@tensorflow/tfjs-node[-gpu] (repeatable)
   --data DIR         Planetoid folder for Cora (default ../shared/data/planetoid)
-  --only LIST        sections: grad,forward,stream,soak (default: all)
+  --only LIST        sections: grad,forward,stream,soak,gemm (default: all)
   --methods LIST     only these gradient methods (forward rows are kept)
   --soak-steps N     (default 1000; 200 with --quick)   --soak-every N (default 100; 20 with --quick)
   --soak-method M    (default Neumann_RBP)              --soak-k K (default 20)
@@ -181,12 +182,12 @@ function planRows(wl: WorkloadName, a: BenchArgs): { rows: RowKey[]; notes: stri
 
 let childCounter = 0;
 
-function runChildProcess<T>(spec: ChildSpec, timeoutS: number): T | { childError: string } {
+function runChildProcess<T>(spec: ChildSpec, timeoutS: number, extraEnv: Record<string, string> = {}): T | { childError: string } {
   const dir = path.dirname(spec.resultOut);
   const specFile = path.join(dir, `spec-${childCounter++}.json`);
   fs.writeFileSync(specFile, JSON.stringify(spec));
   // The same environment defaults as the extension's worker (MALLOC_ARENA_MAX: see WORKER_ENV_DEFAULTS).
-  const env = { ...WORKER_ENV_DEFAULTS, ...process.env };
+  const env = { ...WORKER_ENV_DEFAULTS, ...process.env, ...extraEnv };
   const p = spawnSync(process.execPath, [__filename, '--child', specFile], { stdio: ['ignore', 'inherit', 'inherit'], timeout: timeoutS * 1000, killSignal: 'SIGKILL', env });
   if (fs.existsSync(spec.resultOut)) {
     const r = JSON.parse(fs.readFileSync(spec.resultOut, 'utf8')) as T;
@@ -320,6 +321,16 @@ async function main(argv: string[]): Promise<void> {
       else soak = r;
     }
 
+    const gemm: GemmResult[] = [];
+    if (a.sections.has('gemm')) {
+      process.stderr.write(`[bench] matMul kernels: tfjs's, ours (SIMD), ours (relaxed SIMD where available)\n`);
+      for (const kernels of ['off', 'simd', 'auto'] as const) {
+        const r = runChildProcess<GemmResult>({ ...common, mode: 'gemm', kernels, trials: a.quick ? 15 : 40, resultOut: path.join(tmp, 'result.json') }, a.timeoutS, { RBP_LAB_WASM_KERNELS: kernels });
+        if (isChildError(r)) skipped.push(`gemm (${kernels}): ${r.childError}`);
+        else gemm.push(r);
+      }
+    }
+
     const rows = joinRows(ourRows, accuracy, torchRows);
     const firstOk = ourRows.find((r): r is GradRowResult => r.ok);
     const report: BenchReport = {
@@ -339,6 +350,7 @@ async function main(argv: string[]): Promise<void> {
       targets: evaluateTargets(rows, Boolean(torchOpts)),
       stream,
       soak,
+      gemm: gemm.length ? gemm : undefined,
       skipped,
       torch: torchInfo,
     };

@@ -21,6 +21,9 @@ import { runExperiment } from '../src/run/runner';
 import type { WorkerEvent } from '../src/protocol/messages';
 import {
   ChildSpec,
+  GEMM_SHAPES,
+  GemmChildSpec,
+  GemmResult,
   GradChildSpec,
   GradRowResult,
   RowError,
@@ -300,6 +303,28 @@ async function streamRow(spec: StreamChildSpec): Promise<StreamResult> {
   };
 }
 
+/** GFLOP/s of the models' hot matMul shapes with this process's kernels (best of `trials`). */
+async function gemmRow(spec: GemmChildSpec): Promise<GemmResult> {
+  const choice = await selectBackend('wasm'); // the kernels are the wasm backend's
+  const variant = choice.kernels?.active ? choice.kernels.variant ?? '?' : `tfjs (${choice.name === 'wasm' ? 'XNNPACK' : choice.name})`;
+  const gflops = GEMM_SHAPES.map(({ M, K, N, transposeA }) => {
+    const a = tf.randomNormal(transposeA ? [K, M] : [M, K]);
+    const b = tf.randomNormal([K, N]);
+    const reps = Math.max(3, Math.round(2e7 / (2 * M * K * N)));
+    for (let i = 0; i < 50; i++) tf.matMul(a, b, transposeA, false).dispose();
+    let best = Infinity;
+    for (let t = 0; t < spec.trials; t++) {
+      const t0 = performance.now();
+      for (let i = 0; i < reps; i++) tf.matMul(a, b, transposeA, false).dispose();
+      best = Math.min(best, (performance.now() - t0) / reps);
+    }
+    tf.dispose([a, b]);
+    return (2 * M * K * N) / best / 1e6;
+  });
+  process.stderr.write(`    gemm ${variant}: ${gflops.map((g) => g.toFixed(1)).join(' / ')} GFLOP/s\n`);
+  return { kernels: spec.kernels, variant, trials: spec.trials, gflops };
+}
+
 /** A long Hopfield training run: RSS and live tensors every `every` steps. */
 async function soakRow(spec: SoakChildSpec): Promise<SoakResult> {
   const samples: SoakSample[] = [];
@@ -358,7 +383,7 @@ async function soakRow(spec: SoakChildSpec): Promise<SoakResult> {
 }
 
 export async function runChild(spec: ChildSpec): Promise<void> {
-  let out: GradRowResult | RowError | StreamResult | SoakResult;
+  let out: GradRowResult | RowError | StreamResult | SoakResult | GemmResult;
   if (spec.mode === 'grad' || spec.mode === 'forward') {
     try {
       out = await gradRow(spec);
@@ -367,6 +392,7 @@ export async function runChild(spec: ChildSpec): Promise<void> {
     }
   } else if (spec.mode === 'stream') out = await streamRow(spec);
   else if (spec.mode === 'soak') out = await soakRow(spec);
+  else if (spec.mode === 'gemm') out = await gemmRow(spec);
   else throw new Error(`unknown child mode '${(spec as { mode: string }).mode}'`);
   fs.writeFileSync(spec.resultOut, JSON.stringify(out));
 }

@@ -62,7 +62,32 @@ export interface SoakChildSpec extends ChildCommon {
   every: number;
 }
 
-export type ChildSpec = GradChildSpec | StreamChildSpec | SoakChildSpec;
+export interface GemmChildSpec extends ChildCommon {
+  mode: 'gemm';
+  /** RBP_LAB_WASM_KERNELS for this child: off (tfjs's XNNPACK), simd, or auto (relaxed SIMD where available). */
+  kernels: 'off' | 'simd' | 'auto';
+  trials: number;
+}
+
+export type ChildSpec = GradChildSpec | StreamChildSpec | SoakChildSpec | GemmChildSpec;
+
+/** The matMul shapes timed by the gemm section: the models' hot products. */
+export const GEMM_SHAPES: { name: string; M: number; K: number; N: number; transposeA: boolean }[] = [
+  { name: 'GNN gate, h·W (2708×64·64×64)', M: 2708, K: 64, N: 64, transposeA: false },
+  { name: 'GNN weight grad, hᵀ·G (64×2708·2708×64)', M: 64, K: 2708, N: 64, transposeA: true },
+  { name: 'MLP layer 1, X·W₁ (200×784·784×50)', M: 200, K: 784, N: 50, transposeA: false },
+  { name: 'MLP grad, [Xᵀ;1ᵀ]·δ (785×200·200×50)', M: 785, K: 200, N: 50, transposeA: false },
+  { name: 'MLP hidden, X·W (200×50·50×50)', M: 200, K: 50, N: 50, transposeA: false },
+];
+
+export interface GemmResult {
+  kernels: 'off' | 'simd' | 'auto';
+  /** What ran: "tfjs (XNNPACK)", "simd", "relaxed-simd". */
+  variant: string;
+  trials: number;
+  /** Best-of-trials GFLOP/s per GEMM_SHAPES entry (best of: the machine is shared). */
+  gflops: number[];
+}
 
 /** What a gradient/forward child reports. Times in ms, memory in bytes. */
 export interface GradRowResult extends RowKey {

@@ -1,5 +1,5 @@
 /** Joining our rows with the reference's, the PASS/MISS targets, and the markdown report. */
-import { GradRowResult, MiB, RowKey, RowResult, SoakResult, StreamResult, WORKLOADS, rowId } from './common';
+import { GEMM_SHAPES, GemmResult, GradRowResult, MiB, RowKey, RowResult, SoakResult, StreamResult, WORKLOADS, rowId } from './common';
 import type { TorchRow } from './torch';
 
 export interface Accuracy {
@@ -34,6 +34,7 @@ export interface BenchReport {
   targets: Target[];
   stream?: StreamResult;
   soak?: SoakResult;
+  gemm?: GemmResult[];
   skipped: string[];
   torch?: { version?: string; message: string; meta?: Record<string, unknown>; seconds: Record<string, number> };
 }
@@ -187,6 +188,21 @@ export function renderMarkdown(rep: BenchReport): string {
     L.push(`| JSON.stringify every event (as process.send) | ${ms(s.json_ms_per_step)} | ${s.events_per_step.toFixed(1)} | ${s.bytes_per_step.toFixed(0)} | ${s.serialize_ms_per_step.toFixed(3)} |`);
     L.push('');
     L.push(`Difference ${s.overhead_ms_per_step.toFixed(1)} ms/step (${s.overhead_pct.toFixed(1)} %, within the noise unless it exceeds the serialise time); the direct cost is the serialise column.`);
+    L.push('');
+  }
+  if (rep.gemm?.length) {
+    const g = rep.gemm;
+    L.push('## matMul kernels (wasm, one thread, GFLOP/s, best of ' + g[0].trials + ' trials)');
+    L.push('');
+    L.push('The models\' hot products with tfjs\'s own kernel (XNNPACK) and with `src/core/wasm` (RBP_LAB_WASM_KERNELS=off / simd / auto), one process each.');
+    L.push('');
+    L.push(`| product | ${g.map((x) => x.variant).join(' | ')} | best ÷ tfjs |`);
+    L.push(`|---|${g.map(() => '---|').join('')}---|`);
+    const base = g.find((x) => x.kernels === 'off');
+    GEMM_SHAPES.forEach((sh, i) => {
+      const best = Math.max(...g.map((x) => x.gflops[i]));
+      L.push(`| ${sh.name} | ${g.map((x) => x.gflops[i].toFixed(1)).join(' | ')} | ${base ? (best / base.gflops[i]).toFixed(2) + '×' : '–'} |`);
+    });
     L.push('');
   }
   if (rep.soak) {
