@@ -19,6 +19,7 @@ import { RunError } from '../src/experiments/types';
 import { diagnose, runExperiment } from '../src/run/runner';
 import type { WorkerEvent } from '../src/protocol/messages';
 import { useBackend, planetoidDir, randomDirection, dotAll } from './helpers/setup';
+import { assertSameLinearization, assertNoLeaks } from './helpers/checks';
 
 before(useBackend);
 
@@ -176,19 +177,9 @@ test('the analytic GRU linearisation equals generic autodiff (VJP, parameter VJP
   }
   const a = fast.linearize(h, fast.params, 3, 'linearize');
   const b = genericLinearization(slow, h, slow.params, 3, 'linearize');
-  const [u] = randomDirection(h, 4);
-  const rel = (x: tf.Tensor[], y: tf.Tensor[], what: string) => {
-    const c = compareGrads(x, y);
-    assert.ok(c.relErr < 1e-5, `${what}: analytic vs generic rel err ${c.relErr}`);
-    dispose(x, y);
-  };
-  rel(a.vjp([u]), b.vjp([u]), 'Jᵀu');
-  rel(a.vjpParams([u]), b.vjpParams([u]), '(∂F/∂w)ᵀu');
-  rel(a.jvp([u]), b.jvp([u]), 'J u');
-  const both = a.vjpBoth([u]);
-  rel([...both.h, ...both.w], [...b.vjp([u]), ...b.vjpParams([u])], 'vjpBoth');
+  assertSameLinearization(a, b, h, 'analytic vs generic');
   a.dispose();
-  dispose(h, [u]);
+  dispose(h);
   for (const m of METHOD_NAMES) {
     const x = getMethod(m).compute(fast, { T: 8, K: 4 });
     const y = getMethod(m).compute(slow, { T: 8, K: 4 });
@@ -202,14 +193,7 @@ test('the analytic GRU linearisation equals generic autodiff (VJP, parameter VJP
 
 test('a gradient call on the GNN leaves no tensor behind (every method)', () => {
   const sys = tinySystem();
-  for (const m of METHOD_NAMES) {
-    const r0 = getMethod(m).compute(sys, { T: 6, K: 3 });
-    dispose(r0.grads, r0.lossGrads);
-    const before = tf.memory().numTensors;
-    const r = getMethod(m).compute(sys, { T: 6, K: 3, trace: true });
-    dispose(r.grads, r.lossGrads);
-    assert.equal(tf.memory().numTensors, before, m);
-  }
+  assertNoLeaks(sys, { T: 6, K: 3 });
   sys.dispose();
 });
 
@@ -398,19 +382,9 @@ test('the fused GNN path equals the reference path: step, analytic linearisation
   // the linearisation at h_3, against autodiff of the reference step
   const a = fast.linearize(h, fast.params, 3, 'linearize');
   const b = genericLinearization(refGeneric, h, refGeneric.params, 3, 'linearize');
-  const [u] = randomDirection(h, 4);
-  const rel = (x: tf.Tensor[], y: tf.Tensor[], what: string) => {
-    const c = compareGrads(x, y);
-    assert.ok(c.relErr < 1e-5, `${what}: fused vs reference rel err ${c.relErr}`);
-    dispose(x, y);
-  };
-  rel(a.vjp([u]), b.vjp([u]), 'Jᵀu');
-  rel(a.vjpParams([u]), b.vjpParams([u]), '(∂F/∂w)ᵀu');
-  rel(a.jvp([u]), b.jvp([u]), 'J u');
-  const both = a.vjpBoth([u]);
-  rel([...both.h, ...both.w], [...b.vjp([u]), ...b.vjpParams([u])], 'vjpBoth');
+  assertSameLinearization(a, b, h, 'fused vs reference');
   a.dispose();
-  dispose(h, [u]);
+  dispose(h);
   for (const m of METHOD_NAMES) {
     const x = getMethod(m).compute(fast, { T: 8, K: 4 });
     const y = getMethod(m).compute(refAnalytic, { T: 8, K: 4 });

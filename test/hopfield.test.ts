@@ -1,7 +1,6 @@
 /** The Hopfield experiment: fast path = generic path, memory behaviour, and training. */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { tf } from '../src/core/tf';
 import { getMethod, METHOD_NAMES, MethodName } from '../src/core/gradients';
 import { compareGrads } from '../src/core/metrics';
 import { measurePeak } from '../src/core/memory';
@@ -15,6 +14,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { encodeMnist, decodeMnist, MNIST_BIN } from '../src/experiments/mnist';
 import { useBackend, repoRoot } from './helpers/setup';
+import { assertNoLeaks } from './helpers/checks';
 
 before(useBackend);
 
@@ -74,14 +74,7 @@ test('Neumann-RBP peak memory is flat in K while TBPTT grows (full-size Hopfield
 
 test('a gradient call leaves no tensor behind (full-size Hopfield, every method)', () => {
   const sys = new HopfieldSystem(HOPFIELD_DEFAULTS, [images[0]]);
-  for (const m of METHOD_NAMES) {
-    const r0 = getMethod(m).compute(sys, { T: 20, K: 5 });
-    dispose(r0.grads, r0.lossGrads);
-    const before = tf.memory().numTensors;
-    const r = getMethod(m).compute(sys, { T: 20, K: 5, trace: true });
-    dispose(r.grads, r.lossGrads);
-    assert.equal(tf.memory().numTensors, before, m);
-  }
+  assertNoLeaks(sys, { T: 20, K: 5 });
   sys.dispose();
 });
 

@@ -19,6 +19,7 @@ import { syntheticDataset, loadHypergradMnist, BatchSchedule } from '../src/expe
 import { createHypergradSession } from '../src/experiments/hypergrad/experiment';
 import { getExperiment } from '../src/experiments';
 import type { RbpConfig } from '../src/config/load';
+import { assertNoLeaks } from './helpers/checks';
 
 before(async () => {
   await selectBackend('wasm');
@@ -315,14 +316,6 @@ test('the experiment is registered for HypergradRunner and rejects a mismatched 
 
 test('no tensors leak from a gradient computation, and no cached forward pass outlives it', () => {
   const sys = makeSystem({ initScale: 0.3 });
-  for (const m of ['BPTT', 'TBPTT', 'Neumann_RBP', 'CG_RBP'] as const) {
-    const r0 = getMethod(m).compute(sys, { T, K: 4 });
-    dispose(r0.grads, r0.lossGrads);
-    const before = tf.memory().numTensors;
-    const r = getMethod(m).compute(sys, { T, K: 4 });
-    dispose(r.grads, r.lossGrads);
-    assert.equal(tf.memory().numTensors, before, `${m} leaks`);
-    assert.equal(sys.cachedPoints, 0, `${m}: cached forward passes left`);
-  }
+  assertNoLeaks(sys, { T, K: 4 }, ['BPTT', 'TBPTT', 'Neumann_RBP', 'CG_RBP'], (m) => assert.equal(sys.cachedPoints, 0, `${m}: cached forward passes left`));
   sys.dispose();
 });

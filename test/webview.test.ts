@@ -101,11 +101,20 @@ const INIT = `
   document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));
 `;
 
-test('the dashboard webview draws a recorded run in headless Chromium', { skip, timeout: 240_000 }, async () => {
+
+/** What a dashboard test gets: the served page with the test harness (INIT) installed. */
+interface DashboardPage {
+  page: import('playwright-core').Page;
+  srv: Awaited<ReturnType<typeof serve>>;
+  /** Page errors, console errors and requests that left the local server, as they happen. */
+  errors: string[];
+  post: (msg: HostToWebview) => Promise<void>;
+  posted: () => Promise<WebviewToHost[]>;
+}
+
+/** Serve the dashboard, open it in headless Chromium with INIT, run `body`, close everything. */
+async function withDashboardPage(body: (d: DashboardPage) => Promise<void>): Promise<void> {
   const { chromium } = await import('playwright-core');
-  const events = await recordRun();
-  const selection = replaySelection(events);
-  const runId = events[0].runId;
   fs.mkdirSync(results, { recursive: true });
   const srv = await serve();
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
@@ -120,8 +129,22 @@ test('the dashboard webview draws a recorded run in headless Chromium', { skip, 
       if (!r.url().startsWith(srv.origin) && !r.url().startsWith('data:')) errors.push(`remote request: ${r.url()}`);
     });
     await page.addInitScript(INIT);
-    const post = (msg: HostToWebview) => page.evaluate((m) => window.postMessage(m, '*'), msg);
+    const post = async (msg: HostToWebview) => {
+      await page.evaluate((m) => window.postMessage(m, '*'), msg);
+    };
     const posted = () => page.evaluate(() => (window as unknown as { __posted: WebviewToHost[] }).__posted);
+    await body({ page, srv, errors, post, posted });
+  } finally {
+    await browser.close();
+    await srv.close();
+  }
+}
+
+test('the dashboard webview draws a recorded run in headless Chromium', { skip, timeout: 240_000 }, async () => {
+  const events = await recordRun();
+  const selection = replaySelection(events);
+  const runId = events[0].runId;
+  await withDashboardPage(async ({ page, srv, errors, post, posted }) => {
 
     for (const theme of Object.keys(THEMES)) {
       await page.goto(`${srv.origin}/${theme}`);
@@ -230,10 +253,7 @@ test('the dashboard webview draws a recorded run in headless Chromium', { skip, 
 
     assert.deepEqual(await page.evaluate(() => (window as unknown as { __csp: string[] }).__csp), [], 'no CSP violations');
     assert.deepEqual(errors.filter((e) => !/invalid message from the host/.test(e)), [], 'no page errors or remote requests');
-  } finally {
-    await browser.close();
-    await srv.close();
-  }
+  });
 });
 
 /** A real gradient check recorded by the CLI (the same run/started, gradcheck/row, gradcheck/result events the worker sends). */
@@ -248,7 +268,6 @@ const ink = (id: string) => `(() => { const c = document.getElementById('${id}')
 const CMP_CHARTS = ['chart-cmp-error', 'chart-cmp-cosine', 'chart-cmp-memory', 'chart-cmp-time', 'chart-cmp-residual'];
 
 test('Compare TBPTT vs Neumann-RBP: the comparison view of a recorded gradient check, streaming, verdicts, overlay controls and export', { skip, timeout: 240_000 }, async () => {
-  const { chromium } = await import('playwright-core');
   const events = recordGradcheck();
   const selection = replaySelection(events);
   const result = events.find((e) => e.type === 'gradcheck/result') as Envelope<GradcheckResultMsg>;
@@ -256,19 +275,7 @@ test('Compare TBPTT vs Neumann-RBP: the comparison view of a recorded gradient c
   assert.ok(selection.includes(result), 'replay keeps the gradient-check events');
   const report = result.report;
   const runId = events[0].runId;
-  fs.mkdirSync(results, { recursive: true });
-  const srv = await serve();
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
-  try {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(String(e)));
-    page.on('console', (m) => {
-      if (m.type() === 'error') errors.push(m.text());
-    });
-    await page.addInitScript(INIT);
-    const post = (msg: HostToWebview) => page.evaluate((m) => window.postMessage(m, '*'), msg);
-    const posted = () => page.evaluate(() => (window as unknown as { __posted: WebviewToHost[] }).__posted);
+  await withDashboardPage(async ({ page, srv, errors, post, posted }) => {
     const text = (id: string) => page.locator(`#${id}`).innerText();
     const expected = compareHeadline(report);
     const n20 = report.rows.find((r) => r.method === 'Neumann_RBP' && r.K === 20)!;
@@ -385,9 +392,6 @@ test('Compare TBPTT vs Neumann-RBP: the comparison view of a recorded gradient c
     await page.waitForFunction(() => (window as unknown as { __posted: { type: string }[] }).__posted.some((m) => m.type === 'ready'));
     assert.equal(await page.locator('#overlay-smoothing').inputValue(), '0.6');
     assert.equal(await page.locator('#overlay-outliers').isChecked(), true);
-    assert.deepEqual(errors, [], 'no page errors');
-  } finally {
-    await browser.close();
-    await srv.close();
-  }
+    assert.deepEqual(errors, [], 'no page errors or remote requests');
+  });
 });
