@@ -119,22 +119,26 @@ async function main() {
   writeJson(path.join(R, 'ud', 'User', 'settings.json'), { 'workbench.startupEditor': 'none', 'chat.disableAIFeatures': true, 'workbench.secondarySideBar.defaultVisibility': 'hidden', 'workbench.colorTheme': 'Default Dark Modern', 'window.commandCenter': false });
 
   // 3. Start code-server.
-  const port = await freePort();
-  const csLog = fs.openSync(path.join(R, 'code-server.log'), 'w');
-  const cs = spawn(CODE_SERVER, [...csArgs, '--bind-addr', `127.0.0.1:${port}`, '--auth', 'none', '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust', '--ignore-last-opened', ws], { env, detached: true, stdio: ['ignore', csLog, csLog] });
-  started.push(cs);
-  log(`code-server pid ${cs.pid} on port ${port}`);
-  for (let i = 0; ; i++) {
-    try {
-      const r = await fetch(`http://127.0.0.1:${port}/healthz`);
-      if (r.ok) break;
-    } catch {
-      /* not yet */
+  async function startCodeServer(userDataDir, extraArgs, folder, logName) {
+    const port = await freePort();
+    const csLog = fs.openSync(path.join(R, logName), 'w');
+    const cs = spawn(CODE_SERVER, ['--user-data-dir', userDataDir, '--extensions-dir', path.join(R, 'ext'), '--bind-addr', `127.0.0.1:${port}`, '--auth', 'none', '--disable-telemetry', '--disable-update-check', ...extraArgs, '--ignore-last-opened', folder], { env, detached: true, stdio: ['ignore', csLog, csLog] });
+    started.push(cs);
+    log(`code-server pid ${cs.pid} on port ${port}`);
+    for (let i = 0; ; i++) {
+      try {
+        const r = await fetch(`http://127.0.0.1:${port}/healthz`);
+        if (r.ok) break;
+      } catch {
+        /* not yet */
+      }
+      if (i > 120) throw new Error('code-server did not come up in 60 s');
+      await new Promise((r) => setTimeout(r, 500));
     }
-    if (i > 120) throw new Error('code-server did not come up in 60 s');
-    await new Promise((r) => setTimeout(r, 500));
+    log('code-server is up');
+    return port;
   }
-  log('code-server is up');
+  const port = await startCodeServer(path.join(R, 'ud'), ['--disable-workspace-trust'], ws, 'code-server.log');
 
   // 4. Chromium.
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
@@ -433,6 +437,36 @@ async function main() {
   }
   const afterReload = await waitAfter('num_update', /\(last run, step 3\)/, 30_000);
   log(`after the reload the config shows "${afterReload}"`);
+
+  // 10. An untrusted workspace (Restricted Mode): runs are refused with the reason, nothing is recorded.
+  const ws2 = path.join(R, 'ws-untrusted');
+  fs.mkdirSync(ws2, { recursive: true });
+  fs.writeFileSync(path.join(ws2, 'README.md'), '# untrusted e2e workspace\n');
+  writeJson(path.join(ws2, '.vscode', 'settings.json'), smoke);
+  const ud2 = path.join(R, 'ud2');
+  writeJson(path.join(ud2, 'User', 'settings.json'), {
+    'workbench.startupEditor': 'none',
+    'chat.disableAIFeatures': true,
+    'workbench.secondarySideBar.defaultVisibility': 'hidden',
+    'security.workspace.trust.enabled': true,
+    'security.workspace.trust.startupPrompt': 'never',
+    'security.workspace.trust.banner': 'always',
+  });
+  const port2 = await startCodeServer(ud2, [], ws2, 'code-server-untrusted.log');
+  await page.goto(`http://127.0.0.1:${port2}/?folder=${encodeURIComponent(ws2)}`);
+  await page.getByRole('treeitem', { name: 'README.md' }).waitFor({ timeout: 90_000 });
+  log('untrusted workbench loaded');
+  await palette('RBP Lab: Run Hopfield Associative Memory');
+  const refusal = page.locator('.notification-toast', { hasText: 'This workspace is not trusted' }).first();
+  await refusal.waitFor({ timeout: 20_000 });
+  const refusalText = (await refusal.innerText()).replace(/\s+/g, ' ');
+  assert(/does not start runs here/.test(refusalText), `the refusal says why: ${refusalText}`);
+  assert(/Manage Workspace Trust/.test(refusalText), `the refusal offers to manage trust: ${refusalText}`);
+  await page.screenshot({ path: path.join(results, 'e2e-untrusted.png') });
+  await page.waitForTimeout(1500);
+  const untrustedRuns = path.join(ws2, '.rbp-lab', 'runs');
+  assert(!fs.existsSync(untrustedRuns) || fs.readdirSync(untrustedRuns).length === 0, 'no run was started or recorded in the untrusted workspace');
+  log('untrusted workspace: run refused with its reason');
 
   const leftover = execFileSync('ps', ['-eo', 'pid,args']).toString().split('\n').filter((l) => l.includes(path.join(R, 'ext')) && l.includes('worker.js'));
   assert(leftover.length === 0, `no worker left running: ${leftover.join('; ')}`);
