@@ -23,7 +23,10 @@ export interface RunControl {
 }
 
 /** ρ(J) and the verdict at the end of a plain T-step forward pass. */
-export function diagnose(session: ExperimentSession, iters = 50): { rho: number; verdict: ReturnType<typeof verdict> } {
+/** Power iterations of every ρ(J) estimate (the runner's diagnostics, the gradient check). */
+export const DIAGNOSE_ITERS = 50;
+
+export function diagnose(session: ExperimentSession, iters = DIAGNOSE_ITERS): { rho: number; verdict: ReturnType<typeof verdict> } {
   const sys = session.system;
   const h0 = sys.initialState();
   const res = new NaiveSolver().solve(sys, h0, { maxSteps: session.T, keep: 1 });

@@ -143,6 +143,7 @@ export function rbpResult(s: RbpSetup, method: MethodName, K: number | null, z: 
     jvps: counts.jvps,
   };
   if (!opts.keepAdjoint) dispose(z);
+  opts.inspect?.(s.lin, s.hPrev);
   s.dispose();
   return result;
 }

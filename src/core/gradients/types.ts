@@ -1,5 +1,5 @@
 import type { Tensor } from '../tf';
-import type { DynamicSystem } from '../system';
+import type { DynamicSystem, Linearization } from '../system';
 import type { State } from '../state';
 import type { ForwardSolver, SolverStats, StepResidual } from '../solvers/types';
 
@@ -48,6 +48,12 @@ export interface GradientOptions {
   zRef?: State;
   /** Keep the adjoint z in the result (the caller disposes it). */
   keepAdjoint?: boolean;
+  /**
+   * Called with the linearisation at the last forward state and that state, before they are
+   * released (exact and the RBP family): a caller's spectral-radius estimate needs no second
+   * forward pass.
+   */
+  inspect?: (lin: Linearization, h: State) => void;
   seed?: number;
   onForwardStep?: (r: StepResidual) => void;
 }
