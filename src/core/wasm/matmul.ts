@@ -14,6 +14,8 @@
  * the product) and a bias of length N or none; B at most `MAX_B_BYTES` (a large B — the
  * Hopfield W, 2592² — streams from memory once per 4 rows, where XNNPACK's cached packing wins).
  * B (transposed or not, through strides) and the bias are packed into 8-column panels first.
+ * Tuning knobs for experiments: RBP_LAB_GEMM_MAXB (bytes, the B size limit), RBP_LAB_GEMM_KC (the
+ * reduction block).
  */
 import { tf } from '../tf';
 import { wasmKernels, offsetOf, withScratch, wasmKernelsNote } from './module';
