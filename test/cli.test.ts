@@ -114,3 +114,15 @@ test('rbp run --out records from the start: set-up log lines, and a run that fai
   assert.equal(rec.description?.method, 'BPTT');
   assert.match(rec.description?.reason ?? '', /bad\.yaml:4:3: unknown field/);
 });
+
+test('an --out the CLI cannot write to is one clear line and exit code 2', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rbp-cli-'));
+  const file = path.join(dir, 'a-file');
+  fs.writeFileSync(file, 'not a folder');
+  for (const cmd of [['run', 'hopfield', '--steps', '1'], ['gradcheck', 'hopfield', '--truncate', '2']]) {
+    const r = rbp([...cmd, '--out', path.join(file, 'sub')]);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr.split('\n')[0], /^rbp: cannot record the (run|gradient check): /);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  }
+});

@@ -156,3 +156,26 @@ test('a recorder given the request writes run.json at once; run/started complete
   assert.equal(d?.pid, 4242);
   assert.equal(d?.runner, 'HopfieldRunner');
 });
+
+test('a label given while the run records (Rename in the Runs view) survives the recorder’s later writes', () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'rbp-rec-'));
+  const dir = path.join(root, 'l');
+  const rec = new RunRecorder(dir, 'l', { experiment: 'hopfield', title: 'h', method: 'BPTT', K: null, steps: 2 });
+  const file = path.join(dir, 'run.json');
+  const rename = (label: string | undefined) => {
+    const d = JSON.parse(fs.readFileSync(file, 'utf8'));
+    if (label) d.label = label;
+    else delete d.label;
+    fs.writeFileSync(file, JSON.stringify(d));
+  };
+  rename('baseline');
+  rec.record({
+    type: 'run/started', experiment: 'hopfield', title: 'H', runner: 'HopfieldRunner', method: 'BPTT', K: null, T: 5, steps: 2, stepLabel: 'step',
+    backend: { name: 'wasm', description: 'wasm', skipped: [], nodeVersion: process.version, execPath: process.execPath }, config: {}, startedAt: new Date().toISOString(), notes: [],
+  });
+  assert.equal(readRun(dir).description?.label, 'baseline', 'kept through run/started');
+  rec.record({ type: 'run/finished', status: 'completed', elapsedMs: 5, summary: {} });
+  rec.close();
+  assert.equal(readRun(dir).description?.label, 'baseline', 'kept through run/finished and close');
+  assert.equal(readRun(dir).description?.status, 'completed');
+});

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { tf } from '../src/core/tf';
 import { selectBackend } from '../src/core/backend';
 import { enableWasmMatMul, disableWasmMatMul, matMulStatus, resetMatMulCounters, MAX_B_BYTES } from '../src/core/wasm/matmul';
-import { wasmKernels } from '../src/core/wasm/module';
+import { wasmKernels, setKernelRequest } from '../src/core/wasm/module';
 import { csrGraph, csrRowSum, squaredResidual } from '../src/core/kernels';
 import { Rng } from '../src/core/random';
 
@@ -97,7 +97,16 @@ test('wasm matMul: matches tfjs on ragged shapes, transposes, bias, batches (bot
     const r = both(() => [tf.matMul(a3, b3), tf.matMul(a3, b1), tf.matMul(a1, b3), tf.matMul(a4, b4), tf.matMul(a3, rand3x6x9, true, false)], variant);
     r.ours.forEach((o, i) => assert.ok(maxRelDiff(o, r.tfjs[i]) <= 1e-5, `${variant} batched product ${i}`));
     assert.equal(r.calls, 5);
-    tf.dispose([a3, b3, b1, a1, a4, b4, rand3x6x9]);
+    // batched with a transposed B, and a batched fused product with bias and activation
+    const bt = rand([3, 9, 5]);
+    const bias9 = rand([9]);
+    const ref = both(() => [tf.matMul(a3, bt, false, true), tf.sigmoid(tf.add(tf.matMul(a3, b3), bias9))], variant);
+    const fusedB = both(() => [tf.matMul(a3, bt, false, true), tf.fused.matMul({ a: a3 as tf.Tensor3D, b: b3 as tf.Tensor3D, bias: bias9, activation: 'sigmoid' })], variant);
+    assert.ok(maxRelDiff(fusedB.ours[0], ref.tfjs[0]) <= 1e-5, `${variant} batched A·Bᵀ`);
+    assert.ok(maxRelDiff(fusedB.ours[1], ref.tfjs[1]) <= 1e-5, `${variant} batched fused bias + sigmoid`);
+    assert.equal(fusedB.calls, 2);
+    assert.equal(wasmKernels(tf.backend())?.variant, variant === 'simd' ? 'simd' : matMulStatus().variant, 'the requested variant is the one that runs');
+    tf.dispose([a3, b3, b1, a1, a4, b4, rand3x6x9, bt, bias9]);
   }
 });
 
@@ -136,10 +145,15 @@ test('wasm matMul: gradients (first and second order) agree with tfjs’s kernel
   assert.ok(maxRelDiff(r.ours[0], r.tfjs[0]) <= 1e-5, 'gradient');
   assert.ok(maxRelDiff(r.ours[1], r.tfjs[1]) <= 1e-4, 'Hessian-vector product');
   const backend = tf.backend() as unknown as { numDataIds(): number };
+  // also the paths with an activation after the product, and an empty inner dimension
+  const e0 = tf.zeros([4, 0]);
+  const e1 = tf.zeros([0, 3]);
+  const extra = () => [tf.fused.matMul({ a: x as tf.Tensor2D, b: w1 as tf.Tensor2D, activation: 'relu' }), tf.matMul(e0, e1)];
+  tf.dispose(extra());
   const before = { tensors: tf.memory().numTensors, ids: backend.numDataIds() };
-  for (let i = 0; i < 5; i++) tf.dispose(f());
+  for (let i = 0; i < 5; i++) tf.dispose([...f(), ...extra()]);
   assert.deepEqual({ tensors: tf.memory().numTensors, ids: backend.numDataIds() }, before, 'no tensors or scratch buffers left behind');
-  tf.dispose([x, w1, w2, v]);
+  tf.dispose([x, w1, w2, v, e0, e1]);
 });
 
 test('wasm CSR row sum is bit-identical to the JS kernel; the residual agrees to float32', async () => {
@@ -160,11 +174,9 @@ test('wasm CSR row sum is bit-identical to the JS kernel; the residual agrees to
       tf.dispose([a, b]);
       return out;
     };
-    const saved = process.env.RBP_LAB_WASM_KERNELS;
-    process.env.RBP_LAB_WASM_KERNELS = 'off';
+    setKernelRequest('off');
     const js = run();
-    process.env.RBP_LAB_WASM_KERNELS = saved ?? '';
-    if (saved === undefined) delete process.env.RBP_LAB_WASM_KERNELS;
+    setKernelRequest('auto');
     const wasm = run();
     assert.deepEqual(wasm[0], js[0], `A x, D=${D}`);
     assert.deepEqual(wasm[1], js[1], `Aᵀ x, D=${D}`);
@@ -174,4 +186,16 @@ test('wasm CSR row sum is bit-identical to the JS kernel; the residual agrees to
   const big = tf.fill([5], 3e38);
   assert.equal(squaredResidual(big, tf.zerosLike(big))[0], Infinity);
   big.dispose();
+});
+
+test('the kernels module is loaded once per variant and reused (no rebuild per call)', async () => {
+  await selectBackend('wasm');
+  enableWasmMatMul('simd');
+  const a = wasmKernels(tf.backend());
+  assert.equal(a?.variant, 'simd');
+  assert.equal(wasmKernels(tf.backend()), a, 'same instance on the next call');
+  enableWasmMatMul('auto');
+  const b = wasmKernels(tf.backend());
+  assert.equal(wasmKernels(tf.backend()), b);
+  assert.equal(matMulStatus().variant, b?.variant);
 });

@@ -223,3 +223,15 @@ test('the worker gets MALLOC_ARENA_MAX=1 by default (flat RSS over long runs); t
     assert.equal(fs.readFileSync(out, 'utf8'), expected);
   }
 });
+
+test('a Compare run (a gradient check) is described as one from the start, even when its worker never starts', async () => {
+  const fake = path.join(runsRoot, 'exit-worker.js');
+  fs.writeFileSync(fake, `process.exit(3);`);
+  const { run } = start({ method: 'Neumann_RBP', K: 20, gradcheck: { Ks: [5, 20] } }, { workerScript: fake });
+  const o = await run.done;
+  assert.equal(o.kind, 'no-start');
+  const d = readRun(o.dir).description;
+  assert.equal(d?.method, 'gradcheck');
+  assert.equal(d?.K, null);
+  assert.equal(d?.status, 'failed');
+});

@@ -112,7 +112,13 @@ async function cmdRun(a: Args, io: Io): Promise<number> {
   const runsDir = last(a.flags, 'runs-dir');
   const json = Boolean(a.flags.json);
   // Recording starts before the experiment is set up, so that its set-up log lines are kept too.
-  const recorder = openRecorder(spec, runsDir, spec.method ?? 'config', spec.method ?? '?', spec.K ?? null);
+  let recorder: RunRecorder | undefined;
+  try {
+    recorder = openRecorder(spec, runsDir, spec.method ?? 'config', spec.method ?? '?', spec.K ?? null);
+  } catch (err) {
+    io.err(`rbp: cannot record the run: ${(err as Error).message}`);
+    return 2;
+  }
   let total = 0;
   let stepLabel = 'step';
   let lastLine = '';
@@ -209,7 +215,13 @@ async function cmdGradcheck(a: Args, io: Io): Promise<number> {
   });
   const json = Boolean(a.flags.json);
   const runsDir = last(a.flags, 'runs-dir');
-  const recorder = openRecorder(spec, runsDir, 'gradcheck', 'gradcheck', null);
+  let recorder: RunRecorder | undefined;
+  try {
+    recorder = openRecorder(spec, runsDir, 'gradcheck', 'gradcheck', null);
+  } catch (err) {
+    io.err(`rbp: cannot record the gradient check: ${(err as Error).message}`);
+    return 2;
+  }
   const emit = (e: WorkerEvent) => {
     recorder?.record(e);
     if (json) return;

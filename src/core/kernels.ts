@@ -351,13 +351,18 @@ function csrRowSumKernel(args: KernelArgs): TensorInfo {
   if (wk && isWasm(args.backend)) {
     const backend = args.backend as unknown as Parameters<typeof offsetOf>[0];
     const out = backend.makeOutput([csr.rows, ...x.shape.slice(1)], 'float32');
-    // the CSR arrays are copied into scratch heap per call (~50 KB for Cora: microseconds)
-    withScratch(backend, (csr.ptr.length + csr.col.length) * 4, (s) => {
-      const heap = new Int32Array(wk.memory.buffer);
-      heap.set(csr.ptr, s / 4);
-      heap.set(csr.col, s / 4 + csr.ptr.length);
-      wk.fns.csr_rowsum(s, s + csr.ptr.length * 4, offsetOf(backend, x), offsetOf(backend, out), csr.rows, inner);
-    });
+    try {
+      // the CSR arrays are copied into scratch heap per call (~50 KB for Cora: microseconds)
+      withScratch(backend, (csr.ptr.length + csr.col.length) * 4, (s) => {
+        const heap = new Int32Array(wk.memory.buffer);
+        heap.set(csr.ptr, s / 4);
+        heap.set(csr.col, s / 4 + csr.ptr.length);
+        wk.fns.csr_rowsum(s, s + csr.ptr.length * 4, offsetOf(backend, x), offsetOf(backend, out), csr.rows, inner);
+      });
+    } catch (e) {
+      backend.disposeData(out.dataId);
+      throw e;
+    }
     return out;
   }
   return produce(args.backend, [csr.rows, ...x.shape.slice(1)], 'float32', false, (o32) => csrRowSumInto(o32 as Float32Array, view(args.backend, x) as Float32Array, csr, inner));

@@ -159,8 +159,9 @@ export class WorkerRun {
     this.recorder = new RunRecorder(this.dir, this.runId, {
       experiment: path.basename(spec.experiment).replace(/\.ya?ml$/i, ''),
       title: spec.experiment,
-      method: spec.method ?? '?',
-      K: spec.K ?? null,
+      // a Compare run is a gradient check (its worker says so at run/started too)
+      method: spec.gradcheck ? 'gradcheck' : (spec.method ?? '?'),
+      K: spec.gradcheck ? null : (spec.K ?? null),
       steps: spec.steps ?? 0,
     });
     this.done = new Promise((r) => (this.resolve = r));

@@ -51,8 +51,9 @@ export function gradcheck(experiment: string, session: ExperimentSession, opts: 
   const methods = opts.methods ?? DEFAULT_GRADCHECK_METHODS;
   session.beforeStep(0);
   const base = { T, K: 1, ...session.gradientOptions, trace: true };
-  // ρ(J) at the last forward state, from exact's own linearisation (no second forward pass); the
-  // power iteration's time is taken out of exact's.
+  // ρ(J) at the last forward state, from exact's own linearisation (no second forward pass): the
+  // state every gradient method here starts from, with the session's forward solver. The power
+  // iteration's time is taken out of exact's row (its two state-sized vectors stay in exact's peak).
   let rho = NaN;
   let rhoMs = 0;
   const inspect = (lin: Linearization, h: State) => {

@@ -81,7 +81,7 @@ export class RunRecorder {
 
   private update(e: Envelope): void {
     if (e.type === 'run/started') {
-      this.desc = { ...descriptionFrom(e), ...(this.desc?.label ? { label: this.desc.label } : {}) };
+      this.desc = descriptionFrom(e);
       this.writeDescription();
     } else if (this.desc && e.type === 'metrics') {
       for (const [k, v] of Object.entries(e.values)) if (Number.isFinite(v)) this.desc.finalMetrics[k] = v;
@@ -99,10 +99,22 @@ export class RunRecorder {
     }
   }
 
+  /**
+   * Write run.json. The display label belongs to the user (Rename in the Runs view writes it into
+   * run.json while the run may still be recording): it is read back from the file, never kept here.
+   */
   writeDescription(): void {
     if (!this.desc) return;
     const file = path.join(this.dir, 'run.json');
-    fs.writeFileSync(file + '.tmp', JSON.stringify(this.desc, null, 2));
+    let label: string | undefined;
+    try {
+      const onDisk = JSON.parse(fs.readFileSync(file, 'utf8')) as { label?: unknown };
+      if (typeof onDisk.label === 'string' && onDisk.label) label = onDisk.label;
+    } catch {
+      label = undefined; // no file yet, or a torn one: nothing to keep
+    }
+    const { label: _ignored, ...desc } = this.desc;
+    fs.writeFileSync(file + '.tmp', JSON.stringify(label ? { ...desc, label } : desc, null, 2));
     fs.renameSync(file + '.tmp', file);
   }
 

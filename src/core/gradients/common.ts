@@ -143,7 +143,10 @@ export function rbpResult(s: RbpSetup, method: MethodName, K: number | null, z: 
     jvps: counts.jvps,
   };
   if (!opts.keepAdjoint) dispose(z);
-  opts.inspect?.(s.lin, s.hPrev);
-  s.dispose();
+  try {
+    opts.inspect?.(s.lin, s.hPrev);
+  } finally {
+    s.dispose();
+  }
   return result;
 }

@@ -18,10 +18,16 @@
  * reduction block).
  */
 import { tf } from '../tf';
-import { wasmKernels, offsetOf, withScratch, wasmKernelsNote } from './module';
+import { wasmKernels, offsetOf, withScratch, wasmKernelsNote, setKernelRequest } from './module';
 import type { WasmBackendLike, KernelRequest, KernelVariant } from './module';
 
 type TensorInfo = tf.TensorInfo;
+
+/** A positive integer from an environment variable, else the default. */
+function positiveInt(v: string | undefined, fallback: number): number {
+  const n = Number(v);
+  return Number.isInteger(n) && n > 0 ? n : fallback;
+}
 
 export interface MatMulStatus {
   active: boolean;
@@ -33,11 +39,11 @@ export interface MatMulStatus {
 }
 
 /** Right operands larger than this go to XNNPACK. */
-export const MAX_B_BYTES = Number(process.env.RBP_LAB_GEMM_MAXB) || 4 << 20;
+export const MAX_B_BYTES = positiveInt(process.env.RBP_LAB_GEMM_MAXB, 4 << 20);
 /** Panel width of the packed B (4·NR in the generator). */
 const W = 8;
 /** Reduction block: 4 rows of A and one panel of KC rows fit in L1 with room to spare. */
-export const KC = Number(process.env.RBP_LAB_GEMM_KC) || 1024;
+export const KC = positiveInt(process.env.RBP_LAB_GEMM_KC, 1024);
 
 interface MatMulArgs {
   inputs: { a: TensorInfo; b: TensorInfo; bias?: TensorInfo; preluActivationWeights?: TensorInfo };
@@ -106,29 +112,34 @@ function kernelFor(name: (typeof KERNELS)[number]) {
     const panels = Math.ceil(N / W);
     const packedB = panels * W * K * 4;
     const out = backend.makeOutput(p.outShape, 'float32');
-    withScratch(backend, packedB * batchB + (inputs.bias ? panels * W * 4 : 0), (scratch) => {
-      // offsets after every allocation (they do not move, but views would)
-      const b0 = offsetOf(backend, inputs.b);
-      for (let q = 0; q < batchB; q++) {
-        // B[k, n] at b + k·sk + n·sn; transposed B is [N, K]
-        fns.pack(b0 + q * K * N * 4, scratch + q * packedB, K, N, tB ? 4 : N * 4, tB ? K * 4 : 4);
-      }
-      const biasP = scratch + packedB * batchB;
-      if (inputs.bias) fns.pack(offsetOf(backend, inputs.bias), biasP, 1, N, 0, 4);
-      const a0 = offsetOf(backend, inputs.a);
-      const c0 = offsetOf(backend, out);
-      const sai = tA ? 4 : K * 4;
-      const sak = tA ? M * 4 : 4;
-      for (let q = 0; q < batch; q++) {
-        const aq = a0 + (batchA > 1 ? q * M * K * 4 : 0);
-        const bq = scratch + (batchB > 1 ? q * packedB : 0);
-        // K in blocks of KC, accumulating into C, so that a block of A's rows and of a panel stay in L1
-        for (let k0 = 0; k0 < K || k0 === 0; k0 += KC) {
-          const flags = (k0 === 0 && inputs.bias ? 1 : 0) | (k0 > 0 ? 2 : 0);
-          fns.gemm(aq + k0 * sak, bq + k0 * W * 4, c0 + q * M * N * 4, biasP, M, Math.min(KC, K - k0), N, sai, sak, flags, K * W * 4);
+    try {
+      withScratch(backend, packedB * batchB + (inputs.bias ? panels * W * 4 : 0), (scratch) => {
+        // offsets after every allocation (they do not move, but views would)
+        const b0 = offsetOf(backend, inputs.b);
+        for (let q = 0; q < batchB; q++) {
+          // B[k, n] at b + k·sk + n·sn; transposed B is [N, K]
+          fns.pack(b0 + q * K * N * 4, scratch + q * packedB, K, N, tB ? 4 : N * 4, tB ? K * 4 : 4);
         }
-      }
-    });
+        const biasP = scratch + packedB * batchB;
+        if (inputs.bias) fns.pack(offsetOf(backend, inputs.bias), biasP, 1, N, 0, 4);
+        const a0 = offsetOf(backend, inputs.a);
+        const c0 = offsetOf(backend, out);
+        const sai = tA ? 4 : K * 4;
+        const sak = tA ? M * 4 : 4;
+        for (let q = 0; q < batch; q++) {
+          const aq = a0 + (batchA > 1 ? q * M * K * 4 : 0);
+          const bq = scratch + (batchB > 1 ? q * packedB : 0);
+          // K in blocks of KC, accumulating into C, so that a block of A's rows and of a panel stay in L1
+          for (let k0 = 0; k0 < K || k0 === 0; k0 += KC) {
+            const flags = (k0 === 0 && inputs.bias ? 1 : 0) | (k0 > 0 ? 2 : 0);
+            fns.gemm(aq + k0 * sak, bq + k0 * W * 4, c0 + q * M * N * 4, biasP, M, Math.min(KC, K - k0), N, sai, sak, flags, K * W * 4);
+          }
+        }
+      });
+    } catch (e) {
+      backend.disposeData(out.dataId);
+      throw e;
+    }
     if (!p.activation) return out;
     const act = tf.getKernel(p.activation, 'wasm');
     if (!act) throw new Error(`wasm matMul: no ${p.activation} kernel on the wasm backend`);
@@ -145,11 +156,12 @@ function kernelFor(name: (typeof KERNELS)[number]) {
  * memory). Idempotent; `off` (or RBP_LAB_WASM_KERNELS=off) puts tfjs's kernels back.
  */
 export function enableWasmMatMul(request?: KernelRequest): MatMulStatus {
+  if (request) setKernelRequest(request);
   const backend = tf.findBackend('wasm');
-  const kernels = wasmKernels(backend, request);
+  const kernels = wasmKernels(backend);
   if (!kernels) {
     disableWasmMatMul();
-    status.note = wasmKernelsNote() ?? 'the wasm backend is not initialised';
+    status.note = wasmKernelsNote() ?? 'off (the wasm backend is not initialised)';
     return matMulStatus();
   }
   for (const name of KERNELS) {
@@ -192,5 +204,5 @@ export function resetMatMulCounters(): void {
 
 /** For logs: "wasm kernels: relaxed-simd" / "wasm kernels: off (…)". */
 export function describeMatMul(s: MatMulStatus = matMulStatus()): string {
-  return s.active ? `wasm kernels: ${s.variant}${s.note ? `, ${s.note}` : ''}` : `wasm kernels: off, ${s.note ?? 'not enabled'}`;
+  return s.active ? `wasm kernels: ${s.variant}${s.note ? `, ${s.note}` : ''}` : `wasm kernels: ${s.note ?? 'not enabled'}`;
 }

@@ -39,6 +39,10 @@ export interface WasmKernels {
 
 let loaded: WasmKernels | undefined;
 let lastNote: string | undefined;
+/** The variant asked for by `setKernelRequest` (enableWasmMatMul); RBP_LAB_WASM_KERNELS until then. */
+let active: KernelRequest | undefined;
+/** Whether relaxed SIMD validates here (checked once). */
+let relaxedOk: boolean | undefined;
 
 function bytes(base64: string): Uint8Array<ArrayBuffer> {
   const b = Buffer.from(base64, 'base64');
@@ -58,9 +62,16 @@ function relaxedAvailable(module: Uint8Array<ArrayBuffer>): boolean {
   return WebAssembly.validate(module);
 }
 
+/** The variant in force: the last `setKernelRequest`, else RBP_LAB_WASM_KERNELS (default auto). */
 export function kernelRequest(): KernelRequest {
+  if (active) return active;
   const v = (process.env.RBP_LAB_WASM_KERNELS ?? 'auto').trim().toLowerCase();
   return v === 'off' || v === 'simd' || v === 'relaxed-simd' ? v : 'auto';
+}
+
+/** Choose the variant every kernel uses from now on (tests and benchmarks compare them). */
+export function setKernelRequest(request: KernelRequest): void {
+  active = request;
 }
 
 export function isWasmBackend(b: unknown): b is WasmBackendLike {
@@ -74,19 +85,20 @@ export function isWasmBackend(b: unknown): b is WasmBackendLike {
  */
 export function wasmKernels(backend: unknown, request: KernelRequest = kernelRequest()): WasmKernels | undefined {
   if (request === 'off') {
-    lastNote = 'off (RBP_LAB_WASM_KERNELS=off)';
+    lastNote = 'off (requested)';
     return undefined;
   }
   if (!isWasmBackend(backend)) return undefined;
   const memory = backend.wasm.asm!.memory!;
-  if (loaded && loaded.memory === memory && (request === 'auto' || request === loaded.variant)) return loaded;
-  const relaxedBytes = bytes(relaxedBase64);
-  const useRelaxed = request !== 'simd' && relaxedAvailable(relaxedBytes);
+  if (request !== 'simd' && relaxedOk === undefined) relaxedOk = relaxedAvailable(bytes(relaxedBase64));
+  const useRelaxed = request !== 'simd' && relaxedOk === true;
+  const variant: KernelVariant = useRelaxed ? 'relaxed-simd' : 'simd';
+  if (loaded && loaded.memory === memory && loaded.variant === variant) return loaded;
   try {
-    const module = new WebAssembly.Module(useRelaxed ? relaxedBytes : bytes(simdBase64));
+    const module = new WebAssembly.Module(bytes(useRelaxed ? relaxedBase64 : simdBase64));
     const instance = new WebAssembly.Instance(module, { env: { memory } });
     loaded = { fns: instance.exports as unknown as WasmKernelExports, memory, variant: useRelaxed ? 'relaxed-simd' : 'simd' };
-    lastNote = useRelaxed ? undefined : request === 'simd' ? 'relaxed SIMD off (RBP_LAB_WASM_KERNELS=simd)' : 'relaxed SIMD not available in this engine';
+    lastNote = useRelaxed ? undefined : request === 'simd' ? 'relaxed SIMD off (simd requested)' : 'relaxed SIMD not available in this engine';
     return loaded;
   } catch (e) {
     lastNote = `not loaded: ${(e as Error).message}`;
