@@ -9,7 +9,7 @@
  * one process at a time; with --torch the reference runs per workload right before ours.
  */
 import { spawnSync } from 'child_process';
-import { WORKER_ENV_DEFAULTS } from '../src/extension/workerHost';
+import { WORKER_ENV_DEFAULTS } from '../src/run/workerEnv';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';

@@ -99,12 +99,19 @@ interface Io {
   isTTY: boolean;
 }
 
-/** A recorder for `--out DIR` or `--runs-dir DIR` (a new run folder in it), described from the request. */
-function openRecorder(spec: RunSpec, runsDir: string | undefined, idMethod: string, method: string, K: number | null): RunRecorder | undefined {
+/**
+ * A recorder for `--out DIR` or `--runs-dir DIR` (a new run folder in it), described from the
+ * request; a folder that cannot be written is a usage error (`what`: "the run", ...).
+ */
+function openRecorder(what: string, spec: RunSpec, runsDir: string | undefined, idMethod: string, method: string, K: number | null): RunRecorder | undefined {
   if (!spec.outDir && !runsDir) return undefined;
   const experiment = path.basename(spec.experiment).replace(/\.ya?ml$/i, '');
   const id = newRunId(experiment, idMethod);
-  return new RunRecorder(spec.outDir ? path.resolve(spec.outDir) : path.resolve(runsDir!, id), id, { experiment, title: spec.experiment, method, K, steps: spec.steps ?? 0 });
+  try {
+    return new RunRecorder(spec.outDir ? path.resolve(spec.outDir) : path.resolve(runsDir!, id), id, { experiment, title: spec.experiment, method, K, steps: spec.steps ?? 0 });
+  } catch (err) {
+    throw new UsageError(`cannot record ${what}: ${(err as Error).message}`);
+  }
 }
 
 async function cmdRun(a: Args, io: Io): Promise<number> {
@@ -112,13 +119,7 @@ async function cmdRun(a: Args, io: Io): Promise<number> {
   const runsDir = last(a.flags, 'runs-dir');
   const json = Boolean(a.flags.json);
   // Recording starts before the experiment is set up, so that its set-up log lines are kept too.
-  let recorder: RunRecorder | undefined;
-  try {
-    recorder = openRecorder(spec, runsDir, spec.method ?? 'config', spec.method ?? '?', spec.K ?? null);
-  } catch (err) {
-    io.err(`rbp: cannot record the run: ${(err as Error).message}`);
-    return 2;
-  }
+  const recorder = openRecorder('the run', spec, runsDir, spec.method ?? 'config', spec.method ?? '?', spec.K ?? null);
   let total = 0;
   let stepLabel = 'step';
   let lastLine = '';
@@ -215,13 +216,7 @@ async function cmdGradcheck(a: Args, io: Io): Promise<number> {
   });
   const json = Boolean(a.flags.json);
   const runsDir = last(a.flags, 'runs-dir');
-  let recorder: RunRecorder | undefined;
-  try {
-    recorder = openRecorder(spec, runsDir, 'gradcheck', 'gradcheck', null);
-  } catch (err) {
-    io.err(`rbp: cannot record the gradient check: ${(err as Error).message}`);
-    return 2;
-  }
+  const recorder = openRecorder('the gradient check', spec, runsDir, 'gradcheck', 'gradcheck', null);
   const emit = (e: WorkerEvent) => {
     recorder?.record(e);
     if (json) return;

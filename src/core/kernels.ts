@@ -13,6 +13,7 @@
  */
 import { tf } from './tf';
 import { wasmKernels, offsetOf, withScratch } from './wasm/module';
+import type { WasmBackendLike } from './wasm/module';
 
 type TensorInfo = tf.TensorInfo;
 type KernelConfig = tf.KernelConfig;
@@ -348,8 +349,8 @@ function csrRowSumKernel(args: KernelArgs): TensorInfo {
   if (x.shape[0] !== attrs.graph.numNodes) throw new Error(`${CSR_KERNEL}: x has ${x.shape[0]} rows, the graph ${attrs.graph.numNodes} nodes`);
   const inner = size(x.shape.slice(1));
   const wk = wasmKernels(args.backend);
-  if (wk && isWasm(args.backend)) {
-    const backend = args.backend as unknown as Parameters<typeof offsetOf>[0];
+  if (wk) {
+    const backend = args.backend as WasmBackendLike; // wasmKernels answers only for the wasm backend
     const out = backend.makeOutput([csr.rows, ...x.shape.slice(1)], 'float32');
     try {
       // the CSR arrays are copied into scratch heap per call (~50 KB for Cora: microseconds)
@@ -412,8 +413,8 @@ function squaredResidualKernel(args: KernelArgs): TensorInfo {
   const n = size(a.shape);
   if (size(b.shape) !== n) throw new Error(`${RESIDUAL_KERNEL}: shapes [${a.shape}] and [${b.shape}] differ`);
   const wk = wasmKernels(args.backend);
-  if (wk && isWasm(args.backend)) {
-    const backend = args.backend as unknown as Parameters<typeof offsetOf>[0];
+  if (wk) {
+    const backend = args.backend as WasmBackendLike; // wasmKernels answers only for the wasm backend
     const out = backend.makeOutput([2], 'float32');
     wk.fns.sq_residual(offsetOf(backend, a), offsetOf(backend, b), n, offsetOf(backend, out));
     return out;

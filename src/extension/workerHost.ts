@@ -10,6 +10,7 @@ import { fork, ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { RunRecorder, newRunId } from '../run/recorder';
+import { WORKER_ENV_DEFAULTS } from '../run/workerEnv';
 import { parseWorkerMessage, Envelope, FailureKind, HostCommand, RunSpec, WorkerEvent } from '../protocol/messages';
 
 // ---- which Node runs the worker ----
@@ -25,15 +26,6 @@ export interface NodeChoice {
   /** Native tfjs addons cannot load in this runtime: use the wasm backend. */
   wasmOnly: boolean;
 }
-
-/**
- * Environment defaults for the worker (the user's environment wins). MALLOC_ARENA_MAX=1: glibc
- * gives each of V8's background threads its own 64 MB malloc arena and keeps their pages, so a
- * long run's RSS drifted up and down by ~50–80 MiB without any leak (measured: 689 → 784 MiB over
- * 1000 Hopfield steps with the wasm and V8 heaps flat); with one arena it stays within a few MiB
- * (two arenas: a plateau ~85 MiB above the first evaluation, reached after ~300 steps).
- */
-export const WORKER_ENV_DEFAULTS: Record<string, string> = { MALLOC_ARENA_MAX: '1' };
 
 /** First executable called `name` on a PATH string. */
 export function findOnPath(name: string, pathEnv = process.env.PATH ?? ''): string | undefined {

@@ -60,7 +60,7 @@ export class RunRecorder {
     // One folder holds one run: a new recorder starts a fresh events file.
     this.fd = fs.openSync(path.join(dir, 'events.jsonl'), 'w');
     if (initial) {
-      this.desc = { ...placeholder(runId), runner: '?', T: 0, config: {}, ...initial, status: 'running', pid: initial.pid ?? process.pid };
+      this.desc = { ...placeholder(runId), ...initial, status: 'running', pid: initial.pid ?? process.pid };
       this.writeDescription();
     }
   }
@@ -113,8 +113,7 @@ export class RunRecorder {
     } catch {
       label = undefined; // no file yet, or a torn one: nothing to keep
     }
-    const { label: _ignored, ...desc } = this.desc;
-    fs.writeFileSync(file + '.tmp', JSON.stringify(label ? { ...desc, label } : desc, null, 2));
+    fs.writeFileSync(file + '.tmp', JSON.stringify(label ? { ...this.desc, label } : this.desc, null, 2));
     fs.renameSync(file + '.tmp', file);
   }
 

@@ -44,10 +44,17 @@ let active: KernelRequest | undefined;
 /** Whether relaxed SIMD validates here (checked once). */
 let relaxedOk: boolean | undefined;
 
+const decoded = new Map<string, Uint8Array<ArrayBuffer>>();
+
+/** The module bytes of a variant, decoded once. */
 function bytes(base64: string): Uint8Array<ArrayBuffer> {
-  const b = Buffer.from(base64, 'base64');
-  const out = new Uint8Array(new ArrayBuffer(b.length));
-  out.set(b);
+  let out = decoded.get(base64);
+  if (!out) {
+    const b = Buffer.from(base64, 'base64');
+    out = new Uint8Array(new ArrayBuffer(b.length));
+    out.set(b);
+    decoded.set(base64, out);
+  }
   return out;
 }
 
@@ -62,11 +69,13 @@ function relaxedAvailable(module: Uint8Array<ArrayBuffer>): boolean {
   return WebAssembly.validate(module);
 }
 
-/** The variant in force: the last `setKernelRequest`, else RBP_LAB_WASM_KERNELS (default auto). */
+/** The variant in force: the last `setKernelRequest`, else RBP_LAB_WASM_KERNELS (default auto), read once. */
 export function kernelRequest(): KernelRequest {
-  if (active) return active;
-  const v = (process.env.RBP_LAB_WASM_KERNELS ?? 'auto').trim().toLowerCase();
-  return v === 'off' || v === 'simd' || v === 'relaxed-simd' ? v : 'auto';
+  if (!active) {
+    const v = (process.env.RBP_LAB_WASM_KERNELS ?? 'auto').trim().toLowerCase();
+    active = v === 'off' || v === 'simd' || v === 'relaxed-simd' ? v : 'auto';
+  }
+  return active;
 }
 
 /** Choose the variant every kernel uses from now on (tests and benchmarks compare them). */
