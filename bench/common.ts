@@ -76,7 +76,8 @@ export const GEMM_SHAPES: { name: string; M: number; K: number; N: number; trans
   { name: 'GNN gate, h·W (2708×64·64×64)', M: 2708, K: 64, N: 64, transposeA: false },
   { name: 'GNN weight grad, hᵀ·G (64×2708·2708×64)', M: 64, K: 2708, N: 64, transposeA: true },
   { name: 'MLP layer 1, X·W₁ (200×784·784×50)', M: 200, K: 784, N: 50, transposeA: false },
-  { name: 'MLP grad, [Xᵀ;1ᵀ]·δ (785×200·200×50)', M: 785, K: 200, N: 50, transposeA: false },
+  { name: 'MLP grad, Xᵀ·δ (784×200·200×50)', M: 784, K: 200, N: 50, transposeA: true },
+  { name: 'MLP full-set grad, Xᵀ·δ (784×10000·10000×50)', M: 784, K: 10000, N: 50, transposeA: true },
   { name: 'MLP hidden, X·W (200×50·50×50)', M: 200, K: 50, N: 50, transposeA: false },
 ];
 

@@ -14,16 +14,16 @@
  * the product) and a bias of length N or none; B at most `MAX_B_BYTES` (a large B — the
  * Hopfield W, 2592² — streams from memory once per 4 rows, where XNNPACK's cached packing wins).
  * B (transposed or not, through strides) and the bias are packed into 8-column panels first.
- * Tuning knobs for experiments: RBP_LAB_GEMM_MAXB (bytes, the B size limit), RBP_LAB_GEMM_KC (the
- * reduction block).
+ * Tuning knobs for experiments: RBP_LAB_GEMM_MAXB (bytes, the B size limit), RBP_LAB_GEMM_KC and
+ * RBP_LAB_GEMM_KC_T (the reduction blocks of A·B and Aᵀ·B).
  */
 import { tf } from '../tf';
 import { wasmKernels, offsetOf, withScratch, wasmKernelsNote, setKernelRequest } from './module';
+import { PANEL, gemmPacked } from './gemm';
 import type { WasmBackendLike, KernelRequest, KernelVariant } from './module';
 
 type TensorInfo = tf.TensorInfo;
 
-/** A positive integer from an environment variable, else the default. */
 function positiveInt(v: string | undefined, fallback: number): number {
   const n = Number(v);
   return Number.isInteger(n) && n > 0 ? n : fallback;
@@ -40,10 +40,6 @@ export interface MatMulStatus {
 
 /** Right operands larger than this go to XNNPACK. */
 export const MAX_B_BYTES = positiveInt(process.env.RBP_LAB_GEMM_MAXB, 4 << 20);
-/** Panel width of the packed B (4·NR in the generator). */
-const W = 8;
-/** Reduction block: 4 rows of A and one panel of KC rows fit in L1 with room to spare. */
-export const KC = positiveInt(process.env.RBP_LAB_GEMM_KC, 1024);
 
 interface MatMulArgs {
   inputs: { a: TensorInfo; b: TensorInfo; bias?: TensorInfo; preluActivationWeights?: TensorInfo };
@@ -109,11 +105,10 @@ function kernelFor(name: (typeof KERNELS)[number]) {
     const { backend, inputs } = args;
     const { fns } = kernels;
     const { tA, tB, M, K, N, batchA, batchB, batch } = p;
-    const panels = Math.ceil(N / W);
-    const packedB = panels * W * K * 4;
+    const packedB = Math.ceil(N / PANEL) * PANEL * K * 4;
     const out = backend.makeOutput(p.outShape, 'float32');
     try {
-      withScratch(backend, packedB * batchB + (inputs.bias ? panels * W * 4 : 0), (scratch) => {
+      withScratch(backend, packedB * batchB + (inputs.bias ? Math.ceil(N / PANEL) * PANEL * 4 : 0), (scratch) => {
         // offsets after every allocation (they do not move, but views would)
         const b0 = offsetOf(backend, inputs.b);
         for (let q = 0; q < batchB; q++) {
@@ -127,13 +122,9 @@ function kernelFor(name: (typeof KERNELS)[number]) {
         const sai = tA ? 4 : K * 4;
         const sak = tA ? M * 4 : 4;
         for (let q = 0; q < batch; q++) {
-          const aq = a0 + (batchA > 1 ? q * M * K * 4 : 0);
-          const bq = scratch + (batchB > 1 ? q * packedB : 0);
-          // K in blocks of KC, accumulating into C, so that a block of A's rows and of a panel stay in L1
-          for (let k0 = 0; k0 < K || k0 === 0; k0 += KC) {
-            const flags = (k0 === 0 && inputs.bias ? 1 : 0) | (k0 > 0 ? 2 : 0);
-            fns.gemm(aq + k0 * sak, bq + k0 * W * 4, c0 + q * M * N * 4, biasP, M, Math.min(KC, K - k0), N, sai, sak, flags, K * W * 4);
-          }
+          const a = a0 + (batchA > 1 ? q * M * K * 4 : 0);
+          const packed = scratch + (batchB > 1 ? q * packedB : 0);
+          gemmPacked(kernels, packed, biasP, { a, sai, sak, c: c0 + q * M * N * 4, M, K, N, bias: inputs.bias ? biasP : undefined });
         }
       });
     } catch (e) {
