@@ -8,7 +8,10 @@ import assert from 'node:assert/strict';
 import { tf } from '../src/core/tf';
 import { selectBackend } from '../src/core/backend';
 import { enableWasmMatMul, disableWasmMatMul, matMulStatus, resetMatMulCounters, MAX_B_BYTES } from '../src/core/wasm/matmul';
-import { wasmKernels, setKernelRequest } from '../src/core/wasm/module';
+import { wasmKernels, setKernelRequest, offsetOf } from '../src/core/wasm/module';
+import type { WasmBackendLike } from '../src/core/wasm/module';
+import { ELEMENTWISE } from '../src/core/wasm/kernels-wat.mjs';
+import type { Expr } from '../src/core/wasm/kernels-wat.mjs';
 import { csrGraph, csrRowSum, squaredResidual } from '../src/core/kernels';
 import { Rng } from '../src/core/random';
 
@@ -198,4 +201,73 @@ test('the kernels module is loaded once per variant and reused (no rebuild per c
   const b = wasmKernels(tf.backend());
   assert.equal(wasmKernels(tf.backend()), b);
   assert.equal(matMulStatus().variant, b?.variant);
+});
+
+/** An `ELEMENTWISE` expression in float32 arithmetic, one rounding per operation. */
+function evalF32(x: Expr, env: Record<string, number>): number {
+  if (typeof x === 'number') return Math.fround(x);
+  if (typeof x === 'string') return env[x];
+  const [op, a, b] = x;
+  const u = evalF32(a, env);
+  const v = evalF32(b, env);
+  return Math.fround(op === 'add' ? u + v : op === 'sub' ? u - v : u * v);
+}
+
+test('the elementwise, column-sum and softmax R-op kernels equal float32 arithmetic in JS (SIMD blocks and the scalar tail)', async () => {
+  await selectBackend('wasm');
+  const k = wasmKernels(tf.backend());
+  assert.ok(k, 'kernels loaded');
+  const backend = tf.backend() as unknown as WasmBackendLike;
+  const rng = new Rng(17);
+  const at = (t: tf.Tensor) => offsetOf(backend, { dataId: t.dataId, shape: t.shape, dtype: t.dtype } as tf.TensorInfo);
+  for (const n of [1, 7, 33]) {
+    for (const def of ELEMENTWISE) {
+      const ins = def.ins.map(() => tf.tensor1d(rng.normalArray(n)));
+      const outs = def.outs.map(() => tf.zeros([n]));
+      const scalars = (def.scalars ?? []).map(() => Math.fround(rng.normalArray(1)[0]));
+      const fn = (k.fns as unknown as Record<string, (...a: number[]) => void>)[def.name];
+      fn(...ins.map(at), ...outs.map(at), n, ...scalars);
+      const inVals = ins.map((t) => t.dataSync());
+      const got = outs.map((t) => t.dataSync());
+      for (let i = 0; i < n; i++) {
+        const env: Record<string, number> = {};
+        def.ins.forEach((name, j) => (env[name] = inVals[j][i]));
+        (def.scalars ?? []).forEach((name, j) => (env[name] = scalars[j]));
+        for (const [name, x] of def.body) env[name] = evalF32(x, env);
+        def.outs.forEach((name, j) => assert.equal(got[j][i], env[name], `${def.name} n=${n} [${i}] ${name}`));
+      }
+      tf.dispose([...ins, ...outs]);
+    }
+  }
+  // an output may alias an input
+  const a = tf.tensor1d([1, 2, 3, 4, 5]);
+  k.fns.ew_scale(at(a), at(a), 5, 2);
+  assert.deepEqual(Array.from(a.dataSync()), [2, 4, 6, 8, 10]);
+  a.dispose();
+  for (const [rows, cols] of [
+    [3, 1],
+    [5, 10],
+    [4, 50],
+  ]) {
+    const x = tf.tensor2d(rng.normalArray(rows * cols), [rows, cols]);
+    const p = tf.softmax(x);
+    const pn = tf.mul(p, 0.25);
+    const rz = tf.tensor2d(rng.normalArray(rows * cols), [rows, cols]);
+    const sum = tf.zeros([cols]);
+    const rop = tf.zeros([rows, cols]);
+    k.fns.colsum(at(x), at(sum), rows, cols);
+    k.fns.softmax_rop(at(p), at(pn), at(rz), at(rop), rows, cols);
+    const [X, P, PN, RZ] = [x, p, pn, rz].map((t) => t.dataSync());
+    for (let j = 0; j < cols; j++) {
+      let s = 0;
+      for (let i = 0; i < rows; i++) s = Math.fround(s + X[i * cols + j]);
+      assert.equal(sum.dataSync()[j], s, `colsum ${rows}×${cols} [${j}]`);
+    }
+    for (let i = 0; i < rows; i++) {
+      let c = 0;
+      for (let j = 0; j < cols; j++) c = Math.fround(c + Math.fround(P[i * cols + j] * RZ[i * cols + j]));
+      for (let j = 0; j < cols; j++) assert.equal(rop.dataSync()[i * cols + j], Math.fround(PN[i * cols + j] * Math.fround(RZ[i * cols + j] - c)), `softmax_rop ${rows}×${cols} [${i},${j}]`);
+    }
+    tf.dispose([x, p, pn, rz, sum, rop]);
+  }
 });

@@ -26,7 +26,102 @@
  *     and the others added in edge order with float32 rounding, as a segment sum over the edges.
  *   sq_residual(a, b, n, out)
  *     out[0] = Σ (a − b)², out[1] = Σ a², computed and accumulated in float64, stored as float32.
- *
+ *   ew_*(inputs..., outputs..., n, scalars...)
+ *     Elementwise chains over n floats (`ELEMENTWISE` below: one pass instead of one tfjs op per
+ *     arithmetic step), f32x4 over blocks of four and scalar for the tail. Every input is loaded
+ *     before any output is stored, so outputs may alias inputs. Plain multiply and add (no fused
+ *     multiply-add), in the order written, so a chain rounds as the same tfjs ops would.
+ *   colsum(a, out, rows, cols)
+ *     out[j] = Σ_i a[i, j], rows added in order.
+ *   softmax_rop(p, pn, rz, out, rows, cols)
+ *     The R-operator of softmax cross-entropy's gradient: per row i, c = Σ_j p_ij rz_ij (in order),
+ *     out_ij = pn_ij (rz_ij − c).
+ */
+
+/**
+ * The elementwise chains: inputs and outputs are float32 arrays of n elements, scalars f32
+ * parameters; `body` lists assignments in order, each to an output (stored) or a temporary.
+ * Expressions: an operand's name, a number, or [op, x, y] with op one of + − × (written
+ * 'add' 'sub' 'mul').
+ * @typedef {string | number | [string, Expr, Expr]} Expr
+ * @type {{ name: string, ins: string[], outs: string[], scalars?: string[], body: [string, Expr][] }[]}
+ */
+export const ELEMENTWISE = [
+  // tanh through the logistic function: x = 2σ − 1 and its derivative 1 − x²
+  { name: 'ew_tanh_d', ins: ['s'], outs: ['x', 'd'], body: [['x', ['sub', ['mul', 's', 2], 1]], ['d', ['sub', 1, ['mul', 'x', 'x']]]] },
+  { name: 'ew_scale', ins: ['a'], outs: ['out'], scalars: ['c'], body: [['out', ['mul', 'a', 'c']]] },
+  { name: 'ew_mul', ins: ['a', 'b'], outs: ['out'], body: [['out', ['mul', 'a', 'b']]] },
+  { name: 'ew_sub', ins: ['a', 'b'], outs: ['out'], body: [['out', ['sub', 'a', 'b']]] },
+  // softmax cross-entropy's δ = p/N − y/N
+  { name: 'ew_delta', ins: ['p', 'yn'], outs: ['pn', 'delta'], scalars: ['invn'], body: [['pn', ['mul', 'p', 'invn']], ['delta', ['sub', 'pn', 'yn']]] },
+  // momentum SGD: m' = β m − (1 − β) g, θ' = θ + α m'
+  {
+    name: 'ew_momentum',
+    ins: ['th', 'm', 'g', 'al', 'be', 'ombe'],
+    outs: ['th2', 'm2'],
+    body: [['m2', ['sub', ['mul', 'm', 'be'], ['mul', 'g', 'ombe']]], ['th2', ['add', 'th', ['mul', 'm2', 'al']]]],
+  },
+  // its adjoint's elementwise part: s = α z_θ + z_m, u = (1 − β) s, z_m' = β s
+  {
+    name: 'ew_adjoint',
+    ins: ['zt', 'zm', 'al', 'be', 'ombe'],
+    outs: ['u', 'zm2'],
+    body: [['s', ['add', ['mul', 'zt', 'al'], 'zm']], ['u', ['mul', 's', 'ombe']], ['zm2', ['mul', 's', 'be']]],
+  },
+  // the tanh layer's R-backward: Rδ = re ⊙ D − (2 e ⊙ X) ⊙ RX
+  { name: 'ew_hvp_rd', ins: ['re', 'd', 'e', 'x', 'rx'], outs: ['out'], body: [['out', ['sub', ['mul', 're', 'd'], ['mul', ['mul', ['mul', 'e', 'x'], 2], 'rx']]]] },
+];
+
+/**
+ * @param {{ name: string, ins: string[], outs: string[], scalars?: string[], body: [string, Expr][] }} def
+ * @returns {string[]}
+ */
+function elementwiseWat(def) {
+  const scalars = def.scalars ?? [];
+  const temps = def.body.map(([n]) => n).filter((n) => !def.outs.includes(n));
+  const L = [];
+  const params = [...def.ins, ...def.outs].map((n) => `(param $${n} i32)`).join(' ') + ' (param $n i32) ' + scalars.map((n) => `(param $${n} f32)`).join(' ');
+  L.push(`  (func (export "${def.name}") ${params}`);
+  const vars = [...def.ins, ...def.outs, ...temps];
+  L.push('    (local $o i32) (local $end4 i32) (local $end i32) ' + vars.map((n) => `(local $v_${n} v128) (local $s_${n} f32)`).join(' '));
+  /** @param {'v' | 's'} mode @param {Expr} x @returns {string} */
+  const expr = (mode, x) => {
+    const t = mode === 'v' ? 'f32x4' : 'f32';
+    if (typeof x === 'number') return mode === 'v' ? `(f32x4.splat (f32.const ${x}))` : `(f32.const ${x})`;
+    if (typeof x === 'string') {
+      if (scalars.includes(x)) return mode === 'v' ? `(f32x4.splat (local.get $${x}))` : `(local.get $${x})`;
+      if (!vars.includes(x)) throw new Error(`${def.name}: unknown operand ${x}`);
+      return `(local.get $${mode}_${x})`;
+    }
+    const [op, a, b] = x;
+    if (!['add', 'sub', 'mul'].includes(op)) throw new Error(`${def.name}: unknown op ${op}`);
+    return `(${t}.${op} ${expr(mode, a)} ${expr(mode, b)})`;
+  };
+  /** @param {'v' | 's'} mode @param {number} step */
+  const loop = (mode, step) => {
+    const load = (/** @type {string} */ n) => (mode === 'v' ? `(v128.load align=4 (i32.add (local.get $${n}) (local.get $o)))` : `(f32.load (i32.add (local.get $${n}) (local.get $o)))`);
+    const store = (/** @type {string} */ n) =>
+      mode === 'v' ? `(v128.store align=4 (i32.add (local.get $${n}) (local.get $o)) (local.get $v_${n}))` : `(f32.store (i32.add (local.get $${n}) (local.get $o)) (local.get $s_${n}))`;
+    const end = mode === 'v' ? '$end4' : '$end';
+    L.push(`    (block $${mode}d (loop $${mode}l`);
+    L.push(`      (br_if $${mode}d (i32.ge_u (local.get $o) (local.get ${end})))`);
+    for (const n of def.ins) L.push(`      (local.set $${mode}_${n} ${load(n)})`);
+    for (const [n, x] of def.body) L.push(`      (local.set $${mode}_${n} ${expr(mode, x)})`);
+    for (const n of def.outs) L.push(`      ${store(n)}`);
+    L.push(`      (local.set $o (i32.add (local.get $o) (i32.const ${step})))`);
+    L.push(`      (br $${mode}l)))`);
+  };
+  L.push('    (local.set $end (i32.shl (local.get $n) (i32.const 2)))');
+  L.push('    (local.set $end4 (i32.and (local.get $end) (i32.const -16)))');
+  L.push('    (local.set $o (i32.const 0))');
+  loop('v', 16);
+  loop('s', 4);
+  L.push('  )');
+  return L;
+}
+
+/**
+ * The module's text.
  * @param {{ relaxed?: boolean, MR?: number, NR?: number }} [opts]
  * @returns {string}
  */
@@ -211,6 +306,62 @@ export function kernelsWat({ relaxed = false, MR = 4, NR = 2 } = {}) {
   e('    (f32.store (local.get $out) (f32.demote_f64 (local.get $sd)))');
   e('    (f32.store offset=4 (local.get $out) (f32.demote_f64 (local.get $sa)))');
   e('  )');
+
+  // ---- colsum ----
+  e('  (func (export "colsum") (param $a i32) (param $out i32) (param $rows i32) (param $cols i32)');
+  e('    (local $i i32) (local $j i32) (local $row i32) (local $c4 i32) (local $p i32)');
+  e('    (local.set $row (i32.shl (local.get $cols) (i32.const 2)))');
+  e('    (local.set $c4 (i32.and (local.get $row) (i32.const -16)))');
+  e('    (memory.fill (local.get $out) (i32.const 0) (local.get $row))');
+  e('    (local.set $i (i32.const 0))');
+  e('    (block $id (loop $il');
+  e('      (br_if $id (i32.ge_s (local.get $i) (local.get $rows)))');
+  e('      (local.set $p (i32.add (local.get $a) (i32.mul (local.get $i) (local.get $row))))');
+  e('      (local.set $j (i32.const 0))');
+  e('      (block $vd (loop $vl');
+  e('        (br_if $vd (i32.ge_u (local.get $j) (local.get $c4)))');
+  e('        (v128.store align=4 (i32.add (local.get $out) (local.get $j))');
+  e('          (f32x4.add (v128.load align=4 (i32.add (local.get $out) (local.get $j))) (v128.load align=4 (i32.add (local.get $p) (local.get $j)))))');
+  e('        (local.set $j (i32.add (local.get $j) (i32.const 16)))');
+  e('        (br $vl)))');
+  e('      (block $sd (loop $sl');
+  e('        (br_if $sd (i32.ge_u (local.get $j) (local.get $row)))');
+  e('        (f32.store (i32.add (local.get $out) (local.get $j))');
+  e('          (f32.add (f32.load (i32.add (local.get $out) (local.get $j))) (f32.load (i32.add (local.get $p) (local.get $j)))))');
+  e('        (local.set $j (i32.add (local.get $j) (i32.const 4)))');
+  e('        (br $sl)))');
+  e('      (local.set $i (i32.add (local.get $i) (i32.const 1)))');
+  e('      (br $il)))');
+  e('  )');
+
+  // ---- softmax_rop ----
+  e('  (func (export "softmax_rop") (param $p i32) (param $pn i32) (param $rz i32) (param $out i32) (param $rows i32) (param $cols i32)');
+  e('    (local $i i32) (local $j i32) (local $o i32) (local $c f32) (local $row i32)');
+  e('    (local.set $row (i32.shl (local.get $cols) (i32.const 2)))');
+  e('    (local.set $i (i32.const 0))');
+  e('    (block $id (loop $il');
+  e('      (br_if $id (i32.ge_s (local.get $i) (local.get $rows)))');
+  e('      (local.set $o (i32.mul (local.get $i) (local.get $row)))');
+  e('      (local.set $c (f32.const 0))');
+  e('      (local.set $j (i32.const 0))');
+  e('      (block $ad (loop $al');
+  e('        (br_if $ad (i32.ge_u (local.get $j) (local.get $row)))');
+  e('        (local.set $c (f32.add (local.get $c) (f32.mul (f32.load (i32.add (local.get $p) (i32.add (local.get $o) (local.get $j)))) (f32.load (i32.add (local.get $rz) (i32.add (local.get $o) (local.get $j)))))))');
+  e('        (local.set $j (i32.add (local.get $j) (i32.const 4)))');
+  e('        (br $al)))');
+  e('      (local.set $j (i32.const 0))');
+  e('      (block $bd (loop $bl');
+  e('        (br_if $bd (i32.ge_u (local.get $j) (local.get $row)))');
+  e('        (f32.store (i32.add (local.get $out) (i32.add (local.get $o) (local.get $j)))');
+  e('          (f32.mul (f32.load (i32.add (local.get $pn) (i32.add (local.get $o) (local.get $j))))');
+  e('                   (f32.sub (f32.load (i32.add (local.get $rz) (i32.add (local.get $o) (local.get $j)))) (local.get $c))))');
+  e('        (local.set $j (i32.add (local.get $j) (i32.const 4)))');
+  e('        (br $bl)))');
+  e('      (local.set $i (i32.add (local.get $i) (i32.const 1)))');
+  e('      (br $il)))');
+  e('  )');
+
+  for (const def of ELEMENTWISE) L.push(...elementwiseWat(def));
   e(')');
   return L.join('\n');
 }

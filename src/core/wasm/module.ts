@@ -21,6 +21,17 @@ export interface WasmKernelExports {
   gemm(a: number, bp: number, c: number, biasp: number, M: number, K: number, N: number, sai: number, sak: number, flags: number, panel: number): void;
   csr_rowsum(ptr: number, col: number, x: number, out: number, rows: number, D: number): void;
   sq_residual(a: number, b: number, n: number, out: number): void;
+  colsum(a: number, out: number, rows: number, cols: number): void;
+  softmax_rop(p: number, pn: number, rz: number, out: number, rows: number, cols: number): void;
+  // elementwise chains (ELEMENTWISE in ./kernels-wat.mjs): inputs, outputs, n, scalars
+  ew_tanh_d(s: number, x: number, d: number, n: number): void;
+  ew_scale(a: number, out: number, n: number, c: number): void;
+  ew_mul(a: number, b: number, out: number, n: number): void;
+  ew_sub(a: number, b: number, out: number, n: number): void;
+  ew_delta(p: number, yn: number, pn: number, delta: number, n: number, invn: number): void;
+  ew_momentum(th: number, m: number, g: number, al: number, be: number, ombe: number, th2: number, m2: number, n: number): void;
+  ew_adjoint(zt: number, zm: number, al: number, be: number, ombe: number, u: number, zm2: number, n: number): void;
+  ew_hvp_rd(re: number, d: number, e: number, x: number, rx: number, out: number, n: number): void;
 }
 
 /** The parts of tfjs-backend-wasm's backend object used here (duck-typed, checked at load). */
