@@ -14,7 +14,8 @@ import { compareGrads } from '../src/core/metrics';
 import { NaiveSolver } from '../src/core/solvers/naive';
 import { dispose } from '../src/core/state';
 import { Rng } from '../src/core/random';
-import { HypergradSystem, HYPERGRAD_DEFAULTS, HypergradOptions, MlpPoint, packTheta } from '../src/experiments/hypergrad/model';
+import { HypergradSystem, HYPERGRAD_DEFAULTS, HypergradOptions, FusedMlpPoint, MlpPoint, mlpPass, packTheta } from '../src/experiments/hypergrad/model';
+import { fusedAvailable } from '../src/experiments/hypergrad/fused';
 import { syntheticDataset, loadHypergradMnist, BatchSchedule } from '../src/experiments/hypergrad/data';
 import { createHypergradSession } from '../src/experiments/hypergrad/experiment';
 import { getExperiment } from '../src/experiments';
@@ -51,6 +52,13 @@ function relDiff(a: Tensor[], b: Tensor[]): number {
   return compareGrads(a, b).relErr;
 }
 
+/** The analytic fast path's three implementations: fused wasm kernels, ops with the JS kernels, ops alone. */
+const FAST_PATHS: { name: string; opts: Partial<HypergradOptions>; fused: boolean }[] = [
+  { name: 'fused kernels', opts: {}, fused: true },
+  { name: 'ops + JS kernels', opts: { fusedKernels: false }, fused: false },
+  { name: 'ops only', opts: { jsKernels: false }, fused: false },
+];
+
 test('the MNIST data: 10,000 digits of 784 pixels, mean-centred, all ten classes', () => {
   const ds = loadHypergradMnist();
   assert.equal(ds.n, 10000);
@@ -84,14 +92,15 @@ test('the batch schedule: a fixed seeded permutation per epoch, every image once
   assert.deepEqual(Array.from(s3.indices(12)), Array.from(s1.indices(12)));
 });
 
-test('the hand-written Hessian-vector product equals double-backward autodiff (JS kernels and their op fallbacks)', () => {
-  for (const jsKernels of [true, false]) {
-    const sys = makeSystem({ initScale: 0.5, jsKernels });
+test('the hand-written Hessian-vector product equals double-backward autodiff (fused kernels, ops with and without JS kernels)', () => {
+  for (const path of FAST_PATHS) {
+    const sys = makeSystem({ initScale: 0.5, ...path.opts });
+    assert.equal(sys.fastContext.fused, path.fused && fusedAvailable(), `${path.name}: fused`);
     const rng = new Rng(21);
     const h0 = sys.initialState();
     const theta = h0[0];
     const batch = sys.batchFor(3, 'unroll');
-    const pt = new MlpPoint(theta, batch, sys.fastContext);
+    const pt = mlpPass(theta, batch, sys.fastContext);
     const [u] = randomLike([theta], rng);
     const fast = pt.hvp(u);
     // Reference: H u = ∇_θ ⟨∇_θ L(θ), u⟩ by generic autodiff through the safe activations.
@@ -102,17 +111,17 @@ test('the hand-written Hessian-vector product equals double-backward autodiff (J
     const r = lin.vjp([zero, u]);
     const ref = tf.neg(r[0]);
     const e = relDiff([fast], [ref]);
-    assert.ok(e < 1e-4, `jsKernels=${jsKernels}: HVP rel err ${e}`);
+    assert.ok(e < 1e-4, `${path.name}: HVP rel err ${e}`);
     // A second product at the same point (cached intermediates) is right too.
     const [u2] = randomLike([theta], rng);
     const fast2 = pt.hvp(u2);
     const r2 = lin.vjp([zero, u2]);
     const ref2 = tf.neg(r2[0]);
     const e2 = relDiff([fast2], [ref2]);
-    assert.ok(e2 < 1e-4, `jsKernels=${jsKernels}: second HVP rel err ${e2}`);
+    assert.ok(e2 < 1e-4, `${path.name}: second HVP rel err ${e2}`);
     // And the gradient the point keeps is the autodiff gradient.
     const g = tf.tidy(() => packTheta(tf.grads((...th: Tensor[]) => sysGeneric.batchLoss(th, batch))(sysGeneric.thetaOf(h0))));
-    assert.ok(relDiff([pt.grad], [g]) < 1e-5);
+    assert.ok(relDiff([pt.grad], [g]) < 1e-5, `${path.name}: gradient`);
     pt.dispose();
     dispose(h0, [u, u2, fast, fast2, zero, ref, ref2, g], r, r2);
     lin.dispose();
@@ -121,13 +130,73 @@ test('the hand-written Hessian-vector product equals double-backward autodiff (J
   }
 });
 
-test('the analytic linearisation agrees with the generic one (vjp, jvp, vjpParams) in both phases, JS kernels on and off', () => {
-  for (const [lastStep, jsKernels] of [
-    ['full', true],
-    ['minibatch', true],
-    ['minibatch', false],
+test('the fused kernels equal the op path on the real MLP (784-50-50-50-10): gradient, loss, HVPs, update, adjoint', (t) => {
+  if (!fusedAvailable()) {
+    t.skip('the wasm kernels are not loaded on this backend');
+    return;
+  }
+  const sys = new HypergradSystem({ ...HYPERGRAD_DEFAULTS }, loadHypergradMnist());
+  const ops = new HypergradSystem({ ...HYPERGRAD_DEFAULTS, fusedKernels: false }, loadHypergradMnist());
+  const rng = new Rng(8);
+  const theta = tf.tensor1d(rng.normalArray(sys.layout.N, 0.3));
+  // minibatch (K = 200 in Xᵀδ) and the full set (K = 10,000: the reduction is blocked differently)
+  for (const [batch, opBatch, tol] of [
+    [sys.batchFor(5, 'unroll'), ops.batchFor(5, 'unroll'), 1e-6],
+    [sys.fullBatch, ops.fullBatch, 2e-5],
   ] as const) {
-    const fast = makeSystem({ initScale: 0.5, lastStep, jsKernels });
+    const f = new FusedMlpPoint(theta, batch, sys.fastContext, true);
+    const o = new MlpPoint(theta, opBatch, ops.fastContext, true);
+    const eg = relDiff([f.grad], [o.grad]);
+    assert.ok(eg <= tol, `n=${batch.n}: gradient rel err ${eg}`);
+    assert.ok(Math.abs(f.lossValue!.dataSync()[0] - o.lossValue!.dataSync()[0]) <= 1e-6 * Math.abs(o.lossValue!.dataSync()[0]), `n=${batch.n}: loss`);
+    for (let i = 0; i < 2; i++) {
+      const u = tf.tensor1d(rng.normalArray(sys.layout.N));
+      const hf = f.hvp(u);
+      const ho = o.hvp(u);
+      const e = relDiff([hf], [ho]);
+      t.diagnostic(`n=${batch.n}: gradient rel err ${eg}, HVP ${i + 1} rel err ${e}`);
+      assert.ok(e <= tol, `n=${batch.n}: HVP ${i + 1} rel err ${e}`);
+      dispose([u, hf, ho]);
+    }
+    f.dispose();
+    o.dispose();
+  }
+  // The momentum update and the adjoint: one step and one VJP on each path, states equal.
+  let h = sys.initialState();
+  for (let s = 0; s < 3; s++) {
+    const h2 = sys.step(h, sys.params, s, 'unroll');
+    dispose(h);
+    h = h2;
+  }
+  const a = ops.step(h, ops.params, 3, 'unroll');
+  const b = sys.step(h, sys.params, 3, 'unroll');
+  assert.ok(relDiff(b, a) <= 1e-6, `step rel err ${relDiff(b, a)}`);
+  const z = randomLike(h, rng);
+  const lf = sys.linearize(h, sys.params, 3, 'unroll');
+  const lo = ops.linearize(h, ops.params, 3, 'unroll');
+  const vf = lf.vjp(z);
+  const vo = lo.vjp(z);
+  assert.ok(relDiff(vf, vo) <= 1e-6, `vjp rel err ${relDiff(vf, vo)}`);
+  // The fused path never builds the op path's transposed batches.
+  assert.equal(sys.fullBatch.op, undefined, 'fused path: no [Xᵀ; 1ᵀ] of the full set');
+  assert.equal(sys.batchFor(3, 'unroll').op, undefined, 'fused path: no [Xᵀ; 1ᵀ] of a minibatch');
+  assert.ok(ops.fullBatch.op && ops.batchFor(3, 'unroll').op, 'op path: made on first use');
+  lf.dispose();
+  lo.dispose();
+  dispose(h, a, b, z, vf, vo, [theta]);
+  sys.dispose();
+  ops.dispose();
+});
+
+test('the analytic linearisation agrees with the generic one (vjp, jvp, vjpParams) in both phases, on each fast path', () => {
+  for (const [lastStep, path] of [
+    ['full', FAST_PATHS[0]],
+    ['full', FAST_PATHS[1]],
+    ['minibatch', FAST_PATHS[0]],
+    ['minibatch', FAST_PATHS[1]],
+    ['minibatch', FAST_PATHS[2]],
+  ] as const) {
+    const fast = makeSystem({ initScale: 0.5, lastStep, ...path.opts });
     const slow = makeSystem({ initScale: 0.5, lastStep, analytic: false });
     const rng = new Rng(4);
     // Non-trivial hyperparameters, the same in both systems.
@@ -141,7 +210,7 @@ test('the analytic linearisation agrees with the generic one (vjp, jvp, vjpParam
     const h0 = fast.initialState();
     const r = new NaiveSolver().solve(fast, h0, { maxSteps: 3 });
     const rs = new NaiveSolver().solve(slow, h0, { maxSteps: 3 });
-    assert.ok(relDiff(r.h, rs.h) < 1e-6, `${lastStep}: forward states, rel err ${relDiff(r.h, rs.h)}`);
+    assert.ok(relDiff(r.h, rs.h) < 1e-6, `${lastStep}/${path.name}: forward states, rel err ${relDiff(r.h, rs.h)}`);
     // The meta-loss and its gradient: one analytic pass vs autodiff through the MLP.
     const gf = lossGradients(fast, r.h);
     const gs = lossGradients(slow, r.h);
@@ -161,7 +230,7 @@ test('the analytic linearisation agrees with the generic one (vjp, jvp, vjpParam
       pairs.push(['vjpBoth.h', both.h, pairs[0][2]], ['vjpBoth.w', both.w, pairs[2][2]]);
       for (const [name, x, y] of pairs) {
         const e = relDiff(x, y);
-        assert.ok(e < 2e-5, `${lastStep}/${phase} ${name}: rel err ${e}`);
+        assert.ok(e < 2e-5, `${lastStep}/${path.name}/${phase} ${name}: rel err ${e}`);
       }
       // The step itself: untaped fast path = taped generic path.
       const s1 = fast.step(r.h, fast.params, 3, phase);

@@ -13,7 +13,8 @@
  *
  * Measured (wasm, Node 20): a JS loop costs 1-5 ns an element, a wasm elementwise op ~5 µs plus
  * ~0.3 ns an element; so JS kernels pay only for copies and for replacing many ops. Fusing the
- * MLP's elementwise chains (tanh layer, R-op steps) into JS kernels was tried and was slower.
+ * MLP's elementwise chains (tanh layer, R-op steps) into JS kernels was tried and was slower; on
+ * wasm they are fused into the SIMD kernels of `./fused`, which replace this op path there.
  */
 import { tf, Tensor } from '../../core/tf';
 

@@ -16,6 +16,7 @@ import type { State } from '../../core/state';
 import { Rng } from '../../core/random';
 import { BatchSchedule, Dataset } from './data';
 import { BlockSpec, blocks, packLayers, segmentDot } from './kernels';
+import { FusedPoint, fusedAdjoint, fusedAvailable, fusedHvp, fusedMomentum, fusedPoint } from './fused';
 
 export type LastStep = 'full' | 'minibatch';
 
@@ -39,6 +40,11 @@ export interface HypergradOptions {
   analytic: boolean;
   /** The fast path's JS kernels (`./kernels`) on cpu and wasm; false uses their op fallbacks. */
   jsKernels?: boolean;
+  /**
+   * The fast path's fused wasm kernels (`./fused`: one kernel per MLP pass, HVP and update) where
+   * the wasm kernels load; false keeps the op path (with or without `jsKernels`).
+   */
+  fusedKernels?: boolean;
 }
 
 export const HYPERGRAD_DEFAULTS: HypergradOptions = {
@@ -55,12 +61,11 @@ export const HYPERGRAD_DEFAULTS: HypergradOptions = {
 export interface Batch {
   x: Tensor;
   /**
-   * [xᵀ; 1ᵀ] [d + 1, N]: the first layer's weight and bias gradients as one product, without a
-   * transposed matMul.
+   * For the op path, made on its first use: [xᵀ; 1ᵀ] [d + 1, N] (the first layer's weight and bias
+   * gradients as one product, without a transposed matMul) and a [1, N] row of ones (X̃ᵀ of the
+   * hidden layers). The fused kernels read x transposed in place and need neither.
    */
-  xaT: Tensor;
-  /** A [1, N] row of ones (X̃ᵀ of the hidden layers). */
-  ones: Tensor;
+  op?: { xaT: Tensor; ones: Tensor };
   /** 1 / N as a scalar tensor. */
   invN: Tensor;
   /** One-hot targets [N, C]. */
@@ -138,11 +143,23 @@ export const mm = tf.customGrad((...args: (Tensor | tf.GradSaveFunc)[]) => {
   };
 }) as (a: Tensor, b: Tensor) => Tensor;
 
+/** The op path's [Xᵀ; 1ᵀ] and row of ones of a batch, made once (outside any tidy scope). */
+function opExtras(batch: Batch): { xaT: Tensor; ones: Tensor } {
+  if (!batch.op) {
+    const n = batch.n;
+    batch.op = {
+      xaT: tf.keep(tf.tidy(() => tf.concat([tf.transpose(batch.x), tf.ones([1, n])], 0))),
+      ones: tf.keep(tf.ones([1, n])),
+    };
+  }
+  return batch.op;
+}
+
 /** X W for a constant data batch X, with dW = Xᵀ dY from the batch's stored [Xᵀ; 1ᵀ] (no transpose per call). */
 function dataMatMul(batch: Batch, W: Tensor): Tensor {
   const f = tf.customGrad((...args: (Tensor | tf.GradSaveFunc)[]) => {
     const w = args[0] as Tensor;
-    return { value: tf.matMul(batch.x, w), gradFunc: (dy: Tensor) => tf.slice(mm(batch.xaT, dy), [0, 0], [w.shape[0], -1]) };
+    return { value: tf.matMul(batch.x, w), gradFunc: (dy: Tensor) => tf.slice(mm(opExtras(batch).xaT, dy), [0, 0], [w.shape[0], -1]) };
   }) as (w: Tensor) => Tensor;
   return f(W);
 }
@@ -166,6 +183,72 @@ export interface FastContext {
   two: Tensor;
   /** Use the JS kernels of `./kernels` (else their op fallbacks). */
   jsKernels: boolean;
+  /** Use the fused wasm kernels of `./fused` (else the op path). */
+  fused: boolean;
+}
+
+/** One (θ, batch) of the MLP: the batch gradient, and Hessian-vector products at that point. */
+export interface MlpPass {
+  /** ∇L_batch(θ), packed like θ. */
+  readonly grad: Tensor;
+  /** L_batch(θ) (mean cross-entropy), when asked for. */
+  readonly lossValue?: tf.Scalar;
+  /** H u for the batch loss (u and the result packed like θ). */
+  hvp(u: Tensor): Tensor;
+  dispose(): void;
+}
+
+/** The forward and backward pass at (θ, batch): fused kernels where the context has them, else ops. */
+export function mlpPass(theta: Tensor, batch: Batch, ctx: FastContext, withLoss = false): MlpPass {
+  return ctx.fused ? new FusedMlpPoint(theta, batch, ctx, withLoss) : new MlpPoint(theta, batch, ctx, withLoss);
+}
+
+/** Mean cross-entropy Σ_i (lse(z_i) − z_i·y_i)/N from the logits, as the generic loss computes it. */
+function meanCrossEntropy(z: Tensor, yN: Tensor): tf.Scalar {
+  return tf.sum(tf.mul(yN, tf.sub(tf.logSumExp(z, -1, true), z))) as tf.Scalar;
+}
+
+/** `MlpPoint`'s formulas as the single kernels of `./fused` (θ itself is kept: the weights are views of it). */
+export class FusedMlpPoint implements MlpPass {
+  readonly grad: Tensor;
+  readonly lossValue?: tf.Scalar;
+  private readonly theta: Tensor;
+  private readonly pt: FusedPoint;
+  private readonly own: Tensor[];
+
+  constructor(
+    theta: Tensor,
+    private readonly batch: Batch,
+    private readonly ctx: FastContext,
+    withLoss = false,
+  ) {
+    // Owned by this object (disposed by `dispose`), also when made inside a caller's tidy scope.
+    const pt = fusedPoint(theta, batch.x, batch.yN, { sizes: sizesOf(ctx.layout), offsets: ctx.layout.offsets }, 1 / batch.n);
+    const lossValue = withLoss ? tf.tidy(() => meanCrossEntropy(pt.z, batch.yN)) : undefined;
+    // shares θ's data (no copy), so that the point outlives the caller's θ
+    const th = tf.clone(theta);
+    const own = [th, pt.grad, pt.z, pt.p, pt.pN, ...pt.X, ...pt.D, ...pt.e, ...pt.delta, lossValue].filter((t): t is Tensor => t !== undefined);
+    for (const t of own) tf.keep(t);
+    this.pt = pt;
+    this.grad = pt.grad;
+    this.lossValue = lossValue;
+    this.theta = th;
+    this.own = own;
+  }
+
+  hvp(u: Tensor): Tensor {
+    return fusedHvp(this.theta, u, this.batch.x, this.pt, { sizes: sizesOf(this.ctx.layout), offsets: this.ctx.layout.offsets });
+  }
+
+  dispose(): void {
+    for (const t of this.own) t.dispose();
+    this.own.length = 0;
+  }
+}
+
+/** Layer sizes s_0..s_L from a layout. */
+function sizesOf(layout: Layout): number[] {
+  return [layout.shapes[0][0], ...layout.shapes.filter((_, i) => i % 2 === 0).map((sh) => sh[1])];
 }
 
 /**
@@ -182,9 +265,9 @@ export interface FastContext {
  * a weight and its bias get their gradient from one product with X̃ᵀ = [Xᵀ; 1ᵀ], no transposed
  * matMul (6-10x slower on wasm: explicit transposes of the small activations instead), and the
  * per-layer gradients are packed by one kernel. Θ, the gradient and H u are packed vectors (see
- * `Layout`).
+ * `Layout`). On wasm `FusedMlpPoint` runs the same formulas as single kernels (the default).
  */
-export class MlpPoint {
+export class MlpPoint implements MlpPass {
   readonly L: number;
   /** X_l (X_0 = the batch, not owned), [X_lᵀ; 1ᵀ], D_l, δ_l, e_l, W_l, W_lᵀ; index l as in the formulas (unused slots empty). */
   private readonly X: Tensor[] = [];
@@ -216,6 +299,7 @@ export class MlpPoint {
     const off = layout.offsets;
     const sh = layout.shapes;
     const { X, XaT, D, delta, e, W, WT } = this;
+    const { xaT, ones } = opExtras(batch);
     const r = tf.tidy(() => {
       // From 2θ: 2W_l, 2b_l for the tanh layers (tanh A = 2σ(2A) − 1: σ fused into the matMul).
       const specs2: BlockSpec[] = [];
@@ -231,16 +315,15 @@ export class MlpPoint {
       for (let l = 2; l < L; l++) W[l] = bl[j++];
       for (let l = 2; l <= L; l++) WT[l] = bl[j++];
       X[0] = batch.x;
-      XaT[0] = batch.xaT;
+      XaT[0] = xaT;
       for (let l = 1; l < L; l++) {
         const s = tf.fused.matMul({ a: X[l - 1], b: bl2[2 * l - 2], bias: bl2[2 * l - 1], activation: 'sigmoid' });
         const x = (X[l] = tf.sub(tf.mul(s, two), one));
-        XaT[l] = tf.concat([tf.transpose(x), batch.ones]);
+        XaT[l] = tf.concat([tf.transpose(x), ones]);
         D[l] = tf.sub(one, tf.square(x));
       }
       const z = tf.fused.matMul({ a: X[L - 1], b: W[L], bias: bl[1] });
-      // Mean cross-entropy Σ_i (lse(z_i) − z_i·y_i)/N, as the generic loss computes it.
-      const lossValue = withLoss ? (tf.sum(tf.mul(batch.yN, tf.sub(tf.logSumExp(z, -1, true), z))) as tf.Scalar) : undefined;
+      const lossValue = withLoss ? meanCrossEntropy(z, batch.yN) : undefined;
       const p = tf.softmax(z);
       const pN = tf.mul(p, batch.invN);
       delta[L] = tf.sub(pN, batch.yN);
@@ -370,7 +453,9 @@ export class HypergradSystem implements DynamicSystem {
     mom0.dispose();
     this.params = [this.logLr, this.logitMom];
     this.schedule = new BatchSchedule(data.n, opts.batchSize, rng);
-    this.fast = { layout: this.layout, one: tf.keep(tf.scalar(1)), two: tf.keep(tf.scalar(2)), jsKernels: opts.jsKernels ?? true };
+    const jsKernels = opts.jsKernels ?? true;
+    const fused = jsKernels && (opts.fusedKernels ?? true) && fusedAvailable();
+    this.fast = { layout: this.layout, one: tf.keep(tf.scalar(1)), two: tf.keep(tf.scalar(2)), jsKernels, fused };
     this.full = this.makeBatch(Int32Array.from({ length: data.n }, (_, i) => i));
   }
 
@@ -388,8 +473,6 @@ export class HypergradSystem implements DynamicSystem {
     const xt = tf.keep(tf.tensor2d(x, [n, d]));
     return {
       x: xt,
-      xaT: tf.keep(tf.tidy(() => tf.concat([tf.transpose(xt), tf.ones([1, n])], 0))),
-      ones: tf.keep(tf.ones([1, n])),
       invN: tf.keep(tf.scalar(1 / n)),
       y: tf.keep(tf.tensor2d(y, [n, classes])),
       yN: tf.keep(tf.tensor2d(y.map((v) => v / n), [n, classes])),
@@ -415,7 +498,7 @@ export class HypergradSystem implements DynamicSystem {
   /** Bytes held by the cached data batches (minibatches and the full set). */
   get batchBytes(): number {
     let s = 0;
-    for (const b of [this.full, ...this.batches.values()]) for (const t of [b.x, b.xaT, b.y, b.yN, b.ones, b.invN]) s += t.size * 4;
+    for (const b of [this.full, ...this.batches.values()]) for (const t of batchTensors(b)) s += t.size * 4;
     return s;
   }
 
@@ -434,17 +517,17 @@ export class HypergradSystem implements DynamicSystem {
    * (immutable tensors: same object, same values). An entry goes to the first `linearize` at the
    * same (Θ, batch), or is disposed once its Θ is (checked at every step).
    */
-  private readonly points = new Map<Tensor, { batch: Batch; pt: MlpPoint }>();
+  private readonly points = new Map<Tensor, { batch: Batch; pt: MlpPass }>();
 
   /** The cached forward pass at (Θ, batch), removed from the cache (the caller owns it now). */
-  private takePoint(theta: Tensor, batch: Batch): MlpPoint | undefined {
+  private takePoint(theta: Tensor, batch: Batch): MlpPass | undefined {
     const e = this.points.get(theta);
     if (!e || e.batch !== batch) return undefined;
     this.points.delete(theta);
     return e.pt;
   }
 
-  private cachePoint(theta: Tensor, batch: Batch, pt: MlpPoint): void {
+  private cachePoint(theta: Tensor, batch: Batch, pt: MlpPass): void {
     if (theta instanceof tf.Variable) {
       pt.dispose(); // mutable: identity does not pin the values
       return;
@@ -510,11 +593,13 @@ export class HypergradSystem implements DynamicSystem {
       // pass, the RBP family's last step), which then need not redo it.
       this.sweepPoints();
       const { A, B, C } = this.coefs(w);
-      const pt = this.takePoint(h[0], batch) ?? new MlpPoint(h[0], batch, this.fast);
-      const out = tf.tidy(() => {
-        const m2 = tf.sub(tf.mul(h[1], B), tf.mul(pt.grad, C));
-        return [tf.add(h[0], tf.mul(m2, A)), m2];
-      });
+      const pt = this.takePoint(h[0], batch) ?? mlpPass(h[0], batch, this.fast);
+      const out = this.fast.fused
+        ? fusedMomentum(h[0], h[1], pt.grad, A, B, C)
+        : tf.tidy(() => {
+            const m2 = tf.sub(tf.mul(h[1], B), tf.mul(pt.grad, C));
+            return [tf.add(h[0], tf.mul(m2, A)), m2];
+          });
       this.cachePoint(h[0], batch, pt);
       return out;
     }
@@ -549,7 +634,7 @@ export class HypergradSystem implements DynamicSystem {
    */
   private lossAnalytic(theta: Tensor): tf.Scalar {
     const f = tf.customGrad((...args: (Tensor | tf.GradSaveFunc)[]) => {
-      const pt = new MlpPoint(args[0] as Tensor, this.full, this.fast, true);
+      const pt = mlpPass(args[0] as Tensor, this.full, this.fast, true);
       (args[1] as tf.GradSaveFunc)([pt.grad]);
       const value = tf.clone(pt.lossValue!);
       pt.dispose();
@@ -577,7 +662,7 @@ export class HypergradSystem implements DynamicSystem {
     if (!this.opts.analytic) return genericLinearization(this, h, w, t, phase);
     const [theta, m] = h;
     const batch = this.batchFor(t, phase);
-    const pt = this.takePoint(theta, batch) ?? new MlpPoint(theta, batch, this.fast);
+    const pt = this.takePoint(theta, batch) ?? mlpPass(theta, batch, this.fast);
     const c = this.coefs(w);
     const { alpha, beta, A, B, C } = c;
     // Held until `dispose`: the cache may move on to other hyperparameters while this is alive.
@@ -596,12 +681,17 @@ export class HypergradSystem implements DynamicSystem {
     /** s = α z_θ + z_m. */
     const sOf = (z: State) => tf.add(tf.mul(z[0], A), z[1]);
     const vjpWith = (z: State, s: Tensor): State => [tf.sub(z[0], pt.hvp(tf.mul(s, C))), tf.mul(s, B)];
+    /** Jᵀz with u = (1 − β)s and β s from one kernel. */
+    const vjpFused = (z: State): State => {
+      const [u, zm] = fusedAdjoint(z[0], z[1], A, B, C);
+      return [tf.sub(z[0], pt.hvp(u)), zm];
+    };
     const paramsWith = (z: State, s: Tensor): Tensor[] => {
       const { mNew, q } = getMq();
       return [segmentDot(z[0], mNew, offsets, alpha, useK), segmentDot(s, q, offsets, coefB, useK)];
     };
     return {
-      vjp: (z) => tf.tidy(() => vjpWith(z, sOf(z))),
+      vjp: (z) => tf.tidy(() => (this.fast.fused ? vjpFused(z) : vjpWith(z, sOf(z)))),
       vjpParams: (z) => tf.tidy(() => paramsWith(z, sOf(z))),
       vjpBoth: (z) =>
         tf.tidy(() => {
@@ -623,11 +713,16 @@ export class HypergradSystem implements DynamicSystem {
 
   dispose(): void {
     for (const t of [this.logLr, this.logitMom, this.theta0, this.fast.one, this.fast.two]) t.dispose();
-    for (const b of [this.full, ...this.batches.values()]) for (const t of [b.x, b.xaT, b.y, b.yN, b.ones, b.invN]) t.dispose();
+    for (const b of [this.full, ...this.batches.values()]) for (const t of batchTensors(b)) t.dispose();
     for (const e of this.points.values()) e.pt.dispose();
     if (this.coefCache) this.releaseCoefs(this.coefCache, true);
     this.coefCache = undefined;
     this.points.clear();
     this.batches.clear();
   }
+}
+
+/** Every tensor a batch holds. */
+function batchTensors(b: Batch): Tensor[] {
+  return [b.x, b.y, b.yN, b.invN, ...(b.op ? [b.op.xaT, b.op.ones] : [])];
 }

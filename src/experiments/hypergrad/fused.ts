@@ -1,0 +1,322 @@
+/**
+ * The hypergradient MLP's hot steps as single kernels of the wasm backend: the forward and
+ * backward pass of one SGD step (`HypergradPoint`), its Hessian-vector product (`HypergradHvp`),
+ * and the elementwise parts of the momentum update and of its adjoint. Same formulas as the op
+ * path of `MlpPoint` (./model.ts), in the same floating-point order, but one tfjs dispatch instead
+ * of ~50 and the products taken on views of the packed θ and u (no weight copies, no transposes):
+ * the wasm GEMM of `core/wasm/gemm` on heap offsets, the logistic and softmax functions from the
+ * backend's own kernels, the elementwise chains from `core/wasm`'s `ew_*` kernels.
+ *
+ * Untaped use only (no gradients registered): the callers are the analytic fast path's forward
+ * values. Available on the wasm backend when the wasm kernels load (`fusedAvailable`); the op
+ * path is the reference the tests hold these to.
+ */
+import { tf, Tensor } from '../../core/tf';
+import { wasmKernels, offsetOf } from '../../core/wasm/module';
+import type { WasmBackendLike, WasmKernels } from '../../core/wasm/module';
+import { gemm, gemmScratchBytes } from '../../core/wasm/gemm';
+import type { GemmOperands } from '../../core/wasm/gemm';
+
+type TensorInfo = tf.TensorInfo;
+interface KernelArgs {
+  inputs: Record<string, TensorInfo>;
+  backend: WasmBackendLike;
+  attrs: Record<string, unknown>;
+}
+
+/** The MLP's geometry, as the kernels take it. */
+export interface FusedLayout {
+  /** Layer sizes s_0..s_L (input first). */
+  sizes: number[];
+  /** Start of θ_i (W₁, b₁, W₂, ...) in the packed vector; offsets[2L] = its length. */
+  offsets: number[];
+}
+
+/** Forward/backward values of one (θ, batch), as the HVP needs them (index l as in model.ts). */
+export interface FusedPoint {
+  /** ∇L_batch(θ), packed like θ. */
+  grad: Tensor;
+  /** Logits, softmax, softmax / N. */
+  z: Tensor;
+  p: Tensor;
+  pN: Tensor;
+  /** X_l, D_l = 1 − X_l², e_l = δ_{l+1} W_{l+1}ᵀ for l = 1..L−1 (entry l−1). */
+  X: Tensor[];
+  D: Tensor[];
+  e: Tensor[];
+  /** δ_l for l = 1..L (entry l−1). */
+  delta: Tensor[];
+}
+
+const POINT = 'HypergradPoint';
+const HVP = 'HypergradHvp';
+const MOMENTUM = 'HypergradMomentum';
+const ADJOINT = 'HypergradAdjoint';
+
+function kernelsOf(backend: WasmBackendLike): WasmKernels {
+  const k = wasmKernels(backend);
+  if (!k) throw new Error('hypergrad fused kernels: the wasm kernels are not loaded');
+  return k;
+}
+
+/** Whether the fused kernels can run on the current backend. */
+export function fusedAvailable(): boolean {
+  return tf.getBackend() === 'wasm' && wasmKernels(tf.backend()) !== undefined;
+}
+
+/** Run `body` with a scratch buffer of `bytes` and a list of temporaries to free afterwards. */
+function withTemps<T>(backend: WasmBackendLike, bytes: number, body: (scratch: number, temp: (shape: number[]) => TensorInfo, free: TensorInfo[]) => T): T {
+  const free: TensorInfo[] = [];
+  const temp = (shape: number[]) => {
+    const t = backend.makeOutput(shape, 'float32');
+    free.push(t);
+    return t;
+  };
+  try {
+    const scratch = offsetOf(backend, temp([Math.max(1, Math.ceil(bytes / 4))]));
+    return body(scratch, temp, free);
+  } finally {
+    for (const t of free) backend.disposeData(t.dataId);
+  }
+}
+
+/** The largest scratch any product of this MLP needs (K × N right operands: W_l, W_lᵀ, δ_l). */
+function scratchBytes(sizes: number[], rows: number): number {
+  let m = 0;
+  for (let l = 1; l < sizes.length; l++) m = Math.max(m, gemmScratchBytes(sizes[l - 1], sizes[l]), gemmScratchBytes(sizes[l], sizes[l - 1]), gemmScratchBytes(rows, sizes[l]));
+  return m;
+}
+
+/** Products of the MLP on heap offsets: row-major matrices, a weight W_l as a view of θ or u. */
+class Products {
+  constructor(
+    private readonly k: WasmKernels,
+    private readonly scratch: number,
+  ) {}
+
+  /** C = A·B (+ bias) (+ C): A [M, K] and B [K, N] row-major, either read transposed on request. */
+  mul(a: number, b: number, c: number, M: number, K: number, N: number, o: { tA?: boolean; tB?: boolean; bias?: number; accumulate?: boolean } = {}): void {
+    const g: GemmOperands = {
+      a,
+      sai: o.tA ? 4 : K * 4,
+      sak: o.tA ? M * 4 : 4,
+      b,
+      sbk: o.tB ? 4 : N * 4,
+      sbn: o.tB ? K * 4 : 4,
+      c,
+      M,
+      K,
+      N,
+      bias: o.bias,
+      accumulate: o.accumulate,
+    };
+    gemm(this.k, this.scratch, g);
+  }
+}
+
+function pointKernel(args: KernelArgs): TensorInfo[] {
+  const { backend } = args;
+  const { theta, x, yN } = args.inputs;
+  const { sizes, offsets, invN } = args.attrs as unknown as FusedLayout & { invN: number };
+  const k = kernelsOf(backend);
+  const L = sizes.length - 1;
+  const n = x.shape[0];
+  const C = sizes[L];
+  const mk = (shape: number[]) => backend.makeOutput(shape, 'float32');
+  const grad = mk([offsets[2 * L]]);
+  const z = mk([n, C]);
+  const pN = mk([n, C]);
+  const X: TensorInfo[] = [];
+  const D: TensorInfo[] = [];
+  const e: TensorInfo[] = [];
+  const delta: TensorInfo[] = [];
+  for (let l = 1; l < L; l++) {
+    X.push(mk([n, sizes[l]]));
+    D.push(mk([n, sizes[l]]));
+    e.push(mk([n, sizes[l]]));
+  }
+  for (let l = 1; l <= L; l++) delta.push(mk([n, sizes[l]]));
+  const sigmoid = tf.getKernel('Sigmoid', 'wasm');
+  const softmax = tf.getKernel('Softmax', 'wasm');
+  if (!sigmoid || !softmax) throw new Error('hypergrad fused kernels: the wasm backend has no Sigmoid/Softmax kernel');
+  let p: TensorInfo | undefined;
+  withTemps(backend, scratchBytes(sizes, n), (scratch) => {
+    const at = (t: TensorInfo) => offsetOf(backend, t);
+    const th = at(theta);
+    const W = (l: number) => th + offsets[2 * l - 2] * 4;
+    const bias = (l: number) => th + offsets[2 * l - 1] * 4;
+    const mm = new Products(k, scratch);
+    const Xo = (l: number) => (l === 0 ? at(x) : at(X[l - 1]));
+    // forward: A_l = X_{l−1} W_l + b_l; X_l = tanh A_l = 2σ(2A_l) − 1, D_l = 1 − X_l²
+    for (let l = 1; l < L; l++) {
+      const xl = at(X[l - 1]);
+      const size = n * sizes[l];
+      mm.mul(Xo(l - 1), W(l), xl, n, sizes[l - 1], sizes[l], { bias: bias(l) });
+      k.fns.ew_scale(xl, xl, size, 2);
+      const s = sigmoid.kernelFunc({ inputs: { x: X[l - 1] }, backend: backend as never, attrs: {} }) as TensorInfo;
+      try {
+        k.fns.ew_tanh_d(at(s), xl, at(D[l - 1]), size);
+      } finally {
+        backend.disposeData(s.dataId);
+      }
+    }
+    mm.mul(Xo(L - 1), W(L), at(z), n, sizes[L - 1], C, { bias: bias(L) });
+    p = softmax.kernelFunc({ inputs: { logits: z }, backend: backend as never, attrs: { dim: 1 } }) as TensorInfo;
+    // δ_L = p/N − y/N
+    k.fns.ew_delta(at(p), at(yN), at(pN), at(delta[L - 1]), n * C, invN);
+    const g = at(grad);
+    for (let l = L; l >= 1; l--) {
+      const d = at(delta[l - 1]);
+      // ∇W_l = X_{l−1}ᵀ δ_l, ∇b_l = Σ_rows δ_l, straight into the packed gradient
+      mm.mul(Xo(l - 1), d, g + offsets[2 * l - 2] * 4, sizes[l - 1], n, sizes[l], { tA: true });
+      k.fns.colsum(d, g + offsets[2 * l - 1] * 4, n, sizes[l]);
+      if (l > 1) {
+        // e_{l−1} = δ_l W_lᵀ, δ_{l−1} = e_{l−1} ⊙ D_{l−1}
+        const el = at(e[l - 2]);
+        mm.mul(d, W(l), el, n, sizes[l], sizes[l - 1], { tB: true });
+        k.fns.ew_mul(el, at(D[l - 2]), at(delta[l - 2]), n * sizes[l - 1]);
+      }
+    }
+  });
+  return [grad, z, p!, pN, ...X, ...D, ...e, ...delta];
+}
+
+function hvpKernel(args: KernelArgs): TensorInfo {
+  const { backend, inputs } = args;
+  const { sizes, offsets } = args.attrs as unknown as FusedLayout;
+  const k = kernelsOf(backend);
+  const L = sizes.length - 1;
+  const x = inputs.x;
+  const n = x.shape[0];
+  const C = sizes[L];
+  const X = (l: number) => (l === 0 ? x : inputs[`X${l}`]);
+  const out = backend.makeOutput([offsets[2 * L]], 'float32');
+  try {
+    withTemps(backend, scratchBytes(sizes, n), (scratch, temp) => {
+      const at = (t: TensorInfo) => offsetOf(backend, t);
+      const th = at(inputs.theta);
+      const u = at(inputs.u);
+      const mm = new Products(k, scratch);
+      const RX: TensorInfo[] = [];
+      // R-forward: RA_l = X_{l−1}U_{W_l} + U_{b_l} (+ RX_{l−1}W_l), RX_l = D_l ⊙ RA_l; RZ = RA_L
+      for (let l = 1; l <= L; l++) {
+        const ra = temp([n, sizes[l]]);
+        RX[l] = ra;
+        mm.mul(at(X(l - 1)), u + offsets[2 * l - 2] * 4, at(ra), n, sizes[l - 1], sizes[l], { bias: u + offsets[2 * l - 1] * 4 });
+        if (l > 1) mm.mul(at(RX[l - 1]), th + offsets[2 * l - 2] * 4, at(ra), n, sizes[l - 1], sizes[l], { accumulate: true });
+        if (l < L) k.fns.ew_mul(at(inputs[`D${l}`]), at(ra), at(ra), n * sizes[l]);
+      }
+      // Rδ_L = pN ⊙ (RZ − ⟨p, RZ⟩)
+      let rd = temp([n, C]);
+      k.fns.softmax_rop(at(inputs.p), at(inputs.pN), at(RX[L]), at(rd), n, C);
+      const o = at(out);
+      for (let l = L; l >= 1; l--) {
+        const wOut = o + offsets[2 * l - 2] * 4;
+        // R∇W_l = X_{l−1}ᵀRδ_l + RX_{l−1}ᵀδ_l, R∇b_l = Σ_rows Rδ_l
+        mm.mul(at(X(l - 1)), at(rd), wOut, sizes[l - 1], n, sizes[l], { tA: true });
+        k.fns.colsum(at(rd), o + offsets[2 * l - 1] * 4, n, sizes[l]);
+        if (l > 1) {
+          const dl = at(inputs[`delta${l}`]);
+          mm.mul(at(RX[l - 1]), dl, wOut, sizes[l - 1], n, sizes[l], { tA: true, accumulate: true });
+          // Rδ_{l−1} = (Rδ_l W_lᵀ + δ_l U_{W_l}ᵀ) ⊙ D_{l−1} − 2 e_{l−1} ⊙ X_{l−1} ⊙ RX_{l−1}
+          const re = temp([n, sizes[l - 1]]);
+          mm.mul(at(rd), th + offsets[2 * l - 2] * 4, at(re), n, sizes[l], sizes[l - 1], { tB: true });
+          mm.mul(dl, u + offsets[2 * l - 2] * 4, at(re), n, sizes[l], sizes[l - 1], { tB: true, accumulate: true });
+          const next = temp([n, sizes[l - 1]]);
+          k.fns.ew_hvp_rd(at(re), at(inputs[`D${l - 1}`]), at(inputs[`e${l - 1}`]), at(X(l - 1)), at(RX[l - 1]), at(next), n * sizes[l - 1]);
+          rd = next;
+        }
+      }
+    });
+  } catch (err) {
+    backend.disposeData(out.dataId);
+    throw err;
+  }
+  return out;
+}
+
+/** An elementwise kernel: `run` gets the inputs' and outputs' offsets and the length. */
+function elementwiseKernel(outputs: number, run: (k: WasmKernels, ins: number[], outs: number[], n: number) => void) {
+  return (args: KernelArgs): TensorInfo[] => {
+    const { backend } = args;
+    const k = kernelsOf(backend);
+    const ins = Object.keys(args.inputs)
+      .sort()
+      .map((name) => args.inputs[name]);
+    const outs = Array.from({ length: outputs }, () => backend.makeOutput(ins[0].shape, 'float32'));
+    run(
+      k,
+      ins.map((t) => offsetOf(backend, t)),
+      outs.map((t) => offsetOf(backend, t)),
+      ins[0].shape.reduce((a, b) => a * b, 1),
+    );
+    return outs;
+  };
+}
+
+let registered = false;
+function ensureRegistered(): void {
+  if (registered) return;
+  const reg = (kernelName: string, kernelFunc: (args: KernelArgs) => TensorInfo | TensorInfo[]) => {
+    if (!tf.getKernel(kernelName, 'wasm')) tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: kernelFunc as unknown as tf.KernelFunc });
+  };
+  reg(POINT, pointKernel);
+  reg(HVP, hvpKernel);
+  // inputs are passed as i0, i1, ... (sorted by name: at most 10)
+  reg(
+    MOMENTUM,
+    elementwiseKernel(2, (k, [th, m, g, a, b, c], [th2, m2], n) => k.fns.ew_momentum(th, m, g, a, b, c, th2, m2, n)),
+  );
+  reg(
+    ADJOINT,
+    elementwiseKernel(2, (k, [zt, zm, a, b, c], [u, zm2], n) => k.fns.ew_adjoint(zt, zm, a, b, c, u, zm2, n)),
+  );
+  registered = true;
+}
+
+type RunKernel = (name: string, inputs: Record<string, Tensor>, attrs: Record<string, unknown>) => Tensor | Tensor[];
+const runKernel: RunKernel = (name, inputs, attrs) => (tf.engine() as unknown as { runKernel: RunKernel }).runKernel(name, inputs, attrs);
+
+function indexed(ts: Tensor[]): Record<string, Tensor> {
+  const r: Record<string, Tensor> = {};
+  ts.forEach((t, i) => (r[`i${i}`] = t));
+  return r;
+}
+
+/** The forward and backward pass of the MLP at θ on a batch (x, y/N). */
+export function fusedPoint(theta: Tensor, x: Tensor, yN: Tensor, layout: FusedLayout, invN: number): FusedPoint {
+  ensureRegistered();
+  const L = layout.sizes.length - 1;
+  const r = runKernel(POINT, { theta, x, yN }, { sizes: layout.sizes, offsets: layout.offsets, invN }) as Tensor[];
+  const [grad, z, p, pN] = r;
+  let i = 4;
+  const take = (m: number) => r.slice(i, (i += m));
+  const X = take(L - 1);
+  const D = take(L - 1);
+  const e = take(L - 1);
+  const delta = take(L);
+  return { grad, z, p, pN, X, D, e, delta };
+}
+
+/** H u for the batch loss at a point (u and the result packed like θ). */
+export function fusedHvp(theta: Tensor, u: Tensor, x: Tensor, pt: FusedPoint, layout: FusedLayout): Tensor {
+  ensureRegistered();
+  const inputs: Record<string, Tensor> = { theta, u, x, p: pt.p, pN: pt.pN };
+  pt.X.forEach((t, i) => (inputs[`X${i + 1}`] = t));
+  pt.D.forEach((t, i) => (inputs[`D${i + 1}`] = t));
+  pt.e.forEach((t, i) => (inputs[`e${i + 1}`] = t));
+  pt.delta.forEach((t, i) => (inputs[`delta${i + 1}`] = t));
+  return runKernel(HVP, inputs, { sizes: layout.sizes, offsets: layout.offsets }) as Tensor;
+}
+
+/** Momentum SGD's update: m' = β m − (1 − β) g, θ' = θ + α m' (α, β, 1 − β per element). */
+export function fusedMomentum(theta: Tensor, m: Tensor, g: Tensor, alpha: Tensor, beta: Tensor, oneMinusBeta: Tensor): [Tensor, Tensor] {
+  ensureRegistered();
+  return runKernel(MOMENTUM, indexed([theta, m, g, alpha, beta, oneMinusBeta]), {}) as [Tensor, Tensor];
+}
+
+/** The adjoint's elementwise part: s = α z_θ + z_m, returns u = (1 − β) s and β s. */
+export function fusedAdjoint(zTheta: Tensor, zM: Tensor, alpha: Tensor, beta: Tensor, oneMinusBeta: Tensor): [Tensor, Tensor] {
+  ensureRegistered();
+  return runKernel(ADJOINT, indexed([zTheta, zM, alpha, beta, oneMinusBeta]), {}) as [Tensor, Tensor];
+}
