@@ -6,7 +6,8 @@
  *                      [--out bench/results.json] [--backend wasm] [--data DIR] [--only grad,forward,stream,soak,gemm]
  *
  * The parent process plans the rows and runs each one in a fresh child (`--child SPEC.json`),
- * one process at a time; with --torch the reference runs per workload right before ours.
+ * one process at a time; with --torch the reference runs each row right before ours (alternating
+ * row by row, so that both sides of a ratio see the same state of a shared machine).
  */
 import { spawnSync } from 'child_process';
 import { WORKER_ENV_DEFAULTS } from '../src/run/workerEnv';
@@ -33,7 +34,7 @@ import {
 } from './common';
 import { runChild, supportsModelField } from './child';
 import { Accuracy, BenchReport, evaluateTargets, joinRows, renderMarkdown } from './report';
-import { TorchOptions, TorchRow, ensureTorch, fashionMnistPresent, runTorchBench, runTorchForward } from './torch';
+import { TorchOptions, TorchRow, compareTorchGrads, ensureTorch, fashionMnistPresent, runTorchForward, runTorchRow } from './torch';
 
 const SECTIONS = ['grad', 'forward', 'stream', 'soak', 'gemm'] as const;
 type Section = (typeof SECTIONS)[number];
@@ -67,7 +68,7 @@ const USAGE = `usage: node dist/bench.js [options]
   --workloads LIST   hopfield,gnn,hypergrad (default: all)
   --runs N           timed runs per row (default 5; 3 with --quick)
   --quick            fewer runs, a 200-step soak, an 8-step streaming check
-  --torch            also run the PyTorch reference (shared/anchors/torch_ref/bench.py) per workload
+  --torch            also run the PyTorch reference (shared/anchors/torch_ref/bench.py), row by row before ours
   --torch-runs N     timed runs per PyTorch row (default: --runs)
   --python PATH      python for --torch (default /usr/bin/python3)
   --torch-script P   the reference bench.py (default ../shared/anchors/torch_ref/bench.py)
@@ -244,6 +245,7 @@ async function main(argv: string[]): Promise<void> {
       const randomData = !fashionMnistPresent();
       torchOpts = { python: a.python, script: a.torchScript, forwardScript: path.resolve(__dirname, '..', 'bench', 'torch_forward.py'), dataDir: a.dataDir, randomData, runs: a.torchRuns, timeoutS: a.timeoutS };
       torchInfo.message += randomData ? ' (Fashion-MNIST not installed: --random-data)' : ' (Fashion-MNIST)';
+      torchInfo.meta = { threads: 2, data: randomData ? 'random' : 'fashion-mnist', order: 'alternating row by row, reference first' };
     }
   }
   const common = { backend: a.backend, nativePaths: a.nativePaths, dataDir: a.dataDir };
@@ -261,26 +263,26 @@ async function main(argv: string[]): Promise<void> {
       const { rows, notes } = planRows(wl, a);
       skipped.push(...notes);
       if (rows.length === 0) continue;
-      if (torchOpts) {
-        process.stderr.write(`[bench] ${wl}: PyTorch reference\n`);
-        const ts = Date.now();
-        if (a.sections.has('grad')) {
-          const res = runTorchBench(wl, torchOpts);
-          torchRows.push(...res.rows);
-          if (res.meta && torchInfo) torchInfo.meta = res.meta;
-          if (res.error) skipped.push(`PyTorch ${wl}: ${res.error}`);
-        }
-        if (a.sections.has('forward')) {
-          const fr = runTorchForward(wl, torchOpts);
-          torchRows.push(fr);
-          if (fr.error) skipped.push(`PyTorch ${wl} forward: ${fr.error}`);
-        }
-        torchSeconds[wl] = (Date.now() - ts) / 1000;
-      }
-      process.stderr.write(`[bench] ${wl}: ours (${a.backend}), ${rows.length} rows\n`);
+      process.stderr.write(`[bench] ${wl}: ours (${a.backend}), ${rows.length} rows${torchOpts ? ', each right after the PyTorch reference’s' : ''}\n`);
       let ref: Float32Array | undefined;
       let refDyn = 0;
+      const torchGrads: Record<string, string> = {};
+      const torchStart = torchRows.length;
       for (const row of rows) {
+        if (torchOpts) {
+          const ts = Date.now();
+          let tr: TorchRow;
+          if (row.method === 'forward') tr = runTorchForward(wl, torchOpts);
+          else {
+            const file = path.join(tmp, `torch-${rowId(row).replace(/[^\w.-]+/g, '_')}.pt`);
+            tr = runTorchRow(row, torchOpts, file);
+            torchGrads[rowId(row)] = file;
+          }
+          torchRows.push(tr);
+          if (tr.error) skipped.push(`PyTorch ${rowId(row)}: ${tr.error}`);
+          else process.stderr.write(`    [torch] ${rowId(row)}: CPU ${tr.cpu_median_ms.toFixed(0)} ms, wall ${tr.time_median_ms.toFixed(0)} ms\n`);
+          torchSeconds[wl] = (torchSeconds[wl] ?? 0) + (Date.now() - ts) / 1000;
+        }
         const gradOut = path.join(tmp, `${rowId(row).replace(/[^\w.-]+/g, '_')}.f32`);
         const spec: GradChildSpec = { ...row, ...common, mode: row.method === 'forward' ? 'forward' : 'grad', runs: a.runs, memRuns: a.memRuns, resultOut: path.join(tmp, 'result.json'), gradOut: row.method === 'forward' ? undefined : gradOut };
         const r = runChildProcess<RowResult>(spec, a.timeoutS);
@@ -302,6 +304,12 @@ async function main(argv: string[]): Promise<void> {
         }
         ourRows.push(res);
         logRow(res, acc);
+      }
+      if (torchOpts) {
+        const bptt = rows.find((r) => r.method === 'BPTT');
+        const cmp = bptt ? compareTorchGrads(torchOpts.python, torchGrads, rowId(bptt)) : {};
+        for (const tr of torchRows.slice(torchStart)) Object.assign(tr, cmp[rowId(tr)] ?? {});
+        for (const f of Object.values(torchGrads)) fs.rmSync(f, { force: true });
       }
     }
 

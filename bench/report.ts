@@ -144,7 +144,10 @@ export function renderMarkdown(rep: BenchReport): string {
   L.push('');
   L.push(`${String(m.date)} · backend **${String(m.backend)}** · Node ${String(m.node)} · ${String(m.cpu)} · ${String(m.runs)} timed runs per row · command \`${String(m.command)}\``);
   if (m.gpu) L.push(`GPU: ${String(m.gpu)}`);
-  if (rep.torch) L.push(`PyTorch reference: ${rep.torch.message}${rep.torch.meta ? `, ${String(rep.torch.meta.threads)} threads, data: ${JSON.stringify((rep.torch.meta as { data?: unknown }).data ?? '')}` : ''}`);
+  if (rep.torch) {
+    const tm = rep.torch.meta as { threads?: unknown; data?: unknown; order?: unknown } | undefined;
+    L.push(`PyTorch reference: ${rep.torch.message}${tm ? `, ${String(tm.threads)} threads, data: ${String(tm.data ?? '')}${tm.order ? `, ${String(tm.order)}` : ''}` : ''}`);
+  }
   L.push('');
   L.push('One row = one full gradient computation (forward T steps + backward) after a warm-up, in a fresh process per row. ' +
     'wall/CPU = median over the timed runs (CPU = process user+system time, all threads); peak = highest live tensor bytes during one computation (measurePeak); ' +

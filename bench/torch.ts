@@ -1,6 +1,7 @@
 /**
- * Side-by-side mode: runs the PyTorch CPU reference (shared/anchors/torch_ref/bench.py) and our
- * bench/torch_forward.py, and turns their output into rows keyed like ours.
+ * Side-by-side mode: runs the PyTorch CPU reference (shared/anchors/torch_ref/bench.py) one row at a
+ * time, and our bench/torch_forward.py for the forward row, and turns their output into rows keyed
+ * like ours.
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
@@ -95,23 +96,48 @@ function fromRef(r: RefRow): TorchRow {
   };
 }
 
-/** `bench.py bench --workloads <wl> --n-runs N` in a fresh temp folder; one subprocess per row inside. */
-export function runTorchBench(wl: WorkloadName, o: TorchOptions): { rows: TorchRow[]; meta?: Record<string, unknown>; error?: string; seconds: number } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rbp-torch-bench-'));
-  const t0 = Date.now();
-  try {
-    const args = [o.script, '--out-dir', dir, '--cache-dir', path.join(os.tmpdir(), 'rbp_torch_ref_cache'), '--cora-dir', o.dataDir, ...(o.randomData ? ['--random-data'] : []), 'bench', '--workloads', wl, '--n-runs', String(o.runs)];
-    process.stderr.write(`[torch] ${o.python} ${args.map((a) => (a.includes(' ') ? JSON.stringify(a) : a)).join(' ')}\n`);
-    const p = spawnSync(o.python, args, { cwd: dir, stdio: ['ignore', 'inherit', 'inherit'], timeout: o.timeoutS * 1000, killSignal: 'SIGKILL' });
-    const file = path.join(dir, 'results.json');
-    const seconds = (Date.now() - t0) / 1000;
-    if (!fs.existsSync(file)) return { rows: [], error: p.error ? p.error.message : `bench.py exited with ${p.status ?? p.signal} and wrote no results.json`, seconds };
-    const json = JSON.parse(fs.readFileSync(file, 'utf8')) as { meta?: Record<string, unknown>; workloads?: Record<string, { rows: RefRow[] }> };
-    const rows = (json.workloads?.[wl]?.rows ?? []).map((r) => fromRef({ ...r, workload: r.workload ?? wl }));
-    return { rows, meta: json.meta, error: p.status === 0 ? undefined : `bench.py exited with ${p.status ?? p.signal}`, seconds };
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
+/** The reference's K for a workload's BPTT row (its workers take one; BPTT ignores it). */
+const REF_K: Record<WorkloadName, number> = { hopfield: 20, gnn: 5, hypergrad: 50 };
+
+/**
+ * One row of the reference: `bench.py _worker --spec JSON` (the subprocess its own `bench`
+ * command starts per row: warm-up, memory runs, then the timed runs), with the gradient saved to
+ * `gradFile` for `compareTorchGrads`. Run right before our row, so both see the same machine.
+ */
+export function runTorchRow(row: RowKey, o: TorchOptions, gradFile: string): TorchRow {
+  const spec: Record<string, unknown> = { workload: row.workload, method: row.method, K: row.K ?? REF_K[row.workload], n_runs: o.runs, rbp_init: 'rand', grad_out: gradFile };
+  if (row.variant === 'minibatch') Object.assign(spec, { hg_batch_last: true, tag: 'batchlast' });
+  const args = [o.script, '--threads', '2', '--cache-dir', path.join(os.tmpdir(), 'rbp_torch_ref_cache'), '--cora-dir', o.dataDir, ...(o.randomData ? ['--random-data'] : []), '_worker', '--spec', JSON.stringify(spec)];
+  const p = spawnSync(o.python, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: o.timeoutS * 1000, killSignal: 'SIGKILL', cwd: os.tmpdir(), maxBuffer: 64 << 20 });
+  const line = (p.stdout ?? '').trim().split('\n').pop() ?? '';
+  if (p.status !== 0 || !line.startsWith('{')) {
+    const why = (p.stderr ?? '').trim().split('\n').slice(-3).join(' | ') || String(p.error ?? p.signal);
+    return { ...row, time_median_ms: NaN, time_min_ms: NaN, cpu_median_ms: NaN, error: `bench.py _worker failed: ${why}` };
   }
+  const r = JSON.parse(line) as RefRow;
+  return { ...fromRef({ ...r, variant: row.variant === 'minibatch' ? 'batchlast' : undefined }), K: row.K, variant: row.variant };
+}
+
+/**
+ * rel err and cosine of each saved reference gradient against the reference's own BPTT gradient
+ * (as its `bench` command computes them), keyed like `files`; {} when there is no BPTT file.
+ */
+export function compareTorchGrads(python: string, files: Record<string, string>, bpttKey: string): Record<string, { rel_err: number; cos: number }> {
+  if (!files[bpttKey] || !fs.existsSync(files[bpttKey])) return {};
+  const script = [
+    'import json, sys, torch',
+    'files, ref_key = json.loads(sys.argv[1]), sys.argv[2]',
+    "ref = torch.load(files[ref_key])['all'].double()",
+    'out = {}',
+    'for k, f in files.items():',
+    "  g = torch.load(f)['all'].double()",
+    "  out[k] = {'rel_err': float((g - ref).norm() / ref.norm()), 'cos': float(g @ ref / (g.norm() * ref.norm()))}",
+    'print(json.dumps(out))',
+  ].join('\n');
+  const present = Object.fromEntries(Object.entries(files).filter(([, f]) => fs.existsSync(f)));
+  const p = spawnSync(python, ['-c', script, JSON.stringify(present), bpttKey], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const line = (p.stdout ?? '').trim().split('\n').pop() ?? '';
+  return p.status === 0 && line.startsWith('{') ? (JSON.parse(line) as Record<string, { rel_err: number; cos: number }>) : {};
 }
 
 /** bench/torch_forward.py: T steps without a graph, the reference's counterpart of our forward row. */
