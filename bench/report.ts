@@ -172,6 +172,13 @@ export function renderMarkdown(rep: BenchReport): string {
       );
     }
     L.push('');
+    // CG-RBP stops on a different test on each side, so its times are for different amounts of work.
+    const cg = rows.filter((r) => r.method === 'CG_RBP' && r.ours?.ok && r.torch?.cg_iters !== undefined);
+    if (cg.length) {
+      const its = cg.map((r) => `K = ${r.K}${r.variant ? ` ${r.variant}` : ''}: ${r.ours?.ok ? r.ours.backward_iters : '?'} vs ${r.torch?.cg_iters}`).join('; ');
+      L.push(`CG-RBP iterations, ours vs PyTorch (${its}): ours stops when ‖r‖/‖b‖ < 1e-5 or after K, the reference when ‖r‖ < 1e-5 (absolute), so their times are not for the same work.`);
+      L.push('');
+    }
   }
   if (rep.targets.length) {
     L.push('## Targets');
