@@ -14,21 +14,11 @@
 import { tf } from './tf';
 import { wasmKernels, offsetOf, withScratch } from './wasm/module';
 import type { WasmBackendLike } from './wasm/module';
+import { arrayCtor, produce, view } from './kernelViews';
 
 type TensorInfo = tf.TensorInfo;
 type KernelConfig = tf.KernelConfig;
-type NumericArray = Float32Array | Int32Array | Uint8Array;
 type KernelArgs = { inputs: Record<string, TensorInfo>; backend: unknown; attrs?: Record<string, unknown> };
-
-/** What the cpu and wasm backend objects offer (duck-typed; both are structurally checked). */
-interface CpuLike {
-  readSync(dataId: unknown): unknown;
-  makeTensorInfo(shape: number[], dtype: string, values?: unknown): TensorInfo;
-}
-interface WasmLike {
-  makeOutput(shape: number[], dtype: string, memoryOffset?: number, values?: unknown): TensorInfo;
-  typedArrayFromHeap(t: TensorInfo): NumericArray;
-}
 
 export const GRAPH_KERNEL_BACKENDS = ['cpu', 'wasm'] as const;
 const KERNEL_NAMES = ['GatherV2', 'UnsortedSegmentSum'] as const;
@@ -39,51 +29,10 @@ const ours = new WeakSet<object>();
 const setupDone = new WeakMap<object, Set<string>>();
 let registered = false;
 
-/** The wasm backend (the cpu one also has a `makeOutput`, with another signature). */
-function isWasm(b: unknown): b is WasmLike {
-  return typeof (b as WasmLike).typedArrayFromHeap === 'function' && typeof (b as WasmLike).makeOutput === 'function';
-}
-
-function arrayCtor(dtype: string): (new (n: number) => NumericArray) | undefined {
-  if (dtype === 'float32') return Float32Array;
-  if (dtype === 'int32') return Int32Array;
-  if (dtype === 'bool') return Uint8Array;
-  return undefined;
-}
-
 function size(shape: number[]): number {
   let s = 1;
   for (const d of shape) s *= d;
   return s;
-}
-
-/** Zero-copy view of a tensor's data where the backend allows it (wasm heap / cpu values). */
-function view(backend: unknown, t: TensorInfo): NumericArray {
-  if (isWasm(backend)) return backend.typedArrayFromHeap(t);
-  const v = (backend as CpuLike).readSync(t.dataId);
-  if (v instanceof Float32Array || v instanceof Int32Array || v instanceof Uint8Array) return v;
-  const Ctor = arrayCtor(t.dtype);
-  if (!Ctor) throw new Error(`graph kernels: unsupported dtype ${t.dtype}`);
-  return Ctor === Float32Array ? Float32Array.from(v as ArrayLike<number>) : Ctor === Int32Array ? Int32Array.from(v as ArrayLike<number>) : Uint8Array.from(v as ArrayLike<number>);
-}
-
-/**
- * Allocate an output and let `fill` write it. On wasm the output is allocated on the heap first and
- * the input views are taken afterwards (a heap growth would detach views taken earlier).
- */
-function produce(backend: unknown, shape: number[], dtype: string, zero: boolean, fill: (out: NumericArray) => void): TensorInfo {
-  if (isWasm(backend)) {
-    const info = backend.makeOutput(shape, dtype);
-    const out = backend.typedArrayFromHeap(info);
-    if (zero) out.fill(0);
-    fill(out);
-    return info;
-  }
-  const Ctor = arrayCtor(dtype);
-  if (!Ctor) throw new Error(`graph kernels: unsupported dtype ${dtype}`);
-  const out = new Ctor(size(shape));
-  fill(out);
-  return (backend as CpuLike).makeTensorInfo(shape, dtype, out);
 }
 
 function delegate(name: KernelName, backendName: string, args: KernelArgs, why: string): TensorInfo | TensorInfo[] {

@@ -17,6 +17,7 @@
  * wasm they are fused into the SIMD kernels of `./fused`, which replace this op path there.
  */
 import { tf, Tensor } from '../../core/tf';
+import { produceMany, view } from '../../core/kernelViews';
 
 type TensorInfo = tf.TensorInfo;
 type KernelArgs = { inputs: Record<string, TensorInfo>; backend: unknown; attrs?: Record<string, unknown> };
@@ -27,19 +28,6 @@ export interface BlockSpec {
   shape: number[];
   /** Return the [cols, rows] transpose of a 2-D block. */
   transpose?: boolean;
-}
-
-interface WasmLike {
-  makeOutput(shape: number[], dtype: string): TensorInfo;
-  typedArrayFromHeap(t: TensorInfo): Float32Array;
-}
-interface CpuLike {
-  readSync(dataId: unknown): unknown;
-  makeTensorInfo(shape: number[], dtype: string, values?: unknown): TensorInfo;
-}
-
-function isWasm(b: unknown): b is WasmLike {
-  return typeof (b as WasmLike).typedArrayFromHeap === 'function' && typeof (b as WasmLike).makeOutput === 'function';
 }
 
 const BLOCKS = 'HypergradBlocks';
@@ -61,28 +49,18 @@ function fillBlock(src: Float32Array, s: BlockSpec, out: Float32Array): void {
   }
 }
 
-function cpuView(backend: unknown, t: TensorInfo): Float32Array {
-  const v = (backend as CpuLike).readSync(t.dataId);
-  return v instanceof Float32Array ? v : Float32Array.from(v as ArrayLike<number>);
-}
-
 function blocksKernel(args: KernelArgs): TensorInfo[] {
   const x = args.inputs.x;
   const specs = (args.attrs as { specs: BlockSpec[] }).specs;
-  const b = args.backend;
-  if (isWasm(b)) {
-    // Allocate every output first: a heap growth detaches views taken earlier.
-    const outs = specs.map((s) => b.makeOutput(outShape(s), 'float32'));
-    const src = b.typedArrayFromHeap(x);
-    specs.forEach((s, i) => fillBlock(src, s, b.typedArrayFromHeap(outs[i])));
-    return outs;
-  }
-  const src = cpuView(b, x);
-  return specs.map((s) => {
-    const out = new Float32Array(sizeOf(s.shape));
-    fillBlock(src, s, out);
-    return (b as CpuLike).makeTensorInfo(outShape(s), 'float32', out);
-  });
+  return produceMany(
+    args.backend,
+    specs.map((s) => ({ shape: outShape(s), dtype: 'float32' })),
+    false,
+    (outs) => {
+      const src = view(args.backend, x) as Float32Array;
+      specs.forEach((s, i) => fillBlock(src, s, outs[i] as Float32Array));
+    },
+  );
 }
 
 /** Σ_{lo ≤ j < hi} a_j b_j, four accumulators (~1 ns an element in V8). */
@@ -103,22 +81,14 @@ function dot(a: Float32Array, b: Float32Array, lo: number, hi: number): number {
 }
 
 function segDotKernel(args: KernelArgs): TensorInfo {
-  const { a, b: bIn } = args.inputs;
+  const { a, b } = args.inputs;
   const { offsets, coef } = args.attrs as { offsets: number[]; coef: number[] };
-  const be = args.backend;
   const P = coef.length;
-  const res = new Float32Array(P);
-  const fill = (av: Float32Array, bv: Float32Array) => {
-    for (let i = 0; i < P; i++) res[i] = dot(av, bv, offsets[i], offsets[i + 1]) * coef[i];
-  };
-  if (isWasm(be)) {
-    const out = be.makeOutput([P], 'float32');
-    fill(be.typedArrayFromHeap(a), be.typedArrayFromHeap(bIn));
-    be.typedArrayFromHeap(out).set(res);
-    return out;
-  }
-  fill(cpuView(be, a), cpuView(be, bIn));
-  return (be as CpuLike).makeTensorInfo([P], 'float32', res);
+  return produceMany(args.backend, [{ shape: [P], dtype: 'float32' }], false, ([out]) => {
+    const av = view(args.backend, a) as Float32Array;
+    const bv = view(args.backend, b) as Float32Array;
+    for (let i = 0; i < P; i++) out[i] = dot(av, bv, offsets[i], offsets[i + 1]) * coef[i];
+  })[0];
 }
 
 let registered = false;
@@ -185,25 +155,18 @@ function fusedKernel(def: FusedDef): (args: KernelArgs) => TensorInfo[] {
     const ins = Array.from({ length: n }, (_, i) => args.inputs[`i${i}`]);
     const inShapes = ins.map((t) => t.shape);
     const shapes = def.shapes(inShapes, args.attrs ?? {});
-    const b = args.backend;
-    if (isWasm(b)) {
-      const outs = shapes.map((s) => b.makeOutput(s, 'float32'));
-      def.fill(
-        ins.map((t) => b.typedArrayFromHeap(t)),
-        outs.map((t) => b.typedArrayFromHeap(t)),
-        inShapes,
-        args.attrs ?? {},
-      );
-      return outs;
-    }
-    const outVals = shapes.map((s) => new Float32Array(sizeOf(s)));
-    def.fill(
-      ins.map((t) => cpuView(b, t)),
-      outVals,
-      inShapes,
-      args.attrs ?? {},
+    return produceMany(
+      args.backend,
+      shapes.map((shape) => ({ shape, dtype: 'float32' })),
+      false,
+      (outs) =>
+        def.fill(
+          ins.map((t) => view(args.backend, t) as Float32Array),
+          outs as Float32Array[],
+          inShapes,
+          args.attrs ?? {},
+        ),
     );
-    return outVals.map((v, i) => (b as CpuLike).makeTensorInfo(shapes[i], 'float32', v));
   };
 }
 
