@@ -25,55 +25,42 @@ export function downsample<T>(xs: T[], max: number): T[] {
   return out;
 }
 
+/** How a kind of event is thinned for replay: all kept, the latest n, or about n evenly spaced. */
+type Keep = { all: true } | { last: number } | { spread: number };
+
 /** The subset of a run's events that redraws its dashboard, in recorded order. */
 export function replaySelection(events: Envelope[], opts: ReplayOptions = {}): Envelope[] {
   const traceSteps = opts.traceSteps ?? 5;
   const maxPoints = opts.maxPoints ?? 2000;
-  const maxLogs = opts.maxLogs ?? 100;
-  const keep = new Set<Envelope>();
-  const fwd: Envelope[] = [];
-  const bwd: Envelope[] = [];
-  const train: Envelope[] = [];
-  const evals: Envelope[] = [];
-  const mem: Envelope[] = [];
-  const diag: Envelope[] = [];
-  const logs: Envelope[] = [];
+  // Event kinds not listed (progress, acks, ...) are not replayed.
+  const rules: Record<string, Keep> = {
+    'run/started': { all: true },
+    'run/finished': { all: true },
+    'run/failed': { all: true },
+    'gradcheck/row': { all: true },
+    'gradcheck/result': { all: true },
+    'trace/forward': { last: traceSteps },
+    'trace/backward': { last: traceSteps },
+    'metrics/train': { spread: maxPoints },
+    'metrics/eval': { spread: maxPoints },
+    memory: { spread: maxPoints },
+    diagnostics: { spread: 200 },
+    log: { last: opts.maxLogs ?? 100 },
+  };
+  const bins = new Map<string, Envelope[]>();
   for (const e of events) {
-    switch (e.type) {
-      case 'run/started':
-      case 'run/finished':
-      case 'run/failed':
-      case 'gradcheck/row':
-      case 'gradcheck/result':
-        keep.add(e);
-        break;
-      case 'trace/forward':
-        fwd.push(e);
-        break;
-      case 'trace/backward':
-        bwd.push(e);
-        break;
-      case 'metrics':
-        (e.kind === 'eval' ? evals : train).push(e);
-        break;
-      case 'memory':
-        mem.push(e);
-        break;
-      case 'diagnostics':
-        diag.push(e);
-        break;
-      case 'log':
-        logs.push(e);
-        break;
-    }
+    const key = e.type === 'metrics' ? `metrics/${e.kind === 'eval' ? 'eval' : 'train'}` : e.type;
+    if (!(key in rules)) continue;
+    let bin = bins.get(key);
+    if (!bin) bins.set(key, (bin = []));
+    bin.push(e);
   }
-  for (const e of fwd.slice(-traceSteps)) keep.add(e);
-  for (const e of bwd.slice(-traceSteps)) keep.add(e);
-  for (const e of downsample(train, maxPoints)) keep.add(e);
-  for (const e of downsample(evals, maxPoints)) keep.add(e);
-  for (const e of downsample(mem, maxPoints)) keep.add(e);
-  for (const e of downsample(diag, 200)) keep.add(e);
-  for (const e of logs.slice(-maxLogs)) keep.add(e);
+  const keep = new Set<Envelope>();
+  for (const [key, bin] of bins) {
+    const rule = rules[key];
+    const kept = 'all' in rule ? bin : 'last' in rule ? bin.slice(-rule.last) : downsample(bin, rule.spread);
+    for (const e of kept) keep.add(e);
+  }
   return events.filter((e) => keep.has(e));
 }
 
