@@ -87,6 +87,25 @@ function torchLayout(W: tf.Tensor): Float32Array {
   return tf.tidy(() => tf.transpose(W).dataSync() as Float32Array);
 }
 
+/**
+ * Every gradient method on `sys` (T = 8, K = 4) against the same method on each reference system:
+ * the loss, the gradients (rel err below the reference's tolerance), the forward residual trace.
+ */
+function assertMethodsAgree(sys: GruGnnSystem, refs: { sys: GruGnnSystem; tol: number; label: string }[]): void {
+  for (const m of METHOD_NAMES) {
+    const x = getMethod(m).compute(sys, { T: 8, K: 4 });
+    for (const r of refs) {
+      const y = getMethod(m).compute(r.sys, { T: 8, K: 4 });
+      assert.ok(Math.abs(x.loss - y.loss) <= 1e-5 * Math.abs(y.loss), `${m} vs ${r.label}: loss ${x.loss} vs ${y.loss}`);
+      const c = compareGrads([...x.grads, ...x.lossGrads], [...y.grads, ...y.lossGrads]);
+      assert.ok(c.relErr < r.tol, `${m} vs ${r.label}: gradient rel err ${c.relErr}`);
+      x.forward.relResidual.forEach((v, i) => assert.ok(Math.abs(v - y.forward.relResidual[i]) <= 1e-5 * Math.abs(y.forward.relResidual[i]) + 1e-7, `${m} vs ${r.label}: residual ${i}`));
+      dispose(y.grads, y.lossGrads);
+    }
+    dispose(x.grads, x.lossGrads);
+  }
+}
+
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
@@ -180,13 +199,7 @@ test('the analytic GRU linearisation equals generic autodiff (VJP, parameter VJP
   assertSameLinearization(a, b, h, 'analytic vs generic');
   a.dispose();
   dispose(h);
-  for (const m of METHOD_NAMES) {
-    const x = getMethod(m).compute(fast, { T: 8, K: 4 });
-    const y = getMethod(m).compute(slow, { T: 8, K: 4 });
-    const c = compareGrads([...x.grads, ...x.lossGrads], [...y.grads, ...y.lossGrads]);
-    assert.ok(c.relErr < 1e-4, `${m}: analytic vs generic rel err ${c.relErr}`);
-    dispose(x.grads, x.lossGrads, y.grads, y.lossGrads);
-  }
+  assertMethodsAgree(fast, [{ sys: slow, tol: 1e-4, label: 'generic' }]);
   fast.dispose();
   slow.dispose();
 });
@@ -385,19 +398,10 @@ test('the fused GNN path equals the reference path: step, analytic linearisation
   assertSameLinearization(a, b, h, 'fused vs reference');
   a.dispose();
   dispose(h);
-  for (const m of METHOD_NAMES) {
-    const x = getMethod(m).compute(fast, { T: 8, K: 4 });
-    const y = getMethod(m).compute(refAnalytic, { T: 8, K: 4 });
-    const z = getMethod(m).compute(refGeneric, { T: 8, K: 4 });
-    assert.ok(Math.abs(x.loss - z.loss) <= 1e-5 * Math.abs(z.loss), `${m}: loss ${x.loss} vs ${z.loss}`);
-    const c1 = compareGrads([...x.grads, ...x.lossGrads], [...y.grads, ...y.lossGrads]);
-    const c2 = compareGrads([...x.grads, ...x.lossGrads], [...z.grads, ...z.lossGrads]);
-    assert.ok(c1.relErr < 1e-5, `${m}: fused vs reference analytic rel err ${c1.relErr}`);
-    assert.ok(c2.relErr < 1e-4, `${m}: fused vs reference generic rel err ${c2.relErr}`);
-    // the forward residual trace is the same
-    x.forward.relResidual.forEach((r, i) => assert.ok(Math.abs(r - z.forward.relResidual[i]) <= 1e-5 * Math.abs(z.forward.relResidual[i]) + 1e-7, `${m}: residual ${i}`));
-    dispose(x.grads, x.lossGrads, y.grads, y.lossGrads, z.grads, z.lossGrads);
-  }
+  assertMethodsAgree(fast, [
+    { sys: refAnalytic, tol: 1e-5, label: 'reference analytic' },
+    { sys: refGeneric, tol: 1e-4, label: 'reference generic' },
+  ]);
   fast.dispose();
   refAnalytic.dispose();
   refGeneric.dispose();
