@@ -15,7 +15,7 @@ import { NaiveSolver } from '../src/core/solvers/naive';
 import { dispose } from '../src/core/state';
 import { Rng } from '../src/core/random';
 import { HypergradSystem, HYPERGRAD_DEFAULTS, HypergradOptions, FusedMlpPoint, MlpPoint, mlpPass, packTheta } from '../src/experiments/hypergrad/model';
-import { fusedAvailable } from '../src/experiments/hypergrad/fused';
+import { fusedAvailable, fusedMomentum, fusedPoint } from '../src/experiments/hypergrad/fused';
 import { syntheticDataset, loadHypergradMnist, BatchSchedule } from '../src/experiments/hypergrad/data';
 import { createHypergradSession } from '../src/experiments/hypergrad/experiment';
 import { getExperiment } from '../src/experiments';
@@ -186,6 +186,30 @@ test('the fused kernels equal the op path on the real MLP (784-50-50-50-10): gra
   dispose(h, a, b, z, vf, vo, [theta]);
   sys.dispose();
   ops.dispose();
+});
+
+test('the fused kernels refuse shapes that do not match the MLP (they read raw heap) and leave nothing behind', (t) => {
+  if (!fusedAvailable()) {
+    t.skip('the wasm kernels are not loaded on this backend');
+    return;
+  }
+  const sys = makeSystem();
+  const batch = sys.batchFor(0, 'unroll');
+  const layout = { sizes: small.sizes!, offsets: sys.layout.offsets };
+  const theta = tf.zeros([sys.layout.N]);
+  const short = tf.zeros([sys.layout.N - 1]);
+  const perTensor = tf.zeros([sys.P]);
+  const before = tf.memory().numTensors;
+  assert.throws(() => fusedPoint(short, batch.x, batch.yN, layout, 1 / batch.n), /θ has shape \[472\], expected \[473\]/);
+  assert.throws(() => fusedPoint(theta, batch.x, batch.yN, { ...layout, sizes: [19, 12, 12, 5] }, 1 / batch.n), /θ has shape|the batch has shape/);
+  // α, β per tensor ([P]) instead of per element ([N]): refused, not read past their end
+  assert.throws(() => fusedMomentum(theta, theta, theta, perTensor, theta, theta), new RegExp(`input 3 has shape \\[${sys.P}\\], expected \\[${sys.layout.N}\\]`));
+  assert.equal(tf.memory().numTensors, before, 'no outputs left behind');
+  // and the right shapes still work after a refusal
+  const pt = fusedPoint(theta, batch.x, batch.yN, layout, 1 / batch.n);
+  assert.equal(pt.grad.size, sys.layout.N);
+  tf.dispose([theta, short, perTensor, pt.grad, pt.z, pt.p, pt.pN, ...pt.X, ...pt.D, ...pt.e, ...pt.delta]);
+  sys.dispose();
 });
 
 test('the analytic linearisation agrees with the generic one (vjp, jvp, vjpParams) in both phases, on each fast path', () => {

@@ -29,7 +29,8 @@ export function arrayCtor(dtype: string): (new (n: number) => NumericArray) | un
   return undefined;
 }
 
-function size(shape: number[]): number {
+/** Number of elements of a shape. */
+export function sizeOf(shape: number[]): number {
   let s = 1;
   for (const d of shape) s *= d;
   return s;
@@ -63,7 +64,7 @@ export function produceMany(backend: unknown, outs: { shape: number[]; dtype: st
   const arrays = outs.map((o) => {
     const Ctor = arrayCtor(o.dtype);
     if (!Ctor) throw new Error(`JS kernels: unsupported dtype ${o.dtype}`);
-    return new Ctor(size(o.shape));
+    return new Ctor(sizeOf(o.shape));
   });
   fill(arrays);
   return arrays.map((a, i) => (backend as CpuLike).makeTensorInfo(outs[i].shape, outs[i].dtype, a));

@@ -14,7 +14,7 @@
 import { tf } from './tf';
 import { wasmKernels, offsetOf, withScratch } from './wasm/module';
 import type { WasmBackendLike } from './wasm/module';
-import { arrayCtor, produce, view } from './kernelViews';
+import { arrayCtor, produce, sizeOf as size, view } from './kernelViews';
 
 type TensorInfo = tf.TensorInfo;
 type KernelConfig = tf.KernelConfig;
@@ -29,11 +29,6 @@ const ours = new WeakSet<object>();
 const setupDone = new WeakMap<object, Set<string>>();
 let registered = false;
 
-function size(shape: number[]): number {
-  let s = 1;
-  for (const d of shape) s *= d;
-  return s;
-}
 
 function delegate(name: KernelName, backendName: string, args: KernelArgs, why: string): TensorInfo | TensorInfo[] {
   const orig = originals.get(`${backendName}/${name}`);

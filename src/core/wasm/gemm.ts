@@ -8,7 +8,8 @@ import type { WasmKernels } from './module';
 /** Panel width of the packed B (4·NR in the generator). */
 export const PANEL = 8;
 
-function positiveInt(v: string | undefined, fallback: number): number {
+/** A positive integer from an environment variable (the tuning knobs), else the default. */
+export function positiveInt(v: string | undefined, fallback: number): number {
   const n = Number(v);
   return Number.isInteger(n) && n > 0 ? n : fallback;
 }
@@ -43,10 +44,14 @@ export interface GemmOperands {
   accumulate?: boolean;
 }
 
+/** Bytes of a K × N right operand packed into panels. */
+export function packedBytes(K: number, N: number): number {
+  return Math.ceil(N / PANEL) * PANEL * K * 4;
+}
+
 /** Scratch bytes `gemm` needs for a K × N right operand (its panels and a bias panel). */
 export function gemmScratchBytes(K: number, N: number): number {
-  const panels = Math.ceil(N / PANEL);
-  return panels * PANEL * (K + 1) * 4;
+  return packedBytes(K + 1, N);
 }
 
 /** Pack B into panels at `scratch` (≥ gemmScratchBytes) and compute the product. */
@@ -54,7 +59,7 @@ export function gemm(k: WasmKernels, scratch: number, g: GemmOperands): void {
   const { fns } = k;
   const { K, N } = g;
   fns.pack(g.b, scratch, K, N, g.sbk, g.sbn);
-  const biasP = scratch + Math.ceil(N / PANEL) * PANEL * K * 4;
+  const biasP = scratch + packedBytes(K, N);
   if (g.bias !== undefined) fns.pack(g.bias, biasP, 1, N, 0, 4);
   gemmPacked(k, scratch, biasP, g);
 }

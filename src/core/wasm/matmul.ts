@@ -19,15 +19,11 @@
  */
 import { tf } from '../tf';
 import { wasmKernels, offsetOf, withScratch, wasmKernelsNote, setKernelRequest } from './module';
-import { PANEL, gemmPacked } from './gemm';
+import { gemmPacked, packedBytes, positiveInt } from './gemm';
 import type { WasmBackendLike, KernelRequest, KernelVariant } from './module';
 
 type TensorInfo = tf.TensorInfo;
 
-function positiveInt(v: string | undefined, fallback: number): number {
-  const n = Number(v);
-  return Number.isInteger(n) && n > 0 ? n : fallback;
-}
 
 export interface MatMulStatus {
   active: boolean;
@@ -105,10 +101,10 @@ function kernelFor(name: (typeof KERNELS)[number]) {
     const { backend, inputs } = args;
     const { fns } = kernels;
     const { tA, tB, M, K, N, batchA, batchB, batch } = p;
-    const packedB = Math.ceil(N / PANEL) * PANEL * K * 4;
+    const packedB = packedBytes(K, N);
     const out = backend.makeOutput(p.outShape, 'float32');
     try {
-      withScratch(backend, packedB * batchB + (inputs.bias ? Math.ceil(N / PANEL) * PANEL * 4 : 0), (scratch) => {
+      withScratch(backend, packedB * batchB + (inputs.bias ? packedBytes(1, N) : 0), (scratch) => {
         // offsets after every allocation (they do not move, but views would)
         const b0 = offsetOf(backend, inputs.b);
         for (let q = 0; q < batchB; q++) {

@@ -140,15 +140,26 @@ export function offsetOf(backend: WasmBackendLike, t: TensorInfo): number {
 }
 
 /**
- * Run `body` with `bytes` of scratch heap (float32-aligned) at the offset it is given; the scratch
- * is released afterwards. Allocate before taking other offsets or views: an allocation may grow
- * the heap (offsets stay valid, typed-array views do not).
+ * Run `body` with `bytes` of scratch heap (float32-aligned) at the offset it is given, and a
+ * `temp(shape)` that allocates more float32 buffers; all are released afterwards. Allocate before
+ * taking other offsets or views: an allocation may grow the heap (offsets stay valid, typed-array
+ * views do not).
  */
-export function withScratch<T>(backend: WasmBackendLike, bytes: number, body: (offset: number) => T): T {
-  const info = backend.makeOutput([Math.max(1, Math.ceil(bytes / 4))], 'float32');
+export function withHeapTemps<T>(backend: WasmBackendLike, bytes: number, body: (scratch: number, temp: (shape: number[]) => TensorInfo) => T): T {
+  const made: TensorInfo[] = [];
+  const temp = (shape: number[]) => {
+    const t = backend.makeOutput(shape, 'float32');
+    made.push(t);
+    return t;
+  };
   try {
-    return body(offsetOf(backend, info));
+    return body(offsetOf(backend, temp([Math.max(1, Math.ceil(bytes / 4))])), temp);
   } finally {
-    backend.disposeData(info.dataId);
+    for (const t of made) backend.disposeData(t.dataId);
   }
+}
+
+/** `withHeapTemps` with the scratch only. */
+export function withScratch<T>(backend: WasmBackendLike, bytes: number, body: (offset: number) => T): T {
+  return withHeapTemps(backend, bytes, (scratch) => body(scratch));
 }

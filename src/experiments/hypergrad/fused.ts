@@ -12,7 +12,7 @@
  * path is the reference the tests hold these to.
  */
 import { tf, Tensor } from '../../core/tf';
-import { wasmKernels, offsetOf } from '../../core/wasm/module';
+import { wasmKernels, offsetOf, withHeapTemps } from '../../core/wasm/module';
 import type { WasmBackendLike, WasmKernels } from '../../core/wasm/module';
 import { gemm, gemmScratchBytes } from '../../core/wasm/gemm';
 import type { GemmOperands } from '../../core/wasm/gemm';
@@ -64,19 +64,18 @@ export function fusedAvailable(): boolean {
   return tf.getBackend() === 'wasm' && wasmKernels(tf.backend()) !== undefined;
 }
 
-/** Run `body` with a scratch buffer of `bytes` and a list of temporaries to free afterwards. */
-function withTemps<T>(backend: WasmBackendLike, bytes: number, body: (scratch: number, temp: (shape: number[]) => TensorInfo, free: TensorInfo[]) => T): T {
-  const free: TensorInfo[] = [];
-  const temp = (shape: number[]) => {
-    const t = backend.makeOutput(shape, 'float32');
-    free.push(t);
-    return t;
-  };
+/** The kernels read raw heap: a shape that does not match the layout would read other tensors' data. */
+function expectShape(what: string, t: TensorInfo, shape: number[]): void {
+  if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) throw new Error(`hypergrad fused kernels: ${what} has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}]`);
+}
+
+/** Dispose `outs` if `body` throws. */
+function orRelease<T>(backend: WasmBackendLike, outs: TensorInfo[], body: () => T): T {
   try {
-    const scratch = offsetOf(backend, temp([Math.max(1, Math.ceil(bytes / 4))]));
-    return body(scratch, temp, free);
-  } finally {
-    for (const t of free) backend.disposeData(t.dataId);
+    return body();
+  } catch (e) {
+    for (const t of outs) backend.disposeData(t.dataId);
+    throw e;
   }
 }
 
@@ -119,66 +118,74 @@ function pointKernel(args: KernelArgs): TensorInfo[] {
   const { theta, x, yN } = args.inputs;
   const { sizes, offsets, invN } = args.attrs as unknown as FusedLayout & { invN: number };
   const k = kernelsOf(backend);
-  const L = sizes.length - 1;
-  const n = x.shape[0];
-  const C = sizes[L];
-  const mk = (shape: number[]) => backend.makeOutput(shape, 'float32');
-  const grad = mk([offsets[2 * L]]);
-  const z = mk([n, C]);
-  const pN = mk([n, C]);
-  const X: TensorInfo[] = [];
-  const D: TensorInfo[] = [];
-  const e: TensorInfo[] = [];
-  const delta: TensorInfo[] = [];
-  for (let l = 1; l < L; l++) {
-    X.push(mk([n, sizes[l]]));
-    D.push(mk([n, sizes[l]]));
-    e.push(mk([n, sizes[l]]));
-  }
-  for (let l = 1; l <= L; l++) delta.push(mk([n, sizes[l]]));
   const sigmoid = tf.getKernel('Sigmoid', 'wasm');
   const softmax = tf.getKernel('Softmax', 'wasm');
   if (!sigmoid || !softmax) throw new Error('hypergrad fused kernels: the wasm backend has no Sigmoid/Softmax kernel');
-  let p: TensorInfo | undefined;
-  withTemps(backend, scratchBytes(sizes, n), (scratch) => {
-    const at = (t: TensorInfo) => offsetOf(backend, t);
-    const th = at(theta);
-    const W = (l: number) => th + offsets[2 * l - 2] * 4;
-    const bias = (l: number) => th + offsets[2 * l - 1] * 4;
-    const mm = new Products(k, scratch);
-    const Xo = (l: number) => (l === 0 ? at(x) : at(X[l - 1]));
-    // forward: A_l = X_{l−1} W_l + b_l; X_l = tanh A_l = 2σ(2A_l) − 1, D_l = 1 − X_l²
-    for (let l = 1; l < L; l++) {
-      const xl = at(X[l - 1]);
-      const size = n * sizes[l];
-      mm.mul(Xo(l - 1), W(l), xl, n, sizes[l - 1], sizes[l], { bias: bias(l) });
-      k.fns.ew_scale(xl, xl, size, 2);
-      const s = sigmoid.kernelFunc({ inputs: { x: X[l - 1] }, backend: backend as never, attrs: {} }) as TensorInfo;
-      try {
-        k.fns.ew_tanh_d(at(s), xl, at(D[l - 1]), size);
-      } finally {
-        backend.disposeData(s.dataId);
+  const L = sizes.length - 1;
+  const n = x.shape[0];
+  const C = sizes[L];
+  expectShape('θ', theta, [offsets[2 * L]]);
+  expectShape('the batch', x, [n, sizes[0]]);
+  expectShape('y/N', yN, [n, C]);
+  const outs: TensorInfo[] = [];
+  const mk = (shape: number[]) => {
+    const t = backend.makeOutput(shape, 'float32');
+    outs.push(t);
+    return t;
+  };
+  return orRelease(backend, outs, () => {
+    const grad = mk([offsets[2 * L]]);
+    const z = mk([n, C]);
+    const pN = mk([n, C]);
+    const X: TensorInfo[] = [];
+    const D: TensorInfo[] = [];
+    const e: TensorInfo[] = [];
+    const delta: TensorInfo[] = [];
+    for (let l = 1; l < L; l++) X.push(mk([n, sizes[l]]));
+    for (let l = 1; l < L; l++) D.push(mk([n, sizes[l]]));
+    for (let l = 1; l < L; l++) e.push(mk([n, sizes[l]]));
+    for (let l = 1; l <= L; l++) delta.push(mk([n, sizes[l]]));
+    withHeapTemps(backend, scratchBytes(sizes, n), (scratch) => {
+      const at = (t: TensorInfo) => offsetOf(backend, t);
+      const th = at(theta);
+      const W = (l: number) => th + offsets[2 * l - 2] * 4;
+      const bias = (l: number) => th + offsets[2 * l - 1] * 4;
+      const mm = new Products(k, scratch);
+      const Xo = (l: number) => (l === 0 ? at(x) : at(X[l - 1]));
+      // forward: A_l = X_{l−1} W_l + b_l; X_l = tanh A_l = 2σ(2A_l) − 1, D_l = 1 − X_l²
+      for (let l = 1; l < L; l++) {
+        const xl = at(X[l - 1]);
+        const size = n * sizes[l];
+        mm.mul(Xo(l - 1), W(l), xl, n, sizes[l - 1], sizes[l], { bias: bias(l) });
+        k.fns.ew_scale(xl, xl, size, 2);
+        const s = sigmoid.kernelFunc({ inputs: { x: X[l - 1] }, backend: backend as never, attrs: {} }) as TensorInfo;
+        try {
+          k.fns.ew_tanh_d(at(s), xl, at(D[l - 1]), size);
+        } finally {
+          backend.disposeData(s.dataId);
+        }
       }
-    }
-    mm.mul(Xo(L - 1), W(L), at(z), n, sizes[L - 1], C, { bias: bias(L) });
-    p = softmax.kernelFunc({ inputs: { logits: z }, backend: backend as never, attrs: { dim: 1 } }) as TensorInfo;
-    // δ_L = p/N − y/N
-    k.fns.ew_delta(at(p), at(yN), at(pN), at(delta[L - 1]), n * C, invN);
-    const g = at(grad);
-    for (let l = L; l >= 1; l--) {
-      const d = at(delta[l - 1]);
-      // ∇W_l = X_{l−1}ᵀ δ_l, ∇b_l = Σ_rows δ_l, straight into the packed gradient
-      mm.mul(Xo(l - 1), d, g + offsets[2 * l - 2] * 4, sizes[l - 1], n, sizes[l], { tA: true });
-      k.fns.colsum(d, g + offsets[2 * l - 1] * 4, n, sizes[l]);
-      if (l > 1) {
-        // e_{l−1} = δ_l W_lᵀ, δ_{l−1} = e_{l−1} ⊙ D_{l−1}
-        const el = at(e[l - 2]);
-        mm.mul(d, W(l), el, n, sizes[l], sizes[l - 1], { tB: true });
-        k.fns.ew_mul(el, at(D[l - 2]), at(delta[l - 2]), n * sizes[l - 1]);
+      mm.mul(Xo(L - 1), W(L), at(z), n, sizes[L - 1], C, { bias: bias(L) });
+      const p = softmax.kernelFunc({ inputs: { logits: z }, backend: backend as never, attrs: { dim: 1 } }) as TensorInfo;
+      outs.splice(2, 0, p); // [grad, z, p, pN, ...]
+      // δ_L = p/N − y/N
+      k.fns.ew_delta(at(p), at(yN), at(pN), at(delta[L - 1]), n * C, invN);
+      const g = at(grad);
+      for (let l = L; l >= 1; l--) {
+        const d = at(delta[l - 1]);
+        // ∇W_l = X_{l−1}ᵀ δ_l, ∇b_l = Σ_rows δ_l, straight into the packed gradient
+        mm.mul(Xo(l - 1), d, g + offsets[2 * l - 2] * 4, sizes[l - 1], n, sizes[l], { tA: true });
+        k.fns.colsum(d, g + offsets[2 * l - 1] * 4, n, sizes[l]);
+        if (l > 1) {
+          // e_{l−1} = δ_l W_lᵀ, δ_{l−1} = e_{l−1} ⊙ D_{l−1}
+          const el = at(e[l - 2]);
+          mm.mul(d, W(l), el, n, sizes[l], sizes[l - 1], { tB: true });
+          k.fns.ew_mul(el, at(D[l - 2]), at(delta[l - 2]), n * sizes[l - 1]);
+        }
       }
-    }
+    });
+    return outs; // grad, z, p, pN, X_1.., D_1.., e_1.., δ_1..
   });
-  return [grad, z, p!, pN, ...X, ...D, ...e, ...delta];
 }
 
 function hvpKernel(args: KernelArgs): TensorInfo {
@@ -190,9 +197,14 @@ function hvpKernel(args: KernelArgs): TensorInfo {
   const n = x.shape[0];
   const C = sizes[L];
   const X = (l: number) => (l === 0 ? x : inputs[`X${l}`]);
+  expectShape('θ', inputs.theta, [offsets[2 * L]]);
+  expectShape('u', inputs.u, [offsets[2 * L]]);
+  expectShape('the batch', x, [n, sizes[0]]);
+  for (const name of ['p', 'pN', `delta${L}`]) expectShape(name, inputs[name], [n, C]);
+  for (let l = 1; l < L; l++) for (const name of [`X${l}`, `D${l}`, `e${l}`, `delta${l}`]) expectShape(name, inputs[name], [n, sizes[l]]);
   const out = backend.makeOutput([offsets[2 * L]], 'float32');
   try {
-    withTemps(backend, scratchBytes(sizes, n), (scratch, temp) => {
+    withHeapTemps(backend, scratchBytes(sizes, n), (scratch, temp) => {
       const at = (t: TensorInfo) => offsetOf(backend, t);
       const th = at(inputs.theta);
       const u = at(inputs.u);
@@ -235,22 +247,24 @@ function hvpKernel(args: KernelArgs): TensorInfo {
   return out;
 }
 
-/** An elementwise kernel: `run` gets the inputs' and outputs' offsets and the length. */
+/** An elementwise kernel over inputs i0, i1, ... of one length: `run` gets their and the outputs' offsets. */
 function elementwiseKernel(outputs: number, run: (k: WasmKernels, ins: number[], outs: number[], n: number) => void) {
   return (args: KernelArgs): TensorInfo[] => {
     const { backend } = args;
     const k = kernelsOf(backend);
-    const ins = Object.keys(args.inputs)
-      .sort()
-      .map((name) => args.inputs[name]);
-    const outs = Array.from({ length: outputs }, () => backend.makeOutput(ins[0].shape, 'float32'));
-    run(
-      k,
-      ins.map((t) => offsetOf(backend, t)),
-      outs.map((t) => offsetOf(backend, t)),
-      ins[0].shape.reduce((a, b) => a * b, 1),
-    );
-    return outs;
+    const ins = Array.from({ length: Object.keys(args.inputs).length }, (_, i) => args.inputs[`i${i}`]);
+    const n = ins[0].shape.reduce((a, b) => a * b, 1);
+    ins.forEach((t, i) => expectShape(`input ${i}`, t, [n]));
+    const outs = Array.from({ length: outputs }, () => backend.makeOutput([n], 'float32'));
+    return orRelease(backend, outs, () => {
+      run(
+        k,
+        ins.map((t) => offsetOf(backend, t)),
+        outs.map((t) => offsetOf(backend, t)),
+        n,
+      );
+      return outs;
+    });
   };
 }
 
@@ -262,7 +276,6 @@ function ensureRegistered(): void {
   };
   reg(POINT, pointKernel);
   reg(HVP, hvpKernel);
-  // inputs are passed as i0, i1, ... (sorted by name: at most 10)
   reg(
     MOMENTUM,
     elementwiseKernel(2, (k, [th, m, g, a, b, c], [th2, m2], n) => k.fns.ew_momentum(th, m, g, a, b, c, th2, m2, n)),

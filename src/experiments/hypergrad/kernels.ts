@@ -17,7 +17,7 @@
  * wasm they are fused into the SIMD kernels of `./fused`, which replace this op path there.
  */
 import { tf, Tensor } from '../../core/tf';
-import { produceMany, view } from '../../core/kernelViews';
+import { produceMany, sizeOf, view } from '../../core/kernelViews';
 
 type TensorInfo = tf.TensorInfo;
 type KernelArgs = { inputs: Record<string, TensorInfo>; backend: unknown; attrs?: Record<string, unknown> };
@@ -34,7 +34,6 @@ const BLOCKS = 'HypergradBlocks';
 const SEGDOT = 'HypergradSegmentDot';
 const BACKENDS = ['cpu', 'wasm'];
 
-const sizeOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 const outShape = (s: BlockSpec) => (s.transpose && s.shape.length === 2 ? [s.shape[1], s.shape[0]] : s.shape);
 
 function fillBlock(src: Float32Array, s: BlockSpec, out: Float32Array): void {

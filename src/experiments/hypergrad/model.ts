@@ -208,7 +208,7 @@ function meanCrossEntropy(z: Tensor, yN: Tensor): tf.Scalar {
   return tf.sum(tf.mul(yN, tf.sub(tf.logSumExp(z, -1, true), z))) as tf.Scalar;
 }
 
-/** `MlpPoint`'s formulas as the single kernels of `./fused` (θ itself is kept: the weights are views of it). */
+/** `MlpPoint`'s formulas as the single kernels of `./fused` (θ's data is kept: the weights are views of it). */
 export class FusedMlpPoint implements MlpPass {
   readonly grad: Tensor;
   readonly lossValue?: tf.Scalar;
@@ -224,10 +224,18 @@ export class FusedMlpPoint implements MlpPass {
   ) {
     // Owned by this object (disposed by `dispose`), also when made inside a caller's tidy scope.
     const pt = fusedPoint(theta, batch.x, batch.yN, { sizes: sizesOf(ctx.layout), offsets: ctx.layout.offsets }, 1 / batch.n);
-    const lossValue = withLoss ? tf.tidy(() => meanCrossEntropy(pt.z, batch.yN)) : undefined;
-    // shares θ's data (no copy), so that the point outlives the caller's θ
-    const th = tf.clone(theta);
-    const own = [th, pt.grad, pt.z, pt.p, pt.pN, ...pt.X, ...pt.D, ...pt.e, ...pt.delta, lossValue].filter((t): t is Tensor => t !== undefined);
+    const made = [pt.grad, pt.z, pt.p, pt.pN, ...pt.X, ...pt.D, ...pt.e, ...pt.delta];
+    let lossValue: tf.Scalar | undefined;
+    try {
+      lossValue = withLoss ? tf.tidy(() => meanCrossEntropy(pt.z, batch.yN)) : undefined;
+    } catch (e) {
+      for (const t of made) t.dispose();
+      throw e;
+    }
+    // A reshape to the same shape shares θ's data (a clone would copy it on wasm), so that the
+    // point outlives the caller's θ without a copy per step.
+    const th = tf.reshape(theta, theta.shape);
+    const own = [th, ...made, lossValue].filter((t): t is Tensor => t !== undefined);
     for (const t of own) tf.keep(t);
     this.pt = pt;
     this.grad = pt.grad;
