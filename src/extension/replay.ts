@@ -50,7 +50,7 @@ export function replaySelection(events: Envelope[], opts: ReplayOptions = {}): E
   const bins = new Map<string, Envelope[]>();
   for (const e of events) {
     const key = e.type === 'metrics' ? `metrics/${e.kind === 'eval' ? 'eval' : 'train'}` : e.type;
-    if (!(key in rules)) continue;
+    if (!Object.hasOwn(rules, key)) continue;
     let bin = bins.get(key);
     if (!bin) bins.set(key, (bin = []));
     bin.push(e);
@@ -58,7 +58,7 @@ export function replaySelection(events: Envelope[], opts: ReplayOptions = {}): E
   const keep = new Set<Envelope>();
   for (const [key, bin] of bins) {
     const rule = rules[key];
-    const kept = 'all' in rule ? bin : 'last' in rule ? bin.slice(-rule.last) : downsample(bin, rule.spread);
+    const kept = 'all' in rule ? bin : 'last' in rule ? bin.slice(Math.max(0, bin.length - rule.last)) : downsample(bin, rule.spread);
     for (const e of kept) keep.add(e);
   }
   return events.filter((e) => keep.has(e));
