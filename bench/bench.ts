@@ -307,8 +307,11 @@ async function main(argv: string[]): Promise<void> {
       }
       if (torchOpts) {
         const bptt = rows.find((r) => r.method === 'BPTT');
-        const cmp = bptt ? compareTorchGrads(torchOpts.python, torchGrads, rowId(bptt)) : {};
-        for (const tr of torchRows.slice(torchStart)) Object.assign(tr, cmp[rowId(tr)] ?? {});
+        if (bptt && Object.keys(torchGrads).length > 0) {
+          const cmp = compareTorchGrads(torchOpts.python, torchGrads, rowId(bptt), a.timeoutS);
+          if (cmp.error) skipped.push(`PyTorch ${wl}: ${cmp.error}`);
+          for (const tr of torchRows.slice(torchStart)) Object.assign(tr, cmp.values[rowId(tr)] ?? {});
+        }
         for (const f of Object.values(torchGrads)) fs.rmSync(f, { force: true });
       }
     }

@@ -96,6 +96,27 @@ function fromRef(r: RefRow): TorchRow {
   };
 }
 
+/**
+ * Run a python script whose last stdout line is a JSON object; that object, or why there is none
+ * (the exit status or the timeout, and the end of stderr).
+ */
+function runPythonJson<T>(python: string, args: string[], timeoutS: number): { value: T } | { error: string } {
+  const p = spawnSync(python, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutS * 1000, killSignal: 'SIGKILL', cwd: os.tmpdir(), maxBuffer: 64 << 20 });
+  const tail = (p.stderr ?? '').trim().split('\n').slice(-3).join(' | ');
+  if (p.error && (p.error as NodeJS.ErrnoException).code === 'ETIMEDOUT') return { error: `timed out after ${timeoutS} s` };
+  if (p.status !== 0) return { error: `exited with ${p.status ?? p.signal}${tail ? `: ${tail}` : ''}` };
+  const line = (p.stdout ?? '').trim().split('\n').pop() ?? '';
+  try {
+    const value = JSON.parse(line) as T;
+    if (value && typeof value === 'object') return { value };
+  } catch {
+    // reported below
+  }
+  return { error: `no JSON result on its last line (${JSON.stringify(line.slice(0, 80))})${tail ? `: ${tail}` : ''}` };
+}
+
+const failed = (key: RowKey, error: string): TorchRow => ({ ...key, time_median_ms: NaN, time_min_ms: NaN, cpu_median_ms: NaN, error });
+
 /** The reference's K for a workload's BPTT row (its workers take one; BPTT ignores it). */
 const REF_K: Record<WorkloadName, number> = { hopfield: 20, gnn: 5, hypergrad: 50 };
 
@@ -108,22 +129,17 @@ export function runTorchRow(row: RowKey, o: TorchOptions, gradFile: string): Tor
   const spec: Record<string, unknown> = { workload: row.workload, method: row.method, K: row.K ?? REF_K[row.workload], n_runs: o.runs, rbp_init: 'rand', grad_out: gradFile };
   if (row.variant === 'minibatch') Object.assign(spec, { hg_batch_last: true, tag: 'batchlast' });
   const args = [o.script, '--threads', '2', '--cache-dir', path.join(os.tmpdir(), 'rbp_torch_ref_cache'), '--cora-dir', o.dataDir, ...(o.randomData ? ['--random-data'] : []), '_worker', '--spec', JSON.stringify(spec)];
-  const p = spawnSync(o.python, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: o.timeoutS * 1000, killSignal: 'SIGKILL', cwd: os.tmpdir(), maxBuffer: 64 << 20 });
-  const line = (p.stdout ?? '').trim().split('\n').pop() ?? '';
-  if (p.status !== 0 || !line.startsWith('{')) {
-    const why = (p.stderr ?? '').trim().split('\n').slice(-3).join(' | ') || String(p.error ?? p.signal);
-    return { ...row, time_median_ms: NaN, time_min_ms: NaN, cpu_median_ms: NaN, error: `bench.py _worker failed: ${why}` };
-  }
-  const r = JSON.parse(line) as RefRow;
-  return { ...fromRef({ ...r, variant: row.variant === 'minibatch' ? 'batchlast' : undefined }), K: row.K, variant: row.variant };
+  const r = runPythonJson<RefRow>(o.python, args, o.timeoutS);
+  if ('error' in r) return failed(row, `bench.py _worker ${r.error}`);
+  return { ...fromRef({ ...r.value, variant: row.variant === 'minibatch' ? 'batchlast' : undefined }), K: row.K, variant: row.variant };
 }
 
 /**
  * rel err and cosine of each saved reference gradient against the reference's own BPTT gradient
- * (as its `bench` command computes them), keyed like `files`; {} when there is no BPTT file.
+ * (as its `bench` command computes them), keyed like `files`.
  */
-export function compareTorchGrads(python: string, files: Record<string, string>, bpttKey: string): Record<string, { rel_err: number; cos: number }> {
-  if (!files[bpttKey] || !fs.existsSync(files[bpttKey])) return {};
+export function compareTorchGrads(python: string, files: Record<string, string>, bpttKey: string, timeoutS: number): { values: Record<string, { rel_err: number; cos: number }>; error?: string } {
+  if (!files[bpttKey] || !fs.existsSync(files[bpttKey])) return { values: {}, error: 'no gradient of the reference’s BPTT row to compare with' };
   const script = [
     'import json, sys, torch',
     'files, ref_key = json.loads(sys.argv[1]), sys.argv[2]',
@@ -135,21 +151,16 @@ export function compareTorchGrads(python: string, files: Record<string, string>,
     'print(json.dumps(out))',
   ].join('\n');
   const present = Object.fromEntries(Object.entries(files).filter(([, f]) => fs.existsSync(f)));
-  const p = spawnSync(python, ['-c', script, JSON.stringify(present), bpttKey], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  const line = (p.stdout ?? '').trim().split('\n').pop() ?? '';
-  return p.status === 0 && line.startsWith('{') ? (JSON.parse(line) as Record<string, { rel_err: number; cos: number }>) : {};
+  const r = runPythonJson<Record<string, { rel_err: number; cos: number }>>(python, ['-c', script, JSON.stringify(present), bpttKey], timeoutS);
+  return 'error' in r ? { values: {}, error: `comparing the reference's gradients ${r.error}` } : { values: r.value };
 }
 
 /** bench/torch_forward.py: T steps without a graph, the reference's counterpart of our forward row. */
 export function runTorchForward(wl: WorkloadName, o: TorchOptions): TorchRow {
   const args = [o.forwardScript, '--ref', o.script, '--workload', wl, '--runs', String(o.runs), '--cora-dir', o.dataDir, ...(o.randomData ? ['--random-data'] : [])];
   const key: RowKey = { workload: wl, method: 'forward', K: null, variant: '' };
-  const p = spawnSync(o.python, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: o.timeoutS * 1000, killSignal: 'SIGKILL', cwd: os.tmpdir() });
-  const line = (p.stdout ?? '').trim().split('\n').pop() ?? '';
-  if (p.status !== 0 || !line.startsWith('{')) {
-    const why = (p.stderr ?? '').trim().split('\n').slice(-3).join(' | ') || String(p.error ?? p.signal);
-    return { ...key, time_median_ms: NaN, time_min_ms: NaN, cpu_median_ms: NaN, error: `torch_forward.py failed: ${why}` };
-  }
-  const r = JSON.parse(line) as { T: number; time_median_s: number; time_min_s: number; cpu_time_median_s: number; loadavg_1min: number[] };
-  return { ...key, T: r.T, time_median_ms: r.time_median_s * 1000, time_min_ms: r.time_min_s * 1000, cpu_median_ms: r.cpu_time_median_s * 1000, loadavg: r.loadavg_1min };
+  const r = runPythonJson<{ T: number; time_median_s: number; time_min_s: number; cpu_time_median_s: number; loadavg_1min: number[] }>(o.python, args, o.timeoutS);
+  if ('error' in r) return failed(key, `torch_forward.py ${r.error}`);
+  const v = r.value;
+  return { ...key, T: v.T, time_median_ms: v.time_median_s * 1000, time_min_ms: v.time_min_s * 1000, cpu_median_ms: v.cpu_time_median_s * 1000, loadavg: v.loadavg_1min };
 }
