@@ -60,6 +60,7 @@ interface BenchArgs {
   soakEvery: number;
   soakMethod: string;
   soakK: number;
+  soakWorkload: WorkloadName;
   timeoutS: number;
   gpuName?: string;
 }
@@ -79,7 +80,8 @@ const USAGE = `usage: node dist/bench.js [options]
   --only LIST        sections: grad,forward,stream,soak,gemm (default: all)
   --methods LIST     only these gradient methods (forward rows are kept)
   --soak-steps N     (default 1000; 200 with --quick)   --soak-every N (default 100; 20 with --quick)
-  --soak-method M    (default Neumann_RBP)              --soak-k K (default 20)
+  --soak-method M    (default Neumann_RBP)              --soak-k K (default: the workload's, Hopfield 20)
+  --soak-workload W  whose training run the soak is (default hopfield)
   --stream-steps N   (default 20; 8 with --quick)       --timeout S  per child process (default 1800)
   --gpu-name TEXT    recorded in the results (bench/gpu.sh passes nvidia-smi's name)`;
 
@@ -101,7 +103,7 @@ function parseArgs(argv: string[]): BenchArgs {
     process.stdout.write(USAGE + '\n');
     process.exit(0);
   }
-  const known = new Set(['workloads', 'runs', 'quick', 'torch', 'torch-runs', 'python', 'torch-script', 'out', 'backend', 'native-path', 'data', 'only', 'methods', 'soak-steps', 'soak-every', 'soak-method', 'soak-k', 'stream-steps', 'timeout', 'gpu-name']);
+  const known = new Set(['workloads', 'runs', 'quick', 'torch', 'torch-runs', 'python', 'torch-script', 'out', 'backend', 'native-path', 'data', 'only', 'methods', 'soak-steps', 'soak-every', 'soak-method', 'soak-k', 'soak-workload', 'stream-steps', 'timeout', 'gpu-name']);
   for (const k of Object.keys(v)) if (!known.has(k)) throw new Error(`unknown option --${k}\n${USAGE}`);
   const one = (k: string) => v[k]?.[v[k].length - 1];
   const int = (k: string, d: number) => {
@@ -123,6 +125,8 @@ function parseArgs(argv: string[]): BenchArgs {
     return s as Section;
   }));
   const runs = int('runs', quick ? 3 : 5);
+  const soakWorkload = one('soak-workload') ?? 'hopfield';
+  if (!(WORKLOADS as readonly string[]).includes(soakWorkload)) throw new Error(`unknown soak workload '${soakWorkload}' (${WORKLOADS.join(', ')})`);
   return {
     workloads,
     runs,
@@ -143,11 +147,15 @@ function parseArgs(argv: string[]): BenchArgs {
     soakSteps: int('soak-steps', quick ? 200 : 1000),
     soakEvery: int('soak-every', quick ? 20 : 100),
     soakMethod: one('soak-method') ?? 'Neumann_RBP',
-    soakK: int('soak-k', 20),
+    soakK: int('soak-k', SOAK_K[soakWorkload as WorkloadName]),
+    soakWorkload: soakWorkload as WorkloadName,
     timeoutS: int('timeout', 1800),
     gpuName: one('gpu-name'),
   };
 }
+
+/** The soak's default K per workload (the paper's: Hopfield's Neumann-RBP at 20, the others' at their bench K). */
+const SOAK_K: Record<WorkloadName, number> = { hopfield: 20, gnn: 5, hypergrad: 50 };
 
 /** The rows of one workload, in run order (BPTT first: the others are compared with it). */
 function planRows(wl: WorkloadName, a: BenchArgs): { rows: RowKey[]; notes: string[] } {
@@ -321,13 +329,15 @@ async function main(argv: string[]): Promise<void> {
     const hopfieldReady = Boolean(getExperiment('HopfieldRunner'));
     if (a.sections.has('stream') && hopfieldReady) {
       process.stderr.write(`[bench] streaming overhead: ${a.streamPairs} × (drop, json) runs of ${a.streamSteps} steps\n`);
-      const r = runChildProcess<StreamResult>({ ...common, mode: 'stream', method: a.soakMethod, K: a.soakK, steps: a.streamSteps, pairs: a.streamPairs, resultOut: path.join(tmp, 'result.json') }, a.timeoutS);
+      const K = a.soakWorkload === 'hopfield' ? a.soakK : SOAK_K.hopfield;
+      const r = runChildProcess<StreamResult>({ ...common, mode: 'stream', method: a.soakMethod, K, steps: a.streamSteps, pairs: a.streamPairs, resultOut: path.join(tmp, 'result.json') }, a.timeoutS);
       if (isChildError(r)) skipped.push(`streaming overhead: ${r.childError}`);
       else stream = r;
     }
-    if (a.sections.has('soak') && hopfieldReady) {
-      process.stderr.write(`[bench] memory soak: ${a.soakSteps} steps\n`);
-      const r = runChildProcess<SoakResult>({ ...common, mode: 'soak', method: a.soakMethod, K: a.soakK, steps: a.soakSteps, every: a.soakEvery, resultOut: path.join(tmp, 'result.json') }, Math.max(a.timeoutS, a.soakSteps * 10));
+    if (a.sections.has('soak') && getExperiment(WORKLOAD_CONFIG[a.soakWorkload].runner)) {
+      process.stderr.write(`[bench] memory soak: ${a.soakWorkload}, ${a.soakSteps} steps\n`);
+      const spec = { ...common, mode: 'soak' as const, workload: a.soakWorkload, method: a.soakMethod, K: a.soakK, steps: a.soakSteps, every: a.soakEvery, resultOut: path.join(tmp, 'result.json') };
+      const r = runChildProcess<SoakResult>(spec, Math.max(a.timeoutS, a.soakSteps * 10));
       if (isChildError(r)) skipped.push(`memory soak: ${r.childError}`);
       else soak = r;
     }

@@ -325,7 +325,7 @@ async function gemmRow(spec: GemmChildSpec): Promise<GemmResult> {
   return { kernels: spec.kernels, variant, trials: spec.trials, gflops };
 }
 
-/** A long Hopfield training run: RSS and live tensors every `every` steps. */
+/** A long training run (Hopfield unless asked): RSS and live tensors every `every` steps. */
 async function soakRow(spec: SoakChildSpec): Promise<SoakResult> {
   const samples: SoakSample[] = [];
   let warmFrom = Infinity;
@@ -354,7 +354,8 @@ async function soakRow(spec: SoakChildSpec): Promise<SoakResult> {
     }
     if (e.type === 'run/failed') throw new Error(e.reason);
   };
-  await runExperiment({ experiment: 'hopfield', method: spec.method, K: spec.K, steps: spec.steps, backend: spec.backend, nativeSearchPaths: spec.nativePaths }, emit);
+  const workload = spec.workload ?? 'hopfield';
+  await runExperiment({ experiment: WORKLOAD_CONFIG[workload].config, method: spec.method, K: spec.K, steps: spec.steps, backend: spec.backend, nativeSearchPaths: spec.nativePaths, dataDir: spec.dataDir }, emit);
   const totalMs = performance.now() - t0;
   // "After warm-up": samples taken after the first evaluation (its batch of 10 images grows the heap once).
   const warm = samples.filter((s) => s.step > warmFrom);
@@ -366,6 +367,7 @@ async function soakRow(spec: SoakChildSpec): Promise<SoakResult> {
   // RSS may wobble by a few pages (JS heap, GC); call it flat below 16 MiB or 2 % over the window.
   const rssFlat = Number.isFinite(rssGrowth) && rssGrowth < Math.max(16 * 2 ** 20, 0.02 * (base[0]?.rss_bytes ?? 0));
   return {
+    workload,
     method: spec.method,
     K: spec.K,
     steps: spec.steps,

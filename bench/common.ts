@@ -56,6 +56,8 @@ export interface StreamChildSpec extends ChildCommon {
 
 export interface SoakChildSpec extends ChildCommon {
   mode: 'soak';
+  /** Whose training run (default hopfield). */
+  workload?: WorkloadName;
   method: string;
   K: number;
   steps: number;
@@ -174,6 +176,8 @@ export interface SoakSample {
 }
 
 export interface SoakResult {
+  /** Absent in results written before the soak took other workloads: hopfield. */
+  workload?: WorkloadName;
   method: string;
   K: number;
   steps: number;

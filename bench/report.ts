@@ -217,7 +217,7 @@ export function renderMarkdown(rep: BenchReport): string {
   }
   if (rep.soak) {
     const s = rep.soak;
-    L.push(`## Memory soak (Hopfield ${s.method} K=${s.K}, ${s.steps} training steps, sample every ${s.every})`);
+    L.push(`## Memory soak (${s.workload ?? 'hopfield'} ${s.method} K=${s.K}, ${s.steps} training steps, sample every ${s.every})`);
     L.push('');
     L.push('| step | elapsed s | RSS MiB | live tensors | live tensor MiB | JS heap MiB | wasm heap MiB | wasm heap resident MiB | step ms |');
     L.push('|---|---|---|---|---|---|---|---|');
