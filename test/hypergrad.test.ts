@@ -5,6 +5,7 @@
  * that lower the meta-loss.
  */
 import { test, before } from 'node:test';
+import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf, Tensor } from '../src/core/tf';
 import { selectBackend } from '../src/core/backend';
@@ -20,7 +21,7 @@ import { syntheticDataset, loadHypergradMnist, BatchSchedule } from '../src/expe
 import { createHypergradSession } from '../src/experiments/hypergrad/experiment';
 import { getExperiment } from '../src/experiments';
 import type { RbpConfig } from '../src/config/load';
-import { assertNoLeaks } from './helpers/checks';
+import { assertNoLeaks, assertSameLinearization } from './helpers/checks';
 
 before(async () => {
   await selectBackend('wasm');
@@ -50,6 +51,13 @@ function randomLike(xs: Tensor[], rng: Rng): Tensor[] {
 
 function relDiff(a: Tensor[], b: Tensor[]): number {
   return compareGrads(a, b).relErr;
+}
+
+/** Skip a test of the fused kernels where they do not load (another backend, RBP_LAB_WASM_KERNELS=off). */
+function skipWithoutFused(t: TestContext): boolean {
+  if (fusedAvailable()) return false;
+  t.skip('the wasm kernels are not loaded on this backend');
+  return true;
 }
 
 /** The analytic fast path's three implementations: fused wasm kernels, ops with the JS kernels, ops alone. */
@@ -131,10 +139,7 @@ test('the hand-written Hessian-vector product equals double-backward autodiff (f
 });
 
 test('the fused kernels equal the op path on the real MLP (784-50-50-50-10): gradient, loss, HVPs, update, adjoint', (t) => {
-  if (!fusedAvailable()) {
-    t.skip('the wasm kernels are not loaded on this backend');
-    return;
-  }
+  if (skipWithoutFused(t)) return;
   const sys = new HypergradSystem({ ...HYPERGRAD_DEFAULTS }, loadHypergradMnist());
   const ops = new HypergradSystem({ ...HYPERGRAD_DEFAULTS, fusedKernels: false }, loadHypergradMnist());
   const rng = new Rng(8);
@@ -186,10 +191,7 @@ test('the fused kernels equal the op path on the real MLP (784-50-50-50-10): gra
 });
 
 test('the fused kernels refuse shapes that do not match the MLP (they read raw heap) and leave nothing behind', (t) => {
-  if (!fusedAvailable()) {
-    t.skip('the wasm kernels are not loaded on this backend');
-    return;
-  }
+  if (skipWithoutFused(t)) return;
   const sys = makeSystem();
   const batch = sys.batchFor(0, 'unroll');
   const layout = { sizes: small.sizes!, offsets: sys.layout.offsets };
@@ -241,24 +243,12 @@ test('the analytic linearisation agrees with the generic one (vjp, jvp, vjpParam
     for (const phase of ['unroll', 'linearize'] as const) {
       const lf = fast.linearize(r.h, fast.params, 3, phase);
       const ls = genericLinearization(slow, r.h, slow.params, 3, phase);
-      const z = randomLike(r.h, rng);
-      const pairs: [string, Tensor[], Tensor[]][] = [
-        ['vjp', lf.vjp(z), ls.vjp(z)],
-        ['jvp', lf.jvp(z), ls.jvp(z)],
-        ['vjpParams', lf.vjpParams(z), ls.vjpParams(z)],
-      ];
-      const both = lf.vjpBoth(z);
-      pairs.push(['vjpBoth.h', both.h, pairs[0][2]], ['vjpBoth.w', both.w, pairs[2][2]]);
-      for (const [name, x, y] of pairs) {
-        const e = relDiff(x, y);
-        assert.ok(e < 2e-5, `${lastStep}/${path.name}/${phase} ${name}: rel err ${e}`);
-      }
+      assertSameLinearization(lf, ls, r.h, `${lastStep}/${path.name}/${phase}`, 2e-5);
       // The step itself: untaped fast path = taped generic path.
       const s1 = fast.step(r.h, fast.params, 3, phase);
       const s2 = slow.step(r.h, slow.params, 3, phase);
       assert.ok(relDiff(s1, s2) < 1e-5, `${phase} step`);
-      for (const [, x, y] of pairs) dispose(x, y);
-      dispose(z, s1, s2);
+      dispose(s1, s2);
       lf.dispose();
       ls.dispose();
     }

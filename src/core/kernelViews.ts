@@ -8,17 +8,17 @@ import { tf } from './tf';
 type TensorInfo = tf.TensorInfo;
 export type NumericArray = Float32Array | Int32Array | Uint8Array;
 
-export interface CpuLike {
+interface CpuLike {
   readSync(dataId: unknown): unknown;
   makeTensorInfo(shape: number[], dtype: string, values?: unknown): TensorInfo;
 }
-export interface WasmLike {
+interface WasmLike {
   makeOutput(shape: number[], dtype: string, memoryOffset?: number, values?: unknown): TensorInfo;
   typedArrayFromHeap(t: TensorInfo): NumericArray;
 }
 
 /** The wasm backend (the cpu one also has a `makeOutput`, with another signature). */
-export function isWasm(b: unknown): b is WasmLike {
+function isWasm(b: unknown): b is WasmLike {
   return typeof (b as WasmLike).typedArrayFromHeap === 'function' && typeof (b as WasmLike).makeOutput === 'function';
 }
 

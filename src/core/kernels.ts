@@ -12,7 +12,7 @@
  * looked up before replacing it.
  */
 import { tf } from './tf';
-import { wasmKernels, offsetOf, withScratch } from './wasm/module';
+import { wasmKernels, offsetOf, withHeapTemps } from './wasm/module';
 import type { WasmBackendLike } from './wasm/module';
 import { arrayCtor, produce, sizeOf as size, view } from './kernelViews';
 
@@ -298,7 +298,7 @@ function csrRowSumKernel(args: KernelArgs): TensorInfo {
     const out = backend.makeOutput([csr.rows, ...x.shape.slice(1)], 'float32');
     try {
       // the CSR arrays are copied into scratch heap per call (~50 KB for Cora: microseconds)
-      withScratch(backend, (csr.ptr.length + csr.col.length) * 4, (s) => {
+      withHeapTemps(backend, (csr.ptr.length + csr.col.length) * 4, (s) => {
         const heap = new Int32Array(wk.memory.buffer);
         heap.set(csr.ptr, s / 4);
         heap.set(csr.col, s / 4 + csr.ptr.length);

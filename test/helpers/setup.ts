@@ -11,9 +11,11 @@ export async function useBackend(): Promise<void> {
 
 /** Random direction(s) shaped like the given tensors, unit norm overall. */
 export function randomDirection(like: tf.Tensor[], seed = 11): tf.Tensor[] {
-  const ds = like.map((x, i) => tf.randomNormal(x.shape, 0, 1, 'float32', seed + i));
-  const n = Math.sqrt(ds.reduce((s, d) => s + tf.sum(tf.square(d)).dataSync()[0], 0));
-  return ds.map((d) => tf.tidy(() => tf.div(d, n)));
+  return tf.tidy(() => {
+    const ds = like.map((x, i) => tf.randomNormal(x.shape, 0, 1, 'float32', seed + i));
+    const n = Math.sqrt(ds.reduce((s, d) => s + tf.sum(tf.square(d)).dataSync()[0], 0));
+    return ds.map((d) => tf.div(d, n));
+  });
 }
 
 export function dotAll(a: tf.Tensor[], b: tf.Tensor[]): number {

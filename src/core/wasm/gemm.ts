@@ -6,7 +6,7 @@
 import type { WasmKernels } from './module';
 
 /** Panel width of the packed B (4·NR in the generator). */
-export const PANEL = 8;
+const PANEL = 8;
 
 /** A positive integer from an environment variable (the tuning knobs), else the default. */
 export function positiveInt(v: string | undefined, fallback: number): number {
@@ -15,13 +15,13 @@ export function positiveInt(v: string | undefined, fallback: number): number {
 }
 
 /** Reduction block: 4 rows of A and one panel of KC rows fit in L1 with room to spare. */
-export const KC = positiveInt(process.env.RBP_LAB_GEMM_KC, 1024);
+const KC = positiveInt(process.env.RBP_LAB_GEMM_KC, 1024);
 /**
  * Reduction block for A read down its columns (Aᵀ·B): a tile reads 4 floats from each of KC rows
  * of A, one cache line each; 256 lines stay in L1 for the next three tiles, which read the rest
  * of those lines (Xᵀ·δ of the hypergradient's full training set, K = 10,000: 27 → 21 ms).
  */
-export const KC_T = positiveInt(process.env.RBP_LAB_GEMM_KC_T, 256);
+const KC_T = positiveInt(process.env.RBP_LAB_GEMM_KC_T, 256);
 
 /** A product's operands, as byte offsets and byte strides into the heap. */
 export interface GemmOperands {
@@ -60,8 +60,13 @@ export function gemm(k: WasmKernels, scratch: number, g: GemmOperands): void {
   const { K, N } = g;
   fns.pack(g.b, scratch, K, N, g.sbk, g.sbn);
   const biasP = scratch + packedBytes(K, N);
-  if (g.bias !== undefined) fns.pack(g.bias, biasP, 1, N, 0, 4);
+  if (g.bias !== undefined) packBias(k, g.bias, biasP, N);
   gemmPacked(k, scratch, biasP, g);
+}
+
+/** Pack a bias of N floats at `src` as the 1 × N panel row `gemm` adds (`dst`: packedBytes(1, N)). */
+export function packBias(k: WasmKernels, src: number, dst: number, N: number): void {
+  k.fns.pack(src, dst, 1, N, 0, 4);
 }
 
 /** The product with B already packed at `packed` (and the bias, if any, at `biasP`; `g.bias` says whether to add it). */

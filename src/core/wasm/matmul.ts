@@ -18,8 +18,9 @@
  * RBP_LAB_GEMM_KC_T (the reduction blocks of A·B and Aᵀ·B).
  */
 import { tf } from '../tf';
-import { wasmKernels, offsetOf, withScratch, wasmKernelsNote, setKernelRequest } from './module';
-import { gemmPacked, packedBytes, positiveInt } from './gemm';
+import { wasmKernels, offsetOf, withHeapTemps, wasmKernelsNote, setKernelRequest } from './module';
+import { sizeOf } from '../kernelViews';
+import { gemmPacked, packBias, packedBytes, positiveInt } from './gemm';
 import type { WasmBackendLike, KernelRequest, KernelVariant } from './module';
 
 type TensorInfo = tf.TensorInfo;
@@ -50,12 +51,6 @@ const originals = new Map<string, tf.KernelConfig>();
 const ours = new WeakSet<object>();
 const status: MatMulStatus = { active: false, calls: 0, fallbacks: 0 };
 
-function size(shape: number[]): number {
-  let s = 1;
-  for (const d of shape) s *= d;
-  return s;
-}
-
 /** The product's geometry if `gemm` takes it, else undefined. */
 function plan(args: MatMulArgs, fused: boolean) {
   const { a, b, bias, preluActivationWeights } = args.inputs;
@@ -73,8 +68,8 @@ function plan(args: MatMulArgs, fused: boolean) {
   if (K !== Kb) return undefined; // the original kernel reports the mismatch
   if (bias && (bias.dtype !== 'float32' || bias.shape.length !== 1 || bias.shape[0] !== N)) return undefined;
   if (K * N * 4 > MAX_B_BYTES) return undefined;
-  const batchA = size(a.shape.slice(0, -2));
-  const batchB = size(b.shape.slice(0, -2));
+  const batchA = sizeOf(a.shape.slice(0, -2));
+  const batchB = sizeOf(b.shape.slice(0, -2));
   if (batchA !== batchB && batchA !== 1 && batchB !== 1) return undefined;
   let outer: number[];
   try {
@@ -82,7 +77,7 @@ function plan(args: MatMulArgs, fused: boolean) {
   } catch {
     return undefined;
   }
-  if (size(outer) !== Math.max(batchA, batchB)) return undefined;
+  if (sizeOf(outer) !== Math.max(batchA, batchB)) return undefined;
   return { tA, tB, M, K, N, batchA, batchB, batch: Math.max(batchA, batchB), outShape: [...outer, M, N], activation: ACTIVATIONS[activation] };
 }
 
@@ -104,7 +99,7 @@ function kernelFor(name: (typeof KERNELS)[number]) {
     const packedB = packedBytes(K, N);
     const out = backend.makeOutput(p.outShape, 'float32');
     try {
-      withScratch(backend, packedB * batchB + (inputs.bias ? packedBytes(1, N) : 0), (scratch) => {
+      withHeapTemps(backend, packedB * batchB + (inputs.bias ? packedBytes(1, N) : 0), (scratch) => {
         // offsets after every allocation (they do not move, but views would)
         const b0 = offsetOf(backend, inputs.b);
         for (let q = 0; q < batchB; q++) {
@@ -112,7 +107,7 @@ function kernelFor(name: (typeof KERNELS)[number]) {
           fns.pack(b0 + q * K * N * 4, scratch + q * packedB, K, N, tB ? 4 : N * 4, tB ? K * 4 : 4);
         }
         const biasP = scratch + packedB * batchB;
-        if (inputs.bias) fns.pack(offsetOf(backend, inputs.bias), biasP, 1, N, 0, 4);
+        if (inputs.bias) packBias(kernels, offsetOf(backend, inputs.bias), biasP, N);
         const a0 = offsetOf(backend, inputs.a);
         const c0 = offsetOf(backend, out);
         const sai = tA ? 4 : K * 4;
@@ -190,6 +185,6 @@ export function resetMatMulCounters(): void {
 }
 
 /** For logs: "wasm kernels: relaxed-simd" / "wasm kernels: off (…)". */
-export function describeMatMul(s: MatMulStatus = matMulStatus()): string {
+export function describeMatMul(s: MatMulStatus): string {
   return s.active ? `wasm kernels: ${s.variant}${s.note ? `, ${s.note}` : ''}` : `wasm kernels: ${s.note ?? 'not enabled'}`;
 }

@@ -81,7 +81,7 @@ function relaxedAvailable(module: Uint8Array<ArrayBuffer>): boolean {
 }
 
 /** The variant in force: the last `setKernelRequest`, else RBP_LAB_WASM_KERNELS (default auto), read once. */
-export function kernelRequest(): KernelRequest {
+function kernelRequest(): KernelRequest {
   if (!active) {
     const v = (process.env.RBP_LAB_WASM_KERNELS ?? 'auto').trim().toLowerCase();
     active = v === 'off' || v === 'simd' || v === 'relaxed-simd' ? v : 'auto';
@@ -94,7 +94,7 @@ export function setKernelRequest(request: KernelRequest): void {
   active = request;
 }
 
-export function isWasmBackend(b: unknown): b is WasmBackendLike {
+function isWasmBackend(b: unknown): b is WasmBackendLike {
   const w = b as Partial<WasmBackendLike> | null;
   return !!w && typeof w.makeOutput === 'function' && typeof w.disposeData === 'function' && !!w.dataIdMap && w.wasm?.asm?.memory instanceof WebAssembly.Memory;
 }
@@ -117,7 +117,7 @@ export function wasmKernels(backend: unknown, request: KernelRequest = kernelReq
   try {
     const module = new WebAssembly.Module(bytes(useRelaxed ? relaxedBase64 : simdBase64));
     const instance = new WebAssembly.Instance(module, { env: { memory } });
-    loaded = { fns: instance.exports as unknown as WasmKernelExports, memory, variant: useRelaxed ? 'relaxed-simd' : 'simd' };
+    loaded = { fns: instance.exports as unknown as WasmKernelExports, memory, variant };
     lastNote = useRelaxed ? undefined : request === 'simd' ? 'relaxed SIMD off (simd requested)' : 'relaxed SIMD not available in this engine';
     return loaded;
   } catch (e) {
@@ -157,9 +157,4 @@ export function withHeapTemps<T>(backend: WasmBackendLike, bytes: number, body: 
   } finally {
     for (const t of made) backend.disposeData(t.dataId);
   }
-}
-
-/** `withHeapTemps` with the scratch only. */
-export function withScratch<T>(backend: WasmBackendLike, bytes: number, body: (offset: number) => T): T {
-  return withHeapTemps(backend, bytes, (scratch) => body(scratch));
 }

@@ -15,6 +15,7 @@ import { tf, Tensor } from '../../core/tf';
 import { wasmKernels, offsetOf, withHeapTemps } from '../../core/wasm/module';
 import type { WasmBackendLike, WasmKernels } from '../../core/wasm/module';
 import { gemm, gemmScratchBytes } from '../../core/wasm/gemm';
+import { sizeOf } from '../../core/kernelViews';
 import type { GemmOperands } from '../../core/wasm/gemm';
 
 type TensorInfo = tf.TensorInfo;
@@ -203,7 +204,7 @@ function hvpKernel(args: KernelArgs): TensorInfo {
   for (const name of ['p', 'pN', `delta${L}`]) expectShape(name, inputs[name], [n, C]);
   for (let l = 1; l < L; l++) for (const name of [`X${l}`, `D${l}`, `e${l}`, `delta${l}`]) expectShape(name, inputs[name], [n, sizes[l]]);
   const out = backend.makeOutput([offsets[2 * L]], 'float32');
-  try {
+  return orRelease(backend, [out], () => {
     withHeapTemps(backend, scratchBytes(sizes, n), (scratch, temp) => {
       const at = (t: TensorInfo) => offsetOf(backend, t);
       const th = at(inputs.theta);
@@ -240,11 +241,8 @@ function hvpKernel(args: KernelArgs): TensorInfo {
         }
       }
     });
-  } catch (err) {
-    backend.disposeData(out.dataId);
-    throw err;
-  }
-  return out;
+    return out;
+  });
 }
 
 /** An elementwise kernel over inputs i0, i1, ... of one length: `run` gets their and the outputs' offsets. */
@@ -253,7 +251,7 @@ function elementwiseKernel(outputs: number, run: (k: WasmKernels, ins: number[],
     const { backend } = args;
     const k = kernelsOf(backend);
     const ins = Array.from({ length: Object.keys(args.inputs).length }, (_, i) => args.inputs[`i${i}`]);
-    const n = ins[0].shape.reduce((a, b) => a * b, 1);
+    const n = sizeOf(ins[0].shape);
     ins.forEach((t, i) => expectShape(`input ${i}`, t, [n]));
     const outs = Array.from({ length: outputs }, () => backend.makeOutput([n], 'float32'));
     return orRelease(backend, outs, () => {

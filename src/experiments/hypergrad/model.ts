@@ -16,7 +16,7 @@ import type { State } from '../../core/state';
 import { Rng } from '../../core/random';
 import { BatchSchedule, Dataset } from './data';
 import { BlockSpec, blocks, packLayers, segmentDot } from './kernels';
-import { FusedPoint, fusedAdjoint, fusedAvailable, fusedHvp, fusedMomentum, fusedPoint } from './fused';
+import { FusedLayout, FusedPoint, fusedAdjoint, fusedAvailable, fusedHvp, fusedMomentum, fusedPoint } from './fused';
 
 export type LastStep = 'full' | 'minibatch';
 
@@ -185,6 +185,8 @@ export interface FastContext {
   jsKernels: boolean;
   /** Use the fused wasm kernels of `./fused` (else the op path). */
   fused: boolean;
+  /** The layout as the fused kernels take it (layer sizes and offsets). */
+  geometry: FusedLayout;
 }
 
 /** One (θ, batch) of the MLP: the batch gradient, and Hessian-vector products at that point. */
@@ -223,7 +225,7 @@ export class FusedMlpPoint implements MlpPass {
     withLoss = false,
   ) {
     // Owned by this object (disposed by `dispose`), also when made inside a caller's tidy scope.
-    const pt = fusedPoint(theta, batch.x, batch.yN, { sizes: sizesOf(ctx.layout), offsets: ctx.layout.offsets }, 1 / batch.n);
+    const pt = fusedPoint(theta, batch.x, batch.yN, ctx.geometry, 1 / batch.n);
     const made = [pt.grad, pt.z, pt.p, pt.pN, ...pt.X, ...pt.D, ...pt.e, ...pt.delta];
     let lossValue: tf.Scalar | undefined;
     try {
@@ -245,7 +247,7 @@ export class FusedMlpPoint implements MlpPass {
   }
 
   hvp(u: Tensor): Tensor {
-    return fusedHvp(this.theta, u, this.batch.x, this.pt, { sizes: sizesOf(this.ctx.layout), offsets: this.ctx.layout.offsets });
+    return fusedHvp(this.theta, u, this.batch.x, this.pt, this.ctx.geometry);
   }
 
   dispose(): void {
@@ -254,10 +256,6 @@ export class FusedMlpPoint implements MlpPass {
   }
 }
 
-/** Layer sizes s_0..s_L from a layout. */
-function sizesOf(layout: Layout): number[] {
-  return [layout.shapes[0][0], ...layout.shapes.filter((_, i) => i % 2 === 0).map((sh) => sh[1])];
-}
 
 /**
  * The MLP's forward and backward pass at one (θ, batch), kept for Hessian-vector products
@@ -463,7 +461,8 @@ export class HypergradSystem implements DynamicSystem {
     this.schedule = new BatchSchedule(data.n, opts.batchSize, rng);
     const jsKernels = opts.jsKernels ?? true;
     const fused = jsKernels && (opts.fusedKernels ?? true) && fusedAvailable();
-    this.fast = { layout: this.layout, one: tf.keep(tf.scalar(1)), two: tf.keep(tf.scalar(2)), jsKernels, fused };
+    const geometry = { sizes: opts.sizes, offsets: this.layout.offsets };
+    this.fast = { layout: this.layout, one: tf.keep(tf.scalar(1)), two: tf.keep(tf.scalar(2)), jsKernels, fused, geometry };
     this.full = this.makeBatch(Int32Array.from({ length: data.n }, (_, i) => i));
   }
 
