@@ -29,6 +29,7 @@ import {
   WORKLOAD_CONFIG,
   WorkloadName,
   rowId,
+  rowFileName,
   MiB,
   GemmResult,
 } from './common';
@@ -147,15 +148,12 @@ function parseArgs(argv: string[]): BenchArgs {
     soakSteps: int('soak-steps', quick ? 200 : 1000),
     soakEvery: int('soak-every', quick ? 20 : 100),
     soakMethod: one('soak-method') ?? 'Neumann_RBP',
-    soakK: int('soak-k', SOAK_K[soakWorkload as WorkloadName]),
+    soakK: int('soak-k', WORKLOAD_CONFIG[soakWorkload as WorkloadName].K),
     soakWorkload: soakWorkload as WorkloadName,
     timeoutS: int('timeout', 1800),
     gpuName: one('gpu-name'),
   };
 }
-
-/** The soak's default K per workload (the paper's: Hopfield's Neumann-RBP at 20, the others' at their bench K). */
-const SOAK_K: Record<WorkloadName, number> = { hopfield: 20, gnn: 5, hypergrad: 50 };
 
 /** The rows of one workload, in run order (BPTT first: the others are compared with it). */
 function planRows(wl: WorkloadName, a: BenchArgs): { rows: RowKey[]; notes: string[] } {
@@ -169,19 +167,20 @@ function planRows(wl: WorkloadName, a: BenchArgs): { rows: RowKey[]; notes: stri
       for (const K of [5, 10, 20, 40]) for (const m of ['TBPTT', 'RBP', 'CG_RBP', 'Neumann_RBP']) add(m, K);
     } else if (wl === 'gnn') {
       add('BPTT', null);
-      for (const m of ['TBPTT', 'RBP', 'CG_RBP', 'Neumann_RBP']) add(m, 5);
+      for (const m of ['TBPTT', 'RBP', 'CG_RBP', 'Neumann_RBP']) add(m, WORKLOAD_CONFIG.gnn.K);
     } else {
       add('BPTT', null);
-      add('TBPTT', 50);
+      const K = WORKLOAD_CONFIG.hypergrad.K;
+      add('TBPTT', K);
       const runner = WORKLOAD_CONFIG.hypergrad.runner;
       if (supportsModelField(runner, 'last_step')) {
-        add('Neumann_RBP', 50, 'minibatch');
-        add('Neumann_RBP', 50, 'full');
-        add('RBP', 50, 'full');
-        add('CG_RBP', 50, 'full');
+        add('Neumann_RBP', K, 'minibatch');
+        add('Neumann_RBP', K, 'full');
+        add('RBP', K, 'full');
+        add('CG_RBP', K, 'full');
       } else {
         notes.push('hypergrad: model.last_step is not in the schema; RBP-family rows use the experiment default');
-        for (const m of ['Neumann_RBP', 'RBP', 'CG_RBP']) add(m, 50);
+        for (const m of ['Neumann_RBP', 'RBP', 'CG_RBP']) add(m, K);
       }
     }
   }
@@ -282,7 +281,7 @@ async function main(argv: string[]): Promise<void> {
           let tr: TorchRow;
           if (row.method === 'forward') tr = runTorchForward(wl, torchOpts);
           else {
-            const file = path.join(tmp, `torch-${rowId(row).replace(/[^\w.-]+/g, '_')}.pt`);
+            const file = path.join(tmp, `torch-${rowFileName(row)}.pt`);
             tr = runTorchRow(row, torchOpts, file);
             torchGrads[rowId(row)] = file;
           }
@@ -291,7 +290,7 @@ async function main(argv: string[]): Promise<void> {
           else process.stderr.write(`    [torch] ${rowId(row)}: CPU ${tr.cpu_median_ms.toFixed(0)} ms, wall ${tr.time_median_ms.toFixed(0)} ms\n`);
           torchSeconds[wl] = (torchSeconds[wl] ?? 0) + (Date.now() - ts) / 1000;
         }
-        const gradOut = path.join(tmp, `${rowId(row).replace(/[^\w.-]+/g, '_')}.f32`);
+        const gradOut = path.join(tmp, `${rowFileName(row)}.f32`);
         const spec: GradChildSpec = { ...row, ...common, mode: row.method === 'forward' ? 'forward' : 'grad', runs: a.runs, memRuns: a.memRuns, resultOut: path.join(tmp, 'result.json'), gradOut: row.method === 'forward' ? undefined : gradOut };
         const r = runChildProcess<RowResult>(spec, a.timeoutS);
         const res: RowResult = isChildError(r) ? { ...row, ok: false, error: r.childError } : r;
@@ -329,7 +328,7 @@ async function main(argv: string[]): Promise<void> {
     const hopfieldReady = Boolean(getExperiment('HopfieldRunner'));
     if (a.sections.has('stream') && hopfieldReady) {
       process.stderr.write(`[bench] streaming overhead: ${a.streamPairs} × (drop, json) runs of ${a.streamSteps} steps\n`);
-      const K = a.soakWorkload === 'hopfield' ? a.soakK : SOAK_K.hopfield;
+      const K = a.soakWorkload === 'hopfield' ? a.soakK : WORKLOAD_CONFIG.hopfield.K;
       const r = runChildProcess<StreamResult>({ ...common, mode: 'stream', method: a.soakMethod, K, steps: a.streamSteps, pairs: a.streamPairs, resultOut: path.join(tmp, 'result.json') }, a.timeoutS);
       if (isChildError(r)) skipped.push(`streaming overhead: ${r.childError}`);
       else stream = r;

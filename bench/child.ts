@@ -336,15 +336,16 @@ async function soakRow(spec: SoakChildSpec): Promise<SoakResult> {
     // The first evaluation after a training step (the runner may also evaluate once before training).
     if (e.type === 'metrics' && e.kind === 'eval' && samples.length > 0 && !Number.isFinite(warmFrom)) warmFrom = e.step + 1;
     if (e.type === 'memory' && (e.step === 0 || (e.step + 1) % spec.every === 0)) {
+      const mu = process.memoryUsage();
       samples.push({
         step: e.step + 1,
         elapsed_s: (performance.now() - t0) / 1000,
         rss_bytes: e.rssBytes,
         num_tensors: e.numTensors,
         num_bytes: e.liveBytes,
-        js_heap_bytes: process.memoryUsage().heapUsed,
-        js_heap_total_bytes: process.memoryUsage().heapTotal,
-        external_bytes: process.memoryUsage().external,
+        js_heap_bytes: mu.heapUsed,
+        js_heap_total_bytes: mu.heapTotal,
+        external_bytes: mu.external,
         wasm_heap_bytes: wasmHeapBytes(),
         wasm_resident_bytes: wasmResidentBytes(),
         step_ms: lastStepMs,

@@ -8,11 +8,17 @@ export const WORKLOADS = ['hopfield', 'gnn', 'hypergrad'] as const;
 export type WorkloadName = (typeof WORKLOADS)[number];
 
 /** Built-in config name and the runner that has to be registered for each workload. */
-export const WORKLOAD_CONFIG: Record<WorkloadName, { config: string; runner: string }> = {
-  hopfield: { config: 'hopfield', runner: 'HopfieldRunner' },
-  gnn: { config: 'cora', runner: 'CitationRunner' },
-  hypergrad: { config: 'hypergrad', runner: 'HypergradRunner' },
+/** Each workload's built-in config, runner, and the K of its main rows (the issue's: 20, 5, 50). */
+export const WORKLOAD_CONFIG: Record<WorkloadName, { config: string; runner: string; K: number }> = {
+  hopfield: { config: 'hopfield', runner: 'HopfieldRunner', K: 20 },
+  gnn: { config: 'cora', runner: 'CitationRunner', K: 5 },
+  hypergrad: { config: 'hypergrad', runner: 'HypergradRunner', K: 50 },
 };
+
+/** A row id usable as a file name. */
+export function rowFileName(row: RowKey): string {
+  return rowId(row).replace(/[^\w.-]+/g, '_');
+}
 
 /** One benchmark row: a gradient computation (method) or the forward pass alone ('forward'). */
 export interface RowKey {

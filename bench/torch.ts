@@ -7,6 +7,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { WORKLOAD_CONFIG } from './common';
 import type { RowKey, WorkloadName } from './common';
 
 export interface TorchRow extends RowKey {
@@ -117,16 +118,13 @@ function runPythonJson<T>(python: string, args: string[], timeoutS: number): { v
 
 const failed = (key: RowKey, error: string): TorchRow => ({ ...key, time_median_ms: NaN, time_min_ms: NaN, cpu_median_ms: NaN, error });
 
-/** The reference's K for a workload's BPTT row (its workers take one; BPTT ignores it). */
-const REF_K: Record<WorkloadName, number> = { hopfield: 20, gnn: 5, hypergrad: 50 };
-
 /**
  * One row of the reference: `bench.py _worker --spec JSON` (the subprocess its own `bench`
  * command starts per row: warm-up, memory runs, then the timed runs), with the gradient saved to
  * `gradFile` for `compareTorchGrads`. Run right before our row, so both see the same machine.
  */
 export function runTorchRow(row: RowKey, o: TorchOptions, gradFile: string): TorchRow {
-  const spec: Record<string, unknown> = { workload: row.workload, method: row.method, K: row.K ?? REF_K[row.workload], n_runs: o.runs, rbp_init: 'rand', grad_out: gradFile };
+  const spec: Record<string, unknown> = { workload: row.workload, method: row.method, K: row.K ?? WORKLOAD_CONFIG[row.workload].K /* BPTT: the reference's workers take one and ignore it */, n_runs: o.runs, rbp_init: 'rand', grad_out: gradFile };
   if (row.variant === 'minibatch') Object.assign(spec, { hg_batch_last: true, tag: 'batchlast' });
   const args = [o.script, '--threads', '2', '--cache-dir', path.join(os.tmpdir(), 'rbp_torch_ref_cache'), '--cora-dir', o.dataDir, ...(o.randomData ? ['--random-data'] : []), '_worker', '--spec', JSON.stringify(spec)];
   const r = runPythonJson<RefRow>(o.python, args, o.timeoutS);
