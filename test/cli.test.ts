@@ -78,8 +78,14 @@ test('a killed run keeps everything it recorded', async () => {
 });
 
 test('rbp gradcheck --json prints one JSON document with every method at every K', () => {
-  const r = rbp(['gradcheck', 'hopfield', '--truncate', '2,8', '--json', ...smoke]);
+  const runsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rbp-gc-'));
+  const r = rbp(['gradcheck', 'hopfield', '--truncate', '2,8', '--json', '--runs-dir', runsDir, ...smoke]);
   assert.equal(r.status, 0, r.stderr);
+  // recorded under the same name and description as the extension's Compare runs
+  const [dir, ...more] = fs.readdirSync(runsDir);
+  assert.equal(more.length, 0);
+  assert.match(dir, /^\d{8}-\d{6}-hopfield-gradcheck-[a-z0-9]{4}$/);
+  assert.equal(readRun(path.join(runsDir, dir)).description?.method, 'gradcheck');
   const report = JSON.parse(r.stdout);
   assert.deepEqual(report.Ks, [2, 8]);
   const methods = report.rows.map((x: { method: string; K: number | null }) => `${x.method}:${x.K}`);

@@ -232,6 +232,7 @@ test('a Compare run (a gradient check) is described as one from the start, even 
   assert.equal(o.kind, 'no-start');
   const d = readRun(o.dir).description;
   assert.equal(d?.method, 'gradcheck');
+  assert.match(path.basename(o.dir), /^\d{8}-\d{6}-hopfield-gradcheck-[a-z0-9]{4}$/, 'named as the CLI names a gradient check');
   assert.equal(d?.K, null);
   assert.equal(d?.status, 'failed');
 });

@@ -5,7 +5,7 @@
  */
 import * as path from 'path';
 import { runExperiment } from '../run/runner';
-import { RunRecorder, newRunId } from '../run/recorder';
+import { RunRecorder, describeRequest } from '../run/recorder';
 import { runGradcheck, DEFAULT_KS, GradcheckReport } from '../run/gradcheck';
 import { isBackendRequest, BackendError } from '../core/backend';
 import { RunError } from '../experiments/types';
@@ -103,12 +103,11 @@ interface Io {
  * A recorder for `--out DIR` or `--runs-dir DIR` (a new run folder in it), described from the
  * request; a folder that cannot be written is a usage error (`what`: "the run", ...).
  */
-function openRecorder(what: string, spec: RunSpec, runsDir: string | undefined, idMethod: string, method: string, K: number | null): RunRecorder | undefined {
+function openRecorder(what: string, spec: RunSpec, runsDir: string | undefined): RunRecorder | undefined {
   if (!spec.outDir && !runsDir) return undefined;
-  const experiment = path.basename(spec.experiment).replace(/\.ya?ml$/i, '');
-  const id = newRunId(experiment, idMethod);
+  const { runId, initial } = describeRequest(spec);
   try {
-    return new RunRecorder(spec.outDir ? path.resolve(spec.outDir) : path.resolve(runsDir!, id), id, { experiment, title: spec.experiment, method, K, steps: spec.steps ?? 0 });
+    return new RunRecorder(spec.outDir ? path.resolve(spec.outDir) : path.resolve(runsDir!, runId), runId, initial);
   } catch (err) {
     throw new UsageError(`cannot record ${what}: ${(err as Error).message}`);
   }
@@ -119,7 +118,7 @@ async function cmdRun(a: Args, io: Io): Promise<number> {
   const runsDir = last(a.flags, 'runs-dir');
   const json = Boolean(a.flags.json);
   // Recording starts before the experiment is set up, so that its set-up log lines are kept too.
-  const recorder = openRecorder('the run', spec, runsDir, spec.method ?? 'config', spec.method ?? '?', spec.K ?? null);
+  const recorder = openRecorder('the run', spec, runsDir);
   let total = 0;
   let stepLabel = 'step';
   let lastLine = '';
@@ -216,7 +215,8 @@ async function cmdGradcheck(a: Args, io: Io): Promise<number> {
   });
   const json = Boolean(a.flags.json);
   const runsDir = last(a.flags, 'runs-dir');
-  const recorder = openRecorder('the gradient check', spec, runsDir, 'gradcheck', 'gradcheck', null);
+  const checkSpec: RunSpec = { ...spec, gradcheck: { Ks, methods } };
+  const recorder = openRecorder('the gradient check', checkSpec, runsDir);
   const emit = (e: WorkerEvent) => {
     recorder?.record(e);
     if (json) return;
@@ -225,7 +225,7 @@ async function cmdGradcheck(a: Args, io: Io): Promise<number> {
     else if (e.type === 'gradcheck/row') io.err(`  ${e.row.method}${e.row.K !== null ? ` K=${e.row.K}` : ''}: rel err vs exact ${fmt(e.row.relErrExact, 3)}, ${e.row.timeMs.toFixed(0)} ms`);
   };
   try {
-    const report = await runGradcheck({ ...spec, gradcheck: { Ks, methods } }, emit);
+    const report = await runGradcheck(checkSpec, emit);
     io.out(json ? JSON.stringify(report) : formatGradcheck(report));
     return 0;
   } catch (err) {

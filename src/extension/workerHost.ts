@@ -9,7 +9,7 @@
 import { fork, ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { RunRecorder, newRunId } from '../run/recorder';
+import { RunRecorder, describeRequest } from '../run/recorder';
 import { WORKER_ENV_DEFAULTS } from '../run/workerEnv';
 import { parseWorkerMessage, Envelope, FailureKind, HostCommand, RunSpec, WorkerEvent } from '../protocol/messages';
 
@@ -146,16 +146,10 @@ export class WorkerRun {
     private readonly cb: RunCallbacks = {},
   ) {
     this.node = opts.node ?? chooseNode(undefined);
-    this.runId = opts.runId ?? newRunId(path.basename(spec.experiment).replace(/\.ya?ml$/i, ''), spec.method ?? 'config');
+    const request = describeRequest(spec);
+    this.runId = opts.runId ?? request.runId;
     this.dir = path.join(opts.runsRoot, this.runId);
-    this.recorder = new RunRecorder(this.dir, this.runId, {
-      experiment: path.basename(spec.experiment).replace(/\.ya?ml$/i, ''),
-      title: spec.experiment,
-      // a Compare run is a gradient check (its worker says so at run/started too)
-      method: spec.gradcheck ? 'gradcheck' : (spec.method ?? '?'),
-      K: spec.gradcheck ? null : (spec.K ?? null),
-      steps: spec.steps ?? 0,
-    });
+    this.recorder = new RunRecorder(this.dir, this.runId, request.initial);
     this.done = new Promise((r) => (this.resolve = r));
     this.start();
   }

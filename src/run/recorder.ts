@@ -6,7 +6,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { Envelope, WorkerEvent, RunSummary, parseWorkerEvent, RunStarted } from '../protocol/messages';
+import { Envelope, WorkerEvent, RunSummary, parseWorkerEvent, RunStarted, RunSpec } from '../protocol/messages';
 
 export interface RunDescription {
   protocol: number;
@@ -39,6 +39,21 @@ export function newRunId(experiment: string, method: string, date = new Date()):
 
 /** What is known of a run before its worker says run/started (from the request). */
 export type InitialDescription = Pick<RunDescription, 'experiment' | 'title' | 'method' | 'K' | 'steps'> & Partial<Pick<RunDescription, 'runner' | 'T' | 'config' | 'pid'>>;
+
+/**
+ * A new run's id and first description, from its request alone: one rule for the CLI and the
+ * extension. A gradient check (a Compare run) is named and described as one from the start (its
+ * worker says so at run/started too); a run whose method comes from its config says `config` in
+ * its id until then.
+ */
+export function describeRequest(spec: RunSpec, date?: Date): { runId: string; initial: InitialDescription } {
+  const experiment = path.basename(spec.experiment).replace(/\.ya?ml$/i, '');
+  const check = spec.gradcheck !== undefined;
+  return {
+    runId: newRunId(experiment, check ? 'gradcheck' : (spec.method ?? 'config'), date),
+    initial: { experiment, title: spec.experiment, method: check ? 'gradcheck' : (spec.method ?? '?'), K: check ? null : (spec.K ?? null), steps: spec.steps ?? 0 },
+  };
+}
 
 export class RunRecorder {
   private fd: number;
