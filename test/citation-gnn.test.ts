@@ -5,7 +5,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { tf } from '../src/core/tf';
-import { getMethod, METHOD_NAMES } from '../src/core/gradients';
+import { getMethod } from '../src/core/gradients';
 import { genericLinearization } from '../src/core/system';
 import { compareGrads } from '../src/core/metrics';
 import { dispose } from '../src/core/state';
@@ -19,7 +19,7 @@ import { RunError } from '../src/experiments/types';
 import { diagnose, runExperiment } from '../src/run/runner';
 import type { WorkerEvent } from '../src/protocol/messages';
 import { useBackend, planetoidDir, randomDirection, dotAll } from './helpers/setup';
-import { assertSameLinearization, assertNoLeaks } from './helpers/checks';
+import { assertSameLinearization, assertNoLeaks, assertMethodsAgree } from './helpers/checks';
 
 before(useBackend);
 
@@ -85,25 +85,6 @@ function refGruStep(g: GnnGraph, h: Float32Array, Wih: Float32Array, Whh: Float3
 /** Our W [D, 3D] → torch's weight [3D, D]. */
 function torchLayout(W: tf.Tensor): Float32Array {
   return tf.tidy(() => tf.transpose(W).dataSync() as Float32Array);
-}
-
-/**
- * Every gradient method on `sys` (T = 8, K = 4) against the same method on each reference system:
- * the loss, the gradients (rel err below the reference's tolerance), the forward residual trace.
- */
-function assertMethodsAgree(sys: GruGnnSystem, refs: { sys: GruGnnSystem; tol: number; label: string }[]): void {
-  for (const m of METHOD_NAMES) {
-    const x = getMethod(m).compute(sys, { T: 8, K: 4 });
-    for (const r of refs) {
-      const y = getMethod(m).compute(r.sys, { T: 8, K: 4 });
-      assert.ok(Math.abs(x.loss - y.loss) <= 1e-5 * Math.abs(y.loss), `${m} vs ${r.label}: loss ${x.loss} vs ${y.loss}`);
-      const c = compareGrads([...x.grads, ...x.lossGrads], [...y.grads, ...y.lossGrads]);
-      assert.ok(c.relErr < r.tol, `${m} vs ${r.label}: gradient rel err ${c.relErr}`);
-      x.forward.relResidual.forEach((v, i) => assert.ok(Math.abs(v - y.forward.relResidual[i]) <= 1e-5 * Math.abs(y.forward.relResidual[i]) + 1e-7, `${m} vs ${r.label}: residual ${i}`));
-      dispose(y.grads, y.lossGrads);
-    }
-    dispose(x.grads, x.lossGrads);
-  }
 }
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -199,7 +180,7 @@ test('the analytic GRU linearisation equals generic autodiff (VJP, parameter VJP
   assertSameLinearization(a, b, h, 'analytic vs generic');
   a.dispose();
   dispose(h);
-  assertMethodsAgree(fast, [{ sys: slow, tol: 1e-4, label: 'generic' }]);
+  assertMethodsAgree(fast, [{ sys: slow, tol: 1e-4, label: 'generic' }], { T: 8, K: 4 });
   fast.dispose();
   slow.dispose();
 });
@@ -401,7 +382,7 @@ test('the fused GNN path equals the reference path: step, analytic linearisation
   assertMethodsAgree(fast, [
     { sys: refAnalytic, tol: 1e-5, label: 'reference analytic' },
     { sys: refGeneric, tol: 1e-4, label: 'reference generic' },
-  ]);
+  ], { T: 8, K: 4 });
   fast.dispose();
   refAnalytic.dispose();
   refGeneric.dispose();
@@ -458,13 +439,7 @@ test('on Cora (T = 10) the fused path agrees with the reference path (state, Neu
   const cs = compareGrads(hf, hr);
   assert.ok(cs.relErr < 1e-5, `h_10: rel err ${cs.relErr}`);
   dispose(hf, hr);
-  for (const m of ['Neumann_RBP', 'BPTT'] as const) {
-    const x = getMethod(m).compute(fast, { T: 10, K: 5 });
-    const y = getMethod(m).compute(ref, { T: 10, K: 5 });
-    const c = compareGrads([...x.grads, ...x.lossGrads], [...y.grads, ...y.lossGrads]);
-    assert.ok(c.relErr < 1e-4, `${m}: fused vs reference rel err ${c.relErr}`);
-    dispose(x.grads, x.lossGrads, y.grads, y.lossGrads);
-  }
+  assertMethodsAgree(fast, [{ sys: ref, tol: 1e-4, label: 'reference' }], { T: 10, K: 5 }, ['Neumann_RBP', 'BPTT']);
   fast.dispose();
   ref.dispose();
 });

@@ -1,8 +1,7 @@
 /** The Hopfield experiment: fast path = generic path, memory behaviour, and training. */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { getMethod, METHOD_NAMES, MethodName } from '../src/core/gradients';
-import { compareGrads } from '../src/core/metrics';
+import { getMethod, MethodName } from '../src/core/gradients';
 import { measurePeak } from '../src/core/memory';
 import { dispose } from '../src/core/state';
 import { HopfieldSystem, HOPFIELD_DEFAULTS } from '../src/experiments/hopfield/model';
@@ -14,7 +13,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { encodeMnist, decodeMnist, MNIST_BIN } from '../src/experiments/mnist';
 import { useBackend, repoRoot } from './helpers/setup';
-import { assertNoLeaks } from './helpers/checks';
+import { assertNoLeaks, assertMethodsAgree } from './helpers/checks';
 
 before(useBackend);
 
@@ -38,13 +37,7 @@ test('the analytic Hopfield linearisation agrees with generic autodiff for every
   const imgs = [images[0].slice(300, 316), images[1].slice(300, 316)];
   const fast = new HopfieldSystem({ ...HOPFIELD_DEFAULTS, ...small, analytic: true }, imgs);
   const slow = new HopfieldSystem({ ...HOPFIELD_DEFAULTS, ...small, analytic: false }, imgs);
-  for (const m of METHOD_NAMES) {
-    const a = getMethod(m).compute(fast, { T: 30, K: 6 });
-    const b = getMethod(m).compute(slow, { T: 30, K: 6 });
-    const c = compareGrads(a.grads, b.grads);
-    assert.ok(c.relErr < 1e-5, `${m}: fast vs generic rel err ${c.relErr}`);
-    dispose(a.grads, a.lossGrads, b.grads, b.lossGrads);
-  }
+  assertMethodsAgree(fast, [{ sys: slow, tol: 1e-5, label: 'generic' }], { T: 30, K: 6 });
   fast.dispose();
   slow.dispose();
 });

@@ -43,3 +43,22 @@ export function assertNoLeaks(sys: DynamicSystem, opts: GradientOptions, methods
     after?.(m);
   }
 }
+
+/**
+ * Every method in `methods` on `sys` against the same method on each reference system: the loss,
+ * the gradients and loss gradients (rel err below the reference's `tol`), the forward residual trace.
+ */
+export function assertMethodsAgree(sys: DynamicSystem, refs: { sys: DynamicSystem; tol: number; label: string }[], opts: GradientOptions, methods: readonly MethodName[] = METHOD_NAMES): void {
+  for (const m of methods) {
+    const x = getMethod(m).compute(sys, opts);
+    for (const r of refs) {
+      const y = getMethod(m).compute(r.sys, opts);
+      assert.ok(Math.abs(x.loss - y.loss) <= 1e-5 * Math.abs(y.loss), `${m} vs ${r.label}: loss ${x.loss} vs ${y.loss}`);
+      const c = compareGrads([...x.grads, ...x.lossGrads], [...y.grads, ...y.lossGrads]);
+      assert.ok(c.relErr < r.tol, `${m} vs ${r.label}: gradient rel err ${c.relErr}`);
+      x.forward.relResidual.forEach((v, i) => assert.ok(Math.abs(v - y.forward.relResidual[i]) <= 1e-5 * Math.abs(y.forward.relResidual[i]) + 1e-7, `${m} vs ${r.label}: residual ${i}: ${v} vs ${y.forward.relResidual[i]}`));
+      dispose(y.grads, y.lossGrads);
+    }
+    dispose(x.grads, x.lossGrads);
+  }
+}
