@@ -10,7 +10,7 @@
  * row by row, so that both sides of a ratio see the same state of a shared machine).
  */
 import { spawnSync } from 'child_process';
-import { WORKER_ENV_DEFAULTS } from '../src/run/workerEnv';
+import { workerEnv } from '../src/run/workerEnv';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -35,7 +35,7 @@ import {
 } from './common';
 import { runChild, supportsModelField } from './child';
 import { Accuracy, BenchReport, evaluateTargets, joinRows, renderMarkdown } from './report';
-import { TorchOptions, TorchRow, compareTorchGrads, ensureTorch, fashionMnistPresent, runTorchForward, runTorchRow } from './torch';
+import { TorchOptions, TorchRow, compareTorchGrads, ensureTorch, fashionMnistPresent, runTorchForward, runTorchRow, TORCH_THREADS } from './torch';
 
 const SECTIONS = ['grad', 'forward', 'stream', 'soak', 'gemm'] as const;
 type Section = (typeof SECTIONS)[number];
@@ -190,12 +190,12 @@ function planRows(wl: WorkloadName, a: BenchArgs): { rows: RowKey[]; notes: stri
 
 let childCounter = 0;
 
-function runChildProcess<T>(spec: ChildSpec, timeoutS: number, extraEnv: Record<string, string> = {}): T | { childError: string } {
+function runChildProcess<T>(spec: ChildSpec, timeoutS: number): T | { childError: string } {
   const dir = path.dirname(spec.resultOut);
   const specFile = path.join(dir, `spec-${childCounter++}.json`);
   fs.writeFileSync(specFile, JSON.stringify(spec));
   // The same environment defaults as the extension's worker (MALLOC_ARENA_MAX: see WORKER_ENV_DEFAULTS).
-  const env = { ...WORKER_ENV_DEFAULTS, ...process.env, ...extraEnv };
+  const env = workerEnv();
   const p = spawnSync(process.execPath, [__filename, '--child', specFile], { stdio: ['ignore', 'inherit', 'inherit'], timeout: timeoutS * 1000, killSignal: 'SIGKILL', env });
   if (fs.existsSync(spec.resultOut)) {
     const r = JSON.parse(fs.readFileSync(spec.resultOut, 'utf8')) as T;
@@ -252,7 +252,7 @@ async function main(argv: string[]): Promise<void> {
       const randomData = !fashionMnistPresent();
       torchOpts = { python: a.python, script: a.torchScript, forwardScript: path.resolve(__dirname, '..', 'bench', 'torch_forward.py'), dataDir: a.dataDir, randomData, runs: a.torchRuns, timeoutS: a.timeoutS };
       torchInfo.message += randomData ? ' (Fashion-MNIST not installed: --random-data)' : ' (Fashion-MNIST)';
-      torchInfo.meta = { threads: 2, data: randomData ? 'random' : 'fashion-mnist', order: 'alternating row by row, reference first' };
+      torchInfo.meta = { threads: TORCH_THREADS, data: randomData ? 'random' : 'fashion-mnist', order: 'alternating row by row, reference first' };
     }
   }
   const common = { backend: a.backend, nativePaths: a.nativePaths, dataDir: a.dataDir };
@@ -345,7 +345,7 @@ async function main(argv: string[]): Promise<void> {
     if (a.sections.has('gemm')) {
       process.stderr.write(`[bench] matMul kernels: tfjs's, ours (SIMD), ours (relaxed SIMD where available)\n`);
       for (const kernels of ['off', 'simd', 'auto'] as const) {
-        const r = runChildProcess<GemmResult>({ ...common, mode: 'gemm', kernels, trials: a.quick ? 15 : 40, resultOut: path.join(tmp, 'result.json') }, a.timeoutS, { RBP_LAB_WASM_KERNELS: kernels });
+        const r = runChildProcess<GemmResult>({ ...common, mode: 'gemm', kernels, trials: a.quick ? 15 : 40, resultOut: path.join(tmp, 'result.json') }, a.timeoutS);
         if (isChildError(r)) skipped.push(`gemm (${kernels}): ${r.childError}`);
         else gemm.push(r);
       }

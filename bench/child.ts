@@ -10,6 +10,7 @@ import { selectBackend, BackendRequest, isBackendRequest } from '../src/core/bac
 import { getMethod } from '../src/core/gradients';
 import type { GradientOptions, GradientResult, MethodName } from '../src/core/gradients/types';
 import { measurePeak } from '../src/core/memory';
+import { setKernelRequest } from '../src/core/wasm/module';
 import { NaiveSolver } from '../src/core/solvers/naive';
 import { dispose } from '../src/core/state';
 import { builtinConfig } from '../src/config/load';
@@ -305,6 +306,7 @@ async function streamRow(spec: StreamChildSpec): Promise<StreamResult> {
 
 /** GFLOP/s of the models' hot matMul shapes with this process's kernels (best of `trials`). */
 async function gemmRow(spec: GemmChildSpec): Promise<GemmResult> {
+  setKernelRequest(spec.kernels); // before the backend registers its matMul kernels
   const choice = await selectBackend('wasm'); // the kernels are the wasm backend's
   const variant = choice.kernels?.active ? choice.kernels.variant ?? '?' : `tfjs (${choice.name === 'wasm' ? 'XNNPACK' : choice.name})`;
   const gflops = GEMM_SHAPES.map(({ M, K, N, transposeA }) => {

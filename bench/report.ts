@@ -36,7 +36,7 @@ export interface BenchReport {
   soak?: SoakResult;
   gemm?: GemmResult[];
   skipped: string[];
-  torch?: { version?: string; message: string; meta?: Record<string, unknown>; seconds: Record<string, number> };
+  torch?: { version?: string; message: string; meta?: { threads: number; data: string; order: string }; seconds: Record<string, number> };
 }
 
 export function joinRows(ours: RowResult[], accuracy: Map<string, Accuracy>, torch: TorchRow[]): ReportRow[] {
@@ -145,8 +145,8 @@ export function renderMarkdown(rep: BenchReport): string {
   L.push(`${String(m.date)} · backend **${String(m.backend)}** · Node ${String(m.node)} · ${String(m.cpu)} · ${String(m.runs)} timed runs per row · command \`${String(m.command)}\``);
   if (m.gpu) L.push(`GPU: ${String(m.gpu)}`);
   if (rep.torch) {
-    const tm = rep.torch.meta as { threads?: unknown; data?: unknown; order?: unknown } | undefined;
-    L.push(`PyTorch reference: ${rep.torch.message}${tm ? `, ${String(tm.threads)} threads, data: ${String(tm.data ?? '')}${tm.order ? `, ${String(tm.order)}` : ''}` : ''}`);
+    const tm = rep.torch.meta;
+    L.push(`PyTorch reference: ${rep.torch.message}${tm ? `, ${tm.threads} threads, data: ${tm.data}, ${tm.order}` : ''}`);
   }
   L.push('');
   L.push('One row = one full gradient computation (forward T steps + backward) after a warm-up, in a fresh process per row. ' +

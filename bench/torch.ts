@@ -34,7 +34,8 @@ export interface TorchOptions {
   timeoutS: number;
 }
 
-const RBP_FAMILY = new Set(['RBP', 'CG_RBP', 'Neumann_RBP']);
+/** Threads the reference runs on (its default on these 2-core machines). */
+export const TORCH_THREADS = 2;
 
 /** Whether `python` imports torch; if not, try Debian's packages once (needs root and apt). */
 export function ensureTorch(python: string): { ok: boolean; version?: string; message: string } {
@@ -73,15 +74,11 @@ interface RefRow {
   error?: string;
 }
 
-/** Our variant names for the reference's: hypergrad's RBP family uses the full set unless 'batchlast'. */
-function variantOf(r: RefRow): string {
-  if (r.workload === 'hypergrad' && RBP_FAMILY.has(r.method)) return r.variant === 'batchlast' ? 'minibatch' : 'full';
-  return '';
-}
+const failed = (key: RowKey, error: string): TorchRow => ({ ...key, time_median_ms: NaN, time_min_ms: NaN, cpu_median_ms: NaN, error });
 
-function fromRef(r: RefRow): TorchRow {
-  const key: RowKey = { workload: r.workload as WorkloadName, method: r.method, K: r.method === 'BPTT' ? null : r.K, variant: variantOf(r) };
-  if (r.error || r.time_median_s === undefined) return { ...key, time_median_ms: NaN, time_min_ms: NaN, cpu_median_ms: NaN, error: r.error ?? 'no timing' };
+/** The reference's result for the row `key` (its own names for the variants do not matter here). */
+function fromRef(r: RefRow, key: RowKey): TorchRow {
+  if (r.error || r.time_median_s === undefined) return failed(key, r.error ?? 'no timing');
   return {
     ...key,
     T: r.T,
@@ -116,8 +113,6 @@ function runPythonJson<T>(python: string, args: string[], timeoutS: number): { v
   return { error: `no JSON result on its last line (${JSON.stringify(line.slice(0, 80))})${tail ? `: ${tail}` : ''}` };
 }
 
-const failed = (key: RowKey, error: string): TorchRow => ({ ...key, time_median_ms: NaN, time_min_ms: NaN, cpu_median_ms: NaN, error });
-
 /**
  * One row of the reference: `bench.py _worker --spec JSON` (the subprocess its own `bench`
  * command starts per row: warm-up, memory runs, then the timed runs), with the gradient saved to
@@ -126,10 +121,10 @@ const failed = (key: RowKey, error: string): TorchRow => ({ ...key, time_median_
 export function runTorchRow(row: RowKey, o: TorchOptions, gradFile: string): TorchRow {
   const spec: Record<string, unknown> = { workload: row.workload, method: row.method, K: row.K ?? WORKLOAD_CONFIG[row.workload].K /* BPTT: the reference's workers take one and ignore it */, n_runs: o.runs, rbp_init: 'rand', grad_out: gradFile };
   if (row.variant === 'minibatch') Object.assign(spec, { hg_batch_last: true, tag: 'batchlast' });
-  const args = [o.script, '--threads', '2', '--cache-dir', path.join(os.tmpdir(), 'rbp_torch_ref_cache'), '--cora-dir', o.dataDir, ...(o.randomData ? ['--random-data'] : []), '_worker', '--spec', JSON.stringify(spec)];
+  const args = [o.script, '--threads', String(TORCH_THREADS), '--cache-dir', path.join(os.tmpdir(), 'rbp_torch_ref_cache'), '--cora-dir', o.dataDir, ...(o.randomData ? ['--random-data'] : []), '_worker', '--spec', JSON.stringify(spec)];
   const r = runPythonJson<RefRow>(o.python, args, o.timeoutS);
   if ('error' in r) return failed(row, `bench.py _worker ${r.error}`);
-  return { ...fromRef({ ...r.value, variant: row.variant === 'minibatch' ? 'batchlast' : undefined }), K: row.K, variant: row.variant };
+  return fromRef(r.value, row);
 }
 
 /**

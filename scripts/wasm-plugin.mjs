@@ -7,8 +7,11 @@ import wabtInit from 'wabt';
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const generator = path.join(root, 'src/core/wasm/kernels-wat.mjs');
 
+// wabt's own wasm, instantiated once per build process
+const wabtReady = wabtInit();
+
 async function assemble(text, name) {
-  const wabt = await wabtInit();
+  const wabt = await wabtReady;
   const mod = wabt.parseWat(name, text, { simd: true, relaxed_simd: true, bulk_memory: true });
   try {
     mod.validate();

@@ -9,6 +9,7 @@ import { getMethod } from '../src/core/gradients';
 import { compareGrads } from '../src/core/metrics';
 import { dispose } from '../src/core/state';
 import { RunRecorder, readRun, listRuns } from '../src/run/recorder';
+import { RunsStore } from '../src/extension/runsStore';
 import { parseWorkerEvent, parseHostCommand, parseWebviewMessage, ProtocolError } from '../src/protocol/messages';
 import { ToySystem } from './helpers/toy';
 import { tf } from '../src/core/tf';
@@ -161,14 +162,7 @@ test('a label given while the run records (Rename in the Runs view) survives the
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'rbp-rec-'));
   const dir = path.join(root, 'l');
   const rec = new RunRecorder(dir, 'l', { experiment: 'hopfield', title: 'h', method: 'BPTT', K: null, steps: 2 });
-  const file = path.join(dir, 'run.json');
-  const rename = (label: string | undefined) => {
-    const d = JSON.parse(fs.readFileSync(file, 'utf8'));
-    if (label) d.label = label;
-    else delete d.label;
-    fs.writeFileSync(file, JSON.stringify(d));
-  };
-  rename('baseline');
+  new RunsStore(root).rename('l', 'baseline'); // what the Runs view's Rename does
   rec.record({
     type: 'run/started', experiment: 'hopfield', title: 'H', runner: 'HopfieldRunner', method: 'BPTT', K: null, T: 5, steps: 2, stepLabel: 'step',
     backend: { name: 'wasm', description: 'wasm', skipped: [], nodeVersion: process.version, execPath: process.execPath }, config: {}, startedAt: new Date().toISOString(), notes: [],

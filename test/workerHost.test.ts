@@ -214,7 +214,7 @@ test('a bad experiment fails cleanly as bad-config, and the next run works', asy
 
 test('the worker gets MALLOC_ARENA_MAX=1 by default (flat RSS over long runs); the caller’s environment wins', async () => {
   const fake = path.join(runsRoot, 'env-worker.js');
-  fs.writeFileSync(fake, `require('fs').writeFileSync(process.argv[2] || process.env.ENV_OUT, String(process.env.MALLOC_ARENA_MAX)); process.exit(0);`);
+  fs.writeFileSync(fake, `require('fs').writeFileSync(process.env.ENV_OUT, String(process.env.MALLOC_ARENA_MAX)); process.exit(0);`);
   for (const [env, expected] of [[{}, '1'], [{ MALLOC_ARENA_MAX: '4' }, '4']] as const) {
     const out = path.join(runsRoot, `env-${expected}.txt`);
     const { run } = start({ steps: 1 }, { workerScript: fake, env: { ...env, ENV_OUT: out } });

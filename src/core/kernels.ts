@@ -12,7 +12,7 @@
  * looked up before replacing it.
  */
 import { tf } from './tf';
-import { wasmKernels, offsetOf, withHeapTemps } from './wasm/module';
+import { wasmKernels, offsetOf, withHeapTemps, orRelease } from './wasm/module';
 import type { WasmBackendLike } from './wasm/module';
 import { arrayCtor, produce, sizeOf as size, view } from './kernelViews';
 
@@ -296,19 +296,16 @@ function csrRowSumKernel(args: KernelArgs): TensorInfo {
   if (wk) {
     const backend = args.backend as WasmBackendLike; // wasmKernels answers only for the wasm backend
     const out = backend.makeOutput([csr.rows, ...x.shape.slice(1)], 'float32');
-    try {
-      // the CSR arrays are copied into scratch heap per call (~50 KB for Cora: microseconds)
+    // the CSR arrays are copied into scratch heap per call (~50 KB for Cora: microseconds)
+    return orRelease(backend, [out], () =>
       withHeapTemps(backend, (csr.ptr.length + csr.col.length) * 4, (s) => {
         const heap = new Int32Array(wk.memory.buffer);
         heap.set(csr.ptr, s / 4);
         heap.set(csr.col, s / 4 + csr.ptr.length);
         wk.fns.csr_rowsum(s, s + csr.ptr.length * 4, offsetOf(backend, x), offsetOf(backend, out), csr.rows, inner);
-      });
-    } catch (e) {
-      backend.disposeData(out.dataId);
-      throw e;
-    }
-    return out;
+        return out;
+      }),
+    );
   }
   return produce(args.backend, [csr.rows, ...x.shape.slice(1)], 'float32', false, (o32) => csrRowSumInto(o32 as Float32Array, view(args.backend, x) as Float32Array, csr, inner));
 }

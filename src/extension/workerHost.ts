@@ -10,7 +10,7 @@ import { fork, ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { RunRecorder, describeRequest } from '../run/recorder';
-import { WORKER_ENV_DEFAULTS } from '../run/workerEnv';
+import { workerEnv } from '../run/workerEnv';
 import { parseWorkerMessage, Envelope, FailureKind, HostCommand, RunSpec, WorkerEvent } from '../protocol/messages';
 
 // ---- which Node runs the worker ----
@@ -199,7 +199,7 @@ export class WorkerRun {
       child = fork(this.opts.workerScript, [], {
         execPath: this.node.execPath,
         execArgv: this.opts.maxOldSpaceMB ? [`--max-old-space-size=${this.opts.maxOldSpaceMB}`] : [],
-        env: { ...WORKER_ENV_DEFAULTS, ...process.env, ...this.node.env, ...this.opts.env },
+        env: workerEnv(this.node.env, this.opts.env),
         stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
         serialization: 'json',
       });

@@ -38,7 +38,7 @@ export function newRunId(experiment: string, method: string, date = new Date()):
 }
 
 /** What is known of a run before its worker says run/started (from the request). */
-export type InitialDescription = Pick<RunDescription, 'experiment' | 'title' | 'method' | 'K' | 'steps'> & Partial<Pick<RunDescription, 'runner' | 'T' | 'config' | 'pid'>>;
+export type InitialDescription = Pick<RunDescription, 'experiment' | 'title' | 'method' | 'K' | 'steps'>;
 
 /**
  * A new run's id and first description, from its request alone: one rule for the CLI and the
@@ -75,7 +75,7 @@ export class RunRecorder {
     // One folder holds one run: a new recorder starts a fresh events file.
     this.fd = fs.openSync(path.join(dir, 'events.jsonl'), 'w');
     if (initial) {
-      this.desc = { ...placeholder(runId), ...initial, status: 'running', pid: initial.pid ?? process.pid };
+      this.desc = { ...placeholder(runId), ...initial, status: 'running', pid: process.pid };
       this.writeDescription();
     }
   }

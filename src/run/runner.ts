@@ -22,10 +22,10 @@ export interface RunControl {
   cancelled(): boolean;
 }
 
-/** ρ(J) and the verdict at the end of a plain T-step forward pass. */
 /** Power iterations of every ρ(J) estimate (the runner's diagnostics, the gradient check). */
 export const DIAGNOSE_ITERS = 50;
 
+/** ρ(J) and the verdict at the end of a plain T-step forward pass. */
 export function diagnose(session: ExperimentSession, iters = DIAGNOSE_ITERS): { rho: number; verdict: ReturnType<typeof verdict> } {
   const sys = session.system;
   const h0 = sys.initialState();

@@ -7,3 +7,8 @@
  * (two arenas: a plateau ~85 MiB above the first evaluation, reached after ~300 steps).
  */
 export const WORKER_ENV_DEFAULTS: Record<string, string> = { MALLOC_ARENA_MAX: '1' };
+
+/** The environment of such a process: the defaults, then this process's environment, then `layers` in order. */
+export function workerEnv(...layers: (NodeJS.ProcessEnv | undefined)[]): NodeJS.ProcessEnv {
+  return Object.assign({}, WORKER_ENV_DEFAULTS, process.env, ...layers);
+}

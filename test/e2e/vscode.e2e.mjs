@@ -106,9 +106,10 @@ async function main() {
     PATH: `${path.join(N24, 'bin')}:${process.env.PATH}`,
     VSCODE_SKIP_BUILTIN_EXTENSIONS: 'vscode.git,vscode.git-base,vscode.github,vscode.github-authentication,vscode.copilot',
   };
-  const csArgs = ['--user-data-dir', path.join(R, 'ud'), '--extensions-dir', path.join(R, 'ext')];
+  /** A code-server's user data folder, and the extensions folder they all share. */
+  const csArgs = (userDataDir) => ['--user-data-dir', userDataDir, '--extensions-dir', path.join(R, 'ext')];
   log('installing the .vsix into code-server…');
-  execFileSync(CODE_SERVER, [...csArgs, '--install-extension', vsix], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync(CODE_SERVER, [...csArgs(path.join(R, 'ud')), '--install-extension', vsix], { env, stdio: ['ignore', 'ignore', 'inherit'] });
 
   // 2. Workspace and settings: a smoke Hopfield run (3 steps of T=20) with Neumann-RBP, K=10.
   fs.mkdirSync(ws, { recursive: true });
@@ -116,13 +117,15 @@ async function main() {
   const wsSettings = path.join(ws, '.vscode', 'settings.json');
   const smoke = { 'rbpLab.defaultMethod': 'Neumann_RBP', 'rbpLab.defaultK': 10, 'rbpLab.steps': 3, 'rbpLab.overrides': ['model.num_update=20'], 'rbpLab.openDashboardOnRun': true };
   writeJson(wsSettings, smoke);
-  writeJson(path.join(R, 'ud', 'User', 'settings.json'), { 'workbench.startupEditor': 'none', 'chat.disableAIFeatures': true, 'workbench.secondarySideBar.defaultVisibility': 'hidden', 'workbench.colorTheme': 'Default Dark Modern', 'window.commandCenter': false });
+  // a quiet workbench: no start page, no chat, no secondary side bar
+  const quietUser = { 'workbench.startupEditor': 'none', 'chat.disableAIFeatures': true, 'workbench.secondarySideBar.defaultVisibility': 'hidden' };
+  writeJson(path.join(R, 'ud', 'User', 'settings.json'), { ...quietUser, 'workbench.colorTheme': 'Default Dark Modern', 'window.commandCenter': false });
 
   // 3. Start code-server.
   async function startCodeServer(userDataDir, extraArgs, folder, logName) {
     const port = await freePort();
     const csLog = fs.openSync(path.join(R, logName), 'w');
-    const cs = spawn(CODE_SERVER, ['--user-data-dir', userDataDir, '--extensions-dir', path.join(R, 'ext'), '--bind-addr', `127.0.0.1:${port}`, '--auth', 'none', '--disable-telemetry', '--disable-update-check', ...extraArgs, '--ignore-last-opened', folder], { env, detached: true, stdio: ['ignore', csLog, csLog] });
+    const cs = spawn(CODE_SERVER, [...csArgs(userDataDir), '--bind-addr', `127.0.0.1:${port}`, '--auth', 'none', '--disable-telemetry', '--disable-update-check', ...extraArgs, '--ignore-last-opened', folder], { env, detached: true, stdio: ['ignore', csLog, csLog] });
     started.push(cs);
     log(`code-server pid ${cs.pid} on port ${port}`);
     for (let i = 0; ; i++) {
@@ -465,9 +468,7 @@ async function main() {
   writeJson(path.join(ws2, '.vscode', 'settings.json'), smoke);
   const ud2 = path.join(R, 'ud2');
   writeJson(path.join(ud2, 'User', 'settings.json'), {
-    'workbench.startupEditor': 'none',
-    'chat.disableAIFeatures': true,
-    'workbench.secondarySideBar.defaultVisibility': 'hidden',
+    ...quietUser,
     'security.workspace.trust.enabled': true,
     'security.workspace.trust.startupPrompt': 'never',
     'security.workspace.trust.banner': 'always',

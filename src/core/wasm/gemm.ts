@@ -5,7 +5,7 @@
  */
 import type { WasmKernels } from './module';
 
-/** Panel width of the packed B (4·NR in the generator). */
+/** Panel width of the packed B (4·NR in ./kernels-wat.mjs, whose gemm reads panels this wide). */
 const PANEL = 8;
 
 /** A positive integer from an environment variable (the tuning knobs), else the default. */
@@ -42,6 +42,11 @@ export interface GemmOperands {
   bias?: number;
   /** Add to C instead of overwriting it. */
   accumulate?: boolean;
+}
+
+/** Byte strides of A [M, K] and B [K, N] stored row-major, either of them stored transposed ([K, M] / [N, K]). */
+export function rowMajorStrides(M: number, K: number, N: number, tA = false, tB = false): Pick<GemmOperands, 'sai' | 'sak' | 'sbk' | 'sbn'> {
+  return { sai: tA ? 4 : K * 4, sak: tA ? M * 4 : 4, sbk: tB ? 4 : N * 4, sbn: tB ? K * 4 : 4 };
 }
 
 /** Bytes of a K × N right operand packed into panels. */

@@ -8,4 +8,4 @@ export interface ElementwiseDef {
   body: [string, Expr][];
 }
 export const ELEMENTWISE: ElementwiseDef[];
-export function kernelsWat(opts?: { relaxed?: boolean; MR?: number; NR?: number }): string;
+export function kernelsWat(opts?: { relaxed?: boolean }): string;

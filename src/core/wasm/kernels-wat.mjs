@@ -51,7 +51,6 @@ export const ELEMENTWISE = [
   { name: 'ew_tanh_d', ins: ['s'], outs: ['x', 'd'], body: [['x', ['sub', ['mul', 's', 2], 1]], ['d', ['sub', 1, ['mul', 'x', 'x']]]] },
   { name: 'ew_scale', ins: ['a'], outs: ['out'], scalars: ['c'], body: [['out', ['mul', 'a', 'c']]] },
   { name: 'ew_mul', ins: ['a', 'b'], outs: ['out'], body: [['out', ['mul', 'a', 'b']]] },
-  { name: 'ew_sub', ins: ['a', 'b'], outs: ['out'], body: [['out', ['sub', 'a', 'b']]] },
   // softmax cross-entropy's δ = p/N − y/N
   { name: 'ew_delta', ins: ['p', 'yn'], outs: ['pn', 'delta'], scalars: ['invn'], body: [['pn', ['mul', 'p', 'invn']], ['delta', ['sub', 'pn', 'yn']]] },
   // momentum SGD: m' = β m − (1 − β) g, θ' = θ + α m'
@@ -120,12 +119,16 @@ function elementwiseWat(def) {
   return L;
 }
 
+/** The GEMM's register tile: MR rows of A × NR f32x4 columns of B (`PANEL` = 4·NR in ./gemm.ts). */
+const MR = 4;
+const NR = 2;
+
 /**
  * The module's text.
- * @param {{ relaxed?: boolean, MR?: number, NR?: number }} [opts]
+ * @param {{ relaxed?: boolean }} [opts]
  * @returns {string}
  */
-export function kernelsWat({ relaxed = false, MR = 4, NR = 2 } = {}) {
+export function kernelsWat({ relaxed = false } = {}) {
   const W = 4 * NR;
   /** @type {string[]} */
   const L = [];

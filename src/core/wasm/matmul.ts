@@ -18,9 +18,9 @@
  * RBP_LAB_GEMM_KC_T (the reduction blocks of A·B and Aᵀ·B).
  */
 import { tf } from '../tf';
-import { wasmKernels, offsetOf, withHeapTemps, wasmKernelsNote, setKernelRequest } from './module';
+import { wasmKernels, offsetOf, withHeapTemps, orRelease, wasmKernelsNote, setKernelRequest } from './module';
 import { sizeOf } from '../kernelViews';
-import { gemmPacked, packBias, packedBytes, positiveInt } from './gemm';
+import { gemmPacked, packBias, packedBytes, positiveInt, rowMajorStrides } from './gemm';
 import type { WasmBackendLike, KernelRequest, KernelVariant } from './module';
 
 type TensorInfo = tf.TensorInfo;
@@ -98,30 +98,23 @@ function kernelFor(name: (typeof KERNELS)[number]) {
     const { tA, tB, M, K, N, batchA, batchB, batch } = p;
     const packedB = packedBytes(K, N);
     const out = backend.makeOutput(p.outShape, 'float32');
-    try {
-      withHeapTemps(backend, packedB * batchB + (inputs.bias ? packedBytes(1, N) : 0), (scratch) => {
+    orRelease(backend, [out], () =>
+      withHeapTemps(backend, packedB + (inputs.bias ? packedBytes(1, N) : 0), (scratch) => {
         // offsets after every allocation (they do not move, but views would)
         const b0 = offsetOf(backend, inputs.b);
-        for (let q = 0; q < batchB; q++) {
-          // B[k, n] at b + k·sk + n·sn; transposed B is [N, K]
-          fns.pack(b0 + q * K * N * 4, scratch + q * packedB, K, N, tB ? 4 : N * 4, tB ? K * 4 : 4);
-        }
-        const biasP = scratch + packedB * batchB;
+        const biasP = scratch + packedB;
         if (inputs.bias) packBias(kernels, offsetOf(backend, inputs.bias), biasP, N);
         const a0 = offsetOf(backend, inputs.a);
         const c0 = offsetOf(backend, out);
-        const sai = tA ? 4 : K * 4;
-        const sak = tA ? M * 4 : 4;
+        const { sai, sak, sbk, sbn } = rowMajorStrides(M, K, N, tA, tB);
         for (let q = 0; q < batch; q++) {
+          // one packed B for the whole batch when B is broadcast, else each B just before its product
+          if (q === 0 || batchB > 1) fns.pack(b0 + q * K * N * 4, scratch, K, N, sbk, sbn);
           const a = a0 + (batchA > 1 ? q * M * K * 4 : 0);
-          const packed = scratch + (batchB > 1 ? q * packedB : 0);
-          gemmPacked(kernels, packed, biasP, { a, sai, sak, c: c0 + q * M * N * 4, M, K, N, bias: inputs.bias ? biasP : undefined });
+          gemmPacked(kernels, scratch, biasP, { a, sai, sak, c: c0 + q * M * N * 4, M, K, N, bias: inputs.bias ? biasP : undefined });
         }
-      });
-    } catch (e) {
-      backend.disposeData(out.dataId);
-      throw e;
-    }
+      }),
+    );
     if (!p.activation) return out;
     const act = tf.getKernel(p.activation, 'wasm');
     if (!act) throw new Error(`wasm matMul: no ${p.activation} kernel on the wasm backend`);

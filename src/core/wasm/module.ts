@@ -27,7 +27,6 @@ export interface WasmKernelExports {
   ew_tanh_d(s: number, x: number, d: number, n: number): void;
   ew_scale(a: number, out: number, n: number, c: number): void;
   ew_mul(a: number, b: number, out: number, n: number): void;
-  ew_sub(a: number, b: number, out: number, n: number): void;
   ew_delta(p: number, yn: number, pn: number, delta: number, n: number, invn: number): void;
   ew_momentum(th: number, m: number, g: number, al: number, be: number, ombe: number, th2: number, m2: number, n: number): void;
   ew_adjoint(zt: number, zm: number, al: number, be: number, ombe: number, u: number, zm2: number, n: number): void;
@@ -145,6 +144,16 @@ export function offsetOf(backend: WasmBackendLike, t: TensorInfo): number {
  * taking other offsets or views: an allocation may grow the heap (offsets stay valid, typed-array
  * views do not).
  */
+/** Run `body` (which fills the kernel outputs `outs`); if it throws, release `outs` and rethrow. */
+export function orRelease<T>(backend: WasmBackendLike, outs: TensorInfo[], body: () => T): T {
+  try {
+    return body();
+  } catch (e) {
+    for (const t of outs) backend.disposeData(t.dataId);
+    throw e;
+  }
+}
+
 export function withHeapTemps<T>(backend: WasmBackendLike, bytes: number, body: (scratch: number, temp: (shape: number[]) => TensorInfo) => T): T {
   const made: TensorInfo[] = [];
   const temp = (shape: number[]) => {

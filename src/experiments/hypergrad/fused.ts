@@ -12,11 +12,10 @@
  * path is the reference the tests hold these to.
  */
 import { tf, Tensor } from '../../core/tf';
-import { wasmKernels, offsetOf, withHeapTemps } from '../../core/wasm/module';
+import { wasmKernels, offsetOf, withHeapTemps, orRelease } from '../../core/wasm/module';
 import type { WasmBackendLike, WasmKernels } from '../../core/wasm/module';
-import { gemm, gemmScratchBytes } from '../../core/wasm/gemm';
+import { gemm, gemmScratchBytes, rowMajorStrides } from '../../core/wasm/gemm';
 import { sizeOf } from '../../core/kernelViews';
-import type { GemmOperands } from '../../core/wasm/gemm';
 
 type TensorInfo = tf.TensorInfo;
 interface KernelArgs {
@@ -70,16 +69,6 @@ function expectShape(what: string, t: TensorInfo, shape: number[]): void {
   if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) throw new Error(`hypergrad fused kernels: ${what} has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}]`);
 }
 
-/** Dispose `outs` if `body` throws. */
-function orRelease<T>(backend: WasmBackendLike, outs: TensorInfo[], body: () => T): T {
-  try {
-    return body();
-  } catch (e) {
-    for (const t of outs) backend.disposeData(t.dataId);
-    throw e;
-  }
-}
-
 /** The largest scratch any product of this MLP needs (K × N right operands: W_l, W_lᵀ, δ_l). */
 function scratchBytes(sizes: number[], rows: number): number {
   let m = 0;
@@ -96,21 +85,7 @@ class Products {
 
   /** C = A·B (+ bias) (+ C): A [M, K] and B [K, N] row-major, either read transposed on request. */
   mul(a: number, b: number, c: number, M: number, K: number, N: number, o: { tA?: boolean; tB?: boolean; bias?: number; accumulate?: boolean } = {}): void {
-    const g: GemmOperands = {
-      a,
-      sai: o.tA ? 4 : K * 4,
-      sak: o.tA ? M * 4 : 4,
-      b,
-      sbk: o.tB ? 4 : N * 4,
-      sbn: o.tB ? K * 4 : 4,
-      c,
-      M,
-      K,
-      N,
-      bias: o.bias,
-      accumulate: o.accumulate,
-    };
-    gemm(this.k, this.scratch, g);
+    gemm(this.k, this.scratch, { a, b, c, M, K, N, ...rowMajorStrides(M, K, N, o.tA, o.tB), bias: o.bias, accumulate: o.accumulate });
   }
 }
 

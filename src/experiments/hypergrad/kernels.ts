@@ -17,7 +17,7 @@
  * wasm they are fused into the SIMD kernels of `./fused`, which replace this op path there.
  */
 import { tf, Tensor } from '../../core/tf';
-import { produceMany, sizeOf, view } from '../../core/kernelViews';
+import { produce, produceMany, sizeOf, view } from '../../core/kernelViews';
 
 type TensorInfo = tf.TensorInfo;
 type KernelArgs = { inputs: Record<string, TensorInfo>; backend: unknown; attrs?: Record<string, unknown> };
@@ -83,11 +83,11 @@ function segDotKernel(args: KernelArgs): TensorInfo {
   const { a, b } = args.inputs;
   const { offsets, coef } = args.attrs as { offsets: number[]; coef: number[] };
   const P = coef.length;
-  return produceMany(args.backend, [{ shape: [P], dtype: 'float32' }], false, ([out]) => {
+  return produce(args.backend, [P], 'float32', false, (out) => {
     const av = view(args.backend, a) as Float32Array;
     const bv = view(args.backend, b) as Float32Array;
     for (let i = 0; i < P; i++) out[i] = dot(av, bv, offsets[i], offsets[i + 1]) * coef[i];
-  })[0];
+  });
 }
 
 let registered = false;

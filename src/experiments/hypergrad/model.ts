@@ -79,7 +79,7 @@ export interface Batch {
  * Where each parameter tensor θ_i lives in the packed vector Θ = (vec W₁, b₁, ..., vec W_L, b_L)
  * (row-major; the state is h = (Θ, M), M the momenta, packed the same way).
  */
-export interface Layout {
+export interface Layout extends FusedLayout {
   /** Shape of θ_i: [in, out] for a weight, [out] for a bias. */
   shapes: number[][];
   /** Start of θ_i in Θ; offsets[P] = N. */
@@ -94,7 +94,7 @@ export function makeLayout(sizes: number[]): Layout {
   for (let l = 0; l + 1 < sizes.length; l++) shapes.push([sizes[l], sizes[l + 1]], [sizes[l + 1]]);
   const offsets = [0];
   for (const sh of shapes) offsets.push(offsets[offsets.length - 1] + sh.reduce((a, b) => a * b, 1));
-  return { shapes, offsets, N: offsets[shapes.length], L: shapes.length / 2 };
+  return { sizes, shapes, offsets, N: offsets[shapes.length], L: shapes.length / 2 };
 }
 
 /** The parameter tensors θ_i of a packed vector, by slices (differentiable to any order). */
@@ -185,8 +185,6 @@ export interface FastContext {
   jsKernels: boolean;
   /** Use the fused wasm kernels of `./fused` (else the op path). */
   fused: boolean;
-  /** The layout as the fused kernels take it (layer sizes and offsets). */
-  geometry: FusedLayout;
 }
 
 /** One (θ, batch) of the MLP: the batch gradient, and Hessian-vector products at that point. */
@@ -225,7 +223,7 @@ export class FusedMlpPoint implements MlpPass {
     withLoss = false,
   ) {
     // Owned by this object (disposed by `dispose`), also when made inside a caller's tidy scope.
-    const pt = fusedPoint(theta, batch.x, batch.yN, ctx.geometry, 1 / batch.n);
+    const pt = fusedPoint(theta, batch.x, batch.yN, ctx.layout, 1 / batch.n);
     const made = [pt.grad, pt.z, pt.p, pt.pN, ...pt.X, ...pt.D, ...pt.e, ...pt.delta];
     let lossValue: tf.Scalar | undefined;
     try {
@@ -247,7 +245,7 @@ export class FusedMlpPoint implements MlpPass {
   }
 
   hvp(u: Tensor): Tensor {
-    return fusedHvp(this.theta, u, this.batch.x, this.pt, this.ctx.geometry);
+    return fusedHvp(this.theta, u, this.batch.x, this.pt, this.ctx.layout);
   }
 
   dispose(): void {
@@ -461,8 +459,7 @@ export class HypergradSystem implements DynamicSystem {
     this.schedule = new BatchSchedule(data.n, opts.batchSize, rng);
     const jsKernels = opts.jsKernels ?? true;
     const fused = jsKernels && (opts.fusedKernels ?? true) && fusedAvailable();
-    const geometry = { sizes: opts.sizes, offsets: this.layout.offsets };
-    this.fast = { layout: this.layout, one: tf.keep(tf.scalar(1)), two: tf.keep(tf.scalar(2)), jsKernels, fused, geometry };
+    this.fast = { layout: this.layout, one: tf.keep(tf.scalar(1)), two: tf.keep(tf.scalar(2)), jsKernels, fused };
     this.full = this.makeBatch(Int32Array.from({ length: data.n }, (_, i) => i));
   }
 
