@@ -137,6 +137,11 @@ function ratio(x: number | undefined): string {
 
 const METHOD_LABEL: Record<string, string> = { forward: 'forward only', Neumann_RBP: 'Neumann-RBP', CG_RBP: 'CG-RBP' };
 
+/** A markdown table's header and separator rows (one separator per column, so that it renders). */
+function tableHead(cols: string[]): string[] {
+  return [`| ${cols.join(' | ')} |`, `|${'---|'.repeat(cols.length)}`];
+}
+
 export function renderMarkdown(rep: BenchReport): string {
   const L: string[] = [];
   const m = rep.meta;
@@ -160,8 +165,7 @@ export function renderMarkdown(rep: BenchReport): string {
     const T = rows.map((r) => (r.ours?.ok ? r.ours.T : r.torch?.T)).find((x) => x !== undefined);
     L.push(`## ${wl}${T ? ` (T = ${T})` : ''}`);
     L.push('');
-    L.push('| method | K | variant | wall ms median | wall ms min | CPU ms | peak tensor MiB | RSS growth MiB | rel err vs BPTT | cos vs BPTT | PyTorch CPU ms | PyTorch wall ms | CPU ÷ PyTorch | wall ÷ PyTorch |');
-    L.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+    L.push(...tableHead(['method', 'K', 'variant', 'wall ms median', 'wall ms min', 'CPU ms', 'peak tensor MiB', 'RSS growth MiB', 'rel err vs BPTT', 'cos vs BPTT', 'PyTorch CPU ms', 'PyTorch wall ms', 'CPU ÷ PyTorch', 'wall ÷ PyTorch']));
     for (const r of rows) {
       const o = r.ours?.ok ? r.ours : undefined;
       const err = r.ours && !r.ours.ok ? ` (failed: ${r.ours.error.slice(0, 80)})` : '';
@@ -183,8 +187,7 @@ export function renderMarkdown(rep: BenchReport): string {
   if (rep.targets.length) {
     L.push('## Targets');
     L.push('');
-    L.push('| target | row(s) | value | limit | result |');
-    L.push('|---|---|---|---|---|');
+    L.push(...tableHead(['target', 'row(s)', 'value', 'limit', 'result']));
     for (const t of rep.targets) L.push(`| ${t.name} | ${t.rows} | ${t.value === null ? '–' : t.value.toFixed(2)} | ${t.limit} | ${t.status}${t.note ? ` (${t.note})` : ''} |`);
     L.push('');
   }
@@ -192,8 +195,7 @@ export function renderMarkdown(rep: BenchReport): string {
     const s = rep.stream;
     L.push(`## Streaming overhead (Hopfield ${s.method} K=${s.K}, ${s.steps} training steps through runExperiment, steady-state ms per step)`);
     L.push('');
-    L.push('| emit | ms / step | events / step | bytes / step | serialise ms / step |');
-    L.push('|---|---|---|---|---|');
+    L.push(...tableHead(['emit', 'ms / step', 'events / step', 'bytes / step', 'serialise ms / step']));
     L.push(`| drop every event | ${ms(s.drop_ms_per_step)} | | | |`);
     L.push(`| JSON.stringify every event (as process.send) | ${ms(s.json_ms_per_step)} | ${s.events_per_step.toFixed(1)} | ${s.bytes_per_step.toFixed(0)} | ${s.serialize_ms_per_step.toFixed(3)} |`);
     L.push('');
@@ -206,8 +208,7 @@ export function renderMarkdown(rep: BenchReport): string {
     L.push('');
     L.push('The models\' hot products with tfjs\'s own kernel (XNNPACK) and with `src/core/wasm` (RBP_LAB_WASM_KERNELS=off / simd / auto), one process each.');
     L.push('');
-    L.push(`| product | ${g.map((x) => x.variant).join(' | ')} | best ÷ tfjs |`);
-    L.push(`|---|${g.map(() => '---|').join('')}---|`);
+    L.push(...tableHead(['product', ...g.map((x) => x.variant), 'best ÷ tfjs']));
     const base = g.find((x) => x.kernels === 'off');
     GEMM_SHAPES.forEach((sh, i) => {
       const best = Math.max(...g.map((x) => x.gflops[i]));
@@ -219,8 +220,7 @@ export function renderMarkdown(rep: BenchReport): string {
     const s = rep.soak;
     L.push(`## Memory soak (${s.workload ?? 'hopfield'} ${s.method} K=${s.K}, ${s.steps} training steps, sample every ${s.every})`);
     L.push('');
-    L.push('| step | elapsed s | RSS MiB | live tensors | live tensor MiB | JS heap MiB | wasm heap MiB | wasm heap resident MiB | step ms |');
-    L.push('|---|---|---|---|---|---|---|---|');
+    L.push(...tableHead(['step', 'elapsed s', 'RSS MiB', 'live tensors', 'live tensor MiB', 'JS heap MiB', 'wasm heap MiB', 'wasm heap resident MiB', 'step ms']));
     for (const x of s.samples) L.push(`| ${x.step} | ${x.elapsed_s.toFixed(0)} | ${mib(x.rss_bytes)} | ${x.num_tensors} | ${mib(x.num_bytes)} | ${mib(x.js_heap_bytes)} | ${mib(x.wasm_heap_bytes)} | ${x.wasm_resident_bytes === undefined ? '–' : mib(x.wasm_resident_bytes)} | ${ms(x.step_ms)} |`);
     L.push('');
     L.push(`After warm-up (steps after ${s.warm_from_step}, the first evaluation): live tensors ${s.tensors_flat ? 'flat' : 'NOT flat'}, live bytes ${s.bytes_flat ? 'flat' : 'NOT flat'}, RSS growth ${mib(s.rss_growth_after_warmup_bytes)} MiB (${s.rss_flat ? 'flat' : 'NOT flat'}) → **${s.flat ? 'flat' : 'NOT flat'}**. The wasm heap never shrinks and is capped at 4 GB. Process environment: MALLOC_ARENA_MAX=${s.malloc_arena_max ?? 'unset (glibc default)'}.`);
