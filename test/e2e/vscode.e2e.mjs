@@ -171,7 +171,7 @@ async function main() {
    * (seen in CI, trusted and untrusted folders alike: the first host exits with code 0 and a second
    * starts); a command sent in that window is lost with the first host, so it is sent again.
    */
-  async function paletteUntil(title, effect, what, timeout = 15_000, attempts = 4) {
+  async function paletteUntil(title, effect, what, csLogName, timeout = 15_000, attempts = 4) {
     for (let attempt = 1; ; attempt++) {
       await palette(title);
       try {
@@ -179,7 +179,9 @@ async function main() {
         return attempt;
       } catch (e) {
         if (attempt >= attempts) throw e;
-        log(`'${title}': no ${what} after attempt ${attempt}; running the command again`);
+        // what the server saw of extension hosts so far, to tell a restart from another cause
+        const hosts = fs.readFileSync(path.join(R, csLogName), 'utf8').split('\n').filter((l) => /Launched Extension Host|Extension Host Process exited/.test(l)).map((l) => l.replace(/^(\[[^\]]*\]).*?(<\d+> .*)$/, '$1 $2'));
+        log(`'${title}': no ${what} after attempt ${attempt}; running the command again. Extension hosts: ${hosts.join('; ') || 'none logged'}`);
       }
     }
   }
@@ -212,7 +214,7 @@ async function main() {
   // 5. A smoke run from the palette, streamed live to the dashboard.
   const tRun = Date.now();
   // The dashboard opens with the run as soon as the command is taken (rbpLab.openDashboardOnRun), before the worker starts.
-  const run1Attempts = await paletteUntil('RBP Lab: Run Hopfield Associative Memory', webview().locator("body[data-status]:not([data-status='idle'])"), 'run on the dashboard', 30_000);
+  const run1Attempts = await paletteUntil('RBP Lab: Run Hopfield Associative Memory', webview().locator("body[data-status]:not([data-status='idle'])"), 'run on the dashboard', 'code-server.log', 30_000);
   log(`run 1 launched from the palette${run1Attempts > 1 ? ` (attempt ${run1Attempts})` : ''}`);
   await webview().locator('#cap-forward[data-step]').waitFor({ timeout: 120_000 });
   const liveCaption = await webview().locator('#cap-forward').innerText();
@@ -478,7 +480,7 @@ async function main() {
   await page.getByRole('treeitem', { name: 'README.md' }).waitFor({ timeout: 90_000 });
   log('untrusted workbench loaded');
   const refusal = page.locator('.notification-toast', { hasText: 'This workspace is not trusted' }).first();
-  await paletteUntil('RBP Lab: Run Hopfield Associative Memory', refusal, 'refusal', 10_000);
+  await paletteUntil('RBP Lab: Run Hopfield Associative Memory', refusal, 'refusal', 'code-server-untrusted.log', 10_000);
   const refusalText = (await refusal.innerText()).replace(/\s+/g, ' ');
   assert(/does not start runs here/.test(refusalText), `the refusal says why: ${refusalText}`);
   assert(/Manage Workspace Trust/.test(refusalText), `the refusal offers to manage trust: ${refusalText}`);
