@@ -2,7 +2,7 @@
  * The vscode-free half of the config editor: which YAML files are experiment configs, where the
  * parser's issues and the inline notes sit in the text, the missing-data-folder check, the
  * residual sparkline, and the hover's markdown. index.ts turns these into CodeLens, diagnostics,
- * decorations and hovers; test/configEditor.test.ts tests them.
+ * decorations and hovers; test/extension/configEditor.test.ts tests them.
  */
 import * as fs from 'fs';
 import * as path from 'path';

@@ -4,10 +4,10 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { RunsStore, runItemView, keyMetrics } from '../src/extension/runsStore';
-import { RunRecorder } from '../src/run/recorder';
-import type { WorkerEvent } from '../src/protocol/messages';
-import { startWorkerRun, chooseNode } from '../src/extension/workerHost';
+import { RunsStore, runItemView, keyMetrics } from '../../src/extension/runsStore';
+import { RunRecorder } from '../../src/run/recorder';
+import type { WorkerEvent } from '../../src/protocol/messages';
+import { startWorkerRun, chooseNode } from '../../src/extension/workerHost';
 
 test('a tracked run is active until it ends; its events and changes are published; it is listed', async () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'rbp-store-'));

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { loadPickle, PickleError, UnsafePickleError, isCsrMatrix, isNdArray, toAdjacency, toDense2D, type NdArray } from '../src/experiments/citation-gnn/pickle';
-import { Rng } from '../src/core/random';
+import { loadPickle, PickleError, UnsafePickleError, isCsrMatrix, isNdArray, toAdjacency, toDense2D, type NdArray } from '../../src/experiments/citation-gnn/pickle';
+import { Rng } from '../../src/core/random';
 
 /** The shared Planetoid folder: <repo>/../shared/data/planetoid, found from the source or the compiled test. */
 function planetoidDir(): string | undefined {

@@ -3,10 +3,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as path from 'path';
-import { parseConfigText, applyOverride, builtinConfig, validateConfigObject } from '../src/config/load';
-import { BUILTIN_CONFIGS } from '../src/config/builtin';
-import { configJsonSchema } from '../src/config/jsonSchema';
-import { repoRoot } from './helpers/setup';
+import { parseConfigText, applyOverride, builtinConfig, validateConfigObject } from '../../src/config/load';
+import { BUILTIN_CONFIGS } from '../../src/config/builtin';
+import { configJsonSchema } from '../../src/config/jsonSchema';
+import { repoRoot } from '../helpers/setup';
 
 test('the shipped configs/*.yaml are exactly the built-in configs, and valid', () => {
   for (const [name, cfg] of Object.entries(BUILTIN_CONFIGS)) {

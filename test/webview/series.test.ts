@@ -1,7 +1,7 @@
 /** Smoothing, decimation, robust ranges and export on known series. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { smoothEma, decimateMinMax, robustRange, seriesToCsv, csvToSeries, colourFor, Point } from '../src/shared/series';
+import { smoothEma, decimateMinMax, robustRange, seriesToCsv, csvToSeries, colourFor, Point } from '../../src/shared/series';
 
 test('debiased EMA equals a hand computation', () => {
   const w = 0.6;

@@ -1,9 +1,9 @@
 /** The message protocol's validators at every boundary, and the dashboard replay selection. */
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { parseWorkerEvent, parseWorkerMessage, parseHostCommand, parseWebviewMessage, parseHostToWebview, ProtocolError, Envelope } from '../src/protocol/messages';
-import { replaySelection, downsample, overlaySeries } from '../src/extension/replay';
-import type { RunDescription } from '../src/run/recorder';
+import { parseWorkerEvent, parseWorkerMessage, parseHostCommand, parseWebviewMessage, parseHostToWebview, ProtocolError, Envelope } from '../../src/protocol/messages';
+import { replaySelection, downsample, overlaySeries } from '../../src/extension/replay';
+import type { RunDescription } from '../../src/run/recorder';
 
 const stamp = (seq: number) => ({ runId: 'r1', seq, t: 1000 + seq });
 const fwd = (step: number, seq: number) => ({ type: 'trace/forward', step, abs: [1, 0.1, null], rel: [1, 0.1, 0.01], converged: true, diverged: false, ...stamp(seq) });
@@ -102,4 +102,26 @@ test('replaySelection sends what the charts draw, not the whole record', () => {
   assert.equal(ov.length, 1);
   assert.equal(ov[0].metric, 'loss');
   assert.equal(ov[0].points.length, 200);
+});
+
+test('protocol validators reject malformed messages at each boundary', () => {
+  assert.throws(() => parseWorkerEvent({ type: 'metrics', runId: 'x', seq: 1, t: 1, step: 'one' }), ProtocolError);
+  assert.throws(() => parseWorkerEvent({ type: 'nope', runId: 'x', seq: 1, t: 1 }), /unknown event type/);
+  assert.throws(() => parseWorkerEvent('hello'), ProtocolError);
+  const ok = parseWorkerEvent({ type: 'trace/forward', runId: 'x', seq: 0, t: 1, step: 0, abs: [1, null], rel: [0.5, null], converged: false, diverged: true });
+  assert.equal(ok.type, 'trace/forward');
+  assert.throws(() => parseHostCommand({ type: 'run/start', runId: 'x', spec: { experiment: 3 } }), /experiment/);
+  assert.equal(parseHostCommand({ type: 'run/cancel', runId: 'x' }).type, 'run/cancel');
+  assert.throws(() => parseWebviewMessage({ type: 'export', format: 'exe', chart: 'c', data: '' }), /format/);
+  assert.throws(() => parseWebviewMessage({ type: 'eval', code: 'alert(1)' }), /unknown webview message/);
+});
+
+test('gradient-check rows survive JSON: NaN and Inf come back as NaN, not null', () => {
+  const row = { method: 'RBP', K: 5, relErrExact: Infinity, cosExact: NaN, relErrBptt: 1, cosBptt: 0.5, timeMs: 1, peakBytes: 2, loss: 3, residual: null, residualTrace: [], vjps: 1, jvps: 0 };
+  const wire = JSON.parse(JSON.stringify({ type: 'gradcheck/row', runId: 'r', seq: 0, t: 0, row }));
+  assert.equal(wire.row.cosExact, null);
+  const e = parseWorkerEvent(wire);
+  assert.ok(e.type === 'gradcheck/row' && Number.isNaN(e.row.cosExact) && Number.isNaN(e.row.relErrExact));
+  assert.equal((e as { row: { cosExact: number } }).row.cosExact.toFixed(6), 'NaN');
+  assert.throws(() => parseWorkerEvent({ ...wire, row: { ...wire.row, loss: 'x' } }), /loss/);
 });

@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { loadPlanetoid, randomSplit, PlanetoidError } from '../src/experiments/citation-gnn/planetoid';
-import { loadPickle, toDense2D } from '../src/experiments/citation-gnn/pickle';
-import { pcaReduce, symmetricEigen } from '../src/experiments/citation-gnn/pca';
-import { Rng } from '../src/core/random';
+import { loadPlanetoid, randomSplit, PlanetoidError } from '../../src/experiments/citation-gnn/planetoid';
+import { loadPickle, toDense2D } from '../../src/experiments/citation-gnn/pickle';
+import { pcaReduce, symmetricEigen } from '../../src/experiments/citation-gnn/pca';
+import { Rng } from '../../src/core/random';
 
 function planetoidDir(): string | undefined {
   for (let d = __dirname, i = 0; i < 6; i++, d = path.dirname(d)) {

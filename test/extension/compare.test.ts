@@ -10,11 +10,12 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { execFileSync } from 'child_process';
-import { startWorkerRun, chooseNode } from '../src/extension/workerHost';
-import { readRun } from '../src/run/recorder';
-import { compareHeadline, compareRunOptions, parseKs, sci, mib, headlineK, memoryTrend, type Report } from '../src/shared/compareSummary';
+import { startWorkerRun, chooseNode } from '../../src/extension/workerHost';
+import { readRun } from '../../src/run/recorder';
+import { compareHeadline, compareRunOptions, parseKs, sci, mib, headlineK, memoryTrend, type Report } from '../../src/shared/compareSummary';
+import { repoRoot } from '../helpers/setup';
 
-const root = path.resolve(__dirname, '..', '..');
+const root = repoRoot;
 const cli = path.join(root, 'dist', 'cli.js');
 const worker = path.join(root, 'dist', 'worker.js');
 const Ks = [5, 10, 20, 40];
@@ -113,14 +114,14 @@ test('the headline says plainly when the claim fails (ρ(J) ≥ 1: errors ~1, co
 });
 
 test('protocol: the overlay settings in the webview state and wall times in overlay series are validated', async () => {
-  const { parseWebviewMessage, parseHostToWebview } = await import('../src/protocol/messages');
+  const { parseWebviewMessage, parseHostToWebview } = await import('../../src/protocol/messages');
   const ok = parseWebviewMessage({ type: 'ready', state: { runId: 'a', overlay: { smoothing: 0.6, yScale: 'log', xAxis: 'wall', ignoreOutliers: true, hidden: ['b'], metric: 'loss' } } });
   assert.equal(ok.type, 'ready');
   assert.throws(() => parseWebviewMessage({ type: 'ready', state: { overlay: { xAxis: 'time' } } }), /xAxis/);
   assert.throws(() => parseWebviewMessage({ type: 'ready', state: { overlay: { hidden: [1] } } }), /hidden/);
   assert.equal(parseHostToWebview({ type: 'overlay', series: [{ runId: 'a', label: 'a', metric: 'loss', points: [[0, 1]], wallMs: [5] }] }).type, 'overlay');
   assert.throws(() => parseHostToWebview({ type: 'overlay', series: [{ runId: 'a', label: 'a', metric: 'loss', points: [[0, 1]], wallMs: ['x'] }] }), /wallMs/);
-  const { overlaySeries } = await import('../src/extension/replay');
+  const { overlaySeries } = await import('../../src/extension/replay');
   const d = { protocol: 1, runId: 'r1', experiment: 'hopfield', title: '', runner: '', method: 'RBP', K: 5, T: 3, steps: 2, status: 'completed' as const, startedAt: '', config: {}, finalMetrics: {}, label: 'mine' };
   const ev = (step: number, elapsedMs: number) => ({ type: 'metrics' as const, step, elapsedMs, kind: 'train' as const, values: { loss: 1 / (step + 1) }, runId: 'r1', seq: step, t: 0 });
   const [s] = overlaySeries(d, [ev(0, 10), ev(1, 30)]);

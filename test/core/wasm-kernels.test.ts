@@ -5,15 +5,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { tf } from '../src/core/tf';
-import { selectBackend } from '../src/core/backend';
-import { enableWasmMatMul, disableWasmMatMul, matMulStatus, resetMatMulCounters, MAX_B_BYTES } from '../src/core/wasm/matmul';
-import { wasmKernels, setKernelRequest, offsetOf } from '../src/core/wasm/module';
-import type { WasmBackendLike } from '../src/core/wasm/module';
-import { ELEMENTWISE } from '../src/core/wasm/kernels-wat.mjs';
-import type { Expr } from '../src/core/wasm/kernels-wat.mjs';
-import { csrGraph, csrRowSum, squaredResidual } from '../src/core/kernels';
-import { Rng } from '../src/core/random';
+import { tf } from '../../src/core/tf';
+import { selectBackend } from '../../src/core/backend';
+import { enableWasmMatMul, disableWasmMatMul, matMulStatus, resetMatMulCounters, MAX_B_BYTES } from '../../src/core/wasm/matmul';
+import { wasmKernels, setKernelRequest, offsetOf } from '../../src/core/wasm/module';
+import type { WasmBackendLike } from '../../src/core/wasm/module';
+import { ELEMENTWISE } from '../../src/core/wasm/kernels-wat.mjs';
+import type { Expr } from '../../src/core/wasm/kernels-wat.mjs';
+import { csrGraph, csrRowSum, squaredResidual } from '../../src/core/kernels';
+import { Rng } from '../../src/core/random';
 
 function maxRelDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   assert.equal(a.length, b.length, 'length');

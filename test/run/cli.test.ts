@@ -5,8 +5,8 @@ import { spawnSync, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { readRun } from '../src/run/recorder';
-import { repoRoot } from './helpers/setup';
+import { readRun } from '../../src/run/recorder';
+import { repoRoot } from '../helpers/setup';
 
 const cli = path.join(repoRoot, 'dist', 'cli.js');
 const smoke = ['--set', 'model.num_update=10', '--set', 'dataset.num_imgs=2', '--backend', 'wasm'];

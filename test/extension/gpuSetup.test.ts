@@ -7,8 +7,8 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { setUpGpuBackend, classifyNpmFailure, classifyLoadFailure, findNpm } from '../src/extension/gpuSetup';
-import { findOnPath } from '../src/extension/workerHost';
+import { setUpGpuBackend, classifyNpmFailure, classifyLoadFailure, findNpm } from '../../src/extension/gpuSetup';
+import { findOnPath } from '../../src/extension/workerHost';
 
 const node = findOnPath('node') ?? process.execPath;
 

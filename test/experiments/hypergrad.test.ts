@@ -7,21 +7,21 @@
 import { test, before } from 'node:test';
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { tf, Tensor } from '../src/core/tf';
-import { selectBackend } from '../src/core/backend';
-import { getMethod, METHOD_NAMES } from '../src/core/gradients';
-import { genericLinearization, lossGradients } from '../src/core/system';
-import { compareGrads } from '../src/core/metrics';
-import { NaiveSolver } from '../src/core/solvers/naive';
-import { dispose } from '../src/core/state';
-import { Rng } from '../src/core/random';
-import { HypergradSystem, HYPERGRAD_DEFAULTS, HypergradOptions, FusedMlpPoint, MlpPoint, mlpPass, packTheta } from '../src/experiments/hypergrad/model';
-import { fusedAvailable, fusedMomentum, fusedPoint } from '../src/experiments/hypergrad/fused';
-import { syntheticDataset, loadHypergradMnist, BatchSchedule } from '../src/experiments/hypergrad/data';
-import { createHypergradSession } from '../src/experiments/hypergrad/experiment';
-import { getExperiment } from '../src/experiments';
-import type { RbpConfig } from '../src/config/load';
-import { assertNoLeaks, assertSameLinearization } from './helpers/checks';
+import { tf, Tensor } from '../../src/core/tf';
+import { selectBackend } from '../../src/core/backend';
+import { getMethod, METHOD_NAMES } from '../../src/core/gradients';
+import { genericLinearization, lossGradients } from '../../src/core/system';
+import { compareGrads } from '../../src/core/metrics';
+import { NaiveSolver } from '../../src/core/solvers/naive';
+import { dispose } from '../../src/core/state';
+import { Rng } from '../../src/core/random';
+import { HypergradSystem, HYPERGRAD_DEFAULTS, HypergradOptions, FusedMlpPoint, MlpPoint, mlpPass, packTheta } from '../../src/experiments/hypergrad/model';
+import { fusedAvailable, fusedMomentum, fusedPoint } from '../../src/experiments/hypergrad/fused';
+import { syntheticDataset, loadHypergradMnist, BatchSchedule } from '../../src/experiments/hypergrad/data';
+import { createHypergradSession } from '../../src/experiments/hypergrad/experiment';
+import { getExperiment } from '../../src/experiments';
+import type { RbpConfig } from '../../src/config/load';
+import { assertNoLeaks, assertSameLinearization } from '../helpers/checks';
 
 before(async () => {
   await selectBackend('wasm');

@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { selectBackend, describeChoice, findWasmDir, resolveNative, BackendError } from '../src/core/backend';
-import { tf } from '../src/core/tf';
+import { selectBackend, describeChoice, findWasmDir, resolveNative, BackendError } from '../../src/core/backend';
+import { tf } from '../../src/core/tf';
 
 test('auto falls back to wasm here and says why the native backends were skipped', async () => {
   const c = await selectBackend('auto');

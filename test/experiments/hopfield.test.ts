@@ -1,19 +1,19 @@
 /** The Hopfield experiment: fast path = generic path, memory behaviour, and training. */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { getMethod, MethodName } from '../src/core/gradients';
-import { measurePeak } from '../src/core/memory';
-import { dispose } from '../src/core/state';
-import { HopfieldSystem, HOPFIELD_DEFAULTS } from '../src/experiments/hopfield/model';
-import { hopfieldPatterns, corrupt } from '../src/experiments/hopfield/data';
-import { hopfieldExperiment } from '../src/experiments/hopfield/experiment';
-import { builtinConfig } from '../src/config/load';
-import { Adam } from '../src/core/optim';
+import { getMethod, MethodName } from '../../src/core/gradients';
+import { measurePeak } from '../../src/core/memory';
+import { dispose } from '../../src/core/state';
+import { HopfieldSystem, HOPFIELD_DEFAULTS } from '../../src/experiments/hopfield/model';
+import { hopfieldPatterns, corrupt } from '../../src/experiments/hopfield/data';
+import { hopfieldExperiment } from '../../src/experiments/hopfield/experiment';
+import { builtinConfig } from '../../src/config/load';
+import { Adam } from '../../src/core/optim';
 import * as fs from 'fs';
 import * as path from 'path';
-import { encodeMnist, decodeMnist, MNIST_BIN } from '../src/experiments/mnist';
-import { useBackend, repoRoot } from './helpers/setup';
-import { assertNoLeaks, assertMethodsAgree } from './helpers/checks';
+import { encodeMnist, decodeMnist, MNIST_BIN } from '../../src/experiments/mnist';
+import { useBackend, repoRoot } from '../helpers/setup';
+import { assertNoLeaks, assertMethodsAgree } from '../helpers/checks';
 
 before(useBackend);
 

@@ -5,12 +5,12 @@
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { tf, Tensor } from '../src/core/tf';
-import { exp, sigmoid, tanh, softmaxCrossEntropy, softmax, logSumExp } from '../src/core/activations';
-import { genericLinearization, gradsOf } from '../src/core/system';
-import { dispose } from '../src/core/state';
-import { ToySystem } from './helpers/toy';
-import { useBackend, randomDirection, dotAll } from './helpers/setup';
+import { tf, Tensor } from '../../src/core/tf';
+import { exp, sigmoid, tanh, softmaxCrossEntropy, softmax, logSumExp } from '../../src/core/activations';
+import { genericLinearization, gradsOf } from '../../src/core/system';
+import { dispose } from '../../src/core/state';
+import { ToySystem } from '../helpers/toy';
+import { useBackend, randomDirection, dotAll } from '../helpers/setup';
 
 before(useBackend);
 

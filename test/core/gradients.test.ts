@@ -4,15 +4,15 @@
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { tf } from '../src/core/tf';
-import { getMethod, parseMethodName, METHOD_NAMES } from '../src/core/gradients';
-import { compareGrads } from '../src/core/metrics';
-import { dispose } from '../src/core/state';
-import { linearize, genericLinearization } from '../src/core/system';
-import { NaiveSolver } from '../src/core/solvers/naive';
-import { spectralRadius, verdict } from '../src/core/diagnostics';
-import { ToySystem } from './helpers/toy';
-import { useBackend, randomDirection, dotAll } from './helpers/setup';
+import { tf } from '../../src/core/tf';
+import { getMethod, parseMethodName, METHOD_NAMES } from '../../src/core/gradients';
+import { compareGrads } from '../../src/core/metrics';
+import { dispose } from '../../src/core/state';
+import { linearize, genericLinearization } from '../../src/core/system';
+import { NaiveSolver } from '../../src/core/solvers/naive';
+import { spectralRadius, verdict } from '../../src/core/diagnostics';
+import { ToySystem } from '../helpers/toy';
+import { useBackend, randomDirection, dotAll } from '../helpers/setup';
 
 before(useBackend);
 

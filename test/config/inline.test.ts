@@ -1,9 +1,9 @@
 /** Inline config notes from a gradient check and from a recorded run. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { notesFromGradcheck, notesFromRun } from '../src/config/inline';
-import type { GradcheckReport, GradcheckRow } from '../src/run/gradcheck';
-import type { Envelope } from '../src/protocol/messages';
+import { notesFromGradcheck, notesFromRun } from '../../src/config/inline';
+import type { GradcheckReport, GradcheckRow } from '../../src/run/gradcheck';
+import type { Envelope } from '../../src/protocol/messages';
 
 const row = (method: GradcheckRow['method'], K: number | null, relErr: number, peakMB: number): GradcheckRow => ({
   method, K, relErrExact: relErr, cosExact: 1 - relErr, relErrBptt: relErr, cosBptt: 1 - relErr, timeMs: 10, peakBytes: peakMB * 2 ** 20, loss: 1, residual: relErr, residualTrace: [relErr], vjps: 1, jvps: 0,

@@ -1,11 +1,11 @@
 /** The gradient check's diagnostics: ρ(J) comes from exact's own linearisation, not a second forward pass. */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { useBackend } from './helpers/setup';
-import { builtinConfig } from '../src/config/load';
-import { getExperiment } from '../src/experiments';
-import { gradcheck } from '../src/run/gradcheck';
-import { diagnose } from '../src/run/runner';
+import { useBackend } from '../helpers/setup';
+import { builtinConfig } from '../../src/config/load';
+import { getExperiment } from '../../src/experiments';
+import { gradcheck } from '../../src/run/gradcheck';
+import { diagnose } from '../../src/run/runner';
 
 before(useBackend);
 

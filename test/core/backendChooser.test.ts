@@ -8,8 +8,8 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { selectBackend, describeChoice } from '../src/core/backend';
-import { tf } from '../src/core/tf';
+import { selectBackend, describeChoice } from '../../src/core/backend';
+import { tf } from '../../src/core/tf';
 
 /** A stand-in for tfjs-node-gpu: a 'tensorflow' backend that is tfjs's cpu backend with its kernels. */
 const FAKE_INDEX = `

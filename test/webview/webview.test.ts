@@ -12,17 +12,18 @@ import * as http from 'http';
 import * as os from 'os';
 import * as path from 'path';
 import type { AddressInfo } from 'net';
-import { dashboardHtml, makeNonce } from '../src/extension/dashboardHtml';
-import { replaySelection } from '../src/extension/replay';
-import { startWorkerRun, chooseNode } from '../src/extension/workerHost';
-import { readRun } from '../src/run/recorder';
-import type { Envelope, HostToWebview, WebviewToHost, GradcheckResultMsg } from '../src/protocol/messages';
+import { dashboardHtml, makeNonce } from '../../src/extension/dashboardHtml';
+import { replaySelection } from '../../src/extension/replay';
+import { startWorkerRun, chooseNode } from '../../src/extension/workerHost';
+import { readRun } from '../../src/run/recorder';
+import type { Envelope, HostToWebview, WebviewToHost, GradcheckResultMsg } from '../../src/protocol/messages';
 import { execFileSync } from 'child_process';
-import { csvToSeries, smoothEma } from '../src/shared/series';
-import { compareHeadline, sci, mib } from '../src/shared/compareSummary';
+import { csvToSeries, smoothEma } from '../../src/shared/series';
+import { compareHeadline, sci, mib } from '../../src/shared/compareSummary';
+import { repoRoot } from '../helpers/setup';
 
 const CHROMIUM = '/usr/bin/chromium';
-const root = path.resolve(__dirname, '..', '..');
+const root = repoRoot;
 const results = path.join(root, 'test-results');
 const skip = !fs.existsSync(CHROMIUM) ? `${CHROMIUM} is absent (apt-get install -y chromium); .ci/run installs it` : false;
 

@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { tf } from '../src/core/tf';
-import { selectBackend } from '../src/core/backend';
-import { registerGraphKernels, restoreOriginalKernels, graphKernelsActive, gatherRows, segmentSumRows, csrGraph, csrRowSum, squaredResidual, registerFusedKernels, CSR_KERNEL } from '../src/core/kernels';
-import { residualNorms } from '../src/core/solvers/naive';
-import { Rng } from '../src/core/random';
+import { tf } from '../../src/core/tf';
+import { selectBackend } from '../../src/core/backend';
+import { registerGraphKernels, restoreOriginalKernels, graphKernelsActive, gatherRows, segmentSumRows, csrGraph, csrRowSum, squaredResidual, registerFusedKernels, CSR_KERNEL } from '../../src/core/kernels';
+import { residualNorms } from '../../src/core/solvers/naive';
+import { Rng } from '../../src/core/random';
 
 function randInts(rng: Rng, n: number, lo: number, hi: number): Int32Array {
   return Int32Array.from({ length: n }, () => lo + rng.int(hi - lo));

@@ -1,8 +1,8 @@
 /** The bench's markdown report: every table renders (as many separator cells as header cells, every row as wide). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { renderMarkdown, BenchReport } from '../bench/report';
-import { GEMM_SHAPES } from '../bench/common';
+import { renderMarkdown, BenchReport } from '../../bench/report';
+import { GEMM_SHAPES } from '../../bench/common';
 
 function report(): BenchReport {
   const sample = (step: number) => ({ step, elapsed_s: step / 10, rss_bytes: 5e8, num_tensors: 8, num_bytes: 1e8, js_heap_bytes: 4e7, js_heap_total_bytes: 5e7, external_bytes: 7e8, wasm_heap_bytes: 7e8, wasm_resident_bytes: 6e8, step_ms: 30 });

@@ -4,10 +4,10 @@ import assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { parseConfigText } from '../src/config/load';
-import { notesFromGradcheck, notesFromRun } from '../src/config/inline';
-import type { GradcheckReport, GradcheckRow } from '../src/run/gradcheck';
-import type { Envelope } from '../src/protocol/messages';
+import { parseConfigText } from '../../src/config/load';
+import { notesFromGradcheck, notesFromRun } from '../../src/config/inline';
+import type { GradcheckReport, GradcheckRow } from '../../src/run/gradcheck';
+import type { Envelope } from '../../src/protocol/messages';
 import {
   configDiagnostics,
   configModel,
@@ -25,9 +25,10 @@ import {
   placeNotes,
   sparklineSvg,
   svgDataUri,
-} from '../src/extension/configEditor/model';
+} from '../../src/extension/configEditor/model';
+import { repoRoot } from '../helpers/setup';
 
-const repo = path.resolve(__dirname, '..', '..');
+const repo = repoRoot;
 const read = (f: string) => fs.readFileSync(path.join(repo, 'configs', f), 'utf8');
 const hopfield = read('hopfield.yaml');
 const lineOf = (text: string, re: RegExp) => text.split('\n').findIndex((l) => re.test(l));

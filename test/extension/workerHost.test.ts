@@ -9,11 +9,12 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { startWorkerRun, chooseNode, findOnPath, WorkerRun, WorkerHostOptions } from '../src/extension/workerHost';
-import { readRun } from '../src/run/recorder';
-import type { Envelope, RunSpec } from '../src/protocol/messages';
+import { startWorkerRun, chooseNode, findOnPath, WorkerRun, WorkerHostOptions } from '../../src/extension/workerHost';
+import { readRun } from '../../src/run/recorder';
+import type { Envelope, RunSpec } from '../../src/protocol/messages';
+import { repoRoot } from '../helpers/setup';
 
-const root = path.resolve(__dirname, '..', '..');
+const root = repoRoot;
 const workerScript = path.join(root, 'dist', 'worker.js');
 const runsRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'rbp-workerhost-'));
 const SMOKE = ['model.num_update=10'];

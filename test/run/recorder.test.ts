@@ -1,0 +1,80 @@
+/** The run recorder: run.json and events.jsonl as a run goes, labels, failures before the start. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { RunRecorder, readRun, listRuns } from '../../src/run/recorder';
+import { RunsStore } from '../../src/extension/runsStore';
+
+test('the recorder appends events as they come, keeps run.json current, and survives a torn line', () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'rbp-rec-'));
+  const dir = path.join(root, 'r1');
+  const rec = new RunRecorder(dir, 'r1');
+  rec.record({
+    type: 'run/started', experiment: 'hopfield', title: 'H', runner: 'HopfieldRunner', method: 'BPTT', K: null, T: 5, steps: 2, stepLabel: 'step',
+    backend: { name: 'wasm', description: 'wasm', skipped: [], nodeVersion: process.version, execPath: process.execPath }, config: {}, startedAt: new Date().toISOString(), notes: [],
+  });
+  rec.record({ type: 'metrics', step: 0, elapsedMs: 1, kind: 'train', values: { loss: 0.5 } });
+  // Before close, what was recorded is already on disk.
+  const mid = readRun(dir);
+  assert.equal(mid.events.length, 2);
+  assert.equal(mid.description?.status, 'running');
+  fs.appendFileSync(path.join(dir, 'events.jsonl'), '{"type":"metrics","step":1,"elap');
+  const torn = readRun(dir);
+  assert.equal(torn.events.length, 2);
+  assert.equal(torn.skipped, 1);
+  rec.record({ type: 'run/failed', kind: 'killed', reason: 'worker killed (SIGKILL)', elapsedMs: 5 });
+  rec.close();
+  const done = readRun(dir);
+  assert.equal(done.description?.status, 'failed');
+  assert.equal(done.description?.reason, 'worker killed (SIGKILL)');
+  assert.equal(done.description?.finalMetrics.loss, 0.5);
+  assert.equal(listRuns(root).length, 1);
+});
+
+test('a recorder given the request writes run.json at once; run/started completes it, run/failed ends it', () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'rbp-rec-'));
+  const a = new RunRecorder(path.join(root, 'a'), 'a', { experiment: 'cora', title: 'cora', method: 'Neumann_RBP', K: 5, steps: 10 });
+  let d = readRun(path.join(root, 'a')).description;
+  assert.equal(d?.status, 'running');
+  assert.equal(d?.experiment, 'cora');
+  assert.equal(d?.K, 5);
+  assert.equal(d?.pid, process.pid, 'the recording process until the worker names itself');
+  a.record({ type: 'log', level: 'info', text: 'loading' });
+  a.record({ type: 'run/failed', kind: 'no-start', reason: 'node not found', elapsedMs: 3 });
+  a.close();
+  d = readRun(path.join(root, 'a')).description;
+  assert.equal(d?.status, 'failed');
+  assert.equal(d?.reason, 'node not found');
+  assert.equal(d?.method, 'Neumann_RBP', 'what was asked for is kept');
+  assert.ok(d?.finishedAt);
+
+  const b = new RunRecorder(path.join(root, 'b'), 'b', { experiment: 'h', title: 'h', method: '?', K: null, steps: 2 });
+  b.record({
+    type: 'run/started', experiment: 'hopfield', title: 'H', runner: 'HopfieldRunner', method: 'BPTT', K: null, T: 5, steps: 2, stepLabel: 'step',
+    backend: { name: 'wasm', description: 'wasm', skipped: [], nodeVersion: process.version, execPath: process.execPath }, config: { a: 1 }, startedAt: new Date().toISOString(), notes: [], pid: 4242,
+  });
+  b.close();
+  d = readRun(path.join(root, 'b')).description;
+  assert.equal(d?.experiment, 'hopfield');
+  assert.equal(d?.method, 'BPTT');
+  assert.equal(d?.pid, 4242);
+  assert.equal(d?.runner, 'HopfieldRunner');
+});
+
+test('a label given while the run records (Rename in the Runs view) survives the recorder’s later writes', () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'rbp-rec-'));
+  const dir = path.join(root, 'l');
+  const rec = new RunRecorder(dir, 'l', { experiment: 'hopfield', title: 'h', method: 'BPTT', K: null, steps: 2 });
+  new RunsStore(root).rename('l', 'baseline'); // what the Runs view's Rename does
+  rec.record({
+    type: 'run/started', experiment: 'hopfield', title: 'H', runner: 'HopfieldRunner', method: 'BPTT', K: null, T: 5, steps: 2, stepLabel: 'step',
+    backend: { name: 'wasm', description: 'wasm', skipped: [], nodeVersion: process.version, execPath: process.execPath }, config: {}, startedAt: new Date().toISOString(), notes: [],
+  });
+  assert.equal(readRun(dir).description?.label, 'baseline', 'kept through run/started');
+  rec.record({ type: 'run/finished', status: 'completed', elapsedMs: 5, summary: {} });
+  rec.close();
+  assert.equal(readRun(dir).description?.label, 'baseline', 'kept through run/finished and close');
+  assert.equal(readRun(dir).description?.status, 'completed');
+});
