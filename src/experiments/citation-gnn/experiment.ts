@@ -11,7 +11,7 @@ import { dispose } from '../../core/state';
 import type { RbpConfig } from '../../config/load';
 import { Experiment, ExperimentContext, ExperimentSession, RunError } from '../types';
 import { GruGnnSystem, GNN_DEFAULTS, GnnGraph, accuracy } from './model';
-import { loadPlanetoid, missingPlanetoidFiles, randomSplit, PlanetoidData, PlanetoidError, PlanetoidName, PlanetoidSplit, PLANETOID_NAMES } from './planetoid';
+import { classCounts, loadPlanetoid, missingPlanetoidFiles, randomSplit, PlanetoidData, PlanetoidError, PlanetoidName, PlanetoidSplit, PLANETOID_NAMES } from './planetoid';
 import { pcaReduce } from './pca';
 
 interface DatasetSection {
@@ -20,6 +20,7 @@ interface DatasetSection {
   rand_split?: boolean;
   train_ratio?: number;
   label_size?: number;
+  merge_dup_edges?: boolean;
 }
 
 interface ModelSection {
@@ -30,6 +31,7 @@ interface ModelSection {
   forward_solver?: string;
   forward_tol?: number;
   rbp_init?: 'zero' | 'uniform';
+  aggregate_type?: 'sum' | 'avg';
 }
 
 interface TrainSection {
@@ -86,6 +88,10 @@ export function resolveDataDir(name: PlanetoidName, configPath: string | undefin
 export interface CitationData {
   data: PlanetoidData;
   split: PlanetoidSplit;
+  /** Training nodes per class (Cora, the authors' split: 3, 1, 3, 12, 2, 3, 3). */
+  trainClassCounts: number[];
+  /** How the split was made, for the log: 'random (numpy RandomState(1234))' or 'standard'. */
+  splitKind: string;
   graph: GnnGraph;
   explainedVariance: number;
   dir: string;
@@ -99,7 +105,7 @@ export function loadCitationData(config: RbpConfig, ctx: Pick<ExperimentContext,
   const dir = resolveDataDir(name, ds.path, ctx);
   let data: PlanetoidData;
   try {
-    data = loadPlanetoid(dir, name);
+    data = loadPlanetoid(dir, name, { mergeDuplicateEdges: ds.merge_dup_edges ?? false });
   } catch (err) {
     if (err instanceof PlanetoidError) throw new RunError('bad-data', err.message);
     throw err;
@@ -113,7 +119,7 @@ export function loadCitationData(config: RbpConfig, ctx: Pick<ExperimentContext,
   let split: PlanetoidSplit;
   if (ds.rand_split) {
     try {
-      split = randomSplit(data.numNodes, ds.train_ratio ?? 0.01, config.seed, { labels: data.labels });
+      split = randomSplit(data.labelled, ds.train_ratio ?? 0.01, config.seed);
     } catch (err) {
       if (err instanceof PlanetoidError) throw new RunError('bad-config', err.message);
       throw err;
@@ -132,7 +138,9 @@ export function loadCitationData(config: RbpConfig, ctx: Pick<ExperimentContext,
     lossNodes: split.train.filter((i) => data.labels[i] >= 0),
   };
   const explainedVariance = pca.explainedVarianceRatio.reduce((s, v) => s + v, 0);
-  return { data, split, graph, explainedVariance, dir };
+  const trainClassCounts = classCounts(split.train, data.labels, data.numClasses);
+  const splitKind = ds.rand_split ? `random, the authors' numpy RandomState(${config.seed}).permutation` : 'standard Planetoid';
+  return { data, split, trainClassCounts, splitKind, graph, explainedVariance, dir };
 }
 
 export interface AccuracyReport {
@@ -174,15 +182,18 @@ export function createCitationSession(config: RbpConfig, ctx: ExperimentContext,
   const { split, graph } = cd;
   if (graph.lossNodes.length === 0) throw new RunError('bad-config', 'the training split has no labelled node');
   const T = md.num_prop ?? 100;
-  const sys = new GruGnnSystem(graph, { ...GNN_DEFAULTS, seed: config.seed, analytic: opts.analytic ?? true });
+  const aggregate = md.aggregate_type ?? 'sum';
+  const sys = new GruGnnSystem(graph, { ...GNN_DEFAULTS, seed: config.seed, analytic: opts.analytic ?? true, aggregate });
   const lr = tr.lr ?? 1e-3;
   const optimizer = (tr.optimizer ?? 'SGD') === 'SGD' ? new SgdMomentum(lr, tr.momentum ?? 0.9, tr.wd ?? 0) : new Adam(lr, 0.9, 0.999, 1e-8, tr.wd ?? 0);
   const numSteps = tr.max_steps ?? tr.max_epoch ?? 2000;
   const decaySteps = tr.lr_decay_steps ?? [];
   let best = { val: -1, test: NaN, epoch: -1 };
+  const es = cd.data.edgeStats;
   ctx.log(
-    `${cd.data.name}: ${graph.numNodes} nodes, ${graph.src.length} directed edges, ${cd.data.numFeatures} features → PCA ${graph.dim} (${(100 * cd.explainedVariance).toFixed(1)}% of the variance), ` +
-      `${graph.numClasses} classes; split ${split.train.length}/${split.val.length}/${split.test.length} (${(config.dataset as DatasetSection).rand_split ? 'random' : 'standard'}); data from ${cd.dir}`,
+    `${cd.data.name}: ${graph.numNodes} nodes, ${es.messages} messages per propagation step (${es.merged ? `adjacency entries merged: ${es.duplicates} repeated dropped` : `one per adjacency entry, as the authors; ${es.duplicates} repeated`}; most into one node ${es.maxInDegree}), ` +
+      `${aggregate} aggregation, ${cd.data.numFeatures} features → PCA ${graph.dim} (${(100 * cd.explainedVariance).toFixed(1)}% of the variance), ${graph.numClasses} classes; ` +
+      `split ${split.train.length}/${split.val.length}/${split.test.length} (train/val/test; ${cd.splitKind}), training nodes per class ${cd.trainClassCounts.join(', ')}; data from ${cd.dir}`,
   );
   return {
     system: sys,
@@ -206,10 +217,12 @@ export function createCitationSession(config: RbpConfig, ctx: ExperimentContext,
     summary: () => ({
       dataset: cd.data.name,
       nodes: graph.numNodes,
-      edges: graph.src.length,
+      messages: es.messages,
+      aggregate_type: aggregate,
       train_nodes: split.train.length,
       val_nodes: split.val.length,
       test_nodes: split.test.length,
+      train_class_counts: cd.trainClassCounts.join(','),
       best_val_acc: best.val >= 0 ? best.val : NaN,
       test_acc_at_best_val: best.test,
       best_val_epoch: best.epoch,
