@@ -42,6 +42,8 @@ export interface RunSpec {
   overrides?: string[];
   /** Run a gradient check (every method at every K on one batch and one set of weights) instead of training. */
   gradcheck?: { Ks: number[]; methods?: string[] };
+  /** After training, check the trained-with method's gradient against `exact` at the final weights (summary `check_*`). */
+  finalCheck?: boolean;
 }
 
 // ---- worker → host (and recorded) ----
@@ -334,7 +336,7 @@ export function parseHostCommand(v: unknown): HostCommand {
   if (c.type === 'run/start') {
     checkFields(c, { runId: str, spec: obj }, 'run/start');
     const s = c.spec as Record<string, unknown>;
-    checkFields(s, { experiment: str, method: optional(str), K: optional(num), steps: optional(num), seed: optional(num), backend: optional(str), outDir: optional(str), dataDir: optional(str), nativeSearchPaths: optional(arr(str)), overrides: optional(arr(str)), config: optional(obj), gradcheck: optional(obj) }, 'run/start.spec');
+    checkFields(s, { experiment: str, method: optional(str), K: optional(num), steps: optional(num), seed: optional(num), backend: optional(str), outDir: optional(str), dataDir: optional(str), nativeSearchPaths: optional(arr(str)), overrides: optional(arr(str)), config: optional(obj), gradcheck: optional(obj), finalCheck: optional(bool) }, 'run/start.spec');
     if (s.gradcheck !== undefined) checkFields(s.gradcheck as Record<string, unknown>, { Ks: arr(num), methods: optional(arr(str)) }, 'run/start.spec.gradcheck');
     return c as HostCommand;
   }
