@@ -24,8 +24,6 @@ export interface RunControl {
   cancelled(): boolean;
 }
 
-export { DIAGNOSE_ITERS };
-
 /** ρ(J) and the verdict at the end of a plain T-step forward pass. */
 export function diagnose(session: ExperimentSession, iters = DIAGNOSE_ITERS): { rho: number; verdict: ReturnType<typeof verdict> } {
   const sys = session.system;

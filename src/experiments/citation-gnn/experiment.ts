@@ -90,7 +90,7 @@ export interface CitationData {
   split: PlanetoidSplit;
   /** Training nodes per class (Cora, the authors' split: 3, 1, 3, 12, 2, 3, 3). */
   trainClassCounts: number[];
-  /** How the split was made, for the log: 'random (numpy RandomState(1234))' or 'standard'. */
+  /** How the split was made, for the log (the authors' numpy random split, or the standard Planetoid one). */
   splitKind: string;
   graph: GnnGraph;
   explainedVariance: number;
