@@ -259,13 +259,3 @@ export async function main(argv: string[], io: Io): Promise<number> {
     return 1;
   }
 }
-
-if (require.main === module) {
-  main(process.argv.slice(2), { out: (s) => process.stdout.write(s + '\n'), err: (s) => process.stderr.write(s + '\n'), isTTY: Boolean(process.stderr.isTTY) }).then(
-    (code) => process.exit(code),
-    (err) => {
-      process.stderr.write(`rbp: ${String(err)}\n`);
-      process.exit(1);
-    },
-  );
-}
