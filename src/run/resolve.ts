@@ -52,7 +52,8 @@ export function resolveRun(spec: RunSpec): ResolvedRun {
     }
   }
   const model = config.model as Record<string, unknown>;
-  if (spec.method !== undefined) model.grad_method = spec.method;
+  // Canonical: an alias the CLI accepts (`cg`, `neumann`) is not a config spelling.
+  if (spec.method !== undefined) model.grad_method = parseMethodName(spec.method) ?? spec.method;
   if (spec.K !== undefined) model.truncate_iter = spec.K;
   if (spec.seed !== undefined) config.seed = spec.seed;
   if (spec.steps !== undefined) {
