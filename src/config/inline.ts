@@ -7,6 +7,7 @@
  */
 import { T_FIELD, RunnerName } from './schema';
 import { fmt } from '../core/format';
+import { methodLabel, parseMethodName, takesK } from '../core/gradients/catalog';
 import type { GradcheckReport } from '../run/gradcheck';
 import type { VerdictInfo, Envelope } from '../protocol/messages';
 
@@ -20,7 +21,6 @@ export interface InlineNote {
 }
 
 const MB = 2 ** 20;
-const methodLabel = (m: string) => m.replace('_', '-');
 
 export function notesFromGradcheck(runner: RunnerName, method: string, K: number, r: GradcheckReport): InlineNote[] {
   const notes: InlineNote[] = [];
@@ -32,7 +32,7 @@ export function notesFromGradcheck(runner: RunnerName, method: string, K: number
     text: `${conv ? `✓ ${r.forward.stepsToTol} steps to ${r.forward.tol}` : `✗ not below ${r.forward.tol} in ${r.forward.steps} steps`} · residual ${fmt(r.forward.finalRel)} · ρ(J) = ${fmt(r.rho)}`,
     hover: `**Forward convergence** (T = ${r.T}): relative residual ${fmt(r.forward.finalRel)} after ${r.forward.steps} steps; ${conv ? `below ${r.forward.tol} after ${r.forward.stepsToTol} steps` : `never below ${r.forward.tol}`}. Spectral radius of J at the fixed point: ${fmt(r.rho, 3)}.`,
   });
-  const m = method === 'BPTT' || method === 'exact' ? 'Neumann_RBP' : method;
+  const m = takesK(method) ? parseMethodName(method) : 'Neumann_RBP';
   const row = r.rows.find((x) => x.method === m && x.K === K) ?? r.rows.find((x) => x.method === 'Neumann_RBP' && x.K === K);
   const tb = r.rows.find((x) => x.method === 'TBPTT' && x.K === K);
   if (row) {

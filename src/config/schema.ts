@@ -3,7 +3,8 @@
  * few fields of ours (marked `ours`). One table drives validation, CLI messages, the Problems
  * panel and the JSON schema for YAML editors.
  */
-import { METHOD_NAMES } from '../core/gradients/types';
+import { methodNames } from '../core/gradients/catalog';
+import { SOLVER_NAMES } from '../core/solvers/catalog';
 
 export type FieldType = 'string' | 'int' | 'number' | 'bool' | 'int[]' | 'any';
 
@@ -43,10 +44,18 @@ const top: SectionSpec = {
   seed: { type: 'int', description: 'random seed', min: 0 },
 };
 
-const gradMethod: FieldSpec = { type: 'string', description: 'gradient method', enum: METHOD_NAMES, caseInsensitive: true };
+const gradMethod: FieldSpec = {
+  type: 'string',
+  description: 'gradient method',
+  // Read at each use: a method registered at run time is valid too.
+  get enum() {
+    return methodNames();
+  },
+  caseInsensitive: true,
+};
 const truncate: FieldSpec = { type: 'int', description: 'K: truncation (TBPTT) or iterations (RBP, CG-RBP, Neumann-RBP)', min: 1, max: 100000 };
 const solverFields: SectionSpec = {
-  forward_solver: { type: 'string', description: 'forward solver for the RBP family: naive iteration or Anderson acceleration', enum: ['naive', 'anderson'], ours: true },
+  forward_solver: { type: 'string', description: 'forward solver for the RBP family: naive iteration or Anderson acceleration', enum: SOLVER_NAMES, ours: true },
   forward_tol: { type: 'number', description: 'stop the RBP-family forward pass when the relative residual falls below this (0: run all steps)', min: 0, ours: true },
   rbp_init: { type: 'string', description: 'RBP start: zero or the authors\' U(0,1)', enum: ['zero', 'uniform'], ours: true },
 };

@@ -13,16 +13,9 @@ import type { RunsStore } from './runsStore';
 import type { Envelope, RunSpec } from '../protocol/messages';
 import { BUILTIN_CONFIGS } from '../config/builtin';
 import type { RbpConfig } from '../config/load';
+import { methods, methodLabel, takesK } from '../core/gradients/catalog';
 
 export const UNTRUSTED_REASON = 'This workspace is not trusted: RBP Lab does not start runs here (a run executes experiment configs and native code from the workspace). Recorded runs can still be viewed. Trust the workspace to run experiments.';
-
-const METHODS: { name: string; detail: string; usesK: boolean }[] = [
-  { name: 'BPTT', detail: 'Back-propagation through time: the exact gradient of the T-step unroll; memory grows with T', usesK: false },
-  { name: 'TBPTT', detail: 'Truncated BPTT: back-propagate through the last K steps only', usesK: true },
-  { name: 'RBP', detail: 'Recurrent back-propagation (Almeida–Pineda): K adjoint iterations at the fixed point; constant memory', usesK: true },
-  { name: 'CG_RBP', detail: 'Conjugate-gradient RBP: K CG iterations on the adjoint system’s normal equations', usesK: true },
-  { name: 'Neumann_RBP', detail: 'Neumann-series RBP (the paper’s proposal): K terms of the Neumann series; stable when ρ(J) < 1', usesK: true },
-];
 
 interface Settings {
   nodePath: string;
@@ -97,13 +90,15 @@ export class RunController implements vscode.Disposable {
     const fromConfig = configDefaults(config);
     let method = s.defaultMethod;
     if (!method) {
-      const items: (vscode.QuickPickItem & { method: string })[] = METHODS.map((m) => ({ label: m.name, method: m.name, detail: m.detail, description: m.name === fromConfig.method ? 'the config’s method' : undefined }));
+      const items: (vscode.QuickPickItem & { method: string })[] = methods()
+        .filter((m) => !m.reference)
+        .map((m) => ({ label: m.name, method: m.name, detail: m.summary, description: m.name === fromConfig.method ? 'the config’s method' : undefined }));
       items.sort((a, b) => (a.method === fromConfig.method ? -1 : b.method === fromConfig.method ? 1 : 0));
       const pick = await vscode.window.showQuickPick(items, { title: 'RBP Lab: gradient method', placeHolder: 'How should the gradient through the fixed point be computed?', matchOnDetail: true, ignoreFocusOut: true });
       if (!pick) return undefined;
       method = pick.method;
     }
-    if (!METHODS.find((m) => m.name === method)?.usesK) return { method };
+    if (!takesK(method)) return { method };
     if (s.defaultK > 0) return { method, K: s.defaultK };
     const value = await vscode.window.showInputBox({
       title: `RBP Lab: K for ${method}`,
@@ -157,7 +152,7 @@ export class RunController implements vscode.Disposable {
   private showProgress(run: WorkerRun, experiment: string): void {
     this.setStatus(`$(sync~spin) RBP ${path.basename(experiment)} ${run.spec.method ?? ''}`, 'rbpLab.stopRun', `RBP Lab: ${run.runId} is running — click to stop`);
     const gc = run.spec.gradcheck;
-    const what = gc ? `gradient check ${(gc.methods ?? []).map((m) => m.replace('_RBP', '-RBP')).join(' vs ')} at K = ${gc.Ks.join(', ')}` : `${run.spec.method ?? ''}${run.spec.K ? ` K=${run.spec.K}` : ''}`;
+    const what = gc ? `gradient check ${(gc.methods ?? []).map(methodLabel).join(' vs ')} at K = ${gc.Ks.join(', ')}` : `${run.spec.method ?? ''}${run.spec.K ? ` K=${run.spec.K}` : ''}`;
     void vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `RBP Lab: ${path.basename(experiment)} · ${what}`, cancellable: true }, (progress, token) => {
       token.onCancellationRequested(() => run.cancel());
       let steps = 0;

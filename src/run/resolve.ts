@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { builtinConfig, loadConfigFile, applyOverride, validateConfigObject, RbpConfig, ConfigError } from '../config/load';
 import { BUILTIN_NAMES } from '../config/builtin';
-import { parseMethodName, usesK, MethodName } from '../core/gradients';
+import { parseMethodName, takesK, type MethodName } from '../core/gradients/catalog';
 import type { RunSpec } from '../protocol/messages';
 import { RunError } from '../experiments/types';
 
@@ -64,7 +64,7 @@ export function resolveRun(spec: RunSpec): ResolvedRun {
   const method = parseMethodName(String(model.grad_method));
   if (!method) throw new RunError('bad-config', `unknown gradient method '${String(model.grad_method)}'`);
   const K = Number(model.truncate_iter);
-  if (usesK(method) && !(Number.isInteger(K) && K >= 1)) throw new RunError('bad-config', `model.truncate_iter (K) must be an integer ≥ 1 for ${method}; got ${String(model.truncate_iter)}`);
+  if (takesK(method) && !(Number.isInteger(K) && K >= 1)) throw new RunError('bad-config', `model.truncate_iter (K) must be an integer ≥ 1 for ${method}; got ${String(model.truncate_iter)}`);
   const errors = validateConfigObject(config);
   if (errors.length) throw new RunError('bad-config', errors.join('; '));
   return { config, experimentName, method, K, notes, configDir };

@@ -5,7 +5,7 @@
  */
 import { tf } from '../core/tf';
 import { selectBackend, describeChoice, BackendRequest, isBackendRequest } from '../core/backend';
-import { getMethod } from '../core/gradients';
+import { getMethod, takesK } from '../core/gradients';
 import type { GradientResult } from '../core/gradients/types';
 import { measurePeak } from '../core/memory';
 import { NaiveSolver } from '../core/solvers/naive';
@@ -68,7 +68,7 @@ export async function runExperiment(spec: RunSpec, emit: (e: WorkerEvent) => voi
     title: experiment.title(resolved.config),
     runner: String(resolved.config.runner),
     method: resolved.method,
-    K: method.name === 'BPTT' || method.name === 'exact' ? null : resolved.K,
+    K: takesK(method.name) ? resolved.K : null,
     T: session.T,
     steps: session.numSteps,
     stepLabel: session.stepLabel,

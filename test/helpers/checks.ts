@@ -1,7 +1,7 @@
 /** Assertions shared by the model suites: fast paths against their references, no tensor leaks. */
 import assert from 'node:assert/strict';
 import { tf } from '../../src/core/tf';
-import { getMethod, METHOD_NAMES } from '../../src/core/gradients';
+import { getMethod, methodNames } from '../../src/core/gradients';
 import type { GradientOptions, MethodName } from '../../src/core/gradients/types';
 import type { DynamicSystem, Linearization } from '../../src/core/system';
 import { compareGrads } from '../../src/core/metrics';
@@ -32,7 +32,7 @@ export function assertSameLinearization(a: Linearization, b: Linearization, h: S
  * Each method's gradient call, after one warm-up call (caches), leaves the live tensor count
  * unchanged; `after` runs after each call for extra checks (e.g. a model's own caches).
  */
-export function assertNoLeaks(sys: DynamicSystem, opts: GradientOptions, methods: readonly MethodName[] = METHOD_NAMES, after?: (m: MethodName) => void): void {
+export function assertNoLeaks(sys: DynamicSystem, opts: GradientOptions, methods: readonly MethodName[] = methodNames(), after?: (m: MethodName) => void): void {
   for (const m of methods) {
     const r0 = getMethod(m).compute(sys, opts);
     dispose(r0.grads, r0.lossGrads);
@@ -48,7 +48,7 @@ export function assertNoLeaks(sys: DynamicSystem, opts: GradientOptions, methods
  * Every method in `methods` on `sys` against the same method on each reference system: the loss,
  * the gradients and loss gradients (rel err below the reference's `tol`), the forward residual trace.
  */
-export function assertMethodsAgree(sys: DynamicSystem, refs: { sys: DynamicSystem; tol: number; label: string }[], opts: GradientOptions, methods: readonly MethodName[] = METHOD_NAMES): void {
+export function assertMethodsAgree(sys: DynamicSystem, refs: { sys: DynamicSystem; tol: number; label: string }[], opts: GradientOptions, methods: readonly MethodName[] = methodNames()): void {
   for (const m of methods) {
     const x = getMethod(m).compute(sys, opts);
     for (const r of refs) {

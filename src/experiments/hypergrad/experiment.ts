@@ -2,7 +2,7 @@
 import { Adam } from '../../core/optim';
 import { makeSolver } from '../../core/solvers';
 import { NaiveSolver } from '../../core/solvers/naive';
-import { getMethod } from '../../core/gradients';
+import { getMethod, methodInfo } from '../../core/gradients';
 import type { MethodName } from '../../core/gradients/types';
 import { compareGrads } from '../../core/metrics';
 import { dispose } from '../../core/state';
@@ -62,7 +62,7 @@ export function createHypergradSession(config: RbpConfig, method: MethodName, K:
     },
     ds,
   );
-  const rbpFamily = method === 'RBP' || method === 'CG_RBP' || method === 'Neumann_RBP' || method === 'exact';
+  const rbpFamily = methodInfo(method)?.unroll === false;
   ctx.log(
     `hypergrad: ${ds.n} training images, MLP ${sizes.join('-')}, T=${T} SGD steps of batch ${sys.opts.batchSize}; ` +
       `the RBP-family last step (phase 'linearize') uses ${lastStep === 'full' ? `the full ${ds.n}-image training set` : "the last step's own minibatch"} (model.last_step: ${lastStep})` +

@@ -18,7 +18,7 @@ import type { RunsStore } from '../runsStore';
 import type { RunController } from '../commands';
 import { BUILTIN_CONFIGS, BUILTIN_NAMES } from '../../config/builtin';
 import { ConfigError, parseConfigText, type RbpConfig } from '../../config/load';
-import { METHOD_NAMES } from '../../core/gradients/types';
+import { parseMethodName, takesK } from '../../core/gradients/catalog';
 import type { Envelope } from '../../protocol/messages';
 import { configDiagnostics, configModel, detectRunner, digestEvents, foldEvent, hoverMarkdown, lensLine, lineDecorations, notesForRun, placeNotes, type InlineFns, type LineNote, type RunDigest, type RunNotes, type Severity } from './model';
 
@@ -30,18 +30,12 @@ export interface ConfigEditorDeps {
 const SELECTOR: vscode.DocumentSelector = [{ language: 'yaml' }, { pattern: '**/*.{yaml,yml}' }];
 const LINKS_KEY = 'rbpLab.configRuns';
 const MAX_LINKS = 500;
-const K_METHODS = ['TBPTT', 'RBP', 'CG_RBP', 'Neumann_RBP'];
 
 /** A YAML document that is (or is trying to be) an RBP Lab config. */
 export function isRbpConfigDocument(doc: vscode.TextDocument): boolean {
   if (doc.languageId !== 'yaml' && !/\.ya?ml$/i.test(doc.fileName)) return false;
   const text = doc.getText();
   return detectRunner(text) !== undefined || (/^runner:/m.test(text) && /^model:/m.test(text));
-}
-
-function canonicalMethod(m: string): string {
-  const c = (s: string) => s.toLowerCase().replace(/[\s_-]/g, '');
-  return METHOD_NAMES.find((n) => c(n) === c(m)) ?? m;
 }
 
 function fileKey(p: string): string {
@@ -318,9 +312,9 @@ class ConfigEditor implements vscode.Disposable {
     const c = await this.configFile(uri);
     if (!c) return undefined;
     const model = c.config.model as Record<string, unknown>;
-    const method = canonicalMethod(String(model.grad_method ?? 'BPTT'));
+    const method = parseMethodName(String(model.grad_method ?? 'BPTT')) ?? String(model.grad_method);
     const K = typeof model.truncate_iter === 'number' ? model.truncate_iter : 20;
-    const ms = methods ?? [...new Set([K_METHODS.includes(method) ? method : 'Neumann_RBP', 'TBPTT'])];
+    const ms = methods ?? [...new Set([takesK(method) ? method : 'Neumann_RBP', 'TBPTT'])];
     const run = await this.deps.controller.launch(c.file.fsPath, c.config, { method, K, gradcheck: { Ks: Ks ?? [K], methods: ms } });
     if (run) this.link(run.runId, c.file.fsPath);
     return run?.runId;

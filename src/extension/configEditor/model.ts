@@ -11,6 +11,7 @@ import { RUNNERS, T_FIELD, type RunnerName } from '../../config/schema';
 import type { InlineNote } from '../../config/inline';
 import type { GradcheckReport } from '../../run/gradcheck';
 import type { Envelope } from '../../protocol/messages';
+import { methodLabel, parseMethodName, takesK } from '../../core/gradients/catalog';
 
 /** A top-level `runner:` naming one of the authors' runners marks a YAML file as an RBP Lab config. */
 const RUNNER_RE = new RegExp(`^runner:[ \\t]*["']?(${RUNNERS.join('|')})["']?[ \\t]*(?:#.*)?$`, 'm');
@@ -280,8 +281,6 @@ export interface RunNotes {
   status: 'running' | 'completed' | 'cancelled' | 'failed';
 }
 
-const canon = (s: string) => s.toLowerCase().replace(/[\s_-]/g, '');
-
 /** Notes (and chart data) for a config from one of its runs, given as compact events. */
 export function notesForRun(cfg: ConfigModel, digest: RunDigest, fns: InlineFns): RunNotes {
   const events = digest.events;
@@ -297,15 +296,15 @@ export function notesForRun(cfg: ConfigModel, digest: RunDigest, fns: InlineFns)
     const r = result.report as unknown as GradcheckReport;
     const K = nearestK(r.Ks, cfg.K) ?? cfg.K;
     out.notes = fns.notesFromGradcheck(cfg.runner, cfg.method, K, r);
-    const m = canon(cfg.method) === 'bptt' || canon(cfg.method) === 'exact' ? 'neumannrbp' : canon(cfg.method);
-    const row = r.rows.find((x) => canon(x.method) === m && x.K === K && x.residualTrace.some((v) => v !== null)) ?? r.rows.find((x) => x.K === K && x.residualTrace.some((v) => v !== null));
-    if (row) out.backward = { label: `${row.method.replace('_', '-')} adjoint residual, K = ${K} (gradient check)`, values: row.residualTrace };
+    const m = takesK(cfg.method) ? parseMethodName(cfg.method) : 'Neumann_RBP';
+    const row = r.rows.find((x) => x.method === m && x.K === K && x.residualTrace.some((v) => v !== null)) ?? r.rows.find((x) => x.K === K && x.residualTrace.some((v) => v !== null));
+    if (row) out.backward = { label: `${methodLabel(row.method)} adjoint residual, K = ${K} (gradient check)`, values: row.residualTrace };
   } else if (kind === 'train') {
     out.notes = fns.notesFromRun(cfg.runner, events);
     const fwd = find('trace/forward');
     if (fwd) out.forward = fwd.rel;
     const bwd = find('trace/backward');
-    if (bwd && bwd.residual.some((v) => v !== null)) out.backward = { label: `${bwd.method.replace('_', '-')} adjoint residual per iteration (step ${bwd.step + 1})`, values: bwd.residual };
+    if (bwd && bwd.residual.some((v) => v !== null)) out.backward = { label: `${methodLabel(bwd.method)} adjoint residual per iteration (step ${bwd.step + 1})`, values: bwd.residual };
   } else if (status === 'running') {
     out.notes = [{ path: 'model.grad_method', level: 'info', text: `⋯ gradient check running (${digest.rows}/${started?.steps ?? '?'} rows)`, hover: '**Gradient check** in progress.' }];
   }
