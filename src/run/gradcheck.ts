@@ -21,10 +21,10 @@ import { RunError } from '../experiments/types';
 import { resolveRun } from './resolve';
 
 /** One method at one K; the protocol's row type (the worker sends these as they are computed). */
-export type GradcheckRow = GradcheckRowMsg['row'] & { method: MethodName };
+export type GradcheckRow = GradcheckRowMsg['row'];
 
 /** The whole report, as `rbp gradcheck --json` prints it and the compare view draws it. */
-export type GradcheckReport = Omit<GradcheckResultMsg['report'], 'rows' | 'methods'> & { rows: GradcheckRow[]; methods: MethodName[] };
+export type GradcheckReport = GradcheckResultMsg['report'];
 
 export const DEFAULT_KS = [5, 10, 20, 40];
 /** Every method that takes K (TBPTT, RBP, CG-RBP, Neumann-RBP and any registered since). */

@@ -82,7 +82,7 @@ export async function runExperiment(spec: RunSpec, emit: (e: WorkerEvent) => voi
   let lastValues: Record<string, number> = {};
   try {
     const d0 = diagnose(session);
-    emit({ type: 'diagnostics', step: 0, rho: finiteOrNull(d0.rho) as number, verdict: d0.verdict });
+    emit({ type: 'diagnostics', step: 0, rho: finiteOrNull(d0.rho), verdict: d0.verdict });
     // The untrained baseline, so every eval curve starts where training starts.
     emit({ type: 'metrics', step: 0, elapsedMs: elapsed(), kind: 'eval', values: session.evaluate(-1) });
     for (let i = 0; i < session.numSteps; i++) {
@@ -112,7 +112,7 @@ export async function runExperiment(spec: RunSpec, emit: (e: WorkerEvent) => voi
         const values = session.evaluate(i);
         emit({ type: 'metrics', step: i, elapsedMs: elapsed(), kind: 'eval', values });
         const d = diagnose(session);
-        emit({ type: 'diagnostics', step: i, rho: finiteOrNull(d.rho) as number, verdict: d.verdict });
+        emit({ type: 'diagnostics', step: i, rho: finiteOrNull(d.rho), verdict: d.verdict });
       }
       await yieldToEventLoop();
     }
@@ -126,7 +126,7 @@ export async function runExperiment(spec: RunSpec, emit: (e: WorkerEvent) => voi
 function emitTraces(emit: (e: WorkerEvent) => void, step: number, r: GradientResult): void {
   // Without a tolerance the solver runs all T steps; report convergence against the verdict's 1e-4.
   const converged = r.forward.converged || (!r.forward.diverged && r.forward.finalRel < CONVERGED_REL);
-  emit({ type: 'trace/forward', step, abs: r.forward.absResidual.map(finiteOrNull) as number[], rel: r.forward.relResidual.map(finiteOrNull) as number[], converged, diverged: r.forward.diverged });
+  emit({ type: 'trace/forward', step, abs: r.forward.absResidual.map(finiteOrNull), rel: r.forward.relResidual.map(finiteOrNull), converged, diverged: r.forward.diverged });
   emit({
     type: 'trace/backward',
     step,

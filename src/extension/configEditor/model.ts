@@ -293,7 +293,7 @@ export function notesForRun(cfg: ConfigModel, digest: RunDigest, fns: InlineFns)
   const kind = started?.method === 'gradcheck' || result ? 'gradcheck' : 'train';
   const out: RunNotes = { notes: [], kind, status };
   if (result) {
-    const r = result.report as unknown as GradcheckReport;
+    const r = result.report;
     const K = nearestK(r.Ks, cfg.K) ?? cfg.K;
     out.notes = fns.notesFromGradcheck(cfg.runner, cfg.method, K, r);
     const m = takesK(cfg.method) ? parseMethodName(cfg.method) : 'Neumann_RBP';
