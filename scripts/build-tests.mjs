@@ -30,6 +30,6 @@ await esbuild.build({
   sourcemap: true,
   mainFields: ['module', 'main'],
   plugins: [wasmPlugin],
-  external: ['vscode', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', 'playwright-core', 'esbuild', 'typescript', 'mnist'],
+  external: ['vscode', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', 'playwright-core', 'esbuild', 'typescript', 'eslint', 'mnist'],
   logLevel: 'warning',
 });
