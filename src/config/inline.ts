@@ -5,7 +5,8 @@
  *   at truncate_iter: gradient error and cosine vs exact at this K, peak memory vs TBPTT's;
  *   at grad_method: the verdict.
  */
-import { T_FIELD, RunnerName } from './schema';
+import type { RunnerName } from './schema';
+import { EXPERIMENTS } from '../experiments/catalog';
 import { fmt } from '../core/format';
 import { methodLabel, parseMethodName, takesK } from '../core/gradients/catalog';
 import type { GradcheckReport } from '../run/gradcheck';
@@ -24,7 +25,7 @@ const MB = 2 ** 20;
 
 export function notesFromGradcheck(runner: RunnerName, method: string, K: number, r: GradcheckReport): InlineNote[] {
   const notes: InlineNote[] = [];
-  const tPath = `model.${T_FIELD[runner]}`;
+  const tPath = `model.${EXPERIMENTS[runner].tField}`;
   const conv = r.forward.stepsToTol !== null;
   notes.push({
     path: tPath,
@@ -65,7 +66,7 @@ export function notesFromRun(runner: RunnerName, events: readonly Envelope[]): I
     const idx = fwd.rel.findIndex((x) => x !== null && x < tol);
     const final = fwd.rel[fwd.rel.length - 1];
     notes.push({
-      path: `model.${T_FIELD[runner]}`,
+      path: `model.${EXPERIMENTS[runner].tField}`,
       level: fwd.diverged ? 'bad' : idx >= 0 ? 'ok' : 'warn',
       text: `${fwd.diverged ? '✗ diverged' : idx >= 0 ? `✓ ${idx + 1} steps to ${tol}` : `✗ not below ${tol}`} · residual ${final === null ? 'NaN' : fmt(final)}${diag ? ` · ρ(J) = ${diag.rho === null ? 'NaN' : fmt(diag.rho)}` : ''} (last run, step ${fwd.step + 1})`,
       hover: `**Forward convergence in the last run** (${started ? `${started.method}, ${started.runId}` : ''}): ${fwd.rel.length} steps, final relative residual ${final === null ? 'NaN' : fmt(final, 3)}.`,

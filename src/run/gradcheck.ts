@@ -16,7 +16,7 @@ import type { Linearization } from '../core/system';
 import type { State } from '../core/state';
 import type { RunSpec, WorkerEvent, GradcheckRowMsg, GradcheckResultMsg } from '../protocol/messages';
 import { selectBackend, describeChoice, isBackendRequest, BackendRequest } from '../core/backend';
-import { getExperiment } from '../experiments';
+import { loadExperiment } from '../experiments';
 import { RunError } from '../experiments/types';
 import { resolveRun } from './resolve';
 
@@ -136,7 +136,7 @@ export async function runGradcheck(spec: RunSpec, emit: (e: WorkerEvent) => void
     return p;
   });
   const resolved = resolveRun({ ...spec, gradcheck: undefined });
-  const exp = getExperiment(String(resolved.config.runner));
+  const exp = await loadExperiment(resolved.config.runner);
   if (!exp) throw new RunError('bad-config', `runner ${String(resolved.config.runner)} is not available in this build`);
   const req = spec.backend ?? 'auto';
   if (!isBackendRequest(req)) throw new RunError('bad-config', `unknown backend '${req}' (tensorflow-gpu, tensorflow, wasm, cpu or auto)`);

@@ -6,6 +6,7 @@ import { BUILTIN_NAMES } from '../config/builtin';
 import { parseMethodName, takesK, type MethodName } from '../core/gradients/catalog';
 import type { RunSpec } from '../protocol/messages';
 import { RunError } from '../experiments/types';
+import { experimentInfo } from '../experiments/catalog';
 
 export interface ResolvedRun {
   config: RbpConfig;
@@ -56,11 +57,8 @@ export function resolveRun(spec: RunSpec): ResolvedRun {
   if (spec.method !== undefined) model.grad_method = parseMethodName(spec.method) ?? spec.method;
   if (spec.K !== undefined) model.truncate_iter = spec.K;
   if (spec.seed !== undefined) config.seed = spec.seed;
-  if (spec.steps !== undefined) {
-    const train = config.train as Record<string, unknown>;
-    if (config.runner === 'HypergradRunner') train.max_meta_iter = spec.steps;
-    else train.max_steps = spec.steps;
-  }
+  const info = experimentInfo(config.runner);
+  if (spec.steps !== undefined && info) (config.train as Record<string, unknown>)[info.stepsField] = spec.steps;
   const method = parseMethodName(String(model.grad_method));
   if (!method) throw new RunError('bad-config', `unknown gradient method '${String(model.grad_method)}'`);
   const K = Number(model.truncate_iter);

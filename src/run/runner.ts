@@ -14,7 +14,7 @@ import { spectralRadius, verdict } from '../core/diagnostics';
 import { dispose, hasNonFinite } from '../core/state';
 import { l2 } from '../core/metrics';
 import type { RunSpec, WorkerEvent, BackendInfo } from '../protocol/messages';
-import { getExperiment } from '../experiments';
+import { loadExperiment } from '../experiments';
 import { RunError, ExperimentSession } from '../experiments/types';
 import { resolveRun } from './resolve';
 
@@ -50,7 +50,7 @@ function finiteOrNull(x: number | undefined): number | null {
 export async function runExperiment(spec: RunSpec, emit: (e: WorkerEvent) => void, control: RunControl = { cancelled: () => false }): Promise<'completed' | 'cancelled'> {
   const t0 = Date.now();
   const resolved = resolveRun(spec);
-  const experiment = getExperiment(String(resolved.config.runner));
+  const experiment = await loadExperiment(resolved.config.runner);
   if (!experiment) throw new RunError('bad-config', `runner ${String(resolved.config.runner)} is not available in this build`);
   const backendReq = spec.backend ?? 'auto';
   if (!isBackendRequest(backendReq)) throw new RunError('bad-config', `unknown backend '${backendReq}' (tensorflow-gpu, tensorflow, wasm, cpu or auto)`);

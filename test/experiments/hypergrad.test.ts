@@ -19,7 +19,7 @@ import { HypergradSystem, HYPERGRAD_DEFAULTS, HypergradOptions, FusedMlpPoint, M
 import { fusedAvailable, fusedMomentum, fusedPoint } from '../../src/experiments/hypergrad/fused';
 import { syntheticDataset, loadHypergradMnist, BatchSchedule } from '../../src/experiments/hypergrad/data';
 import { createHypergradSession } from '../../src/experiments/hypergrad/experiment';
-import { getExperiment } from '../../src/experiments';
+import { loadExperiment } from '../../src/experiments';
 import type { RbpConfig } from '../../src/config/load';
 import { assertNoLeaks, assertSameLinearization } from '../helpers/checks';
 
@@ -388,8 +388,8 @@ test('model.last_step: minibatch makes the RBP-family last step use its own mini
   session.dispose();
 });
 
-test('the experiment is registered for HypergradRunner and rejects a mismatched MLP', () => {
-  const e = getExperiment('HypergradRunner');
+test('the experiment is registered for HypergradRunner and rejects a mismatched MLP', async () => {
+  const e = await loadExperiment('HypergradRunner');
   assert.ok(e);
   assert.deepEqual(e.names, ['hypergrad']);
   const bad = smallConfig('BPTT');

@@ -7,7 +7,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { parseConfigText, type ParsedConfig, type ConfigIssue } from '../../config/load';
-import { RUNNERS, T_FIELD, type RunnerName } from '../../config/schema';
+import { RUNNERS, type RunnerName } from '../../config/schema';
+import { EXPERIMENTS, experimentInfo } from '../../experiments/catalog';
 import type { InlineNote } from '../../config/inline';
 import type { GradcheckReport } from '../../run/gradcheck';
 import type { Envelope } from '../../protocol/messages';
@@ -110,8 +111,6 @@ export interface DataFolderOptions {
   envDataDir?: string;
 }
 
-const PLANETOID_SUFFIXES = ['x', 'y', 'tx', 'ty', 'allx', 'ally', 'graph', 'test.index'];
-
 function isDir(p: string): boolean {
   try {
     return fs.statSync(p).isDirectory();
@@ -120,19 +119,16 @@ function isDir(p: string): boolean {
   }
 }
 
-function missingFiles(dir: string, name: string): string[] {
-  return PLANETOID_SUFFIXES.map((s) => `ind.${name}.${s}`).filter((f) => !fs.existsSync(path.join(dir, f)));
-}
-
 /**
- * CitationRunner only: a warning when neither the rbpLab.dataDir setting, nor dataset.path (relative
- * to the workspace or the config's folder), nor $RBP_DATA_DIR is a folder holding every ind.<name>.* file.
+ * For an experiment that reads a data folder (the citation GNN's Planetoid files): a warning when
+ * neither the rbpLab.dataDir setting, nor dataset.path (relative to the workspace or the config's
+ * folder), nor $RBP_DATA_DIR is a folder holding every file the config needs.
  */
 export function dataFolderProblem(parsed: ParsedConfig, opts: DataFolderOptions): { path: string; message: string } | undefined {
-  if (parsed.config.runner !== 'CitationRunner') return undefined;
+  const need = experimentInfo(parsed.config.runner)?.dataFiles?.(parsed.config);
+  if (!need) return undefined;
   const ds = (parsed.config.dataset ?? {}) as Record<string, unknown>;
-  const name = String(ds.name ?? '').toLowerCase();
-  if (!['cora', 'pubmed', 'citeseer'].includes(name)) return undefined; // the schema reports a bad name
+  const { dataset: name, files } = need;
   const tried: string[] = [];
   const candidates: { dir: string; from: string }[] = [];
   if (opts.dataDir) candidates.push({ dir: opts.dataDir, from: 'rbpLab.dataDir' });
@@ -147,11 +143,11 @@ export function dataFolderProblem(parsed: ParsedConfig, opts: DataFolderOptions)
       tried.push(`${c.dir} (${c.from}): folder does not exist`);
       continue;
     }
-    const missing = missingFiles(c.dir, name);
+    const missing = files.filter((f) => !fs.existsSync(path.join(c.dir, f)));
     if (!missing.length) return undefined;
-    tried.push(`${c.dir} (${c.from}): ${missing.length === PLANETOID_SUFFIXES.length ? `no ind.${name}.* files` : `${missing.join(', ')} not found`}`);
+    tried.push(`${c.dir} (${c.from}): ${missing.length === files.length ? `no ${need.pattern} files` : `${missing.join(', ')} not found`}`);
   }
-  const how = `download ind.${name}.{x,y,tx,ty,allx,ally,graph,test.index} (github.com/kimiyoung/planetoid, data/ folder) and point dataset.path or the rbpLab.dataDir setting at that folder`;
+  const how = `download ${files.join(', ')} (${need.source}) and point dataset.path or the rbpLab.dataDir setting at that folder`;
   return {
     path: parsed.positions['dataset.path'] ? 'dataset.path' : parsed.positions['dataset.name'] ? 'dataset.name' : 'dataset',
     message: `the ${name} data files were not found${tried.length ? `. Looked in: ${tried.join('; ')}` : ''}. To fix: ${how}`,
@@ -318,7 +314,7 @@ export function notesForRun(cfg: ConfigModel, digest: RunDigest, fns: InlineFns)
 
 /** The T field of a runner, for the hover that goes with it. */
 export function tPath(runner: RunnerName): string {
-  return `model.${T_FIELD[runner]}`;
+  return `model.${EXPERIMENTS[runner].tField}`;
 }
 
 // ---- sparkline ----
