@@ -8,7 +8,7 @@
  * cross-entropy of θ_T on the full training set. Any outer VJP of a step is a Hessian-vector
  * product of the inner loss, so everything differentiable here uses `core/activations`.
  */
-import { tf, Tensor } from '../../core/tf';
+import { tf, Tensor, gradientDepth, isTaped } from '../../core/tf';
 import { exp, sigmoid, softmaxCrossEntropy } from '../../core/activations';
 import { gradsOf, genericLinearization } from '../../core/system';
 import type { DynamicSystem, Linearization, StepPhase } from '../../core/system';
@@ -110,15 +110,6 @@ export function packTheta(xs: Tensor[]): Tensor {
 /** α = exp(a), β = σ(b) as numbers, from the hyperparameter tensors w = (a, b). */
 function hyper(w: Tensor[]): { alpha: number[]; beta: number[] } {
   return { alpha: Array.from(w[0].dataSync(), Math.exp), beta: Array.from(w[1].dataSync(), (v) => 1 / (1 + Math.exp(-v))) };
-}
-
-/** How many gradient tapes are recording (0: nothing differentiates the current call). */
-function gradientDepth(): number {
-  return (tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth;
-}
-
-function isTaped(): boolean {
-  return gradientDepth() > 0;
 }
 
 /**
