@@ -14,7 +14,7 @@ import { main } from '../../src/cli/main';
 import { parseConfigText, validateConfigObject, builtinConfig } from '../../src/config/load';
 import { configJsonSchema } from '../../src/config/jsonSchema';
 import { overlaySeries } from '../../src/extension/replay';
-import { notesForRun, digestEvents } from '../../src/extension/configEditor/model';
+import { notesForRun, digestEvents } from '../../src/extension/configEditor/digest';
 import { notesFromGradcheck, notesFromRun } from '../../src/config/inline';
 import type { RunDescription } from '../../src/run/recorder';
 import type { Envelope } from '../../src/protocol/messages';

@@ -1,4 +1,4 @@
-/** The vscode-free half of the config editor (src/extension/configEditor/model.ts). */
+/** The vscode-free half of the config editor (src/extension/configEditor/: model, lines, dataFolder, digest, sparkline, hover). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'fs';
@@ -8,24 +8,12 @@ import { parseConfigText } from '../../src/config/load';
 import { notesFromGradcheck, notesFromRun } from '../../src/config/inline';
 import type { GradcheckReport, GradcheckRow } from '../../src/run/gradcheck';
 import type { Envelope } from '../../src/protocol/messages';
-import {
-  configDiagnostics,
-  configModel,
-  dataFolderProblem,
-  detectRunner,
-  digestEvents,
-  foldEvent,
-  hoverMarkdown,
-  issueSpan,
-  lensLine,
-  LineIndex,
-  lineDecorations,
-  nearestK,
-  notesForRun,
-  placeNotes,
-  sparklineSvg,
-  svgDataUri,
-} from '../../src/extension/configEditor/model';
+import { configDiagnostics, detectRunner, lensLine, lineDecorations, placeNotes } from '../../src/extension/configEditor/model';
+import { issueSpan, LineIndex } from '../../src/extension/configEditor/lines';
+import { dataFolderProblem } from '../../src/extension/configEditor/dataFolder';
+import { configModel, digestEvents, foldEvent, nearestK, notesForRun } from '../../src/extension/configEditor/digest';
+import { sparklineSvg, svgDataUri } from '../../src/extension/configEditor/sparkline';
+import { hoverMarkdown } from '../../src/extension/configEditor/hover';
 import { repoRoot } from '../helpers/setup';
 
 const repo = repoRoot;

@@ -20,7 +20,9 @@ import { BUILTIN_CONFIGS, BUILTIN_NAMES } from '../../config/builtin';
 import { ConfigError, parseConfigText, type RbpConfig } from '../../config/load';
 import { parseMethodName, takesK } from '../../core/gradients/catalog';
 import type { Envelope } from '../../protocol/messages';
-import { configDiagnostics, configModel, detectRunner, digestEvents, foldEvent, hoverMarkdown, lensLine, lineDecorations, notesForRun, placeNotes, type InlineFns, type LineNote, type RunDigest, type RunNotes, type Severity } from './model';
+import { configDiagnostics, detectRunner, lensLine, lineDecorations, placeNotes, type LineNote, type Severity } from './model';
+import { configModel, digestEvents, foldEvent, notesForRun, type InlineFns, type RunDigest, type RunNotes } from './digest';
+import { hoverMarkdown } from './hover';
 
 export interface ConfigEditorDeps {
   store: RunsStore;
