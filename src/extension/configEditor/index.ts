@@ -16,6 +16,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { RunsStore } from '../runsStore';
 import type { RunController } from '../commands';
+import { resolveDataDir } from '../settings';
 import { BUILTIN_CONFIGS, BUILTIN_NAMES } from '../../config/builtin';
 import { ConfigError, parseConfigText, type RbpConfig } from '../../config/load';
 import { parseMethodName, takesK } from '../../core/gradients/catalog';
@@ -278,8 +279,7 @@ class ConfigEditor implements vscode.Disposable {
       return;
     }
     const ws = vscode.workspace.getWorkspaceFolder(doc.uri)?.uri.fsPath ?? vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
-    const dataDirSetting = vscode.workspace.getConfiguration('rbpLab', doc.uri).get<string>('dataDir', '');
-    const dataDir = dataDirSetting ? (path.isAbsolute(dataDirSetting) || !ws ? dataDirSetting : path.join(ws, dataDirSetting)) : '';
+    const dataDir = resolveDataDir(vscode.workspace.getConfiguration('rbpLab', doc.uri).get<string>('dataDir', ''), ws);
     const baseDirs = [...(ws ? [ws] : []), ...(doc.uri.scheme === 'file' ? [path.dirname(doc.uri.fsPath)] : [])];
     const { diagnostics } = configDiagnostics(doc.getText(), { dataDir, baseDirs, envDataDir: process.env.RBP_DATA_DIR });
     this.diagnostics.set(
