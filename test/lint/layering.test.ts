@@ -6,6 +6,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'fs';
+import * as path from 'path';
 import { ESLint } from 'eslint';
 import { repoRoot } from '../helpers/setup';
 
@@ -48,4 +50,14 @@ test('the numerical layers may import tfjs (the rule is the layers’ own)', asy
   const eslint = new ESLint({ cwd: repoRoot });
   const [r] = await eslint.lintText(lines(["import * as tf from '@tensorflow/tfjs-core';", "import { getMethod } from '../core/gradients';"]), { filePath: `${repoRoot}/src/run/layering-probe.ts` });
   assert.deepEqual(r.messages.filter((m) => m.ruleId === '@typescript-eslint/no-restricted-imports'), []);
+});
+
+test('the extension host and webview bundles hold no TensorFlow.js, through any chain of imports', () => {
+  // The rule above sees a layer's own imports; the bundles show what they pull in transitively
+  // (esbuild's development build names every bundled module's path in a comment).
+  for (const b of ['extension.js', 'webview.js']) {
+    const text = fs.readFileSync(path.join(repoRoot, 'dist', b), 'utf8');
+    assert.ok(!text.includes('node_modules/@tensorflow/'), `dist/${b} bundles TensorFlow.js`);
+  }
+  assert.ok(fs.readFileSync(path.join(repoRoot, 'dist', 'worker.js'), 'utf8').includes('node_modules/@tensorflow/tfjs-core/'), 'the check can see tfjs where it is (the worker)');
 });
