@@ -1,6 +1,6 @@
 /** RBP Lab: Set Up GPU Backend — installs @tensorflow/tfjs-node-gpu into the extension's storage with the system Node's npm (gpuSetup.ts), with progress and a log. */
 import * as vscode from 'vscode';
-import { findOnPath } from './workerHost';
+import { findOnPath, MIN_NODE_MAJOR } from './workerHost';
 import { setUpGpuBackend } from './gpuSetup';
 import { settings } from './settings';
 import { ensureTrusted } from './trust';
@@ -10,7 +10,7 @@ export async function setUpGpuCommand(ctx: vscode.ExtensionContext, output: vsco
   const s = settings();
   const node = s.nodePath || findOnPath('node');
   if (!node) {
-    void vscode.window.showErrorMessage('RBP Lab: the GPU backend needs a system Node.js (18+) on PATH, or set rbpLab.nodePath: @tensorflow/tfjs-node-gpu is a native addon built for it, not for VS Code’s own runtime.');
+    void vscode.window.showErrorMessage(`RBP Lab: the GPU backend needs a system Node.js (${MIN_NODE_MAJOR}+) on PATH, or set rbpLab.nodePath: @tensorflow/tfjs-node-gpu is a native addon built for it, not for VS Code’s own runtime.`);
     return;
   }
   output.show(true);
