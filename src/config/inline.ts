@@ -9,6 +9,7 @@ import type { RunnerName } from './schema';
 import { EXPERIMENTS } from '../experiments/catalog';
 import { fmt } from '../core/format';
 import { methodLabel, parseMethodName, takesK } from '../core/gradients/catalog';
+import { GOOD_COS, GOOD_REL_ERR } from '../shared/compareSummary';
 import type { GradcheckReport } from '../run/gradcheck';
 import type { VerdictInfo, Envelope } from '../protocol/messages';
 
@@ -37,7 +38,7 @@ export function notesFromGradcheck(runner: RunnerName, method: string, K: number
   const row = r.rows.find((x) => x.method === m && x.K === K) ?? r.rows.find((x) => x.method === 'Neumann_RBP' && x.K === K);
   const tb = r.rows.find((x) => x.method === 'TBPTT' && x.K === K);
   if (row) {
-    const good = row.relErrExact < 1e-2 && row.cosExact > 0.99;
+    const good = row.relErrExact < GOOD_REL_ERR && row.cosExact > GOOD_COS;
     notes.push({
       path: 'model.truncate_iter',
       level: good ? 'ok' : row.cosExact > 0.9 ? 'warn' : 'bad',
