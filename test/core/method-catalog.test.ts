@@ -15,7 +15,7 @@ import { parseConfigText, validateConfigObject, builtinConfig } from '../../src/
 import { configJsonSchema } from '../../src/config/jsonSchema';
 import { overlaySeries } from '../../src/extension/replay';
 import { notesForRun, digestEvents } from '../../src/extension/configEditor/digest';
-import { notesFromGradcheck, notesFromRun } from '../../src/config/inline';
+import { notesFromRun } from '../../src/config/inline';
 import type { RunDescription } from '../../src/run/recorder';
 import type { Envelope } from '../../src/protocol/messages';
 import { useBackend, repoRoot } from '../helpers/setup';
@@ -89,7 +89,7 @@ test('a method registered through the catalog is known everywhere, and nowhere o
     const metrics = events.filter((e) => e.type === 'metrics');
     assert.match(overlaySeries(desc, metrics)[0].label, /^hopfield Half-Neumann \(test\) K=6 /);
     assert.equal(methodLabel('Half_Neumann'), 'Half-Neumann (test)');
-    const notes = notesForRun({ runner: 'HopfieldRunner', method: 'halfn', K: 6 }, digestEvents(events), { notesFromGradcheck, notesFromRun });
+    const notes = notesForRun({ runner: 'HopfieldRunner', method: 'halfn', K: 6 }, digestEvents(events));
     assert.match(notes.backward!.label, /^Half-Neumann \(test\) adjoint residual per iteration/);
     assert.ok(notesFromRun('HopfieldRunner', events).some((n) => /^Half-Neumann \(test\): adjoint residual/.test(n.text)));
   } finally {

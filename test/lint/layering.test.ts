@@ -16,7 +16,7 @@ const FORBIDDEN = [
   "import { tf } from '../core/tf';",
   "import { getMethod } from '../core/gradients';",
   "import { makeSolver } from '../core/solvers';",
-  "import { fmt } from '../core/diagnostics';",
+  "import { verdict } from '../core/diagnostics';",
   "import { getExperiment } from '../experiments';",
   "import { hopfieldExperiment } from '../experiments/hopfield/experiment';",
   "import { runExperiment } from '../run/runner';",

@@ -5,16 +5,9 @@
  */
 import type { ParsedConfig } from '../../config/load';
 import { RUNNERS, type RunnerName } from '../../config/schema';
-import { EXPERIMENTS } from '../../experiments/catalog';
-import type { InlineNote } from '../../config/inline';
-import type { GradcheckReport } from '../../run/gradcheck';
+import { notesFromGradcheck, notesFromRun, type InlineNote } from '../../config/inline';
 import type { Envelope } from '../../protocol/messages';
 import { methodLabel, parseMethodName, takesK } from '../../core/gradients/catalog';
-
-export interface InlineFns {
-  notesFromGradcheck(runner: RunnerName, method: string, K: number, r: GradcheckReport): InlineNote[];
-  notesFromRun(runner: RunnerName, events: readonly Envelope[]): InlineNote[];
-}
 
 /** What the notes and charts need of a run: the last event of each kind (a long run's history is not kept) and the gradient-check rows done. */
 export interface RunDigest {
@@ -70,7 +63,7 @@ export interface RunNotes {
 }
 
 /** Notes (and chart data) for a config from one of its runs, given as compact events. */
-export function notesForRun(cfg: ConfigModel, digest: RunDigest, fns: InlineFns): RunNotes {
+export function notesForRun(cfg: ConfigModel, digest: RunDigest): RunNotes {
   const events = digest.events;
   const find = <T extends Envelope['type']>(t: T) => events.find((e) => e.type === t) as Extract<Envelope, { type: T }> | undefined;
   const started = find('run/started');
@@ -83,12 +76,12 @@ export function notesForRun(cfg: ConfigModel, digest: RunDigest, fns: InlineFns)
   if (result) {
     const r = result.report;
     const K = nearestK(r.Ks, cfg.K) ?? cfg.K;
-    out.notes = fns.notesFromGradcheck(cfg.runner, cfg.method, K, r);
+    out.notes = notesFromGradcheck(cfg.runner, cfg.method, K, r);
     const m = takesK(cfg.method) ? parseMethodName(cfg.method) : 'Neumann_RBP';
     const row = r.rows.find((x) => x.method === m && x.K === K && x.residualTrace.some((v) => v !== null)) ?? r.rows.find((x) => x.K === K && x.residualTrace.some((v) => v !== null));
     if (row) out.backward = { label: `${methodLabel(row.method)} adjoint residual, K = ${K} (gradient check)`, values: row.residualTrace };
   } else if (kind === 'train') {
-    out.notes = fns.notesFromRun(cfg.runner, events);
+    out.notes = notesFromRun(cfg.runner, events);
     const fwd = find('trace/forward');
     if (fwd) out.forward = fwd.rel;
     const bwd = find('trace/backward');
@@ -102,9 +95,4 @@ export function notesForRun(cfg: ConfigModel, digest: RunDigest, fns: InlineFns)
     out.notes = out.notes.map((n) => ({ ...n, text: n.text.replace('(last run', '(running') }));
   }
   return out;
-}
-
-/** The T field of a runner, for the hover that goes with it. */
-export function tPath(runner: RunnerName): string {
-  return `model.${EXPERIMENTS[runner].tField}`;
 }

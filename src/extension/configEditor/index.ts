@@ -22,7 +22,7 @@ import { ConfigError, parseConfigText, type RbpConfig } from '../../config/load'
 import { parseMethodName, takesK } from '../../core/gradients/catalog';
 import type { Envelope } from '../../protocol/messages';
 import { configDiagnostics, detectRunner, lensLine, lineDecorations, placeNotes, type LineNote, type Severity } from './model';
-import { configModel, digestEvents, foldEvent, notesForRun, type InlineFns, type RunDigest, type RunNotes } from './digest';
+import { configModel, digestEvents, foldEvent, notesForRun, type RunDigest, type RunNotes } from './digest';
 import { hoverMarkdown } from './hover';
 
 export interface ConfigEditorDeps {
@@ -44,11 +44,6 @@ export function isRbpConfigDocument(doc: vscode.TextDocument): boolean {
 function fileKey(p: string): string {
   return path.resolve(p);
 }
-
-// The inline notes (src/config/inline.ts) format numbers with core/diagnostics, which loads
-// TensorFlow.js: load them on first use, not at activation.
-let inlineFns: Promise<InlineFns> | undefined;
-const loadInline = (): Promise<InlineFns> => (inlineFns ??= import('../../config/inline').then((m) => ({ notesFromGradcheck: m.notesFromGradcheck, notesFromRun: m.notesFromRun })));
 
 const SEVERITY: Record<Severity, vscode.DiagnosticSeverity> = {
   error: vscode.DiagnosticSeverity.Error,
@@ -182,16 +177,14 @@ class ConfigEditor implements vscode.Disposable {
     if (this.refreshTimer) return;
     this.refreshTimer = setTimeout(() => {
       this.refreshTimer = undefined;
-      void this.refresh();
+      this.refresh();
     }, ms);
   }
 
-  private async refresh(): Promise<void> {
-    const editors = vscode.window.visibleTextEditors.filter((e) => e.document.uri.scheme === 'file' && isRbpConfigDocument(e.document));
-    const fns = editors.length ? await loadInline() : undefined;
+  private refresh(): void {
     for (const editor of vscode.window.visibleTextEditors) {
       const doc = editor.document;
-      const lines = fns && editors.includes(editor) ? this.computeNotes(doc, fns) : [];
+      const lines = doc.uri.scheme === 'file' && isRbpConfigDocument(doc) ? this.computeNotes(doc) : [];
       const groups = lineDecorations(lines);
       for (const level of ['ok', 'warn', 'bad', 'info'] as const) {
         const opts: vscode.DecorationOptions[] = groups
@@ -205,7 +198,7 @@ class ConfigEditor implements vscode.Disposable {
     }
   }
 
-  private computeNotes(doc: vscode.TextDocument, fns: InlineFns): LineNote[] {
+  private computeNotes(doc: vscode.TextDocument): LineNote[] {
     const runId = this.lastRunOf(doc.uri.fsPath);
     const key = doc.uri.toString();
     if (!runId) {
@@ -219,16 +212,10 @@ class ConfigEditor implements vscode.Disposable {
       this.notes.delete(key);
       return [];
     }
-    const run = notesForRun(cfg, digest, fns);
+    const run = notesForRun(cfg, digest);
     const lines = placeNotes(parsed, run.notes);
     this.notes.set(key, { version: doc.version, runId, run, lines });
     return lines;
-  }
-
-  /** The inline notes now shown for a document (for tests and the API). */
-  notesOf(uri: vscode.Uri): { runId: string; lines: { line: number; path: string; text: string; level: string }[] } | undefined {
-    const n = this.notes.get(uri.toString());
-    return n && { runId: n.runId, lines: n.lines.map(({ line, path: p, text, level }) => ({ line, path: p, text, level })) };
   }
 
   // ---- hovers ----
@@ -373,23 +360,7 @@ class ConfigEditor implements vscode.Disposable {
   }
 }
 
-export interface ConfigEditorApi {
-  /** The inline notes shown for a config document. */
-  notesOf(uri: vscode.Uri): ReturnType<ConfigEditor['notesOf']>;
-  /** Link a run to the config file it ran. */
-  link(runId: string, file: string): void;
-}
-
-let instance: ConfigEditor | undefined;
-
-/** The config editor of the active extension (undefined before registerConfigEditor). */
-export function configEditorApi(): ConfigEditorApi | undefined {
-  return instance;
-}
-
 /** CodeLens, diagnostics, inline notes and hovers for experiment configs; the Gradient Check and Open Built-in Config commands. */
 export function registerConfigEditor(ctx: vscode.ExtensionContext, deps: ConfigEditorDeps): vscode.Disposable[] {
-  const editor = new ConfigEditor(ctx, deps);
-  instance = editor;
-  return [editor, { dispose: () => (instance = instance === editor ? undefined : instance) }];
+  return [new ConfigEditor(ctx, deps)];
 }

@@ -19,10 +19,6 @@ export function detectRunner(text: string): RunnerName | undefined {
   return m ? (m[1] as RunnerName) : undefined;
 }
 
-export function isConfigFileName(fileName: string): boolean {
-  return /\.ya?ml$/i.test(fileName);
-}
-
 export type Severity = 'error' | 'warning' | 'information' | 'hint';
 
 export interface ConfigDiagnostic {
