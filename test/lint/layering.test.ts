@@ -17,7 +17,7 @@ const FORBIDDEN = [
   "import { getMethod } from '../core/gradients';",
   "import { makeSolver } from '../core/solvers';",
   "import { verdict } from '../core/diagnostics';",
-  "import { getExperiment } from '../experiments';",
+  "import { loadExperiment } from '../experiments';",
   "import { hopfieldExperiment } from '../experiments/hopfield/experiment';",
   "import { runExperiment } from '../run/runner';",
   "import { gradcheck } from '../run/gradcheck';",
