@@ -175,11 +175,13 @@ for (const b of blocks) {
   console.log(`✗ ${b.name}: ${mode === 'update' ? 'rewritten' : 'differs from what its command prints'}`);
   for (const l of was) if (l && !now.includes(l)) console.log(`    - ${l}`);
   for (const l of now) if (l && !was.includes(l)) console.log(`    + ${l}`);
-  replacements.push({ b, text: `${b.head}${body}<!-- /results -->` });
+  replacements.push({ name: b.name, body });
 }
 for (const p of problems) console.log(`✗ ${p}`);
 if (mode === 'update' && replacements.length) {
-  for (const { b, text } of replacements.sort((x, y) => y.b.index - x.b.index)) readme = readme.slice(0, b.index) + text + readme.slice(b.index + b.length);
+  // Reread: the README may have been edited while the commands ran; only the blocks change.
+  const now = new Map(replacements.map((r) => [r.name, r.body]));
+  readme = fs.readFileSync(readmePath, 'utf8').replace(MARK, (all, name, _slow, _commands, _body) => (now.has(name) ? `${all.slice(0, all.indexOf('\n') + 1)}${now.get(name)}<!-- /results -->` : all));
   fs.writeFileSync(readmePath, readme);
 }
 console.log(`${blocks.length} blocks, ${checked} rerun: ${changed} ${mode === 'update' ? 'rewritten' : 'changed'}, ${skipped} slow not rerun${problems.length ? `, ${problems.length} problems` : ''}`);
