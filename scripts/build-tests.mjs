@@ -9,7 +9,6 @@ import * as path from 'path';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const out = path.join(root, 'out', 'test');
-fs.rmSync(out, { recursive: true, force: true });
 
 function find(dir) {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
@@ -22,6 +21,8 @@ function find(dir) {
 const only = process.argv.slice(2).map((a) => path.join(root, 'test', `${a}.test.ts`));
 for (const f of only) if (!fs.existsSync(f)) throw new Error(`build-tests: no test file ${path.relative(root, f)}`);
 const entries = only.length ? only : find(path.join(root, 'test'));
+// A full build starts from an empty out/test (no bundle of a deleted test is left behind).
+if (!only.length) fs.rmSync(out, { recursive: true, force: true });
 await esbuild.build({
   entryPoints: entries,
   outdir: out,
