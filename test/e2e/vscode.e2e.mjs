@@ -412,7 +412,9 @@ async function main() {
   const vNote = await waitAfter('grad_method: BPTT', /ρ\(J\)|converge|unreliable/i, 10_000);
   log(`gradient check ${gc.id} → truncate_iter: "${kNote}"; num_update: "${tNote}"; grad_method: "${vNote}"`);
   await page.screenshot({ path: path.join(results, 'e2e-config-gradcheck.png') });
-  // The notes carry the recorded check's numbers (to the digits they print).
+  // The notes carry the recorded check's numbers (to the digits they print). (Mutants caught: the
+  // truncate_iter hover quoting the error against BPTT as the one against exact; Open Dashboard
+  // ignoring the run it is given, which then shows the palette run below. Each ran, each failed here.)
   const gcReport = eventsOf(gc.dir).find((e) => e.type === 'gradcheck/result')?.report;
   assert(gcReport, `the gradient check ${gc.id} recorded its report`);
   const nRow = gcReport.rows.find((r) => r.method === 'Neumann_RBP' && r.K === 20);
