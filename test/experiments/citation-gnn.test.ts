@@ -18,7 +18,7 @@ import { loadExperiment } from '../../src/experiments';
 import { RunError } from '../../src/experiments/types';
 import { diagnose, runExperiment } from '../../src/run/runner';
 import type { WorkerEvent } from '../../src/protocol/messages';
-import { useBackend, planetoidDir, randomDirection, dotAll } from '../helpers/setup';
+import { useBackend, planetoidDir, coraSkip, randomDirection, dotAll } from '../helpers/setup';
 import { assertSameLinearization, assertNoLeaks, assertMethodsAgree } from '../helpers/checks';
 
 before(useBackend);
@@ -193,8 +193,8 @@ test('a gradient call on the GNN leaves no tensor behind (every method)', () => 
 
 // ---- Cora ----
 
-const haveCora = fs.existsSync(path.join(planetoidDir, 'ind.cora.graph'));
-const skipCora = haveCora ? false : `Planetoid Cora not found in ${planetoidDir} (put ind.cora.* there to run this test)`;
+const skipCora = coraSkip();
+const haveCora = !skipCora;
 let coraCache: CitationData | undefined;
 function cora(): CitationData {
   return (coraCache ??= loadCitationData(builtinConfig('cora')!, { dataDir: planetoidDir, log: () => undefined }));
