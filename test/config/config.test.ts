@@ -6,6 +6,7 @@ import * as path from 'path';
 import { parseConfigText, applyOverride, builtinConfig, validateConfigObject } from '../../src/config/load';
 import { BUILTIN_CONFIGS } from '../../src/config/builtin';
 import { configJsonSchema } from '../../src/config/jsonSchema';
+import { resolveRun } from '../../src/run/resolve';
 import { repoRoot } from '../helpers/setup';
 
 test('the shipped configs/*.yaml are exactly the built-in configs, and valid', () => {
@@ -93,4 +94,14 @@ test('the citation options of the authors\' schema: aggregate_type sum or avg, m
   assert.equal((applyOverride(c, 'dataset.merge_dup_edges=true').dataset as Record<string, unknown>).merge_dup_edges, true);
   assert.throws(() => applyOverride(c, 'dataset.merge_dup_edges=3'), /merge_dup_edges must be/);
   assert.throws(() => applyOverride(c, 'dataset.train_ratio=0.7'), /train_ratio must be ≤ 0.5/);
+});
+
+test('a run request names its method in any spelling the CLI takes; the config gets the canonical name', () => {
+  // `cg` and `neumann` are aliases, not config spellings: the config used to be handed 'cg' and refuse it.
+  for (const [asked, canonical] of [['cg', 'CG_RBP'], ['neumann', 'Neumann_RBP'], ['neumann-rbp', 'Neumann_RBP'], ['tbptt', 'TBPTT']] as const) {
+    const r = resolveRun({ experiment: 'hopfield', method: asked, K: 3 });
+    assert.equal(r.method, canonical);
+    assert.equal(r.config.model.grad_method, canonical);
+  }
+  assert.throws(() => resolveRun({ experiment: 'hopfield', method: 'sgd' }), /unknown gradient method 'sgd'/);
 });

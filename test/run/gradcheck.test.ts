@@ -3,7 +3,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { useBackend } from '../helpers/setup';
 import { builtinConfig } from '../../src/config/load';
-import { getExperiment } from '../../src/experiments';
+import { loadExperiment } from '../../src/experiments';
 import { gradcheck } from '../../src/run/gradcheck';
 import { diagnose, finalCheck } from '../../src/run/runner';
 import { tf } from '../../src/core/tf';
@@ -13,11 +13,11 @@ import { dispose } from '../../src/core/state';
 
 before(useBackend);
 
-test('gradcheck’s ρ(J) and verdict equal a separate diagnosis at the same weights', () => {
+test('gradcheck’s ρ(J) and verdict equal a separate diagnosis at the same weights', async () => {
   const config = builtinConfig('hopfield');
   assert.ok(config);
   (config.model as Record<string, unknown>).num_update = 20;
-  const experiment = getExperiment(String(config.runner));
+  const experiment = await loadExperiment(config.runner);
   assert.ok(experiment);
   const session = experiment.create(config, 'Neumann_RBP', 5, { log: () => undefined });
   const report = gradcheck('hopfield', session, { Ks: [5], methods: ['Neumann_RBP'] });
@@ -30,12 +30,12 @@ test('gradcheck’s ρ(J) and verdict equal a separate diagnosis at the same wei
 });
 
 // Mutants: the check reporting exact's own row (error 0) or BPTT's, or its error and cosine against BPTT instead of exact: each fails here.
-test('the final check of a run reports the trained-with method against exact at the current weights', () => {
+test('the final check of a run reports the trained-with method against exact at the current weights', async () => {
   const config = builtinConfig('hopfield')!;
   Object.assign(config.model, { num_update: 5 }); // not converged: BPTT differs from exact, so vs-BPTT ≠ vs-exact
   Object.assign(config.dataset, { num_imgs: 2 });
   Object.assign(config.train, { shuffle: false }); // so that beforeStep(0) picks the same image again below
-  const session = getExperiment('HopfieldRunner')!.create(config, 'RBP', 1, { log: () => undefined });
+  const session = (await loadExperiment('HopfieldRunner'))!.create(config, 'RBP', 1, { log: () => undefined });
   // weights far from the tiny initial ones, so that ρ(J) is not ≈ 0 and RBP with one iteration is visibly off
   const W = session.system.params[0];
   W.assign(tf.tidy(() => tf.mul(tf.randomNormal(W.shape, 0, 1, 'float32', 3), 0.03)));
