@@ -4,7 +4,7 @@
  */
 import * as fs from 'fs';
 import { parseDocument, LineCounter, isMap, isScalar, isSeq, Pair, YAMLMap, Node as YNode } from 'yaml';
-import { SCHEMA, RUNNERS, RunnerName, FieldSpec, SectionSpec } from './schema';
+import { SCHEMA, RUNNERS, RunnerName, RunnerSpec, FieldSpec, SectionSpec } from './schema';
 import { BUILTIN_CONFIGS } from './builtin';
 
 export interface RbpConfig {
@@ -86,6 +86,9 @@ export function checkValue(spec: FieldSpec, v: unknown): string | undefined {
     case 'int[]':
       if (!Array.isArray(v) || !v.every((x) => typeof x === 'number' && Number.isInteger(x))) return `must be a list of integers, got ${JSON.stringify(v)}`;
       return undefined;
+    default:
+      // A spec that is not a FieldSpec (never from the schema's own keys) validates nothing.
+      return `has no type in the schema`;
   }
 }
 
@@ -133,7 +136,7 @@ export function parseConfigText(text: string): ParsedConfig {
       const path = prefix ? `${prefix}.${key}` : key;
       positions[path] = at(item.key);
       if (!prefix && (SECTIONS as readonly string[]).includes(key)) {
-        const sub = (spec as unknown as Record<string, SectionSpec | undefined>)[key];
+        const sub = own(spec as unknown as Record<string, SectionSpec>, key);
         if (!sub) {
           push('note', path, `section '${key}' is not used by ${runner}; ignored`, item.key);
           continue;
@@ -145,7 +148,7 @@ export function parseConfigText(text: string): ParsedConfig {
         walk(item.value, sub, key);
         continue;
       }
-      const f = Object.hasOwn(sectionSpec, key) ? sectionSpec[key] : undefined;
+      const f = own(sectionSpec, key);
       if (!f) {
         push('error', path, `unknown field '${path}'${suggest(key, Object.keys(sectionSpec))}`, item.key);
         continue;
@@ -194,36 +197,58 @@ export function builtinConfig(name: string): RbpConfig | undefined {
   return c ? structuredClone(c) : undefined;
 }
 
-/** Apply `section.field=value` (value parsed as YAML) and re-validate that field. */
+/**
+ * `obj[key]` only when `key` is an own property of `obj`: names that come from config files,
+ * `--set` or the extension (`__proto__`, `constructor`, `toString`, …) never reach a prototype.
+ */
+function own<T>(obj: Readonly<Record<string, T>> | undefined, key: string): T | undefined {
+  return obj !== undefined && Object.hasOwn(obj, key) ? obj[key] : undefined;
+}
+
+/** The schema of a runner, by its name (own keys only). */
+function runnerSpec(runner: unknown): RunnerSpec | undefined {
+  return typeof runner === 'string' ? own(SCHEMA as Record<string, RunnerSpec>, runner) : undefined;
+}
+
+/**
+ * Apply `section.field=value` or `field=value` (value parsed as YAML) and re-validate that field.
+ * The path may only name a field of the runner's schema (`--set` and `rbpLab.overrides` both come
+ * here): anything else, prototype names included, is refused before the config is touched.
+ */
 export function applyOverride(config: RbpConfig, assignment: string): RbpConfig {
-  const m = /^([A-Za-z_]+)(?:\.([A-Za-z_]+))?=(.*)$/.exec(assignment);
+  const m = /^([A-Za-z_]+)(?:\.([A-Za-z_]+))?=(.*)$/s.exec(assignment);
   if (!m) throw new Error(`--set expects section.field=value, e.g. model.truncate_iter=10; got '${assignment}'`);
   const [, a, b, valueText] = m;
-  const value = parseDocument(valueText).toJS() as unknown;
-  const spec = SCHEMA[config.runner as RunnerName];
+  const spec = runnerSpec(config.runner);
   if (!spec) throw new Error(`config has no valid runner`);
-  const sectionSpec = b ? (spec as unknown as Record<string, SectionSpec | undefined>)[a] : spec.top;
-  const field = b ?? a;
   const path = b ? `${a}.${b}` : a;
-  const f = sectionSpec && Object.hasOwn(sectionSpec, field) ? sectionSpec[field] : undefined;
-  if (!f) throw new Error(`--set ${path}: unknown field${sectionSpec ? suggest(field, Object.keys(sectionSpec)) : ''}`);
+  const sectionSpec = b ? ((SECTIONS as readonly string[]).includes(a) ? own(spec as unknown as Record<string, SectionSpec>, a) : undefined) : spec.top;
+  if (!sectionSpec) throw new Error(`--set ${path}: unknown section '${a}' (${SECTIONS.filter((s) => Object.hasOwn(spec, s)).join(', ')})`);
+  const field = b ?? a;
+  const f = own(sectionSpec, field);
+  if (!f) throw new Error(`--set ${path}: unknown field${suggest(field, Object.keys(sectionSpec))}`);
+  const doc = parseDocument(valueText, { uniqueKeys: true });
+  if (doc.errors.length) throw new Error(`--set ${path}: the value is not valid YAML: ${doc.errors[0].message.split('\n')[0]}`);
+  const value = doc.toJS() as unknown;
   const problem = checkValue(f, value);
   if (problem) throw new Error(`--set ${path} ${problem}`);
   const out = structuredClone(config);
-  if (b) (out[a] as Record<string, unknown>)[b] = value;
-  else out[a] = value;
+  if (b) {
+    const section = own(out as Record<string, unknown>, a);
+    out[a] = { ...(typeof section === 'object' && section !== null ? section : {}), [b]: value };
+  } else out[a] = value;
   return out;
 }
 
 /** Check an already-parsed config object (e.g. one sent by the extension) against the schema. */
 export function validateConfigObject(config: RbpConfig): string[] {
   const errors: string[] = [];
-  const spec = SCHEMA[config.runner as RunnerName];
+  const spec = runnerSpec(config.runner);
   if (!spec) return [`runner must be one of ${RUNNERS.join(', ')}`];
   const check = (obj: Record<string, unknown>, s: SectionSpec, prefix: string) => {
     for (const [k, v] of Object.entries(obj)) {
       if (!prefix && (SECTIONS as readonly string[]).includes(k)) continue;
-      const f = Object.hasOwn(s, k) ? s[k] : undefined;
+      const f = own(s, k);
       if (!f) errors.push(`unknown field '${prefix}${k}'`);
       else {
         const p = checkValue(f, v);
@@ -232,6 +257,10 @@ export function validateConfigObject(config: RbpConfig): string[] {
     }
   };
   check(config, spec.top, '');
-  for (const sec of ['dataset', 'model', 'train'] as const) check((config[sec] ?? {}) as Record<string, unknown>, spec[sec], `${sec}.`);
+  for (const sec of ['dataset', 'model', 'train'] as const) {
+    const v = config[sec] ?? {};
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) errors.push(`'${sec}' must be a mapping`);
+    else check(v as Record<string, unknown>, spec[sec], `${sec}.`);
+  }
   return errors;
 }

@@ -85,3 +85,23 @@ test('object prototype names are not fields', () => {
   assert.ok(errors.some((m) => /dataset.name must be one of/.test(m)), errors.join('; '));
   assert.throws(() => applyOverride(builtinConfig('hopfield')!, 'toString=1'), /unknown field/);
 });
+
+test('--set and rbpLab.overrides may only name schema fields: prototype names are refused and nothing is polluted', () => {
+  const c = builtinConfig('hopfield')!;
+  const toString = Object.prototype.toString;
+  const keys = Object.keys;
+  // Mutant check: with the section looked up by plain indexing (`spec[a]`) the first two replaced
+  // Object.prototype.toString and Object.keys; with `field in sectionSpec` the own-key ones passed.
+  for (const bad of ['__proto__.toString=1', 'constructor.keys=1', 'prototype.x=1', '__proto__=1', 'constructor=1', 'toString=1', 'hasOwnProperty=1', 'model.__proto__=1', 'model.constructor=1', 'model.toString=1', 'valueOf.x=1', 'model.hasOwnProperty=1']) {
+    assert.throws(() => applyOverride(c, bad), /--set [\w.]+: unknown (field|section)/, bad);
+  }
+  assert.equal(Object.prototype.toString, toString);
+  assert.equal(Object.keys, keys);
+  assert.equal(({} as Record<string, unknown>).x, undefined);
+  // A runner named like a prototype member is no runner (configs sent by the extension).
+  assert.deepEqual(validateConfigObject({ ...c, runner: 'constructor' }), ['runner must be one of HopfieldRunner, CitationRunner, HypergradRunner']);
+  assert.deepEqual(validateConfigObject({ ...c, runner: '__proto__' }), ['runner must be one of HopfieldRunner, CitationRunner, HypergradRunner']);
+  assert.deepEqual(validateConfigObject({ ...c, model: 'x' as unknown as Record<string, unknown> }), ["'model' must be a mapping"]);
+  // The value is checked as before; a value that is not YAML is refused, not half-parsed.
+  assert.throws(() => applyOverride(c, 'model.num_update=[1,'), /not valid YAML/);
+});

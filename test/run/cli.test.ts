@@ -23,6 +23,10 @@ test('bad arguments: one clear line, exit code 2, no stack trace', () => {
     [['run', 'hopfield', '--set', 'model.truncat_iter=3'], /unknown field \(did you mean 'truncate_iter'\?\)/],
     [['frobnicate'], /unknown command/],
     [['run', 'hopfield', '--backend', 'tpu'], /unknown backend 'tpu'/],
+    // Prototype pollution through --set (these completed with exit 0, or crashed mid-run, before).
+    [['run', 'hopfield', '--steps', '1', '--set', '__proto__.toString=1'], /--set __proto__.toString: unknown section/],
+    [['run', 'hopfield', '--steps', '1', '--set', 'constructor.keys=1'], /--set constructor.keys: unknown section/],
+    [['run', 'hopfield', '--steps', '1', '--set', 'model.constructor=1'], /--set model.constructor: unknown field/],
   ] as const) {
     const r = rbp([...args]);
     assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
