@@ -296,7 +296,8 @@ function checkFields(v: Record<string, unknown>, fields: Record<string, Check>, 
 export function parseWorkerEvent(v: unknown): Envelope {
   if (!obj(v)) throw new ProtocolError('event is not an object');
   const e = v as Record<string, unknown>;
-  const fields = WORKER_EVENT_FIELDS[e.type as WorkerEvent['type']];
+  // Own keys only: an event typed 'toString' or 'constructor' must not find Object.prototype's members.
+  const fields = typeof e.type === 'string' && Object.hasOwn(WORKER_EVENT_FIELDS, e.type) ? WORKER_EVENT_FIELDS[e.type as WorkerEvent['type']] : undefined;
   if (!fields) throw new ProtocolError(`unknown event type ${JSON.stringify(e.type)}`);
   checkFields(e, { runId: str, seq: num, t: num }, String(e.type));
   checkFields(e, fields, String(e.type));

@@ -125,3 +125,13 @@ test('gradient-check rows survive JSON: NaN and Inf come back as NaN, not null',
   assert.equal((e as { row: { cosExact: number } }).row.cosExact.toFixed(6), 'NaN');
   assert.throws(() => parseWorkerEvent({ ...wire, row: { ...wire.row, loss: 'x' } }), /loss/);
 });
+
+test('event types named like Object.prototype members are unknown event types', () => {
+  // Mutant check: with a plain WORKER_EVENT_FIELDS[e.type] lookup these were accepted (the
+  // prototype's function has no fields to check) and recorded or forwarded as events.
+  for (const type of ['toString', 'constructor', '__proto__', 'hasOwnProperty', 'valueOf', 'isPrototypeOf']) {
+    assert.throws(() => parseWorkerEvent({ type, runId: 'r', seq: 0, t: 0 }), /unknown event type/, type);
+    assert.throws(() => parseWorkerMessage({ type, runId: 'r', seq: 0, t: 0 }), /unknown event type/, type);
+  }
+  assert.throws(() => parseWorkerEvent({ type: 7, runId: 'r', seq: 0, t: 0 }), /unknown event type/);
+});
