@@ -9,7 +9,7 @@ import { RunRecorder, describeRequest } from '../run/recorder';
 import { runGradcheck, DEFAULT_KS, GradcheckReport } from '../run/gradcheck';
 import { isBackendRequest, BackendError } from '../core/backend';
 import { RunError } from '../experiments/types';
-import { fmt } from '../core/format';
+import { fmt, escapeControl } from '../core/format';
 import type { WorkerEvent, RunSpec } from '../protocol/messages';
 import { parseMethodName, METHOD_NAMES } from '../core/gradients';
 import { BUILTIN_NAMES } from '../config/builtin';
@@ -261,7 +261,9 @@ export async function main(argv: string[], io: Io): Promise<number> {
 }
 
 if (require.main === module) {
-  main(process.argv.slice(2), { out: (s) => process.stdout.write(s + '\n'), err: (s) => process.stderr.write(s + '\n'), isTTY: Boolean(process.stderr.isTTY) }).then(
+  // Everything printed passes escapeControl: names and values echoed from configs, arguments and
+  // data files cannot drive the terminal (JSON lines stay valid JSON).
+  main(process.argv.slice(2), { out: (s) => process.stdout.write(escapeControl(s) + '\n'), err: (s) => process.stderr.write(escapeControl(s) + '\n'), isTTY: Boolean(process.stderr.isTTY) }).then(
     (code) => process.exit(code),
     (err) => {
       process.stderr.write(`rbp: ${String(err)}\n`);

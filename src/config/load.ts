@@ -3,7 +3,7 @@
  * its line and column; the CLI prints them, the extension shows them in the Problems panel.
  */
 import * as fs from 'fs';
-import { parseDocument, LineCounter, isMap, isScalar, isSeq, Pair, YAMLMap, Node as YNode } from 'yaml';
+import { parseDocument, visit, LineCounter, isMap, isScalar, Pair, YAMLMap, Node as YNode } from 'yaml';
 import { SCHEMA, RUNNERS, RunnerName, RunnerSpec, FieldSpec, SectionSpec } from './schema';
 import { BUILTIN_CONFIGS } from './builtin';
 
@@ -48,6 +48,19 @@ export interface ParsedConfig {
 
 const SECTIONS = ['dataset', 'model', 'train', 'test'] as const;
 
+/**
+ * Configs are small (the authors' are about 1 KB). The YAML parser's time grows faster than the
+ * text (a 935 KB mapping of unique keys took 79 s to check), and the config editor parses files of
+ * untrusted workspaces as they open: anything larger is refused before parsing (64 KiB: < 1 s).
+ */
+export const MAX_CONFIG_CHARS = 64 * 1024;
+/** Alias uses a config may expand (yaml's own default; an alias bomb stops here). */
+const MAX_ALIAS_COUNT = 100;
+
+function tooLarge(size: string): ConfigIssue {
+  return { severity: 'error', path: '', message: `config is too large (${size}); a config file is at most ${MAX_CONFIG_CHARS / 1024} KiB`, line: 1, column: 1, offset: [0, 0] };
+}
+
 function levenshtein(a: string, b: string): number {
   const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)]);
   for (let j = 1; j <= b.length; j++) d[0][j] = j;
@@ -79,17 +92,29 @@ export function checkValue(spec: FieldSpec, v: unknown): string | undefined {
     case 'number': {
       if (typeof v !== 'number' || !Number.isFinite(v)) return `must be a number, got ${JSON.stringify(v)}`;
       if (spec.type === 'int' && !Number.isInteger(v)) return `must be an integer, got ${v}`;
-      if (spec.min !== undefined && v < spec.min) return `must be ≥ ${spec.min}, got ${v}`;
-      if (spec.max !== undefined && v > spec.max) return `must be ≤ ${spec.max}, got ${v}`;
+      return outOfRange(spec, v);
+    }
+    case 'int[]': {
+      if (!Array.isArray(v)) return `must be a list of integers, got ${JSON.stringify(v)}`;
+      // Every item is checked: a layer size of -5 failed deep inside tfjs, one of 0 trained.
+      for (let i = 0; i < v.length; i++) {
+        const x: unknown = v[i];
+        if (typeof x !== 'number' || !Number.isInteger(x)) return `must be a list of integers; item ${i} is ${JSON.stringify(x)}`;
+        const r = outOfRange(spec, x);
+        if (r) return `item ${i} ${r}`;
+      }
       return undefined;
     }
-    case 'int[]':
-      if (!Array.isArray(v) || !v.every((x) => typeof x === 'number' && Number.isInteger(x))) return `must be a list of integers, got ${JSON.stringify(v)}`;
-      return undefined;
     default:
       // A spec that is not a FieldSpec (never from the schema's own keys) validates nothing.
       return `has no type in the schema`;
   }
+}
+
+function outOfRange(spec: FieldSpec, v: number): string | undefined {
+  if (spec.min !== undefined && v < spec.min) return `must be ≥ ${spec.min}, got ${v}`;
+  if (spec.max !== undefined && v > spec.max) return `must be ≤ ${spec.max}, got ${v}`;
+  return undefined;
 }
 
 function canonical(s: string): string {
@@ -98,10 +123,14 @@ function canonical(s: string): string {
 
 /** Parse and validate config text. Missing fields are filled from the built-in config of the runner. */
 export function parseConfigText(text: string): ParsedConfig {
-  const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
   const issues: ConfigIssue[] = [];
   const positions: ParsedConfig['positions'] = {};
+  if (text.length > MAX_CONFIG_CHARS) {
+    issues.push(tooLarge(`${(text.length / 1024).toFixed(0)} KiB`));
+    return { config: {} as RbpConfig, issues, positions };
+  }
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
   const at = (node: YNode | null | undefined, fallback = 0): { line: number; column: number; offset: [number, number] } => {
     const r = node?.range;
     const start = r ? r[0] : fallback;
@@ -121,7 +150,16 @@ export function parseConfigText(text: string): ParsedConfig {
     push('error', '', 'a config must be a mapping with exp_name, runner, dataset, model and train', root as YNode);
     return { config: {} as RbpConfig, issues, positions };
   }
-  const raw = doc.toJS() as Record<string, unknown>;
+  let raw: Record<string, unknown>;
+  try {
+    raw = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) as Record<string, unknown>;
+  } catch (err) {
+    // "Excessive alias count": an alias bomb. Point at the first alias.
+    let first: YNode | undefined;
+    visit(doc, { Alias: (_k, node) => ((first ??= node), visit.BREAK) });
+    push('error', '', `YAML aliases expand too much (${(err as Error).message}); a config needs at most ${MAX_ALIAS_COUNT} alias uses`, first ?? root);
+    return { config: {} as RbpConfig, issues, positions };
+  }
   const runnerNode = root.get('runner', true) as YNode | undefined;
   const runner = raw.runner as string | undefined;
   if (typeof runner !== 'string' || !(RUNNERS as readonly string[]).includes(runner)) {
@@ -153,7 +191,8 @@ export function parseConfigText(text: string): ParsedConfig {
         push('error', path, `unknown field '${path}'${suggest(key, Object.keys(sectionSpec))}`, item.key);
         continue;
       }
-      const value = isScalar(item.value) || isSeq(item.value) || isMap(item.value) ? (item.value as YNode).toJSON() : item.value;
+      // toJS with the document resolves aliases (`num_update: *steps`) as the whole config did.
+      const value = item.value === null ? null : item.value.toJS(doc, { maxAliasCount: MAX_ALIAS_COUNT });
       const problem = checkValue(f, value);
       if (problem) push('error', path, `${path} ${problem}`, item.value ?? item.key);
       else if (f.ignored) push('note', path, `${path} is accepted and ignored: ${f.ignored}`, item.key);
@@ -180,11 +219,21 @@ function withDefaults(raw: Record<string, unknown>, runner: RunnerName): RbpConf
 
 /** Load, validate and return a config file; throws ConfigError with every problem. */
 export function loadConfigFile(file: string): { config: RbpConfig; notes: ConfigIssue[] } {
+  const cannot = (why: string) => new ConfigError(file, [{ severity: 'error', path: '', message: `cannot read config: ${why}`, line: 1, column: 1, offset: [0, 0] }]);
   let text: string;
+  let fd: number | undefined;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    // Size and kind first: /dev/zero or a FIFO is not a config, and a huge file is not read whole.
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) throw cannot('not a regular file');
+    if (st.size > MAX_CONFIG_CHARS * 4) throw new ConfigError(file, [tooLarge(`${(st.size / 2 ** 20).toFixed(1)} MiB`)]);
+    text = fs.readFileSync(fd, 'utf8');
   } catch (err) {
-    throw new ConfigError(file, [{ severity: 'error', path: '', message: `cannot read config: ${(err as Error).message}`, line: 1, column: 1, offset: [0, 0] }]);
+    if (err instanceof ConfigError) throw err;
+    throw cannot((err as Error).message);
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
   }
   const { config, issues } = parseConfigText(text);
   if (issues.some((i) => i.severity === 'error')) throw new ConfigError(file, issues);

@@ -10,6 +10,7 @@ export type FieldType = 'string' | 'int' | 'number' | 'bool' | 'int[]' | 'any';
 export interface FieldSpec {
   type: FieldType;
   description: string;
+  /** Bounds of the value, or of every item of an `int[]`. */
   min?: number;
   max?: number;
   enum?: readonly string[];
@@ -40,7 +41,7 @@ const top: SectionSpec = {
   runner: { type: 'string', description: 'which experiment runs', enum: RUNNERS },
   use_gpu: { type: 'bool', description: 'use a GPU', ignored: ignoredDevice },
   gpus: { type: 'any', description: 'GPU ids', ignored: ignoredDevice },
-  seed: { type: 'int', description: 'random seed', min: 0 },
+  seed: { type: 'int', description: 'random seed', min: 0, max: 2 ** 32 - 1 },
 };
 
 const gradMethod: FieldSpec = { type: 'string', description: 'gradient method', enum: METHOD_NAMES, caseInsensitive: true };
@@ -55,7 +56,7 @@ const trainCommon: SectionSpec = {
   optimizer: { type: 'string', description: 'optimizer', enum: ['Adam', 'SGD'] },
   lr: { type: 'number', description: 'learning rate', min: 0 },
   lr_decay: { type: 'number', description: 'learning-rate decay factor', min: 0 },
-  lr_decay_steps: { type: 'int[]', description: 'steps at which the learning rate decays' },
+  lr_decay_steps: { type: 'int[]', description: 'steps at which the learning rate decays', min: 0 },
   wd: { type: 'number', description: 'weight decay', min: 0 },
   momentum: { type: 'number', description: 'SGD momentum', min: 0, max: 1 },
   max_epoch: { type: 'int', description: 'epochs', min: 1 },
@@ -130,7 +131,7 @@ export const SCHEMA: Record<RunnerName, RunnerSpec> = {
       momentum: { type: 'number', description: 'initial logit of the momentum per parameter tensor' },
       num_sgd_step: { type: 'int', description: 'T: SGD steps of the inner training', min: 1, max: 100000 },
       batch_size: { type: 'int', description: 'inner minibatch size', min: 1 },
-      mlp_hidden: { type: 'int[]', description: 'MLP layer sizes' },
+      mlp_hidden: { type: 'int[]', description: 'MLP layer sizes', min: 1 },
       last_step: { type: 'string', description: 'data for the RBP-family last step: the minibatch or the full training set (the authors\')', enum: ['minibatch', 'full'], ours: true },
       ...solverFields,
     },

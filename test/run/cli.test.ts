@@ -136,3 +136,30 @@ test('an --out the CLI cannot write to is one clear line and exit code 2', () =>
     assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
   }
 });
+
+test('config problems print one escaped line per problem with file:line:column, exit code 2', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rbp-cli-'));
+  const write = (name: string, text: string | Buffer) => {
+    const f = path.join(dir, name);
+    fs.writeFileSync(f, text);
+    return f;
+  };
+  let bomb = 'exp_name: x\nrunner: HopfieldRunner\na0: &a0 [x, x, x, x, x, x, x, x, x]\n';
+  for (let i = 1; i <= 6; i++) bomb += `a${i}: &a${i} [${Array(9).fill(`*a${i - 1}`).join(', ')}]\n`;
+  const cases: [string, RegExp][] = [
+    // An alias bomb exited 1 with yaml's message and no position.
+    [write('bomb.yaml', bomb), /bomb\.yaml:4:10: YAML aliases expand too much/],
+    // Escape sequences and C1 controls in a key were echoed raw.
+    [write('esc.yaml', 'exp_name: x\nrunner: HopfieldRunner\n"\x1b[2J\u009b31m\u202e": 1\n'), /esc\.yaml:3:1: unknown field '\\u001b\[2J\\u009b31m\\u202e'/],
+    [write('mlp.yaml', 'exp_name: x\nrunner: HypergradRunner\nmodel:\n  mlp_hidden: [784, 0, 10]\n'), /mlp\.yaml:4:15: model\.mlp_hidden item 1 must be ≥ 1, got 0/],
+    [write('seed.yaml', 'exp_name: x\nrunner: HopfieldRunner\nseed: 4294967297\n'), /seed\.yaml:3:7: seed must be ≤ 4294967295/],
+    [write('binary.yaml', Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0x02, 0x01, 0x01, 0x00, 0x1b, 0x5b, 0x32, 0x4a, 0x0a])), /binary\.yaml:1:1: /],
+  ];
+  for (const [file, msg] of cases) {
+    const r = rbp(['run', file, '--steps', '1']);
+    assert.equal(r.status, 2, `${file}: ${r.stderr}`);
+    assert.match(r.stderr, msg);
+    assert.doesNotMatch(r.stderr, /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e]/, 'nothing raw reaches the terminal');
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  }
+});
