@@ -6,6 +6,7 @@
 import * as path from 'path';
 import { runExperiment } from '../run/runner';
 import { RunRecorder, describeRequest } from '../run/recorder';
+import { checkRequest } from '../run/resolve';
 import { runGradcheck, DEFAULT_KS, GradcheckReport } from '../run/gradcheck';
 import { isBackendRequest, BackendError } from '../core/backend';
 import { RunError } from '../experiments/types';
@@ -113,10 +114,28 @@ function openRecorder(what: string, spec: RunSpec, runsDir: string | undefined):
   }
 }
 
+/**
+ * Check the request before anything is created: a bad one is one line (and a run/failed JSON line
+ * with --json), exit code 2, and no record — it never touches an existing folder.
+ */
+function badRequest(spec: RunSpec, io: Io, json: boolean): number | undefined {
+  try {
+    checkRequest(spec);
+    return undefined;
+  } catch (err) {
+    if (!(err instanceof RunError)) throw err;
+    if (json) io.out(JSON.stringify({ type: 'run/failed', kind: err.kind, reason: err.message }));
+    io.err(`rbp: ${err.message}`);
+    return 2;
+  }
+}
+
 async function cmdRun(a: Args, io: Io): Promise<number> {
   const spec = buildSpec(a);
   const runsDir = last(a.flags, 'runs-dir');
   const json = Boolean(a.flags.json);
+  const bad = badRequest(spec, io, json);
+  if (bad !== undefined) return bad;
   // Recording starts before the experiment is set up, so that its set-up log lines are kept too.
   const recorder = openRecorder('the run', spec, runsDir);
   let total = 0;
@@ -216,6 +235,8 @@ async function cmdGradcheck(a: Args, io: Io): Promise<number> {
   const json = Boolean(a.flags.json);
   const runsDir = last(a.flags, 'runs-dir');
   const checkSpec: RunSpec = { ...spec, gradcheck: { Ks, methods } };
+  const bad = badRequest(checkSpec, io, json);
+  if (bad !== undefined) return bad;
   const recorder = openRecorder('the gradient check', checkSpec, runsDir);
   const emit = (e: WorkerEvent) => {
     recorder?.record(e);

@@ -4,7 +4,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { listRuns, readRun, summarize, RunDescription } from '../run/recorder';
+import { listRuns, readRun, summarize, replaceFile, RunDescription } from '../run/recorder';
 import type { Envelope, RunSummary } from '../protocol/messages';
 import type { WorkerRun } from './workerHost';
 
@@ -117,8 +117,7 @@ export class RunsStore {
     const l = label.trim();
     if (l) d.label = l;
     else delete d.label;
-    fs.writeFileSync(file + '.tmp', JSON.stringify(d, null, 2));
-    fs.renameSync(file + '.tmp', file);
+    replaceFile(file, JSON.stringify(d, null, 2));
     this.changed.fire();
     return d;
   }

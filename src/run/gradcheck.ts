@@ -18,8 +18,7 @@ import type { RunSpec, WorkerEvent, GradcheckRowMsg, GradcheckResultMsg } from '
 import { selectBackend, describeChoice, isBackendRequest, BackendRequest } from '../core/backend';
 import { getExperiment } from '../experiments';
 import { RunError } from '../experiments/types';
-import { resolveRun } from './resolve';
-import { parseMethodName } from '../core/gradients';
+import { resolveRun, resolveGradcheck } from './resolve';
 
 /** One method at one K; the protocol's row type (the worker sends these as they are computed). */
 export type GradcheckRow = GradcheckRowMsg['row'] & { method: MethodName };
@@ -128,13 +127,7 @@ export function gradcheck(experiment: string, session: ExperimentSession, opts: 
  */
 export async function runGradcheck(spec: RunSpec, emit: (e: WorkerEvent) => void): Promise<GradcheckReport> {
   const t0 = Date.now();
-  const Ks = spec.gradcheck?.Ks ?? DEFAULT_KS;
-  if (!Ks.length || !Ks.every((k) => Number.isInteger(k) && k >= 1)) throw new RunError('bad-config', `gradient check K values must be integers ≥ 1; got ${JSON.stringify(Ks)}`);
-  const methods = spec.gradcheck?.methods?.map((m) => {
-    const p = parseMethodName(m);
-    if (!p) throw new RunError('bad-config', `unknown method '${m}'`);
-    return p;
-  });
+  const { Ks, methods } = resolveGradcheck(spec, DEFAULT_KS);
   const resolved = resolveRun({ ...spec, gradcheck: undefined });
   const exp = getExperiment(String(resolved.config.runner));
   if (!exp) throw new RunError('bad-config', `runner ${String(resolved.config.runner)} is not available in this build`);

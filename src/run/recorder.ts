@@ -71,9 +71,9 @@ export class RunRecorder {
     readonly runId: string,
     initial?: InitialDescription,
   ) {
-    fs.mkdirSync(dir, { recursive: true });
-    // One folder holds one run: a new recorder starts a fresh events file.
-    this.fd = fs.openSync(path.join(dir, 'events.jsonl'), 'w');
+    makeRunDir(dir);
+    // One folder holds one run, and its files are ours: O_EXCL refuses an existing file or link.
+    this.fd = fs.openSync(path.join(dir, 'events.jsonl'), fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW | fs.constants.O_APPEND, 0o644);
     if (initial) {
       this.desc = { ...placeholder(runId), ...initial, status: 'running', pid: process.pid };
       this.writeDescription();
@@ -123,13 +123,12 @@ export class RunRecorder {
     const file = path.join(this.dir, 'run.json');
     let label: string | undefined;
     try {
-      const onDisk = JSON.parse(fs.readFileSync(file, 'utf8')) as { label?: unknown };
+      const onDisk = JSON.parse(readNoFollow(file)) as { label?: unknown };
       if (typeof onDisk.label === 'string' && onDisk.label) label = onDisk.label;
     } catch {
-      label = undefined; // no file yet, or a torn one: nothing to keep
+      label = undefined; // no file yet, a torn one or a link: nothing to keep
     }
-    fs.writeFileSync(file + '.tmp', JSON.stringify(label ? { ...this.desc, label } : this.desc, null, 2));
-    fs.renameSync(file + '.tmp', file);
+    replaceFile(file, JSON.stringify(label ? { ...this.desc, label } : this.desc, null, 2));
   }
 
   get description(): RunDescription | undefined {
@@ -142,6 +141,71 @@ export class RunRecorder {
     fs.closeSync(this.fd);
     this.closed = true;
   }
+}
+
+/** The files that make a folder a run's. */
+const RUN_FILES = ['run.json', 'events.jsonl', 'run.json.tmp'];
+
+/**
+ * Create a run's folder, and its parents (one by one: `mkdirSync(…, { recursive: true })` spins
+ * forever under /proc). An existing folder is used only when it is a real folder (not a link)
+ * that holds no run.
+ */
+function makeRunDir(dir: string): void {
+  const abs = path.resolve(dir);
+  const missing: string[] = [];
+  let p = abs;
+  for (; !lexists(p); p = path.dirname(p)) {
+    missing.unshift(p);
+    if (path.dirname(p) === p) break;
+  }
+  for (const d of missing) fs.mkdirSync(d);
+  if (missing.length) return;
+  const st = fs.lstatSync(abs);
+  if (!st.isDirectory()) throw new Error(`${abs} is ${st.isSymbolicLink() ? 'a symbolic link' : 'not a folder'}: a run is recorded in a folder of its own`);
+  const held = RUN_FILES.filter((f) => lexists(path.join(abs, f)));
+  if (held.length) throw new Error(`${abs} already holds a run (${held.join(', ')}): record this one in a new folder (another --out, or --runs-dir)`);
+}
+
+function lexists(p: string): boolean {
+  try {
+    fs.lstatSync(p);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+}
+
+/** Read a file that must not be a symbolic link (ELOOP if it is). */
+function readNoFollow(file: string): string {
+  const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  try {
+    return fs.readFileSync(fd, 'utf8');
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * Replace `file` with `text` atomically without following links: the text goes to a new
+ * `<file>.tmp` (O_EXCL: never through a link planted there), which is renamed over `file`
+ * (rename replaces a link at `file` itself, never its target).
+ */
+export function replaceFile(file: string, text: string): void {
+  const tmp = file + '.tmp';
+  try {
+    fs.unlinkSync(tmp); // a stale one from a crash (or a link): unlink removes the entry, not a target
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o644);
+  try {
+    fs.writeFileSync(fd, text);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, file);
 }
 
 function placeholder(runId: string): RunDescription {

@@ -4,6 +4,7 @@ import * as path from 'path';
 import { builtinConfig, loadConfigFile, applyOverride, validateConfigObject, RbpConfig, ConfigError } from '../config/load';
 import { BUILTIN_NAMES } from '../config/builtin';
 import { parseMethodName, usesK, MethodName } from '../core/gradients';
+import { isBackendRequest } from '../core/backend';
 import type { RunSpec } from '../protocol/messages';
 import { RunError } from '../experiments/types';
 
@@ -67,4 +68,28 @@ export function resolveRun(spec: RunSpec): ResolvedRun {
   const errors = validateConfigObject(config);
   if (errors.length) throw new RunError('bad-config', errors.join('; '));
   return { config, experimentName, method, K, notes, configDir };
+}
+
+/** The K values and methods of a gradient check request, checked. */
+export function resolveGradcheck(spec: RunSpec, defaultKs: number[]): { Ks: number[]; methods?: MethodName[] } {
+  const Ks = spec.gradcheck?.Ks ?? defaultKs;
+  if (!Ks.length || !Ks.every((k) => Number.isInteger(k) && k >= 1)) throw new RunError('bad-config', `gradient check K values must be integers ≥ 1; got ${JSON.stringify(Ks)}`);
+  const methods = spec.gradcheck?.methods?.map((m) => {
+    const p = parseMethodName(m);
+    if (!p) throw new RunError('bad-config', `unknown method '${m}'`);
+    return p;
+  });
+  return { Ks, methods };
+}
+
+/**
+ * Everything about a request that can be checked before anything is created, loaded or recorded:
+ * the config with its overrides, the method and K, a gradient check's list, the backend's name.
+ * Throws RunError('bad-config').
+ */
+export function checkRequest(spec: RunSpec): ResolvedRun {
+  if (spec.gradcheck) resolveGradcheck(spec, [1]);
+  const backend = spec.backend ?? 'auto';
+  if (!isBackendRequest(backend)) throw new RunError('bad-config', `unknown backend '${backend}' (tensorflow-gpu, tensorflow, wasm, cpu or auto)`);
+  return resolveRun({ ...spec, gradcheck: undefined });
 }

@@ -112,17 +112,25 @@ test('rbp run --out records from the start: set-up log lines, and a run that fai
   assert.equal(description?.status, 'completed');
   assert.equal(description?.runner, 'HypergradRunner', 'run/started completes the description');
 
+  // A run that fails after its request was checked (here: no data) is recorded as failed.
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rbp-cli-'));
-  const bad = path.join(dir, 'bad.yaml');
-  fs.writeFileSync(bad, 'exp_name: x\nrunner: HopfieldRunner\nmodel:\n  num_updates: 5\n');
   const failedOut = path.join(dir, 'rec');
-  const f = rbp(['run', bad, '--method', 'BPTT', '--out', failedOut]);
-  assert.equal(f.status, 2);
+  const f = rbp(['run', 'cora', '--method', 'BPTT', '--data', dir, '--out', failedOut]);
+  assert.equal(f.status, 2, f.stderr);
   const rec = readRun(failedOut);
   assert.equal(rec.description?.status, 'failed');
-  assert.equal(rec.description?.experiment, 'bad');
+  assert.equal(rec.description?.experiment, 'cora');
   assert.equal(rec.description?.method, 'BPTT');
-  assert.match(rec.description?.reason ?? '', /bad\.yaml:4:3: unknown field/);
+  assert.match(rec.description?.reason ?? '', /ind\.cora\.x/);
+
+  // A bad request is refused before anything is created.
+  const bad = path.join(dir, 'bad.yaml');
+  fs.writeFileSync(bad, 'exp_name: x\nrunner: HopfieldRunner\nmodel:\n  num_updates: 5\n');
+  const neverOut = path.join(dir, 'never');
+  const b = rbp(['run', bad, '--method', 'BPTT', '--out', neverOut]);
+  assert.equal(b.status, 2);
+  assert.match(b.stderr, /bad\.yaml:4:3: unknown field/);
+  assert.equal(fs.existsSync(neverOut), false, 'no folder for a request that was refused');
 });
 
 test('an --out the CLI cannot write to is one clear line and exit code 2', () => {
@@ -161,5 +169,52 @@ test('config problems print one escaped line per problem with file:line:column, 
     assert.match(r.stderr, msg);
     assert.doesNotMatch(r.stderr, /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e]/, 'nothing raw reaches the terminal');
     assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  }
+});
+
+test('a recorded run is never overwritten, no link is followed, and --out under /proc does not hang', () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'rbp-keep-'));
+  const runs = path.join(root, 'runs');
+  const first = rbp(['run', 'hopfield', '--steps', '2', '--runs-dir', runs, ...smoke]);
+  assert.equal(first.status, 0, first.stderr);
+  const [id] = fs.readdirSync(runs);
+  const runDir = path.join(runs, id);
+  const before = Object.fromEntries(['run.json', 'events.jsonl'].map((f) => [f, fs.readFileSync(path.join(runDir, f), 'utf8')]));
+  // Mutant check: with the old recorder (mkdir -p, open 'w') the first two replaced the record with a failed stub.
+  for (const args of [
+    ['run', 'nosuchexp', '--out', runDir],
+    ['run', 'hopfield', '--steps', '1', '--out', runDir, ...smoke],
+    ['gradcheck', 'hopfield', '--truncate', '2', '--out', runDir, ...smoke],
+  ]) {
+    const r = rbp(args);
+    assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.equal(r.stderr.trim().split('\n')[0].startsWith('rbp: '), true);
+    for (const [f, text] of Object.entries(before)) assert.equal(fs.readFileSync(path.join(runDir, f), 'utf8'), text, `${f} kept after ${args.join(' ')}`);
+  }
+  assert.match(rbp(['run', 'hopfield', '--steps', '1', '--out', runDir, ...smoke]).stderr, /already holds a run \(run\.json, events\.jsonl\)/);
+
+  // A link where the record would go: its target is never written.
+  const target = path.join(root, 'precious.txt');
+  fs.writeFileSync(target, 'keep me');
+  for (const name of ['events.jsonl', 'run.json', 'run.json.tmp']) {
+    const d = path.join(root, `linked-${name}`);
+    fs.mkdirSync(d);
+    fs.symlinkSync(target, path.join(d, name));
+    const r = rbp(['run', 'hopfield', '--steps', '1', '--out', d, ...smoke]);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /already holds a run/);
+  }
+  const linkDir = path.join(root, 'link-to-folder');
+  fs.symlinkSync(fs.mkdtempSync(path.join(os.tmpdir(), 'rbp-elsewhere-')), linkDir);
+  assert.match(rbp(['run', 'hopfield', '--steps', '1', '--out', linkDir, ...smoke]).stderr, /is a symbolic link/);
+  assert.equal(fs.readFileSync(target, 'utf8'), 'keep me');
+
+  // mkdir -p under /proc spun forever (ENOENT, then EEXIST on /proc, again).
+  for (const out of ['/proc/rbp-lab-x', '/proc/self/rbp-lab', '/proc/self']) {
+    const t0 = Date.now();
+    const r = spawnSync(process.execPath, [cli, 'run', 'hopfield', '--steps', '1', '--out', out], { encoding: 'utf8', timeout: 30000 });
+    assert.equal(r.status, 2, `${out}: ${r.signal ?? ''} ${r.stderr}`);
+    assert.match(r.stderr.split('\n')[0], /^rbp: cannot record the run: /);
+    assert.ok(Date.now() - t0 < 30000);
   }
 });
