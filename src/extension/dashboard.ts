@@ -173,7 +173,7 @@ export class Dashboard implements vscode.Disposable {
   private sendRun(): void {
     const runId = this.runId!;
     // Read and send synchronously: events recorded after this arrive through onRunEvent, none twice.
-    const { events } = this.deps.store.read(runId);
+    const events = this.deps.store.recordedEvents(runId);
     this.pending = [];
     this.post({ type: 'reset', runId });
     const selection = replaySelection(events);

@@ -4,7 +4,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { listRuns, readRun, summarize, replaceFile, RunDescription } from '../run/recorder';
+import { listRuns, readRun, readDescription, recordedEvents, summarize, replaceFile, isRunId, RunDescription } from '../run/recorder';
 import type { Envelope, RunSummary } from '../protocol/messages';
 import type { WorkerRun } from './workerHost';
 
@@ -50,7 +50,7 @@ export class RunsStore {
 
   /** The folder of a run; refuses ids that are not one plain folder name (they come from the webview too). */
   dirOf(runId: string): string {
-    if (!/^[A-Za-z0-9_.-]+$/.test(runId) || runId === '.' || runId === '..') throw new Error(`not a run id: ${JSON.stringify(runId)}`);
+    if (!isRunId(runId)) throw new Error(`not a run id: ${JSON.stringify(runId)}`);
     return path.join(this.root, runId);
   }
 
@@ -70,6 +70,11 @@ export class RunsStore {
 
   read(runId: string): ReturnType<typeof readRun> {
     return readRun(this.dirOf(runId));
+  }
+
+  /** A run's recorded events one at a time (a large events.jsonl is never held whole). */
+  recordedEvents(runId: string): Generator<Envelope> {
+    return recordedEvents(this.dirOf(runId));
   }
 
   get activeRuns(): WorkerRun[] {
@@ -112,8 +117,10 @@ export class RunsStore {
 
   /** Set (or clear, with an empty label) a run's display label: `label` in its run.json. */
   rename(runId: string, label: string): RunDescription {
-    const file = path.join(this.dirOf(runId), 'run.json');
-    const d = JSON.parse(fs.readFileSync(file, 'utf8')) as RunDescription;
+    const dir = this.dirOf(runId);
+    const { description: d, unreadable } = readDescription(dir);
+    if (!d) throw new Error(unreadable ?? `${dir} has no run.json`);
+    const file = path.join(dir, 'run.json');
     const l = label.trim();
     if (l) d.label = l;
     else delete d.label;
@@ -181,6 +188,17 @@ export function keyMetrics(d: RunDescription): string[] {
 }
 
 export function runItemView(d: RunDescription, live = false): RunItemView {
+  if (d.unreadable !== undefined) {
+    // Listed so it hides nothing and can be deleted; nothing in it can be shown or compared.
+    return {
+      label: `${d.runId} (unreadable)`,
+      description: shortDate(d.startedAt),
+      tooltip: `unreadable run record: ${d.unreadable}\nrun: ${d.runId}`,
+      icon: 'warning',
+      iconColour: 'problemsWarningIcon.foreground',
+      contextValue: 'rbpLab.run.failed.unreadable',
+    };
+  }
   const status = live ? 'running' : d.status;
   const what = d.method === 'gradcheck' ? `${d.experiment} · gradient check` : `${d.experiment} · ${d.method}${d.K !== null ? ` K=${d.K}` : ''}`;
   const metrics = keyMetrics(d);
