@@ -4,14 +4,14 @@
  *   rbp gradcheck <experiment|config.yaml> [--truncate 5,10,20,40] [--json]
  */
 import * as path from 'path';
-import { runExperiment } from '../run/runner';
 import { RunRecorder, describeRequest } from '../run/recorder';
 import { checkRequest } from '../run/resolve';
-import { runGradcheck, DEFAULT_KS, GradcheckReport } from '../run/gradcheck';
-import { isBackendRequest, BackendError } from '../core/backend';
+import { DEFAULT_KS, GradcheckReport } from '../run/gradcheck';
+import { startRunThread, isRunThread, runThreadMain } from '../run/thread';
+import { isBackendRequest } from '../core/backend';
 import { RunError } from '../experiments/types';
 import { fmt, escapeControl } from '../core/format';
-import type { WorkerEvent, RunSpec } from '../protocol/messages';
+import type { WorkerEvent, RunSpec, Envelope } from '../protocol/messages';
 import { parseMethodName, METHOD_NAMES } from '../core/gradients';
 import { BUILTIN_NAMES } from '../config/builtin';
 
@@ -130,19 +130,62 @@ function badRequest(spec: RunSpec, io: Io, json: boolean): number | undefined {
   }
 }
 
+/** Exit codes: a bad request or bad data 2, a cancelled run 130 (128 + SIGINT), other failures 1. */
+function exitCode(kind: string): number {
+  return kind === 'bad-config' || kind === 'bad-data' ? 2 : 1;
+}
+
+/**
+ * Run a checked request on a run thread (run/thread.ts), recording every event and passing it to
+ * `show`. The first SIGINT or SIGTERM cancels the run inside its current step (it ends
+ * 'cancelled', recorded, exit 130); a second one records that and exits at once.
+ */
+async function execute(what: string, spec: RunSpec, runsDir: string | undefined, json: boolean, io: Io, show: (e: WorkerEvent, env: Envelope, recorder: RunRecorder | undefined) => void): Promise<{ code: number; report?: GradcheckReport }> {
+  // Recording starts before the experiment is set up, so that its set-up log lines are kept too.
+  const recorder = openRecorder(what, spec, runsDir);
+  const t0 = Date.now();
+  const emit = (e: WorkerEvent) => show(e, recorder ? recorder.record(e) : ({ ...e, runId: 'cli', seq: 0, t: Date.now() } as Envelope), recorder);
+  const run = startRunThread(__filename, spec, emit);
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (++signals === 1) {
+      io.err(`rbp: ${sig}: stopping ${what} (again to quit at once)`);
+      run.cancel();
+      return;
+    }
+    recorder?.record({ type: 'run/finished', status: 'cancelled', elapsedMs: Date.now() - t0, summary: { stopped_by: `${sig}, twice` } });
+    recorder?.close();
+    process.exit(130);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const outcome = await run.done;
+    return { code: outcome.status === 'cancelled' ? 130 : 0, report: outcome.report };
+  } catch (err) {
+    const kind = err instanceof RunError ? err.kind : 'error';
+    const reason = err instanceof Error ? err.message : String(err);
+    recorder?.record({ type: 'run/failed', kind, reason, elapsedMs: Date.now() - t0 });
+    if (json) io.out(JSON.stringify({ type: 'run/failed', kind, reason }));
+    io.err(`rbp: ${reason}`);
+    return { code: exitCode(kind) };
+  } finally {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+    recorder?.close();
+  }
+}
+
 async function cmdRun(a: Args, io: Io): Promise<number> {
   const spec = buildSpec(a);
   const runsDir = last(a.flags, 'runs-dir');
   const json = Boolean(a.flags.json);
   const bad = badRequest(spec, io, json);
   if (bad !== undefined) return bad;
-  // Recording starts before the experiment is set up, so that its set-up log lines are kept too.
-  const recorder = openRecorder('the run', spec, runsDir);
   let total = 0;
   let stepLabel = 'step';
   let lastLine = '';
-  const emit = (e: WorkerEvent) => {
-    const env = recorder ? recorder.record(e) : { ...e, runId: 'cli', seq: 0, t: Date.now() };
+  const show = (e: WorkerEvent, env: Envelope, recorder: RunRecorder | undefined) => {
     if (json) {
       io.out(JSON.stringify(env));
       return;
@@ -181,25 +224,7 @@ async function cmdRun(a: Args, io: Io): Promise<number> {
         break;
     }
   };
-  let cancelled = false;
-  const onSig = () => {
-    cancelled = true;
-  };
-  process.once('SIGINT', onSig);
-  try {
-    await runExperiment(spec, emit, { cancelled: () => cancelled });
-    return 0;
-  } catch (err) {
-    const kind = err instanceof RunError ? err.kind : 'error';
-    const reason = err instanceof Error ? err.message : String(err);
-    if (recorder) recorder.record({ type: 'run/failed', kind, reason, elapsedMs: 0 });
-    if (json) io.out(JSON.stringify({ type: 'run/failed', kind, reason }));
-    io.err(`rbp: ${reason}`);
-    return kind === 'bad-config' || kind === 'bad-data' ? 2 : 1;
-  } finally {
-    process.removeListener('SIGINT', onSig);
-    recorder?.close();
-  }
+  return (await execute('the run', spec, runsDir, json, io, show)).code;
 }
 
 export function formatGradcheck(r: GradcheckReport): string {
@@ -237,29 +262,16 @@ async function cmdGradcheck(a: Args, io: Io): Promise<number> {
   const checkSpec: RunSpec = { ...spec, gradcheck: { Ks, methods } };
   const bad = badRequest(checkSpec, io, json);
   if (bad !== undefined) return bad;
-  const recorder = openRecorder('the gradient check', checkSpec, runsDir);
-  const emit = (e: WorkerEvent) => {
-    recorder?.record(e);
+  const show = (e: WorkerEvent) => {
     if (json) return;
     if (e.type === 'run/started') io.err(`backend: ${e.backend.description}`);
     else if (e.type === 'log') io.err(e.text);
     else if (e.type === 'gradcheck/row') io.err(`  ${e.row.method}${e.row.K !== null ? ` K=${e.row.K}` : ''}: rel err vs exact ${fmt(e.row.relErrExact, 3)}, ${e.row.timeMs.toFixed(0)} ms`);
+    else if (e.type === 'run/finished' && e.status === 'cancelled') io.err('cancelled');
   };
-  try {
-    const report = await runGradcheck(checkSpec, emit);
-    io.out(json ? JSON.stringify(report) : formatGradcheck(report));
-    return 0;
-  } catch (err) {
-    const reason = err instanceof Error ? err.message : String(err);
-    if (recorder) recorder.record({ type: 'run/failed', kind: err instanceof RunError ? err.kind : 'error', reason, elapsedMs: 0 });
-    if (err instanceof RunError || err instanceof BackendError) {
-      io.err(`rbp: ${reason}`);
-      return err instanceof RunError && (err.kind === 'bad-config' || err.kind === 'bad-data') ? 2 : 1;
-    }
-    throw err;
-  } finally {
-    recorder?.close();
-  }
+  const { code, report } = await execute('the gradient check', checkSpec, runsDir, json, io, show);
+  if (report) io.out(json ? JSON.stringify(report) : formatGradcheck(report));
+  return code;
 }
 
 export async function main(argv: string[], io: Io): Promise<number> {
@@ -281,7 +293,10 @@ export async function main(argv: string[], io: Io): Promise<number> {
   }
 }
 
-if (require.main === module) {
+if (isRunThread()) {
+  // This bundle on a run thread (startRunThread(__filename, ...)): compute, post events back.
+  void runThreadMain();
+} else if (require.main === module) {
   // Everything printed passes escapeControl: names and values echoed from configs, arguments and
   // data files cannot drive the terminal (JSON lines stay valid JSON).
   main(process.argv.slice(2), { out: (s) => process.stdout.write(escapeControl(s) + '\n'), err: (s) => process.stderr.write(escapeControl(s) + '\n'), isTTY: Boolean(process.stderr.isTTY) }).then(

@@ -8,6 +8,7 @@ import type { Linearization } from './system';
 import { State, dispose, norm, scale } from './state';
 import type { SolverStats } from './solvers/types';
 import { fmt, fmtRho } from './format';
+import { Cancelled } from './cancel';
 
 export { fmt, fmtRho };
 
@@ -22,7 +23,7 @@ export interface SpectralEstimate {
  * ρ(J) ≈ (||(Jᵀ)^n v|| / ||(Jᵀ)^{n−m} v||)^{1/m} over the last m of n iterations (robust to the
  * oscillation of complex dominant eigenvalue pairs).
  */
-export function spectralRadius(lin: Linearization, like: State, iters = 40, seed = 7): SpectralEstimate {
+export function spectralRadius(lin: Linearization, like: State, iters = 40, seed = 7, cancelled?: () => boolean): SpectralEstimate {
   const rng = new Rng(seed);
   let v: State = like.map((x) => tf.tensor(Float32Array.from({ length: x.size }, () => rng.normal()), x.shape));
   const n0 = norm(v);
@@ -31,6 +32,10 @@ export function spectralRadius(lin: Linearization, like: State, iters = 40, seed
   v = v0;
   const ratios: number[] = [];
   for (let i = 0; i < iters; i++) {
+    if (cancelled?.()) {
+      dispose(v);
+      throw new Cancelled();
+    }
     const w = lin.vjp(v);
     const r = norm(w);
     dispose(v);

@@ -15,6 +15,8 @@ export interface ExperimentContext {
   /** Folder of the config file the run came from: relative paths in it are tried from there first. */
   configDir?: string;
   log(text: string): void;
+  /** The run's cancellation check: sessions pass it to the loops of their evaluation and gradient options. */
+  cancelled?: () => boolean;
 }
 
 export interface ExperimentSession {
@@ -45,7 +47,24 @@ export interface Experiment {
   /** Built-in names that use this experiment (hopfield; cora, pubmed, citeseer; hypergrad). */
   readonly names: string[];
   title(config: RbpConfig): string;
+  /**
+   * A lower estimate of the tensor memory a run needs, from its config alone (before anything is
+   * allocated), and what drives it (naming the config fields): a request this machine cannot hold
+   * is refused up front with the estimate.
+   */
+  estimateBytes(config: RbpConfig, method: MethodName, K: number): MemoryEstimate;
   create(config: RbpConfig, method: MethodName, K: number, ctx: ExperimentContext): ExperimentSession;
+}
+
+export interface MemoryEstimate {
+  bytes: number;
+  /** What the bytes are, naming the config fields that set them. */
+  what: string;
+}
+
+/** States back-propagation keeps: T for BPTT, K for TBPTT, a few for the RBP family. */
+export function keptStates(method: MethodName, T: number, K: number): number {
+  return method === 'BPTT' ? T : method === 'TBPTT' ? Math.min(K, T) : 2;
 }
 
 /** A failure with a kind the UI can show (bad data, bad config...). */

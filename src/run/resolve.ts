@@ -1,5 +1,6 @@
 /** Turning a RunSpec (built-in name or config file, plus overrides) into a validated config. */
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { builtinConfig, loadConfigFile, applyOverride, validateConfigObject, RbpConfig, ConfigError } from '../config/load';
 import { BUILTIN_NAMES } from '../config/builtin';
@@ -7,6 +8,7 @@ import { parseMethodName, usesK, MethodName } from '../core/gradients';
 import { isBackendRequest } from '../core/backend';
 import type { RunSpec } from '../protocol/messages';
 import { RunError } from '../experiments/types';
+import { getExperiment } from '../experiments';
 
 export interface ResolvedRun {
   config: RbpConfig;
@@ -91,5 +93,32 @@ export function checkRequest(spec: RunSpec): ResolvedRun {
   if (spec.gradcheck) resolveGradcheck(spec, [1]);
   const backend = spec.backend ?? 'auto';
   if (!isBackendRequest(backend)) throw new RunError('bad-config', `unknown backend '${backend}' (tensorflow-gpu, tensorflow, wasm, cpu or auto)`);
-  return resolveRun({ ...spec, gradcheck: undefined });
+  const resolved = resolveRun({ ...spec, gradcheck: undefined });
+  // A gradient check always runs BPTT (its reference) besides the methods it compares.
+  checkMemory(spec.gradcheck ? { ...resolved, method: 'BPTT' } : resolved, backend);
+  return resolved;
+}
+
+/** The wasm backend's tensors live in one WebAssembly heap, which cannot grow past 4 GiB. */
+const WASM_HEAP_BYTES = 4 * 2 ** 30;
+
+/**
+ * The tensor memory a run may plan for: three quarters of this machine's memory, and at most the
+ * wasm heap on the wasm backend ('auto' is checked again once the backend is chosen).
+ */
+export function memoryLimit(backend: string, totalBytes = os.totalmem()): { bytes: number; why: string } {
+  const ram = { bytes: 0.75 * totalBytes, why: `three quarters of this machine's ${(totalBytes / 2 ** 30).toFixed(0)} GiB` };
+  return backend === 'wasm' && WASM_HEAP_BYTES < ram.bytes ? { bytes: WASM_HEAP_BYTES, why: "the wasm backend's 4 GiB heap" } : ram;
+}
+
+/** Refuse, up front and with the estimate, a run whose tensors cannot fit (RunError 'bad-config'). */
+export function checkMemory(resolved: ResolvedRun, backend: string, totalBytes?: number): void {
+  const exp = getExperiment(String(resolved.config.runner));
+  if (!exp) return;
+  const est = exp.estimateBytes(resolved.config, resolved.method, resolved.K);
+  const limit = memoryLimit(backend, totalBytes);
+  if (est.bytes > limit.bytes) {
+    const gib = (b: number) => `${(b / 2 ** 30).toFixed(b < 10 * 2 ** 30 ? 1 : 0)} GiB`;
+    throw new RunError('bad-config', `this run needs at least ${gib(est.bytes)} of tensor memory (${est.what}): more than ${gib(limit.bytes)} (${limit.why}); make the model or T smaller, or use a method that keeps fewer states`);
+  }
 }

@@ -4,7 +4,7 @@
  * forward residuals, the backward trace, metrics, memory and diagnostics go to `emit`.
  */
 import { tf } from '../core/tf';
-import { selectBackend, describeChoice, BackendRequest, isBackendRequest } from '../core/backend';
+import { selectBackend, describeChoice, BackendRequest } from '../core/backend';
 import { getMethod } from '../core/gradients';
 import type { GradientResult } from '../core/gradients/types';
 import { measurePeak } from '../core/memory';
@@ -16,7 +16,8 @@ import { l2 } from '../core/metrics';
 import type { RunSpec, WorkerEvent, BackendInfo } from '../protocol/messages';
 import { getExperiment } from '../experiments';
 import { RunError, ExperimentSession } from '../experiments/types';
-import { resolveRun } from './resolve';
+import { checkRequest, checkMemory } from './resolve';
+import { Cancelled, releasingOnThrow, throwIfCancelled } from '../core/cancel';
 
 export interface RunControl {
   cancelled(): boolean;
@@ -26,16 +27,18 @@ export interface RunControl {
 export const DIAGNOSE_ITERS = 50;
 
 /** ρ(J) and the verdict at the end of a plain T-step forward pass. */
-export function diagnose(session: ExperimentSession, iters = DIAGNOSE_ITERS): { rho: number; verdict: ReturnType<typeof verdict> } {
-  const sys = session.system;
-  const h0 = sys.initialState();
-  const res = new NaiveSolver().solve(sys, h0, { maxSteps: session.T, keep: 1 });
-  const last = res.history[0];
-  const lin = linearize(sys, last.h, sys.params as tf.Tensor[], last.t, 'linearize');
-  const est = spectralRadius(lin, last.h, iters);
-  lin.dispose();
-  dispose(h0, res.h, last.h);
-  return { rho: est.rho, verdict: verdict(est.rho, res.stats) };
+export function diagnose(session: ExperimentSession, iters = DIAGNOSE_ITERS, cancelled?: () => boolean): { rho: number; verdict: ReturnType<typeof verdict> } {
+  return releasingOnThrow(() => {
+    const sys = session.system;
+    const h0 = sys.initialState();
+    const res = new NaiveSolver().solve(sys, h0, { maxSteps: session.T, keep: 1, cancelled });
+    const last = res.history[0];
+    const lin = linearize(sys, last.h, sys.params as tf.Tensor[], last.t, 'linearize');
+    const est = spectralRadius(lin, last.h, iters, undefined, cancelled);
+    lin.dispose();
+    dispose(h0, res.h, last.h);
+    return { rho: est.rho, verdict: verdict(est.rho, res.stats) };
+  });
 }
 
 /** Relative residual below which a forward pass counts as converged (the verdict's default). */
@@ -47,19 +50,24 @@ function finiteOrNull(x: number | undefined): number | null {
   return x === undefined || !Number.isFinite(x) ? null : x;
 }
 
+/**
+ * Train. `control.cancelled` is checked inside every forward and backward loop (through the
+ * gradient options and the session's context): a cancelled run ends with run/finished
+ * 'cancelled' within one update of the request, whatever T and K are.
+ */
 export async function runExperiment(spec: RunSpec, emit: (e: WorkerEvent) => void, control: RunControl = { cancelled: () => false }): Promise<'completed' | 'cancelled'> {
   const t0 = Date.now();
-  const resolved = resolveRun(spec);
+  const resolved = checkRequest(spec);
   const experiment = getExperiment(String(resolved.config.runner));
   if (!experiment) throw new RunError('bad-config', `runner ${String(resolved.config.runner)} is not available in this build`);
-  const backendReq = spec.backend ?? 'auto';
-  if (!isBackendRequest(backendReq)) throw new RunError('bad-config', `unknown backend '${backendReq}' (tensorflow-gpu, tensorflow, wasm, cpu or auto)`);
-  const choice = await selectBackend(backendReq as BackendRequest, { searchPaths: spec.nativeSearchPaths });
+  const choice = await selectBackend((spec.backend ?? 'auto') as BackendRequest, { searchPaths: spec.nativeSearchPaths });
+  checkMemory(resolved, choice.name);
   const backend: BackendInfo = { name: choice.name, description: describeChoice(choice), skipped: choice.skipped, nodeVersion: process.version, execPath: process.execPath };
   const session = experiment.create(resolved.config, resolved.method, resolved.K, {
     dataDir: spec.dataDir,
     configDir: resolved.configDir,
     log: (text) => emit({ type: 'log', level: 'info', text }),
+    cancelled: control.cancelled,
   });
   const method = getMethod(resolved.method);
   emit({
@@ -80,19 +88,17 @@ export async function runExperiment(spec: RunSpec, emit: (e: WorkerEvent) => voi
   });
   const elapsed = () => Date.now() - t0;
   let lastValues: Record<string, number> = {};
+  let i = 0;
   try {
-    const d0 = diagnose(session);
+    const d0 = diagnose(session, DIAGNOSE_ITERS, control.cancelled);
     emit({ type: 'diagnostics', step: 0, rho: finiteOrNull(d0.rho) as number, verdict: d0.verdict });
     // The untrained baseline, so every eval curve starts where training starts.
     emit({ type: 'metrics', step: 0, elapsedMs: elapsed(), kind: 'eval', values: session.evaluate(-1) });
-    for (let i = 0; i < session.numSteps; i++) {
-      if (control.cancelled()) {
-        emit({ type: 'run/finished', status: 'cancelled', elapsedMs: elapsed(), summary: { ...session.summary(), steps_done: i } });
-        return 'cancelled';
-      }
+    for (; i < session.numSteps; i++) {
+      throwIfCancelled(control.cancelled);
       session.beforeStep(i);
       const ts = performance.now();
-      const { result, memory } = measurePeak(() => method.compute(session.system, { T: session.T, K: resolved.K, trace: true, ...session.gradientOptions }));
+      const { result, memory } = measurePeak(() => releasingOnThrow(() => method.compute(session.system, { T: session.T, K: resolved.K, trace: true, ...session.gradientOptions, cancelled: control.cancelled })));
       const stepMs = performance.now() - ts;
       emitTraces(emit, i, result);
       const what = result.forward.diverged ? 'forward pass' : !Number.isFinite(result.loss) ? 'loss' : hasNonFinite(result.grads) || hasNonFinite(result.lossGrads) ? 'gradient' : undefined;
@@ -111,13 +117,17 @@ export async function runExperiment(spec: RunSpec, emit: (e: WorkerEvent) => voi
       if ((i + 1) % session.evalEvery === 0 || i === session.numSteps - 1) {
         const values = session.evaluate(i);
         emit({ type: 'metrics', step: i, elapsedMs: elapsed(), kind: 'eval', values });
-        const d = diagnose(session);
+        const d = diagnose(session, DIAGNOSE_ITERS, control.cancelled);
         emit({ type: 'diagnostics', step: i, rho: finiteOrNull(d.rho) as number, verdict: d.verdict });
       }
       await yieldToEventLoop();
     }
     emit({ type: 'run/finished', status: 'completed', elapsedMs: elapsed(), summary: { ...session.summary(), final_loss: lastValues.loss ?? NaN } });
     return 'completed';
+  } catch (err) {
+    if (!(err instanceof Cancelled)) throw err;
+    emit({ type: 'run/finished', status: 'cancelled', elapsedMs: elapsed(), summary: { ...session.summary(), steps_done: i } });
+    return 'cancelled';
   } finally {
     session.dispose();
   }

@@ -39,7 +39,7 @@ async function start(cmd: Extract<HostCommand, { type: 'run/start' }>): Promise<
   };
   let code = 0;
   try {
-    if (cmd.spec.gradcheck) await runGradcheck(cmd.spec, emit);
+    if (cmd.spec.gradcheck) await runGradcheck(cmd.spec, emit, { cancelled: () => cancelled });
     else await runExperiment(cmd.spec, emit, { cancelled: () => cancelled });
   } catch (err) {
     const kind = err instanceof RunError ? err.kind : /out of memory|Array buffer allocation failed|Aborted\(OOM\)/i.test(String(err)) ? 'out-of-memory' : 'error';

@@ -10,6 +10,8 @@ import { compareGrads } from '../../src/core/metrics';
 import { dispose } from '../../src/core/state';
 import { linearize, genericLinearization } from '../../src/core/system';
 import { NaiveSolver } from '../../src/core/solvers/naive';
+import { AndersonSolver } from '../../src/core/solvers/anderson';
+import { Cancelled, releasingOnThrow } from '../../src/core/cancel';
 import { spectralRadius, verdict } from '../../src/core/diagnostics';
 import { ToySystem } from '../helpers/toy';
 import { useBackend, randomDirection, dotAll } from '../helpers/setup';
@@ -177,5 +179,34 @@ test('every method leaves the tensor count unchanged across repeated calls', () 
     for (let i = 0; i < 3; i++) once();
     assert.equal(tf.memory().numTensors, before, `${m} leaked tensors`);
   }
+  sys.dispose();
+});
+
+test('a cancellation check stops every method inside its forward or backward loop, and nothing leaks', () => {
+  const sys = new ToySystem({ scale: 0.5 });
+  const solvers = { naive: new NaiveSolver(), anderson: new AndersonSolver() };
+  // Stop at the n-th check: n = 3 lands in the forward pass, n = T + 3 in the backward loop.
+  for (const m of METHOD_NAMES) {
+    for (const [solverName, solver] of Object.entries(solvers)) {
+      if (solverName === 'anderson' && (m === 'BPTT' || m === 'TBPTT')) continue;
+      for (const at of [3, 40 + 3]) {
+        let checks = 0;
+        const cancelled = () => ++checks >= at;
+        const before = tf.memory().numTensors;
+        assert.throws(() => releasingOnThrow(() => getMethod(m).compute(sys, { T: 40, K: 30, trace: true, solver, cancelled })), Cancelled, `${m} ${solverName} at ${at}`);
+        // Mutant check: without the check in the backward loops (common.ts chainBackward, rbp,
+        // neumann, cg, exact) the 'at = 43' cases returned a gradient instead of throwing.
+        assert.equal(checks, at, `${m}: stopped at the first check that said so`);
+        assert.equal(tf.memory().numTensors, before, `${m} ${solverName} at ${at}: tensors left behind`);
+      }
+    }
+  }
+  // The power iteration too.
+  const h0 = sys.initialState();
+  const lin = linearize(sys, h0, sys.params as tf.Tensor[], 0, 'linearize');
+  let n = 0;
+  assert.throws(() => spectralRadius(lin, h0, 40, 7, () => ++n > 5), Cancelled);
+  lin.dispose();
+  dispose(h0);
   sys.dispose();
 });

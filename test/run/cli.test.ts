@@ -218,3 +218,31 @@ test('a recorded run is never overwritten, no link is followed, and --out under 
     assert.ok(Date.now() - t0 < 30000);
   }
 });
+
+test('Ctrl-C stops a run or a gradient check inside a long step: recorded as cancelled, exit code 130', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rbp-cancel-'));
+  // 100,000 forward updates: about a minute per step (the issue's case, where two SIGINTs did nothing).
+  const config = path.join(dir, 'long.yaml');
+  fs.writeFileSync(config, 'exp_name: long\nrunner: HopfieldRunner\nmodel:\n  num_update: 100000\n  grad_method: Neumann_RBP\n');
+  for (const cmd of [['run', config, '--steps', '3'], ['gradcheck', config, '--truncate', '5']]) {
+    const out = path.join(dir, cmd[0]);
+    const child = spawn(process.execPath, [cli, ...cmd, '--out', out, '--backend', 'wasm'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    // Wait until the computation is under way (run/started recorded), then a moment more.
+    for (let i = 0; i < 300 && !(fs.existsSync(path.join(out, 'events.jsonl')) && fs.readFileSync(path.join(out, 'events.jsonl'), 'utf8').includes('"run/started"')); i++) await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 1000));
+    child.kill('SIGINT');
+    // A guard against the hang, not a speed target: the step itself would take a minute.
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30000);
+    const code = await exited;
+    clearTimeout(timer);
+    assert.equal(code, 130, `${cmd[0]}: ${stderr}`);
+    assert.match(stderr, /SIGINT: stopping the (run|gradient check)/);
+    const { description, events } = readRun(out);
+    assert.equal(description?.status, 'cancelled', cmd[0]);
+    const last = events[events.length - 1];
+    assert.ok(last.type === 'run/finished' && last.status === 'cancelled');
+  }
+});

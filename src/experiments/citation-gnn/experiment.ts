@@ -9,10 +9,11 @@ import { Adam, SgdMomentum } from '../../core/optim';
 import { makeSolver } from '../../core/solvers';
 import { dispose } from '../../core/state';
 import type { RbpConfig } from '../../config/load';
-import { Experiment, ExperimentContext, ExperimentSession, RunError } from '../types';
+import { Experiment, ExperimentContext, ExperimentSession, RunError, keptStates } from '../types';
 import { GruGnnSystem, GNN_DEFAULTS, GnnGraph, accuracy } from './model';
 import { loadPlanetoid, missingPlanetoidFiles, randomSplit, PlanetoidData, PlanetoidError, PlanetoidName, PlanetoidSplit, PLANETOID_NAMES } from './planetoid';
 import { pcaReduce } from './pca';
+import { Cancelled } from '../../core/cancel';
 
 interface DatasetSection {
   name?: string;
@@ -45,6 +46,13 @@ interface TrainSection {
 }
 
 export const DATA_ENV = 'RBP_DATA_DIR';
+
+/** The Planetoid graphs' sizes, for memory estimates before the data are read. */
+const PLANETOID_SIZES: Record<string, { nodes: number; features: number; edges: number }> = {
+  cora: { nodes: 2708, features: 1433, edges: 10556 },
+  citeseer: { nodes: 3327, features: 3703, edges: 9104 },
+  pubmed: { nodes: 19717, features: 500, edges: 88648 },
+};
 
 export function planetoidName(name: string | undefined): PlanetoidName {
   const n = String(name ?? '').toLowerCase();
@@ -142,9 +150,13 @@ export interface AccuracyReport {
 }
 
 /** Accuracies after a plain T-step forward pass with the current weights. */
-export function evaluateAccuracy(sys: GruGnnSystem, T: number, split: PlanetoidSplit): AccuracyReport {
+export function evaluateAccuracy(sys: GruGnnSystem, T: number, split: PlanetoidSplit, cancelled?: () => boolean): AccuracyReport {
   let h = sys.initialState();
   for (let t = 0; t < T; t++) {
+    if (cancelled?.()) {
+      dispose(h);
+      throw new Cancelled();
+    }
     const next = sys.step(h, sys.params, t, 'unroll');
     dispose(h);
     h = next;
@@ -191,14 +203,14 @@ export function createCitationSession(config: RbpConfig, ctx: ExperimentContext,
     stepLabel: 'epoch',
     optimizer,
     evalEvery: Math.max(1, tr.valid_epoch ?? 20),
-    gradientOptions: { solver: md.forward_solver ? makeSolver(md.forward_solver) : undefined, forwardTol: md.forward_tol, rbpInit: md.rbp_init, seed: config.seed },
+    gradientOptions: { solver: md.forward_solver ? makeSolver(md.forward_solver) : undefined, forwardTol: md.forward_tol, rbpInit: md.rbp_init, seed: config.seed, cancelled: ctx.cancelled },
     beforeStep(i) {
       const decays = decaySteps.filter((s) => i >= s).length;
       optimizer.setLearningRate(lr * Math.pow(tr.lr_decay ?? 1, decays));
     },
     stepMetrics: () => ({ train_acc: sys.lastLossAccuracy }),
     evaluate(i) {
-      const r = evaluateAccuracy(sys, T, split);
+      const r = evaluateAccuracy(sys, T, split, ctx.cancelled);
       // i < 0: the untrained baseline, not a candidate for the best-validation model.
       if (i >= 0 && r.val_acc > best.val) best = { val: r.val_acc, test: r.test_acc, epoch: i };
       return { ...r };
@@ -224,6 +236,17 @@ export function createCitationSession(config: RbpConfig, ctx: ExperimentContext,
 export const citationExperiment: Experiment = {
   runner: 'CitationRunner',
   names: ['cora', 'pubmed', 'citeseer'],
+  estimateBytes(config, method, K) {
+    const ds = config.dataset as DatasetSection;
+    const md = config.model as ModelSection;
+    const size = PLANETOID_SIZES[String(ds.name ?? '').toLowerCase()] ?? PLANETOID_SIZES.pubmed;
+    const h = md.hidden_dim ?? md.feat_dim ?? 64;
+    const T = md.num_prop ?? 100;
+    const keep = keptStates(method, T, K);
+    // Dense features (and their PCA), per kept step a GRU state with its gates, messages per edge.
+    const floats = 2 * size.nodes * size.features + (keep + 4) * 8 * size.nodes * h + 4 * size.edges * h + 8 * h * h;
+    return { bytes: 4 * floats, what: `${size.nodes} nodes with states of model.hidden_dim = ${h}, and ${keep} states of model.num_prop for ${method}` };
+  },
   title: (config) => `GRU-GNN document classification on ${String((config.dataset as DatasetSection).name ?? 'a citation graph')} (T = ${String((config.model as ModelSection).num_prop ?? 100)})`,
   create: (config, _method, _K, ctx) => createCitationSession(config, ctx),
 };

@@ -6,7 +6,7 @@ import { makeSolver } from '../../core/solvers';
 import { Rng } from '../../core/random';
 import { dispose } from '../../core/state';
 import type { RbpConfig } from '../../config/load';
-import type { Experiment, ExperimentSession } from '../types';
+import { keptStates, type Experiment, type ExperimentSession } from '../types';
 import { HopfieldSystem, HOPFIELD_DEFAULTS } from './model';
 import { hopfieldPatterns, corrupt } from './data';
 
@@ -19,13 +19,13 @@ export interface RetrievalReport {
 }
 
 /** Run each stored image (clean, then with `level` of its on-pixels off) to the fixed point. */
-export function evaluateRetrieval(sys: HopfieldSystem, images: Float32Array[], T: number, level: number, seed: number): RetrievalReport {
+export function evaluateRetrieval(sys: HopfieldSystem, images: Float32Array[], T: number, level: number, seed: number, cancelled?: () => boolean): RetrievalReport {
   const solver = new NaiveSolver();
   const nIn = sys.opts.nIn;
   const run = (inputs: Float32Array[]): Float32Array => {
     sys.setImages(inputs, images);
     const h0 = sys.initialState();
-    const r = solver.solve(sys, h0, { maxSteps: T });
+    const r = solver.solve(sys, h0, { maxSteps: T, cancelled });
     const out = tf.tidy(() => sys.output(r.h));
     const v = out.dataSync() as Float32Array;
     dispose(h0, r.h, [out]);
@@ -56,6 +56,16 @@ export const hopfieldExperiment: Experiment = {
   runner: 'HopfieldRunner',
   names: ['hopfield'],
   title: () => 'Hopfield associative memory',
+  estimateBytes(config, method, K) {
+    const md = config.model as { input_dim: number; hidden_dim: number; num_update: number };
+    const ds = config.dataset as { num_imgs: number };
+    const batch = Math.min((config.train as { batch_size: number }).batch_size, ds.num_imgs);
+    const n = 2 * md.input_dim + md.hidden_dim;
+    const keep = keptStates(method, md.num_update, K);
+    // W, Wᵀ-symmetrised, 1 − I, the gradient and Adam's two moments, plus temporaries: 8 n×n; the
+    // kept states: batch × n each; evaluation: a few states of every image.
+    return { bytes: 4 * (8 * n * n + keep * batch * n + 4 * ds.num_imgs * n), what: `8 matrices of n × n floats, n = 2·model.input_dim + model.hidden_dim = ${n}, and ${keep} states of model.num_update for ${method}` };
+  },
   create(config: RbpConfig, _method, _K, ctx): ExperimentSession {
     const ds = config.dataset as { num_imgs: number; corrupt_level: number };
     const md = config.model as { input_dim: number; hidden_dim: number; num_update: number; forward_solver?: string; forward_tol?: number; rbp_init?: 'zero' | 'uniform' };
@@ -78,7 +88,7 @@ export const hopfieldExperiment: Experiment = {
       stepLabel: 'step',
       optimizer,
       evalEvery: Math.max(1, tr.valid_epoch * stepsPerEpoch),
-      gradientOptions: { solver: md.forward_solver ? makeSolver(md.forward_solver) : undefined, forwardTol: md.forward_tol, rbpInit: md.rbp_init, seed },
+      gradientOptions: { solver: md.forward_solver ? makeSolver(md.forward_solver) : undefined, forwardTol: md.forward_tol, rbpInit: md.rbp_init, seed, cancelled: ctx.cancelled },
       beforeStep(i) {
         const pos = i % stepsPerEpoch;
         if (pos === 0 && tr.shuffle) order = Array.from(rng.permutation(imgs.length));
@@ -88,7 +98,7 @@ export const hopfieldExperiment: Experiment = {
         optimizer.setLearningRate(tr.lr * Math.pow(tr.lr_decay, decays));
       },
       evaluate() {
-        const r = evaluateRetrieval(sys, imgs, T, ds.corrupt_level, seed);
+        const r = evaluateRetrieval(sys, imgs, T, ds.corrupt_level, seed, ctx.cancelled);
         sys.setImages([imgs[0]]);
         return { eval_l1: r.l1Clean, retrieval_bit_err: r.bitErr, retrieval_nearest_ok: r.nearestOk, retrieval_exact: r.exact };
       },

@@ -7,7 +7,7 @@ import type { MethodName } from '../../core/gradients/types';
 import { compareGrads } from '../../core/metrics';
 import { dispose } from '../../core/state';
 import type { RbpConfig } from '../../config/load';
-import { Experiment, ExperimentContext, ExperimentSession, RunError } from '../types';
+import { Experiment, ExperimentContext, ExperimentSession, RunError, keptStates } from '../types';
 import { HypergradSystem, HYPERGRAD_DEFAULTS, LastStep } from './model';
 import { Dataset, loadHypergradMnist } from './data';
 
@@ -72,7 +72,7 @@ export function createHypergradSession(config: RbpConfig, method: MethodName, K:
   const decayAt = tr.lr_decay_iter ?? 50;
   const numSteps = tr.max_steps ?? tr.max_meta_iter ?? 100;
   const optimizer = new Adam(metaLr);
-  const gradientOptions = { solver: md.forward_solver ? makeSolver(md.forward_solver) : undefined, forwardTol: md.forward_tol, rbpInit: md.rbp_init, seed: config.seed };
+  const gradientOptions = { solver: md.forward_solver ? makeSolver(md.forward_solver) : undefined, forwardTol: md.forward_tol, rbpInit: md.rbp_init, seed: config.seed, cancelled: ctx.cancelled };
   const gradOpts = () => ({ T, K, ...gradientOptions });
   let lastCos = NaN;
   let lastRelErr = NaN;
@@ -100,7 +100,7 @@ export function createHypergradSession(config: RbpConfig, method: MethodName, K:
       const out: Record<string, number> = {};
       // The meta-loss of the current hyperparameters through the plain unroll, and the accuracy reached.
       const h0 = sys.initialState();
-      const r = new NaiveSolver().solve(sys, h0, { maxSteps: T });
+      const r = new NaiveSolver().solve(sys, h0, { maxSteps: T, cancelled: ctx.cancelled });
       const l = sys.loss(r.h, []);
       out.eval_meta_loss = l.dataSync()[0];
       out.train_acc = sys.accuracy(r.h);
@@ -142,5 +142,18 @@ export const hypergradExperiment: Experiment = {
   runner: 'HypergradRunner',
   names: ['hypergrad'],
   title: () => 'Hyperparameter optimisation (learning rates and momenta of an MLP on MNIST)',
+  estimateBytes(config, method, K) {
+    const md = config.model as ModelSection;
+    const sizes = md.mlp_hidden ?? HYPERGRAD_DEFAULTS.sizes;
+    const T = md.num_sgd_step ?? 100;
+    const batch = md.batch_size ?? HYPERGRAD_DEFAULTS.batchSize;
+    const n = 10000; // the training images
+    const P = sizes.slice(1).reduce((s, d, i) => s + (sizes[i] + 1) * d, 0);
+    const units = sizes.reduce((s, d) => s + d, 0);
+    const keep = keptStates(method, T, K);
+    // The full set and its activations, T cached minibatches, and per kept step the state (θ, momentum) and a batch's activations.
+    const floats = n * (sizes[0] + 1) * 2 + n * units * 3 + T * batch * (sizes[0] + 1) + (keep + 4) * (2 * P + 2 * batch * units);
+    return { bytes: 4 * floats, what: `an MLP of ${P} weights (model.mlp_hidden), model.num_sgd_step = ${T} minibatches of model.batch_size = ${batch}, and ${keep} states for ${method}` };
+  },
   create: (config, method, K, ctx) => createHypergradSession(config, method, K, ctx),
 };
