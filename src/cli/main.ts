@@ -214,7 +214,7 @@ async function cmdRun(a: Args, io: Io): Promise<number> {
         break;
       }
       case 'log':
-        io.err(e.text);
+        io.err(`${e.level === 'info' ? '' : `${e.level === 'warn' ? 'warning' : e.level}: `}${e.text}`);
         break;
       case 'run/finished':
         if (io.isTTY) process.stderr.write('\n');

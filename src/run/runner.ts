@@ -10,7 +10,7 @@ import type { GradientResult } from '../core/gradients/types';
 import { measurePeak } from '../core/memory';
 import { NaiveSolver } from '../core/solvers/naive';
 import { linearize } from '../core/system';
-import { spectralRadius, verdict } from '../core/diagnostics';
+import { spectralRadius, verdict, forwardConverged, TrainingWatch } from '../core/diagnostics';
 import { dispose, hasNonFinite } from '../core/state';
 import { l2 } from '../core/metrics';
 import type { RunSpec, WorkerEvent, BackendInfo } from '../protocol/messages';
@@ -89,6 +89,9 @@ export async function runExperiment(spec: RunSpec, emit: (e: WorkerEvent) => voi
   const elapsed = () => Date.now() - t0;
   let lastValues: Record<string, number> = {};
   let i = 0;
+  // Divergence that stays finite: a warning in the run, a failure when hopeless.
+  const watch = new TrainingWatch();
+  let warning: string | undefined;
   try {
     const d0 = diagnose(session, DIAGNOSE_ITERS, control.cancelled);
     emit({ type: 'diagnostics', step: 0, rho: finiteOrNull(d0.rho) as number, verdict: d0.verdict });
@@ -106,6 +109,15 @@ export async function runExperiment(spec: RunSpec, emit: (e: WorkerEvent) => voi
         dispose(result.grads, result.lossGrads);
         throw new RunError('diverged', `${session.stepLabel} ${i}: the ${what} became NaN/Inf (forward relative residual ${result.forward.finalRel} after ${result.forward.steps} steps); lower the learning rate, add damping, or use fewer steps`);
       }
+      const finding = watch.observe(result.loss, result.forward);
+      if (finding?.level === 'bad') {
+        dispose(result.grads, result.lossGrads);
+        throw new RunError('diverged', `${session.stepLabel} ${i}: ${finding.message}`);
+      }
+      if (finding) {
+        warning = finding.message;
+        emit({ type: 'log', level: 'warn', text: `${session.stepLabel} ${i}: ${finding.message}` });
+      }
       const gradNorm = l2(result.grads);
       const extra = session.stepMetrics?.(i, result) ?? {};
       session.optimizer.apply([...session.system.params, ...session.system.lossParams], [...result.grads, ...result.lossGrads]);
@@ -122,7 +134,7 @@ export async function runExperiment(spec: RunSpec, emit: (e: WorkerEvent) => voi
       }
       await yieldToEventLoop();
     }
-    emit({ type: 'run/finished', status: 'completed', elapsedMs: elapsed(), summary: { ...session.summary(), final_loss: lastValues.loss ?? NaN } });
+    emit({ type: 'run/finished', status: 'completed', elapsedMs: elapsed(), summary: { ...session.summary(), final_loss: lastValues.loss ?? NaN, ...(warning ? { warning } : {}) } });
     return 'completed';
   } catch (err) {
     if (!(err instanceof Cancelled)) throw err;
@@ -135,7 +147,7 @@ export async function runExperiment(spec: RunSpec, emit: (e: WorkerEvent) => voi
 
 function emitTraces(emit: (e: WorkerEvent) => void, step: number, r: GradientResult): void {
   // Without a tolerance the solver runs all T steps; report convergence against the verdict's 1e-4.
-  const converged = r.forward.converged || (!r.forward.diverged && r.forward.finalRel < CONVERGED_REL);
+  const converged = forwardConverged(r.forward, CONVERGED_REL);
   emit({ type: 'trace/forward', step, abs: r.forward.absResidual.map(finiteOrNull) as number[], rel: r.forward.relResidual.map(finiteOrNull) as number[], converged, diverged: r.forward.diverged });
   emit({
     type: 'trace/backward',

@@ -246,3 +246,17 @@ test('Ctrl-C stops a run or a gradient check inside a long step: recorded as can
     assert.ok(last.type === 'run/finished' && last.status === 'cancelled');
   }
 });
+
+test('a training that diverges while staying finite warns, then fails as diverged (it ended "completed", exit 0)', () => {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'rbp-div-'));
+  const r = rbp(['run', 'hopfield', '--steps', '20', '--set', 'train.lr=1.0e6', '--out', out, ...smoke]);
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /warning: step 1: the loss grew from 0\.15 to .* the training is diverging/);
+  assert.match(r.stderr.trim().split('\n').pop() ?? '', /^rbp: step 5: the loss grew .* for 5 steps: the training diverged; lower the learning rate$/);
+  const { description, events } = readRun(out);
+  assert.equal(description?.status, 'failed');
+  assert.match(description?.reason ?? '', /the training diverged/);
+  assert.ok(events.some((e) => e.type === 'log' && e.level === 'warn'), 'the warning is in the record (the dashboard shows it)');
+  const failed = events[events.length - 1];
+  assert.ok(failed.type === 'run/failed' && failed.kind === 'diverged');
+});
