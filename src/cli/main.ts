@@ -130,7 +130,16 @@ function badRequest(spec: RunSpec, io: Io, json: boolean): number | undefined {
   }
 }
 
-/** Exit codes: a bad request or bad data 2, a cancelled run 130 (128 + SIGINT), other failures 1. */
+/**
+ * The terminal side: set when stdout or stderr is closed under us (`rbp run --json | head -c 100`:
+ * EPIPE), and the stop of the run in progress, if any.
+ */
+const output = { closed: false, onClosed: undefined as (() => void) | undefined };
+
+/**
+ * Exit codes: a bad request or bad data 2, a cancelled run 130 (128 + SIGINT), a run stopped
+ * because its output was closed 141 (128 + SIGPIPE), other failures 1.
+ */
 function exitCode(kind: string): number {
   return kind === 'bad-config' || kind === 'bad-data' ? 2 : 1;
 }
@@ -146,6 +155,14 @@ async function execute(what: string, spec: RunSpec, runsDir: string | undefined,
   const t0 = Date.now();
   const emit = (e: WorkerEvent) => show(e, recorder ? recorder.record(e) : ({ ...e, runId: 'cli', seq: 0, t: Date.now() } as Envelope), recorder);
   const run = startRunThread(__filename, spec, emit);
+  // Whoever read the output is gone: stop the run (recorded as cancelled), as SIGPIPE would.
+  let pipeClosed = false;
+  output.onClosed = () => {
+    if (pipeClosed) return;
+    pipeClosed = true;
+    recorder?.record({ type: 'log', level: 'warn', text: 'the output was closed (EPIPE): stopping' });
+    run.cancel();
+  };
   let signals = 0;
   const onSignal = (sig: NodeJS.Signals) => {
     if (++signals === 1) {
@@ -161,7 +178,7 @@ async function execute(what: string, spec: RunSpec, runsDir: string | undefined,
   process.on('SIGTERM', onSignal);
   try {
     const outcome = await run.done;
-    return { code: outcome.status === 'cancelled' ? 130 : 0, report: outcome.report };
+    return { code: outcome.status === 'cancelled' ? (pipeClosed ? 141 : 130) : 0, report: outcome.report };
   } catch (err) {
     const kind = err instanceof RunError ? err.kind : 'error';
     const reason = err instanceof Error ? err.message : String(err);
@@ -170,6 +187,7 @@ async function execute(what: string, spec: RunSpec, runsDir: string | undefined,
     io.err(`rbp: ${reason}`);
     return { code: exitCode(kind) };
   } finally {
+    output.onClosed = undefined;
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
     recorder?.close();
@@ -297,9 +315,20 @@ if (isRunThread()) {
   // This bundle on a run thread (startRunThread(__filename, ...)): compute, post events back.
   void runThreadMain();
 } else if (require.main === module) {
+  // A closed pipe (EPIPE) is not a crash: nothing more is written, and the run stops, recorded.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') throw err;
+      output.closed = true;
+      output.onClosed?.();
+    });
+  }
   // Everything printed passes escapeControl: names and values echoed from configs, arguments and
   // data files cannot drive the terminal (JSON lines stay valid JSON).
-  main(process.argv.slice(2), { out: (s) => process.stdout.write(escapeControl(s) + '\n'), err: (s) => process.stderr.write(escapeControl(s) + '\n'), isTTY: Boolean(process.stderr.isTTY) }).then(
+  const write = (stream: NodeJS.WriteStream) => (s: string) => {
+    if (!output.closed) stream.write(escapeControl(s) + '\n');
+  };
+  main(process.argv.slice(2), { out: write(process.stdout), err: write(process.stderr), isTTY: Boolean(process.stderr.isTTY) }).then(
     (code) => process.exit(code),
     (err) => {
       process.stderr.write(`rbp: ${String(err)}\n`);

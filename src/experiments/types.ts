@@ -70,7 +70,7 @@ export function keptStates(method: MethodName, T: number, K: number): number {
 /** A failure with a kind the UI can show (bad data, bad config...). */
 export class RunError extends Error {
   constructor(
-    readonly kind: 'bad-config' | 'bad-data' | 'diverged' | 'error',
+    readonly kind: 'bad-config' | 'bad-data' | 'diverged' | 'out-of-memory' | 'error',
     message: string,
   ) {
     super(message);

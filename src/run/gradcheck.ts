@@ -18,7 +18,7 @@ import type { RunSpec, WorkerEvent, GradcheckRowMsg, GradcheckResultMsg } from '
 import { selectBackend, describeChoice, BackendRequest } from '../core/backend';
 import { getExperiment } from '../experiments';
 import { RunError } from '../experiments/types';
-import { resolveGradcheck, checkRequest, checkMemory } from './resolve';
+import { resolveGradcheck, checkRequest, checkMemory, explainAllocation } from './resolve';
 import { Cancelled, releasingOnThrow } from '../core/cancel';
 
 /** One method at one K; the protocol's row type (the worker sends these as they are computed). */
@@ -142,7 +142,12 @@ export async function runGradcheck(spec: RunSpec, emit: (e: WorkerEvent) => void
   if (!exp) throw new RunError('bad-config', `runner ${String(resolved.config.runner)} is not available in this build`);
   const choice = await selectBackend((spec.backend ?? 'auto') as BackendRequest, { searchPaths: spec.nativeSearchPaths });
   checkMemory({ ...resolved, method: 'BPTT' }, choice.name);
-  const session = exp.create(resolved.config, resolved.method, resolved.K, { dataDir: spec.dataDir, configDir: resolved.configDir, log: (text) => emit({ type: 'log', level: 'info', text }), cancelled: control.cancelled });
+  let session: ExperimentSession;
+  try {
+    session = exp.create(resolved.config, resolved.method, resolved.K, { dataDir: spec.dataDir, configDir: resolved.configDir, log: (text) => emit({ type: 'log', level: 'info', text }), cancelled: control.cancelled });
+  } catch (err) {
+    throw explainAllocation(err, resolved);
+  }
   try {
     const ms = methods ?? DEFAULT_GRADCHECK_METHODS;
     emit({
@@ -165,7 +170,7 @@ export async function runGradcheck(spec: RunSpec, emit: (e: WorkerEvent) => void
     try {
       report = gradcheck(resolved.experimentName, session, { Ks, methods, onRow: (row) => emit({ type: 'gradcheck/row', row }), cancelled: control.cancelled });
     } catch (err) {
-      if (!(err instanceof Cancelled)) throw err;
+      if (!(err instanceof Cancelled)) throw explainAllocation(err, resolved);
       emit({ type: 'run/finished', status: 'cancelled', elapsedMs: Date.now() - t0, summary: {} });
       return undefined;
     }

@@ -111,6 +111,19 @@ export function memoryLimit(backend: string, totalBytes = os.totalmem()): { byte
   return backend === 'wasm' && WASM_HEAP_BYTES < ram.bytes ? { bytes: WASM_HEAP_BYTES, why: "the wasm backend's 4 GiB heap" } : ram;
 }
 
+/** Allocation failures: of a typed array, an ArrayBuffer, the wasm heap (tfjs's "Aborted(OOM)"). */
+const ALLOCATION = /allocation failed|Invalid typed array length|Invalid array length|Array buffer|Aborted\(OOM\)|out of memory/i;
+
+/**
+ * An allocation failure during a run, said with what drives its sizes (the config fields of the
+ * experiment's estimate); anything else is returned as it is.
+ */
+export function explainAllocation(err: unknown, resolved: ResolvedRun): unknown {
+  if (!(err instanceof Error) || err instanceof RunError || !ALLOCATION.test(err.message)) return err;
+  const est = getExperiment(String(resolved.config.runner))?.estimateBytes(resolved.config, resolved.method, resolved.K);
+  return new RunError('out-of-memory', `out of memory (${err.message})${est ? `: this run needs at least ${(est.bytes / 2 ** 30).toFixed(1)} GiB of tensor memory for ${est.what}` : ''}`);
+}
+
 /** Refuse, up front and with the estimate, a run whose tensors cannot fit (RunError 'bad-config'). */
 export function checkMemory(resolved: ResolvedRun, backend: string, totalBytes?: number): void {
   const exp = getExperiment(String(resolved.config.runner));

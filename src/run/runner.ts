@@ -16,7 +16,7 @@ import { l2 } from '../core/metrics';
 import type { RunSpec, WorkerEvent, BackendInfo } from '../protocol/messages';
 import { getExperiment } from '../experiments';
 import { RunError, ExperimentSession } from '../experiments/types';
-import { checkRequest, checkMemory } from './resolve';
+import { checkRequest, checkMemory, explainAllocation } from './resolve';
 import { Cancelled, releasingOnThrow, throwIfCancelled } from '../core/cancel';
 
 export interface RunControl {
@@ -63,12 +63,17 @@ export async function runExperiment(spec: RunSpec, emit: (e: WorkerEvent) => voi
   const choice = await selectBackend((spec.backend ?? 'auto') as BackendRequest, { searchPaths: spec.nativeSearchPaths });
   checkMemory(resolved, choice.name);
   const backend: BackendInfo = { name: choice.name, description: describeChoice(choice), skipped: choice.skipped, nodeVersion: process.version, execPath: process.execPath };
-  const session = experiment.create(resolved.config, resolved.method, resolved.K, {
-    dataDir: spec.dataDir,
-    configDir: resolved.configDir,
-    log: (text) => emit({ type: 'log', level: 'info', text }),
-    cancelled: control.cancelled,
-  });
+  let session: ExperimentSession;
+  try {
+    session = experiment.create(resolved.config, resolved.method, resolved.K, {
+      dataDir: spec.dataDir,
+      configDir: resolved.configDir,
+      log: (text) => emit({ type: 'log', level: 'info', text }),
+      cancelled: control.cancelled,
+    });
+  } catch (err) {
+    throw explainAllocation(err, resolved);
+  }
   const method = getMethod(resolved.method);
   emit({
     type: 'run/started',
@@ -137,7 +142,7 @@ export async function runExperiment(spec: RunSpec, emit: (e: WorkerEvent) => voi
     emit({ type: 'run/finished', status: 'completed', elapsedMs: elapsed(), summary: { ...session.summary(), final_loss: lastValues.loss ?? NaN, ...(warning ? { warning } : {}) } });
     return 'completed';
   } catch (err) {
-    if (!(err instanceof Cancelled)) throw err;
+    if (!(err instanceof Cancelled)) throw explainAllocation(err, resolved);
     emit({ type: 'run/finished', status: 'cancelled', elapsedMs: elapsed(), summary: { ...session.summary(), steps_done: i } });
     return 'cancelled';
   } finally {

@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { readRun } from '../../src/run/recorder';
-import { repoRoot } from '../helpers/setup';
+import { repoRoot, planetoidDir } from '../helpers/setup';
 
 const cli = path.join(repoRoot, 'dist', 'cli.js');
 const smoke = ['--set', 'model.num_update=10', '--set', 'dataset.num_imgs=2', '--backend', 'wasm'];
@@ -259,4 +259,60 @@ test('a training that diverges while staying finite warns, then fails as diverge
   assert.ok(events.some((e) => e.type === 'log' && e.level === 'warn'), 'the warning is in the record (the dashboard shows it)');
   const failed = events[events.length - 1];
   assert.ok(failed.type === 'run/failed' && failed.kind === 'diverged');
+});
+
+test('gradcheck fails as cleanly as run: one line, exit 2 for bad input, no internal error or stack trace', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rbp-gcbad-'));
+  let bomb = 'exp_name: x\nrunner: HopfieldRunner\na0: &a0 [x, x, x, x, x, x, x, x, x]\n';
+  for (let i = 1; i <= 6; i++) bomb += `a${i}: &a${i} [${Array(9).fill(`*a${i - 1}`).join(', ')}]\n`;
+  fs.writeFileSync(path.join(dir, 'bomb.yaml'), bomb);
+  fs.writeFileSync(path.join(dir, 'unknown.yaml'), 'exp_name: x\nrunner: HopfieldRunner\nmodel:\n  num_updates: 5\n');
+  const cases: [string[], RegExp][] = [
+    // Before: "rbp: internal error: ReferenceError: Excessive alias count ..." and a stack trace.
+    [['gradcheck', path.join(dir, 'bomb.yaml')], /bomb\.yaml:4:10: YAML aliases expand too much/],
+    [['gradcheck', path.join(dir, 'unknown.yaml')], /unknown\.yaml:4:3: unknown field 'model\.num_updates'/],
+    [['gradcheck', 'nosuch'], /unknown experiment 'nosuch'/],
+    [['gradcheck', 'hopfield', '--set', 'model.hidden_dim=1000000'], /needs at least .* GiB of tensor memory/],
+    [['gradcheck', 'cora', '--data', path.join(dir, 'nodata')], /the cora data files were not found/],
+  ];
+  if (fs.existsSync(path.join(planetoidDir, 'ind.cora.graph'))) {
+    // A Planetoid pickle that is not one (before: exit 1 from run, an internal error from gradcheck).
+    const data = path.join(dir, 'cora');
+    fs.mkdirSync(data);
+    for (const f of fs.readdirSync(planetoidDir)) if (f.startsWith('ind.cora.')) fs.copyFileSync(path.join(planetoidDir, f), path.join(data, f));
+    fs.chmodSync(path.join(data, 'ind.cora.y'), 0o644);
+    fs.writeFileSync(path.join(data, 'ind.cora.y'), 'not a pickle');
+    cases.push([['gradcheck', 'cora', '--data', data], /ind\.cora\.y: not a valid pickle: unknown opcode 0x6e at byte 0/]);
+    cases.push([['run', 'cora', '--data', data], /ind\.cora\.y: not a valid pickle/]);
+  }
+  for (const [args, msg] of cases) {
+    const r = rbp([...args, '--backend', 'wasm']);
+    assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+    const lines = r.stderr.trim().split('\n').filter((l) => l.startsWith('rbp: '));
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0], msg);
+    assert.doesNotMatch(r.stderr, /internal error|\n\s+at /, 'no internal error, no stack trace');
+  }
+});
+
+test('--json | head -c 100: a closed output (EPIPE) stops the run, recorded as cancelled; no crash, nothing left running', async () => {
+  const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rbp-pipe-')), 'rec');
+  const child = spawn(process.execPath, [cli, 'run', 'hopfield', '--json', '--steps', '200', '--out', out, ...smoke], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  // What `head -c 100` does: read 100 bytes, then close the pipe.
+  await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+  child.stdout.destroy();
+  const timer = setTimeout(() => child.kill('SIGKILL'), 60000);
+  const code = await exited;
+  clearTimeout(timer);
+  // Mutant check: without the stream 'error' handler the process died of an unhandled 'error'
+  // event (exit 1, a stack trace) and run.json stayed 'running'.
+  assert.equal(code, 141, stderr);
+  assert.doesNotMatch(stderr, /Unhandled|\n\s+at /);
+  const { description, events } = readRun(out);
+  assert.equal(description?.status, 'cancelled');
+  assert.ok(events.some((e) => e.type === 'log' && /the output was closed \(EPIPE\)/.test(e.text)));
+  assert.ok((description?.summary?.steps_done as number) < 200);
 });

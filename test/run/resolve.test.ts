@@ -1,7 +1,7 @@
 /** Checking a request before anything runs: the memory a run needs against what it can have. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkMemory, checkRequest, memoryLimit, resolveRun } from '../../src/run/resolve';
+import { checkMemory, checkRequest, memoryLimit, resolveRun, explainAllocation } from '../../src/run/resolve';
 import { RunError } from '../../src/experiments/types';
 
 const GiB = 2 ** 30;
@@ -34,4 +34,13 @@ test('sizes a 24 GiB machine cannot hold are refused up front, with the estimate
   refused(() => checkRequest({ experiment: 'hopfield', overrides: ['model.hidden_dim=1000000'] }), /needs at least/);
   // A gradient check runs BPTT whatever methods it compares.
   refused(() => checkRequest({ experiment: 'pubmed', overrides: ['model.num_prop=100000'], backend: 'wasm', gradcheck: { Ks: [5], methods: ['Neumann_RBP'] } }), /for BPTT/);
+});
+
+test('an allocation failure during a run names what drives the sizes', () => {
+  const resolved = resolveRun({ experiment: 'hopfield', overrides: ['model.hidden_dim=30000'] });
+  const e = explainAllocation(new RangeError('Array buffer allocation failed'), resolved);
+  assert.ok(e instanceof RunError && e.kind === 'out-of-memory');
+  assert.match(e.message, /^out of memory \(Array buffer allocation failed\): this run needs at least 29\.7 GiB of tensor memory for 8 matrices of n × n floats, n = 2·model\.input_dim \+ model\.hidden_dim = 31568/);
+  const other = new TypeError('x is not a function');
+  assert.equal(explainAllocation(other, resolved), other, 'anything else passes through');
 });
