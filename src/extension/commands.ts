@@ -266,6 +266,7 @@ export class RunController implements vscode.Disposable {
       return setUpGpuBackend({
         storageDir: storage,
         nodePath: node,
+        pinDir: this.ctx.asAbsolutePath(path.join('native', 'gpu')),
         signal: abort.signal,
         log: (line) => {
           this.output.appendLine(line);

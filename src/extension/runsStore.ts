@@ -5,7 +5,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { listRuns, readRun, readDescription, recordedEvents, summarize, replaceFile, isRunId, RunDescription } from '../run/recorder';
-import type { Envelope, RunSummary } from '../protocol/messages';
+import type { Envelope, RunSummary, WebviewToHost } from '../protocol/messages';
 import type { WorkerRun } from './workerHost';
 
 export type Listener<T> = (e: T) => void;
@@ -52,6 +52,33 @@ export class RunsStore {
   dirOf(runId: string): string {
     if (!isRunId(runId)) throw new Error(`not a run id: ${JSON.stringify(runId)}`);
     return path.join(this.root, runId);
+  }
+
+  /** A run id this store knows: one plain folder name, of a live run or a recorded folder. */
+  knows(runId: string): boolean {
+    return isRunId(runId) && (this.active.has(runId) || fs.existsSync(path.join(this.root, runId)));
+  }
+
+  /**
+   * A webview message with its run ids checked at the boundary: `select`, `openRun` and `stop`
+   * must name a run this store knows (else an Error, and the message is dropped: a bad id never
+   * becomes the selection); ids in a restored state that are not are left out.
+   */
+  checkWebviewMessage(msg: WebviewToHost): WebviewToHost {
+    switch (msg.type) {
+      case 'select':
+      case 'openRun':
+      case 'stop':
+        if (!this.knows(msg.runId)) throw new Error(`${msg.type}: no run ${JSON.stringify(msg.runId.slice(0, 80))}`);
+        return msg;
+      case 'ready': {
+        if (!msg.state) return msg;
+        const { runId, overlayRunIds, ...rest } = msg.state;
+        return { type: 'ready', state: { ...rest, ...(runId !== undefined && this.knows(runId) ? { runId } : {}), ...(overlayRunIds ? { overlayRunIds: overlayRunIds.filter((id) => this.knows(id)) } : {}) } };
+      }
+      default:
+        return msg;
+    }
   }
 
   /** Recorded runs, newest first; a live run carries its latest metrics (run.json has them only at the end). */

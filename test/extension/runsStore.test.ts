@@ -8,6 +8,7 @@ import { RunsStore, runItemView, keyMetrics } from '../../src/extension/runsStor
 import { RunRecorder, recordedEvents, readRun, listRuns, processStartToken } from '../../src/run/recorder';
 import type { WorkerEvent } from '../../src/protocol/messages';
 import { startWorkerRun, chooseNode } from '../../src/extension/workerHost';
+import { repoRoot } from '../helpers/setup';
 
 test('a tracked run is active until it ends; its events and changes are published; it is listed', async () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'rbp-store-'));
@@ -242,4 +243,33 @@ test('a running run whose pid is alive but belongs to another process is interru
   assert.match(byId.get('other')?.reason ?? '', /^interrupted: /);
   assert.equal(byId.get('init')?.status, 'failed');
   rec.close();
+});
+
+test('run ids from the webview are checked at the boundary: an unknown or malformed id is dropped, never selected', () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'rbp-ids-'));
+  record(root, 'known', 'BPTT', null, '2025-01-01T10:00:00.000Z', []);
+  const store = new RunsStore(root);
+  assert.deepEqual(store.checkWebviewMessage({ type: 'select', runId: 'known' }), { type: 'select', runId: 'known' });
+  // Mutant check: without the check the dashboard took these as its selection and threw later,
+  // outside its message handler (dirOf), or showed an empty run.
+  for (const runId of ['../known', '..', '.', '', 'no-such-run', 'a/b', 'x'.repeat(300), '__proto__', 'known\n']) {
+    for (const type of ['select', 'openRun', 'stop'] as const) assert.throws(() => store.checkWebviewMessage({ type, runId }), /no run/, `${type} ${JSON.stringify(runId)}`);
+  }
+  // A restored state keeps what is known and drops the rest.
+  assert.deepEqual(store.checkWebviewMessage({ type: 'ready', state: { runId: '../etc', overlayRunIds: ['known', 'gone', '..'], overlay: { smoothing: 0.5 } } }), { type: 'ready', state: { overlayRunIds: ['known'], overlay: { smoothing: 0.5 } } });
+  assert.deepEqual(store.checkWebviewMessage({ type: 'export', format: 'csv', chart: 'loss', data: 'x' }), { type: 'export', format: 'csv', chart: 'loss', data: 'x' });
+  store.dispose();
+});
+
+test('the manifest: rbpLab.nodePath (the program RBP Lab runs) is machine-scoped and restricted in untrusted workspaces', () => {
+  const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8'));
+  const props = pkg.contributes.configuration.properties as Record<string, { scope?: string; description?: string; markdownDescription?: string }>;
+  const restricted: string[] = pkg.capabilities.untrustedWorkspaces.restrictedConfigurations;
+  // Every setting that names a program or a path to code (its description says executable or program).
+  const programs = Object.entries(props).filter(([, p]) => /executable|program/i.test(`${p.description ?? ''} ${p.markdownDescription ?? ''}`)).map(([k]) => k);
+  assert.deepEqual(programs, ['rbpLab.nodePath']);
+  for (const k of programs) {
+    assert.equal(props[k].scope, 'machine', `${k}: a workspace's settings cannot set it`);
+    assert.ok(restricted.includes(k), `${k} in restrictedConfigurations`);
+  }
 });
