@@ -154,10 +154,11 @@ export function parseConfigText(text: string): ParsedConfig {
   try {
     raw = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) as Record<string, unknown>;
   } catch (err) {
-    // "Excessive alias count": an alias bomb. Point at the first alias.
+    // An alias bomb ("Excessive alias count") or an alias used before its anchor: point at the first alias.
     let first: YNode | undefined;
     visit(doc, { Alias: (_k, node) => ((first ??= node), visit.BREAK) });
-    push('error', '', `YAML aliases expand too much (${(err as Error).message}); a config needs at most ${MAX_ALIAS_COUNT} alias uses`, first ?? root);
+    const why = (err as Error).message;
+    push('error', '', /excessive alias/i.test(why) ? `YAML aliases expand too much (${why}); a config needs at most ${MAX_ALIAS_COUNT} alias uses` : `YAML: ${why}`, first ?? root);
     return { config: {} as RbpConfig, issues, positions };
   }
   const runnerNode = root.get('runner', true) as YNode | undefined;

@@ -170,3 +170,10 @@ test('escapeControl: control characters, C1 and bidi overrides print as \\uXXXX;
   assert.deepEqual(JSON.parse(escapeControl(JSON.stringify(v))), v);
   assert.equal(escapeControl('ρ(J) = 0.5 ✓ — ≥'), 'ρ(J) = 0.5 ✓ — ≥');
 });
+
+test('an alias used before its anchor is one error at the alias (the fuzz found it: a ReferenceError escaped)', () => {
+  const e = errorsOf('exp_name: x\nrunner: HopfieldRunner\nmodel:\n  num_update: *later\n  truncate_iter: &later 5\n');
+  assert.equal(e.length, 1);
+  assert.match(e[0].message, /^YAML: Unresolved alias/);
+  assert.deepEqual([e[0].line, e[0].column], [4, 15]);
+});
