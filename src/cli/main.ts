@@ -7,19 +7,19 @@ import * as path from 'path';
 import { RunRecorder, describeRequest } from '../run/recorder';
 import { checkRequest } from '../run/resolve';
 import { DEFAULT_KS, GradcheckReport } from '../run/gradcheck';
-import { startRunThread, isRunThread, runThreadMain } from '../run/thread';
+import { startRunThread, startRunHere } from '../run/thread';
 import { isBackendRequest } from '../core/backend';
 import { RunError } from '../experiments/types';
-import { fmt, escapeControl } from '../core/format';
+import { fmt } from '../core/format';
 import type { WorkerEvent, RunSpec, Envelope } from '../protocol/messages';
-import { parseMethodName, METHOD_NAMES } from '../core/gradients';
+import { parseMethodName, methodNames } from '../core/gradients/catalog';
 import { BUILTIN_NAMES } from '../config/builtin';
 
-const USAGE = `usage:
+const usage = () => `usage:
   rbp run <${BUILTIN_NAMES.join('|')}|config.yaml> [--method M] [--truncate K] [--steps N] [--seed S]
           [--backend auto|tensorflow-gpu|tensorflow|wasm|cpu] [--out DIR | --runs-dir ROOT] [--data DIR] [--set section.field=value] [--json]
   rbp gradcheck <experiment|config.yaml> [--truncate K1,K2,...] [--method M,...] [--backend B] [--data DIR] [--set ...] [--out DIR | --runs-dir ROOT] [--json]
-methods: ${METHOD_NAMES.join(', ')}`;
+methods: ${methodNames().join(', ')}`;
 
 export class UsageError extends Error {}
 
@@ -73,7 +73,7 @@ function intFlag(flags: Args['flags'], name: string, min = 1): number | undefine
 
 function buildSpec(a: Args): RunSpec {
   const method = last(a.flags, 'method');
-  if (a.command === 'run' && method !== undefined && !parseMethodName(method)) throw new UsageError(`unknown method '${method}' (${METHOD_NAMES.join(', ')})`);
+  if (a.command === 'run' && method !== undefined && !parseMethodName(method)) throw new UsageError(`unknown method '${method}' (${methodNames().join(', ')})`);
   const backend = last(a.flags, 'backend');
   if (backend !== undefined && !isBackendRequest(backend)) throw new UsageError(`unknown backend '${backend}' (auto, tensorflow-gpu, tensorflow, wasm, cpu)`);
   return {
@@ -94,10 +94,16 @@ function num(v: number): string {
   return Number.isInteger(v) ? String(v) : fmt(v, 4);
 }
 
-interface Io {
+export interface Io {
   out: (s: string) => void;
   err: (s: string) => void;
   isTTY: boolean;
+  /**
+   * The script to start run threads from (bin.ts passes its own bundle): the run computes on a
+   * thread, so that Ctrl-C reaches the loops inside a step. Without it (main called in-process,
+   * as tests do) the run computes on this thread and a signal stops it between steps.
+   */
+  runThread?: string;
 }
 
 /**
@@ -134,7 +140,12 @@ function badRequest(spec: RunSpec, io: Io, json: boolean): number | undefined {
  * The terminal side: set when stdout or stderr is closed under us (`rbp run --json | head -c 100`:
  * EPIPE), and the stop of the run in progress, if any.
  */
-const output = { closed: false, onClosed: undefined as (() => void) | undefined };
+const output = { onClosed: undefined as (() => void) | undefined };
+
+/** bin.ts: stdout or stderr was closed (EPIPE); the run in progress stops, recorded as cancelled. */
+export function outputClosed(): void {
+  output.onClosed?.();
+}
 
 /**
  * Exit codes: a bad request or bad data 2, a cancelled run 130 (128 + SIGINT), a run stopped
@@ -154,7 +165,7 @@ async function execute(what: string, spec: RunSpec, runsDir: string | undefined,
   const recorder = openRecorder(what, spec, runsDir);
   const t0 = Date.now();
   const emit = (e: WorkerEvent) => show(e, recorder ? recorder.record(e) : ({ ...e, runId: 'cli', seq: 0, t: Date.now() } as Envelope), recorder);
-  const run = startRunThread(__filename, spec, emit);
+  const run = io.runThread ? startRunThread(io.runThread, spec, emit) : startRunHere(spec, emit);
   // Whoever read the output is gone: stop the run (recorded as cancelled), as SIGPIPE would.
   let pipeClosed = false;
   output.onClosed = () => {
@@ -297,42 +308,16 @@ export async function main(argv: string[], io: Io): Promise<number> {
   try {
     a = parseArgs(argv);
     if (a.command === 'help') {
-      io.out(USAGE);
+      io.out(usage());
       return 0;
     }
     return a.command === 'run' ? await cmdRun(a, io) : await cmdGradcheck(a, io);
   } catch (err) {
     if (err instanceof UsageError) {
-      io.err(`rbp: ${err.message}\n${USAGE}`);
+      io.err(`rbp: ${err.message}\n${usage()}`);
       return 2;
     }
     io.err(`rbp: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     return 1;
   }
-}
-
-if (isRunThread()) {
-  // This bundle on a run thread (startRunThread(__filename, ...)): compute, post events back.
-  void runThreadMain();
-} else if (require.main === module) {
-  // A closed pipe (EPIPE) is not a crash: nothing more is written, and the run stops, recorded.
-  for (const stream of [process.stdout, process.stderr]) {
-    stream.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code !== 'EPIPE') throw err;
-      output.closed = true;
-      output.onClosed?.();
-    });
-  }
-  // Everything printed passes escapeControl: names and values echoed from configs, arguments and
-  // data files cannot drive the terminal (JSON lines stay valid JSON).
-  const write = (stream: NodeJS.WriteStream) => (s: string) => {
-    if (!output.closed) stream.write(escapeControl(s) + '\n');
-  };
-  main(process.argv.slice(2), { out: write(process.stdout), err: write(process.stderr), isTTY: Boolean(process.stderr.isTTY) }).then(
-    (code) => process.exit(code),
-    (err) => {
-      process.stderr.write(`rbp: ${String(err)}\n`);
-      process.exit(1);
-    },
-  );
 }

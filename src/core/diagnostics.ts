@@ -10,8 +10,6 @@ import type { SolverStats } from './solvers/types';
 import { fmt, fmtRho } from './format';
 import { Cancelled } from './cancel';
 
-export { fmt, fmtRho };
-
 export interface SpectralEstimate {
   rho: number;
   iterations: number;
@@ -65,8 +63,6 @@ export interface Verdict {
   finalRelResidual: number;
   message: string;
 }
-
-
 
 /** Whether a forward pass reached its fixed point: no NaN/Inf and a final relative residual below tol. */
 export function forwardConverged(forward: Pick<SolverStats, 'diverged' | 'finalRel' | 'converged'>, tol = 1e-4): boolean {

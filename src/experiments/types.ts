@@ -1,13 +1,14 @@
 /**
- * What an experiment provides to the runner. A fourth experiment: a folder under
- * `src/experiments/<name>/` with a model (a `DynamicSystem`) and an `Experiment`, registered in
- * `src/experiments/index.ts`, plus its schema in `src/config/schema.ts`.
+ * What an experiment provides to the runner: its catalog entry (`./catalog.ts`) and `create`, which
+ * makes a training session from a config. How to add one: `./catalog.ts`.
  */
 import type { DynamicSystem } from '../core/system';
 import type { Optimizer } from '../core/optim';
 import type { MethodName, GradientOptions, GradientResult } from '../core/gradients/types';
 import type { RbpConfig } from '../config/load';
 import type { RunnerName } from '../config/schema';
+import type { ExperimentInfo } from './catalog';
+import type { FailureKind } from '../protocol/messages';
 
 export interface ExperimentContext {
   /** Folder with data files (Planetoid) when the experiment needs one. */
@@ -42,35 +43,16 @@ export interface ExperimentSession {
   dispose(): void;
 }
 
-export interface Experiment {
-  readonly runner: RunnerName;
-  /** Built-in names that use this experiment (hopfield; cora, pubmed, citeseer; hypergrad). */
-  readonly names: string[];
-  title(config: RbpConfig): string;
-  /**
-   * A lower estimate of the tensor memory a run needs, from its config alone (before anything is
-   * allocated), and what drives it (naming the config fields): a request this machine cannot hold
-   * is refused up front with the estimate.
-   */
-  estimateBytes(config: RbpConfig, method: MethodName, K: number): MemoryEstimate;
+export interface Experiment<R extends RunnerName> extends ExperimentInfo<R> {
   create(config: RbpConfig, method: MethodName, K: number, ctx: ExperimentContext): ExperimentSession;
 }
 
-export interface MemoryEstimate {
-  bytes: number;
-  /** What the bytes are, naming the config fields that set them. */
-  what: string;
-}
-
-/** States back-propagation keeps: T for BPTT, K for TBPTT, a few for the RBP family. */
-export function keptStates(method: MethodName, T: number, K: number): number {
-  return method === 'BPTT' ? T : method === 'TBPTT' ? Math.min(K, T) : 2;
-}
+export type AnyExperiment = { [R in RunnerName]: Experiment<R> }[RunnerName];
 
 /** A failure with a kind the UI can show (bad data, bad config...). */
 export class RunError extends Error {
   constructor(
-    readonly kind: 'bad-config' | 'bad-data' | 'diverged' | 'out-of-memory' | 'error',
+    readonly kind: Extract<FailureKind, 'bad-config' | 'bad-data' | 'diverged' | 'out-of-memory' | 'error'>,
     message: string,
   ) {
     super(message);

@@ -4,7 +4,7 @@
  * convergence, ρ(J) and the verdict. `rbp gradcheck` prints it; Compare in the extension draws it.
  */
 import { tf } from '../core/tf';
-import { getMethod, MethodName, usesK } from '../core/gradients';
+import { getMethod, methods as catalog, takesK, type MethodName } from '../core/gradients';
 import type { GradientResult } from '../core/gradients/types';
 import { measurePeak } from '../core/memory';
 import { compareGrads } from '../core/metrics';
@@ -16,19 +16,20 @@ import type { Linearization } from '../core/system';
 import type { State } from '../core/state';
 import type { RunSpec, WorkerEvent, GradcheckRowMsg, GradcheckResultMsg } from '../protocol/messages';
 import { selectBackend, describeChoice, BackendRequest } from '../core/backend';
-import { getExperiment } from '../experiments';
+import { loadExperiment } from '../experiments';
 import { RunError } from '../experiments/types';
 import { resolveGradcheck, checkRequest, checkMemory, explainAllocation } from './resolve';
 import { Cancelled, releasingOnThrow } from '../core/cancel';
 
 /** One method at one K; the protocol's row type (the worker sends these as they are computed). */
-export type GradcheckRow = GradcheckRowMsg['row'] & { method: MethodName };
+export type GradcheckRow = GradcheckRowMsg['row'];
 
 /** The whole report, as `rbp gradcheck --json` prints it and the compare view draws it. */
-export type GradcheckReport = Omit<GradcheckResultMsg['report'], 'rows' | 'methods'> & { rows: GradcheckRow[]; methods: MethodName[] };
+export type GradcheckReport = GradcheckResultMsg['report'];
 
 export const DEFAULT_KS = [5, 10, 20, 40];
-export const DEFAULT_GRADCHECK_METHODS: MethodName[] = ['TBPTT', 'RBP', 'CG_RBP', 'Neumann_RBP'];
+/** Every method that takes K (TBPTT, RBP, CG-RBP, Neumann-RBP and any registered since). */
+export const defaultGradcheckMethods = (): MethodName[] => catalog().filter((m) => m.takesK).map((m) => m.name);
 
 export interface GradcheckOptions {
   Ks: number[];
@@ -50,7 +51,7 @@ export function gradcheck(experiment: string, session: ExperimentSession, opts: 
   const sys = session.system;
   const T = session.T;
   const tol = opts.tol ?? 1e-4;
-  const methods = opts.methods ?? DEFAULT_GRADCHECK_METHODS;
+  const methods = opts.methods ?? defaultGradcheckMethods();
   session.beforeStep(0);
   const base = { T, K: 1, ...session.gradientOptions, trace: true, cancelled: opts.cancelled };
   // ρ(J) at the last forward state, from exact's own linearisation (no second forward pass): the
@@ -100,7 +101,7 @@ export function gradcheck(experiment: string, session: ExperimentSession, opts: 
     rows.push(row('BPTT', null, bp));
     for (const K of opts.Ks) {
       for (const m of methods) {
-        if (!usesK(m)) continue;
+        if (!takesK(m)) continue;
         const t = timed(() => getMethod(m).compute(sys, { ...base, K, zRef: ex.r.adjoint }));
         rows.push(row(m, K, t));
         dispose(t.r.grads, t.r.lossGrads);
@@ -138,7 +139,7 @@ export async function runGradcheck(spec: RunSpec, emit: (e: WorkerEvent) => void
   const t0 = Date.now();
   const { Ks, methods } = resolveGradcheck(spec, DEFAULT_KS);
   const resolved = checkRequest(spec);
-  const exp = getExperiment(String(resolved.config.runner));
+  const exp = await loadExperiment(resolved.config.runner);
   if (!exp) throw new RunError('bad-config', `runner ${String(resolved.config.runner)} is not available in this build`);
   const choice = await selectBackend((spec.backend ?? 'auto') as BackendRequest, { searchPaths: spec.nativeSearchPaths });
   checkMemory({ ...resolved, method: 'BPTT' }, choice.name);
@@ -149,7 +150,7 @@ export async function runGradcheck(spec: RunSpec, emit: (e: WorkerEvent) => void
     throw explainAllocation(err, resolved);
   }
   try {
-    const ms = methods ?? DEFAULT_GRADCHECK_METHODS;
+    const ms = methods ?? defaultGradcheckMethods();
     emit({
       type: 'run/started',
       experiment: resolved.experimentName,
@@ -158,7 +159,7 @@ export async function runGradcheck(spec: RunSpec, emit: (e: WorkerEvent) => void
       method: 'gradcheck',
       K: null,
       T: session.T,
-      steps: 2 + Ks.length * ms.filter(usesK).length,
+      steps: 2 + Ks.length * ms.filter(takesK).length,
       stepLabel: 'row',
       backend: { name: choice.name, description: describeChoice(choice), skipped: choice.skipped, nodeVersion: process.version, execPath: process.execPath },
       config: resolved.config,

@@ -61,6 +61,20 @@ export function startRunThread(script: string, spec: RunSpec, emit: (e: WorkerEv
   return { cancel: () => Atomics.store(flag, 0, 1), done };
 }
 
+/**
+ * Run `spec` on this thread, with the same interface as `startRunThread` (the CLI's `main` called
+ * in-process, e.g. by tests): cancel() is seen by the loops only once this thread is free, i.e.
+ * between steps.
+ */
+export function startRunHere(spec: RunSpec, emit: (e: WorkerEvent) => void): ThreadRun {
+  let cancelled = false;
+  const control = { cancelled: () => cancelled };
+  const done = spec.gradcheck
+    ? runGradcheck(spec, emit, control).then((report): ThreadOutcome => ({ status: report ? 'completed' : 'cancelled', report }))
+    : runExperiment(spec, emit, control).then((status): ThreadOutcome => ({ status }));
+  return { cancel: () => void (cancelled = true), done };
+}
+
 /** Whether this is a run thread started by `startRunThread`. */
 export function isRunThread(): boolean {
   return !isMainThread && (workerData as Partial<ThreadData> | null)?.rbpRunThread === true;

@@ -8,6 +8,7 @@ import { parseConfigText, applyOverride, builtinConfig, validateConfigObject, lo
 import { escapeControl } from '../../src/core/format';
 import { BUILTIN_CONFIGS } from '../../src/config/builtin';
 import { configJsonSchema } from '../../src/config/jsonSchema';
+import { resolveRun } from '../../src/run/resolve';
 import { repoRoot } from '../helpers/setup';
 
 test('the shipped configs/*.yaml are exactly the built-in configs, and valid', () => {
@@ -176,4 +177,14 @@ test('an alias used before its anchor is one error at the alias (the fuzz found 
   assert.equal(e.length, 1);
   assert.match(e[0].message, /^YAML: Unresolved alias/);
   assert.deepEqual([e[0].line, e[0].column], [4, 15]);
+});
+
+test('a run request names its method in any spelling the CLI takes; the config gets the canonical name', () => {
+  // `cg` and `neumann` are aliases, not config spellings: the config used to be handed 'cg' and refuse it.
+  for (const [asked, canonical] of [['cg', 'CG_RBP'], ['neumann', 'Neumann_RBP'], ['neumann-rbp', 'Neumann_RBP'], ['tbptt', 'TBPTT']] as const) {
+    const r = resolveRun({ experiment: 'hopfield', method: asked, K: 3 });
+    assert.equal(r.method, canonical);
+    assert.equal(r.config.model.grad_method, canonical);
+  }
+  assert.throws(() => resolveRun({ experiment: 'hopfield', method: 'sgd' }), /unknown gradient method 'sgd'/);
 });

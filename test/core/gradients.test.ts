@@ -5,7 +5,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf } from '../../src/core/tf';
-import { getMethod, parseMethodName, METHOD_NAMES } from '../../src/core/gradients';
+import { getMethod, parseMethodName, methodNames } from '../../src/core/gradients';
 import { compareGrads } from '../../src/core/metrics';
 import { dispose } from '../../src/core/state';
 import { linearize, genericLinearization } from '../../src/core/system';
@@ -15,6 +15,7 @@ import { Cancelled, releasingOnThrow } from '../../src/core/cancel';
 import { spectralRadius, verdict, TrainingWatch } from '../../src/core/diagnostics';
 import { ToySystem } from '../helpers/toy';
 import { useBackend, randomDirection, dotAll } from '../helpers/setup';
+import { assertNoLeaks } from '../helpers/checks';
 
 before(useBackend);
 
@@ -169,16 +170,7 @@ test('spectral radius by power iteration matches the dense Jacobian of a small l
 
 test('every method leaves the tensor count unchanged across repeated calls', () => {
   const sys = new ToySystem({ scale: 1.0 });
-  for (const m of METHOD_NAMES) {
-    const once = () => {
-      const r = getMethod(m).compute(sys, { T: 20, K: 5, trace: true });
-      dispose(r.grads, r.lossGrads);
-    };
-    once();
-    const before = tf.memory().numTensors;
-    for (let i = 0; i < 3; i++) once();
-    assert.equal(tf.memory().numTensors, before, `${m} leaked tensors`);
-  }
+  assertNoLeaks(sys, { T: 20, K: 5, trace: true }, methodNames(), undefined, 3);
   sys.dispose();
 });
 
@@ -186,7 +178,7 @@ test('a cancellation check stops every method inside its forward or backward loo
   const sys = new ToySystem({ scale: 0.5 });
   const solvers = { naive: new NaiveSolver(), anderson: new AndersonSolver() };
   // Stop at the n-th check: n = 3 lands in the forward pass, n = T + 3 in the backward loop.
-  for (const m of METHOD_NAMES) {
+  for (const m of methodNames()) {
     for (const [solverName, solver] of Object.entries(solvers)) {
       if (solverName === 'anderson' && (m === 'BPTT' || m === 'TBPTT')) continue;
       for (const at of [3, 40 + 3]) {

@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { setUpGpuBackend, classifyNpmFailure, classifyLoadFailure, findNpm, readPin } from '../../src/extension/gpuSetup';
-import { findOnPath } from '../../src/extension/workerHost';
+import { findOnPath, MIN_NODE_MAJOR } from '../../src/extension/workerHost';
 import { repoRoot } from '../helpers/setup';
 
 const pinDir = path.join(repoRoot, 'native', 'gpu');
@@ -93,4 +93,16 @@ test('the GPU package is pinned: one exact version, locked with its integrity; a
   assert.throws(() => readPin(dir), /not pinned/);
   const r = await setUpGpuBackend({ storageDir: fs.mkdtempSync(path.join(os.tmpdir(), 'rbp-gpu-')), nodePath: node, pinDir: path.join(dir, 'nope'), log: () => {} });
   assert.equal(r.failure, 'no-pin');
+});
+
+test('a system Node older than package.json’s engines.node is refused, naming the version needed', async () => {
+  const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { engines: { node: string } };
+  assert.equal(pkg.engines.node, `>=${MIN_NODE_MAJOR}`, 'MIN_NODE_MAJOR is engines.node');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rbp-old-node-'));
+  const fake = path.join(dir, 'node');
+  fs.writeFileSync(fake, '#!/bin/sh\necho "v18.19.0 linux x64"\n', { mode: 0o755 });
+  const r = await setUpGpuBackend({ storageDir: dir, nodePath: fake, pinDir, log: () => undefined });
+  assert.equal(r.ok, false);
+  assert.equal(r.failure, 'wrong-node', r.message);
+  assert.match(r.message, new RegExp(`v18\\.19\\.0 .* needs Node\\.js ${MIN_NODE_MAJOR} or later`));
 });

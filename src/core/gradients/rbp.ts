@@ -13,8 +13,6 @@ import { throwIfCancelled } from '../cancel';
 
 export const rbp: GradientMethod = {
   name: 'RBP',
-  summary: 'Almeida–Pineda: iterate z ← Jᵀz + ∂L/∂h* (diverges when ρ(J) ≥ 1)',
-  memoryGrowsWithK: false,
   compute(system, opts) {
     const s = rbpSetup(system, opts);
     const K = opts.K;
