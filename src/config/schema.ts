@@ -11,6 +11,7 @@ export type FieldType = 'string' | 'int' | 'number' | 'bool' | 'int[]' | 'any';
 export interface FieldSpec {
   type: FieldType;
   description: string;
+  /** Bounds of the value, or of every item of an `int[]`. */
   min?: number;
   max?: number;
   enum?: readonly string[];
@@ -58,7 +59,7 @@ const top = {
   runner: { type: 'string', description: 'which experiment runs', enum: RUNNERS },
   use_gpu: { type: 'bool', description: 'use a GPU', ignored: ignoredDevice },
   gpus: { type: 'any', description: 'GPU ids', ignored: ignoredDevice },
-  seed: { type: 'int', description: 'random seed', min: 0 },
+  seed: { type: 'int', description: 'random seed', min: 0, max: 2 ** 32 - 1 },
 } as const satisfies SectionSpec;
 
 const gradMethod = {
@@ -81,7 +82,7 @@ const trainCommon = {
   optimizer: { type: 'string', description: 'optimizer', enum: ['Adam', 'SGD'] },
   lr: { type: 'number', description: 'learning rate', min: 0 },
   lr_decay: { type: 'number', description: 'learning-rate decay factor', min: 0 },
-  lr_decay_steps: { type: 'int[]', description: 'steps at which the learning rate decays' },
+  lr_decay_steps: { type: 'int[]', description: 'steps at which the learning rate decays', min: 0 },
   wd: { type: 'number', description: 'weight decay', min: 0 },
   momentum: { type: 'number', description: 'SGD momentum', min: 0, max: 1 },
   max_epoch: { type: 'int', description: 'epochs', min: 1 },
@@ -157,7 +158,7 @@ export const SCHEMA = {
       momentum: { type: 'number', description: 'initial logit of the momentum per parameter tensor' },
       num_sgd_step: { type: 'int', description: 'T: SGD steps of the inner training', min: 1, max: 100000 },
       batch_size: { type: 'int', description: 'inner minibatch size', min: 1 },
-      mlp_hidden: { type: 'int[]', description: 'MLP layer sizes' },
+      mlp_hidden: { type: 'int[]', description: 'MLP layer sizes', min: 1 },
       last_step: { type: 'string', description: 'data for the RBP-family last step: the minibatch or the full training set (the authors\')', enum: ['minibatch', 'full'], ours: true },
       ...solverFields,
     },

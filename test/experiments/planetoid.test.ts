@@ -346,3 +346,41 @@ test('PCA on Cora: orthonormal components, top variance equals power iteration o
   const again = pcaReduce(X, N, F, k, 1);
   assert.deepEqual(Array.from(again.projected.subarray(0, 100)), Array.from(p.projected.subarray(0, 100)));
 });
+
+test('Planetoid files that lie about shapes or indices are refused, naming the file, before anything is allocated from them', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rbp-planetoid-'));
+  const C = 3;
+  // An instance of `object` whose attributes look like an array: shape (2, 3), 3 values.
+  const fakeArray = pickle(
+    cat('ccopy_reg\n_reconstructor\n(c__builtin__\nobject\nc__builtin__\nobject\nNtR}(', str('kind'), str('ndarray'), str('dtype'), str('i4'), str('shape'), '(', int(2), int(C), 't', str('data'), '](', int(1), int(0), int(0), 'eub'),
+  );
+  const wideCsr = pickle(cat('cscipy.sparse.csr\ncsr_matrix\n)\x81}(', str('_shape'), int(6), int(2 ** 30), '\x86', str('data'), pyNdarray('f4', [0], []), str('indices'), pyNdarray('i4', [0], []), str('indptr'), pyNdarray('i4', [7], [0, 0, 0, 0, 0, 0, 0]), 'ub'));
+  const halfIndex = pickle(cat('cscipy.sparse.csr\ncsr_matrix\n)\x81}(', str('_shape'), int(3), int(4), '\x86', str('data'), pyNdarray('f4', [1], [1]), str('indices'), pyNdarray('f8', [1], [0.5]), str('indptr'), pyNdarray('i4', [4], [0, 1, 1, 1]), 'ub'));
+  const floatNeighbour = pickle(cat('ccollections\ndefaultdict\nc__builtin__\nlist\n\x85R(', int(0), '](G\x3f\xf8\x00\x00\x00\x00\x00\x00eu'));
+  // Mutant check: before, fakeArray was taken as y (labels of row 1 silently -1), the two large
+  // test indices were wrapped (to 9) or allocated (2e9 feature rows), wideCsr allocated 6 GiB and
+  // halfIndex wrote nothing (a typed array ignores index 1.5).
+  const cases: [string, Buffer | string, RegExp][] = [
+    ['y', fakeArray, /ind\.citeseer\.y: expected a numpy array or scipy csr_matrix, got an object/],
+    ['test.index', '9\n4294967305\n8\n', /ind\.citeseer\.test\.index: line 2 is not a node index: '4294967305'/],
+    ['test.index', '9\n2000000000\n8\n', /ind\.citeseer\.test\.index: node 2000000000 is out of range: allx has 6 rows and tx 3, so node indices end below 12/],
+    ['test.index', '9\n3\n8\n', /ind\.citeseer\.test\.index: node 3 is one of the 6 allx nodes/],
+    ['allx', wideCsr, /ind\.citeseer\.allx: a 6 × 1073741824 matrix is 24\.0 GiB as dense float32 \(at most 1 GiB\)/],
+    ['tx', halfIndex, /ind\.citeseer\.tx: csr_matrix column index 0\.5 is not an integer in \[0, 4\)/],
+    ['graph', pickle(pyAdjacency({ 0: [1], 1: [1000000000] })), /ind\.citeseer\.graph in .*: neighbour 1000000000 of node 1 is outside the 10 nodes/],
+    ['graph', floatNeighbour, /ind\.citeseer\.graph: adjacency list of node 0 is not a list of integers/],
+  ];
+  try {
+    for (const [suffix, content, msg] of cases) {
+      writeSynthetic(dir);
+      fs.writeFileSync(path.join(dir, `ind.citeseer.${suffix}`), content);
+      assert.throws(() => loadPlanetoid(dir, 'citeseer'), (err: unknown) => {
+        assert.ok(err instanceof PlanetoidError, `${suffix}: ${String(err)}`);
+        assert.match(err.message, msg);
+        return true;
+      });
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

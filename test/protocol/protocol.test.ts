@@ -128,6 +128,16 @@ test('gradient-check rows survive JSON: NaN and Inf come back as NaN, not null',
   assert.throws(() => parseWorkerEvent({ ...wire, row: { ...wire.row, loss: 'x' } }), /loss/);
 });
 
+test('event types named like Object.prototype members are unknown event types', () => {
+  // Mutant check: with messages() (protocol/schema.ts) looking `type` up in a plain object table
+  // these were accepted (the prototype's function has no fields to check) and recorded or forwarded.
+  for (const type of ['toString', 'constructor', '__proto__', 'hasOwnProperty', 'valueOf', 'isPrototypeOf']) {
+    assert.throws(() => parseWorkerEvent({ type, runId: 'r', seq: 0, t: 0 }), /unknown event type/, type);
+    assert.throws(() => parseWorkerMessage({ type, runId: 'r', seq: 0, t: 0 }), /unknown event type/, type);
+  }
+  assert.throws(() => parseWorkerEvent({ type: 7, runId: 'r', seq: 0, t: 0 }), /unknown event type/);
+});
+
 test('a message type is looked up among the channel own types only', () => {
   // A table lookup by `type` finds "toString", "constructor" and "__proto__" on Object.prototype.
   for (const type of ['toString', 'constructor', '__proto__', 'hasOwnProperty']) {

@@ -13,6 +13,7 @@ import { Experiment, ExperimentContext, ExperimentSession, RunError } from '../t
 import { GruGnnSystem, GNN_DEFAULTS, GnnGraph, accuracy } from './model';
 import { classCounts, loadPlanetoid, missingPlanetoidFiles, randomSplit, PlanetoidData, PlanetoidError, PlanetoidName, PlanetoidSplit, PLANETOID_NAMES } from './planetoid';
 import { pcaReduce } from './pca';
+import { Cancelled } from '../../core/cancel';
 
 export const DATA_ENV = 'RBP_DATA_DIR';
 
@@ -117,9 +118,13 @@ export interface AccuracyReport {
 }
 
 /** Accuracies after a plain T-step forward pass with the current weights. */
-export function evaluateAccuracy(sys: GruGnnSystem, T: number, split: PlanetoidSplit): AccuracyReport {
+export function evaluateAccuracy(sys: GruGnnSystem, T: number, split: PlanetoidSplit, cancelled?: () => boolean): AccuracyReport {
   let h = sys.initialState();
   for (let t = 0; t < T; t++) {
+    if (cancelled?.()) {
+      dispose(h);
+      throw new Cancelled();
+    }
     const next = sys.step(h, sys.params, t, 'unroll');
     dispose(h);
     h = next;
@@ -166,11 +171,11 @@ export function createCitationSession(config: RbpConfig, ctx: ExperimentContext,
     stepLabel: EXPERIMENTS.CitationRunner.stepLabel,
     optimizer,
     evalEvery: Math.max(1, tr.valid_epoch),
-    gradientOptions: gradientOptionsOf(md, seed),
+    gradientOptions: gradientOptionsOf(md, seed, ctx.cancelled),
     beforeStep: atStep,
     stepMetrics: () => ({ train_acc: sys.lastLossAccuracy }),
     evaluate(i) {
-      const r = evaluateAccuracy(sys, T, split);
+      const r = evaluateAccuracy(sys, T, split, ctx.cancelled);
       // i < 0: the untrained baseline, not a candidate for the best-validation model.
       if (i >= 0 && r.val_acc > best.val) best = { val: r.val_acc, test: r.test_acc, epoch: i };
       return { ...r };

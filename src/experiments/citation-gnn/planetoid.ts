@@ -11,7 +11,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { loadPickle, toAdjacency, toDense2D } from './pickle';
+import { loadPickle, toAdjacency, toDense2D, PickleError } from './pickle';
 import { NumpyRandomState } from '../../core/numpyRandom';
 import { PLANETOID_NAMES, planetoidFiles, type PlanetoidName } from '../catalog';
 
@@ -108,7 +108,8 @@ export function parseTestIndex(text: string, file: string): Int32Array {
   for (let i = 0; i < lines.length; i++) {
     const s = lines[i].trim();
     if (s === '') continue;
-    if (!/^\d+$/.test(s)) throw new PlanetoidError(`${file}: line ${i + 1} is not a node index: '${s.slice(0, 40)}'`);
+    // An integer that fits a node index: larger ones wrapped around in the Int32Array before.
+    if (!/^\d{1,10}$/.test(s) || Number(s) > 2 ** 31 - 1) throw new PlanetoidError(`${file}: line ${i + 1} is not a node index: '${s.slice(0, 40)}'`);
     out.push(Number(s));
   }
   if (out.length === 0) throw new PlanetoidError(`${file}: no test indices`);
@@ -141,13 +142,23 @@ export function loadPlanetoid(dir: string, name: PlanetoidName, opts: PlanetoidO
   const missing = missingPlanetoidFiles(dir, name);
   if (missing.length > 0) throw new PlanetoidError(`${missing.join(', ')} not found in ${path.resolve(dir)}: ${HOW_TO_GET.replace('<name>', name)}`);
 
-  const load = (s: string): unknown => loadPickle(readFile(dir, name, s), `ind.${name}.${s}`);
-  const y = toDense2D(load('y'), `ind.${name}.y`);
-  const tx = toDense2D(load('tx'), `ind.${name}.tx`);
-  const ty = toDense2D(load('ty'), `ind.${name}.ty`);
-  const allx = toDense2D(load('allx'), `ind.${name}.allx`);
-  const ally = toDense2D(load('ally'), `ind.${name}.ally`);
-  const graph = toAdjacency(load('graph'), `ind.${name}.graph`);
+  // Every pickle problem (corrupt, over budget, unsafe, too large to allocate) names its file.
+  const load = <T>(s: string, convert: (v: unknown, file: string) => T): T => {
+    const file = `ind.${name}.${s}`;
+    try {
+      return convert(loadPickle(readFile(dir, name, s), file), file);
+    } catch (err) {
+      if (err instanceof PickleError) throw new PlanetoidError(`${err.message} (in ${path.resolve(dir)})`);
+      if (err instanceof RangeError) throw new PlanetoidError(`${file} in ${path.resolve(dir)}: cannot allocate what it describes (${err.message})`);
+      throw err;
+    }
+  };
+  const y = load('y', toDense2D);
+  const tx = load('tx', toDense2D);
+  const ty = load('ty', toDense2D);
+  const allx = load('allx', toDense2D);
+  const ally = load('ally', toDense2D);
+  const graph = load('graph', toAdjacency);
   const testFile = `ind.${name}.test.index`;
   const testIdx = parseTestIndex(readFile(dir, name, 'test.index').toString('utf8'), testFile);
 
@@ -161,8 +172,16 @@ export function loadPlanetoid(dir: string, name: PlanetoidName, opts: PlanetoidO
   if (testIdx.length !== tx.rows) throw new PlanetoidError(`${testFile} lists ${testIdx.length} nodes but tx has ${tx.rows} rows`);
   if (y.rows > allx.rows) throw new PlanetoidError(`${where('y')} has more rows (${y.rows}) than allx (${allx.rows})`);
 
+  // Test nodes follow the allx nodes (the standard loader's assumption); gaps (CiteSeer's 15
+  // isolated nodes) are allowed up to as many as there are test rows. Checked before anything is
+  // allocated from them: one huge index made a features array of that many rows.
   let maxTest = 0;
-  for (const t of testIdx) maxTest = Math.max(maxTest, t);
+  for (const t of testIdx) {
+    if (t < allx.rows) throw new PlanetoidError(`${testFile}: node ${t} is one of the ${allx.rows} allx nodes, not a test node`);
+    maxTest = Math.max(maxTest, t);
+  }
+  const maxNodes = allx.rows + 2 * tx.rows;
+  if (maxTest >= maxNodes) throw new PlanetoidError(`${testFile}: node ${maxTest} is out of range: allx has ${allx.rows} rows and tx ${tx.rows}, so node indices end below ${maxNodes}`);
   const N = Math.max(allx.rows, maxTest + 1);
   for (const [i, list] of graph) {
     if (i < 0 || i >= N) throw new PlanetoidError(`${where('graph')}: node ${i} is outside the ${N} nodes with features`);

@@ -43,13 +43,13 @@ export function corruptAll(images: Float32Array[], level: number, seed: number):
  * Run each stored image (clean, then with `level` of its on-pixels off: the same numpy-seeded mask
  * rule for every image, as the authors) to the fixed point.
  */
-export function evaluateRetrieval(sys: HopfieldSystem, images: Float32Array[], T: number, level: number, seed: number): RetrievalReport {
+export function evaluateRetrieval(sys: HopfieldSystem, images: Float32Array[], T: number, level: number, seed: number, cancelled?: () => boolean): RetrievalReport {
   const solver = new NaiveSolver();
   const nIn = sys.opts.nIn;
   const run = (inputs: Float32Array[]): Float32Array => {
     sys.setImages(inputs, images);
     const h0 = sys.initialState();
-    const r = solver.solve(sys, h0, { maxSteps: T });
+    const r = solver.solve(sys, h0, { maxSteps: T, cancelled });
     const out = tf.tidy(() => sys.output(r.h));
     const v = out.dataSync() as Float32Array;
     dispose(h0, r.h, [out]);
@@ -97,7 +97,7 @@ export const hopfieldExperiment: Experiment<'HopfieldRunner'> = {
       stepLabel: EXPERIMENTS.HopfieldRunner.stepLabel,
       optimizer,
       evalEvery: Math.max(1, tr.valid_epoch * stepsPerEpoch),
-      gradientOptions: gradientOptionsOf(md, seed),
+      gradientOptions: gradientOptionsOf(md, seed, ctx.cancelled),
       beforeStep(i) {
         const pos = i % stepsPerEpoch;
         if (pos === 0 && tr.shuffle) order = Array.from(rng.permutation(imgs.length));
@@ -106,7 +106,7 @@ export const hopfieldExperiment: Experiment<'HopfieldRunner'> = {
         atStep(i);
       },
       evaluate() {
-        const r = evaluateRetrieval(sys, imgs, T, ds.corrupt_level, seed);
+        const r = evaluateRetrieval(sys, imgs, T, ds.corrupt_level, seed, ctx.cancelled);
         sys.setImages([imgs[0]]);
         // log10_l1_binary_vs_corrupted: the authors' logged validation number, to compare with their curves
         return { eval_l1: r.l1Clean, retrieval_bit_err: r.bitErr, retrieval_nearest_ok: r.nearestOk, retrieval_exact: r.exact, log10_l1_binary_vs_corrupted: Math.log10(r.l1BinaryVsCorrupted) };
