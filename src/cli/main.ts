@@ -17,7 +17,11 @@ import { BUILTIN_NAMES } from '../config/builtin';
 const usage = () => `usage:
   rbp run <${BUILTIN_NAMES.join('|')}|config.yaml> [--method M] [--truncate K] [--steps N] [--seed S]
           [--backend auto|tensorflow-gpu|tensorflow|wasm|cpu] [--out DIR | --runs-dir ROOT] [--data DIR] [--set section.field=value] [--json]
+          [--resume RUN_DIR[@STEP]] [--probe-every N]
+    --resume: continue from that run's checkpoint (its newest, or the one after STEP steps) into this new run
+    --probe-every N: every N steps, the training gradient against exact and BPTT, and ρ(J) (0: off, the default)
   rbp gradcheck <experiment|config.yaml> [--truncate K1,K2,...] [--method M,...] [--backend B] [--data DIR] [--set ...] [--out DIR | --runs-dir ROOT] [--json]
+          [--from RUN_DIR[@STEP]]   (at the weights of that run's checkpoint instead of the initial ones)
 methods: ${methodNames().join(', ')}`;
 
 export class UsageError extends Error {}
@@ -28,7 +32,7 @@ interface Args {
   flags: Record<string, string[]>;
 }
 
-const FLAGS_WITH_VALUE = new Set(['method', 'truncate', 'steps', 'seed', 'backend', 'out', 'runs-dir', 'data', 'set']);
+const FLAGS_WITH_VALUE = new Set(['method', 'truncate', 'steps', 'seed', 'backend', 'out', 'runs-dir', 'data', 'set', 'resume', 'probe-every', 'from']);
 const BOOL_FLAGS = new Set(['json', 'help']);
 
 export function parseArgs(argv: string[]): Args {
@@ -71,6 +75,7 @@ function intFlag(flags: Args['flags'], name: string, min = 1): number | undefine
 }
 
 function buildSpec(a: Args): RunSpec {
+  for (const [flag, cmd] of [['resume', 'run'], ['probe-every', 'run'], ['from', 'gradcheck']] as const) if (a.flags[flag] && a.command !== cmd) throw new UsageError(`--${flag} is an option of ${cmd}`);
   const method = last(a.flags, 'method');
   if (a.command === 'run' && method !== undefined && !parseMethodName(method)) throw new UsageError(`unknown method '${method}' (${methodNames().join(', ')})`);
   const backend = last(a.flags, 'backend');
@@ -85,6 +90,8 @@ function buildSpec(a: Args): RunSpec {
     outDir: last(a.flags, 'out'),
     dataDir: last(a.flags, 'data'),
     overrides: a.flags.set,
+    resume: a.command === 'run' ? last(a.flags, 'resume') : undefined,
+    probeEvery: a.command === 'run' ? intFlag(a.flags, 'probe-every', 0) : undefined,
   };
 }
 
@@ -119,6 +126,7 @@ async function cmdRun(a: Args, io: Io): Promise<number> {
   const json = Boolean(a.flags.json);
   // Recording starts before the experiment is set up, so that its set-up log lines are kept too.
   const recorder = openRecorder('the run', spec, runsDir);
+  if (recorder) spec.checkpointDir = recorder.dir;
   let total = 0;
   let stepLabel = 'step';
   let lastLine = '';
@@ -154,6 +162,15 @@ async function cmdRun(a: Args, io: Io): Promise<number> {
       case 'log':
         io.err(e.text);
         break;
+      case 'probe':
+        io.err(
+          `[${stepLabel} ${e.step}] probe: ${e.method}${e.K !== null ? ` K=${e.K}` : ''} vs exact: rel err ${fmt(e.relErrExact, 3)}, cos ${e.cosExact.toFixed(6)}` +
+            `${e.relErrBptt !== null ? `; vs BPTT ${fmt(e.relErrBptt, 3)}` : ''}; ρ(J) ${e.rho === null ? '?' : fmt(e.rho, 3)}${e.exactConverged ? '' : ' (exact did not converge)'}; ${e.ms.toFixed(0)} ms`,
+        );
+        break;
+      case 'checkpoint':
+        io.err(`[${stepLabel} ${e.step}] checkpoint ${e.file} (${(e.bytes / 2 ** 20).toFixed(1)} MiB, ${e.reason})`);
+        break;
       case 'run/finished':
         if (io.isTTY) process.stderr.write('\n');
         io.out(`${e.status} in ${(e.elapsedMs / 1000).toFixed(1)} s: ${Object.entries(e.summary).map(([k, v]) => `${k}=${typeof v === 'number' ? num(v) : v}`).join(' ')}`);
@@ -185,7 +202,7 @@ async function cmdRun(a: Args, io: Io): Promise<number> {
 
 export function formatGradcheck(r: GradcheckReport): string {
   const lines: string[] = [];
-  lines.push(`${r.experiment}: T=${r.T}, backend ${r.backend}`);
+  lines.push(`${r.experiment}: T=${r.T}, backend ${r.backend}${r.from ? `, at step ${r.from.step} of run ${r.from.runId}` : ', at the initial weights'}`);
   lines.push(`forward: ${r.forward.stepsToTol !== null ? `relative residual < ${r.forward.tol} after ${r.forward.stepsToTol} steps` : `not below ${r.forward.tol} in ${r.forward.steps} steps`}, final ${fmt(r.forward.finalRel)}`);
   lines.push(`ρ(J) = ${fmt(r.rho, 3)} — ${r.verdict.message}`);
   if (!r.exactConverged) lines.push(`warning: exact did not converge: ${r.exactNote ?? ''}`);
@@ -215,7 +232,8 @@ async function cmdGradcheck(a: Args, io: Io): Promise<number> {
   });
   const json = Boolean(a.flags.json);
   const runsDir = last(a.flags, 'runs-dir');
-  const checkSpec: RunSpec = { ...spec, gradcheck: { Ks, methods } };
+  const from = last(a.flags, 'from');
+  const checkSpec: RunSpec = { ...spec, gradcheck: { Ks, methods, ...(from !== undefined ? { from } : {}) } };
   const recorder = openRecorder('the gradient check', checkSpec, runsDir);
   const emit = (e: WorkerEvent) => {
     recorder?.record(e);

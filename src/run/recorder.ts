@@ -29,6 +29,10 @@ export interface RunDescription {
   label?: string;
   /** The process that computed the run. */
   pid?: number;
+  /** A resumed training run: the run and step its checkpoint came from. */
+  resumedFrom?: { runId: string; step: number };
+  /** A gradient check at a checkpoint: the run and step of its weights. */
+  from?: { runId: string; step: number };
 }
 
 export function newRunId(experiment: string, method: string, date = new Date()): string {
@@ -165,6 +169,8 @@ function descriptionFrom(e: Envelope<RunStarted>): RunDescription {
     config: e.config,
     finalMetrics: {},
     pid: e.pid,
+    ...(e.resumedFrom ? { resumedFrom: e.resumedFrom } : {}),
+    ...(e.from ? { from: e.from } : {}),
   };
 }
 
