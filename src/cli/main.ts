@@ -124,6 +124,10 @@ async function cmdRun(a: Args, io: Io): Promise<number> {
   const spec = buildSpec(a);
   const runsDir = last(a.flags, 'runs-dir');
   const json = Boolean(a.flags.json);
+  if (spec.resume && (spec.outDir || runsDir)) {
+    const source = path.resolve(spec.resume.replace(/@\d+$/, '').replace(/[\\/]checkpoints[\\/][^\\/]+\.rbpck$/, ''));
+    if (spec.outDir && path.resolve(spec.outDir) === source) throw new UsageError(`--out ${spec.outDir} is the run being resumed: a resumed run is recorded in a new folder (the old one is kept as it is)`);
+  }
   // Recording starts before the experiment is set up, so that its set-up log lines are kept too.
   const recorder = openRecorder('the run', spec, runsDir);
   if (recorder) spec.checkpointDir = recorder.dir;

@@ -135,8 +135,8 @@ export class CheckpointError extends RunError {
 
 export function decodeCheckpoint(buf: Buffer, file: string): { header: CheckpointHeader; state: TrainingState } {
   const bad = (what: string) => new CheckpointError(file, what);
+  if (!buf.subarray(0, 8).equals(MAGIC.subarray(0, Math.min(8, buf.length)))) throw bad('not an RBP Lab checkpoint (wrong magic bytes)');
   if (buf.length < PREFIX) throw bad(`truncated: ${buf.length} bytes, not even the ${PREFIX}-byte prefix`);
-  if (!buf.subarray(0, 8).equals(MAGIC)) throw bad('not an RBP Lab checkpoint (wrong magic bytes)');
   const version = buf.readUInt32LE(8);
   if (version !== CHECKPOINT_VERSION) throw bad(`format version ${version}; this RBP Lab reads version ${CHECKPOINT_VERSION}`);
   const H = buf.readUInt32LE(12);
