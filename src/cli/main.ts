@@ -16,8 +16,9 @@ import { BUILTIN_NAMES } from '../config/builtin';
 
 const usage = () => `usage:
   rbp run <${BUILTIN_NAMES.join('|')}|config.yaml> [--method M] [--truncate K] [--steps N] [--seed S]
-          [--backend auto|tensorflow-gpu|tensorflow|wasm|cpu] [--out DIR | --runs-dir ROOT] [--data DIR] [--set section.field=value] [--json]
-          [--resume RUN_DIR[@STEP]] [--probe-every N]
+          [--backend auto|tensorflow-gpu|tensorflow|wasm|cpu] [--out DIR | --runs-dir ROOT] [--data DIR] [--set section.field=value]
+          [--final-check] [--resume RUN_DIR[@STEP]] [--probe-every N] [--json]
+    --final-check: end with the method's gradient against exact at the final weights, ρ(J), memory, and evaluation vs untrained
     --resume: continue from that run's checkpoint (its newest, or the one after STEP steps) into this new run
     --probe-every N: every N steps, the training gradient against exact and BPTT, and ρ(J) (0: off, the default)
   rbp gradcheck <experiment|config.yaml> [--truncate K1,K2,...] [--method M,...] [--backend B] [--data DIR] [--set ...] [--out DIR | --runs-dir ROOT] [--json]
@@ -33,7 +34,7 @@ interface Args {
 }
 
 const FLAGS_WITH_VALUE = new Set(['method', 'truncate', 'steps', 'seed', 'backend', 'out', 'runs-dir', 'data', 'set', 'resume', 'probe-every', 'from']);
-const BOOL_FLAGS = new Set(['json', 'help']);
+const BOOL_FLAGS = new Set(['json', 'help', 'final-check']);
 
 export function parseArgs(argv: string[]): Args {
   const flags: Record<string, string[]> = {};
@@ -92,12 +93,30 @@ function buildSpec(a: Args): RunSpec {
     overrides: a.flags.set,
     resume: a.command === 'run' ? last(a.flags, 'resume') : undefined,
     probeEvery: a.command === 'run' ? intFlag(a.flags, 'probe-every', 0) : undefined,
+    finalCheck: a.command === 'run' && a.flags['final-check'] ? true : undefined,
   };
 }
 
 /** Integers as integers (steps, counts), other numbers with 4 significant decimals. */
 function num(v: number): string {
   return Number.isInteger(v) ? String(v) : fmt(v, 4);
+}
+
+/**
+ * The closing summary of a run with --final-check: evaluation before training and at the end, the
+ * gradient check at the final weights, ρ(J) and the verdict there, and memory.
+ */
+export function formatClosingSummary(summary: Record<string, number | string | boolean>, untrained: Record<string, number> | undefined, last: Record<string, number> | undefined): string[] {
+  const v = (k: string) => summary[k];
+  const lines = ['summary:'];
+  if (untrained && last) lines.push(`  evaluation, untrained → trained: ${Object.keys(last).map((k) => `${k} ${untrained[k] === undefined ? '-' : num(untrained[k])} → ${num(last[k])}`).join(', ')}`);
+  if (v('check_method') !== undefined) {
+    const exactNote = v('check_exact_converged') === false ? ' (exact did not converge: a rough reference)' : '';
+    lines.push(`  gradient at the final weights, ${String(v('check_method'))} against exact: relative error ${fmt(Number(v('check_rel_err_vs_exact')), 3)}, cosine ${Number(v('check_cos_vs_exact')).toFixed(6)}${exactNote}; cosine with BPTT ${Number(v('check_cos_vs_bptt')).toFixed(6)}`);
+    lines.push(`  at the final weights: ${String(v('check_verdict'))}`);
+  }
+  if (v('peak_rss_mb') !== undefined) lines.push(`  memory: at most ${Number(v('peak_step_tensor_mb')).toFixed(0)} MB of tensors above the live ones in a training step, peak RSS ${Number(v('peak_rss_mb')).toFixed(0)} MB`);
+  return lines;
 }
 
 interface Io {
@@ -134,6 +153,8 @@ async function cmdRun(a: Args, io: Io): Promise<number> {
   let total = 0;
   let stepLabel = 'step';
   let lastLine = '';
+  let untrained: Record<string, number> | undefined;
+  let lastEval: Record<string, number> | undefined;
   const emit = (e: WorkerEvent) => {
     const env = recorder ? recorder.record(e) : { ...e, runId: 'cli', seq: 0, t: Date.now() };
     if (json) {
@@ -160,6 +181,10 @@ async function cmdRun(a: Args, io: Io): Promise<number> {
         if (e.kind === 'eval' || !io.isTTY) io.err(line);
         else if (line !== lastLine) process.stderr.write(`\r${line.slice(0, (process.stderr.columns || 120) - 1)}\x1b[K`);
         if (e.kind === 'eval' && io.isTTY) process.stderr.write('');
+        if (e.kind === 'eval') {
+          untrained ??= e.values;
+          lastEval = e.values;
+        }
         lastLine = line;
         break;
       }
@@ -177,7 +202,8 @@ async function cmdRun(a: Args, io: Io): Promise<number> {
         break;
       case 'run/finished':
         if (io.isTTY) process.stderr.write('\n');
-        io.out(`${e.status} in ${(e.elapsedMs / 1000).toFixed(1)} s: ${Object.entries(e.summary).map(([k, v]) => `${k}=${typeof v === 'number' ? num(v) : v}`).join(' ')}`);
+        io.out(`${e.status} in ${(e.elapsedMs / 1000).toFixed(1)} s: ${Object.entries(e.summary).filter(([k]) => !k.startsWith('check_')).map(([k, v]) => `${k}=${typeof v === 'number' ? num(v) : v}`).join(' ')}`);
+        if (e.summary.check_method !== undefined) for (const l of formatClosingSummary(e.summary, untrained, lastEval)) io.out(l);
         break;
       default:
         break;
@@ -222,6 +248,7 @@ export function formatGradcheck(r: GradcheckReport): string {
 }
 
 async function cmdGradcheck(a: Args, io: Io): Promise<number> {
+  if (a.flags['final-check']) throw new UsageError('--final-check is an option of run (gradcheck is that check)');
   const spec = buildSpec(a);
   const Ks = (last(a.flags, 'truncate') ?? DEFAULT_KS.join(','))
     .split(',')

@@ -122,8 +122,9 @@ export const SCHEMA = {
     dataset: {
       name: { type: 'string', description: 'dataset', enum: ['Cora', 'Pubmed', 'CiteSeer', 'cora', 'pubmed', 'citeseer'] },
       path: { type: 'string', description: 'folder with the Planetoid ind.<name>.* files' },
-      rand_split: { type: 'bool', description: 'seeded random split instead of the standard Planetoid one' },
-      train_ratio: { type: 'number', description: 'fraction of nodes used for training with rand_split', min: 0, max: 1 },
+      rand_split: { type: 'bool', description: 'the authors\' random split (numpy RandomState(seed).permutation of the labelled nodes) instead of the standard Planetoid one' },
+      train_ratio: { type: 'number', description: 'fraction of the labelled nodes used for training with rand_split (validation: 0.5 − train_ratio, test: the rest)', min: 0, max: 0.5 },
+      merge_dup_edges: { type: 'bool', description: 'merge repeated adjacency entries into one edge (symmetrised, no self-loops); false (default): one message per entry, as the authors', ours: true },
       label_size: { type: 'int', description: 'number of classes', min: 1 },
     },
     model: {
@@ -134,7 +135,7 @@ export const SCHEMA = {
       num_layer: { type: 'int', description: 'layers', min: 1, max: 1 },
       num_prop: { type: 'int', description: 'T: propagation steps', min: 1, max: 100000 },
       num_edge_type: { type: 'int', description: 'edge types', min: 1, max: 1 },
-      aggregate_type: { type: 'string', description: 'message aggregation', enum: ['sum'] },
+      aggregate_type: { type: 'string', description: 'message aggregation: sum, or avg (the sum divided by the node\'s in-degree)', enum: ['sum', 'avg'] },
       update_func: { type: 'string', description: 'node update', enum: ['GRU'] },
       output_func: { type: 'string', description: 'output layer', enum: ['MLP'] },
       grad_method: gradMethod,

@@ -9,6 +9,9 @@ import { State, dispose, norm, scale } from './state';
 import type { SolverStats } from './solvers/types';
 import { fmt, fmtRho } from './format';
 
+/** Power iterations of every ρ(J) estimate (the runner's diagnostics, the gradient check). */
+export const DIAGNOSE_ITERS = 50;
+
 export interface SpectralEstimate {
   rho: number;
   iterations: number;
@@ -76,7 +79,7 @@ export function verdict(rho: number, forward: SolverStats, tol = 1e-4): Verdict 
       rho,
       forwardConverged: converged,
       finalRelResidual: rel,
-      message: `ρ(J) = ${fmtRho(rho)} ${rho > 1 ? '>' : '≥'} 1: truncated gradients unreliable here (the Neumann series and RBP diverge); increase damping, or use BPTT (whose gradient also grows like ρ^T over long unrolls)`,
+      message: `ρ(J) = ${fmtRho(rho)} ${rho > 1 ? '>' : '≥'} 1: truncated gradients unreliable here (the Neumann series and RBP diverge; BPTT's gradient grows like ρ^T over long unrolls)`,
     };
   }
   if (!converged) {

@@ -1,5 +1,5 @@
 /** Host → worker: start a run, cancel it. The CLI builds the same `RunSpec` from its arguments. */
-import { arr, message, messages, num, obj, optional, record, str, anything, type Infer } from './schema';
+import { arr, bool, message, messages, num, obj, optional, record, str, anything, type Infer } from './schema';
 
 const runSpec = obj({
   /** Built-in name (hopfield, cora, pubmed, citeseer, hypergrad) or a config file path. */
@@ -28,6 +28,8 @@ const runSpec = obj({
   resume: optional(str),
   /** A gradient probe every this many steps (0: none); overrides train.grad_probe_every. */
   probeEvery: optional(num),
+  /** After training, check the trained-with method's gradient against `exact` at the final weights (summary `check_*`). */
+  finalCheck: optional(bool),
 });
 export type RunSpec = Infer<typeof runSpec>;
 

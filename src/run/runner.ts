@@ -12,7 +12,7 @@ import type { GradientResult } from '../core/gradients/types';
 import { measurePeak } from '../core/memory';
 import { NaiveSolver } from '../core/solvers/naive';
 import { linearize } from '../core/system';
-import { spectralRadius, verdict } from '../core/diagnostics';
+import { DIAGNOSE_ITERS, spectralRadius, verdict } from '../core/diagnostics';
 import { dispose, hasNonFinite } from '../core/state';
 import { l2 } from '../core/metrics';
 import type { RunSpec, WorkerEvent, BackendInfo } from '../protocol/messages';
@@ -21,13 +21,12 @@ import { RunError, ExperimentSession } from '../experiments/types';
 import { resolveRun, type ResolvedRun } from './resolve';
 import { loadCheckpoint, resolveCheckpoint, runIdOf, writeCheckpoint, configDigest, type CheckpointMeta } from './checkpoint';
 import { probeGradient } from './probe';
+import { gradcheck } from './gradcheck';
+import type { MethodName } from '../core/gradients/types';
 
 export interface RunControl {
   cancelled(): boolean;
 }
-
-/** Power iterations of every ρ(J) estimate (the runner's diagnostics, the gradient check). */
-export const DIAGNOSE_ITERS = 50;
 
 /** ρ(J) and the verdict at the end of a plain T-step forward pass. */
 export function diagnose(session: ExperimentSession, iters = DIAGNOSE_ITERS): { rho: number; verdict: ReturnType<typeof verdict> } {
@@ -44,6 +43,25 @@ export function diagnose(session: ExperimentSession, iters = DIAGNOSE_ITERS): { 
 
 /** Relative residual below which a forward pass counts as converged (the verdict's default). */
 const CONVERGED_REL = 1e-4;
+
+/**
+ * The closing check of a training run (RunSpec.finalCheck): a gradient check at the final weights
+ * of the method trained with, against `exact` and BPTT (the same code as `rbp gradcheck`), as
+ * summary fields `check_*` (ρ(J) and the verdict at the final weights included).
+ */
+export function finalCheck(experiment: string, session: ExperimentSession, method: MethodName, K: number): Record<string, number | string | boolean> {
+  const r = gradcheck(experiment, session, { Ks: [K], methods: [method] });
+  const row = r.rows.find((x) => x.method === method && (x.K === null || x.K === K))!;
+  return {
+    check_method: row.K === null ? method : `${method} K=${K}`,
+    check_rel_err_vs_exact: row.relErrExact,
+    check_cos_vs_exact: row.cosExact,
+    check_cos_vs_bptt: row.cosBptt,
+    check_exact_converged: r.exactConverged,
+    check_rho: r.rho,
+    check_verdict: r.verdict.message,
+  };
+}
 
 const yieldToEventLoop = () => new Promise<void>((r) => setImmediate(r));
 
@@ -116,6 +134,7 @@ export async function runExperiment(spec: RunSpec, emit: (e: WorkerEvent) => voi
   });
   const elapsed = () => Date.now() - t0;
   let lastValues: Record<string, number> = {};
+  const peak = { tensorBytes: 0, rssBytes: 0 };
   try {
     const start = resumedFrom?.step ?? 0;
     const d0 = diagnose(session);
@@ -147,7 +166,10 @@ export async function runExperiment(spec: RunSpec, emit: (e: WorkerEvent) => voi
       lastValues = { loss: result.loss, grad_norm: gradNorm, step_ms: stepMs, forward_rel_residual: result.forward.finalRel, ...extra };
       emit({ type: 'metrics', step: i, elapsedMs: elapsed(), kind: 'train', values: lastValues });
       const mem = tf.memory();
-      emit({ type: 'memory', step: i, peakBytes: memory.peakBytes, liveBytes: mem.numBytes, rssBytes: process.memoryUsage().rss, numTensors: mem.numTensors });
+      const rss = process.memoryUsage().rss;
+      peak.tensorBytes = Math.max(peak.tensorBytes, memory.peakBytes);
+      peak.rssBytes = Math.max(peak.rssBytes, rss);
+      emit({ type: 'memory', step: i, peakBytes: memory.peakBytes, liveBytes: mem.numBytes, rssBytes: rss, numTensors: mem.numTensors });
       if ((i + 1) % session.evalEvery === 0 || i === session.numSteps - 1) {
         const values = session.evaluate(i);
         emit({ type: 'metrics', step: i, elapsedMs: elapsed(), kind: 'eval', values });
@@ -160,7 +182,9 @@ export async function runExperiment(spec: RunSpec, emit: (e: WorkerEvent) => voi
       }
       await yieldToEventLoop();
     }
-    emit({ type: 'run/finished', status: 'completed', elapsedMs: elapsed(), summary: { ...session.summary(), final_loss: lastValues.loss ?? NaN } });
+    const memory = { peak_step_tensor_mb: peak.tensorBytes / 2 ** 20, peak_rss_mb: peak.rssBytes / 2 ** 20 };
+    const check = spec.finalCheck ? finalCheck(resolved.experimentName, session, method.name, resolved.K) : {};
+    emit({ type: 'run/finished', status: 'completed', elapsedMs: elapsed(), summary: { ...session.summary(), final_loss: lastValues.loss ?? NaN, ...memory, ...check } });
     return 'completed';
   } finally {
     session.dispose();

@@ -87,6 +87,15 @@ test('object prototype names are not fields', () => {
   assert.throws(() => applyOverride(builtinConfig('hopfield')!, 'toString=1'), /unknown field/);
 });
 
+test('the citation options of the authors\' schema: aggregate_type sum or avg, merge_dup_edges (ours), train_ratio below 0.5', () => {
+  const c = builtinConfig('cora')!;
+  assert.equal((applyOverride(c, 'model.aggregate_type=avg').model as Record<string, unknown>).aggregate_type, 'avg');
+  assert.throws(() => applyOverride(c, 'model.aggregate_type=max'), /aggregate_type must be one of sum, avg; got 'max'/);
+  assert.equal((applyOverride(c, 'dataset.merge_dup_edges=true').dataset as Record<string, unknown>).merge_dup_edges, true);
+  assert.throws(() => applyOverride(c, 'dataset.merge_dup_edges=3'), /merge_dup_edges must be/);
+  assert.throws(() => applyOverride(c, 'dataset.train_ratio=0.7'), /train_ratio must be ≤ 0.5/);
+});
+
 test('a run request names its method in any spelling the CLI takes; the config gets the canonical name', () => {
   // `cg` and `neumann` are aliases, not config spellings: the config used to be handed 'cg' and refuse it.
   for (const [asked, canonical] of [['cg', 'CG_RBP'], ['neumann', 'Neumann_RBP'], ['neumann-rbp', 'Neumann_RBP'], ['tbptt', 'TBPTT']] as const) {

@@ -31,6 +31,8 @@ test('parseHostCommand checks run/start specs and run/cancel', () => {
   assert.equal(parseHostCommand({ type: 'run/start', runId: 'a', spec: { experiment: 'hopfield', K: 5, overrides: ['model.num_update=10'], nativeSearchPaths: ['/x'] } }).type, 'run/start');
   assert.equal(parseHostCommand({ type: 'run/cancel', runId: 'a' }).type, 'run/cancel');
   assert.throws(() => parseHostCommand({ type: 'run/start', runId: 'a', spec: { experiment: 'hopfield', K: '5' } }), /'K'/);
+  assert.equal(parseHostCommand({ type: 'run/start', runId: 'a', spec: { experiment: 'hopfield', finalCheck: true } }).type, 'run/start');
+  assert.throws(() => parseHostCommand({ type: 'run/start', runId: 'a', spec: { experiment: 'hopfield', finalCheck: 'yes' } }), /'finalCheck'/);
   assert.throws(() => parseHostCommand({ type: 'run/start', runId: 'a', spec: { experiment: 'h', overrides: [1] } }), /'overrides'/);
   assert.throws(() => parseHostCommand({ type: 'run/cancel' }), /'runId'/);
   assert.throws(() => parseHostCommand({ type: 'run/kill', runId: 'a' }), /unknown command/);

@@ -132,3 +132,29 @@ test('an --out the CLI cannot write to is one clear line and exit code 2', () =>
     assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
   }
 });
+
+test('rbp run --final-check closes with a summary: evaluation vs untrained, the gradient against exact, ρ(J), memory', () => {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'rbp-check-'));
+  const r = rbp(['run', 'hopfield', '--steps', '3', '--method', 'Neumann_RBP', '--truncate', '4', '--final-check', '--out', out, ...smoke]);
+  assert.equal(r.status, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n');
+  const at = lines.indexOf('summary:');
+  assert.ok(at > 0, r.stdout);
+  assert.match(lines[at + 1], /^ {2}evaluation, untrained → trained: eval_l1 [0-9.]+ → [0-9.]+, retrieval_bit_err [0-9.]+ → [0-9.]+, .*log10_l1_binary_vs_corrupted -?[0-9.]+ → -?[0-9.]+$/);
+  assert.match(lines[at + 2], /^ {2}gradient at the final weights, Neumann_RBP K=4 against exact: relative error \S+, cosine [01]\.\d{6}; cosine with BPTT \S+$/);
+  assert.match(lines[at + 3], /^ {2}at the final weights: ρ\(J\) = /);
+  assert.match(lines[at + 4], /^ {2}memory: at most \d+ MB of tensors above the live ones in a training step, peak RSS \d+ MB$/);
+  assert.doesNotMatch(lines[at - 1], /check_/, 'the check is in the summary block, not the one-line summary');
+  const { description } = readRun(out);
+  const s = description?.summary ?? {};
+  assert.equal(s.check_method, 'Neumann_RBP K=4');
+  assert.ok(Number(s.check_rel_err_vs_exact) < 1e-2, `Neumann-RBP on the contractive Hopfield net (T = 10): ${s.check_rel_err_vs_exact}`);
+  assert.ok(Number(s.peak_rss_mb) > 10 && Number(s.peak_step_tensor_mb) > 0, JSON.stringify(s));
+  // without the flag: no check
+  const plain = rbp(['run', 'hopfield', '--steps', '1', ...smoke]);
+  assert.equal(plain.status, 0, plain.stderr);
+  assert.doesNotMatch(plain.stdout, /summary:|check_/);
+  const bad = rbp(['gradcheck', 'hopfield', '--final-check']);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /--final-check is an option of run/);
+});

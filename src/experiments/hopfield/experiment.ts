@@ -12,13 +12,37 @@ import { hopfieldPatterns, corrupt } from './data';
 
 export interface RetrievalReport {
   l1Clean: number;
+  /** The authors' validation number: mean L1 between the binarised output and the corrupted input. */
+  l1BinaryVsCorrupted: number;
   bitErr: number;
   nearestOk: number;
   exact: number;
   n: number;
 }
 
-/** Run each stored image (clean, then with `level` of its on-pixels off) to the fixed point. */
+/**
+ * The authors' validation loss (runner/hopfield_runner.py, model/hopfield_net.py in eval mode): the
+ * mean over images of mean_j |[out_j ≥ 0.5] − corrupted_j|, the output binarised and compared with
+ * the corrupted image the network was given (not the clean one); they log its log10.
+ * `out` holds one row of nIn outputs per image.
+ */
+export function l1BinaryVsCorrupted(out: Float32Array, corrupted: Float32Array[], nIn: number): number {
+  let s = 0;
+  corrupted.forEach((img, i) => {
+    for (let j = 0; j < nIn; j++) s += Math.abs((out[i * nIn + j] >= 0.5 ? 1 : 0) - img[j]);
+  });
+  return s / (nIn * corrupted.length);
+}
+
+/** The evaluation inputs: every image corrupted with the same seed, as the authors (a fresh RandomState(seed) per image). */
+export function corruptAll(images: Float32Array[], level: number, seed: number): Float32Array[] {
+  return images.map((img) => corrupt(img, level, seed));
+}
+
+/**
+ * Run each stored image (clean, then with `level` of its on-pixels off: the same numpy-seeded mask
+ * rule for every image, as the authors) to the fixed point.
+ */
 export function evaluateRetrieval(sys: HopfieldSystem, images: Float32Array[], T: number, level: number, seed: number): RetrievalReport {
   const solver = new NaiveSolver();
   const nIn = sys.opts.nIn;
@@ -34,7 +58,7 @@ export function evaluateRetrieval(sys: HopfieldSystem, images: Float32Array[], T
   const clean = run(images);
   let l1 = 0;
   clean.forEach((v, i) => (l1 += Math.abs(v - images[Math.floor(i / nIn)][i % nIn])));
-  const corrupted = images.map((img, i) => corrupt(img, level, seed + i));
+  const corrupted = corruptAll(images, level, seed);
   const out = run(corrupted);
   let bitErr = 0;
   let nearestOk = 0;
@@ -49,7 +73,7 @@ export function evaluateRetrieval(sys: HopfieldSystem, images: Float32Array[], T
     if (ham.indexOf(Math.min(...ham)) === i) nearestOk++;
     if (ham[i] === 0) exact++;
   });
-  return { l1Clean: l1 / clean.length, bitErr: bitErr / images.length, nearestOk, exact, n: images.length };
+  return { l1Clean: l1 / clean.length, l1BinaryVsCorrupted: l1BinaryVsCorrupted(out, corrupted, nIn), bitErr: bitErr / images.length, nearestOk, exact, n: images.length };
 }
 
 export const hopfieldExperiment: Experiment<'HopfieldRunner'> = {
@@ -85,7 +109,8 @@ export const hopfieldExperiment: Experiment<'HopfieldRunner'> = {
       evaluate() {
         const r = evaluateRetrieval(sys, imgs, T, ds.corrupt_level, seed);
         sys.setImages([imgs[0]]);
-        return { eval_l1: r.l1Clean, retrieval_bit_err: r.bitErr, retrieval_nearest_ok: r.nearestOk, retrieval_exact: r.exact };
+        // log10_l1_binary_vs_corrupted: the authors' logged validation number, to compare with their curves
+        return { eval_l1: r.l1Clean, retrieval_bit_err: r.bitErr, retrieval_nearest_ok: r.nearestOk, retrieval_exact: r.exact, log10_l1_binary_vs_corrupted: Math.log10(r.l1BinaryVsCorrupted) };
       },
       summary: () => ({ images: imgs.length, n_units: sys.n }),
       // The shuffle generator and the epoch's order (a resumed run mid-epoch continues the same order).
