@@ -106,7 +106,7 @@ export function dashboardHtml(o: DashboardHtmlOptions): string {
     <p class="caption" id="cap-metrics">–</p>
   </section>
   <section class="card run-only" aria-labelledby="h-probe">
-    <h2 id="h-probe">Gradient error over training <span class="hint">the training gradient’s relative error vs exact (solid) and BPTT (dashed), ρ(J) in the tooltip (log)</span><span class="spacer"></span>${exportButtons('probe')}</h2>
+    <h2 id="h-probe">Gradient error over training <span class="hint">vs exact (solid), vs BPTT (dashed), log</span><span class="spacer"></span>${exportButtons('probe')}</h2>
     <div class="chart"><canvas id="chart-probe" role="img" aria-label="Relative error of the training gradient at each probed step"></canvas></div>
     <p class="caption" id="cap-probe">no gradient probes in this run (rbpLab.probeEvery / --probe-every)</p>
   </section>
