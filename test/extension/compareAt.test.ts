@@ -108,3 +108,25 @@ test('the dashboard’s compareAt message: validated shape, and a run id the sto
   assert.throws(() => store.checkWebviewMessage(parseWebviewMessage({ type: 'compareAt', runId: 'r-other', step: 3 })), /compareAt: no run "r-other"/);
   assert.throws(() => store.checkWebviewMessage(parseWebviewMessage({ type: 'compareAt', runId: '../../etc', step: 3 })), /compareAt: no run/);
 });
+
+test('the runs overlay offers the probes: probe:relErrExact, probe:relErrBptt (where probed), probe:rho per probed step', async () => {
+  const { overlaySeries, replaySelection } = await import('../../src/extension/replay');
+  const d = { protocol: 1, runId: 'r1', experiment: 'hopfield', title: '', runner: '', method: 'TBPTT', K: 5, T: 30, steps: 30, status: 'completed' as const, startedAt: '', config: {}, finalMetrics: {} };
+  const stamp = (seq: number) => ({ runId: 'r1', seq, t: seq });
+  const probe = (step: number, relErrExact: number, relErrBptt: number | null, rho: number) => ({ type: 'probe' as const, step, method: 'TBPTT', K: 5, relErrExact, cosExact: 0.9, relErrBptt, cosBptt: null, rho, exactResidual: null, exactConverged: true, ms: 5, ...stamp(step) });
+  const events = [
+    { type: 'metrics' as const, step: 0, elapsedMs: 100, kind: 'train' as const, values: { loss: 2 }, ...stamp(0) },
+    probe(0, 1e-6, 2e-6, 0.1),
+    { type: 'metrics' as const, step: 10, elapsedMs: 900, kind: 'train' as const, values: { loss: 1 }, ...stamp(10) },
+    probe(10, 3e-3, null, 0.7),
+    { type: 'checkpoint' as const, step: 11, file: 'checkpoints/step-000011.rbpck', bytes: 10, reason: 'final' as const, ...stamp(11) },
+  ];
+  const by = Object.fromEntries(overlaySeries(d, events).map((s) => [s.metric, s]));
+  assert.deepEqual(Object.keys(by).sort(), ['loss', 'probe:relErrBptt', 'probe:relErrExact', 'probe:rho']);
+  assert.deepEqual(by['probe:relErrExact'].points, [[0, 1e-6], [10, 3e-3]]);
+  assert.deepEqual(by['probe:relErrBptt'].points, [[0, 2e-6]], 'no point where BPTT was not probed');
+  assert.deepEqual(by['probe:rho'].points, [[0, 0.1], [10, 0.7]]);
+  assert.deepEqual(by['probe:relErrExact'].wallMs, [100, 900], 'at the wall time of its step');
+  // The dashboard's replay keeps every probe and checkpoint (the chart and the picker need them).
+  assert.deepEqual(replaySelection(events).map((e) => e.type), ['metrics', 'probe', 'metrics', 'probe', 'checkpoint']);
+});
