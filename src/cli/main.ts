@@ -7,7 +7,8 @@ import * as path from 'path';
 import { runExperiment } from '../run/runner';
 import { RunRecorder, describeRequest } from '../run/recorder';
 import { runGradcheck, DEFAULT_KS, GradcheckReport } from '../run/gradcheck';
-import { isBackendRequest, BackendError } from '../core/backend';
+import { BackendError } from '../core/backend';
+import { isBackendRequest, BACKEND_REQUESTS, BACKEND_LIST } from '../core/backendNames';
 import { RunError } from '../experiments/types';
 import { fmt } from '../core/format';
 import type { WorkerEvent, RunSpec } from '../protocol/messages';
@@ -16,7 +17,7 @@ import { BUILTIN_NAMES } from '../config/builtin';
 
 const USAGE = `usage:
   rbp run <${BUILTIN_NAMES.join('|')}|config.yaml> [--method M] [--truncate K] [--steps N] [--seed S]
-          [--backend auto|tensorflow-gpu|tensorflow|wasm|cpu] [--out DIR | --runs-dir ROOT] [--data DIR] [--set section.field=value] [--json]
+          [--backend ${BACKEND_REQUESTS.join('|')}] [--out DIR | --runs-dir ROOT] [--data DIR] [--set section.field=value] [--json]
   rbp gradcheck <experiment|config.yaml> [--truncate K1,K2,...] [--method M,...] [--backend B] [--data DIR] [--set ...] [--out DIR | --runs-dir ROOT] [--json]
 methods: ${METHOD_NAMES.join(', ')}`;
 
@@ -74,7 +75,7 @@ function buildSpec(a: Args): RunSpec {
   const method = last(a.flags, 'method');
   if (a.command === 'run' && method !== undefined && !parseMethodName(method)) throw new UsageError(`unknown method '${method}' (${METHOD_NAMES.join(', ')})`);
   const backend = last(a.flags, 'backend');
-  if (backend !== undefined && !isBackendRequest(backend)) throw new UsageError(`unknown backend '${backend}' (auto, tensorflow-gpu, tensorflow, wasm, cpu)`);
+  if (backend !== undefined && !isBackendRequest(backend)) throw new UsageError(`unknown backend '${backend}' (${BACKEND_LIST})`);
   return {
     experiment: a.target,
     method: a.command === 'run' ? method : undefined,

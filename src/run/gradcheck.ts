@@ -16,6 +16,7 @@ import type { Linearization } from '../core/system';
 import type { State } from '../core/state';
 import type { RunSpec, WorkerEvent, GradcheckRowMsg, GradcheckResultMsg } from '../protocol/messages';
 import { selectBackend, describeChoice, isBackendRequest, BackendRequest } from '../core/backend';
+import { BACKEND_LIST } from '../core/backendNames';
 import { getExperiment } from '../experiments';
 import { RunError } from '../experiments/types';
 import { resolveRun } from './resolve';
@@ -139,7 +140,7 @@ export async function runGradcheck(spec: RunSpec, emit: (e: WorkerEvent) => void
   const exp = getExperiment(String(resolved.config.runner));
   if (!exp) throw new RunError('bad-config', `runner ${String(resolved.config.runner)} is not available in this build`);
   const req = spec.backend ?? 'auto';
-  if (!isBackendRequest(req)) throw new RunError('bad-config', `unknown backend '${req}' (tensorflow-gpu, tensorflow, wasm, cpu or auto)`);
+  if (!isBackendRequest(req)) throw new RunError('bad-config', `unknown backend '${req}' (${BACKEND_LIST})`);
   const choice = await selectBackend(req as BackendRequest, { searchPaths: spec.nativeSearchPaths });
   const session = exp.create(resolved.config, resolved.method, resolved.K, { dataDir: spec.dataDir, configDir: resolved.configDir, log: (text) => emit({ type: 'log', level: 'info', text }) });
   try {

@@ -5,6 +5,7 @@
  */
 import { tf } from '../core/tf';
 import { selectBackend, describeChoice, BackendRequest, isBackendRequest } from '../core/backend';
+import { BACKEND_LIST } from '../core/backendNames';
 import { getMethod } from '../core/gradients';
 import type { GradientResult } from '../core/gradients/types';
 import { measurePeak } from '../core/memory';
@@ -53,7 +54,7 @@ export async function runExperiment(spec: RunSpec, emit: (e: WorkerEvent) => voi
   const experiment = getExperiment(String(resolved.config.runner));
   if (!experiment) throw new RunError('bad-config', `runner ${String(resolved.config.runner)} is not available in this build`);
   const backendReq = spec.backend ?? 'auto';
-  if (!isBackendRequest(backendReq)) throw new RunError('bad-config', `unknown backend '${backendReq}' (tensorflow-gpu, tensorflow, wasm, cpu or auto)`);
+  if (!isBackendRequest(backendReq)) throw new RunError('bad-config', `unknown backend '${backendReq}' (${BACKEND_LIST})`);
   const choice = await selectBackend(backendReq as BackendRequest, { searchPaths: spec.nativeSearchPaths });
   const backend: BackendInfo = { name: choice.name, description: describeChoice(choice), skipped: choice.skipped, nodeVersion: process.version, execPath: process.execPath };
   const session = experiment.create(resolved.config, resolved.method, resolved.K, {
