@@ -14,7 +14,7 @@ import { workerEnv } from '../src/run/workerEnv';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { getExperiment } from '../src/experiments';
+import { experimentInfo } from '../src/experiments/catalog';
 import { builtinConfig } from '../src/config/load';
 import { compareArrays } from '../src/core/metrics';
 import {
@@ -261,8 +261,8 @@ async function main(argv: string[]): Promise<void> {
     for (const wl of a.workloads) {
       const wc = WORKLOAD_CONFIG[wl];
       const config = builtinConfig(wc.config);
-      if (!config || !getExperiment(String(config.runner))) {
-        const msg = `${wl}: skipped — runner ${wc.runner} is not registered in src/experiments/index.ts yet`;
+      if (!config || !experimentInfo(config.runner)) {
+        const msg = `${wl}: skipped — runner ${wc.runner} is not in src/experiments/catalog.ts yet`;
         process.stderr.write(`[bench] ${msg}\n`);
         skipped.push(msg);
         continue;
@@ -325,7 +325,7 @@ async function main(argv: string[]): Promise<void> {
 
     let stream: StreamResult | undefined;
     let soak: SoakResult | undefined;
-    const hopfieldReady = Boolean(getExperiment('HopfieldRunner'));
+    const hopfieldReady = Boolean(experimentInfo('HopfieldRunner'));
     if (a.sections.has('stream') && hopfieldReady) {
       process.stderr.write(`[bench] streaming overhead: ${a.streamPairs} × (drop, json) runs of ${a.streamSteps} steps\n`);
       const K = a.soakWorkload === 'hopfield' ? a.soakK : WORKLOAD_CONFIG.hopfield.K;
@@ -333,7 +333,7 @@ async function main(argv: string[]): Promise<void> {
       if (isChildError(r)) skipped.push(`streaming overhead: ${r.childError}`);
       else stream = r;
     }
-    if (a.sections.has('soak') && getExperiment(WORKLOAD_CONFIG[a.soakWorkload].runner)) {
+    if (a.sections.has('soak') && experimentInfo(WORKLOAD_CONFIG[a.soakWorkload].runner)) {
       process.stderr.write(`[bench] memory soak: ${a.soakWorkload}, ${a.soakSteps} steps\n`);
       const spec = { ...common, mode: 'soak' as const, workload: a.soakWorkload, method: a.soakMethod, K: a.soakK, steps: a.soakSteps, every: a.soakEvery, resultOut: path.join(tmp, 'result.json') };
       const r = runChildProcess<SoakResult>(spec, Math.max(a.timeoutS, a.soakSteps * 10));

@@ -16,7 +16,7 @@ import { dispose } from '../src/core/state';
 import { builtinConfig } from '../src/config/load';
 import { SCHEMA } from '../src/config/schema';
 import type { RunnerName } from '../src/config/schema';
-import { getExperiment } from '../src/experiments';
+import { loadExperiment } from '../src/experiments';
 import type { ExperimentSession } from '../src/experiments/types';
 import { runExperiment } from '../src/run/runner';
 import type { WorkerEvent } from '../src/protocol/messages';
@@ -86,11 +86,11 @@ export function supportsModelField(runner: string, field: string): boolean {
   return Boolean(spec?.model && field in spec.model);
 }
 
-function createSession(spec: GradChildSpec): ExperimentSession {
+async function createSession(spec: GradChildSpec): Promise<ExperimentSession> {
   const wc = WORKLOAD_CONFIG[spec.workload];
   const config = builtinConfig(wc.config);
   if (!config) throw new Error(`no built-in config '${wc.config}'`);
-  const experiment = getExperiment(String(config.runner));
+  const experiment = await loadExperiment(config.runner);
   if (!experiment) throw new Error(`runner ${String(config.runner)} is not registered`);
   if (spec.variant) (config.model as Record<string, unknown>).last_step = spec.variant;
   const method = (spec.method === 'forward' ? 'BPTT' : getMethod(spec.method).name) as MethodName;
@@ -124,7 +124,7 @@ function flatten(ts: tf.Tensor[]): Float32Array {
 
 async function gradRow(spec: GradChildSpec): Promise<GradRowResult> {
   const backend = await useBackend(spec);
-  const session = createSession(spec);
+  const session = await createSession(spec);
   const sys = session.system;
   const T = session.T;
   const load0 = os.loadavg()[0];

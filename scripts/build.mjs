@@ -13,7 +13,7 @@ const production = process.argv.includes('--production');
 fs.mkdirSync(dist, { recursive: true });
 
 const nodeEntries = {
-  cli: 'src/cli/main.ts',
+  cli: 'src/cli/bin.ts',
   worker: 'src/worker/main.ts',
   extension: 'src/extension/extension.ts',
   bench: 'bench/bench.ts',

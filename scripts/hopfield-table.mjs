@@ -1,7 +1,8 @@
 // Reproduce the paper's Hopfield comparison: train with each gradient method (200 Adam steps,
 // batch 1, T = 50, K = 20 by default) through `rbp run`, then print the L1 loss averaged over
 // the first and last 10 steps and the retrieval error at 50% corruption.
-//   node scripts/hopfield-table.mjs [--steps 200] [--out DIR] [--cli path/to/cli.js]
+//   node scripts/hopfield-table.mjs [--steps 200] [--out DIR] [--cli path/to/cli.js] [--json]
+// (--json: the rows as one JSON object on stdout, for scripts/readme-results.mjs)
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -33,6 +34,10 @@ for (const m of methods) {
   const mean = (a) => a.reduce((s, v) => s + v, 0) / a.length;
   rows.push({ m, untrainedBitErr: first?.retrieval_bit_err, untrainedL1: first?.eval_l1, wall: (Date.now() - t0) / 1000, first10: mean(train.slice(0, 10)), last10: mean(train.slice(-10)), evalL1: last.eval_l1, bitErr: last.retrieval_bit_err, nearest: last.retrieval_nearest_ok });
   console.error(`${m}: done in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+}
+if (process.argv.includes('--json')) {
+  console.log(JSON.stringify({ steps, rows }));
+  process.exit(0);
 }
 console.log(`Hopfield training, ${steps} Adam steps (lr 1e-3, batch 1, T = 50, K = 20), runs in ${outRoot}\n`);
 console.log('| method | wall s | train L1 first 10 | train L1 last 10 | eval L1 (clean) | retrieval bit err (50% corrupt) | nearest-pattern ok |');

@@ -199,8 +199,6 @@ function handle(msg: HostToWebview): void {
       trust = { trusted: msg.trusted, reason: msg.reason };
       model.version.header++;
       break;
-    case 'compare':
-      break;
   }
   scheduleRender();
 }

@@ -12,14 +12,14 @@ import { isBackendRequest, BACKEND_REQUESTS, BACKEND_LIST } from '../core/backen
 import { RunError } from '../experiments/types';
 import { fmt } from '../core/format';
 import type { WorkerEvent, RunSpec } from '../protocol/messages';
-import { parseMethodName, METHOD_NAMES } from '../core/gradients';
+import { parseMethodName, methodNames } from '../core/gradients/catalog';
 import { BUILTIN_NAMES } from '../config/builtin';
 
-const USAGE = `usage:
+const usage = () => `usage:
   rbp run <${BUILTIN_NAMES.join('|')}|config.yaml> [--method M] [--truncate K] [--steps N] [--seed S]
           [--backend ${BACKEND_REQUESTS.join('|')}] [--out DIR | --runs-dir ROOT] [--data DIR] [--set section.field=value] [--json]
   rbp gradcheck <experiment|config.yaml> [--truncate K1,K2,...] [--method M,...] [--backend B] [--data DIR] [--set ...] [--out DIR | --runs-dir ROOT] [--json]
-methods: ${METHOD_NAMES.join(', ')}`;
+methods: ${methodNames().join(', ')}`;
 
 export class UsageError extends Error {}
 
@@ -73,7 +73,7 @@ function intFlag(flags: Args['flags'], name: string, min = 1): number | undefine
 
 function buildSpec(a: Args): RunSpec {
   const method = last(a.flags, 'method');
-  if (a.command === 'run' && method !== undefined && !parseMethodName(method)) throw new UsageError(`unknown method '${method}' (${METHOD_NAMES.join(', ')})`);
+  if (a.command === 'run' && method !== undefined && !parseMethodName(method)) throw new UsageError(`unknown method '${method}' (${methodNames().join(', ')})`);
   const backend = last(a.flags, 'backend');
   if (backend !== undefined && !isBackendRequest(backend)) throw new UsageError(`unknown backend '${backend}' (${BACKEND_LIST})`);
   return {
@@ -247,26 +247,16 @@ export async function main(argv: string[], io: Io): Promise<number> {
   try {
     a = parseArgs(argv);
     if (a.command === 'help') {
-      io.out(USAGE);
+      io.out(usage());
       return 0;
     }
     return a.command === 'run' ? await cmdRun(a, io) : await cmdGradcheck(a, io);
   } catch (err) {
     if (err instanceof UsageError) {
-      io.err(`rbp: ${err.message}\n${USAGE}`);
+      io.err(`rbp: ${err.message}\n${usage()}`);
       return 2;
     }
     io.err(`rbp: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     return 1;
   }
-}
-
-if (require.main === module) {
-  main(process.argv.slice(2), { out: (s) => process.stdout.write(s + '\n'), err: (s) => process.stderr.write(s + '\n'), isTTY: Boolean(process.stderr.isTTY) }).then(
-    (code) => process.exit(code),
-    (err) => {
-      process.stderr.write(`rbp: ${String(err)}\n`);
-      process.exit(1);
-    },
-  );
 }

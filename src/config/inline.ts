@@ -5,8 +5,11 @@
  *   at truncate_iter: gradient error and cosine vs exact at this K, peak memory vs TBPTT's;
  *   at grad_method: the verdict.
  */
-import { T_FIELD, RunnerName } from './schema';
+import type { RunnerName } from './schema';
+import { EXPERIMENTS } from '../experiments/catalog';
 import { fmt } from '../core/format';
+import { methodLabel, parseMethodName, takesK } from '../core/gradients/catalog';
+import { GOOD_COS, GOOD_REL_ERR } from '../shared/compareSummary';
 import type { GradcheckReport } from '../run/gradcheck';
 import type { VerdictInfo, Envelope } from '../protocol/messages';
 
@@ -20,11 +23,10 @@ export interface InlineNote {
 }
 
 const MB = 2 ** 20;
-const methodLabel = (m: string) => m.replace('_', '-');
 
 export function notesFromGradcheck(runner: RunnerName, method: string, K: number, r: GradcheckReport): InlineNote[] {
   const notes: InlineNote[] = [];
-  const tPath = `model.${T_FIELD[runner]}`;
+  const tPath = `model.${EXPERIMENTS[runner].tField}`;
   const conv = r.forward.stepsToTol !== null;
   notes.push({
     path: tPath,
@@ -32,11 +34,11 @@ export function notesFromGradcheck(runner: RunnerName, method: string, K: number
     text: `${conv ? `✓ ${r.forward.stepsToTol} steps to ${r.forward.tol}` : `✗ not below ${r.forward.tol} in ${r.forward.steps} steps`} · residual ${fmt(r.forward.finalRel)} · ρ(J) = ${fmt(r.rho)}`,
     hover: `**Forward convergence** (T = ${r.T}): relative residual ${fmt(r.forward.finalRel)} after ${r.forward.steps} steps; ${conv ? `below ${r.forward.tol} after ${r.forward.stepsToTol} steps` : `never below ${r.forward.tol}`}. Spectral radius of J at the fixed point: ${fmt(r.rho, 3)}.`,
   });
-  const m = method === 'BPTT' || method === 'exact' ? 'Neumann_RBP' : method;
+  const m = takesK(method) ? parseMethodName(method) : 'Neumann_RBP';
   const row = r.rows.find((x) => x.method === m && x.K === K) ?? r.rows.find((x) => x.method === 'Neumann_RBP' && x.K === K);
   const tb = r.rows.find((x) => x.method === 'TBPTT' && x.K === K);
   if (row) {
-    const good = row.relErrExact < 1e-2 && row.cosExact > 0.99;
+    const good = row.relErrExact < GOOD_REL_ERR && row.cosExact > GOOD_COS;
     notes.push({
       path: 'model.truncate_iter',
       level: good ? 'ok' : row.cosExact > 0.9 ? 'warn' : 'bad',
@@ -65,9 +67,9 @@ export function notesFromRun(runner: RunnerName, events: readonly Envelope[]): I
     const idx = fwd.rel.findIndex((x) => x !== null && x < tol);
     const final = fwd.rel[fwd.rel.length - 1];
     notes.push({
-      path: `model.${T_FIELD[runner]}`,
+      path: `model.${EXPERIMENTS[runner].tField}`,
       level: fwd.diverged ? 'bad' : idx >= 0 ? 'ok' : 'warn',
-      text: `${fwd.diverged ? '✗ diverged' : idx >= 0 ? `✓ ${idx + 1} steps to ${tol}` : `✗ not below ${tol}`} · residual ${final === null ? 'NaN' : fmt(final)}${diag ? ` · ρ(J) = ${fmt(diag.rho)}` : ''} (last run, step ${fwd.step + 1})`,
+      text: `${fwd.diverged ? '✗ diverged' : idx >= 0 ? `✓ ${idx + 1} steps to ${tol}` : `✗ not below ${tol}`} · residual ${final === null ? 'NaN' : fmt(final)}${diag ? ` · ρ(J) = ${diag.rho === null ? 'NaN' : fmt(diag.rho)}` : ''} (last run, step ${fwd.step + 1})`,
       hover: `**Forward convergence in the last run** (${started ? `${started.method}, ${started.runId}` : ''}): ${fwd.rel.length} steps, final relative residual ${final === null ? 'NaN' : fmt(final, 3)}.`,
     });
   }

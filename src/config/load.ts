@@ -4,8 +4,9 @@
  */
 import * as fs from 'fs';
 import { parseDocument, LineCounter, isMap, isScalar, isSeq, Pair, YAMLMap, Node as YNode } from 'yaml';
-import { SCHEMA, RUNNERS, RunnerName, FieldSpec, SectionSpec } from './schema';
-import { BUILTIN_CONFIGS } from './builtin';
+import { SCHEMA, RUNNERS, RunnerName, FieldSpec, FieldValue, SectionSpec, SchemaTable } from './schema';
+import { BUILTIN_CONFIGS, type RunnerDefaults } from './builtin';
+import { defaultsName } from '../experiments/catalog';
 
 export interface RbpConfig {
   exp_name: string;
@@ -161,18 +162,41 @@ export function parseConfigText(text: string): ParsedConfig {
   return { config, issues, positions };
 }
 
-function builtinFor(runner: RunnerName, raw: Record<string, unknown>): RbpConfig {
-  if (runner === 'HopfieldRunner') return BUILTIN_CONFIGS.hopfield;
-  if (runner === 'HypergradRunner') return BUILTIN_CONFIGS.hypergrad;
-  const name = String((raw.dataset as Record<string, unknown> | undefined)?.name ?? 'cora').toLowerCase();
-  return Object.hasOwn(BUILTIN_CONFIGS, name) ? BUILTIN_CONFIGS[name] : BUILTIN_CONFIGS.cora;
-}
-
 function withDefaults(raw: Record<string, unknown>, runner: RunnerName): RbpConfig {
-  const base = structuredClone(builtinFor(runner, raw));
+  const base = structuredClone(BUILTIN_CONFIGS[defaultsName(runner, raw)]);
   const out: Record<string, unknown> = { ...base, ...raw };
   for (const s of ['dataset', 'model', 'train'] as const) out[s] = { ...(base[s] as object), ...((raw[s] as object) ?? {}) };
   return out as RbpConfig;
+}
+
+type Section = 'dataset' | 'model' | 'train';
+type Spec<R extends RunnerName, S extends Section> = SchemaTable[R][S];
+type Given<R extends RunnerName, S extends Section> = keyof RunnerDefaults[R][S];
+type Prettify<T> = { [K in keyof T]: T[K] } & {};
+
+/** A config section of runner R, typed from the schema table: the fields its built-in config has are always there, the others optional. */
+export type ConfigSection<R extends RunnerName, S extends Section> = Prettify<
+  { [K in keyof Spec<R, S> as K extends Given<R, S> ? K : never]: FieldValue<Spec<R, S>[K]> } & {
+    [K in keyof Spec<R, S> as K extends Given<R, S> ? never : K]?: FieldValue<Spec<R, S>[K]>;
+  }
+>;
+
+export interface ConfigSections<R extends RunnerName> {
+  seed: number;
+  dataset: ConfigSection<R, 'dataset'>;
+  model: ConfigSection<R, 'model'>;
+  train: ConfigSection<R, 'train'>;
+}
+
+/**
+ * The sections of a (validated) config of runner R, with what it leaves out filled from the
+ * runner's built-in config (as loading a config file does), typed from the schema table.
+ */
+export function configSections<R extends RunnerName>(runner: R, config: RbpConfig): ConfigSections<R> {
+  if (config.runner !== runner) throw new Error(`a ${runner} experiment was given a ${String(config.runner)} config`);
+  const full = withDefaults(config, runner);
+  // withDefaults put in every field of the built-in config; validation checked the values' types.
+  return { seed: full.seed, dataset: full.dataset, model: full.model, train: full.train } as unknown as ConfigSections<R>;
 }
 
 /** Load, validate and return a config file; throws ConfigError with every problem. */
@@ -202,7 +226,7 @@ export function applyOverride(config: RbpConfig, assignment: string): RbpConfig 
   const value = parseDocument(valueText).toJS() as unknown;
   const spec = SCHEMA[config.runner as RunnerName];
   if (!spec) throw new Error(`config has no valid runner`);
-  const sectionSpec = b ? (spec as unknown as Record<string, SectionSpec | undefined>)[a] : spec.top;
+  const sectionSpec: SectionSpec | undefined = b ? (spec as unknown as Record<string, SectionSpec | undefined>)[a] : spec.top;
   const field = b ?? a;
   const path = b ? `${a}.${b}` : a;
   const f = sectionSpec && Object.hasOwn(sectionSpec, field) ? sectionSpec[field] : undefined;

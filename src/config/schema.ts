@@ -3,7 +3,8 @@
  * few fields of ours (marked `ours`). One table drives validation, CLI messages, the Problems
  * panel and the JSON schema for YAML editors.
  */
-import { METHOD_NAMES } from '../core/gradients/types';
+import { methodNames } from '../core/gradients/catalog';
+import { SOLVER_NAMES } from '../core/solvers/catalog';
 
 export type FieldType = 'string' | 'int' | 'number' | 'bool' | 'int[]' | 'any';
 
@@ -33,25 +34,50 @@ export interface RunnerSpec {
 export const RUNNERS = ['HopfieldRunner', 'CitationRunner', 'HypergradRunner'] as const;
 export type RunnerName = (typeof RUNNERS)[number];
 
+export function isRunnerName(s: unknown): s is RunnerName {
+  return (RUNNERS as readonly unknown[]).includes(s);
+}
+
+/** The value a field holds, from its spec (an enum's values, else its type's). */
+export type FieldValue<F> = F extends { readonly enum: readonly (infer E)[] }
+  ? E
+  : F extends { type: 'string' }
+    ? string
+    : F extends { type: 'int' | 'number' }
+      ? number
+      : F extends { type: 'bool' }
+        ? boolean
+        : F extends { type: 'int[]' }
+          ? number[]
+          : unknown;
+
 const ignoredDevice = 'runs on the backend RBP Lab selects (see --backend / rbpLab.backend)';
-const top: SectionSpec = {
+const top = {
   exp_name: { type: 'string', description: 'experiment name' },
   exp_dir: { type: 'string', description: 'output folder of the authors\' code', ignored: 'runs are recorded under --out / .rbp-lab/runs instead' },
   runner: { type: 'string', description: 'which experiment runs', enum: RUNNERS },
   use_gpu: { type: 'bool', description: 'use a GPU', ignored: ignoredDevice },
   gpus: { type: 'any', description: 'GPU ids', ignored: ignoredDevice },
   seed: { type: 'int', description: 'random seed', min: 0 },
-};
+} as const satisfies SectionSpec;
 
-const gradMethod: FieldSpec = { type: 'string', description: 'gradient method', enum: METHOD_NAMES, caseInsensitive: true };
-const truncate: FieldSpec = { type: 'int', description: 'K: truncation (TBPTT) or iterations (RBP, CG-RBP, Neumann-RBP)', min: 1, max: 100000 };
-const solverFields: SectionSpec = {
-  forward_solver: { type: 'string', description: 'forward solver for the RBP family: naive iteration or Anderson acceleration', enum: ['naive', 'anderson'], ours: true },
+const gradMethod = {
+  type: 'string',
+  description: 'gradient method',
+  // Read at each use: a method registered at run time is valid too.
+  get enum() {
+    return methodNames();
+  },
+  caseInsensitive: true,
+} satisfies FieldSpec;
+const truncate = { type: 'int', description: 'K: truncation (TBPTT) or iterations (RBP, CG-RBP, Neumann-RBP)', min: 1, max: 100000 } as const satisfies FieldSpec;
+const solverFields = {
+  forward_solver: { type: 'string', description: 'forward solver for the RBP family: naive iteration or Anderson acceleration', enum: SOLVER_NAMES, ours: true },
   forward_tol: { type: 'number', description: 'stop the RBP-family forward pass when the relative residual falls below this (0: run all steps)', min: 0, ours: true },
   rbp_init: { type: 'string', description: 'RBP start: zero or the authors\' U(0,1)', enum: ['zero', 'uniform'], ours: true },
-};
+} as const satisfies SectionSpec;
 
-const trainCommon: SectionSpec = {
+const trainCommon = {
   optimizer: { type: 'string', description: 'optimizer', enum: ['Adam', 'SGD'] },
   lr: { type: 'number', description: 'learning rate', min: 0 },
   lr_decay: { type: 'number', description: 'learning-rate decay factor', min: 0 },
@@ -68,9 +94,9 @@ const trainCommon: SectionSpec = {
   is_resume: { type: 'bool', description: 'resume from a checkpoint', ignored: 'resuming is not supported' },
   resume_model: { type: 'any', description: 'checkpoint to resume', ignored: 'resuming is not supported' },
   max_steps: { type: 'int', description: 'stop after this many optimisation steps (overrides max_epoch)', min: 1, ours: true },
-};
+} as const satisfies SectionSpec;
 
-export const SCHEMA: Record<RunnerName, RunnerSpec> = {
+export const SCHEMA = {
   HopfieldRunner: {
     top,
     dataset: {
@@ -144,7 +170,6 @@ export const SCHEMA: Record<RunnerName, RunnerSpec> = {
       resume_model: trainCommon.resume_model,
     },
   },
-};
+} as const satisfies Record<RunnerName, RunnerSpec>;
 
-/** Which model field holds T for each runner (for inline decorations and the CLI). */
-export const T_FIELD: Record<RunnerName, string> = { HopfieldRunner: 'num_update', CitationRunner: 'num_prop', HypergradRunner: 'num_sgd_step' };
+export type SchemaTable = typeof SCHEMA;

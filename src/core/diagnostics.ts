@@ -9,8 +9,6 @@ import { State, dispose, norm, scale } from './state';
 import type { SolverStats } from './solvers/types';
 import { fmt, fmtRho } from './format';
 
-export { fmt, fmtRho };
-
 export interface SpectralEstimate {
   rho: number;
   iterations: number;
@@ -60,8 +58,6 @@ export interface Verdict {
   finalRelResidual: number;
   message: string;
 }
-
-
 
 /** The verdict shown in the dashboard header, at `grad_method` in the config, and by `rbp gradcheck`. */
 export function verdict(rho: number, forward: SolverStats, tol = 1e-4): Verdict {

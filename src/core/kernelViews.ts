@@ -7,6 +7,8 @@ import { tf } from './tf';
 
 type TensorInfo = tf.TensorInfo;
 export type NumericArray = Float32Array | Int32Array | Uint8Array;
+/** What tfjs passes a kernel function. */
+export type KernelArgs = { inputs: Record<string, TensorInfo>; backend: unknown; attrs?: Record<string, unknown> };
 
 interface CpuLike {
   readSync(dataId: unknown): unknown;

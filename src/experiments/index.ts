@@ -1,24 +1,16 @@
-/** Experiment registry, by the authors' runner name. */
+/** Experiment registry: each entry of `./catalog.ts` bound to its implementation, loaded when a run first needs it. */
 import type { RunnerName } from '../config/schema';
-import type { Experiment } from './types';
-import { hopfieldExperiment } from './hopfield/experiment';
-import { hypergradExperiment } from './hypergrad/experiment';
-import { citationExperiment } from './citation-gnn/experiment';
+import { experimentInfo } from './catalog';
+import type { AnyExperiment, Experiment } from './types';
 
-const REGISTRY: Partial<Record<RunnerName, Experiment>> = {
-  HopfieldRunner: hopfieldExperiment,
-  HypergradRunner: hypergradExperiment,
-  CitationRunner: citationExperiment,
+const LOAD: { readonly [R in RunnerName]: () => Promise<Experiment<R>> } = {
+  HopfieldRunner: () => import('./hopfield/experiment').then((m) => m.hopfieldExperiment),
+  CitationRunner: () => import('./citation-gnn/experiment').then((m) => m.citationExperiment),
+  HypergradRunner: () => import('./hypergrad/experiment').then((m) => m.hypergradExperiment),
 };
 
-export function registerExperiment(e: Experiment): void {
-  REGISTRY[e.runner] = e;
-}
-
-export function getExperiment(runner: string): Experiment | undefined {
-  return REGISTRY[runner as RunnerName];
-}
-
-export function availableExperiments(): Experiment[] {
-  return Object.values(REGISTRY) as Experiment[];
+/** The experiment of a runner name, or undefined for a name no entry has. */
+export async function loadExperiment(runner: unknown): Promise<AnyExperiment | undefined> {
+  const info = experimentInfo(runner);
+  return info && LOAD[info.runner]();
 }

@@ -1,13 +1,14 @@
 /**
- * What an experiment provides to the runner. A fourth experiment: a folder under
- * `src/experiments/<name>/` with a model (a `DynamicSystem`) and an `Experiment`, registered in
- * `src/experiments/index.ts`, plus its schema in `src/config/schema.ts`.
+ * What an experiment provides to the runner: its catalog entry (`./catalog.ts`) and `create`, which
+ * makes a training session from a config. How to add one: `./catalog.ts`.
  */
 import type { DynamicSystem } from '../core/system';
 import type { Optimizer } from '../core/optim';
 import type { MethodName, GradientOptions, GradientResult } from '../core/gradients/types';
 import type { RbpConfig } from '../config/load';
 import type { RunnerName } from '../config/schema';
+import type { ExperimentInfo } from './catalog';
+import type { FailureKind } from '../protocol/messages';
 
 export interface ExperimentContext {
   /** Folder with data files (Planetoid) when the experiment needs one. */
@@ -40,18 +41,16 @@ export interface ExperimentSession {
   dispose(): void;
 }
 
-export interface Experiment {
-  readonly runner: RunnerName;
-  /** Built-in names that use this experiment (hopfield; cora, pubmed, citeseer; hypergrad). */
-  readonly names: string[];
-  title(config: RbpConfig): string;
+export interface Experiment<R extends RunnerName> extends ExperimentInfo<R> {
   create(config: RbpConfig, method: MethodName, K: number, ctx: ExperimentContext): ExperimentSession;
 }
+
+export type AnyExperiment = { [R in RunnerName]: Experiment<R> }[RunnerName];
 
 /** A failure with a kind the UI can show (bad data, bad config...). */
 export class RunError extends Error {
   constructor(
-    readonly kind: 'bad-config' | 'bad-data' | 'diverged' | 'error',
+    readonly kind: Extract<FailureKind, 'bad-config' | 'bad-data' | 'diverged' | 'error'>,
     message: string,
   ) {
     super(message);

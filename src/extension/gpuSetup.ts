@@ -6,7 +6,7 @@
 import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { findOnPath } from './workerHost';
+import { findOnPath, MIN_NODE_MAJOR } from './workerHost';
 
 export const GPU_PACKAGE = '@tensorflow/tfjs-node-gpu';
 export const GPU_PACKAGE_VERSION = '4.22.0';
@@ -110,12 +110,12 @@ export async function setUpGpuBackend(o: GpuSetupOptions): Promise<GpuSetupResul
   o.log(`Setting up ${GPU_PACKAGE}@${version} for ${o.nodePath} in ${o.storageDir}`);
   const probe = await run(o.nodePath, ['-p', 'process.version + " " + process.platform + " " + process.arch'], { env: o.env, timeoutMs: 30_000 });
   if (probe.error || probe.code !== 0) {
-    return { ok: false, failure: 'no-node', message: `cannot run Node at '${o.nodePath}' (${probe.error?.code ?? `exit code ${probe.code}`}): install Node.js 18+ on PATH or set rbpLab.nodePath` };
+    return { ok: false, failure: 'no-node', message: `cannot run Node at '${o.nodePath}' (${probe.error?.code ?? `exit code ${probe.code}`}): install Node.js ${MIN_NODE_MAJOR}+ on PATH or set rbpLab.nodePath` };
   }
   const [nodeVersion, platform, arch] = probe.output.trim().split(/\s+/);
   o.log(`Node ${nodeVersion} on ${platform}-${arch}`);
   const major = Number(/^v(\d+)/.exec(nodeVersion)?.[1] ?? 0);
-  if (major < 18) return { ok: false, failure: 'wrong-node', message: `Node ${nodeVersion} at ${o.nodePath} is too old: ${GPU_PACKAGE} needs Node.js 18 or later` };
+  if (major < MIN_NODE_MAJOR) return { ok: false, failure: 'wrong-node', message: `Node ${nodeVersion} at ${o.nodePath} is too old: RBP Lab's worker needs Node.js ${MIN_NODE_MAJOR} or later` };
   if (platform !== 'linux' || arch !== 'x64') return { ok: false, failure: 'unsupported', message: `${GPU_PACKAGE} ships CUDA binaries for Linux x64 only; this Node is ${platform}-${arch}. The wasm backend still works.` };
   const npm = o.npm ? (o.npm.endsWith('.js') ? { cmd: o.nodePath, args: [o.npm] } : { cmd: o.npm, args: [] }) : findNpm(o.nodePath);
   if (!npm) return { ok: false, failure: 'no-npm', message: `no npm found next to ${o.nodePath} nor on PATH` };

@@ -6,6 +6,7 @@
  */
 import { Envelope, OverlaySeries } from '../protocol/messages';
 import type { RunDescription } from '../run/recorder';
+import { methodLabel } from '../core/gradients/catalog';
 
 export interface ReplayOptions {
   /** Forward/backward traces of this many latest steps (default 5). */
@@ -66,7 +67,7 @@ export function replaySelection(events: Envelope[], opts: ReplayOptions = {}): E
 
 /** Curves of one recorded run for the Compare overlay (train loss and every eval metric). */
 export function overlaySeries(d: RunDescription, events: Envelope[], maxPoints = 1000): OverlaySeries[] {
-  const label = `${d.experiment} ${d.method}${d.K !== null ? ` K=${d.K}` : ''} (${d.runId.slice(0, 15)})`;
+  const label = `${d.experiment} ${methodLabel(d.method)}${d.K !== null ? ` K=${d.K}` : ''} (${d.runId.slice(0, 15)})`;
   const byMetric = new Map<string, { step: number; v: number; ms: number }[]>();
   for (const e of events) {
     if (e.type !== 'metrics') continue;

@@ -27,6 +27,9 @@ export interface NodeChoice {
   wasmOnly: boolean;
 }
 
+/** The oldest Node.js a worker runs on: package.json's engines.node (a test keeps them equal). */
+export const MIN_NODE_MAJOR = 20;
+
 /** First executable called `name` on a PATH string. */
 export function findOnPath(name: string, pathEnv = process.env.PATH ?? ''): string | undefined {
   const exts = process.platform === 'win32' ? ['.exe', '.cmd', ''] : [''];
@@ -344,7 +347,7 @@ export class WorkerRun {
   private noStartReason(err: unknown): string {
     const e = err as NodeJS.ErrnoException;
     const why = e.code === 'ENOENT' ? 'no such file' : e.code === 'EACCES' ? 'not executable' : (e.message ?? String(err));
-    const hint = this.node.origin === 'setting' ? 'fix or clear the rbpLab.nodePath setting' : 'set rbpLab.nodePath to a Node.js 18+ executable';
+    const hint = this.node.origin === 'setting' ? 'fix or clear the rbpLab.nodePath setting' : `set rbpLab.nodePath to a Node.js ${MIN_NODE_MAJOR}+ executable`;
     return `could not start the worker with Node '${this.node.execPath}' (${why}): ${hint}`;
   }
 

@@ -4,7 +4,7 @@
  * convergence, ρ(J) and the verdict. `rbp gradcheck` prints it; Compare in the extension draws it.
  */
 import { tf } from '../core/tf';
-import { getMethod, MethodName, usesK } from '../core/gradients';
+import { getMethod, methods as catalog, parseMethodName, takesK, type MethodName } from '../core/gradients';
 import type { GradientResult } from '../core/gradients/types';
 import { measurePeak } from '../core/memory';
 import { compareGrads } from '../core/metrics';
@@ -17,19 +17,19 @@ import type { State } from '../core/state';
 import type { RunSpec, WorkerEvent, GradcheckRowMsg, GradcheckResultMsg } from '../protocol/messages';
 import { selectBackend, describeChoice, isBackendRequest, BackendRequest } from '../core/backend';
 import { BACKEND_LIST } from '../core/backendNames';
-import { getExperiment } from '../experiments';
+import { loadExperiment } from '../experiments';
 import { RunError } from '../experiments/types';
 import { resolveRun } from './resolve';
-import { parseMethodName } from '../core/gradients';
 
 /** One method at one K; the protocol's row type (the worker sends these as they are computed). */
-export type GradcheckRow = GradcheckRowMsg['row'] & { method: MethodName };
+export type GradcheckRow = GradcheckRowMsg['row'];
 
 /** The whole report, as `rbp gradcheck --json` prints it and the compare view draws it. */
-export type GradcheckReport = Omit<GradcheckResultMsg['report'], 'rows' | 'methods'> & { rows: GradcheckRow[]; methods: MethodName[] };
+export type GradcheckReport = GradcheckResultMsg['report'];
 
 export const DEFAULT_KS = [5, 10, 20, 40];
-export const DEFAULT_GRADCHECK_METHODS: MethodName[] = ['TBPTT', 'RBP', 'CG_RBP', 'Neumann_RBP'];
+/** Every method that takes K (TBPTT, RBP, CG-RBP, Neumann-RBP and any registered since). */
+export const defaultGradcheckMethods = (): MethodName[] => catalog().filter((m) => m.takesK).map((m) => m.name);
 
 export interface GradcheckOptions {
   Ks: number[];
@@ -49,7 +49,7 @@ export function gradcheck(experiment: string, session: ExperimentSession, opts: 
   const sys = session.system;
   const T = session.T;
   const tol = opts.tol ?? 1e-4;
-  const methods = opts.methods ?? DEFAULT_GRADCHECK_METHODS;
+  const methods = opts.methods ?? defaultGradcheckMethods();
   session.beforeStep(0);
   const base = { T, K: 1, ...session.gradientOptions, trace: true };
   // ρ(J) at the last forward state, from exact's own linearisation (no second forward pass): the
@@ -96,7 +96,7 @@ export function gradcheck(experiment: string, session: ExperimentSession, opts: 
   rows.push(row('BPTT', null, bp));
   for (const K of opts.Ks) {
     for (const m of methods) {
-      if (!usesK(m)) continue;
+      if (!takesK(m)) continue;
       const t = timed(() => getMethod(m).compute(sys, { ...base, K, zRef: ex.r.adjoint }));
       rows.push(row(m, K, t));
       dispose(t.r.grads, t.r.lossGrads);
@@ -137,14 +137,14 @@ export async function runGradcheck(spec: RunSpec, emit: (e: WorkerEvent) => void
     return p;
   });
   const resolved = resolveRun({ ...spec, gradcheck: undefined });
-  const exp = getExperiment(String(resolved.config.runner));
+  const exp = await loadExperiment(resolved.config.runner);
   if (!exp) throw new RunError('bad-config', `runner ${String(resolved.config.runner)} is not available in this build`);
   const req = spec.backend ?? 'auto';
   if (!isBackendRequest(req)) throw new RunError('bad-config', `unknown backend '${req}' (${BACKEND_LIST})`);
   const choice = await selectBackend(req as BackendRequest, { searchPaths: spec.nativeSearchPaths });
   const session = exp.create(resolved.config, resolved.method, resolved.K, { dataDir: spec.dataDir, configDir: resolved.configDir, log: (text) => emit({ type: 'log', level: 'info', text }) });
   try {
-    const ms = methods ?? DEFAULT_GRADCHECK_METHODS;
+    const ms = methods ?? defaultGradcheckMethods();
     emit({
       type: 'run/started',
       experiment: resolved.experimentName,
@@ -153,7 +153,7 @@ export async function runGradcheck(spec: RunSpec, emit: (e: WorkerEvent) => void
       method: 'gradcheck',
       K: null,
       T: session.T,
-      steps: 2 + Ks.length * ms.filter(usesK).length,
+      steps: 2 + Ks.length * ms.filter(takesK).length,
       stepLabel: 'row',
       backend: { name: choice.name, description: describeChoice(choice), skipped: choice.skipped, nodeVersion: process.version, execPath: process.execPath },
       config: resolved.config,

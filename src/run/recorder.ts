@@ -6,7 +6,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { Envelope, WorkerEvent, RunSummary, parseWorkerEvent, RunStarted, RunSpec } from '../protocol/messages';
+import { Envelope, WorkerEvent, RunSummary, parseWorkerEvent, RunStarted, RunSpec, PROTOCOL_VERSION } from '../protocol/messages';
 
 export interface RunDescription {
   protocol: number;
@@ -145,12 +145,12 @@ export class RunRecorder {
 }
 
 function placeholder(runId: string): RunDescription {
-  return { protocol: 1, runId, experiment: '?', title: '?', runner: '?', method: '?', K: null, T: 0, steps: 0, status: 'failed', startedAt: new Date().toISOString(), config: {}, finalMetrics: {} };
+  return { protocol: PROTOCOL_VERSION, runId, experiment: '?', title: '?', runner: '?', method: '?', K: null, T: 0, steps: 0, status: 'failed', startedAt: new Date().toISOString(), config: {}, finalMetrics: {} };
 }
 
 function descriptionFrom(e: Envelope<RunStarted>): RunDescription {
   return {
-    protocol: 1,
+    protocol: PROTOCOL_VERSION,
     runId: e.runId,
     experiment: e.experiment,
     title: e.title,

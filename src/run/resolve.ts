@@ -3,9 +3,10 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { builtinConfig, loadConfigFile, applyOverride, validateConfigObject, RbpConfig, ConfigError } from '../config/load';
 import { BUILTIN_NAMES } from '../config/builtin';
-import { parseMethodName, usesK, MethodName } from '../core/gradients';
+import { parseMethodName, takesK, type MethodName } from '../core/gradients/catalog';
 import type { RunSpec } from '../protocol/messages';
 import { RunError } from '../experiments/types';
+import { experimentInfo } from '../experiments/catalog';
 
 export interface ResolvedRun {
   config: RbpConfig;
@@ -52,18 +53,16 @@ export function resolveRun(spec: RunSpec): ResolvedRun {
     }
   }
   const model = config.model as Record<string, unknown>;
-  if (spec.method !== undefined) model.grad_method = spec.method;
+  // Canonical: an alias the CLI accepts (`cg`, `neumann`) is not a config spelling.
+  if (spec.method !== undefined) model.grad_method = parseMethodName(spec.method) ?? spec.method;
   if (spec.K !== undefined) model.truncate_iter = spec.K;
   if (spec.seed !== undefined) config.seed = spec.seed;
-  if (spec.steps !== undefined) {
-    const train = config.train as Record<string, unknown>;
-    if (config.runner === 'HypergradRunner') train.max_meta_iter = spec.steps;
-    else train.max_steps = spec.steps;
-  }
+  const info = experimentInfo(config.runner);
+  if (spec.steps !== undefined && info) (config.train as Record<string, unknown>)[info.stepsField] = spec.steps;
   const method = parseMethodName(String(model.grad_method));
   if (!method) throw new RunError('bad-config', `unknown gradient method '${String(model.grad_method)}'`);
   const K = Number(model.truncate_iter);
-  if (usesK(method) && !(Number.isInteger(K) && K >= 1)) throw new RunError('bad-config', `model.truncate_iter (K) must be an integer ≥ 1 for ${method}; got ${String(model.truncate_iter)}`);
+  if (takesK(method) && !(Number.isInteger(K) && K >= 1)) throw new RunError('bad-config', `model.truncate_iter (K) must be an integer ≥ 1 for ${method}; got ${String(model.truncate_iter)}`);
   const errors = validateConfigObject(config);
   if (errors.length) throw new RunError('bad-config', errors.join('; '));
   return { config, experimentName, method, K, notes, configDir };

@@ -6,7 +6,7 @@
 import { tf } from '../core/tf';
 import { selectBackend, describeChoice, BackendRequest, isBackendRequest } from '../core/backend';
 import { BACKEND_LIST } from '../core/backendNames';
-import { getMethod } from '../core/gradients';
+import { getMethod, takesK } from '../core/gradients';
 import type { GradientResult } from '../core/gradients/types';
 import { measurePeak } from '../core/memory';
 import { NaiveSolver } from '../core/solvers/naive';
@@ -15,7 +15,7 @@ import { spectralRadius, verdict } from '../core/diagnostics';
 import { dispose, hasNonFinite } from '../core/state';
 import { l2 } from '../core/metrics';
 import type { RunSpec, WorkerEvent, BackendInfo } from '../protocol/messages';
-import { getExperiment } from '../experiments';
+import { loadExperiment } from '../experiments';
 import { RunError, ExperimentSession } from '../experiments/types';
 import { resolveRun } from './resolve';
 
@@ -51,7 +51,7 @@ function finiteOrNull(x: number | undefined): number | null {
 export async function runExperiment(spec: RunSpec, emit: (e: WorkerEvent) => void, control: RunControl = { cancelled: () => false }): Promise<'completed' | 'cancelled'> {
   const t0 = Date.now();
   const resolved = resolveRun(spec);
-  const experiment = getExperiment(String(resolved.config.runner));
+  const experiment = await loadExperiment(resolved.config.runner);
   if (!experiment) throw new RunError('bad-config', `runner ${String(resolved.config.runner)} is not available in this build`);
   const backendReq = spec.backend ?? 'auto';
   if (!isBackendRequest(backendReq)) throw new RunError('bad-config', `unknown backend '${backendReq}' (${BACKEND_LIST})`);
@@ -69,7 +69,7 @@ export async function runExperiment(spec: RunSpec, emit: (e: WorkerEvent) => voi
     title: experiment.title(resolved.config),
     runner: String(resolved.config.runner),
     method: resolved.method,
-    K: method.name === 'BPTT' || method.name === 'exact' ? null : resolved.K,
+    K: takesK(method.name) ? resolved.K : null,
     T: session.T,
     steps: session.numSteps,
     stepLabel: session.stepLabel,
@@ -83,7 +83,7 @@ export async function runExperiment(spec: RunSpec, emit: (e: WorkerEvent) => voi
   let lastValues: Record<string, number> = {};
   try {
     const d0 = diagnose(session);
-    emit({ type: 'diagnostics', step: 0, rho: finiteOrNull(d0.rho) as number, verdict: d0.verdict });
+    emit({ type: 'diagnostics', step: 0, rho: finiteOrNull(d0.rho), verdict: d0.verdict });
     // The untrained baseline, so every eval curve starts where training starts.
     emit({ type: 'metrics', step: 0, elapsedMs: elapsed(), kind: 'eval', values: session.evaluate(-1) });
     for (let i = 0; i < session.numSteps; i++) {
@@ -113,7 +113,7 @@ export async function runExperiment(spec: RunSpec, emit: (e: WorkerEvent) => voi
         const values = session.evaluate(i);
         emit({ type: 'metrics', step: i, elapsedMs: elapsed(), kind: 'eval', values });
         const d = diagnose(session);
-        emit({ type: 'diagnostics', step: i, rho: finiteOrNull(d.rho) as number, verdict: d.verdict });
+        emit({ type: 'diagnostics', step: i, rho: finiteOrNull(d.rho), verdict: d.verdict });
       }
       await yieldToEventLoop();
     }
@@ -127,7 +127,7 @@ export async function runExperiment(spec: RunSpec, emit: (e: WorkerEvent) => voi
 function emitTraces(emit: (e: WorkerEvent) => void, step: number, r: GradientResult): void {
   // Without a tolerance the solver runs all T steps; report convergence against the verdict's 1e-4.
   const converged = r.forward.converged || (!r.forward.diverged && r.forward.finalRel < CONVERGED_REL);
-  emit({ type: 'trace/forward', step, abs: r.forward.absResidual.map(finiteOrNull) as number[], rel: r.forward.relResidual.map(finiteOrNull) as number[], converged, diverged: r.forward.diverged });
+  emit({ type: 'trace/forward', step, abs: r.forward.absResidual.map(finiteOrNull), rel: r.forward.relResidual.map(finiteOrNull), converged, diverged: r.forward.diverged });
   emit({
     type: 'trace/backward',
     step,

@@ -12,7 +12,7 @@ import type { GradcheckResultMsg, GradcheckRowMsg } from '../protocol/messages';
 export type Report = GradcheckResultMsg['report'];
 export type Row = GradcheckRowMsg['row'];
 
-/** Same thresholds as the inline config notes (src/config/inline.ts). */
+/** An accurate gradient: relative error and cosine against `exact` (the headline here, the config notes in src/config/inline.ts). */
 export const GOOD_REL_ERR = 1e-2;
 export const GOOD_COS = 0.99;
 const MiB = 2 ** 20;

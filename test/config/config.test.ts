@@ -6,6 +6,7 @@ import * as path from 'path';
 import { parseConfigText, applyOverride, builtinConfig, validateConfigObject } from '../../src/config/load';
 import { BUILTIN_CONFIGS } from '../../src/config/builtin';
 import { configJsonSchema } from '../../src/config/jsonSchema';
+import { resolveRun } from '../../src/run/resolve';
 import { repoRoot } from '../helpers/setup';
 
 test('the shipped configs/*.yaml are exactly the built-in configs, and valid', () => {
@@ -84,4 +85,14 @@ test('object prototype names are not fields', () => {
   assert.ok(errors.some((m) => /unknown field 'model.toString'/.test(m)), errors.join('; '));
   assert.ok(errors.some((m) => /dataset.name must be one of/.test(m)), errors.join('; '));
   assert.throws(() => applyOverride(builtinConfig('hopfield')!, 'toString=1'), /unknown field/);
+});
+
+test('a run request names its method in any spelling the CLI takes; the config gets the canonical name', () => {
+  // `cg` and `neumann` are aliases, not config spellings: the config used to be handed 'cg' and refuse it.
+  for (const [asked, canonical] of [['cg', 'CG_RBP'], ['neumann', 'Neumann_RBP'], ['neumann-rbp', 'Neumann_RBP'], ['tbptt', 'TBPTT']] as const) {
+    const r = resolveRun({ experiment: 'hopfield', method: asked, K: 3 });
+    assert.equal(r.method, canonical);
+    assert.equal(r.config.model.grad_method, canonical);
+  }
+  assert.throws(() => resolveRun({ experiment: 'hopfield', method: 'sgd' }), /unknown gradient method 'sgd'/);
 });

@@ -41,3 +41,15 @@ test('run notes use the last forward trace, backward trace and diagnostics', () 
   assert.match(notes[1].text, /Neumann-RBP: adjoint residual 1.0e-5 after 2 iterations/);
   assert.equal(notes[2].path, 'model.grad_method');
 });
+
+test('gradient-check hovers state the report’s numbers (each field its own value)', () => {
+  // Every number distinct, so that a hover quoting the wrong field (e.g. the error against BPTT as
+  // the one against exact: a mutant the e2e also catches) or the wrong row fails.
+  const n20: GradcheckRow = { ...row('Neumann_RBP', 20, 6e-8, 26), cosExact: 0.999, relErrBptt: 2e-7, cosBptt: 0.998, timeMs: 11 };
+  const t20: GradcheckRow = { ...row('TBPTT', 20, 1e-6, 50), timeMs: 12 };
+  const r: GradcheckReport = { ...report, rows: [row('exact', null, 0, 30), row('BPTT', null, 0, 60), t20, n20, { ...n20, K: 5, relErrExact: 0.5 }] };
+  const by = Object.fromEntries(notesFromGradcheck('HopfieldRunner', 'Neumann_RBP', 20, r).map((n) => [n.path, n]));
+  assert.equal(by['model.num_update'].hover, '**Forward convergence** (T = 50): relative residual 3.0e-8 after 50 steps; below 0.0001 after 23 steps. Spectral radius of J at the fixed point: 0.680.');
+  assert.equal(by['model.truncate_iter'].hover, '**Gradient at K = 20** (Neumann-RBP): relative error 6.00e-8 and cosine 0.999000 against the exact implicit gradient; against BPTT 2.00e-7 / 0.998000. Time 11 ms, peak tensor memory 26.0 MB (TBPTT at this K: 50.0 MB, 12 ms).');
+  assert.equal(by['model.grad_method'].hover, `**Verdict**: ${report.verdict.message}`);
+});

@@ -5,7 +5,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf } from '../../src/core/tf';
-import { getMethod, parseMethodName, METHOD_NAMES } from '../../src/core/gradients';
+import { getMethod, parseMethodName, methodNames } from '../../src/core/gradients';
 import { compareGrads } from '../../src/core/metrics';
 import { dispose } from '../../src/core/state';
 import { linearize, genericLinearization } from '../../src/core/system';
@@ -13,6 +13,7 @@ import { NaiveSolver } from '../../src/core/solvers/naive';
 import { spectralRadius, verdict } from '../../src/core/diagnostics';
 import { ToySystem } from '../helpers/toy';
 import { useBackend, randomDirection, dotAll } from '../helpers/setup';
+import { assertNoLeaks } from '../helpers/checks';
 
 before(useBackend);
 
@@ -167,15 +168,6 @@ test('spectral radius by power iteration matches the dense Jacobian of a small l
 
 test('every method leaves the tensor count unchanged across repeated calls', () => {
   const sys = new ToySystem({ scale: 1.0 });
-  for (const m of METHOD_NAMES) {
-    const once = () => {
-      const r = getMethod(m).compute(sys, { T: 20, K: 5, trace: true });
-      dispose(r.grads, r.lossGrads);
-    };
-    once();
-    const before = tf.memory().numTensors;
-    for (let i = 0; i < 3; i++) once();
-    assert.equal(tf.memory().numTensors, before, `${m} leaked tensors`);
-  }
+  assertNoLeaks(sys, { T: 20, K: 5, trace: true }, methodNames(), undefined, 3);
   sys.dispose();
 });

@@ -3,7 +3,10 @@
 // "RBP Lab: Run Hopfield Associative Memory" from the palette with smoke settings, waits for the
 // dashboard to show live forward residuals and a finished run, checks the run folder on disk, stops
 // a longer run with "RBP Lab: Stop Run" and another with the panel's Stop button, reloads the window
-// and checks the panel comes back. Screenshots go to test-results/e2e-*.png. Ends all it starts.
+// and checks the panel comes back. The charts, the config's inline notes and its hovers are checked
+// against the numbers of the run folders the workspace recorded (events.jsonl), and "Open … in the
+// dashboard" against the run the dashboard then shows. Screenshots go to test-results/e2e-*.png.
+// Ends all it starts.
 //
 //   .ci/e2e.sh                   installs code-server/Node 24/Chromium (cached) and runs this
 //   npm run test:e2e             when they are installed (RBP_E2E_CODE_SERVER, RBP_E2E_NODE24)
@@ -78,6 +81,55 @@ function runs() {
       }
     })
     .sort((a, b) => a.id.localeCompare(b.id));
+}
+
+/** The recorded events of a run folder. */
+function eventsOf(dir) {
+  return fs.readFileSync(path.join(dir, 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+}
+
+/** A number as notes and hovers print it (12, 0.68, 3.4e-8, -0.028). */
+const NUM = '(-?\\d+(?:\\.\\d+)?(?:e[+-]?\\d+)?)';
+
+/**
+ * `shown`, a number as a note or hover prints it, is `value` to the digits printed: within half a
+ * unit of its last digit ("3.4e-8": ±5e-10, "0.68": ±0.005, "26": ±0.5).
+ */
+function showsValue(shown, value, what) {
+  const m = /^-?\d+(?:\.(\d+))?(?:e([+-]?\d+))?$/.exec(shown ?? '');
+  assert(m && Number.isFinite(value), `${what}: '${shown}' is a number (recorded: ${value})`);
+  const unit = 10 ** (Number(m[2] ?? 0) - (m[1]?.length ?? 0));
+  assert(Math.abs(Number(shown) - value) <= (unit / 2) * (1 + 1e-9), `${what}: shows ${shown}, the recorded run has ${value}`);
+}
+
+/**
+ * Each dataset of the dashboard chart on `<canvas id>`: its data and its points read back from their
+ * pixels through the chart's scales (Chart.getChart, as test/helpers/charts.ts does for the webview test).
+ */
+function chartOf(frame, id) {
+  return frame.locator(`#${id}`).evaluate((canvas) => {
+    const chart = window.Chart?.getChart(canvas);
+    if (!chart) return null;
+    return chart.data.datasets.map((ds, i) => {
+      const meta = chart.getDatasetMeta(i);
+      const xs = chart.scales[meta.xAxisID];
+      const ys = chart.scales[meta.yAxisID];
+      return { label: ds.label, data: ds.data.map((p) => [p.x, p.y]), drawn: meta.data.map((e) => (e.skip ? null : [xs.getValueForPixel(e.x), ys.getValueForPixel(e.y)])) };
+    });
+  });
+}
+
+/** The chart holds `want` (datasets of [x, y] points, in order) and drew each point at its value (relative 1e-6). */
+function assertChart(got, want, what) {
+  assert(got, `${what}: no chart on the canvas`);
+  assert(got.length === want.length, `${what}: ${got.length} datasets drawn, ${want.length} recorded`);
+  want.forEach((pts, i) => {
+    assert(JSON.stringify(got[i].data) === JSON.stringify(pts), `${what}, dataset ${i}: holds ${JSON.stringify(got[i].data)}, recorded ${JSON.stringify(pts)}`);
+    assert(got[i].drawn.length === pts.length && pts.every(([x, y], k) => {
+      const d = got[i].drawn[k];
+      return y === null ? d === null : d !== null && Math.abs(d[0] - x) <= 1e-6 * Math.max(1, Math.abs(x)) && Math.abs(d[1] - y) <= 1e-6 * Math.abs(y);
+    }), `${what}, dataset ${i}: drawn at ${JSON.stringify(got[i].drawn)}, recorded ${JSON.stringify(pts)}`);
+  });
 }
 
 /** 1-based line of the first line matching `re`. */
@@ -231,23 +283,25 @@ async function main() {
   const backend = await wv.locator('#f-backend').innerText();
   assert(/^(wasm|cpu|tensorflow)/.test(backend), `backend shown: ${backend}`);
   log(`backend: ${backend}`);
-  const inked = await wv.locator('#chart-forward').evaluate((c) => {
-    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-    let n = 0;
-    for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
-    return n;
-  });
-  assert(inked > 2000, `forward chart drawn (${inked} px)`);
   await page.screenshot({ path: path.join(results, 'e2e-completed.png') });
   let rs = runs();
   assert(rs.length === 1, `one run folder (${rs.length})`);
   const r1 = rs[0];
   assert(r1.desc?.status === 'completed', `run.json status ${r1.desc?.status}`);
   assert(r1.desc.method === 'Neumann_RBP' && r1.desc.K === 10 && r1.desc.steps === 3, 'run.json describes the run');
-  const lines = fs.readFileSync(path.join(r1.dir, 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-  assert(lines.filter((e) => e.type === 'trace/forward').length === 3, 'three forward traces recorded');
+  const lines = eventsOf(r1.dir);
+  const traces = lines.filter((e) => e.type === 'trace/forward');
+  assert(traces.length === 3, 'three forward traces recorded');
   assert(lines.at(-1).type === 'run/finished', 'events.jsonl ends with run/finished');
   log(`run folder ok: ${r1.dir}`);
+  // What the charts draw is what the run recorded: each step's forward residuals (log axis: zeros at
+  // the 1e-12 floor) and the loss per step.
+  const onLog = (v) => (v === null || !Number.isFinite(v) ? null : Math.max(v, 1e-12));
+  assertChart(await chartOf(wv, 'chart-forward'), traces.map((t) => t.rel.map((v, i) => [i + 1, onLog(v)])), 'forward chart');
+  const losses = lines.filter((e) => e.type === 'metrics' && e.kind === 'train').map((e) => [e.step, e.values.loss]);
+  const metricsChart = await chartOf(wv, 'chart-metrics');
+  assertChart(metricsChart?.filter((d) => d.label === 'loss'), [losses], 'loss chart');
+  log(`forward and loss charts hold and draw run 1's recorded numbers (${losses.length} steps)`);
 
   // 6. A longer run stopped with "RBP Lab: Stop Run".
   writeJson(wsSettings, { ...smoke, 'rbpLab.steps': 1000, 'rbpLab.overrides': ['model.num_update=50'] });
@@ -358,32 +412,87 @@ async function main() {
   const vNote = await waitAfter('grad_method: BPTT', /ρ\(J\)|converge|unreliable/i, 10_000);
   log(`gradient check ${gc.id} → truncate_iter: "${kNote}"; num_update: "${tNote}"; grad_method: "${vNote}"`);
   await page.screenshot({ path: path.join(results, 'e2e-config-gradcheck.png') });
+  // The notes carry the recorded check's numbers (to the digits they print). (Mutants caught: the
+  // truncate_iter hover quoting the error against BPTT as the one against exact; Open Dashboard
+  // ignoring the run it is given, which then shows the palette run below. Each ran, each failed here.)
+  const gcReport = eventsOf(gc.dir).find((e) => e.type === 'gradcheck/result')?.report;
+  assert(gcReport, `the gradient check ${gc.id} recorded its report`);
+  const nRow = gcReport.rows.find((r) => r.method === 'Neumann_RBP' && r.K === 20);
+  const tRow = gcReport.rows.find((r) => r.method === 'TBPTT' && r.K === 20);
+  assert(nRow && tRow, 'the check has Neumann-RBP and TBPTT rows at K = 20');
+  const MB = 2 ** 20;
+  let m = new RegExp(`K=(\\d+) Neumann-RBP: rel err ${NUM}, cos ${NUM} vs exact · peak (\\d+) MB vs TBPTT (\\d+) MB`).exec(kNote);
+  assert(m && m[1] === '20', `truncate_iter note: ${kNote}`);
+  showsValue(m[2], nRow.relErrExact, 'truncate_iter note: rel err');
+  showsValue(m[3], nRow.cosExact, 'truncate_iter note: cosine');
+  showsValue(m[4], nRow.peakBytes / MB, 'truncate_iter note: Neumann-RBP peak MB');
+  showsValue(m[5], tRow.peakBytes / MB, 'truncate_iter note: TBPTT peak MB');
+  const fw = gcReport.forward;
+  m = new RegExp(`(?:✓ (\\d+) steps to ${NUM}|✗ not below ${NUM} in (\\d+) steps) · residual ${NUM} · ρ\\(J\\) = ${NUM}`).exec(tNote);
+  assert(m, `num_update note: ${tNote}`);
+  if (fw.stepsToTol !== null) showsValue(m[1], fw.stepsToTol, 'num_update note: steps to tolerance');
+  else showsValue(m[4], fw.steps, 'num_update note: steps');
+  showsValue(m[2] ?? m[3], fw.tol, 'num_update note: tolerance');
+  showsValue(m[5], fw.finalRel, 'num_update note: final residual');
+  showsValue(m[6], gcReport.rho, 'num_update note: ρ(J)');
+  assert(vNote.includes(gcReport.verdict.message), `grad_method note: '${vNote}', recorded verdict '${gcReport.verdict.message}'`);
+
+  // Another run (from the palette, not of this config) takes over the dashboard, so that the hover's
+  // link below has to open the dashboard at the check's run: neither the newest nor the one shown.
+  const runSelected = () => webview().locator('#run-select').evaluate((el) => el.value).catch(() => undefined);
+  await palette('RBP Lab: Run Hopfield Associative Memory');
+  const other = await waitNewRun(runCount + 2, 120_000);
+  for (let i = 0; (await runSelected()) !== other.id; i++) {
+    if (i > 100) throw new Error(`the dashboard did not follow run ${other.id} (shows ${await runSelected()})`);
+    await page.waitForTimeout(200);
+  }
+  await waitStatus(['completed'], 60_000);
+  log(`run ${other.id} from the palette now on the dashboard; the config's notes still show ${gc.id}`);
 
   // Hover on the T line: the notes, a data-URI SVG chart (rendered), a link to the dashboard.
   await page.locator('.view-line', { hasText: 'num_update' }).first().locator('span', { hasText: 'num_update' }).last().hover();
   const hover = page.locator('.monaco-hover').filter({ hasText: 'Forward convergence' }).first();
   await hover.waitFor({ timeout: 10_000 });
-  const hoverText = await hover.innerText();
-  assert(/Open .* in the dashboard/.test(hoverText), `hover has the dashboard link: ${hoverText.slice(0, 200)}`);
+  const hoverText = (await hover.innerText()).replace(/\s+/g, ' ');
+  assert(hoverText.includes(`Open ${gc.id} in the dashboard`), `hover has the link to ${gc.id}: ${hoverText.slice(0, 300)}`);
+  m = new RegExp(`Forward convergence \\(T = (\\d+)\\): relative residual ${NUM} after (\\d+) steps; (?:below ${NUM} after (\\d+) steps|never below ${NUM})\\. Spectral radius of J at the fixed point: ${NUM}`).exec(hoverText);
+  assert(m, `num_update hover: ${hoverText.slice(0, 300)}`);
+  showsValue(m[1], gcReport.T, 'num_update hover: T');
+  showsValue(m[2], fw.finalRel, 'num_update hover: final residual');
+  showsValue(m[3], fw.steps, 'num_update hover: steps');
+  if (fw.stepsToTol !== null) showsValue(m[5], fw.stepsToTol, 'num_update hover: steps to tolerance');
+  showsValue(m[7], gcReport.rho, 'num_update hover: ρ(J)');
   const img = hover.locator('img[src^="data:image/svg+xml"]');
   const imgW = (await img.count()) ? await img.first().evaluate((el) => el.naturalWidth) : 0;
   log(`hover: chart image ${imgW ? `rendered, ${imgW} px wide` : 'not rendered'}; "${hoverText.split('\n')[0].slice(0, 100)}"`);
   await page.screenshot({ path: path.join(results, 'e2e-config-hover.png') });
-  const bwdImg = await (async () => {
+  const { bwdImg, bwdText } = await (async () => {
     await page.mouse.move(5, 5);
     await page.keyboard.press('Escape');
     await page.locator('.view-line', { hasText: 'truncate_iter' }).first().locator('span', { hasText: 'truncate_iter' }).last().hover();
     const h = page.locator('.monaco-hover').filter({ hasText: 'Gradient at K' }).first();
     await h.waitFor({ timeout: 10_000 });
-    return h.locator('img[src^="data:image/svg+xml"]').count();
+    return { bwdImg: await h.locator('img[src^="data:image/svg+xml"]').count(), bwdText: (await h.innerText()).replace(/\s+/g, ' ') };
   })();
   assert(bwdImg === 1, 'the truncate_iter hover charts the adjoint residual of the check');
+  m = new RegExp(`Gradient at K = (\\d+) \\(Neumann-RBP\\): relative error ${NUM} and cosine ${NUM} against the exact implicit gradient; against BPTT ${NUM} / ${NUM}\\. Time (\\d+) ms, peak tensor memory ${NUM} MB \\(TBPTT at this K: ${NUM} MB, (\\d+) ms\\)`).exec(bwdText);
+  assert(m && m[1] === '20', `truncate_iter hover: ${bwdText.slice(0, 400)}`);
+  [nRow.relErrExact, nRow.cosExact, nRow.relErrBptt, nRow.cosBptt, nRow.timeMs, nRow.peakBytes / MB, tRow.peakBytes / MB, tRow.timeMs].forEach((v, i) => showsValue(m[i + 2], v, `truncate_iter hover, number ${i + 1}`));
+  log(`hovers show the check's numbers: "${bwdText.slice(0, 160)}…"`);
   const bwdW = await page.locator('.monaco-hover img[src^="data:image/svg+xml"]').first().evaluate((el) => el.naturalWidth);
   assert(bwdW > 0, `data-URI SVG rendered in the hover (${bwdW} px)`);
   // The link opens the dashboard at that run.
   await page.locator('.monaco-hover a', { hasText: 'in the dashboard' }).first().click();
-  await webview().locator('body[data-status]').waitFor({ timeout: 30_000 });
-  log('the hover link opened the dashboard');
+  for (let i = 0; (await runSelected()) !== gc.id; i++) {
+    if (i > 150) throw new Error(`the hover's link did not open the dashboard at ${gc.id} (it shows ${await runSelected()})`);
+    await page.waitForTimeout(200);
+  }
+  // It shows that run: the comparison view with the check's Neumann-RBP row at K = 20.
+  await webview().locator("#compare-headline[data-rel-err-exact]").waitFor({ timeout: 30_000 });
+  const shown = await webview().locator('#compare-headline').evaluate((el) => ({ ...el.dataset }));
+  assert(shown.K === '20' && Number(shown.relErrExact) === nRow.relErrExact && Number(shown.peakBytes) === nRow.peakBytes, `the dashboard shows ${gc.id}'s check: ${JSON.stringify(shown)}`);
+  assert((await webview().locator('body').getAttribute('data-view')) === 'compare', 'in the comparison view');
+  log(`the hover link opened the dashboard at ${gc.id}`);
   await page.keyboard.press('Escape');
 
   // Compare TBPTT vs Neumann-RBP from its lens, at K = 2, 5.
@@ -395,7 +504,7 @@ async function main() {
   } catch {
     /* the Compare command asked nothing */
   }
-  const cmp = await waitNewRun(runCount + 2, 120_000);
+  const cmp = await waitNewRun(runCount + 3, 120_000);
   assert(cmp.desc.status === 'completed', `compare run ${cmp.id} ${cmp.desc.status}`);
   const cmpEvents = fs.readFileSync(path.join(cmp.dir, 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   const result = cmpEvents.find((e) => e.type === 'gradcheck/result');
@@ -407,11 +516,28 @@ async function main() {
 
   // ▶ Run from its lens: a 3-step Neumann-RBP K=10 training run (the workspace's smoke settings); live notes.
   await lens('▶ Run').click();
-  const tr = await waitNewRun(runCount + 3, 120_000);
+  const tr = await waitNewRun(runCount + 4, 120_000);
   assert(tr.desc.status === 'completed' && tr.desc.method === 'Neumann_RBP', `run from the lens ${tr.id}: ${tr.desc.status} ${tr.desc.method}`);
   const tNote2 = await waitAfter('num_update', /\(last run, step 3\)/, 30_000);
   const kNote3 = await waitAfter('truncate_iter', /Neumann-RBP: adjoint residual .* after \d+ iterations \(last run\)/, 10_000);
   log(`run ${tr.id} → num_update: "${tNote2}"; truncate_iter: "${kNote3}"`);
+  // The run's notes carry its last step's recorded numbers: forward residuals, ρ(J), adjoint residuals.
+  const trEvents = eventsOf(tr.dir);
+  const lastOf = (type) => trEvents.filter((e) => e.type === type).at(-1);
+  const [tFwd, tBwd, tDiag] = [lastOf('trace/forward'), lastOf('trace/backward'), lastOf('diagnostics')];
+  assert(tFwd && tBwd && tDiag, `run ${tr.id} recorded forward and backward traces and diagnostics`);
+  m = new RegExp(`(?:✓ (\\d+) steps to 0\\.0001|✗ not below 0\\.0001) · residual ${NUM} · ρ\\(J\\) = ${NUM} \\(last run, step (\\d+)\\)`).exec(tNote2);
+  assert(m, `num_update note of the run: ${tNote2}`);
+  const firstBelow = tFwd.rel.findIndex((v) => v !== null && v < 1e-4);
+  assert(firstBelow >= 0 ? m[1] === String(firstBelow + 1) : m[1] === undefined, `num_update note: steps to 1e-4 '${m[1]}', recorded ${firstBelow + 1}`);
+  showsValue(m[2], tFwd.rel.at(-1), 'num_update note of the run: final residual');
+  showsValue(m[3], tDiag.rho, 'num_update note of the run: ρ(J)');
+  showsValue(m[4], tFwd.step + 1, 'num_update note of the run: step');
+  const adj = tBwd.residual.filter((v) => v !== null);
+  m = new RegExp(`Neumann-RBP: adjoint residual ${NUM} after (\\d+) iterations`).exec(kNote3);
+  assert(m, `truncate_iter note of the run: ${kNote3}`);
+  showsValue(m[1], adj.at(-1), 'truncate_iter note of the run: adjoint residual');
+  showsValue(m[2], adj.length, 'truncate_iter note of the run: iterations');
   await page.screenshot({ path: path.join(results, 'e2e-config-run.png') });
 
   // The notes survive an editor switch.

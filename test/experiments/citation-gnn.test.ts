@@ -14,11 +14,11 @@ import { builtinConfig } from '../../src/config/load';
 import type { RbpConfig } from '../../src/config/load';
 import { GruGnnSystem, GnnGraph } from '../../src/experiments/citation-gnn/model';
 import { createCitationSession, loadCitationData, CitationData, DATA_ENV } from '../../src/experiments/citation-gnn/experiment';
-import { getExperiment } from '../../src/experiments';
+import { loadExperiment } from '../../src/experiments';
 import { RunError } from '../../src/experiments/types';
 import { diagnose, runExperiment } from '../../src/run/runner';
 import type { WorkerEvent } from '../../src/protocol/messages';
-import { useBackend, planetoidDir, randomDirection, dotAll } from '../helpers/setup';
+import { useBackend, planetoidDir, coraSkip, randomDirection, dotAll } from '../helpers/setup';
 import { assertSameLinearization, assertNoLeaks, assertMethodsAgree } from '../helpers/checks';
 
 before(useBackend);
@@ -193,8 +193,8 @@ test('a gradient call on the GNN leaves no tensor behind (every method)', () => 
 
 // ---- Cora ----
 
-const haveCora = fs.existsSync(path.join(planetoidDir, 'ind.cora.graph'));
-const skipCora = haveCora ? false : `Planetoid Cora not found in ${planetoidDir} (put ind.cora.* there to run this test)`;
+const skipCora = coraSkip();
+const haveCora = !skipCora;
 let coraCache: CitationData | undefined;
 function cora(): CitationData {
   return (coraCache ??= loadCitationData(builtinConfig('cora')!, { dataDir: planetoidDir, log: () => undefined }));
@@ -284,13 +284,14 @@ function withEnv<T>(value: string | undefined, fn: () => T): T {
   }
 }
 
-test('a missing or incomplete data folder is a RunError(bad-data) naming the file, the folder and how to fix it', () => {
+test('a missing or incomplete data folder is a RunError(bad-data) naming the file, the folder and how to fix it', async () => {
   const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'rbp-nodata-'));
   const partial = fs.mkdtempSync(path.join(os.tmpdir(), 'rbp-partial-'));
   fs.writeFileSync(path.join(partial, 'ind.cora.x'), '');
   const gone = path.join(empty, 'does-not-exist');
   const config = builtinConfig('cora')!;
-  const create = (dataDir: string) => getExperiment('CitationRunner')!.create(config, 'Neumann_RBP', 5, { dataDir, log: () => undefined });
+  const experiment = (await loadExperiment('CitationRunner'))!;
+  const create = (dataDir: string) => experiment.create(config, 'Neumann_RBP', 5, { dataDir, log: () => undefined });
   try {
     withEnv(undefined, () => {
       for (const [dir, file] of [[empty, 'ind.cora.graph'], [partial, 'ind.cora.allx'], [gone, 'does not exist']] as const) {

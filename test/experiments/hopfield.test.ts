@@ -54,12 +54,14 @@ function peak(sys: HopfieldSystem, m: MethodName, K: number, T = 50): number {
 
 test('Neumann-RBP peak memory is flat in K while TBPTT grows (full-size Hopfield)', () => {
   const sys = new HopfieldSystem(HOPFIELD_DEFAULTS, [images[0]]);
+  const state = sys.n * 4;
+  // Here the peak is four W-sized matrices reached before the adjoint loop, so a Neumann-RBP that
+  // keeps its K vectors alive passes this check: test/core/memory.test.ts catches that one.
   const n5 = peak(sys, 'Neumann_RBP', 5, 100);
   const n80 = peak(sys, 'Neumann_RBP', 80, 100);
-  assert.ok(Math.abs(n80 - n5) / n5 < 0.1, `Neumann-RBP peak K=5 ${n5} vs K=80 ${n80}`);
+  assert.ok(Math.abs(n80 - n5) < state, `Neumann-RBP peak K=5 ${n5} vs K=80 ${n80}`);
   const t5 = peak(sys, 'TBPTT', 5, 100);
   const t80 = peak(sys, 'TBPTT', 80, 100);
-  const state = sys.n * 4;
   // TBPTT keeps every state of the window (and one adjoint per step): at least 2·75 more states.
   assert.ok(t80 - t5 >= 150 * state, `TBPTT peak should grow with K: K=5 ${t5}, K=80 ${t80}`);
   sys.dispose();

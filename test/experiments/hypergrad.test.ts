@@ -9,19 +9,21 @@ import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf, Tensor } from '../../src/core/tf';
 import { selectBackend } from '../../src/core/backend';
-import { getMethod, METHOD_NAMES } from '../../src/core/gradients';
+import { getMethod, methodNames } from '../../src/core/gradients';
 import { genericLinearization, lossGradients } from '../../src/core/system';
 import { compareGrads } from '../../src/core/metrics';
 import { NaiveSolver } from '../../src/core/solvers/naive';
 import { dispose } from '../../src/core/state';
 import { Rng } from '../../src/core/random';
-import { HypergradSystem, HYPERGRAD_DEFAULTS, HypergradOptions, FusedMlpPoint, MlpPoint, mlpPass, packTheta } from '../../src/experiments/hypergrad/model';
+import { HypergradSystem, HYPERGRAD_DEFAULTS, HypergradOptions } from '../../src/experiments/hypergrad/model';
+import { FusedMlpPoint, MlpPoint, mlpPass } from '../../src/experiments/hypergrad/mlp';
+import { packTheta } from '../../src/experiments/hypergrad/layout';
 import { fusedAvailable, fusedMomentum, fusedPoint } from '../../src/experiments/hypergrad/fused';
 import { syntheticDataset, loadHypergradMnist, BatchSchedule } from '../../src/experiments/hypergrad/data';
 import { createHypergradSession } from '../../src/experiments/hypergrad/experiment';
-import { getExperiment } from '../../src/experiments';
+import { loadExperiment } from '../../src/experiments';
 import type { RbpConfig } from '../../src/config/load';
-import { assertNoLeaks, assertSameLinearization } from '../helpers/checks';
+import { assertMethodsAgree, assertNoLeaks, assertSameLinearization } from '../helpers/checks';
 
 before(async () => {
   await selectBackend('wasm');
@@ -302,35 +304,28 @@ test('TBPTT with K = T equals BPTT; TBPTT with K < T does not', () => {
 test('every method runs and returns finite gradients; fast path = generic path for each', (t) => {
   const fast = makeSystem({ initScale: 0.3 });
   const slow = makeSystem({ initScale: 0.3, analytic: false });
-  for (const m of METHOD_NAMES) {
-    const opts = { T, K: 4, exactMaxIter: 30 };
-    const a = getMethod(m).compute(fast, opts);
-    const b = getMethod(m).compute(slow, opts);
-    assert.ok(Number.isFinite(a.loss), `${m} loss`);
-    const v = a.grads.flatMap((x) => Array.from(x.dataSync()));
-    assert.equal(v.length, 2 * fast.P);
-    assert.ok(v.every(Number.isFinite), `${m} gradient finite`);
-    assert.ok(v.some((x) => x !== 0), `${m} gradient non-zero`);
-    const e = relDiff(a.grads, b.grads);
-    // CG-based methods amplify float32 round-off a little more; 'exact' (30 CG iterations on the
-    // normal equations, far from converged at T = 8) amplifies it by ~10⁴: its tolerance is the
-    // generic path's own change when the learning rates move by a few float32 ulps.
-    let tol = m === 'CG_RBP' ? 1e-3 : 1e-4;
-    if (m === 'exact') {
-      const a0 = slow.logLr.clone();
-      slow.logLr.assign(tf.mul(a0, 1 + 3e-7));
-      const c = getMethod(m).compute(slow, opts);
-      slow.logLr.assign(a0);
-      const noise = relDiff(c.grads, b.grads);
-      t.diagnostic(`exact: generic vs generic with α·(1 + 3e-7): rel ${noise}`);
-      tol = Math.max(1e-3, 3 * noise);
-      dispose(c.grads, c.lossGrads, [a0]);
-    }
-    t.diagnostic(`${m}: analytic vs generic rel err ${e} (tolerance ${tol})`);
-    assert.ok(e < tol, `${m}: analytic vs generic rel err ${e}`);
-    assert.ok(Math.abs(a.loss - b.loss) < 1e-5 * Math.abs(b.loss), `${m} loss`);
-    dispose(a.grads, a.lossGrads, b.grads, b.lossGrads);
-  }
+  const opts = { T, K: 4, exactMaxIter: 30 };
+  // CG-based methods amplify float32 round-off a little more; 'exact' (30 CG iterations on the
+  // normal equations, far from converged at T = 8) amplifies it by ~10⁴: its tolerance is the
+  // generic path's own change when the learning rates move by a few float32 ulps.
+  const b = getMethod('exact').compute(slow, opts);
+  const a0 = slow.logLr.clone();
+  slow.logLr.assign(tf.mul(a0, 1 + 3e-7));
+  const c = getMethod('exact').compute(slow, opts);
+  slow.logLr.assign(a0);
+  const noise = relDiff(c.grads, b.grads);
+  t.diagnostic(`exact: generic vs generic with α·(1 + 3e-7): rel ${noise}`);
+  dispose(b.grads, b.lossGrads, c.grads, c.lossGrads, [a0]);
+  const tol = (m: string) => (m === 'exact' ? Math.max(1e-3, 3 * noise) : m === 'CG_RBP' ? 1e-3 : 1e-4);
+  assertMethodsAgree(fast, [{ sys: slow, tol, label: 'generic' }], opts, methodNames(), {
+    each: (m, a) => {
+      assert.ok(Number.isFinite(a.loss), `${m} loss`);
+      const v = a.grads.flatMap((x) => Array.from(x.dataSync()));
+      assert.equal(v.length, 2 * fast.P);
+      assert.ok(v.every(Number.isFinite), `${m} gradient finite`);
+      assert.ok(v.some((x) => x !== 0), `${m} gradient non-zero`);
+    },
+  });
   fast.dispose();
   slow.dispose();
 });
@@ -388,8 +383,8 @@ test('model.last_step: minibatch makes the RBP-family last step use its own mini
   session.dispose();
 });
 
-test('the experiment is registered for HypergradRunner and rejects a mismatched MLP', () => {
-  const e = getExperiment('HypergradRunner');
+test('the experiment is registered for HypergradRunner and rejects a mismatched MLP', async () => {
+  const e = await loadExperiment('HypergradRunner');
   assert.ok(e);
   assert.deepEqual(e.names, ['hypergrad']);
   const bad = smallConfig('BPTT');

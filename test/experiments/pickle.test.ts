@@ -5,19 +5,10 @@ import * as os from 'os';
 import * as path from 'path';
 import { loadPickle, PickleError, UnsafePickleError, isCsrMatrix, isNdArray, toAdjacency, toDense2D, type NdArray } from '../../src/experiments/citation-gnn/pickle';
 import { Rng } from '../../src/core/random';
+import { planetoidDir, coraSkip } from '../helpers/setup';
 
-/** The shared Planetoid folder: <repo>/../shared/data/planetoid, found from the source or the compiled test. */
-function planetoidDir(): string | undefined {
-  for (let d = __dirname, i = 0; i < 6; i++, d = path.dirname(d)) {
-    const c = path.join(d, 'shared', 'data', 'planetoid');
-    if (fs.existsSync(path.join(c, 'ind.cora.graph'))) return c;
-    const c2 = path.join(d, '..', 'shared', 'data', 'planetoid');
-    if (fs.existsSync(path.join(c2, 'ind.cora.graph'))) return path.resolve(c2);
-  }
-  return undefined;
-}
-const DATA = planetoidDir();
-const SKIP = DATA ? false : 'the Planetoid Cora files (../shared/data/planetoid/ind.cora.*) are not present';
+const SKIP = coraSkip();
+const DATA = planetoidDir;
 
 /** Build pickle bytes from opcode strings (latin1) and raw byte arrays. */
 function bytes(...parts: (string | number[] | Uint8Array)[]): Buffer {
@@ -30,7 +21,7 @@ const i32 = (v: number): Buffer => {
 };
 
 test('real Cora pickles decode to the expected arrays, sparse matrices and adjacency lists', { skip: SKIP }, () => {
-  const dir = DATA as string;
+  const dir = DATA;
   const load = (s: string): unknown => loadPickle(fs.readFileSync(path.join(dir, `ind.cora.${s}`)), `ind.cora.${s}`);
   const allx = load('allx');
   assert.ok(isCsrMatrix(allx));
@@ -104,7 +95,7 @@ test('globals outside the allow-list are rejected, naming the global, before any
 });
 
 test('truncated and corrupt pickles give a clear PickleError, never a hang or a TypeError', { skip: SKIP }, () => {
-  const dir = DATA as string;
+  const dir = DATA;
   const full = fs.readFileSync(path.join(dir, 'ind.cora.x'));
   const half = full.subarray(0, Math.floor(full.length / 2));
   assert.throws(() => loadPickle(half, 'ind.cora.x'), (err: unknown) => {

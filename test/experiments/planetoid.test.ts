@@ -7,17 +7,10 @@ import { loadPlanetoid, randomSplit, PlanetoidError } from '../../src/experiment
 import { loadPickle, toDense2D } from '../../src/experiments/citation-gnn/pickle';
 import { pcaReduce, symmetricEigen } from '../../src/experiments/citation-gnn/pca';
 import { Rng } from '../../src/core/random';
+import { planetoidDir, coraSkip } from '../helpers/setup';
 
-function planetoidDir(): string | undefined {
-  for (let d = __dirname, i = 0; i < 6; i++, d = path.dirname(d)) {
-    for (const c of [path.join(d, 'shared', 'data', 'planetoid'), path.resolve(d, '..', 'shared', 'data', 'planetoid')]) {
-      if (fs.existsSync(path.join(c, 'ind.cora.graph'))) return c;
-    }
-  }
-  return undefined;
-}
-const DATA = planetoidDir();
-const SKIP = DATA ? false : 'the Planetoid Cora files (../shared/data/planetoid/ind.cora.*) are not present';
+const SKIP = coraSkip();
+const DATA = planetoidDir;
 
 // ---- A tiny protocol-2 pickle writer producing the same structures as Python 2 cPickle + numpy/scipy.
 const cat = (...parts: (string | Buffer)[]): Buffer => Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'latin1') : p)));
@@ -106,7 +99,7 @@ function writeSynthetic(dir: string): void {
 
 test('real Cora: 2708 nodes, 1433 features, 7 classes, 10,858 entries / 10,556 directed / 5,278 undirected edges', { skip: SKIP }, () => {
   const t0 = performance.now();
-  const d = loadPlanetoid(DATA as string, 'cora');
+  const d = loadPlanetoid(DATA, 'cora');
   console.log(`[planetoid] Cora loaded in ${(performance.now() - t0).toFixed(0)} ms`);
   assert.equal(d.numNodes, 2708);
   assert.equal(d.numFeatures, 1433);
@@ -149,8 +142,8 @@ test('real Cora: 2708 nodes, 1433 features, 7 classes, 10,858 entries / 10,556 d
   let nnz = 0;
   for (const v of d.features) if (v !== 0) nnz++;
   assert.equal(nnz, 49216);
-  const tx = toDense2D(loadPickle(fs.readFileSync(path.join(DATA as string, 'ind.cora.tx')), 'tx'), 'tx');
-  const testIndex = fs.readFileSync(path.join(DATA as string, 'ind.cora.test.index'), 'utf8').trim().split('\n').map(Number);
+  const tx = toDense2D(loadPickle(fs.readFileSync(path.join(DATA, 'ind.cora.tx')), 'tx'), 'tx');
+  const testIndex = fs.readFileSync(path.join(DATA, 'ind.cora.test.index'), 'utf8').trim().split('\n').map(Number);
   for (const k of [0, 1, 500, 999]) {
     const node = testIndex[k];
     assert.deepEqual(Array.from(d.features.subarray(node * 1433, (node + 1) * 1433)), Array.from(tx.data.subarray(k * 1433, (k + 1) * 1433)), `test row ${k} → node ${node}`);
@@ -248,7 +241,7 @@ test('symmetricEigen diagonalises a symmetric matrix', () => {
 });
 
 test('PCA on Cora: orthonormal components, top variance equals power iteration on the covariance, fast', { skip: SKIP }, () => {
-  const d = loadPlanetoid(DATA as string, 'cora');
+  const d = loadPlanetoid(DATA, 'cora');
   const { numNodes: N, numFeatures: F, features: X } = d;
   const k = 16;
   const t0 = performance.now();

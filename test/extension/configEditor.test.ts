@@ -1,38 +1,24 @@
-/** The vscode-free half of the config editor (src/extension/configEditor/model.ts). */
+/** The vscode-free half of the config editor (src/extension/configEditor/: model, lines, dataFolder, digest, sparkline, hover). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { parseConfigText } from '../../src/config/load';
-import { notesFromGradcheck, notesFromRun } from '../../src/config/inline';
 import type { GradcheckReport, GradcheckRow } from '../../src/run/gradcheck';
 import type { Envelope } from '../../src/protocol/messages';
-import {
-  configDiagnostics,
-  configModel,
-  dataFolderProblem,
-  detectRunner,
-  digestEvents,
-  foldEvent,
-  hoverMarkdown,
-  issueSpan,
-  lensLine,
-  LineIndex,
-  lineDecorations,
-  nearestK,
-  notesForRun,
-  placeNotes,
-  sparklineSvg,
-  svgDataUri,
-} from '../../src/extension/configEditor/model';
+import { configDiagnostics, detectRunner, lensLine, lineDecorations, placeNotes } from '../../src/extension/configEditor/model';
+import { issueSpan, LineIndex } from '../../src/extension/configEditor/lines';
+import { dataFolderProblem } from '../../src/extension/configEditor/dataFolder';
+import { configModel, digestEvents, foldEvent, nearestK, notesForRun } from '../../src/extension/configEditor/digest';
+import { sparklineSvg, svgDataUri } from '../../src/extension/configEditor/sparkline';
+import { hoverMarkdown } from '../../src/extension/configEditor/hover';
 import { repoRoot } from '../helpers/setup';
 
 const repo = repoRoot;
 const read = (f: string) => fs.readFileSync(path.join(repo, 'configs', f), 'utf8');
 const hopfield = read('hopfield.yaml');
 const lineOf = (text: string, re: RegExp) => text.split('\n').findIndex((l) => re.test(l));
-const fns = { notesFromGradcheck, notesFromRun };
 
 test('configs are detected by their top-level runner', () => {
   assert.equal(detectRunner(hopfield), 'HopfieldRunner');
@@ -142,7 +128,7 @@ test('a gradient check puts its notes on the T, truncate_iter and grad_method li
   assert.equal(nearestK([5, 10, 20], 20), 20);
   const digest = digestEvents([started('gradcheck'), env({ type: 'gradcheck/row', row: report.rows[0] }, 1), env({ type: 'gradcheck/result', report }, 2), env({ type: 'run/finished', status: 'completed', elapsedMs: 1, summary: {} }, 3)]);
   assert.equal(digest.rows, 1);
-  const run = notesForRun(cfg, digest, fns);
+  const run = notesForRun(cfg, digest);
   assert.equal(run.kind, 'gradcheck');
   assert.equal(run.status, 'completed');
   const lines = placeNotes(parsed, run.notes);
@@ -160,11 +146,11 @@ test('a running gradient check says so; a failed run says why', () => {
   const d = digestEvents([started('gradcheck')]);
   foldEvent(d, env({ type: 'gradcheck/row', row: report.rows[0] }, 1));
   foldEvent(d, env({ type: 'gradcheck/row', row: report.rows[1] }, 2));
-  const live = notesForRun(cfg, d, fns);
+  const live = notesForRun(cfg, d);
   assert.equal(live.status, 'running');
   assert.equal(live.notes[0].text, '⋯ gradient check running (2/6 rows)');
   foldEvent(d, env({ type: 'run/failed', kind: 'bad-data', reason: 'no data', elapsedMs: 1 }, 3));
-  const failed = notesForRun(cfg, d, fns);
+  const failed = notesForRun(cfg, d);
   assert.equal(failed.status, 'failed');
   assert.equal(failed.notes.at(-1)!.level, 'bad');
   assert.match(failed.notes.at(-1)!.text, /last gradient check failed \(bad-data\): no data/);
@@ -182,13 +168,13 @@ test('a training run gives live notes, the forward residual and the adjoint resi
     env({ type: 'diagnostics', step: 1, rho: 0.5, verdict: report.verdict }, 5),
   ]);
   assert.equal(d.events.length, 4, 'one event of each kind kept');
-  const live = notesForRun(cfg, d, fns);
+  const live = notesForRun(cfg, d);
   assert.equal(live.status, 'running');
   assert.match(live.notes[0].text, /✓ 3 steps to 0.0001 .*\(running, step 2\)/);
   assert.deepEqual(live.forward, [1, 0.01, 1e-6]);
   assert.deepEqual(live.backward?.values, [0.5, 1e-5]);
   foldEvent(d, env({ type: 'run/finished', status: 'completed', elapsedMs: 1, summary: {} }, 6));
-  const done = notesForRun(cfg, d, fns);
+  const done = notesForRun(cfg, d);
   assert.match(done.notes[0].text, /\(last run, step 2\)/);
   const lines = placeNotes(parsed, done.notes);
   assert.deepEqual(lines.map((l) => l.path), ['model.num_update', 'model.truncate_iter', 'model.grad_method']);

@@ -8,7 +8,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { setUpGpuBackend, classifyNpmFailure, classifyLoadFailure, findNpm } from '../../src/extension/gpuSetup';
-import { findOnPath } from '../../src/extension/workerHost';
+import { findOnPath, MIN_NODE_MAJOR } from '../../src/extension/workerHost';
+import { repoRoot } from '../helpers/setup';
 
 const node = findOnPath('node') ?? process.execPath;
 
@@ -66,4 +67,16 @@ test('failures are explained: network, wrong Node, missing CUDA 11.2 / cuDNN 8',
   assert.equal(cuda.failure, 'no-cuda');
   assert.match(cuda.message, /CUDA 11\.2 \/ cuDNN 8/);
   assert.equal(classifyLoadFailure('Error: The module was compiled against a different Node.js version using NODE_MODULE_VERSION 108').failure, 'wrong-node');
+});
+
+test('a system Node older than package.json’s engines.node is refused, naming the version needed', async () => {
+  const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { engines: { node: string } };
+  assert.equal(pkg.engines.node, `>=${MIN_NODE_MAJOR}`, 'MIN_NODE_MAJOR is engines.node');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rbp-old-node-'));
+  const fake = path.join(dir, 'node');
+  fs.writeFileSync(fake, '#!/bin/sh\necho "v18.19.0 linux x64"\n', { mode: 0o755 });
+  const r = await setUpGpuBackend({ storageDir: dir, nodePath: fake, log: () => undefined });
+  assert.equal(r.ok, false);
+  assert.equal(r.failure, 'wrong-node', r.message);
+  assert.match(r.message, new RegExp(`v18\\.19\\.0 .* needs Node\\.js ${MIN_NODE_MAJOR} or later`));
 });

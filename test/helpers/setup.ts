@@ -1,5 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
+import { test } from 'node:test';
 import { selectBackend, BackendName } from '../../src/core/backend';
 import { tf } from '../../src/core/tf';
 
@@ -29,5 +30,29 @@ export const repoRoot = (() => {
   return dir;
 })();
 
-/** ../shared/data/planetoid beside the checkout (tests and CI read Cora from there). */
-export const planetoidDir = path.resolve(repoRoot, '..', 'shared', 'data', 'planetoid');
+/** ../shared beside the checkout (read-only data: Planetoid files); RBP_SHARED_DIR points elsewhere. */
+export const sharedDir = path.resolve(process.env.RBP_SHARED_DIR ?? path.join(repoRoot, '..', 'shared'));
+
+/** ../shared/data/planetoid (tests and CI read Cora from there). */
+export const planetoidDir = path.join(sharedDir, 'data', 'planetoid');
+
+/** The Planetoid Cora files the Cora tests read. */
+export const CORA_FILES = ['x', 'y', 'tx', 'ty', 'allx', 'ally', 'graph', 'test.index'].map((s) => `ind.cora.${s}`);
+
+/**
+ * The `skip` of the tests that need the Cora files of ../shared: false when they are all there.
+ * When some are missing a local run skips those tests and says which files; a CI run
+ * (CI=true) skips them too but adds a failing test that names the files, so that CI never passes
+ * with them skipped. Call once per suite, at load.
+ */
+export function coraSkip(): false | string {
+  const missing = CORA_FILES.filter((f) => !fs.existsSync(path.join(planetoidDir, f)));
+  if (!missing.length) return false;
+  const reason = `the Planetoid Cora files ${missing.join(', ')} are not in ${planetoidDir}`;
+  if (process.env.CI === 'true') {
+    test('the shared Cora data this suite needs is present (required in CI)', () => {
+      throw new Error(`${reason}: CI runs every Cora test (.ci/run checks for the files up front)`);
+    });
+  }
+  return `${reason} (a local run skips these tests; CI fails)`;
+}

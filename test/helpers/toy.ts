@@ -2,7 +2,8 @@
  * A small smooth test system with a two-tensor state, so that the generic library code is
  * exercised on more than one model:
  *   a' = tanh(W a + U x + c),   b' = β b + σ(a') ⊙ s  (β = ½ by default),     L = ½ ||V a + b·1 − y||²  (V: loss parameter)
- * `scale` sets ||W||: small → contractive (ρ < 1), large → not.
+ * `scale` sets ||W||: small → contractive (ρ < 1), large → not. `batch` rows of x (2 by default): a
+ * large batch makes the state large against the weights, so stored state vectors dominate memory.
  */
 import { tf, Tensor } from '../../src/core/tf';
 import { tanh, sigmoid } from '../../src/core/activations';
@@ -18,9 +19,11 @@ export class ToySystem implements DynamicSystem {
   private readonly y: Tensor;
   readonly n: number;
   private readonly bDecay: number;
+  private readonly batch: number;
 
-  constructor(opts: { n?: number; m?: number; scale?: number; seed?: number; bDecay?: number } = {}) {
+  constructor(opts: { n?: number; m?: number; scale?: number; seed?: number; bDecay?: number; batch?: number } = {}) {
     this.bDecay = opts.bDecay ?? 0.5;
+    const batch = (this.batch = opts.batch ?? 2);
     const n = (this.n = opts.n ?? 12);
     const m = opts.m ?? 5;
     const rng = new Rng(opts.seed ?? 3);
@@ -31,12 +34,12 @@ export class ToySystem implements DynamicSystem {
     const s = tf.tensor2d(rng.normalArray(n, 0.5), [1, n]);
     this.params = [W, U, c, s].map((t) => owned(t));
     this.lossParams = [owned(tf.tensor2d(rng.normalArray(n * 3, 0.3), [n, 3]))];
-    this.x = tf.tensor2d(rng.normalArray(2 * m), [2, m]);
-    this.y = tf.tensor2d(rng.normalArray(2 * 3), [2, 3]);
+    this.x = tf.tensor2d(rng.normalArray(batch * m), [batch, m]);
+    this.y = tf.tensor2d(rng.normalArray(batch * 3), [batch, 3]);
   }
 
   initialState(): State {
-    return [tf.zeros([2, this.n]), tf.zeros([2, this.n])];
+    return [tf.zeros([this.batch, this.n]), tf.zeros([this.batch, this.n])];
   }
 
   step(h: State, w: Tensor[], _t: number, _phase: StepPhase): State {

@@ -125,3 +125,44 @@ test('gradient-check rows survive JSON: NaN and Inf come back as NaN, not null',
   assert.equal((e as { row: { cosExact: number } }).row.cosExact.toFixed(6), 'NaN');
   assert.throws(() => parseWorkerEvent({ ...wire, row: { ...wire.row, loss: 'x' } }), /loss/);
 });
+
+test('a message type is looked up among the channel own types only', () => {
+  // A table lookup by `type` finds "toString", "constructor" and "__proto__" on Object.prototype.
+  for (const type of ['toString', 'constructor', '__proto__', 'hasOwnProperty']) {
+    assert.throws(() => parseWorkerEvent({ type, ...stamp(0) }), /unknown event type/, type);
+    assert.throws(() => parseWorkerEvent(JSON.parse(`{"type": ${JSON.stringify(type)}, "runId": "r", "seq": 0, "t": 0}`)), /unknown event type/, type);
+    assert.throws(() => parseWorkerMessage({ type, pid: 1 }), /unknown event type/, type);
+    assert.throws(() => parseHostCommand({ type, runId: 'a' }), /unknown command type/, type);
+    assert.throws(() => parseWebviewMessage({ type, runId: 'a' }), /unknown webview message type/, type);
+    assert.throws(() => parseHostToWebview({ type, runId: 'a' }), /unknown host message type/, type);
+  }
+  assert.throws(() => parseWorkerEvent({ ...fwd(0, 0), type: 3 }), /unknown event type 3/);
+});
+
+test('nested fields are checked as declared; NaN written as null reads back as NaN where a number may be NaN', () => {
+  const verdict = { level: 'bad', trustRbp: false, rho: NaN, forwardConverged: false, finalRelResidual: Infinity, message: 'ρ(J) could not be estimated' };
+  // ρ(J) may be null on the wire (NaN/Inf), and the verdict's numbers are revived.
+  const d = parseWorkerEvent(JSON.parse(JSON.stringify({ type: 'diagnostics', step: 3, rho: null, verdict, ...stamp(1) })));
+  assert.ok(d.type === 'diagnostics' && d.rho === null && Number.isNaN(d.verdict.rho) && Number.isNaN(d.verdict.finalRelResidual));
+  assert.throws(() => parseWorkerEvent({ type: 'diagnostics', step: 3, rho: 0.5, verdict: { ...verdict, level: 'awful' }, ...stamp(1) }), /diagnostics\.verdict: field 'level'/);
+  assert.throws(() => parseWorkerEvent({ type: 'diagnostics', step: 3, rho: 'high', verdict, ...stamp(1) }), /'rho'/);
+  // Metric values: null is NaN; a string is an error naming the metric.
+  const m = parseWorkerEvent({ type: 'metrics', step: 1, elapsedMs: 5, values: { loss: null, acc: 0.5 }, kind: 'eval', ...stamp(2) });
+  assert.ok(m.type === 'metrics' && Number.isNaN(m.values.loss) && m.values.acc === 0.5);
+  assert.throws(() => parseWorkerEvent({ type: 'metrics', step: 1, elapsedMs: 5, values: { loss: 'low' }, kind: 'eval', ...stamp(2) }), /metrics\.values: field 'loss'/);
+  // The run's backend and summary.
+  const started = { type: 'run/started', experiment: 'h', title: 'H', runner: 'HopfieldRunner', method: 'RBP', K: 5, T: 3, steps: 5, stepLabel: 'step', backend: { name: 'cpu', description: 'cpu', skipped: [{ name: 'wasm', reason: 'x' }], nodeVersion: 'v20', execPath: '/n' }, config: {}, startedAt: 'x', notes: [], ...stamp(0) };
+  assert.equal(parseWorkerEvent(started).type, 'run/started');
+  assert.throws(() => parseWorkerEvent({ ...started, backend: { ...started.backend, skipped: [{ name: 'wasm' }] } }), /run\/started\.backend\.skipped\[0\]: field 'reason'/);
+  const fin = parseWorkerEvent(JSON.parse(JSON.stringify({ type: 'run/finished', status: 'completed', elapsedMs: 1, summary: { best: NaN, dataset: 'cora', ok: true }, ...stamp(3) })));
+  assert.ok(fin.type === 'run/finished' && Number.isNaN(fin.summary.best) && fin.summary.dataset === 'cora' && fin.summary.ok === true);
+  assert.throws(() => parseWorkerEvent({ type: 'run/finished', status: 'completed', elapsedMs: 1, summary: { x: [1] }, ...stamp(3) }), /'x'/);
+  // Reviving copies: the object that was parsed is left as it was.
+  const raw = { type: 'metrics', step: 1, elapsedMs: 5, values: { loss: null }, kind: 'eval', ...stamp(2) };
+  parseWorkerEvent(raw);
+  assert.equal(raw.values.loss, null);
+});
+
+test('the host no longer sends a compare message (the webview refuses it)', () => {
+  assert.throws(() => parseHostToWebview({ type: 'compare', result: {} }), /unknown host message type "compare"/);
+});

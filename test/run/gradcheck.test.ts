@@ -3,17 +3,17 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { useBackend } from '../helpers/setup';
 import { builtinConfig } from '../../src/config/load';
-import { getExperiment } from '../../src/experiments';
+import { loadExperiment } from '../../src/experiments';
 import { gradcheck } from '../../src/run/gradcheck';
 import { diagnose } from '../../src/run/runner';
 
 before(useBackend);
 
-test('gradcheck’s ρ(J) and verdict equal a separate diagnosis at the same weights', () => {
+test('gradcheck’s ρ(J) and verdict equal a separate diagnosis at the same weights', async () => {
   const config = builtinConfig('hopfield');
   assert.ok(config);
   (config.model as Record<string, unknown>).num_update = 20;
-  const experiment = getExperiment(String(config.runner));
+  const experiment = await loadExperiment(config.runner);
   assert.ok(experiment);
   const session = experiment.create(config, 'Neumann_RBP', 5, { log: () => undefined });
   const report = gradcheck('hopfield', session, { Ks: [5], methods: ['Neumann_RBP'] });

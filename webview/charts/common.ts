@@ -2,6 +2,9 @@
 import { Chart, LineController, LineElement, PointElement, LinearScale, LogarithmicScale, Legend, Tooltip, Decimation, Filler, type ChartOptions } from 'chart.js';
 
 Chart.register(LineController, LineElement, PointElement, LinearScale, LogarithmicScale, Legend, Tooltip, Decimation, Filler);
+// As Chart.js's own UMD build does: `Chart.getChart(canvas)` in the webview's developer tools (and in
+// the webview test) shows what a chart holds and where it drew it.
+(globalThis as { Chart?: typeof Chart }).Chart = Chart;
 
 /** Smallest value a log axis shows: exact zeros (converged to machine precision) are drawn here. */
 export const LOG_FLOOR = 1e-12;

@@ -8,11 +8,11 @@
 import type { RunModel } from '../model';
 import { baseOptions, makeChart, logValue, withAlpha, type Theme, type LineChart } from './common';
 import { compareHeadline, rowsOf, sci, mib, type Row } from '../../src/shared/compareSummary';
+import { methodLabel } from '../../src/core/gradients/catalog';
 
 const $ = (id: string) => document.getElementById(id)!;
 const MiB = 2 ** 20;
 
-export const methodLabel = (m: string): string => m.replace('_RBP', '-RBP').replace('CG-RBP', 'CG-RBP');
 
 function methodColour(theme: Theme, m: string): string {
   switch (m) {

@@ -33,7 +33,5 @@ export function truncatedBackprop(system: DynamicSystem, opts: GradientOptions, 
 
 export const bptt: GradientMethod = {
   name: 'BPTT',
-  summary: 'back-propagate through all T forward steps (memory grows with T)',
-  memoryGrowsWithK: true,
   compute: (system, opts) => truncatedBackprop(system, opts, opts.T, 'BPTT'),
 };

@@ -79,8 +79,6 @@ export function cgNormalEquations(lin: Linearization, g: State, gNorm: number, o
 
 export const cgRbp: GradientMethod = {
   name: 'CG_RBP',
-  summary: 'conjugate gradient on the normal equations (I − J)(I − Jᵀ)z = (I − J)∂L/∂h*, η = 1e-5',
-  memoryGrowsWithK: false,
   compute(system, opts) {
     const s = rbpSetup(system, opts);
     const tol = opts.cgTol ?? 1e-5;

@@ -43,8 +43,6 @@ function richardson(lin: Linearization, g: State, gNorm: number, maxIter: number
 
 export const exact: GradientMethod = {
   name: 'exact',
-  summary: 'implicit gradient solved to a tight tolerance (the reference)',
-  memoryGrowsWithK: false,
   compute(system, opts) {
     const s = rbpSetup(system, opts);
     const tol = opts.exactTol ?? 1e-6;

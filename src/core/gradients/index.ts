@@ -1,6 +1,8 @@
 /**
- * Gradient-method registry. A sixth method: write `gradients/<name>.ts` exporting a
- * `GradientMethod` (its math in the doc comment), add it to METHOD_NAMES and to REGISTRY.
+ * Gradient-method registry: binds an implementation to each entry of `./catalog.ts`. A new
+ * built-in method: its entry in the catalog, `gradients/<name>.ts` exporting a `GradientMethod`
+ * (its math in the doc comment), and its line in BUILTIN below. `registerMethod` adds one at run
+ * time (tests, experiments of your own).
  */
 import { bptt } from './bptt';
 import { tbptt } from './tbptt';
@@ -8,11 +10,13 @@ import { rbp } from './rbp';
 import { cgRbp } from './cg-rbp';
 import { neumannRbp } from './neumann-rbp';
 import { exact } from './exact';
-import { METHOD_NAMES, MethodName, GradientMethod } from './types';
+import { addMethodInfo, methodNames, parseMethodName, type BuiltinMethodName, type MethodInfo } from './catalog';
+import type { GradientMethod } from './types';
 
 export * from './types';
+export { methods, methodNames, methodInfo, methodLabel, parseMethodName, takesK, type MethodInfo, type BuiltinMethodName } from './catalog';
 
-const REGISTRY: Record<MethodName, GradientMethod> = {
+const BUILTIN: Record<BuiltinMethodName, GradientMethod> = {
   BPTT: bptt,
   TBPTT: tbptt,
   RBP: rbp,
@@ -21,33 +25,24 @@ const REGISTRY: Record<MethodName, GradientMethod> = {
   exact,
 };
 
-const ALIASES: Record<string, MethodName> = Object.fromEntries([
-  ...METHOD_NAMES.map((n) => [canon(n), n]),
-  ['cg', 'CG_RBP'],
-  ['neumann', 'Neumann_RBP'],
-  ['almeidapineda', 'RBP'],
-]);
-
-function canon(s: string): string {
-  return s.toLowerCase().replace(/[\s_-]/g, '');
-}
-
-/** Accepts any case and `_`/`-`/space variants: `bptt`, `CG_RBP`, `cg-rbp`, `Neumann_RBP`, `neumann-rbp`. */
-export function parseMethodName(s: string): MethodName | undefined {
-  return ALIASES[canon(s)];
-}
+const implementations = new Map<string, GradientMethod>(Object.entries(BUILTIN));
 
 export function getMethod(name: string): GradientMethod {
   const m = parseMethodName(name);
-  if (!m) throw new Error(`unknown gradient method '${name}' (known: ${METHOD_NAMES.join(', ')})`);
-  return REGISTRY[m];
+  const impl = m === undefined ? undefined : implementations.get(m);
+  if (!impl) throw new Error(`unknown gradient method '${name}' (known: ${methodNames().join(', ')})`);
+  return impl;
 }
 
-export function allMethods(): GradientMethod[] {
-  return METHOD_NAMES.map((n) => REGISTRY[n]);
-}
-
-/** Methods whose gradient depends on K. */
-export function usesK(m: MethodName): boolean {
-  return m === 'TBPTT' || m === 'RBP' || m === 'CG_RBP' || m === 'Neumann_RBP';
+/**
+ * Add a gradient method: its catalog entry (then the CLI, config validation, the JSON schema, the
+ * pickers and every label know it) and its implementation. Returns the function that removes both.
+ */
+export function registerMethod(info: MethodInfo, compute: GradientMethod['compute']): () => void {
+  const removeInfo = addMethodInfo(info);
+  implementations.set(info.name, { name: info.name, compute });
+  return () => {
+    removeInfo();
+    implementations.delete(info.name);
+  };
 }

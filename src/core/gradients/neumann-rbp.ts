@@ -11,8 +11,6 @@ import type { BackwardIteration, GradientMethod } from './types';
 
 export const neumannRbp: GradientMethod = {
   name: 'Neumann_RBP',
-  summary: 'truncated Neumann series Σₖ (Jᵀ)ᵏ ∂L/∂h*: TBPTT time, constant memory',
-  memoryGrowsWithK: false,
   compute(system, opts) {
     const s = rbpSetup(system, opts);
     const K = opts.K;

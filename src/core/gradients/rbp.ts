@@ -12,8 +12,6 @@ import type { BackwardIteration, GradientMethod } from './types';
 
 export const rbp: GradientMethod = {
   name: 'RBP',
-  summary: 'Almeida–Pineda: iterate z ← Jᵀz + ∂L/∂h* (diverges when ρ(J) ≥ 1)',
-  memoryGrowsWithK: false,
   compute(system, opts) {
     const s = rbpSetup(system, opts);
     const K = opts.K;

@@ -9,8 +9,6 @@ import type { GradientMethod } from './types';
 
 export const tbptt: GradientMethod = {
   name: 'TBPTT',
-  summary: 'back-propagate through the last K steps only (memory grows with K)',
-  memoryGrowsWithK: true,
   compute: (system, opts) => {
     if (!(opts.K >= 1)) throw new Error(`TBPTT needs K ≥ 1 (got ${opts.K})`);
     return truncatedBackprop(system, opts, opts.K, 'TBPTT');

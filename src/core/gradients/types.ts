@@ -2,9 +2,9 @@ import type { Tensor } from '../tf';
 import type { DynamicSystem, Linearization } from '../system';
 import type { State } from '../state';
 import type { ForwardSolver, SolverStats, StepResidual } from '../solvers/types';
+import type { MethodName } from './catalog';
 
-export const METHOD_NAMES = ['BPTT', 'TBPTT', 'RBP', 'CG_RBP', 'Neumann_RBP', 'exact'] as const;
-export type MethodName = (typeof METHOD_NAMES)[number];
+export type { MethodName };
 
 /** One backward iteration k. */
 export interface BackwardIteration {
@@ -74,12 +74,11 @@ export interface GradientResult {
   jvps: number;
 }
 
-/** A way of taking the gradient, independent of how the forward pass was solved. */
+/**
+ * A way of taking the gradient, independent of how the forward pass was solved. What the rest of
+ * the product knows about it (label, K, memory) is its entry in `./catalog.ts`.
+ */
 export interface GradientMethod {
   readonly name: MethodName;
-  /** One line for menus. */
-  readonly summary: string;
-  /** Whether the method's memory grows with K or T (BPTT, TBPTT). */
-  readonly memoryGrowsWithK: boolean;
   compute(system: DynamicSystem, opts: GradientOptions): GradientResult;
 }

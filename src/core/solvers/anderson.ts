@@ -19,6 +19,8 @@ export interface AndersonOptions {
   lambda: number;
 }
 
+export const ANDERSON_DEFAULTS: AndersonOptions = { window: 5, beta: 1.0, lambda: 1e-8 };
+
 /** Solve the (n×n) linear system A x = b by Gaussian elimination with partial pivoting. */
 export function solveSmall(A: number[][], b: number[]): number[] {
   const n = b.length;
@@ -45,7 +47,7 @@ export function solveSmall(A: number[][], b: number[]): number[] {
 export class AndersonSolver implements ForwardSolver {
   readonly name = 'anderson';
   readonly plainUnroll = false;
-  constructor(readonly options: AndersonOptions = { window: 5, beta: 1.0, lambda: 1e-8 }) {}
+  constructor(readonly options: AndersonOptions = ANDERSON_DEFAULTS) {}
 
   /**
    * Difference form: with ΔF_j = f_{j+1} − f_j and ΔG_j = g_{j+1} − g_j over the window, solve

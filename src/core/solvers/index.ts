@@ -1,21 +1,19 @@
-/** Forward-solver registry. A new solver: implement `ForwardSolver` and add it here. */
+/** Forward-solver registry: each name of `./catalog.ts` made into its solver. */
 import { NaiveSolver } from './naive';
-import { AndersonSolver, AndersonOptions } from './anderson';
+import { AndersonSolver, AndersonOptions, ANDERSON_DEFAULTS } from './anderson';
+import { SOLVER_NAMES, isSolverName, type SolverName } from './catalog';
 import type { ForwardSolver } from './types';
 
 export * from './types';
-export { NaiveSolver, AndersonSolver };
+export { NaiveSolver, AndersonSolver, SOLVER_NAMES, type SolverName };
 
-export const SOLVERS = ['naive', 'anderson'] as const;
-export type SolverName = (typeof SOLVERS)[number];
+const MAKE: Record<SolverName, (anderson?: Partial<AndersonOptions>) => ForwardSolver> = {
+  naive: () => new NaiveSolver(),
+  anderson: (o) => new AndersonSolver({ ...ANDERSON_DEFAULTS, ...o }),
+};
 
 export function makeSolver(name: string, anderson?: Partial<AndersonOptions>): ForwardSolver {
-  switch (name.toLowerCase()) {
-    case 'naive':
-      return new NaiveSolver();
-    case 'anderson':
-      return new AndersonSolver({ window: 5, beta: 1.0, lambda: 1e-8, ...anderson });
-    default:
-      throw new Error(`unknown forward solver '${name}' (known: ${SOLVERS.join(', ')})`);
-  }
+  const n = name.toLowerCase();
+  if (!isSolverName(n)) throw new Error(`unknown forward solver '${name}' (known: ${SOLVER_NAMES.join(', ')})`);
+  return MAKE[n](anderson);
 }

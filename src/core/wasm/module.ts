@@ -138,12 +138,6 @@ export function offsetOf(backend: WasmBackendLike, t: TensorInfo): number {
   return d.memoryOffset;
 }
 
-/**
- * Run `body` with `bytes` of scratch heap (float32-aligned) at the offset it is given, and a
- * `temp(shape)` that allocates more float32 buffers; all are released afterwards. Allocate before
- * taking other offsets or views: an allocation may grow the heap (offsets stay valid, typed-array
- * views do not).
- */
 /** Run `body` (which fills the kernel outputs `outs`); if it throws, release `outs` and rethrow. */
 export function orRelease<T>(backend: WasmBackendLike, outs: TensorInfo[], body: () => T): T {
   try {
@@ -154,6 +148,12 @@ export function orRelease<T>(backend: WasmBackendLike, outs: TensorInfo[], body:
   }
 }
 
+/**
+ * Run `body` with `bytes` of scratch heap (float32-aligned) at the offset it is given, and a
+ * `temp(shape)` that allocates more float32 buffers; all are released afterwards. Allocate before
+ * taking other offsets or views: an allocation may grow the heap (offsets stay valid, typed-array
+ * views do not).
+ */
 export function withHeapTemps<T>(backend: WasmBackendLike, bytes: number, body: (scratch: number, temp: (shape: number[]) => TensorInfo) => T): T {
   const made: TensorInfo[] = [];
   const temp = (shape: number[]) => {

@@ -5,44 +5,14 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { Adam, SgdMomentum } from '../../core/optim';
-import { makeSolver } from '../../core/solvers';
 import { dispose } from '../../core/state';
-import type { RbpConfig } from '../../config/load';
+import { configSections, type RbpConfig } from '../../config/load';
+import { EXPERIMENTS } from '../catalog';
+import { gradientOptionsOf, optimizerWithSchedule } from '../training';
 import { Experiment, ExperimentContext, ExperimentSession, RunError } from '../types';
 import { GruGnnSystem, GNN_DEFAULTS, GnnGraph, accuracy } from './model';
 import { loadPlanetoid, missingPlanetoidFiles, randomSplit, PlanetoidData, PlanetoidError, PlanetoidName, PlanetoidSplit, PLANETOID_NAMES } from './planetoid';
 import { pcaReduce } from './pca';
-
-interface DatasetSection {
-  name?: string;
-  path?: string;
-  rand_split?: boolean;
-  train_ratio?: number;
-  label_size?: number;
-}
-
-interface ModelSection {
-  feat_dim?: number;
-  hidden_dim?: number;
-  output_dim?: number;
-  num_prop?: number;
-  forward_solver?: string;
-  forward_tol?: number;
-  rbp_init?: 'zero' | 'uniform';
-}
-
-interface TrainSection {
-  optimizer?: string;
-  lr?: number;
-  wd?: number;
-  momentum?: number;
-  max_epoch?: number;
-  max_steps?: number;
-  valid_epoch?: number;
-  lr_decay?: number;
-  lr_decay_steps?: number[];
-}
 
 export const DATA_ENV = 'RBP_DATA_DIR';
 
@@ -93,8 +63,7 @@ export interface CitationData {
 
 /** Load, reduce and split: everything the session needs, from the config. */
 export function loadCitationData(config: RbpConfig, ctx: Pick<ExperimentContext, 'dataDir' | 'log'>): CitationData {
-  const ds = config.dataset as DatasetSection;
-  const md = config.model as ModelSection;
+  const { dataset: ds, model: md } = configSections('CitationRunner', config);
   const name = planetoidName(ds.name);
   const dir = resolveDataDir(name, ds.path, ctx);
   let data: PlanetoidData;
@@ -104,16 +73,16 @@ export function loadCitationData(config: RbpConfig, ctx: Pick<ExperimentContext,
     if (err instanceof PlanetoidError) throw new RunError('bad-data', err.message);
     throw err;
   }
-  const featDim = md.feat_dim ?? 64;
-  const hidden = md.hidden_dim ?? featDim;
+  const featDim = md.feat_dim;
+  const hidden = md.hidden_dim;
   if (hidden !== featDim) throw new RunError('bad-config', `model.hidden_dim (${hidden}) must equal model.feat_dim (${featDim}): the node state h_0 is the PCA feature vector`);
   if (!(featDim >= 1 && featDim <= Math.min(data.numNodes, data.numFeatures))) throw new RunError('bad-config', `model.feat_dim ${featDim} must be in [1, ${Math.min(data.numNodes, data.numFeatures)}]`);
-  if (md.output_dim !== undefined && md.output_dim !== data.numClasses) ctx.log(`model.output_dim ${md.output_dim} differs from the ${data.numClasses} classes of ${name}: using ${data.numClasses}`);
+  if (md.output_dim !== data.numClasses) ctx.log(`model.output_dim ${md.output_dim} differs from the ${data.numClasses} classes of ${name}: using ${data.numClasses}`);
   const pca = pcaReduce(data.features, data.numNodes, data.numFeatures, featDim, config.seed);
   let split: PlanetoidSplit;
   if (ds.rand_split) {
     try {
-      split = randomSplit(data.numNodes, ds.train_ratio ?? 0.01, config.seed, { labels: data.labels });
+      split = randomSplit(data.numNodes, ds.train_ratio, config.seed, { labels: data.labels });
     } catch (err) {
       if (err instanceof PlanetoidError) throw new RunError('bad-config', err.message);
       throw err;
@@ -168,34 +137,28 @@ export interface CitationSessionOptions {
 }
 
 export function createCitationSession(config: RbpConfig, ctx: ExperimentContext, opts: CitationSessionOptions = {}): ExperimentSession {
-  const md = config.model as ModelSection;
-  const tr = config.train as TrainSection;
+  const { dataset: ds, model: md, train: tr, seed } = configSections('CitationRunner', config);
   const cd = opts.data ?? loadCitationData(config, ctx);
   const { split, graph } = cd;
   if (graph.lossNodes.length === 0) throw new RunError('bad-config', 'the training split has no labelled node');
-  const T = md.num_prop ?? 100;
-  const sys = new GruGnnSystem(graph, { ...GNN_DEFAULTS, seed: config.seed, analytic: opts.analytic ?? true });
-  const lr = tr.lr ?? 1e-3;
-  const optimizer = (tr.optimizer ?? 'SGD') === 'SGD' ? new SgdMomentum(lr, tr.momentum ?? 0.9, tr.wd ?? 0) : new Adam(lr, 0.9, 0.999, 1e-8, tr.wd ?? 0);
-  const numSteps = tr.max_steps ?? tr.max_epoch ?? 2000;
-  const decaySteps = tr.lr_decay_steps ?? [];
+  const T = md.num_prop;
+  const sys = new GruGnnSystem(graph, { ...GNN_DEFAULTS, seed, analytic: opts.analytic ?? true });
+  const { optimizer, atStep } = optimizerWithSchedule({ kind: tr.optimizer, lr: tr.lr, momentum: tr.momentum, wd: tr.wd, decay: tr.lr_decay, decaySteps: tr.lr_decay_steps });
+  const numSteps = tr.max_steps ?? tr.max_epoch;
   let best = { val: -1, test: NaN, epoch: -1 };
   ctx.log(
     `${cd.data.name}: ${graph.numNodes} nodes, ${graph.src.length} directed edges, ${cd.data.numFeatures} features → PCA ${graph.dim} (${(100 * cd.explainedVariance).toFixed(1)}% of the variance), ` +
-      `${graph.numClasses} classes; split ${split.train.length}/${split.val.length}/${split.test.length} (${(config.dataset as DatasetSection).rand_split ? 'random' : 'standard'}); data from ${cd.dir}`,
+      `${graph.numClasses} classes; split ${split.train.length}/${split.val.length}/${split.test.length} (${ds.rand_split ? 'random' : 'standard'}); data from ${cd.dir}`,
   );
   return {
     system: sys,
     T,
     numSteps,
-    stepLabel: 'epoch',
+    stepLabel: EXPERIMENTS.CitationRunner.stepLabel,
     optimizer,
-    evalEvery: Math.max(1, tr.valid_epoch ?? 20),
-    gradientOptions: { solver: md.forward_solver ? makeSolver(md.forward_solver) : undefined, forwardTol: md.forward_tol, rbpInit: md.rbp_init, seed: config.seed },
-    beforeStep(i) {
-      const decays = decaySteps.filter((s) => i >= s).length;
-      optimizer.setLearningRate(lr * Math.pow(tr.lr_decay ?? 1, decays));
-    },
+    evalEvery: Math.max(1, tr.valid_epoch),
+    gradientOptions: gradientOptionsOf(md, seed),
+    beforeStep: atStep,
     stepMetrics: () => ({ train_acc: sys.lastLossAccuracy }),
     evaluate(i) {
       const r = evaluateAccuracy(sys, T, split);
@@ -221,9 +184,7 @@ export function createCitationSession(config: RbpConfig, ctx: ExperimentContext,
   };
 }
 
-export const citationExperiment: Experiment = {
-  runner: 'CitationRunner',
-  names: ['cora', 'pubmed', 'citeseer'],
-  title: (config) => `GRU-GNN document classification on ${String((config.dataset as DatasetSection).name ?? 'a citation graph')} (T = ${String((config.model as ModelSection).num_prop ?? 100)})`,
+export const citationExperiment: Experiment<'CitationRunner'> = {
+  ...EXPERIMENTS.CitationRunner,
   create: (config, _method, _K, ctx) => createCitationSession(config, ctx),
 };

@@ -13,7 +13,7 @@
  * three gates), biases b_i, b_h [3D]; the output layer (W_out [D, C], b_out [C]) is `lossParams`.
  * Kaiming-normal weights (std √(2/fan_in), fan_in = D), zero biases, as in the reference.
  */
-import { tf, Tensor } from '../../core/tf';
+import { tf, Tensor, isTaped } from '../../core/tf';
 import { sigmoid, softmaxCrossEntropy } from '../../core/activations';
 import { genericLinearization } from '../../core/system';
 import type { DynamicSystem, Linearization, StepPhase } from '../../core/system';
@@ -60,10 +60,6 @@ interface GateBlocks {
   bh: Tensor[];
   WiT: Tensor[];
   WhT: Tensor[];
-}
-
-function isTaped(): boolean {
-  return (tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth > 0;
 }
 
 export class GruGnnSystem implements DynamicSystem {

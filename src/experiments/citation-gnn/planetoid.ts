@@ -13,9 +13,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { loadPickle, toAdjacency, toDense2D } from './pickle';
 import { Rng } from '../../core/random';
+import { PLANETOID_NAMES, planetoidFiles, type PlanetoidName } from '../catalog';
 
-export type PlanetoidName = 'cora' | 'citeseer' | 'pubmed';
-export const PLANETOID_NAMES: readonly PlanetoidName[] = ['cora', 'citeseer', 'pubmed'];
+export { PLANETOID_NAMES, type PlanetoidName };
 
 export interface EdgeStats {
   /** Entries in the adjacency lists, duplicates and self-loops included (Cora: 10,858). */
@@ -104,7 +104,7 @@ export function parseTestIndex(text: string, file: string): Int32Array {
 
 /** Check that every listed file is present, without reading them. Returns the missing ones. */
 export function missingPlanetoidFiles(dir: string, name: PlanetoidName): string[] {
-  return ['x', 'y', 'tx', 'ty', 'allx', 'ally', 'graph', 'test.index'].map((s) => `ind.${name}.${s}`).filter((f) => !fs.existsSync(path.join(dir, f)));
+  return planetoidFiles(name).filter((f) => !fs.existsSync(path.join(dir, f)));
 }
 
 function argmaxRows(data: Float32Array, rows: number, cols: number, out: Int32Array, outOffset: number, rowMap?: Int32Array): void {

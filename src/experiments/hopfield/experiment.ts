@@ -1,11 +1,11 @@
 /** The associative-memory experiment (HopfieldRunner): training loop pieces and evaluation. */
 import { tf } from '../../core/tf';
-import { Adam, SgdMomentum } from '../../core/optim';
 import { NaiveSolver } from '../../core/solvers/naive';
-import { makeSolver } from '../../core/solvers';
 import { Rng } from '../../core/random';
 import { dispose } from '../../core/state';
-import type { RbpConfig } from '../../config/load';
+import { configSections, type RbpConfig } from '../../config/load';
+import { EXPERIMENTS } from '../catalog';
+import { gradientOptionsOf, optimizerWithSchedule } from '../training';
 import type { Experiment, ExperimentSession } from '../types';
 import { HopfieldSystem, HOPFIELD_DEFAULTS } from './model';
 import { hopfieldPatterns, corrupt } from './data';
@@ -52,22 +52,17 @@ export function evaluateRetrieval(sys: HopfieldSystem, images: Float32Array[], T
   return { l1Clean: l1 / clean.length, bitErr: bitErr / images.length, nearestOk, exact, n: images.length };
 }
 
-export const hopfieldExperiment: Experiment = {
-  runner: 'HopfieldRunner',
-  names: ['hopfield'],
-  title: () => 'Hopfield associative memory',
+export const hopfieldExperiment: Experiment<'HopfieldRunner'> = {
+  ...EXPERIMENTS.HopfieldRunner,
   create(config: RbpConfig, _method, _K, ctx): ExperimentSession {
-    const ds = config.dataset as { num_imgs: number; corrupt_level: number };
-    const md = config.model as { input_dim: number; hidden_dim: number; num_update: number; forward_solver?: string; forward_tol?: number; rbp_init?: 'zero' | 'uniform' };
-    const tr = config.train as { optimizer: string; lr: number; wd: number; momentum: number; max_epoch: number; batch_size: number; valid_epoch: number; shuffle: boolean; lr_decay: number; lr_decay_steps: number[]; max_steps?: number };
+    const { dataset: ds, model: md, train: tr, seed } = configSections('HopfieldRunner', config);
     const images = hopfieldPatterns(ds.num_imgs);
     if (md.input_dim !== 784) ctx.log(`model.input_dim ${md.input_dim}: using the first ${md.input_dim} pixels of each digit`);
     const imgs = images.map((im) => im.slice(0, md.input_dim));
-    const seed = config.seed;
     const sys = new HopfieldSystem({ ...HOPFIELD_DEFAULTS, nIn: md.input_dim, nHid: md.hidden_dim, seed }, [imgs[0]]);
     const stepsPerEpoch = Math.ceil(imgs.length / tr.batch_size);
     const numSteps = tr.max_steps ?? tr.max_epoch * stepsPerEpoch;
-    const optimizer = tr.optimizer === 'SGD' ? new SgdMomentum(tr.lr, tr.momentum, tr.wd) : new Adam(tr.lr, 0.9, 0.999, 1e-8, tr.wd);
+    const { optimizer, atStep } = optimizerWithSchedule({ kind: tr.optimizer, lr: tr.lr, momentum: tr.momentum, wd: tr.wd, decay: tr.lr_decay, decaySteps: tr.lr_decay_steps });
     const rng = new Rng(seed);
     let order = Array.from(imgs.keys());
     const T = md.num_update;
@@ -75,17 +70,16 @@ export const hopfieldExperiment: Experiment = {
       system: sys,
       T,
       numSteps,
-      stepLabel: 'step',
+      stepLabel: EXPERIMENTS.HopfieldRunner.stepLabel,
       optimizer,
       evalEvery: Math.max(1, tr.valid_epoch * stepsPerEpoch),
-      gradientOptions: { solver: md.forward_solver ? makeSolver(md.forward_solver) : undefined, forwardTol: md.forward_tol, rbpInit: md.rbp_init, seed },
+      gradientOptions: gradientOptionsOf(md, seed),
       beforeStep(i) {
         const pos = i % stepsPerEpoch;
         if (pos === 0 && tr.shuffle) order = Array.from(rng.permutation(imgs.length));
         const batch = order.slice(pos * tr.batch_size, (pos + 1) * tr.batch_size).map((k) => imgs[k]);
         sys.setImages(batch);
-        const decays = tr.lr_decay_steps.filter((s) => i >= s).length;
-        optimizer.setLearningRate(tr.lr * Math.pow(tr.lr_decay, decays));
+        atStep(i);
       },
       evaluate() {
         const r = evaluateRetrieval(sys, imgs, T, ds.corrupt_level, seed);

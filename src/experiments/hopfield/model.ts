@@ -4,7 +4,7 @@
  *   L = mean |h_out − image|  (L1 on the output units).
  * State h is [B, n] (one row per image), n = n_in + n_hid + n_in.
  */
-import { tf, Tensor } from '../../core/tf';
+import { tf, Tensor, isTaped } from '../../core/tf';
 import { sigmoid } from '../../core/activations';
 import { l1Loss } from '../../core/activations';
 import { genericLinearization, sumParamVjps, type DynamicSystem, type Linearization, type StepPhase } from '../../core/system';
@@ -74,8 +74,7 @@ export class HopfieldSystem implements DynamicSystem {
 
   /** W_s = (W + Wᵀ)(1 − I), cached per value of W outside autodiff. */
   symmetric(W: Tensor): Tensor {
-    const taped = (tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth > 0;
-    if (taped || W !== this.W) return tf.mul(tf.add(W, tf.transpose(W)), this.offDiag);
+    if (isTaped() || W !== this.W) return tf.mul(tf.add(W, tf.transpose(W)), this.offDiag);
     const id = (this.W as unknown as { dataId: object }).dataId;
     if (!this.symCache || this.symCache.dataId !== id) {
       this.symCache?.Ws.dispose();

@@ -1,36 +1,15 @@
 /** The hyperparameter-optimisation experiment (HypergradRunner): meta-training loop pieces and evaluation. */
-import { Adam } from '../../core/optim';
-import { makeSolver } from '../../core/solvers';
 import { NaiveSolver } from '../../core/solvers/naive';
-import { getMethod } from '../../core/gradients';
+import { getMethod, methodInfo } from '../../core/gradients';
 import type { MethodName } from '../../core/gradients/types';
 import { compareGrads } from '../../core/metrics';
 import { dispose } from '../../core/state';
-import type { RbpConfig } from '../../config/load';
+import { configSections, type RbpConfig } from '../../config/load';
+import { EXPERIMENTS } from '../catalog';
+import { gradientOptionsOf, optimizerWithSchedule } from '../training';
 import { Experiment, ExperimentContext, ExperimentSession, RunError } from '../types';
 import { HypergradSystem, HYPERGRAD_DEFAULTS, LastStep } from './model';
 import { Dataset, loadHypergradMnist } from './data';
-
-interface ModelSection {
-  grad_method?: string;
-  truncate_iter?: number;
-  lr?: number;
-  momentum?: number;
-  num_sgd_step?: number;
-  batch_size?: number;
-  mlp_hidden?: number[];
-  last_step?: LastStep;
-  forward_solver?: string;
-  forward_tol?: number;
-  rbp_init?: 'zero' | 'uniform';
-}
-
-interface TrainSection {
-  meta_lr?: number;
-  max_meta_iter?: number;
-  lr_decay_iter?: number;
-  max_steps?: number;
-}
 
 /** Keys of the per-meta-iteration hyperparameter metrics. */
 export const alphaKey = (i: number) => `alpha_${i}`;
@@ -40,39 +19,37 @@ let mnistCache: Dataset | undefined;
 
 /** Build a session; `data` replaces the MNIST digits (tests use a small synthetic set). */
 export function createHypergradSession(config: RbpConfig, method: MethodName, K: number, ctx: ExperimentContext, data?: Dataset): ExperimentSession {
-  const md = config.model as ModelSection;
-  const tr = config.train as TrainSection;
+  const { model: md, train: tr, seed } = configSections('HypergradRunner', config);
   const lastStep: LastStep = md.last_step ?? 'full';
   if (lastStep !== 'full' && lastStep !== 'minibatch') throw new RunError('bad-config', `model.last_step must be 'full' or 'minibatch' (got '${String(lastStep)}')`);
   const ds = data ?? (mnistCache ??= loadHypergradMnist());
-  const sizes = md.mlp_hidden ?? HYPERGRAD_DEFAULTS.sizes;
+  const sizes = md.mlp_hidden;
   if (sizes.length < 2 || sizes[0] !== ds.d || sizes[sizes.length - 1] !== ds.classes) {
     throw new RunError('bad-config', `model.mlp_hidden must start with the input size ${ds.d} and end with the ${ds.classes} classes (got [${sizes.join(', ')}])`);
   }
-  const T = md.num_sgd_step ?? 100;
+  const T = md.num_sgd_step;
   const sys = new HypergradSystem(
     {
       ...HYPERGRAD_DEFAULTS,
       sizes,
-      batchSize: Math.min(md.batch_size ?? HYPERGRAD_DEFAULTS.batchSize, ds.n),
-      lr0: md.lr ?? HYPERGRAD_DEFAULTS.lr0,
-      mom0: md.momentum ?? HYPERGRAD_DEFAULTS.mom0,
-      seed: config.seed,
+      batchSize: Math.min(md.batch_size, ds.n),
+      lr0: md.lr,
+      mom0: md.momentum,
+      seed,
       lastStep,
     },
     ds,
   );
-  const rbpFamily = method === 'RBP' || method === 'CG_RBP' || method === 'Neumann_RBP' || method === 'exact';
+  const rbpFamily = methodInfo(method)?.unroll === false;
   ctx.log(
     `hypergrad: ${ds.n} training images, MLP ${sizes.join('-')}, T=${T} SGD steps of batch ${sys.opts.batchSize}; ` +
       `the RBP-family last step (phase 'linearize') uses ${lastStep === 'full' ? `the full ${ds.n}-image training set` : "the last step's own minibatch"} (model.last_step: ${lastStep})` +
       (rbpFamily ? '' : ` — not used by ${method}`),
   );
-  const metaLr = tr.meta_lr ?? 0.05;
-  const decayAt = tr.lr_decay_iter ?? 50;
-  const numSteps = tr.max_steps ?? tr.max_meta_iter ?? 100;
-  const optimizer = new Adam(metaLr);
-  const gradientOptions = { solver: md.forward_solver ? makeSolver(md.forward_solver) : undefined, forwardTol: md.forward_tol, rbpInit: md.rbp_init, seed: config.seed };
+  // meta_lr × 0.1 from meta-iteration lr_decay_iter on.
+  const { optimizer, atStep } = optimizerWithSchedule({ kind: tr.meta_optimizer, lr: tr.meta_lr, decay: 0.1, decaySteps: [tr.lr_decay_iter ?? 50] });
+  const numSteps = tr.max_meta_iter;
+  const gradientOptions = gradientOptionsOf(md, seed);
   const gradOpts = () => ({ T, K, ...gradientOptions });
   let lastCos = NaN;
   let lastRelErr = NaN;
@@ -81,13 +58,11 @@ export function createHypergradSession(config: RbpConfig, method: MethodName, K:
     system: sys,
     T,
     numSteps,
-    stepLabel: 'meta-iteration',
+    stepLabel: EXPERIMENTS.HypergradRunner.stepLabel,
     optimizer,
     evalEvery: 10,
     gradientOptions,
-    beforeStep(i) {
-      optimizer.setLearningRate(i >= decayAt ? metaLr * 0.1 : metaLr);
-    },
+    beforeStep: atStep,
     stepMetrics() {
       // The hyperparameters the reported meta-loss was computed with (before this update).
       const { alpha, beta } = sys.hyperparameters();
@@ -138,9 +113,7 @@ export function createHypergradSession(config: RbpConfig, method: MethodName, K:
   };
 }
 
-export const hypergradExperiment: Experiment = {
-  runner: 'HypergradRunner',
-  names: ['hypergrad'],
-  title: () => 'Hyperparameter optimisation (learning rates and momenta of an MLP on MNIST)',
+export const hypergradExperiment: Experiment<'HypergradRunner'> = {
+  ...EXPERIMENTS.HypergradRunner,
   create: (config, method, K, ctx) => createHypergradSession(config, method, K, ctx),
 };

@@ -2,7 +2,7 @@
  * The hypergradient MLP's hot steps as single kernels of the wasm backend: the forward and
  * backward pass of one SGD step (`HypergradPoint`), its Hessian-vector product (`HypergradHvp`),
  * and the elementwise parts of the momentum update and of its adjoint. Same formulas as the op
- * path of `MlpPoint` (./model.ts), in the same floating-point order, but one tfjs dispatch instead
+ * path of `MlpPoint` (./mlp.ts), in the same floating-point order, but one tfjs dispatch instead
  * of ~50 and the products taken on views of the packed θ and u (no weight copies, no transposes):
  * the wasm GEMM of `core/wasm/gemm` on heap offsets, the logistic and softmax functions from the
  * backend's own kernels, the elementwise chains from `core/wasm`'s `ew_*` kernels.
@@ -32,7 +32,7 @@ export interface FusedLayout {
   offsets: number[];
 }
 
-/** Forward/backward values of one (θ, batch), as the HVP needs them (index l as in model.ts). */
+/** Forward/backward values of one (θ, batch), as the HVP needs them (index l as in mlp.ts). */
 export interface FusedPoint {
   /** ∇L_batch(θ), packed like θ. */
   grad: Tensor;

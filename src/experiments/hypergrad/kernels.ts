@@ -17,10 +17,9 @@
  * wasm they are fused into the SIMD kernels of `./fused`, which replace this op path there.
  */
 import { tf, Tensor } from '../../core/tf';
-import { produce, produceMany, sizeOf, view } from '../../core/kernelViews';
+import { produce, produceMany, sizeOf, view, type KernelArgs } from '../../core/kernelViews';
 
 type TensorInfo = tf.TensorInfo;
-type KernelArgs = { inputs: Record<string, TensorInfo>; backend: unknown; attrs?: Record<string, unknown> };
 
 export interface BlockSpec {
   offset: number;

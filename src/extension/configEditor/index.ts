@@ -16,11 +16,14 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { RunsStore } from '../runsStore';
 import type { RunController } from '../commands';
+import { resolveDataDir } from '../settings';
 import { BUILTIN_CONFIGS, BUILTIN_NAMES } from '../../config/builtin';
 import { ConfigError, parseConfigText, type RbpConfig } from '../../config/load';
-import { METHOD_NAMES } from '../../core/gradients/types';
+import { parseMethodName, takesK } from '../../core/gradients/catalog';
 import type { Envelope } from '../../protocol/messages';
-import { configDiagnostics, configModel, detectRunner, digestEvents, foldEvent, hoverMarkdown, lensLine, lineDecorations, notesForRun, placeNotes, type InlineFns, type LineNote, type RunDigest, type RunNotes, type Severity } from './model';
+import { configDiagnostics, detectRunner, lensLine, lineDecorations, placeNotes, type LineNote, type Severity } from './model';
+import { configModel, digestEvents, foldEvent, notesForRun, type RunDigest, type RunNotes } from './digest';
+import { hoverMarkdown } from './hover';
 
 export interface ConfigEditorDeps {
   store: RunsStore;
@@ -30,7 +33,6 @@ export interface ConfigEditorDeps {
 const SELECTOR: vscode.DocumentSelector = [{ language: 'yaml' }, { pattern: '**/*.{yaml,yml}' }];
 const LINKS_KEY = 'rbpLab.configRuns';
 const MAX_LINKS = 500;
-const K_METHODS = ['TBPTT', 'RBP', 'CG_RBP', 'Neumann_RBP'];
 
 /** A YAML document that is (or is trying to be) an RBP Lab config. */
 export function isRbpConfigDocument(doc: vscode.TextDocument): boolean {
@@ -39,19 +41,9 @@ export function isRbpConfigDocument(doc: vscode.TextDocument): boolean {
   return detectRunner(text) !== undefined || (/^runner:/m.test(text) && /^model:/m.test(text));
 }
 
-function canonicalMethod(m: string): string {
-  const c = (s: string) => s.toLowerCase().replace(/[\s_-]/g, '');
-  return METHOD_NAMES.find((n) => c(n) === c(m)) ?? m;
-}
-
 function fileKey(p: string): string {
   return path.resolve(p);
 }
-
-// The inline notes (src/config/inline.ts) format numbers with core/diagnostics, which loads
-// TensorFlow.js: load them on first use, not at activation.
-let inlineFns: Promise<InlineFns> | undefined;
-const loadInline = (): Promise<InlineFns> => (inlineFns ??= import('../../config/inline').then((m) => ({ notesFromGradcheck: m.notesFromGradcheck, notesFromRun: m.notesFromRun })));
 
 const SEVERITY: Record<Severity, vscode.DiagnosticSeverity> = {
   error: vscode.DiagnosticSeverity.Error,
@@ -185,16 +177,14 @@ class ConfigEditor implements vscode.Disposable {
     if (this.refreshTimer) return;
     this.refreshTimer = setTimeout(() => {
       this.refreshTimer = undefined;
-      void this.refresh();
+      this.refresh();
     }, ms);
   }
 
-  private async refresh(): Promise<void> {
-    const editors = vscode.window.visibleTextEditors.filter((e) => e.document.uri.scheme === 'file' && isRbpConfigDocument(e.document));
-    const fns = editors.length ? await loadInline() : undefined;
+  private refresh(): void {
     for (const editor of vscode.window.visibleTextEditors) {
       const doc = editor.document;
-      const lines = fns && editors.includes(editor) ? this.computeNotes(doc, fns) : [];
+      const lines = doc.uri.scheme === 'file' && isRbpConfigDocument(doc) ? this.computeNotes(doc) : [];
       const groups = lineDecorations(lines);
       for (const level of ['ok', 'warn', 'bad', 'info'] as const) {
         const opts: vscode.DecorationOptions[] = groups
@@ -208,7 +198,7 @@ class ConfigEditor implements vscode.Disposable {
     }
   }
 
-  private computeNotes(doc: vscode.TextDocument, fns: InlineFns): LineNote[] {
+  private computeNotes(doc: vscode.TextDocument): LineNote[] {
     const runId = this.lastRunOf(doc.uri.fsPath);
     const key = doc.uri.toString();
     if (!runId) {
@@ -222,16 +212,10 @@ class ConfigEditor implements vscode.Disposable {
       this.notes.delete(key);
       return [];
     }
-    const run = notesForRun(cfg, digest, fns);
+    const run = notesForRun(cfg, digest);
     const lines = placeNotes(parsed, run.notes);
     this.notes.set(key, { version: doc.version, runId, run, lines });
     return lines;
-  }
-
-  /** The inline notes now shown for a document (for tests and the API). */
-  notesOf(uri: vscode.Uri): { runId: string; lines: { line: number; path: string; text: string; level: string }[] } | undefined {
-    const n = this.notes.get(uri.toString());
-    return n && { runId: n.runId, lines: n.lines.map(({ line, path: p, text, level }) => ({ line, path: p, text, level })) };
   }
 
   // ---- hovers ----
@@ -282,8 +266,7 @@ class ConfigEditor implements vscode.Disposable {
       return;
     }
     const ws = vscode.workspace.getWorkspaceFolder(doc.uri)?.uri.fsPath ?? vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
-    const dataDirSetting = vscode.workspace.getConfiguration('rbpLab', doc.uri).get<string>('dataDir', '');
-    const dataDir = dataDirSetting ? (path.isAbsolute(dataDirSetting) || !ws ? dataDirSetting : path.join(ws, dataDirSetting)) : '';
+    const dataDir = resolveDataDir(vscode.workspace.getConfiguration('rbpLab', doc.uri).get<string>('dataDir', ''), ws);
     const baseDirs = [...(ws ? [ws] : []), ...(doc.uri.scheme === 'file' ? [path.dirname(doc.uri.fsPath)] : [])];
     const { diagnostics } = configDiagnostics(doc.getText(), { dataDir, baseDirs, envDataDir: process.env.RBP_DATA_DIR });
     this.diagnostics.set(
@@ -318,9 +301,9 @@ class ConfigEditor implements vscode.Disposable {
     const c = await this.configFile(uri);
     if (!c) return undefined;
     const model = c.config.model as Record<string, unknown>;
-    const method = canonicalMethod(String(model.grad_method ?? 'BPTT'));
+    const method = parseMethodName(String(model.grad_method ?? 'BPTT')) ?? String(model.grad_method);
     const K = typeof model.truncate_iter === 'number' ? model.truncate_iter : 20;
-    const ms = methods ?? [...new Set([K_METHODS.includes(method) ? method : 'Neumann_RBP', 'TBPTT'])];
+    const ms = methods ?? [...new Set([takesK(method) ? method : 'Neumann_RBP', 'TBPTT'])];
     const run = await this.deps.controller.launch(c.file.fsPath, c.config, { method, K, gradcheck: { Ks: Ks ?? [K], methods: ms } });
     if (run) this.link(run.runId, c.file.fsPath);
     return run?.runId;
@@ -377,23 +360,7 @@ class ConfigEditor implements vscode.Disposable {
   }
 }
 
-export interface ConfigEditorApi {
-  /** The inline notes shown for a config document. */
-  notesOf(uri: vscode.Uri): ReturnType<ConfigEditor['notesOf']>;
-  /** Link a run to the config file it ran. */
-  link(runId: string, file: string): void;
-}
-
-let instance: ConfigEditor | undefined;
-
-/** The config editor of the active extension (undefined before registerConfigEditor). */
-export function configEditorApi(): ConfigEditorApi | undefined {
-  return instance;
-}
-
 /** CodeLens, diagnostics, inline notes and hovers for experiment configs; the Gradient Check and Open Built-in Config commands. */
 export function registerConfigEditor(ctx: vscode.ExtensionContext, deps: ConfigEditorDeps): vscode.Disposable[] {
-  const editor = new ConfigEditor(ctx, deps);
-  instance = editor;
-  return [editor, { dispose: () => (instance = instance === editor ? undefined : instance) }];
+  return [new ConfigEditor(ctx, deps)];
 }

@@ -1,0 +1,29 @@
+/** Host → worker: start a run, cancel it. The CLI builds the same `RunSpec` from its arguments. */
+import { arr, message, messages, num, obj, optional, record, str, anything, type Infer } from './schema';
+
+const runSpec = obj({
+  /** Built-in name (hopfield, cora, pubmed, citeseer, hypergrad) or a config file path. */
+  experiment: str,
+  /** The resolved config (authors' schema), when the caller has one. */
+  config: optional(record(anything)),
+  method: optional(str),
+  K: optional(num),
+  steps: optional(num),
+  seed: optional(num),
+  backend: optional(str),
+  /** Record the run here (a folder that will hold run.json and events.jsonl). */
+  outDir: optional(str),
+  dataDir: optional(str),
+  /** Extra folders to look for native tfjs packages in (the extension's global storage). */
+  nativeSearchPaths: optional(arr(str)),
+  overrides: optional(arr(str)),
+  /** Run a gradient check (every method at every K on one batch and one set of weights) instead of training. */
+  gradcheck: optional(obj({ Ks: arr(num), methods: optional(arr(str)) })),
+});
+export type RunSpec = Infer<typeof runSpec>;
+
+const runStart = message('run/start', { runId: str, spec: runSpec });
+const runCancel = message('run/cancel', { runId: str });
+
+export const parseHostCommand = messages('command', [runStart, runCancel]);
+export type HostCommand = ReturnType<typeof parseHostCommand>;

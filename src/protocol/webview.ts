@@ -1,0 +1,79 @@
+/** Host ↔ webview: what the dashboard is sent (every message checked by the webview too) and what it may ask. */
+import { arr, bool, float, message, messages, nullable, num, obj, oneOf, optional, pair, record, str, type Infer, type Schema } from './schema';
+import { parseWorkerEvent, type Envelope } from './workerEvents';
+
+const runSummary = obj({
+  runId: str,
+  experiment: str,
+  method: str,
+  K: nullable(num),
+  status: oneOf('running', 'completed', 'cancelled', 'failed'),
+  startedAt: str,
+  backend: optional(str),
+  finalMetrics: record(float),
+  reason: optional(str),
+  label: optional(str),
+});
+export type RunSummary = Infer<typeof runSummary>;
+
+/** One curve of a run, for the Compare overlay: [step, value] pairs, already downsampled. */
+const overlaySeries = obj({
+  runId: str,
+  label: str,
+  metric: str,
+  points: arr(pair(num, num)),
+  /** Wall-clock time of each point since the run started (ms), aligned with `points` (x by wall time). */
+  wallMs: optional(arr(num)),
+});
+export type OverlaySeries = Infer<typeof overlaySeries>;
+
+/** The Compare overlay's controls, kept by the webview (setState) across hide/reload/restart. */
+const overlaySettings = obj({
+  metric: optional(str),
+  /** Debiased EMA weight, 0 (off) … 0.99. */
+  smoothing: optional(num),
+  yScale: optional(oneOf('log', 'linear')),
+  xAxis: optional(oneOf('step', 'wall')),
+  ignoreOutliers: optional(bool),
+  /** Runs toggled off in the legend. */
+  hidden: optional(arr(str)),
+});
+export type OverlaySettings = Infer<typeof overlaySettings>;
+
+/** What the webview keeps across hide/reload/restart (vscode.setState and the panel serializer). */
+const webviewState = obj({
+  runId: optional(str),
+  overlayRunIds: optional(arr(str)),
+  overlay: optional(overlaySettings),
+});
+export type WebviewState = Infer<typeof webviewState>;
+
+/** A worker event as the host forwards it (checked like one read from events.jsonl). */
+const envelope: Schema<Envelope> = { parse: (v) => parseWorkerEvent(v) };
+
+// ---- host → webview ----
+
+export const parseHostToWebview = messages('host message', [
+  message('runs', { runs: arr(runSummary) }),
+  /** Events of the shown run, live or replayed; `replay` marks a batch read from disk. */
+  message('events', { events: arr(envelope), replay: optional(bool) }),
+  /** Clear the charts: the events that follow belong to `runId`. */
+  message('reset', { runId: str }),
+  message('select', { runId: str }),
+  /** Curves of several runs drawn over each other (Compare Runs). */
+  message('overlay', { series: arr(overlaySeries) }),
+  /** Whether runs may start here (false in an untrusted workspace), with the reason. */
+  message('trust', { trusted: bool, reason: optional(str) }),
+]);
+export type HostToWebview = ReturnType<typeof parseHostToWebview>;
+
+// ---- webview → host ----
+
+export const parseWebviewMessage = messages('webview message', [
+  message('ready', { state: optional(webviewState) }),
+  message('stop', { runId: str }),
+  message('select', { runId: str }),
+  message('export', { format: oneOf('csv', 'json', 'png'), chart: str, data: str }),
+  message('openRun', { runId: str }),
+]);
+export type WebviewToHost = ReturnType<typeof parseWebviewMessage>;

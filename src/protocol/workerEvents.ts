@@ -1,0 +1,184 @@
+/**
+ * Worker → host: the events of a run. They are also what the run recorder writes, one JSON line
+ * each, to `<run>/events.jsonl`, so a recorded run replays through the same code as a live one.
+ * Numbers that can be NaN or ±Inf are `float` (JSON's null reads back as NaN) or, where a missing
+ * value means something, `nullable(num)`.
+ */
+import { anyOf, arr, bool, check, float, message, messages, nullable, num, obj, oneOf, optional, record, str, anything, type Infer } from './schema';
+
+/** The version of the run record format (run.json `protocol`). */
+export const PROTOCOL_VERSION = 1;
+
+const backendInfo = obj({
+  name: str,
+  description: str,
+  skipped: arr(obj({ name: str, reason: str })),
+  nodeVersion: str,
+  execPath: str,
+});
+export type BackendInfo = Infer<typeof backendInfo>;
+
+const verdictInfo = obj({
+  level: oneOf('ok', 'warn', 'bad'),
+  trustRbp: bool,
+  /** NaN when ρ(J) could not be estimated. */
+  rho: float,
+  forwardConverged: bool,
+  finalRelResidual: float,
+  message: str,
+});
+export type VerdictInfo = Infer<typeof verdictInfo>;
+
+const runStarted = message('run/started', {
+  experiment: str,
+  title: str,
+  runner: str,
+  method: str,
+  /** null for a method that takes no K (BPTT, exact) and for a gradient check. */
+  K: nullable(num),
+  T: num,
+  steps: num,
+  stepLabel: str,
+  backend: backendInfo,
+  config: record(anything),
+  startedAt: str,
+  notes: arr(str),
+  /** The process computing the run (lets a reader tell a live run from one whose process died). */
+  pid: optional(num),
+});
+export type RunStarted = Infer<typeof runStarted>;
+
+/** Forward residuals of one training step's forward pass (all its solver steps in one message); null where NaN/Inf. */
+const forwardTrace = message('trace/forward', {
+  step: num,
+  abs: arr(nullable(num)),
+  rel: arr(nullable(num)),
+  converged: bool,
+  diverged: bool,
+});
+export type ForwardTrace = Infer<typeof forwardTrace>;
+
+const backwardTrace = message('trace/backward', {
+  step: num,
+  method: str,
+  /** Adjoint residual per iteration (null where the method has none). */
+  residual: arr(nullable(num)),
+  /** ||z_k|| / ||g|| per iteration (BPTT/TBPTT). */
+  termNorm: arr(nullable(num)),
+});
+export type BackwardTraceMsg = Infer<typeof backwardTrace>;
+
+const metrics = message('metrics', {
+  step: num,
+  elapsedMs: num,
+  /** e.g. loss, grad_norm, val_acc, test_acc, lr, meta_loss, ... */
+  values: record(float),
+  /** 'train' per step, 'eval' for evaluations. */
+  kind: oneOf('train', 'eval'),
+});
+export type Metrics = Infer<typeof metrics>;
+
+const diagnostics = message('diagnostics', {
+  step: num,
+  /** ρ(J); null when it could not be estimated (NaN/Inf). */
+  rho: nullable(num),
+  verdict: verdictInfo,
+});
+export type Diagnostics = Infer<typeof diagnostics>;
+
+const memory = message('memory', {
+  step: num,
+  peakBytes: num,
+  liveBytes: num,
+  rssBytes: num,
+  numTensors: num,
+});
+export type MemoryMsg = Infer<typeof memory>;
+
+const log = message('log', {
+  level: oneOf('info', 'warn', 'error'),
+  text: str,
+});
+export type LogMsg = Infer<typeof log>;
+
+const runFinished = message('run/finished', {
+  status: oneOf('completed', 'cancelled'),
+  elapsedMs: num,
+  summary: record(anyOf(float, str, bool)),
+});
+export type RunFinished = Infer<typeof runFinished>;
+
+const failureKind = oneOf('error', 'diverged', 'crashed', 'killed', 'out-of-memory', 'no-start', 'bad-config', 'bad-data');
+export type FailureKind = Infer<typeof failureKind>;
+
+const runFailed = message('run/failed', {
+  kind: failureKind,
+  reason: str,
+  elapsedMs: num,
+});
+export type RunFailed = Infer<typeof runFailed>;
+
+/** One method at one K of a gradient check (run/gradcheck.ts GradcheckRow); NaN/Inf errors and cosines read back as NaN. */
+const gradcheckRow = obj({
+  method: str,
+  K: nullable(num),
+  relErrExact: float,
+  cosExact: float,
+  relErrBptt: float,
+  cosBptt: float,
+  timeMs: float,
+  peakBytes: float,
+  loss: float,
+  residual: nullable(num),
+  residualTrace: arr(nullable(num)),
+  vjps: num,
+  jvps: num,
+});
+
+const gradcheckRowMsg = message('gradcheck/row', { row: gradcheckRow });
+export type GradcheckRowMsg = Infer<typeof gradcheckRowMsg>;
+
+/** The whole gradient-check report (run/gradcheck.ts GradcheckReport), the same one `rbp gradcheck --json` prints. */
+const gradcheckResult = message('gradcheck/result', {
+  report: obj({
+    experiment: str,
+    T: num,
+    Ks: arr(num),
+    methods: arr(str),
+    rows: arr(gradcheckRow),
+    forward: obj({ stepsToTol: nullable(num), tol: num, finalRel: float, steps: num }),
+    rho: float,
+    verdict: verdictInfo,
+    exactConverged: bool,
+    exactNote: optional(str),
+    backend: str,
+  }),
+});
+export type GradcheckResultMsg = Infer<typeof gradcheckResult>;
+
+const parseEvent = messages('event', [runStarted, forwardTrace, backwardTrace, metrics, diagnostics, memory, log, runFinished, runFailed, gradcheckRowMsg, gradcheckResult]);
+export type WorkerEvent = ReturnType<typeof parseEvent>;
+
+const stamp = obj({ runId: str, seq: num, t: num });
+/** Events as they travel or are recorded: stamped with the run they belong to and a sequence number. */
+export type Envelope<E = WorkerEvent> = E & Infer<typeof stamp>;
+
+/** Validate an event envelope coming from a worker or read from events.jsonl. */
+export function parseWorkerEvent(v: unknown): Envelope {
+  const e = parseEvent(v);
+  check(stamp, e, e.type);
+  return e as Envelope;
+}
+
+// ---- worker → host, not recorded ----
+
+/** The worker's first message: it is alive and listening (sent before any run). */
+const workerReady = message('worker/ready', { pid: num });
+export type WorkerReady = Infer<typeof workerReady>;
+
+const parseReady = messages('worker message', [workerReady]);
+
+/** Validate what a worker sends over IPC: its ready message or an event envelope. */
+export function parseWorkerMessage(v: unknown): Envelope | WorkerReady {
+  return typeof v === 'object' && v !== null && (v as { type?: unknown }).type === 'worker/ready' ? parseReady(v) : parseWorkerEvent(v);
+}
