@@ -170,6 +170,12 @@ export class BackendError extends Error {
   }
 }
 
+/** The adapter as the run record keeps it (BackendInfo.adapter), or nothing off webgpu. */
+export function adapterField(c: BackendChoice): { adapter?: { vendor: string; architecture: string; device: string; description: string; software: boolean } } {
+  const a = c.adapter;
+  return a ? { adapter: { vendor: a.vendor, architecture: a.architecture, device: a.device, description: a.description, software: a.software } } : {};
+}
+
 /** One line for logs and the dashboard header: "wasm (tensorflow-gpu: not installed; ...)". */
 export function describeChoice(c: BackendChoice): string {
   const why = c.skipped.map((s) => `${s.name} unavailable: ${s.reason}`).join('; ');

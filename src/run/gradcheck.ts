@@ -15,8 +15,9 @@ import { spectralRadius, verdict } from '../core/diagnostics';
 import type { Linearization } from '../core/system';
 import type { State } from '../core/state';
 import type { RunSpec, WorkerEvent, GradcheckRowMsg, GradcheckResultMsg } from '../protocol/messages';
-import { selectBackend, describeChoice, isBackendRequest, BackendRequest } from '../core/backend';
+import { selectBackend, describeChoice, adapterField, isBackendRequest, BackendRequest } from '../core/backend';
 import { BACKEND_LIST } from '../core/backendNames';
+import { describeAdapter } from '../core/webgpu';
 import { loadExperiment } from '../experiments';
 import { RunError } from '../experiments/types';
 import { resolveRun } from './resolve';
@@ -155,13 +156,14 @@ export async function runGradcheck(spec: RunSpec, emit: (e: WorkerEvent) => void
       T: session.T,
       steps: 2 + Ks.length * ms.filter(takesK).length,
       stepLabel: 'row',
-      backend: { name: choice.name, description: describeChoice(choice), skipped: choice.skipped, nodeVersion: process.version, execPath: process.execPath },
+      backend: { name: choice.name, description: describeChoice(choice), skipped: choice.skipped, nodeVersion: process.version, execPath: process.execPath, ...adapterField(choice) },
       config: resolved.config,
       startedAt: new Date(t0).toISOString(),
       notes: resolved.notes,
       pid: process.pid,
     });
     const report = gradcheck(resolved.experimentName, session, { Ks, methods, onRow: (row) => emit({ type: 'gradcheck/row', row }) });
+    if (choice.adapter) report.adapter = describeAdapter(choice.adapter);
     emit({ type: 'gradcheck/result', report });
     emit({ type: 'run/finished', status: 'completed', elapsedMs: Date.now() - t0, summary: { rho: report.rho, verdict: report.verdict.level } });
     return report;

@@ -4,7 +4,7 @@
  * forward residuals, the backward trace, metrics, memory and diagnostics go to `emit`.
  */
 import { tf } from '../core/tf';
-import { selectBackend, describeChoice, BackendRequest, isBackendRequest } from '../core/backend';
+import { selectBackend, describeChoice, adapterField, BackendRequest, isBackendRequest } from '../core/backend';
 import { BACKEND_LIST } from '../core/backendNames';
 import { getMethod, takesK } from '../core/gradients';
 import type { GradientResult } from '../core/gradients/types';
@@ -56,7 +56,7 @@ export async function runExperiment(spec: RunSpec, emit: (e: WorkerEvent) => voi
   const backendReq = spec.backend ?? 'auto';
   if (!isBackendRequest(backendReq)) throw new RunError('bad-config', `unknown backend '${backendReq}' (${BACKEND_LIST})`);
   const choice = await selectBackend(backendReq as BackendRequest, { searchPaths: spec.nativeSearchPaths });
-  const backend: BackendInfo = { name: choice.name, description: describeChoice(choice), skipped: choice.skipped, nodeVersion: process.version, execPath: process.execPath };
+  const backend: BackendInfo = { name: choice.name, description: describeChoice(choice), skipped: choice.skipped, nodeVersion: process.version, execPath: process.execPath, ...adapterField(choice) };
   const session = experiment.create(resolved.config, resolved.method, resolved.K, {
     dataDir: spec.dataDir,
     configDir: resolved.configDir,

@@ -213,7 +213,7 @@ export function gpuServerMain(): void {
   }
 
   function run(ops: Op[] | undefined): void {
-    if (!ops) return;
+    if (!ops?.length) return;
     if (!device) {
       note('GPU operations before a device was opened');
       return;
