@@ -8,6 +8,7 @@ import { runExperiment } from '../run/runner';
 import { RunRecorder, describeRequest } from '../run/recorder';
 import { runGradcheck, DEFAULT_KS, GradcheckReport } from '../run/gradcheck';
 import { BackendError } from '../core/backend';
+import { doctor, formatDoctor } from './doctor';
 import { isBackendRequest, BACKEND_REQUESTS, BACKEND_LIST } from '../core/backendNames';
 import { RunError } from '../experiments/types';
 import { fmt } from '../core/format';
@@ -19,6 +20,7 @@ const usage = () => `usage:
   rbp run <${BUILTIN_NAMES.join('|')}|config.yaml> [--method M] [--truncate K] [--steps N] [--seed S]
           [--backend ${BACKEND_REQUESTS.join('|')}] [--out DIR | --runs-dir ROOT] [--data DIR] [--set section.field=value] [--json]
   rbp gradcheck <experiment|config.yaml> [--truncate K1,K2,...] [--method M,...] [--backend B] [--data DIR] [--set ...] [--out DIR | --runs-dir ROOT] [--json]
+  rbp doctor [--json]   the packages, Vulkan drivers and WebGPU adapters found, and the backend auto picks and why
 methods: ${methodNames().join(', ')}`;
 
 export class UsageError extends Error {}
@@ -50,8 +52,12 @@ export function parseArgs(argv: string[]): Args {
     else positional.push(a);
   }
   if (flags.help) return { command: 'help', target: '', flags };
-  if (positional.length < 1) throw new UsageError('missing command (run or gradcheck)');
+  if (positional.length < 1) throw new UsageError('missing command (run, gradcheck or doctor)');
   const [command, target] = positional;
+  if (command === 'doctor') {
+    if (positional.length > 1) throw new UsageError(`unexpected argument '${positional[1]}'`);
+    return { command, target: '', flags };
+  }
   if (command !== 'run' && command !== 'gradcheck') throw new UsageError(`unknown command '${command}'`);
   if (!target) throw new UsageError(`'${command}' needs an experiment (${BUILTIN_NAMES.join(', ')}) or a config file`);
   if (positional.length > 2) throw new UsageError(`unexpected argument '${positional[2]}'`);
@@ -248,6 +254,11 @@ export async function main(argv: string[], io: Io): Promise<number> {
     a = parseArgs(argv);
     if (a.command === 'help') {
       io.out(usage());
+      return 0;
+    }
+    if (a.command === 'doctor') {
+      const r = await doctor();
+      io.out(a.flags.json ? JSON.stringify(r, null, 1) : formatDoctor(r));
       return 0;
     }
     return a.command === 'run' ? await cmdRun(a, io) : await cmdGradcheck(a, io);
