@@ -107,7 +107,7 @@ async function tryNative(which: 'tensorflow-gpu' | 'tensorflow', opts: BackendOp
 
 async function tryWebgpu(opts: BackendOptions, allowSoftware: boolean): Promise<{ ok: true; adapter: GpuAdapter; from: string } | { ok: false; reason: string }> {
   const dir = resolveNative(WEBGPU_PACKAGE, opts.searchPaths);
-  if (!dir) return { ok: false, reason: `the ${WEBGPU_PACKAGE} package (Dawn for Node) is not installed (run "RBP Lab: Set Up GPU Backend" or npm install ${WEBGPU_PACKAGE}@${WEBGPU_PACKAGE_VERSION})` };
+  if (!dir) return { ok: false, reason: `the ${WEBGPU_PACKAGE} package (Dawn for Node) is not installed (npm install ${WEBGPU_PACKAGE}@${WEBGPU_PACKAGE_VERSION}; for the extension, in the workspace folder)` };
   const r = await useWebgpu(dir, allowSoftware);
   return r.ok ? { ...r, from: dir } : r;
 }
