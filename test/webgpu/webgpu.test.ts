@@ -221,13 +221,15 @@ test('hypergradient MLP (20-12-12-5): the wasm-only fused kernels are off on web
 
 test('GPU memory: measurePeak reports the GPU buffers a computation holds (numBytesInGPU), none left after', { skip }, () => {
   const before = (tf.memory() as { numBytesInGPU?: number }).numBytesInGPU ?? NaN;
-  const { result, memory } = measurePeak(() => tf.tidy(() => tf.sum(tf.matMul(tf.ones([256, 256]), tf.ones([256, 256])))));
-  result.dispose();
-  // tfjs frees the buffers of tensors a pending command used when it next submits: one read of a
-  // GPU result does (a matMul: small element-wise ops may run on the CPU copy).
-  const probe = tf.tidy(() => tf.matMul(tf.ones([4, 4]), tf.ones([4, 4])));
-  probe.dataSync();
-  probe.dispose();
+  // The read inside submits the work, which frees the inputs: the bytes in use at the end are far
+  // below the peak (a mutant reporting the end's bytes as the peak fails below).
+  const { result, memory } = measurePeak(() => {
+    const s = tf.tidy(() => tf.sum(tf.matMul(tf.ones([256, 256]), tf.ones([256, 256]))));
+    const v = s.dataSync()[0];
+    s.dispose();
+    return v;
+  });
+  assert.equal(result, 256 ** 3);
   assert.ok(memory.gpuPeakBytes !== undefined, 'a GPU peak on webgpu');
   // Two 256×256 float32 inputs and their product were alive at once: at least 3 × 256 KiB.
   assert.ok(memory.gpuPeakBytes >= 3 * 256 * 256 * 4, `GPU peak ${memory.gpuPeakBytes}`);
