@@ -102,7 +102,7 @@ NV_ICD=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 if [ -z "${VK_ICD_FILENAMES:-}" ] && [ -f "${NV_ICD}" ]; then export VK_ICD_FILENAMES="${NV_ICD}"; fi
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-${X}}"
 say "VK_ICD_FILENAMES=${VK_ICD_FILENAMES:-} LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}"
-[ -n "${VK_ICD_FILENAMES:-}" ] && [ -f "${VK_ICD_FILENAMES%%:*}" ] && cat "${VK_ICD_FILENAMES%%:*}"
+[ -n "${VK_ICD_FILENAMES:-}" ] && [ -f "${VK_ICD_FILENAMES%%:*}" ] && cat "${VK_ICD_FILENAMES%%:*}" && echo
 
 # 3. doctor and the gradient checks
 step 60 "${RBP[@]}" doctor > "${OUT}/doctor.txt"
