@@ -5,7 +5,7 @@
 #                         tfjs wasm files and mnist-digits.bin, node_modules/webgpu with only
 #                         dist/linux-x64/dawn.node and its JS, the Planetoid Cora files and the
 #                         PyTorch reference (../shared/anchors/torch_ref, CPU-only; see gpu.sh)
-#   .gpu/libvulkan1_*.deb the Vulkan loader (Debian amd64), unpacked there with dpkg -x if missing
+#   .gpu/*.deb            the Vulkan loader and glvnd (Debian amd64), unpacked there with dpkg -x if missing
 #   .gpu/MANIFEST         what is inside, with sizes and the commit
 #
 #   bash bench/gpu-pack.sh        then carry .gpu (one path) with the working tree
@@ -32,7 +32,9 @@ rm -rf .gpu
 mkdir -p .gpu
 echo "gpu-pack: compressing (xz; about a minute)"
 tar -C "${STAGE}" -cf - . | xz -6 -T0 > .gpu/payload.tar.xz
-( cd .gpu && apt-get download libvulkan1:amd64 >/dev/null ) || echo "gpu-pack: apt-get download libvulkan1 failed: gpu.sh will need the loader installed there" >&2
+# The loader, and glvnd's dispatch libraries: the NVIDIA Vulkan ICD (libGLX_nvidia.so.0) needs
+# libGLdispatch.so.0 and finds no vkCreateInstance without it (seen on the H200 machine: "Found no drivers").
+( cd .gpu && apt-get download libvulkan1:amd64 libglvnd0:amd64 libglx0:amd64 libegl1:amd64 libgl1:amd64 >/dev/null ) || echo "gpu-pack: apt-get download of libvulkan1/libglvnd0 failed: gpu.sh will need them installed there" >&2
 {
   echo "packed $(date -u +%FT%TZ) from commit $(git rev-parse --short HEAD)$(git diff --quiet || echo ' (with uncommitted changes)')"
   echo "node $(node --version); webgpu $(node -p "require('./${W}/package.json').version")"

@@ -7,8 +7,8 @@
 # Steps, each under `timeout` and within one budget (RBP_GPU_BUDGET_S, default 450 s):
 #   1. unpack .gpu/payload.tar.xz (node, the bundles, dawn.node, Cora, the PyTorch reference);
 #      use the system `node` only if it is Node >= 20 (and RBP_GPU_PACKED_NODE is not 1), else the packed one
-#   2. Vulkan: the loader from .gpu/libvulkan1_*.deb (dpkg -x into a private prefix) when
-#      libvulkan.so.1 is missing (or RBP_GPU_PRIVATE_VULKAN=1); VK_ICD_FILENAMES = the NVIDIA ICD unless set
+#   2. Vulkan: the loader and glvnd from .gpu/*.deb (dpkg -x into a private prefix) when
+#      libvulkan.so.1 or libGLdispatch.so.0 is missing (or RBP_GPU_PRIVATE_VULKAN=1); VK_ICD_FILENAMES = the NVIDIA ICD unless set
 #   3. rbp doctor; rbp gradcheck hopfield --backend webgpu (full size, n = 2592)
 #   4. the bench rows on webgpu for hopfield; the same gradcheck on wasm (for comparison); the
 #      bench rows on webgpu for gnn (Cora) and hypergrad: forward, BPTT, Neumann-RBP (K = 5..40)
@@ -73,13 +73,19 @@ LDP="${LD_LIBRARY_PATH:-}"
 for d in ${LDP//:/ } /lib/x86_64-linux-gnu /usr/lib/x86_64-linux-gnu /lib64 /usr/lib64 /usr/local/lib; do
   [ -e "${d}/libvulkan.so.1" ] && LOADER_FOUND=1
 done
-if [ "${LOADER_FOUND}" = 0 ] || [ "${RBP_GPU_PRIVATE_VULKAN:-0}" = 1 ]; then
-  DEB="$(ls .gpu/libvulkan1_*_amd64.deb 2>/dev/null | head -n1)"
-  if [ -n "${DEB}" ]; then
+GLVND_FOUND=0
+for d in ${LDP//:/ } /lib/x86_64-linux-gnu /usr/lib/x86_64-linux-gnu /lib64 /usr/lib64 /usr/local/lib; do
+  [ -e "${d}/libGLdispatch.so.0" ] && GLVND_FOUND=1
+done
+if [ "${LOADER_FOUND}" = 0 ] || [ "${GLVND_FOUND}" = 0 ] || [ "${RBP_GPU_PRIVATE_VULKAN:-0}" = 1 ]; then
+  # The loader and glvnd (the NVIDIA ICD, libGLX_nvidia.so.0, needs libGLdispatch.so.0), into a private prefix.
+  DEBS=(.gpu/*_amd64.deb)
+  if [ -e "${DEBS[0]}" ]; then
     mkdir -p "${X}/vulkan"
-    if command -v dpkg >/dev/null; then dpkg -x "${DEB}" "${X}/vulkan"; else
-      # No dpkg (not Debian/Ubuntu): a .deb is an ar archive holding data.tar.*.
-      python3 - "${DEB}" "${X}/vulkan" <<'PY'
+    for DEB in "${DEBS[@]}"; do
+      if command -v dpkg >/dev/null; then dpkg -x "${DEB}" "${X}/vulkan"; else
+        # No dpkg (not Debian/Ubuntu): a .deb is an ar archive holding data.tar.*.
+        python3 - "${DEB}" "${X}/vulkan" <<'PY'
 import io, sys, tarfile
 d = open(sys.argv[1], 'rb').read()
 i = 8
@@ -89,11 +95,12 @@ while i < len(d):
         tarfile.open(fileobj=io.BytesIO(d[i + 60:i + 60 + size])).extractall(sys.argv[2])
     i += 60 + size + (size & 1)
 PY
-    fi
-    [ -e "${X}/vulkan/usr/lib/x86_64-linux-gnu/libvulkan.so.1" ] && export LD_LIBRARY_PATH="${X}/vulkan/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:${LD_LIBRARY_PATH}}"
-    say "Vulkan loader from ${DEB}"
+      fi
+    done
+    export LD_LIBRARY_PATH="${X}/vulkan/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:${LD_LIBRARY_PATH}}"
+    say "Vulkan loader and glvnd from ${DEBS[*]}"
   else
-    say "no libvulkan.so.1 and no .gpu/libvulkan1 deb: Dawn will find no Vulkan adapter"
+    say "no libvulkan.so.1 / libGLdispatch.so.0 and no .gpu/*.deb: Dawn will find no Vulkan adapter"
   fi
 fi
 # The NVIDIA user-space libraries the ICD names (libGLX_nvidia.so.0) in the container's usual place.
