@@ -30,6 +30,9 @@ function fieldSchema(f: FieldSpec): Record<string, unknown> {
       s.type = 'array';
       s.items = { type: 'integer' };
       break;
+    case 'map':
+      s.type = 'object';
+      break;
     case 'any':
       break;
   }

@@ -5,7 +5,7 @@
 import * as fs from 'fs';
 import { parseDocument, LineCounter, isMap, isScalar, isSeq, Pair, YAMLMap, Node as YNode } from 'yaml';
 import { SCHEMA, RUNNERS, RunnerName, FieldSpec, FieldValue, SectionSpec, SchemaTable } from './schema';
-import { BUILTIN_CONFIGS, type RunnerDefaults } from './builtin';
+import { BUILTIN_CONFIGS, RUNNER_BASES, type RunnerDefaults } from './builtin';
 import { defaultsName } from '../experiments/catalog';
 
 export interface RbpConfig {
@@ -84,6 +84,8 @@ export function checkValue(spec: FieldSpec, v: unknown): string | undefined {
       if (spec.max !== undefined && v > spec.max) return `must be ≤ ${spec.max}, got ${v}`;
       return undefined;
     }
+    case 'map':
+      return v !== null && typeof v === 'object' && !Array.isArray(v) ? undefined : `must be a mapping (key: value lines), got ${JSON.stringify(v)}`;
     case 'int[]':
       if (!Array.isArray(v) || !v.every((x) => typeof x === 'number' && Number.isInteger(x))) return `must be a list of integers, got ${JSON.stringify(v)}`;
       return undefined;
@@ -163,7 +165,7 @@ export function parseConfigText(text: string): ParsedConfig {
 }
 
 function withDefaults(raw: Record<string, unknown>, runner: RunnerName): RbpConfig {
-  const base = structuredClone(BUILTIN_CONFIGS[defaultsName(runner, raw)]);
+  const base = structuredClone(RUNNER_BASES[runner] ?? BUILTIN_CONFIGS[defaultsName(runner, raw)]);
   const out: Record<string, unknown> = { ...base, ...raw };
   for (const s of ['dataset', 'model', 'train'] as const) out[s] = { ...(base[s] as object), ...((raw[s] as object) ?? {}) };
   return out as RbpConfig;

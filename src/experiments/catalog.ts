@@ -77,11 +77,22 @@ const hypergrad: ExperimentInfo<'HypergradRunner'> = {
   tField: 'num_sgd_step',
 };
 
+const moduleRunner: ExperimentInfo<'ModuleRunner'> = {
+  runner: 'ModuleRunner',
+  // No built-in config: the model is the workspace's own module (`model.module`).
+  names: [],
+  title: (config) => `${String(section(config, 'model').name ?? 'model')} (${String(section(config, 'model').module ?? 'model module')})`,
+  stepLabel: 'step',
+  stepsField: 'max_steps',
+  tField: 'num_update',
+};
+
 /** Every experiment, by runner (tsc fails when a runner of the schema has none). */
 export const EXPERIMENTS: { readonly [R in RunnerName]: ExperimentInfo<R> } = {
   HopfieldRunner: hopfield,
   CitationRunner: citation,
   HypergradRunner: hypergrad,
+  ModuleRunner: moduleRunner,
 };
 
 /** Any experiment's entry. */

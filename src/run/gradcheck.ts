@@ -141,7 +141,7 @@ export async function runGradcheck(spec: RunSpec, emit: (e: WorkerEvent) => void
   const req = spec.backend ?? 'auto';
   if (!isBackendRequest(req)) throw new RunError('bad-config', `unknown backend '${req}' (tensorflow-gpu, tensorflow, wasm, cpu or auto)`);
   const choice = await selectBackend(req as BackendRequest, { searchPaths: spec.nativeSearchPaths });
-  const session = exp.create(resolved.config, resolved.method, resolved.K, { dataDir: spec.dataDir, configDir: resolved.configDir, log: (text) => emit({ type: 'log', level: 'info', text }) });
+  const session = await exp.create(resolved.config, resolved.method, resolved.K, { dataDir: spec.dataDir, configDir: resolved.configDir, log: (text) => emit({ type: 'log', level: 'info', text }) });
   try {
     const ms = methods ?? defaultGradcheckMethods();
     emit({

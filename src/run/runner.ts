@@ -56,7 +56,7 @@ export async function runExperiment(spec: RunSpec, emit: (e: WorkerEvent) => voi
   if (!isBackendRequest(backendReq)) throw new RunError('bad-config', `unknown backend '${backendReq}' (tensorflow-gpu, tensorflow, wasm, cpu or auto)`);
   const choice = await selectBackend(backendReq as BackendRequest, { searchPaths: spec.nativeSearchPaths });
   const backend: BackendInfo = { name: choice.name, description: describeChoice(choice), skipped: choice.skipped, nodeVersion: process.version, execPath: process.execPath };
-  const session = experiment.create(resolved.config, resolved.method, resolved.K, {
+  const session = await experiment.create(resolved.config, resolved.method, resolved.K, {
     dataDir: spec.dataDir,
     configDir: resolved.configDir,
     log: (text) => emit({ type: 'log', level: 'info', text }),

@@ -15,7 +15,7 @@ test('gradcheck’s ρ(J) and verdict equal a separate diagnosis at the same wei
   (config.model as Record<string, unknown>).num_update = 20;
   const experiment = await loadExperiment(config.runner);
   assert.ok(experiment);
-  const session = experiment.create(config, 'Neumann_RBP', 5, { log: () => undefined });
+  const session = await experiment.create(config, 'Neumann_RBP', 5, { log: () => undefined });
   const report = gradcheck('hopfield', session, { Ks: [5], methods: ['Neumann_RBP'] });
   const d = diagnose(session);
   assert.ok(Number.isFinite(report.rho) && report.rho > 0, `ρ = ${report.rho}`);
