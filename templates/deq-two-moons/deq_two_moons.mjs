@@ -40,11 +40,17 @@ export default function createModel({ tf, rbp, model, dataset, train, context })
   const trainSet = rows(range(0, nTrain));
   const testSet = rows(range(nTrain, N));
 
-  const W = tf.variable(tf.tensor2d(rng.normalArray(H * H, radius / Math.sqrt(H)), [H, H]));
-  const U = tf.variable(tf.tensor2d(rng.normalArray(2 * H, 1), [2, H]));
-  const b = tf.variable(tf.zeros([1, H]));
-  const V = tf.variable(tf.tensor2d(rng.normalArray(H * 2, 1 / Math.sqrt(H)), [H, 2]));
-  const c = tf.variable(tf.zeros([1, 2]));
+  /** A trainable variable from an initial tensor (tf.variable keeps its own copy: the initial one is freed). */
+  const variable = (init) => {
+    const v = tf.variable(init);
+    init.dispose();
+    return v;
+  };
+  const W = variable(tf.tensor2d(rng.normalArray(H * H, radius / Math.sqrt(H)), [H, H]));
+  const U = variable(tf.tensor2d(rng.normalArray(2 * H, 1), [2, H]));
+  const b = variable(tf.zeros([1, H]));
+  const V = variable(tf.tensor2d(rng.normalArray(H * 2, 1 / Math.sqrt(H)), [H, 2]));
+  const c = variable(tf.zeros([1, 2]));
 
   /** The current batch (step reads its x, loss its labels). */
   let batch = rows(range(0, Math.min(B, nTrain)));

@@ -57,7 +57,8 @@ export const moduleExperiment: Experiment<'ModuleRunner'> = {
         ctx.log(userError(err, file, 'dispose').message);
       }
       const sys = (model as Partial<UserModel> | undefined)?.system;
-      for (const v of [...(sys?.params ?? []), ...(sys?.lossParams ?? [])]) if (v instanceof tf.Variable && !v.isDisposed) v.dispose();
+      const held: unknown[] = [...(Array.isArray(sys?.params) ? sys.params : []), ...(Array.isArray(sys?.lossParams) ? sys.lossParams : [])];
+      for (const v of held) if (v instanceof tf.Tensor && !v.isDisposed) v.dispose();
     };
     try {
       if (model?.batch) model.batch(0);

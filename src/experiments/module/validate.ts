@@ -50,7 +50,9 @@ function finite(s: State): boolean {
 function random(like: State, rng: Rng): State {
   const r = like.map((t) => tf.tensor(rng.normalArray(t.size), t.shape));
   const n = norm(r);
-  return r.map((t) => tf.tidy(() => tf.div(t, n)));
+  const out = r.map((t) => tf.div(t, n));
+  dispose(r);
+  return out;
 }
 
 /** ⟨z, F(h + εv, w) − F(h − εv, w)⟩ / 2ε (or along u in w), next to ⟨Jᵀz, v⟩ (or ⟨(∂F/∂w)ᵀz, u⟩). */
@@ -96,29 +98,24 @@ export function validateModel(file: string, model: unknown, seed: number): asser
       throw userError(err, file, what);
     }
   };
-  const made: State[] = [];
+  // Everything the user's calls return, checked or not, is freed on the way out.
+  const made: unknown[] = [];
+  const keep = <T>(x: T): T => (made.push(x), x);
   try {
-    const h0 = checkState(file, 'system.initialState()', call('system.initialState()', () => sys.initialState()));
-    made.push(h0);
+    const h0 = checkState(file, 'system.initialState()', keep(call('system.initialState()', () => sys.initialState())));
     if (!finite(h0)) throw bad(file, 'system.initialState() returned NaN or Infinity');
-    const h1 = checkState(file, 'system.step(h0, params, 0)', call('system.step', () => sys.step(h0, w, 0, 'unroll')), h0);
-    made.push(h1);
+    const h1 = checkState(file, 'system.step(h0, params, 0)', keep(call('system.step', () => sys.step(h0, w, 0, 'unroll'))), h0);
     if (!finite(h1)) throw bad(file, 'system.step(h0, params, 0) returned NaN or Infinity');
-    const again = call('system.step', () => sys.step(h0, w, 0, 'unroll'));
-    made.push(again);
+    const again = checkState(file, 'system.step(h0, params, 0)', keep(call('system.step', () => sys.step(h0, w, 0, 'unroll'))), h0);
     const diff = compareGrads(again, h1).relErr;
     if (diff !== 0) throw bad(file, `system.step is not a pure function: called twice on the same h and w it returned different values (relative difference ${diff.toPrecision(3)}); it must not keep state between calls or draw random numbers`);
-    const loss = call('system.loss', () => tf.tidy(() => sys.loss(h1, sys.lossParams as Tensor[])));
-    if (!isTensor(loss) || loss.size !== 1) {
-      if (isTensor(loss)) loss.dispose();
-      throw bad(file, `system.loss must return a scalar tensor, got ${describe(loss)}`);
-    }
+    const loss: unknown = keep(call('system.loss', () => tf.tidy(() => sys.loss(h1, sys.lossParams as Tensor[]))));
+    if (!isTensor(loss) || loss.size !== 1) throw bad(file, `system.loss must return a scalar tensor, got ${describe(loss)}`);
     const lv = loss.dataSync()[0];
-    loss.dispose();
     if (!Number.isFinite(lv)) throw bad(file, `system.loss(step(h0)) is ${lv}`);
     checkDerivatives(file, sys, h1, w, seed);
   } finally {
-    dispose(...made);
+    for (const x of made) tf.dispose(Array.isArray(x) ? x.filter(isTensor) : isTensor(x) ? x : []);
   }
 }
 
@@ -147,9 +144,8 @@ function checkDerivatives(file: string, sys: DynamicSystem, h: State, w: Tensor[
         ['linearize(…).vjpParams', own.vjpParams(z), wz],
         ['linearize(…).jvp', own.jvp(v), gen.jvp(v)],
       ];
+      for (const [, a, b] of checks) parts.push(a, ...(b !== jz && b !== wz ? [b] : []));
       for (const [name, a, b] of checks) {
-        parts.push(a);
-        if (b !== jz && b !== wz) parts.push(b);
         const e = compareGrads(a, b).relErr;
         if (!(e < 1e-3)) throw bad(file, `system.${name} disagrees with autodiff of step (relative error ${e.toPrecision(3)}); a fast path must agree with the generic linearisation to float32 precision`);
       }
