@@ -8,18 +8,15 @@ import { spawnSync } from 'child_process';
 import { pathToFileURL, fileURLToPath } from 'url';
 import { RunError } from '../types';
 import type { ModelFactory } from './contract';
+import { resolveModuleFile } from '../../config/modulePath';
 
-const JS = /\.(mjs|cjs|js)$/i;
 const TS = /\.(mts|cts|ts)$/i;
 
 /** The module's absolute path: `model.module` relative to the config's folder (else the working directory). */
 export function resolveModulePath(module: unknown, configDir: string | undefined): string {
-  if (typeof module !== 'string' || !module.trim()) throw new RunError('bad-config', 'model.module is required for runner ModuleRunner: the path of your model module, e.g. ./models/my_model.mjs (relative to the config file)');
-  const base = configDir ?? process.cwd();
-  const file = path.resolve(base, module);
-  if (!fs.existsSync(file)) throw new RunError('bad-config', `model.module: cannot find '${module}' (looked for ${file}, relative to ${configDir ? "the config's folder" : 'the working directory'})`);
-  if (!JS.test(file) && !TS.test(file)) throw new RunError('bad-config', `model.module: '${module}' is not a JavaScript module (.mjs, .js or .cjs)`);
-  return file;
+  const r = resolveModuleFile(module, configDir);
+  if ('problem' in r) throw new RunError('bad-config', r.problem);
+  return r.file;
 }
 
 /** Whether this Node strips TypeScript types itself (Node ≥ 22.6 with --experimental-strip-types, on by default from 23.6). */
