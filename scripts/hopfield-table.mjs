@@ -32,7 +32,7 @@ for (const m of methods) {
   const first = evals[0]?.values;
   const last = evals[evals.length - 1].values;
   const mean = (a) => a.reduce((s, v) => s + v, 0) / a.length;
-  rows.push({ m, untrainedBitErr: first?.retrieval_bit_err, untrainedL1: first?.eval_l1, wall: (Date.now() - t0) / 1000, first10: mean(train.slice(0, 10)), last10: mean(train.slice(-10)), evalL1: last.eval_l1, bitErr: last.retrieval_bit_err, nearest: last.retrieval_nearest_ok });
+  rows.push({ m, untrainedBitErr: first?.retrieval_bit_err, untrainedL1: first?.eval_l1, untrainedAuthors: first?.log10_l1_binary_vs_corrupted, authors: last.log10_l1_binary_vs_corrupted, wall: (Date.now() - t0) / 1000, first10: mean(train.slice(0, 10)), last10: mean(train.slice(-10)), evalL1: last.eval_l1, bitErr: last.retrieval_bit_err, nearest: last.retrieval_nearest_ok });
   console.error(`${m}: done in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
 }
 if (process.argv.includes('--json')) {
@@ -40,7 +40,7 @@ if (process.argv.includes('--json')) {
   process.exit(0);
 }
 console.log(`Hopfield training, ${steps} Adam steps (lr 1e-3, batch 1, T = 50, K = 20), runs in ${outRoot}\n`);
-console.log('| method | wall s | train L1 first 10 | train L1 last 10 | eval L1 (clean) | retrieval bit err (50% corrupt) | nearest-pattern ok |');
-console.log('|---|---|---|---|---|---|---|');
-console.log(`| (untrained W) | | | | ${rows[0].untrainedL1?.toFixed(4)} | ${rows[0].untrainedBitErr?.toFixed(4)} | |`);
-for (const r of rows) console.log(`| ${r.m} | ${r.wall.toFixed(0)} | ${r.first10.toFixed(4)} | ${r.last10.toFixed(4)} | ${r.evalL1.toFixed(4)} | ${r.bitErr.toFixed(4)} | ${r.nearest}/10 |`);
+console.log('| method | wall s | train L1 first 10 | train L1 last 10 | eval L1 (clean) | retrieval bit err (50% corrupt) | nearest-pattern ok | authors\' log10 L1 (binarised vs corrupted) |');
+console.log('|---|---|---|---|---|---|---|---|');
+console.log(`| (untrained W) | | | | ${rows[0].untrainedL1?.toFixed(4)} | ${rows[0].untrainedBitErr?.toFixed(4)} | | ${rows[0].untrainedAuthors?.toFixed(3)} |`);
+for (const r of rows) console.log(`| ${r.m} | ${r.wall.toFixed(0)} | ${r.first10.toFixed(4)} | ${r.last10.toFixed(4)} | ${r.evalL1.toFixed(4)} | ${r.bitErr.toFixed(4)} | ${r.nearest}/10 | ${r.authors?.toFixed(3)} |`);

@@ -46,6 +46,10 @@ export function renderHeader(m: RunModel, opts: { trusted: boolean; trustReason?
     banner.hidden = false;
     banner.dataset.kind = 'error';
     $('banner-text').textContent = `Run failed (${m.end.kind}): ${m.end.reason}`;
+  } else if (m.warning) {
+    banner.hidden = false;
+    banner.dataset.kind = 'warning';
+    $('banner-text').textContent = `Warning: ${m.warning}`;
   } else if (!opts.trusted) {
     banner.hidden = false;
     banner.dataset.kind = 'warning';

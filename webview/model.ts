@@ -24,6 +24,8 @@ export class RunModel {
   lastStep = -1;
   lastElapsedMs = 0;
   logs: string[] = [];
+  /** The latest warning the run logged (a training that diverges while staying finite), shown as a banner. */
+  warning: string | undefined;
   /** Gradient check (method 'gradcheck'): rows as they stream in, then the whole report. */
   gradcheckRows: GradcheckRowMsg['row'][] = [];
   gradcheck: GradcheckResultMsg['report'] | undefined;
@@ -42,6 +44,7 @@ export class RunModel {
     this.lastStep = -1;
     this.lastElapsedMs = 0;
     this.logs = [];
+    this.warning = undefined;
     this.gradcheckRows = [];
     this.gradcheck = undefined;
     for (const k of Object.keys(this.version) as (keyof RunModel['version'])[]) this.version[k]++;
@@ -105,6 +108,10 @@ export class RunModel {
         break;
       case 'log':
         this.pushLog(`${e.level === 'info' ? '' : e.level + ': '}${e.text}`);
+        if (e.level === 'warn') {
+          this.warning = e.text;
+          this.version.header++;
+        }
         break;
       case 'gradcheck/row':
         this.gradcheckRows.push(e.row);

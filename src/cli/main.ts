@@ -4,20 +4,23 @@
  *   rbp gradcheck <experiment|config.yaml> [--truncate 5,10,20,40] [--json]
  */
 import * as path from 'path';
-import { runExperiment } from '../run/runner';
 import { RunRecorder, describeRequest } from '../run/recorder';
-import { runGradcheck, DEFAULT_KS, GradcheckReport } from '../run/gradcheck';
-import { isBackendRequest, BackendError } from '../core/backend';
+import { checkRequest } from '../run/resolve';
+import { DEFAULT_KS, GradcheckReport } from '../run/gradcheck';
+import { startRunThread, startRunHere } from '../run/thread';
+import { isBackendRequest } from '../core/backend';
 import { RunError } from '../experiments/types';
 import { fmt } from '../core/format';
-import type { WorkerEvent, RunSpec } from '../protocol/messages';
+import type { WorkerEvent, RunSpec, Envelope } from '../protocol/messages';
 import { parseMethodName, methodNames } from '../core/gradients/catalog';
 import { BUILTIN_NAMES } from '../config/builtin';
 import { writeModelTemplate, TemplateError } from '../config/modelTemplate';
 
 const usage = () => `usage:
   rbp run <${BUILTIN_NAMES.join('|')}|config.yaml> [--method M] [--truncate K] [--steps N] [--seed S]
-          [--backend auto|tensorflow-gpu|tensorflow|wasm|cpu] [--out DIR | --runs-dir ROOT] [--data DIR] [--set section.field=value] [--json]
+          [--backend auto|tensorflow-gpu|tensorflow|wasm|cpu] [--out DIR | --runs-dir ROOT] [--data DIR] [--set section.field=value]
+          [--final-check] [--json]
+    --final-check: end with the method's gradient against exact at the final weights, ρ(J), memory, and evaluation vs untrained
   rbp gradcheck <experiment|config.yaml> [--truncate K1,K2,...] [--method M,...] [--backend B] [--data DIR] [--set ...] [--out DIR | --runs-dir ROOT] [--json]
   rbp init-model DIR     (write a model of your own to start from: a module, its config, the types)
 methods: ${methodNames().join(', ')}`;
@@ -31,7 +34,7 @@ interface Args {
 }
 
 const FLAGS_WITH_VALUE = new Set(['method', 'truncate', 'steps', 'seed', 'backend', 'out', 'runs-dir', 'data', 'set']);
-const BOOL_FLAGS = new Set(['json', 'help']);
+const BOOL_FLAGS = new Set(['json', 'help', 'final-check']);
 
 export function parseArgs(argv: string[]): Args {
   const flags: Record<string, string[]> = {};
@@ -87,6 +90,7 @@ function buildSpec(a: Args): RunSpec {
     outDir: last(a.flags, 'out'),
     dataDir: last(a.flags, 'data'),
     overrides: a.flags.set,
+    finalCheck: a.command === 'run' && a.flags['final-check'] ? true : undefined,
   };
 }
 
@@ -95,10 +99,33 @@ function num(v: number): string {
   return Number.isInteger(v) ? String(v) : fmt(v, 4);
 }
 
-interface Io {
+/**
+ * The closing summary of a run with --final-check: evaluation before training and at the end, the
+ * gradient check at the final weights, ρ(J) and the verdict there, and memory.
+ */
+export function formatClosingSummary(summary: Record<string, number | string | boolean>, untrained: Record<string, number> | undefined, last: Record<string, number> | undefined): string[] {
+  const v = (k: string) => summary[k];
+  const lines = ['summary:'];
+  if (untrained && last) lines.push(`  evaluation, untrained → trained: ${Object.keys(last).map((k) => `${k} ${untrained[k] === undefined ? '-' : num(untrained[k])} → ${num(last[k])}`).join(', ')}`);
+  if (v('check_method') !== undefined) {
+    const exactNote = v('check_exact_converged') === false ? ' (exact did not converge: a rough reference)' : '';
+    lines.push(`  gradient at the final weights, ${String(v('check_method'))} against exact: relative error ${fmt(Number(v('check_rel_err_vs_exact')), 3)}, cosine ${Number(v('check_cos_vs_exact')).toFixed(6)}${exactNote}; cosine with BPTT ${Number(v('check_cos_vs_bptt')).toFixed(6)}`);
+    lines.push(`  at the final weights: ${String(v('check_verdict'))}`);
+  }
+  if (v('peak_rss_mb') !== undefined) lines.push(`  memory: at most ${Number(v('peak_step_tensor_mb')).toFixed(0)} MB of tensors above the live ones in a training step, peak RSS ${Number(v('peak_rss_mb')).toFixed(0)} MB`);
+  return lines;
+}
+
+export interface Io {
   out: (s: string) => void;
   err: (s: string) => void;
   isTTY: boolean;
+  /**
+   * The script to start run threads from (bin.ts passes its own bundle): the run computes on a
+   * thread, so that Ctrl-C reaches the loops inside a step. Without it (main called in-process,
+   * as tests do) the run computes on this thread and a signal stops it between steps.
+   */
+  runThread?: string;
 }
 
 /**
@@ -115,17 +142,103 @@ function openRecorder(what: string, spec: RunSpec, runsDir: string | undefined):
   }
 }
 
+/**
+ * Check the request before anything is created: a bad one is one line (and a run/failed JSON line
+ * with --json), exit code 2, and no record — it never touches an existing folder.
+ */
+function badRequest(spec: RunSpec, io: Io, json: boolean): number | undefined {
+  try {
+    checkRequest(spec);
+    return undefined;
+  } catch (err) {
+    if (!(err instanceof RunError)) throw err;
+    if (json) io.out(JSON.stringify({ type: 'run/failed', kind: err.kind, reason: err.message }));
+    io.err(`rbp: ${err.message}`);
+    return 2;
+  }
+}
+
+/**
+ * The terminal side: set when stdout or stderr is closed under us (`rbp run --json | head -c 100`:
+ * EPIPE), and the stop of the run in progress, if any.
+ */
+const output = { onClosed: undefined as (() => void) | undefined };
+
+/** bin.ts: stdout or stderr was closed (EPIPE); the run in progress stops, recorded as cancelled. */
+export function outputClosed(): void {
+  output.onClosed?.();
+}
+
+/**
+ * Exit codes: a bad request or bad data 2, a cancelled run 130 (128 + SIGINT), a run stopped
+ * because its output was closed 141 (128 + SIGPIPE), other failures 1.
+ */
+function exitCode(kind: string): number {
+  return kind === 'bad-config' || kind === 'bad-data' ? 2 : 1;
+}
+
+/**
+ * Run a checked request on a run thread (run/thread.ts), recording every event and passing it to
+ * `show`. The first SIGINT or SIGTERM cancels the run inside its current step (it ends
+ * 'cancelled', recorded, exit 130); a second one records that and exits at once.
+ */
+async function execute(what: string, spec: RunSpec, runsDir: string | undefined, json: boolean, io: Io, show: (e: WorkerEvent, env: Envelope, recorder: RunRecorder | undefined) => void): Promise<{ code: number; report?: GradcheckReport }> {
+  // Recording starts before the experiment is set up, so that its set-up log lines are kept too.
+  const recorder = openRecorder(what, spec, runsDir);
+  const t0 = Date.now();
+  const emit = (e: WorkerEvent) => show(e, recorder ? recorder.record(e) : ({ ...e, runId: 'cli', seq: 0, t: Date.now() } as Envelope), recorder);
+  const run = io.runThread ? startRunThread(io.runThread, spec, emit) : startRunHere(spec, emit);
+  // Whoever read the output is gone: stop the run (recorded as cancelled), as SIGPIPE would.
+  let pipeClosed = false;
+  output.onClosed = () => {
+    if (pipeClosed) return;
+    pipeClosed = true;
+    recorder?.record({ type: 'log', level: 'warn', text: 'the output was closed (EPIPE): stopping' });
+    run.cancel();
+  };
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (++signals === 1) {
+      io.err(`rbp: ${sig}: stopping ${what} (again to quit at once)`);
+      run.cancel();
+      return;
+    }
+    recorder?.record({ type: 'run/finished', status: 'cancelled', elapsedMs: Date.now() - t0, summary: { stopped_by: `${sig}, twice` } });
+    recorder?.close();
+    process.exit(130);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const outcome = await run.done;
+    return { code: outcome.status === 'cancelled' ? (pipeClosed ? 141 : 130) : 0, report: outcome.report };
+  } catch (err) {
+    const kind = err instanceof RunError ? err.kind : 'error';
+    const reason = err instanceof Error ? err.message : String(err);
+    recorder?.record({ type: 'run/failed', kind, reason, elapsedMs: Date.now() - t0 });
+    if (json) io.out(JSON.stringify({ type: 'run/failed', kind, reason }));
+    io.err(`rbp: ${reason}`);
+    return { code: exitCode(kind) };
+  } finally {
+    output.onClosed = undefined;
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+    recorder?.close();
+  }
+}
+
 async function cmdRun(a: Args, io: Io): Promise<number> {
   const spec = buildSpec(a);
   const runsDir = last(a.flags, 'runs-dir');
   const json = Boolean(a.flags.json);
-  // Recording starts before the experiment is set up, so that its set-up log lines are kept too.
-  const recorder = openRecorder('the run', spec, runsDir);
+  const bad = badRequest(spec, io, json);
+  if (bad !== undefined) return bad;
   let total = 0;
   let stepLabel = 'step';
   let lastLine = '';
-  const emit = (e: WorkerEvent) => {
-    const env = recorder ? recorder.record(e) : { ...e, runId: 'cli', seq: 0, t: Date.now() };
+  let untrained: Record<string, number> | undefined;
+  let lastEval: Record<string, number> | undefined;
+  const show = (e: WorkerEvent, env: Envelope, recorder: RunRecorder | undefined) => {
     if (json) {
       io.out(JSON.stringify(env));
       return;
@@ -150,39 +263,26 @@ async function cmdRun(a: Args, io: Io): Promise<number> {
         if (e.kind === 'eval' || !io.isTTY) io.err(line);
         else if (line !== lastLine) process.stderr.write(`\r${line.slice(0, (process.stderr.columns || 120) - 1)}\x1b[K`);
         if (e.kind === 'eval' && io.isTTY) process.stderr.write('');
+        if (e.kind === 'eval') {
+          untrained ??= e.values;
+          lastEval = e.values;
+        }
         lastLine = line;
         break;
       }
       case 'log':
-        io.err(e.text);
+        io.err(`${e.level === 'info' ? '' : `${e.level === 'warn' ? 'warning' : e.level}: `}${e.text}`);
         break;
       case 'run/finished':
         if (io.isTTY) process.stderr.write('\n');
-        io.out(`${e.status} in ${(e.elapsedMs / 1000).toFixed(1)} s: ${Object.entries(e.summary).map(([k, v]) => `${k}=${typeof v === 'number' ? num(v) : v}`).join(' ')}`);
+        io.out(`${e.status} in ${(e.elapsedMs / 1000).toFixed(1)} s: ${Object.entries(e.summary).filter(([k]) => !k.startsWith('check_')).map(([k, v]) => `${k}=${typeof v === 'number' ? num(v) : v}`).join(' ')}`);
+        if (e.summary.check_method !== undefined) for (const l of formatClosingSummary(e.summary, untrained, lastEval)) io.out(l);
         break;
       default:
         break;
     }
   };
-  let cancelled = false;
-  const onSig = () => {
-    cancelled = true;
-  };
-  process.once('SIGINT', onSig);
-  try {
-    await runExperiment(spec, emit, { cancelled: () => cancelled });
-    return 0;
-  } catch (err) {
-    const kind = err instanceof RunError ? err.kind : 'error';
-    const reason = err instanceof Error ? err.message : String(err);
-    if (recorder) recorder.record({ type: 'run/failed', kind, reason, elapsedMs: 0 });
-    if (json) io.out(JSON.stringify({ type: 'run/failed', kind, reason }));
-    io.err(`rbp: ${reason}`);
-    return kind === 'bad-config' || kind === 'bad-data' ? 2 : 1;
-  } finally {
-    process.removeListener('SIGINT', onSig);
-    recorder?.close();
-  }
+  return (await execute('the run', spec, runsDir, json, io, show)).code;
 }
 
 export function formatGradcheck(r: GradcheckReport): string {
@@ -203,6 +303,7 @@ export function formatGradcheck(r: GradcheckReport): string {
 }
 
 async function cmdGradcheck(a: Args, io: Io): Promise<number> {
+  if (a.flags['final-check']) throw new UsageError('--final-check is an option of run (gradcheck is that check)');
   const spec = buildSpec(a);
   const Ks = (last(a.flags, 'truncate') ?? DEFAULT_KS.join(','))
     .split(',')
@@ -218,29 +319,18 @@ async function cmdGradcheck(a: Args, io: Io): Promise<number> {
   const json = Boolean(a.flags.json);
   const runsDir = last(a.flags, 'runs-dir');
   const checkSpec: RunSpec = { ...spec, gradcheck: { Ks, methods } };
-  const recorder = openRecorder('the gradient check', checkSpec, runsDir);
-  const emit = (e: WorkerEvent) => {
-    recorder?.record(e);
+  const bad = badRequest(checkSpec, io, json);
+  if (bad !== undefined) return bad;
+  const show = (e: WorkerEvent) => {
     if (json) return;
     if (e.type === 'run/started') io.err(`backend: ${e.backend.description}`);
     else if (e.type === 'log') io.err(e.text);
     else if (e.type === 'gradcheck/row') io.err(`  ${e.row.method}${e.row.K !== null ? ` K=${e.row.K}` : ''}: rel err vs exact ${fmt(e.row.relErrExact, 3)}, ${e.row.timeMs.toFixed(0)} ms`);
+    else if (e.type === 'run/finished' && e.status === 'cancelled') io.err('cancelled');
   };
-  try {
-    const report = await runGradcheck(checkSpec, emit);
-    io.out(json ? JSON.stringify(report) : formatGradcheck(report));
-    return 0;
-  } catch (err) {
-    const reason = err instanceof Error ? err.message : String(err);
-    if (recorder) recorder.record({ type: 'run/failed', kind: err instanceof RunError ? err.kind : 'error', reason, elapsedMs: 0 });
-    if (err instanceof RunError || err instanceof BackendError) {
-      io.err(`rbp: ${reason}`);
-      return err instanceof RunError && (err.kind === 'bad-config' || err.kind === 'bad-data') ? 2 : 1;
-    }
-    throw err;
-  } finally {
-    recorder?.close();
-  }
+  const { code, report } = await execute('the gradient check', checkSpec, runsDir, json, io, show);
+  if (report) io.out(json ? JSON.stringify(report) : formatGradcheck(report));
+  return code;
 }
 
 function cmdInitModel(a: Args, io: Io): number {

@@ -27,18 +27,21 @@ function fieldSchema(f: FieldSpec): Record<string, unknown> {
       s.type = 'boolean';
       break;
     case 'int[]':
+      // The bounds hold for every item.
       s.type = 'array';
-      s.items = { type: 'integer' };
-      break;
+      s.items = { type: 'integer', ...bounds(f) };
+      return s;
     case 'map':
       s.type = 'object';
       break;
     case 'any':
       break;
   }
-  if (f.min !== undefined) s.minimum = f.min;
-  if (f.max !== undefined) s.maximum = f.max;
-  return s;
+  return { ...s, ...bounds(f) };
+}
+
+function bounds(f: FieldSpec): Record<string, number> {
+  return { ...(f.min !== undefined ? { minimum: f.min } : {}), ...(f.max !== undefined ? { maximum: f.max } : {}) };
 }
 
 /** '^[Nn][Ee]…[_-]?…$' for a name, ignoring case and '_'/'-' (JSON Schema regexes have no /i). */

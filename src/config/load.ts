@@ -3,8 +3,8 @@
  * its line and column; the CLI prints them, the extension shows them in the Problems panel.
  */
 import * as fs from 'fs';
-import { parseDocument, LineCounter, isMap, isScalar, isSeq, Pair, YAMLMap, Node as YNode } from 'yaml';
-import { SCHEMA, RUNNERS, RunnerName, FieldSpec, FieldValue, SectionSpec, SchemaTable } from './schema';
+import { parseDocument, visit, LineCounter, isMap, isScalar, Pair, YAMLMap, Node as YNode } from 'yaml';
+import { SCHEMA, RUNNERS, RunnerName, RunnerSpec, FieldSpec, FieldValue, SectionSpec, SchemaTable } from './schema';
 import { BUILTIN_CONFIGS, RUNNER_BASES, type RunnerDefaults } from './builtin';
 import { defaultsName } from '../experiments/catalog';
 
@@ -49,6 +49,19 @@ export interface ParsedConfig {
 
 const SECTIONS = ['dataset', 'model', 'train', 'test'] as const;
 
+/**
+ * Configs are small (the authors' are about 1 KB). The YAML parser's time grows faster than the
+ * text (a 935 KB mapping of unique keys took 79 s to check), and the config editor parses files of
+ * untrusted workspaces as they open: anything larger is refused before parsing (64 KiB: < 1 s).
+ */
+export const MAX_CONFIG_CHARS = 64 * 1024;
+/** Alias uses a config may expand (yaml's own default; an alias bomb stops here). */
+const MAX_ALIAS_COUNT = 100;
+
+function tooLarge(size: string): ConfigIssue {
+  return { severity: 'error', path: '', message: `config is too large (${size}); a config file is at most ${MAX_CONFIG_CHARS / 1024} KiB`, line: 1, column: 1, offset: [0, 0] };
+}
+
 function levenshtein(a: string, b: string): number {
   const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)]);
   for (let j = 1; j <= b.length; j++) d[0][j] = j;
@@ -80,16 +93,31 @@ export function checkValue(spec: FieldSpec, v: unknown): string | undefined {
     case 'number': {
       if (typeof v !== 'number' || !Number.isFinite(v)) return `must be a number, got ${JSON.stringify(v)}`;
       if (spec.type === 'int' && !Number.isInteger(v)) return `must be an integer, got ${v}`;
-      if (spec.min !== undefined && v < spec.min) return `must be ≥ ${spec.min}, got ${v}`;
-      if (spec.max !== undefined && v > spec.max) return `must be ≤ ${spec.max}, got ${v}`;
+      return outOfRange(spec, v);
+    }
+    case 'int[]': {
+      if (!Array.isArray(v)) return `must be a list of integers, got ${JSON.stringify(v)}`;
+      // Every item is checked: a layer size of -5 failed deep inside tfjs, one of 0 trained.
+      for (let i = 0; i < v.length; i++) {
+        const x: unknown = v[i];
+        if (typeof x !== 'number' || !Number.isInteger(x)) return `must be a list of integers; item ${i} is ${JSON.stringify(x)}`;
+        const r = outOfRange(spec, x);
+        if (r) return `item ${i} ${r}`;
+      }
       return undefined;
     }
     case 'map':
       return v !== null && typeof v === 'object' && !Array.isArray(v) ? undefined : `must be a mapping (key: value lines), got ${JSON.stringify(v)}`;
-    case 'int[]':
-      if (!Array.isArray(v) || !v.every((x) => typeof x === 'number' && Number.isInteger(x))) return `must be a list of integers, got ${JSON.stringify(v)}`;
-      return undefined;
+    default:
+      // A spec that is not a FieldSpec (never from the schema's own keys) validates nothing.
+      return `has no type in the schema`;
   }
+}
+
+function outOfRange(spec: FieldSpec, v: number): string | undefined {
+  if (spec.min !== undefined && v < spec.min) return `must be ≥ ${spec.min}, got ${v}`;
+  if (spec.max !== undefined && v > spec.max) return `must be ≤ ${spec.max}, got ${v}`;
+  return undefined;
 }
 
 function canonical(s: string): string {
@@ -98,10 +126,14 @@ function canonical(s: string): string {
 
 /** Parse and validate config text. Missing fields are filled from the built-in config of the runner. */
 export function parseConfigText(text: string): ParsedConfig {
-  const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
   const issues: ConfigIssue[] = [];
   const positions: ParsedConfig['positions'] = {};
+  if (text.length > MAX_CONFIG_CHARS) {
+    issues.push(tooLarge(`${(text.length / 1024).toFixed(0)} KiB`));
+    return { config: {} as RbpConfig, issues, positions };
+  }
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
   const at = (node: YNode | null | undefined, fallback = 0): { line: number; column: number; offset: [number, number] } => {
     const r = node?.range;
     const start = r ? r[0] : fallback;
@@ -121,7 +153,17 @@ export function parseConfigText(text: string): ParsedConfig {
     push('error', '', 'a config must be a mapping with exp_name, runner, dataset, model and train', root as YNode);
     return { config: {} as RbpConfig, issues, positions };
   }
-  const raw = doc.toJS() as Record<string, unknown>;
+  let raw: Record<string, unknown>;
+  try {
+    raw = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) as Record<string, unknown>;
+  } catch (err) {
+    // An alias bomb ("Excessive alias count") or an alias used before its anchor: point at the first alias.
+    let first: YNode | undefined;
+    visit(doc, { Alias: (_k, node) => ((first ??= node), visit.BREAK) });
+    const why = (err as Error).message;
+    push('error', '', /excessive alias/i.test(why) ? `YAML aliases expand too much (${why}); a config needs at most ${MAX_ALIAS_COUNT} alias uses` : `YAML: ${why}`, first ?? root);
+    return { config: {} as RbpConfig, issues, positions };
+  }
   const runnerNode = root.get('runner', true) as YNode | undefined;
   const runner = raw.runner as string | undefined;
   if (typeof runner !== 'string' || !(RUNNERS as readonly string[]).includes(runner)) {
@@ -136,7 +178,7 @@ export function parseConfigText(text: string): ParsedConfig {
       const path = prefix ? `${prefix}.${key}` : key;
       positions[path] = at(item.key);
       if (!prefix && (SECTIONS as readonly string[]).includes(key)) {
-        const sub = (spec as unknown as Record<string, SectionSpec | undefined>)[key];
+        const sub = own(spec as unknown as Record<string, SectionSpec>, key);
         if (!sub) {
           push('note', path, `section '${key}' is not used by ${runner}; ignored`, item.key);
           continue;
@@ -148,12 +190,13 @@ export function parseConfigText(text: string): ParsedConfig {
         walk(item.value, sub, key);
         continue;
       }
-      const f = Object.hasOwn(sectionSpec, key) ? sectionSpec[key] : undefined;
+      const f = own(sectionSpec, key);
       if (!f) {
         push('error', path, `unknown field '${path}'${suggest(key, Object.keys(sectionSpec))}`, item.key);
         continue;
       }
-      const value = isScalar(item.value) || isSeq(item.value) || isMap(item.value) ? (item.value as YNode).toJSON() : item.value;
+      // toJS with the document resolves aliases (`num_update: *steps`) as the whole config did.
+      const value = item.value === null ? null : item.value.toJS(doc, { maxAliasCount: MAX_ALIAS_COUNT });
       const problem = checkValue(f, value);
       if (problem) push('error', path, `${path} ${problem}`, item.value ?? item.key);
       else if (f.ignored) push('note', path, `${path} is accepted and ignored: ${f.ignored}`, item.key);
@@ -203,11 +246,21 @@ export function configSections<R extends RunnerName>(runner: R, config: RbpConfi
 
 /** Load, validate and return a config file; throws ConfigError with every problem. */
 export function loadConfigFile(file: string): { config: RbpConfig; notes: ConfigIssue[] } {
+  const cannot = (why: string) => new ConfigError(file, [{ severity: 'error', path: '', message: `cannot read config: ${why}`, line: 1, column: 1, offset: [0, 0] }]);
   let text: string;
+  let fd: number | undefined;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    // Size and kind first: /dev/zero or a FIFO is not a config, and a huge file is not read whole.
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) throw cannot('not a regular file');
+    if (st.size > MAX_CONFIG_CHARS * 4) throw new ConfigError(file, [tooLarge(`${(st.size / 2 ** 20).toFixed(1)} MiB`)]);
+    text = fs.readFileSync(fd, 'utf8');
   } catch (err) {
-    throw new ConfigError(file, [{ severity: 'error', path: '', message: `cannot read config: ${(err as Error).message}`, line: 1, column: 1, offset: [0, 0] }]);
+    if (err instanceof ConfigError) throw err;
+    throw cannot((err as Error).message);
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
   }
   const { config, issues } = parseConfigText(text);
   if (issues.some((i) => i.severity === 'error')) throw new ConfigError(file, issues);
@@ -220,36 +273,58 @@ export function builtinConfig(name: string): RbpConfig | undefined {
   return c ? structuredClone(c) : undefined;
 }
 
-/** Apply `section.field=value` (value parsed as YAML) and re-validate that field. */
+/**
+ * `obj[key]` only when `key` is an own property of `obj`: names that come from config files,
+ * `--set` or the extension (`__proto__`, `constructor`, `toString`, …) never reach a prototype.
+ */
+function own<T>(obj: Readonly<Record<string, T>> | undefined, key: string): T | undefined {
+  return obj !== undefined && Object.hasOwn(obj, key) ? obj[key] : undefined;
+}
+
+/** The schema of a runner, by its name (own keys only). */
+function runnerSpec(runner: unknown): RunnerSpec | undefined {
+  return typeof runner === 'string' ? own(SCHEMA as Record<string, RunnerSpec>, runner) : undefined;
+}
+
+/**
+ * Apply `section.field=value` or `field=value` (value parsed as YAML) and re-validate that field.
+ * The path may only name a field of the runner's schema (`--set` and `rbpLab.overrides` both come
+ * here): anything else, prototype names included, is refused before the config is touched.
+ */
 export function applyOverride(config: RbpConfig, assignment: string): RbpConfig {
-  const m = /^([A-Za-z_]+)(?:\.([A-Za-z_]+))?=(.*)$/.exec(assignment);
+  const m = /^([A-Za-z_]+)(?:\.([A-Za-z_]+))?=(.*)$/s.exec(assignment);
   if (!m) throw new Error(`--set expects section.field=value, e.g. model.truncate_iter=10; got '${assignment}'`);
   const [, a, b, valueText] = m;
-  const value = parseDocument(valueText).toJS() as unknown;
-  const spec = SCHEMA[config.runner as RunnerName];
+  const spec = runnerSpec(config.runner);
   if (!spec) throw new Error(`config has no valid runner`);
-  const sectionSpec: SectionSpec | undefined = b ? (spec as unknown as Record<string, SectionSpec | undefined>)[a] : spec.top;
-  const field = b ?? a;
   const path = b ? `${a}.${b}` : a;
-  const f = sectionSpec && Object.hasOwn(sectionSpec, field) ? sectionSpec[field] : undefined;
-  if (!f) throw new Error(`--set ${path}: unknown field${sectionSpec ? suggest(field, Object.keys(sectionSpec)) : ''}`);
+  const sectionSpec = b ? ((SECTIONS as readonly string[]).includes(a) ? own(spec as unknown as Record<string, SectionSpec>, a) : undefined) : spec.top;
+  if (!sectionSpec) throw new Error(`--set ${path}: unknown section '${a}' (${SECTIONS.filter((s) => Object.hasOwn(spec, s)).join(', ')})`);
+  const field = b ?? a;
+  const f = own(sectionSpec, field);
+  if (!f) throw new Error(`--set ${path}: unknown field${suggest(field, Object.keys(sectionSpec))}`);
+  const doc = parseDocument(valueText, { uniqueKeys: true });
+  if (doc.errors.length) throw new Error(`--set ${path}: the value is not valid YAML: ${doc.errors[0].message.split('\n')[0]}`);
+  const value = doc.toJS() as unknown;
   const problem = checkValue(f, value);
   if (problem) throw new Error(`--set ${path} ${problem}`);
   const out = structuredClone(config);
-  if (b) (out[a] as Record<string, unknown>)[b] = value;
-  else out[a] = value;
+  if (b) {
+    const section = own(out as Record<string, unknown>, a);
+    out[a] = { ...(typeof section === 'object' && section !== null ? section : {}), [b]: value };
+  } else out[a] = value;
   return out;
 }
 
 /** Check an already-parsed config object (e.g. one sent by the extension) against the schema. */
 export function validateConfigObject(config: RbpConfig): string[] {
   const errors: string[] = [];
-  const spec = SCHEMA[config.runner as RunnerName];
+  const spec = runnerSpec(config.runner);
   if (!spec) return [`runner must be one of ${RUNNERS.join(', ')}`];
   const check = (obj: Record<string, unknown>, s: SectionSpec, prefix: string) => {
     for (const [k, v] of Object.entries(obj)) {
       if (!prefix && (SECTIONS as readonly string[]).includes(k)) continue;
-      const f = Object.hasOwn(s, k) ? s[k] : undefined;
+      const f = own(s, k);
       if (!f) errors.push(`unknown field '${prefix}${k}'`);
       else {
         const p = checkValue(f, v);
@@ -258,6 +333,10 @@ export function validateConfigObject(config: RbpConfig): string[] {
     }
   };
   check(config, spec.top, '');
-  for (const sec of ['dataset', 'model', 'train'] as const) check((config[sec] ?? {}) as Record<string, unknown>, spec[sec], `${sec}.`);
+  for (const sec of ['dataset', 'model', 'train'] as const) {
+    const v = config[sec] ?? {};
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) errors.push(`'${sec}' must be a mapping`);
+    else check(v as Record<string, unknown>, spec[sec], `${sec}.`);
+  }
   return errors;
 }

@@ -11,6 +11,7 @@ export type FieldType = 'string' | 'int' | 'number' | 'bool' | 'int[]' | 'map' |
 export interface FieldSpec {
   type: FieldType;
   description: string;
+  /** Bounds of the value, or of every item of an `int[]`. */
   min?: number;
   max?: number;
   enum?: readonly string[];
@@ -60,7 +61,7 @@ const top = {
   runner: { type: 'string', description: 'which experiment runs', enum: RUNNERS },
   use_gpu: { type: 'bool', description: 'use a GPU', ignored: ignoredDevice },
   gpus: { type: 'any', description: 'GPU ids', ignored: ignoredDevice },
-  seed: { type: 'int', description: 'random seed', min: 0 },
+  seed: { type: 'int', description: 'random seed', min: 0, max: 2 ** 32 - 1 },
 } as const satisfies SectionSpec;
 
 const gradMethod = {
@@ -83,7 +84,7 @@ const trainCommon = {
   optimizer: { type: 'string', description: 'optimizer', enum: ['Adam', 'SGD'] },
   lr: { type: 'number', description: 'learning rate', min: 0 },
   lr_decay: { type: 'number', description: 'learning-rate decay factor', min: 0 },
-  lr_decay_steps: { type: 'int[]', description: 'steps at which the learning rate decays' },
+  lr_decay_steps: { type: 'int[]', description: 'steps at which the learning rate decays', min: 0 },
   wd: { type: 'number', description: 'weight decay', min: 0 },
   momentum: { type: 'number', description: 'SGD momentum', min: 0, max: 1 },
   max_epoch: { type: 'int', description: 'epochs', min: 1 },
@@ -123,8 +124,9 @@ export const SCHEMA = {
     dataset: {
       name: { type: 'string', description: 'dataset', enum: ['Cora', 'Pubmed', 'CiteSeer', 'cora', 'pubmed', 'citeseer'] },
       path: { type: 'string', description: 'folder with the Planetoid ind.<name>.* files' },
-      rand_split: { type: 'bool', description: 'seeded random split instead of the standard Planetoid one' },
-      train_ratio: { type: 'number', description: 'fraction of nodes used for training with rand_split', min: 0, max: 1 },
+      rand_split: { type: 'bool', description: 'the authors\' random split (numpy RandomState(seed).permutation of the labelled nodes) instead of the standard Planetoid one' },
+      train_ratio: { type: 'number', description: 'fraction of the labelled nodes used for training with rand_split (validation: 0.5 − train_ratio, test: the rest)', min: 0, max: 0.5 },
+      merge_dup_edges: { type: 'bool', description: 'merge repeated adjacency entries into one edge (symmetrised, no self-loops); false (default): one message per entry, as the authors', ours: true },
       label_size: { type: 'int', description: 'number of classes', min: 1 },
     },
     model: {
@@ -135,7 +137,7 @@ export const SCHEMA = {
       num_layer: { type: 'int', description: 'layers', min: 1, max: 1 },
       num_prop: { type: 'int', description: 'T: propagation steps', min: 1, max: 100000 },
       num_edge_type: { type: 'int', description: 'edge types', min: 1, max: 1 },
-      aggregate_type: { type: 'string', description: 'message aggregation', enum: ['sum'] },
+      aggregate_type: { type: 'string', description: 'message aggregation: sum, or avg (the sum divided by the node\'s in-degree)', enum: ['sum', 'avg'] },
       update_func: { type: 'string', description: 'node update', enum: ['GRU'] },
       output_func: { type: 'string', description: 'output layer', enum: ['MLP'] },
       grad_method: gradMethod,
@@ -158,7 +160,7 @@ export const SCHEMA = {
       momentum: { type: 'number', description: 'initial logit of the momentum per parameter tensor' },
       num_sgd_step: { type: 'int', description: 'T: SGD steps of the inner training', min: 1, max: 100000 },
       batch_size: { type: 'int', description: 'inner minibatch size', min: 1 },
-      mlp_hidden: { type: 'int[]', description: 'MLP layer sizes' },
+      mlp_hidden: { type: 'int[]', description: 'MLP layer sizes', min: 1 },
       last_step: { type: 'string', description: 'data for the RBP-family last step: the minibatch or the full training set (the authors\')', enum: ['minibatch', 'full'], ours: true },
       ...solverFields,
     },

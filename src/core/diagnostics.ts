@@ -8,6 +8,10 @@ import type { Linearization } from './system';
 import { State, dispose, norm, scale } from './state';
 import type { SolverStats } from './solvers/types';
 import { fmt, fmtRho } from './format';
+import { Cancelled } from './cancel';
+
+/** Power iterations of every ρ(J) estimate (the runner's diagnostics, the gradient check). */
+export const DIAGNOSE_ITERS = 50;
 
 export interface SpectralEstimate {
   rho: number;
@@ -20,7 +24,7 @@ export interface SpectralEstimate {
  * ρ(J) ≈ (||(Jᵀ)^n v|| / ||(Jᵀ)^{n−m} v||)^{1/m} over the last m of n iterations (robust to the
  * oscillation of complex dominant eigenvalue pairs).
  */
-export function spectralRadius(lin: Linearization, like: State, iters = 40, seed = 7): SpectralEstimate {
+export function spectralRadius(lin: Linearization, like: State, iters = 40, seed = 7, cancelled?: () => boolean): SpectralEstimate {
   const rng = new Rng(seed);
   let v: State = like.map((x) => tf.tensor(Float32Array.from({ length: x.size }, () => rng.normal()), x.shape));
   const n0 = norm(v);
@@ -29,6 +33,10 @@ export function spectralRadius(lin: Linearization, like: State, iters = 40, seed
   v = v0;
   const ratios: number[] = [];
   for (let i = 0; i < iters; i++) {
+    if (cancelled?.()) {
+      dispose(v);
+      throw new Cancelled();
+    }
     const w = lin.vjp(v);
     const r = norm(w);
     dispose(v);
@@ -59,6 +67,11 @@ export interface Verdict {
   message: string;
 }
 
+/** Whether a forward pass reached its fixed point: no NaN/Inf and a final relative residual below tol. */
+export function forwardConverged(forward: Pick<SolverStats, 'diverged' | 'finalRel' | 'converged'>, tol = 1e-4): boolean {
+  return forward.converged || (!forward.diverged && Number.isFinite(forward.finalRel) && forward.finalRel < tol);
+}
+
 /** The verdict shown in the dashboard header, at `grad_method` in the config, and by `rbp gradcheck`. */
 export function verdict(rho: number, forward: SolverStats, tol = 1e-4): Verdict {
   const rel = forward.finalRel;
@@ -76,7 +89,7 @@ export function verdict(rho: number, forward: SolverStats, tol = 1e-4): Verdict 
       rho,
       forwardConverged: converged,
       finalRelResidual: rel,
-      message: `ρ(J) = ${fmtRho(rho)} ${rho > 1 ? '>' : '≥'} 1: truncated gradients unreliable here (the Neumann series and RBP diverge); increase damping, or use BPTT (whose gradient also grows like ρ^T over long unrolls)`,
+      message: `ρ(J) = ${fmtRho(rho)} ${rho > 1 ? '>' : '≥'} 1: truncated gradients unreliable here (the Neumann series and RBP diverge; BPTT's gradient grows like ρ^T over long unrolls)`,
     };
   }
   if (!converged) {
@@ -99,3 +112,51 @@ export function verdict(rho: number, forward: SolverStats, tol = 1e-4): Verdict 
   };
 }
 
+
+export interface TrainingFinding {
+  /** 'warn': worth a warning in the run; 'bad': hopeless, the run should fail. */
+  level: 'warn' | 'bad';
+  message: string;
+}
+
+/**
+ * Divergence that stays finite, watched step by step (NaN/Inf is caught elsewhere). Two signs,
+ * each reported once as a warning:
+ *  - the loss at `warnGrowth` (10³) times the first step's or more; at `failGrowth` (10⁶) times
+ *    for `patience` steps in a row the run is hopeless ('bad');
+ *  - a forward pass that reached its fixed point at the start (the verdict's criterion,
+ *    `forwardConverged`) and has not for `patience` steps in a row: the training moved the model
+ *    out of the regime RBP relies on.
+ * The first loss is floored at 1e-3 (this project's losses are O(0.1–10)) so that a loss that
+ * starts at or near 0 is not "infinitely" grown.
+ */
+export class TrainingWatch {
+  private first: number | undefined;
+  private startConverged: boolean | undefined;
+  private hopelessSteps = 0;
+  private unconvergedSteps = 0;
+  private readonly warned = new Set<'loss' | 'forward'>();
+
+  constructor(private readonly opts = { warnGrowth: 1e3, failGrowth: 1e6, patience: 5, tol: 1e-4 }) {}
+
+  observe(loss: number, forward: Pick<SolverStats, 'diverged' | 'finalRel' | 'converged' | 'steps'>): TrainingFinding | undefined {
+    const o = this.opts;
+    this.first ??= Math.max(Math.abs(loss), 1e-3);
+    const converged = forwardConverged(forward, o.tol);
+    this.startConverged ??= converged;
+    const growth = loss / this.first;
+    this.hopelessSteps = growth >= o.failGrowth ? this.hopelessSteps + 1 : 0;
+    this.unconvergedSteps = this.startConverged && !converged ? this.unconvergedSteps + 1 : 0;
+    const grew = `the loss grew from ${fmt(this.first)} to ${fmt(loss)} (${fmt(growth)}×)`;
+    if (this.hopelessSteps >= o.patience) return { level: 'bad', message: `${grew} and stayed above ${fmt(o.failGrowth)}× its start for ${o.patience} steps: the training diverged; lower the learning rate` };
+    if (growth >= o.warnGrowth && !this.warned.has('loss')) {
+      this.warned.add('loss');
+      return { level: 'warn', message: `${grew}: the training is diverging; lower the learning rate` };
+    }
+    if (this.unconvergedSteps >= o.patience && !this.warned.has('forward')) {
+      this.warned.add('forward');
+      return { level: 'warn', message: `the forward pass reached its fixed point at the start but has not for ${o.patience} steps (relative residual ${fmt(forward.finalRel)} after ${forward.steps} steps): RBP-family gradients are unreliable from here; lower the learning rate or add damping` };
+    }
+    return undefined;
+  }
+}

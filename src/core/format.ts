@@ -17,3 +17,13 @@ export function fmtRho(rho: number): string {
   }
   return rho.toFixed(6);
 }
+
+/**
+ * Text safe to print on a terminal: every control character but tab and newline (C0, DEL, C1 —
+ * U+009B is a CSI on many terminals) and the bidirectional overrides become `\uXXXX`. The result
+ * is still valid JSON where the input was (these characters only occur inside JSON strings), so
+ * one function guards both the CLI's messages and its `--json` lines.
+ */
+export function escapeControl(s: string): string {
+  return s.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}

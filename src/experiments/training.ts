@@ -36,7 +36,7 @@ export interface SolverFields {
   rbp_init?: 'zero' | 'uniform';
 }
 
-/** Gradient options from the model section (the run's seed seeds RBP's random start). */
-export function gradientOptionsOf(model: SolverFields, seed: number): Partial<GradientOptions> {
-  return { solver: model.forward_solver ? makeSolver(model.forward_solver) : undefined, forwardTol: model.forward_tol, rbpInit: model.rbp_init, seed };
+/** Gradient options from the model section (the run's seed seeds RBP's random start; `cancelled` reaches the methods' loops). */
+export function gradientOptionsOf(model: SolverFields, seed: number, cancelled?: () => boolean): Partial<GradientOptions> {
+  return { solver: model.forward_solver ? makeSolver(model.forward_solver) : undefined, forwardTol: model.forward_tol, rbpInit: model.rbp_init, seed, cancelled };
 }

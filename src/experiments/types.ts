@@ -16,6 +16,8 @@ export interface ExperimentContext {
   /** Folder of the config file the run came from: relative paths in it are tried from there first. */
   configDir?: string;
   log(text: string): void;
+  /** The run's cancellation check: sessions pass it to the loops of their evaluation and gradient options. */
+  cancelled?: () => boolean;
 }
 
 export interface ExperimentSession {
@@ -53,7 +55,7 @@ export type AnyExperiment = { [R in RunnerName]: Experiment<R> }[RunnerName];
 /** A failure with a kind the UI can show (bad data, bad config...). */
 export class RunError extends Error {
   constructor(
-    readonly kind: Extract<FailureKind, 'bad-config' | 'bad-data' | 'diverged' | 'error'>,
+    readonly kind: Extract<FailureKind, 'bad-config' | 'bad-data' | 'diverged' | 'out-of-memory' | 'error'>,
     message: string,
   ) {
     super(message);

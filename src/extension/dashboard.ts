@@ -136,7 +136,8 @@ export class Dashboard implements vscode.Disposable {
   private onMessage(raw: unknown): void {
     let msg: WebviewToHost;
     try {
-      msg = parseWebviewMessage(raw);
+      // Shape, then run ids: both checked here, before anything acts on the message.
+      msg = this.deps.store.checkWebviewMessage(parseWebviewMessage(raw));
     } catch (err) {
       this.deps.output.appendLine(`dashboard: ignored an invalid message from the webview: ${(err as Error).message}`);
       return;
@@ -173,7 +174,7 @@ export class Dashboard implements vscode.Disposable {
   private sendRun(): void {
     const runId = this.runId!;
     // Read and send synchronously: events recorded after this arrive through onRunEvent, none twice.
-    const { events } = this.deps.store.read(runId);
+    const events = this.deps.store.recordedEvents(runId);
     this.pending = [];
     this.post({ type: 'reset', runId });
     const selection = replaySelection(events);
@@ -238,7 +239,7 @@ export function registerDashboardSerializer(deps: DashboardDeps): vscode.Disposa
       // The saved state comes from the webview: validate it like any webview message.
       let st: WebviewState | undefined;
       try {
-        const msg = parseWebviewMessage({ type: 'ready', state: state ?? undefined });
+        const msg = deps.store.checkWebviewMessage(parseWebviewMessage({ type: 'ready', state: state ?? undefined }));
         st = msg.type === 'ready' ? msg.state : undefined;
       } catch {
         st = undefined;

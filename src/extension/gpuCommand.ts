@@ -1,4 +1,5 @@
 /** RBP Lab: Set Up GPU Backend — installs @tensorflow/tfjs-node-gpu into the extension's storage with the system Node's npm (gpuSetup.ts), with progress and a log. */
+import * as path from 'path';
 import * as vscode from 'vscode';
 import { findOnPath, MIN_NODE_MAJOR } from './workerHost';
 import { setUpGpuBackend } from './gpuSetup';
@@ -21,6 +22,7 @@ export async function setUpGpuCommand(ctx: vscode.ExtensionContext, output: vsco
     return setUpGpuBackend({
       storageDir: storage,
       nodePath: node,
+      pinDir: ctx.asAbsolutePath(path.join('native', 'gpu')),
       signal: abort.signal,
       log: (line) => {
         output.appendLine(line);

@@ -1,7 +1,10 @@
 /**
  * "RBP Lab: Set Up GPU Backend", without `vscode`: install @tensorflow/tfjs-node-gpu with the
  * system Node's own npm into the extension's global storage, then check that it loads, and explain
- * the usual failures (no network, wrong Node, no CUDA 11.2 / cuDNN 8).
+ * the usual failures (no network, wrong Node, no CUDA 11.2 / cuDNN 8). What it installs is pinned:
+ * the extension ships `native/gpu/package.json` and its `package-lock.json` (exact versions and
+ * integrity hashes of the package and every dependency), copied into the storage folder and
+ * installed with `npm ci`.
  */
 import { spawn } from 'child_process';
 import * as fs from 'fs';
@@ -9,9 +12,18 @@ import * as path from 'path';
 import { findOnPath, MIN_NODE_MAJOR } from './workerHost';
 
 export const GPU_PACKAGE = '@tensorflow/tfjs-node-gpu';
-export const GPU_PACKAGE_VERSION = '4.22.0';
 
-export type GpuSetupFailure = 'no-node' | 'no-npm' | 'unsupported' | 'no-network' | 'wrong-node' | 'no-cuda' | 'npm-failed' | 'load-failed';
+/** The pinned package manifest and lockfile in `pinDir`; throws when they are missing or disagree. */
+export function readPin(pinDir: string): { manifest: Record<string, unknown>; lock: string; version: string } {
+  const manifest = JSON.parse(fs.readFileSync(path.join(pinDir, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
+  const lock = fs.readFileSync(path.join(pinDir, 'package-lock.json'), 'utf8');
+  const version = manifest.dependencies?.[GPU_PACKAGE];
+  const locked = (JSON.parse(lock) as { packages?: Record<string, { version?: string; integrity?: string }> }).packages?.[`node_modules/${GPU_PACKAGE}`];
+  if (!version || !/^\d+\.\d+\.\d+$/.test(version) || locked?.version !== version || !locked.integrity) throw new Error(`${pinDir}: ${GPU_PACKAGE} is not pinned to one exact, locked version`);
+  return { manifest, lock, version };
+}
+
+export type GpuSetupFailure = 'no-pin' | 'no-node' | 'no-npm' | 'unsupported' | 'no-network' | 'wrong-node' | 'no-cuda' | 'npm-failed' | 'load-failed';
 
 export interface GpuSetupOptions {
   /** The extension's global storage: the package goes to `<storageDir>/node_modules`. */
@@ -20,7 +32,8 @@ export interface GpuSetupOptions {
   nodePath: string;
   /** npm-cli.js or an npm executable; found next to `nodePath` when omitted. */
   npm?: string;
-  version?: string;
+  /** The folder with the pinned package.json and package-lock.json (the extension's native/gpu). */
+  pinDir: string;
   env?: Record<string, string>;
   log(line: string): void;
   /** Give up after this long (default 15 minutes). */
@@ -106,7 +119,13 @@ export function classifyLoadFailure(output: string): { failure: GpuSetupFailure;
 }
 
 export async function setUpGpuBackend(o: GpuSetupOptions): Promise<GpuSetupResult> {
-  const version = o.version ?? GPU_PACKAGE_VERSION;
+  let pin: ReturnType<typeof readPin>;
+  try {
+    pin = readPin(o.pinDir);
+  } catch (err) {
+    return { ok: false, failure: 'no-pin', message: `the pinned GPU package list is missing or broken (reinstall RBP Lab): ${(err as Error).message}` };
+  }
+  const version = pin.version;
   o.log(`Setting up ${GPU_PACKAGE}@${version} for ${o.nodePath} in ${o.storageDir}`);
   const probe = await run(o.nodePath, ['-p', 'process.version + " " + process.platform + " " + process.arch'], { env: o.env, timeoutMs: 30_000 });
   if (probe.error || probe.code !== 0) {
@@ -120,18 +139,14 @@ export async function setUpGpuBackend(o: GpuSetupOptions): Promise<GpuSetupResul
   const npm = o.npm ? (o.npm.endsWith('.js') ? { cmd: o.nodePath, args: [o.npm] } : { cmd: o.npm, args: [] }) : findNpm(o.nodePath);
   if (!npm) return { ok: false, failure: 'no-npm', message: `no npm found next to ${o.nodePath} nor on PATH` };
   fs.mkdirSync(o.storageDir, { recursive: true });
-  const pkgJson = path.join(o.storageDir, 'package.json');
-  let manifest: Record<string, unknown> = { name: 'rbp-lab-native', private: true, description: 'Native TensorFlow.js backends for RBP Lab' };
-  try {
-    manifest = { ...manifest, ...(JSON.parse(fs.readFileSync(pkgJson, 'utf8')) as Record<string, unknown>) };
-  } catch {
-    /* a new storage folder */
-  }
+  // The pinned manifest and its lockfile replace whatever the storage held: npm ci installs
+  // exactly the locked tree (and fails rather than resolve anything anew).
   // npm 11 runs a dependency's install script only when package.json allows it; tfjs-node-gpu's
   // downloads libtensorflow. (Older npm ignores the field.)
-  manifest.allowScripts = { ...(manifest.allowScripts as Record<string, boolean> | undefined), [GPU_PACKAGE]: true };
-  fs.writeFileSync(pkgJson, JSON.stringify(manifest, null, 2));
-  const args = [...npm.args, 'install', '--prefix', o.storageDir, '--no-audit', '--no-fund', '--save', `${GPU_PACKAGE}@${version}`];
+  const manifest = { ...pin.manifest, allowScripts: { [GPU_PACKAGE]: true } };
+  fs.writeFileSync(path.join(o.storageDir, 'package.json'), JSON.stringify(manifest, null, 2));
+  fs.writeFileSync(path.join(o.storageDir, 'package-lock.json'), pin.lock);
+  const args = [...npm.args, 'ci', '--prefix', o.storageDir, '--no-audit', '--no-fund'];
   o.log(`$ ${npm.cmd} ${args.join(' ')}`);
   // The npm script shim must find this very Node first.
   const env = { PATH: `${path.dirname(o.nodePath)}${path.delimiter}${process.env.PATH ?? ''}`, ...o.env };

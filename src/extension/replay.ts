@@ -29,8 +29,11 @@ export function downsample<T>(xs: T[], max: number): T[] {
 /** How a kind of event is thinned for replay: all kept, the latest n, or about n evenly spaced. */
 type Keep = { all: true } | { last: number } | { spread: number };
 
-/** The subset of a run's events that redraws its dashboard, in recorded order. */
-export function replaySelection(events: Envelope[], opts: ReplayOptions = {}): Envelope[] {
+/**
+ * The subset of a run's events that redraws its dashboard, in recorded order. `events` may be a
+ * stream (a recorded run read line by line): kinds kept as "the latest n" hold only n at a time.
+ */
+export function replaySelection(events: Iterable<Envelope>, opts: ReplayOptions = {}): Envelope[] {
   const traceSteps = opts.traceSteps ?? 5;
   const maxPoints = opts.maxPoints ?? 2000;
   // Event kinds not listed (progress, acks, ...) are not replayed.
@@ -48,21 +51,25 @@ export function replaySelection(events: Envelope[], opts: ReplayOptions = {}): E
     diagnostics: { spread: 200 },
     log: { last: opts.maxLogs ?? 100 },
   };
-  const bins = new Map<string, Envelope[]>();
+  const bins = new Map<string, { at: number; e: Envelope }[]>();
+  let at = 0;
   for (const e of events) {
     const key = e.type === 'metrics' ? `metrics/${e.kind === 'eval' ? 'eval' : 'train'}` : e.type;
+    const n = at++;
     if (!Object.hasOwn(rules, key)) continue;
+    const rule = rules[key];
     let bin = bins.get(key);
     if (!bin) bins.set(key, (bin = []));
-    bin.push(e);
+    if ('last' in rule && rule.last <= 0) continue;
+    bin.push({ at: n, e });
+    if ('last' in rule && bin.length > 2 * rule.last) bin.splice(0, bin.length - rule.last);
   }
-  const keep = new Set<Envelope>();
+  const kept: { at: number; e: Envelope }[] = [];
   for (const [key, bin] of bins) {
     const rule = rules[key];
-    const kept = 'all' in rule ? bin : 'last' in rule ? bin.slice(Math.max(0, bin.length - rule.last)) : downsample(bin, rule.spread);
-    for (const e of kept) keep.add(e);
+    kept.push(...('all' in rule ? bin : 'last' in rule ? bin.slice(Math.max(0, bin.length - rule.last)) : downsample(bin, rule.spread)));
   }
-  return events.filter((e) => keep.has(e));
+  return kept.sort((a, b) => a.at - b.at).map((k) => k.e);
 }
 
 /** Curves of one recorded run for the Compare overlay (train loss and every eval metric). */

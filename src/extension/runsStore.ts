@@ -4,8 +4,8 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { listRuns, readRun, summarize, RunDescription } from '../run/recorder';
-import type { Envelope, RunSummary } from '../protocol/messages';
+import { listRuns, readRun, readDescription, recordedEvents, summarize, replaceFile, isRunId, RunDescription } from '../run/recorder';
+import type { Envelope, RunSummary, WebviewToHost } from '../protocol/messages';
 import type { WorkerRun } from './workerHost';
 
 export type Listener<T> = (e: T) => void;
@@ -50,8 +50,35 @@ export class RunsStore {
 
   /** The folder of a run; refuses ids that are not one plain folder name (they come from the webview too). */
   dirOf(runId: string): string {
-    if (!/^[A-Za-z0-9_.-]+$/.test(runId) || runId === '.' || runId === '..') throw new Error(`not a run id: ${JSON.stringify(runId)}`);
+    if (!isRunId(runId)) throw new Error(`not a run id: ${JSON.stringify(runId)}`);
     return path.join(this.root, runId);
+  }
+
+  /** A run id this store knows: one plain folder name, of a live run or a recorded folder. */
+  knows(runId: string): boolean {
+    return isRunId(runId) && (this.active.has(runId) || fs.existsSync(path.join(this.root, runId)));
+  }
+
+  /**
+   * A webview message with its run ids checked at the boundary: `select`, `openRun` and `stop`
+   * must name a run this store knows (else an Error, and the message is dropped: a bad id never
+   * becomes the selection); ids in a restored state that are not are left out.
+   */
+  checkWebviewMessage(msg: WebviewToHost): WebviewToHost {
+    switch (msg.type) {
+      case 'select':
+      case 'openRun':
+      case 'stop':
+        if (!this.knows(msg.runId)) throw new Error(`${msg.type}: no run ${JSON.stringify(msg.runId.slice(0, 80))}`);
+        return msg;
+      case 'ready': {
+        if (!msg.state) return msg;
+        const { runId, overlayRunIds, ...rest } = msg.state;
+        return { type: 'ready', state: { ...rest, ...(runId !== undefined && this.knows(runId) ? { runId } : {}), ...(overlayRunIds ? { overlayRunIds: overlayRunIds.filter((id) => this.knows(id)) } : {}) } };
+      }
+      default:
+        return msg;
+    }
   }
 
   /** Recorded runs, newest first; a live run carries its latest metrics (run.json has them only at the end). */
@@ -70,6 +97,11 @@ export class RunsStore {
 
   read(runId: string): ReturnType<typeof readRun> {
     return readRun(this.dirOf(runId));
+  }
+
+  /** A run's recorded events one at a time (a large events.jsonl is never held whole). */
+  recordedEvents(runId: string): Generator<Envelope> {
+    return recordedEvents(this.dirOf(runId));
   }
 
   get activeRuns(): WorkerRun[] {
@@ -112,13 +144,14 @@ export class RunsStore {
 
   /** Set (or clear, with an empty label) a run's display label: `label` in its run.json. */
   rename(runId: string, label: string): RunDescription {
-    const file = path.join(this.dirOf(runId), 'run.json');
-    const d = JSON.parse(fs.readFileSync(file, 'utf8')) as RunDescription;
+    const dir = this.dirOf(runId);
+    const { description: d, unreadable } = readDescription(dir);
+    if (!d) throw new Error(unreadable ?? `${dir} has no run.json`);
+    const file = path.join(dir, 'run.json');
     const l = label.trim();
     if (l) d.label = l;
     else delete d.label;
-    fs.writeFileSync(file + '.tmp', JSON.stringify(d, null, 2));
-    fs.renameSync(file + '.tmp', file);
+    replaceFile(file, JSON.stringify(d, null, 2));
     this.changed.fire();
     return d;
   }
@@ -182,6 +215,17 @@ export function keyMetrics(d: RunDescription): string[] {
 }
 
 export function runItemView(d: RunDescription, live = false): RunItemView {
+  if (d.unreadable !== undefined) {
+    // Listed so it hides nothing and can be deleted; nothing in it can be shown or compared.
+    return {
+      label: `${d.runId} (unreadable)`,
+      description: shortDate(d.startedAt),
+      tooltip: `unreadable run record: ${d.unreadable}\nrun: ${d.runId}`,
+      icon: 'warning',
+      iconColour: 'problemsWarningIcon.foreground',
+      contextValue: 'rbpLab.run.failed.unreadable',
+    };
+  }
   const status = live ? 'running' : d.status;
   const what = d.method === 'gradcheck' ? `${d.experiment} · gradient check` : `${d.experiment} · ${d.method}${d.K !== null ? ` K=${d.K}` : ''}`;
   const metrics = keyMetrics(d);

@@ -1,5 +1,5 @@
 /** Host → worker: start a run, cancel it. The CLI builds the same `RunSpec` from its arguments. */
-import { arr, message, messages, num, obj, optional, record, str, anything, type Infer } from './schema';
+import { arr, bool, message, messages, num, obj, optional, record, str, anything, type Infer } from './schema';
 
 const runSpec = obj({
   /** Built-in name (hopfield, cora, pubmed, citeseer, hypergrad) or a config file path. */
@@ -19,6 +19,8 @@ const runSpec = obj({
   overrides: optional(arr(str)),
   /** Run a gradient check (every method at every K on one batch and one set of weights) instead of training. */
   gradcheck: optional(obj({ Ks: arr(num), methods: optional(arr(str)) })),
+  /** After training, check the trained-with method's gradient against `exact` at the final weights (summary `check_*`). */
+  finalCheck: optional(bool),
 });
 export type RunSpec = Infer<typeof runSpec>;
 

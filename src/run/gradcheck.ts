@@ -4,21 +4,21 @@
  * convergence, ρ(J) and the verdict. `rbp gradcheck` prints it; Compare in the extension draws it.
  */
 import { tf } from '../core/tf';
-import { getMethod, methods as catalog, parseMethodName, takesK, type MethodName } from '../core/gradients';
+import { getMethod, methods as catalog, takesK, type MethodName } from '../core/gradients';
 import type { GradientResult } from '../core/gradients/types';
 import { measurePeak } from '../core/memory';
 import { compareGrads } from '../core/metrics';
 import { dispose } from '../core/state';
 import type { ExperimentSession } from '../experiments/types';
-import { DIAGNOSE_ITERS } from './runner';
-import { spectralRadius, verdict } from '../core/diagnostics';
+import { DIAGNOSE_ITERS, spectralRadius, verdict } from '../core/diagnostics';
 import type { Linearization } from '../core/system';
 import type { State } from '../core/state';
 import type { RunSpec, WorkerEvent, GradcheckRowMsg, GradcheckResultMsg } from '../protocol/messages';
-import { selectBackend, describeChoice, isBackendRequest, BackendRequest } from '../core/backend';
+import { selectBackend, describeChoice, BackendRequest } from '../core/backend';
 import { loadExperiment } from '../experiments';
 import { RunError } from '../experiments/types';
-import { resolveRun } from './resolve';
+import { resolveGradcheck, checkRequest, checkMemory, explainAllocation } from './resolve';
+import { Cancelled, releasingOnThrow } from '../core/cancel';
 
 /** One method at one K; the protocol's row type (the worker sends these as they are computed). */
 export type GradcheckRow = GradcheckRowMsg['row'];
@@ -36,11 +36,13 @@ export interface GradcheckOptions {
   tol?: number;
   /** Progress callback (row done). */
   onRow?: (row: GradcheckRow) => void;
+  /** Checked inside every method's loops: true ends the check by throwing `Cancelled`. */
+  cancelled?: () => boolean;
 }
 
 function timed(fn: () => GradientResult): { r: GradientResult; ms: number; peak: number } {
   const t0 = performance.now();
-  const { result, memory } = measurePeak(fn);
+  const { result, memory } = measurePeak(() => releasingOnThrow(fn));
   return { r: result, ms: performance.now() - t0, peak: memory.peakBytes };
 }
 
@@ -50,7 +52,7 @@ export function gradcheck(experiment: string, session: ExperimentSession, opts: 
   const tol = opts.tol ?? 1e-4;
   const methods = opts.methods ?? defaultGradcheckMethods();
   session.beforeStep(0);
-  const base = { T, K: 1, ...session.gradientOptions, trace: true };
+  const base = { T, K: 1, ...session.gradientOptions, trace: true, cancelled: opts.cancelled };
   // ρ(J) at the last forward state, from exact's own linearisation (no second forward pass): the
   // state every gradient method here starts from, with the session's forward solver. The power
   // iteration's time is taken out of exact's row (its two state-sized vectors stay in exact's peak).
@@ -58,90 +60,94 @@ export function gradcheck(experiment: string, session: ExperimentSession, opts: 
   let rhoMs = 0;
   const inspect = (lin: Linearization, h: State) => {
     const t0 = performance.now();
-    rho = spectralRadius(lin, h, DIAGNOSE_ITERS).rho;
+    rho = spectralRadius(lin, h, DIAGNOSE_ITERS, undefined, opts.cancelled).rho;
     rhoMs = performance.now() - t0;
   };
   const ex = timed(() => getMethod('exact').compute(sys, { ...base, keepAdjoint: true, inspect }));
   ex.ms -= rhoMs;
-  const bp = timed(() => getMethod('BPTT').compute(sys, base));
-  const exactGrads = [...ex.r.grads, ...ex.r.lossGrads];
-  const bpttGrads = [...bp.r.grads, ...bp.r.lossGrads];
-  const rows: GradcheckRow[] = [];
-  const row = (m: MethodName, K: number | null, t: { r: GradientResult; ms: number; peak: number }): GradcheckRow => {
-    const all = [...t.r.grads, ...t.r.lossGrads];
-    const ce = compareGrads(all, exactGrads);
-    const cb = compareGrads(all, bpttGrads);
-    const its = t.r.backward.iterations;
-    const res = its.map((i) => (i.residual === undefined || !Number.isFinite(i.residual) ? null : i.residual));
-    const out: GradcheckRow = {
-      method: m,
-      K,
-      relErrExact: ce.relErr,
-      cosExact: ce.cosine,
-      relErrBptt: cb.relErr,
-      cosBptt: cb.cosine,
-      timeMs: t.ms,
-      peakBytes: t.peak,
-      loss: t.r.loss,
-      residual: res.length ? res[res.length - 1] : null,
-      residualTrace: res,
-      vjps: t.r.vjps,
-      jvps: t.r.jvps,
+  let bp: ReturnType<typeof timed> | undefined;
+  // The references are released however the comparison ends (a cancelled row throws).
+  try {
+    bp = timed(() => getMethod('BPTT').compute(sys, base));
+    const exactGrads = [...ex.r.grads, ...ex.r.lossGrads];
+    const bpttGrads = [...bp.r.grads, ...bp.r.lossGrads];
+    const rows: GradcheckRow[] = [];
+    const row = (m: MethodName, K: number | null, t: { r: GradientResult; ms: number; peak: number }): GradcheckRow => {
+      const all = [...t.r.grads, ...t.r.lossGrads];
+      const ce = compareGrads(all, exactGrads);
+      const cb = compareGrads(all, bpttGrads);
+      const its = t.r.backward.iterations;
+      const res = its.map((i) => (i.residual === undefined || !Number.isFinite(i.residual) ? null : i.residual));
+      const out: GradcheckRow = {
+        method: m,
+        K,
+        relErrExact: ce.relErr,
+        cosExact: ce.cosine,
+        relErrBptt: cb.relErr,
+        cosBptt: cb.cosine,
+        timeMs: t.ms,
+        peakBytes: t.peak,
+        loss: t.r.loss,
+        residual: res.length ? res[res.length - 1] : null,
+        residualTrace: res,
+        vjps: t.r.vjps,
+        jvps: t.r.jvps,
+      };
+      opts.onRow?.(out);
+      return out;
     };
-    opts.onRow?.(out);
-    return out;
-  };
-  rows.push(row('exact', null, ex));
-  rows.push(row('BPTT', null, bp));
-  for (const K of opts.Ks) {
-    for (const m of methods) {
-      if (!takesK(m)) continue;
-      const t = timed(() => getMethod(m).compute(sys, { ...base, K, zRef: ex.r.adjoint }));
-      rows.push(row(m, K, t));
-      dispose(t.r.grads, t.r.lossGrads);
+    rows.push(row('exact', null, ex));
+    rows.push(row('BPTT', null, bp));
+    for (const K of opts.Ks) {
+      for (const m of methods) {
+        if (!takesK(m)) continue;
+        const t = timed(() => getMethod(m).compute(sys, { ...base, K, zRef: ex.r.adjoint }));
+        rows.push(row(m, K, t));
+        dispose(t.r.grads, t.r.lossGrads);
+      }
     }
+    const fw = ex.r.forward;
+    const firstBelow = fw.relResidual.findIndex((r) => r < tol);
+    const d = { rho, verdict: verdict(rho, fw) };
+    const lastIt = ex.r.backward.iterations[ex.r.backward.iterations.length - 1];
+    const report: GradcheckReport = {
+      experiment,
+      T,
+      Ks: opts.Ks,
+      methods,
+      rows,
+      forward: { stepsToTol: firstBelow >= 0 ? firstBelow + 1 : null, tol, finalRel: fw.finalRel, steps: fw.steps },
+      rho: d.rho,
+      verdict: d.verdict,
+      exactConverged: Boolean(ex.r.backward.converged),
+      exactNote: ex.r.backward.note ?? (lastIt ? undefined : 'no iterations'),
+      backend: tf.getBackend(),
+    };
+    return report;
+  } finally {
+    dispose(ex.r.grads, ex.r.lossGrads, ex.r.adjoint, bp?.r.grads, bp?.r.lossGrads);
   }
-  const fw = ex.r.forward;
-  const firstBelow = fw.relResidual.findIndex((r) => r < tol);
-  const d = { rho, verdict: verdict(rho, fw) };
-  const lastIt = ex.r.backward.iterations[ex.r.backward.iterations.length - 1];
-  const report: GradcheckReport = {
-    experiment,
-    T,
-    Ks: opts.Ks,
-    methods,
-    rows,
-    forward: { stepsToTol: firstBelow >= 0 ? firstBelow + 1 : null, tol, finalRel: fw.finalRel, steps: fw.steps },
-    rho: d.rho,
-    verdict: d.verdict,
-    exactConverged: Boolean(ex.r.backward.converged),
-    exactNote: ex.r.backward.note ?? (lastIt ? undefined : 'no iterations'),
-    backend: tf.getBackend(),
-  };
-  dispose(ex.r.grads, ex.r.lossGrads, ex.r.adjoint, bp.r.grads, bp.r.lossGrads);
-  return report;
 }
 
 /**
  * A gradient check as a recorded run (used by the worker for Compare and by `rbp gradcheck`):
- * run/started, one gradcheck/row per method and K, gradcheck/result, run/finished.
+ * run/started, one gradcheck/row per method and K, gradcheck/result, run/finished. Cancelled
+ * (`control.cancelled`, checked inside every loop): run/finished 'cancelled' and no report.
  */
-export async function runGradcheck(spec: RunSpec, emit: (e: WorkerEvent) => void): Promise<GradcheckReport> {
+export async function runGradcheck(spec: RunSpec, emit: (e: WorkerEvent) => void, control: { cancelled(): boolean } = { cancelled: () => false }): Promise<GradcheckReport | undefined> {
   const t0 = Date.now();
-  const Ks = spec.gradcheck?.Ks ?? DEFAULT_KS;
-  if (!Ks.length || !Ks.every((k) => Number.isInteger(k) && k >= 1)) throw new RunError('bad-config', `gradient check K values must be integers ≥ 1; got ${JSON.stringify(Ks)}`);
-  const methods = spec.gradcheck?.methods?.map((m) => {
-    const p = parseMethodName(m);
-    if (!p) throw new RunError('bad-config', `unknown method '${m}'`);
-    return p;
-  });
-  const resolved = resolveRun({ ...spec, gradcheck: undefined });
+  const { Ks, methods } = resolveGradcheck(spec, DEFAULT_KS);
+  const resolved = checkRequest(spec);
   const exp = await loadExperiment(resolved.config.runner);
   if (!exp) throw new RunError('bad-config', `runner ${String(resolved.config.runner)} is not available in this build`);
-  const req = spec.backend ?? 'auto';
-  if (!isBackendRequest(req)) throw new RunError('bad-config', `unknown backend '${req}' (tensorflow-gpu, tensorflow, wasm, cpu or auto)`);
-  const choice = await selectBackend(req as BackendRequest, { searchPaths: spec.nativeSearchPaths });
-  const session = await exp.create(resolved.config, resolved.method, resolved.K, { dataDir: spec.dataDir, configDir: resolved.configDir, log: (text) => emit({ type: 'log', level: 'info', text }) });
+  const choice = await selectBackend((spec.backend ?? 'auto') as BackendRequest, { searchPaths: spec.nativeSearchPaths });
+  checkMemory({ ...resolved, method: 'BPTT' }, choice.name);
+  let session: ExperimentSession;
+  try {
+    session = await exp.create(resolved.config, resolved.method, resolved.K, { dataDir: spec.dataDir, configDir: resolved.configDir, log: (text) => emit({ type: 'log', level: 'info', text }), cancelled: control.cancelled });
+  } catch (err) {
+    throw explainAllocation(err, resolved);
+  }
   try {
     const ms = methods ?? defaultGradcheckMethods();
     emit({
@@ -160,7 +166,14 @@ export async function runGradcheck(spec: RunSpec, emit: (e: WorkerEvent) => void
       notes: resolved.notes,
       pid: process.pid,
     });
-    const report = gradcheck(resolved.experimentName, session, { Ks, methods, onRow: (row) => emit({ type: 'gradcheck/row', row }) });
+    let report: GradcheckReport;
+    try {
+      report = gradcheck(resolved.experimentName, session, { Ks, methods, onRow: (row) => emit({ type: 'gradcheck/row', row }), cancelled: control.cancelled });
+    } catch (err) {
+      if (!(err instanceof Cancelled)) throw explainAllocation(err, resolved);
+      emit({ type: 'run/finished', status: 'cancelled', elapsedMs: Date.now() - t0, summary: {} });
+      return undefined;
+    }
     emit({ type: 'gradcheck/result', report });
     emit({ type: 'run/finished', status: 'completed', elapsedMs: Date.now() - t0, summary: { rho: report.rho, verdict: report.verdict.level } });
     return report;

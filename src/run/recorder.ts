@@ -6,6 +6,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { StringDecoder } from 'string_decoder';
 import { Envelope, WorkerEvent, RunSummary, parseWorkerEvent, RunStarted, RunSpec, PROTOCOL_VERSION } from '../protocol/messages';
 
 export interface RunDescription {
@@ -29,6 +30,10 @@ export interface RunDescription {
   label?: string;
   /** The process that computed the run. */
   pid?: number;
+  /** That process's start (boot id and start time from /proc, where there is one): a live pid with another start is not it. */
+  pidStart?: string;
+  /** Set (to why) when the folder's run.json could not be read or is not a run description; listed, never hidden. */
+  unreadable?: string;
 }
 
 export function newRunId(experiment: string, method: string, date = new Date()): string {
@@ -71,11 +76,11 @@ export class RunRecorder {
     readonly runId: string,
     initial?: InitialDescription,
   ) {
-    fs.mkdirSync(dir, { recursive: true });
-    // One folder holds one run: a new recorder starts a fresh events file.
-    this.fd = fs.openSync(path.join(dir, 'events.jsonl'), 'w');
+    makeRunDir(dir);
+    // One folder holds one run, and its files are ours: O_EXCL refuses an existing file or link.
+    this.fd = fs.openSync(path.join(dir, 'events.jsonl'), fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW | fs.constants.O_APPEND, 0o644);
     if (initial) {
-      this.desc = { ...placeholder(runId), ...initial, status: 'running', pid: process.pid };
+      this.desc = { ...placeholder(runId), ...initial, status: 'running', pid: process.pid, pidStart: processStartToken(process.pid) };
       this.writeDescription();
     }
   }
@@ -123,13 +128,12 @@ export class RunRecorder {
     const file = path.join(this.dir, 'run.json');
     let label: string | undefined;
     try {
-      const onDisk = JSON.parse(fs.readFileSync(file, 'utf8')) as { label?: unknown };
+      const onDisk = JSON.parse(readNoFollow(file)) as { label?: unknown };
       if (typeof onDisk.label === 'string' && onDisk.label) label = onDisk.label;
     } catch {
-      label = undefined; // no file yet, or a torn one: nothing to keep
+      label = undefined; // no file yet, a torn one or a link: nothing to keep
     }
-    fs.writeFileSync(file + '.tmp', JSON.stringify(label ? { ...this.desc, label } : this.desc, null, 2));
-    fs.renameSync(file + '.tmp', file);
+    replaceFile(file, JSON.stringify(label ? { ...this.desc, label } : this.desc, null, 2));
   }
 
   get description(): RunDescription | undefined {
@@ -144,11 +148,78 @@ export class RunRecorder {
   }
 }
 
+/** The files that make a folder a run's. */
+const RUN_FILES = ['run.json', 'events.jsonl', 'run.json.tmp'];
+
+/**
+ * Create a run's folder, and its parents (one by one: `mkdirSync(…, { recursive: true })` spins
+ * forever under /proc). An existing folder is used only when it is a real folder (not a link)
+ * that holds no run.
+ */
+function makeRunDir(dir: string): void {
+  const abs = path.resolve(dir);
+  const missing: string[] = [];
+  let p = abs;
+  for (; !lexists(p); p = path.dirname(p)) {
+    missing.unshift(p);
+    if (path.dirname(p) === p) break;
+  }
+  for (const d of missing) fs.mkdirSync(d);
+  if (missing.length) return;
+  const st = fs.lstatSync(abs);
+  if (!st.isDirectory()) throw new Error(`${abs} is ${st.isSymbolicLink() ? 'a symbolic link' : 'not a folder'}: a run is recorded in a folder of its own`);
+  const held = RUN_FILES.filter((f) => lexists(path.join(abs, f)));
+  if (held.length) throw new Error(`${abs} already holds a run (${held.join(', ')}): record this one in a new folder (another --out, or --runs-dir)`);
+}
+
+function lexists(p: string): boolean {
+  try {
+    fs.lstatSync(p);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+}
+
+/** Read a file that must not be a symbolic link (ELOOP if it is). */
+function readNoFollow(file: string): string {
+  const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  try {
+    return fs.readFileSync(fd, 'utf8');
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * Replace `file` with `text` atomically without following links: the text goes to a new
+ * `<file>.tmp` (O_EXCL: never through a link planted there), which is renamed over `file`
+ * (rename replaces a link at `file` itself, never its target).
+ */
+export function replaceFile(file: string, text: string): void {
+  const tmp = file + '.tmp';
+  try {
+    fs.unlinkSync(tmp); // a stale one from a crash (or a link): unlink removes the entry, not a target
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o644);
+  try {
+    fs.writeFileSync(fd, text);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, file);
+}
+
 function placeholder(runId: string): RunDescription {
   return { protocol: PROTOCOL_VERSION, runId, experiment: '?', title: '?', runner: '?', method: '?', K: null, T: 0, steps: 0, status: 'failed', startedAt: new Date().toISOString(), config: {}, finalMetrics: {} };
 }
 
 function descriptionFrom(e: Envelope<RunStarted>): RunDescription {
+  // The computing process has just sent run/started: it is alive, its start token is its own.
+  const pidStart = e.pid !== undefined ? processStartToken(e.pid) : undefined;
   return {
     protocol: PROTOCOL_VERSION,
     runId: e.runId,
@@ -165,6 +236,7 @@ function descriptionFrom(e: Envelope<RunStarted>): RunDescription {
     config: e.config,
     finalMetrics: {},
     pid: e.pid,
+    ...(pidStart !== undefined ? { pidStart } : {}),
   };
 }
 
@@ -177,47 +249,208 @@ function processAlive(pid: number): boolean {
   }
 }
 
+let bootId: string | undefined;
+
+/**
+ * Which process a pid is: the boot id and the process's start time (field 22 of /proc/<pid>/stat,
+ * read after the command name, which may hold spaces and parentheses). Undefined where there is
+ * no /proc (then only "is some process alive with this pid" can be asked).
+ */
+export function processStartToken(pid: number): string | undefined {
+  try {
+    bootId ??= fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const start = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    return start ? `${bootId}:${start}` : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * A run still marked "running" whose process is gone (VS Code or the machine stopped, the CLI was
- * killed) is reported as failed: interrupted. Its record is kept as it is on disk.
+ * killed) — or whose pid now belongs to another process (its start differs from the one recorded)
+ * — is reported as failed: interrupted. Its record is kept as it is on disk.
  */
 export function withLiveness(d: RunDescription): RunDescription {
-  if (d.status !== 'running' || d.pid === undefined || processAlive(d.pid)) return d;
+  if (d.status !== 'running' || d.pid === undefined) return d;
+  if (processAlive(d.pid)) {
+    const now = d.pidStart !== undefined ? processStartToken(d.pid) : undefined;
+    if (now === undefined || now === d.pidStart) return d;
+  }
   return { ...d, status: 'failed', reason: d.reason ?? `interrupted: the process that recorded it (pid ${d.pid}) ended without finishing the run; what it recorded is kept` };
 }
 
-/** Read a recorded run; a torn last line (the process was killed mid-write) is skipped. */
-export function readRun(dir: string): { description: RunDescription | undefined; events: Envelope[]; skipped: number } {
-  let description: RunDescription | undefined;
-  try {
-    description = withLiveness(JSON.parse(fs.readFileSync(path.join(dir, 'run.json'), 'utf8')) as RunDescription);
-  } catch {
-    description = undefined;
+// ---- reading records: every field checked, large files streamed ----
+
+type FieldCheck = (v: unknown) => boolean;
+const isStr: FieldCheck = (v) => typeof v === 'string';
+const isNum: FieldCheck = (v) => typeof v === 'number';
+const isObj: FieldCheck = (v) => typeof v === 'object' && v !== null && !Array.isArray(v);
+const opt = (c: FieldCheck): FieldCheck => (v) => v === undefined || c(v);
+const DESCRIPTION_FIELDS: Record<string, FieldCheck> = {
+  runId: isStr,
+  experiment: isStr,
+  title: isStr,
+  runner: isStr,
+  method: isStr,
+  K: (v) => v === null || isNum(v),
+  T: isNum,
+  steps: isNum,
+  status: (v) => v === 'running' || v === 'completed' || v === 'cancelled' || v === 'failed',
+  startedAt: (v) => typeof v === 'string' && !Number.isNaN(Date.parse(v)),
+  finishedAt: opt(isStr),
+  backend: opt(isStr),
+  config: isObj,
+  finalMetrics: (v) => isObj(v) && Object.values(v as object).every(isNum),
+  summary: opt(isObj),
+  reason: opt(isStr),
+  label: opt(isStr),
+  pid: opt((v) => Number.isInteger(v) && (v as number) > 0),
+  pidStart: opt(isStr),
+};
+
+/** A run.json's content as a RunDescription, or an Error saying which field is wrong. */
+export function parseRunDescription(v: unknown): RunDescription {
+  if (!isObj(v)) throw new Error(`run.json is ${Array.isArray(v) ? 'a list' : v === null ? 'null' : `a ${typeof v}`}, not a run description`);
+  const d = v as Record<string, unknown>;
+  for (const [k, check] of Object.entries(DESCRIPTION_FIELDS)) {
+    if (!check(d[k])) throw new Error(`run.json: field '${k}' is ${d[k] === undefined ? 'missing' : 'not valid'}`);
   }
-  const events: Envelope[] = [];
-  let skipped = 0;
-  let text = '';
+  return v as unknown as RunDescription;
+}
+
+/** Largest run.json read (it holds the config and final numbers: a few KB). */
+const MAX_DESCRIPTION_BYTES = 4 * 2 ** 20;
+/** Longest events.jsonl line kept (the biggest event, a gradient-check report, is tens of KB). */
+const MAX_EVENT_LINE = 16 * 2 ** 20;
+
+/** Open a record file for reading: no link, a regular file (not /dev/zero or a FIFO). */
+function openRecordFile(file: string): number | undefined {
+  let fd: number;
   try {
-    text = fs.readFileSync(path.join(dir, 'events.jsonl'), 'utf8');
-  } catch {
-    /* no events yet */
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
   }
-  for (const line of text.split('\n')) {
-    if (!line.trim()) continue;
+  if (!fs.fstatSync(fd).isFile()) {
+    fs.closeSync(fd);
+    throw new Error(`${path.basename(file)} is not a regular file`);
+  }
+  return fd;
+}
+
+/**
+ * A run folder's description as recorded (no liveness applied), validated: `unreadable` says why it
+ * is not one; neither when there is no run.json.
+ */
+export function readDescription(dir: string): { description?: RunDescription; unreadable?: string } {
+  try {
+    const fd = openRecordFile(path.join(dir, 'run.json'));
+    if (fd === undefined) return {};
+    let text: string;
     try {
-      events.push(parseWorkerEvent(JSON.parse(line)));
-    } catch {
-      skipped++;
+      const size = fs.fstatSync(fd).size;
+      if (size > MAX_DESCRIPTION_BYTES) throw new Error(`run.json is ${(size / 2 ** 20).toFixed(1)} MiB (at most ${MAX_DESCRIPTION_BYTES / 2 ** 20} MiB)`);
+      text = fs.readFileSync(fd, 'utf8');
+    } finally {
+      fs.closeSync(fd);
     }
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (err) {
+      throw new Error(`run.json is not JSON (${(err as Error).message})`);
+    }
+    return { description: parseRunDescription(json) };
+  } catch (err) {
+    return { unreadable: (err as Error).message };
   }
-  return { description, events, skipped };
+}
+
+/**
+ * The lines of a file, read in 1 MiB chunks (a 560 MB events.jsonl read as one string exceeded
+ * V8's string limit and came back as no events). A line longer than `maxLine` is passed on as
+ * `undefined` (and not accumulated).
+ */
+export function* fileLines(fd: number, maxLine = MAX_EVENT_LINE): Generator<string | undefined> {
+  const buf = Buffer.alloc(2 ** 20);
+  const decoder = new StringDecoder('utf8');
+  let carry = '';
+  let tooLong = false;
+  for (;;) {
+    const n = fs.readSync(fd, buf, 0, buf.length, null);
+    const chunk = n > 0 ? decoder.write(buf.subarray(0, n)) : decoder.end();
+    const parts = chunk.split('\n');
+    for (let i = 0; i < parts.length - 1; i++) {
+      const line = carry + parts[i];
+      yield tooLong || line.length > maxLine ? undefined : line;
+      carry = '';
+      tooLong = false;
+    }
+    carry += parts[parts.length - 1];
+    if (carry.length > maxLine) {
+      tooLong = true;
+      carry = '';
+    }
+    if (n === 0) break;
+  }
+  if (carry || tooLong) yield tooLong ? undefined : carry;
+}
+
+/**
+ * The events of a recorded run, one at a time, each validated; lines that are torn (a killed
+ * process), not JSON, not an event or too long are counted in `counts.skipped`.
+ */
+export function* recordedEvents(dir: string, counts: { skipped: number } = { skipped: 0 }): Generator<Envelope> {
+  let fd: number | undefined;
+  try {
+    fd = openRecordFile(path.join(dir, 'events.jsonl'));
+  } catch {
+    counts.skipped++;
+    return;
+  }
+  if (fd === undefined) return;
+  try {
+    for (const line of fileLines(fd)) {
+      if (line !== undefined && !line.trim()) continue;
+      let e: Envelope | undefined;
+      try {
+        if (line !== undefined) e = parseWorkerEvent(JSON.parse(line));
+      } catch {
+        e = undefined;
+      }
+      if (e) yield e;
+      else counts.skipped++;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Read a recorded run; a torn last line (the process was killed mid-write) is skipped. */
+export function readRun(dir: string): { description: RunDescription | undefined; unreadable?: string; events: Envelope[]; skipped: number } {
+  const { description, unreadable } = readDescription(dir);
+  const counts = { skipped: 0 };
+  const events = [...recordedEvents(dir, counts)];
+  return { description: description && withLiveness(description), unreadable, events, skipped: counts.skipped };
 }
 
 export function summarize(d: RunDescription): RunSummary {
   return { runId: d.runId, experiment: d.experiment, method: d.method, K: d.K, status: d.status, startedAt: d.startedAt, backend: d.backend, finalMetrics: d.finalMetrics, reason: d.reason, label: d.label };
 }
 
-/** All runs under a root folder (`.rbp-lab/runs`), newest first. */
+/** A folder name the runs store can address (the same rule as RunsStore.dirOf). */
+export function isRunId(name: string): boolean {
+  return /^[A-Za-z0-9_.-]+$/.test(name) && name !== '.' && name !== '..';
+}
+
+/**
+ * All runs under a root folder (`.rbp-lab/runs`), newest first. A folder whose run.json cannot be
+ * read or is not a run description is listed as failed and `unreadable` (with why, dated by the
+ * folder), so one bad record hides no other. A run is named by its folder.
+ */
 export function listRuns(root: string): RunDescription[] {
   let names: string[] = [];
   try {
@@ -227,11 +460,18 @@ export function listRuns(root: string): RunDescription[] {
   }
   const out: RunDescription[] = [];
   for (const n of names) {
+    if (!isRunId(n)) continue;
+    const dir = path.join(root, n);
+    let st: fs.Stats;
     try {
-      out.push(withLiveness(JSON.parse(fs.readFileSync(path.join(root, n, 'run.json'), 'utf8')) as RunDescription));
+      st = fs.lstatSync(dir);
     } catch {
-      /* not a run folder */
+      continue;
     }
+    if (!st.isDirectory()) continue;
+    const { description, unreadable } = readDescription(dir);
+    if (description) out.push(withLiveness(description.runId === n ? description : { ...description, runId: n }));
+    else if (unreadable) out.push({ ...placeholder(n), experiment: n, title: n, startedAt: st.mtime.toISOString(), reason: `unreadable record: ${unreadable}`, unreadable });
   }
   return out.sort((a, b) => b.startedAt.localeCompare(a.startedAt));
 }

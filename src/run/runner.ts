@@ -4,42 +4,63 @@
  * forward residuals, the backward trace, metrics, memory and diagnostics go to `emit`.
  */
 import { tf } from '../core/tf';
-import { selectBackend, describeChoice, BackendRequest, isBackendRequest } from '../core/backend';
+import { selectBackend, describeChoice, BackendRequest } from '../core/backend';
 import { getMethod, takesK } from '../core/gradients';
 import type { GradientResult } from '../core/gradients/types';
 import { measurePeak } from '../core/memory';
 import { NaiveSolver } from '../core/solvers/naive';
 import { linearize } from '../core/system';
-import { spectralRadius, verdict } from '../core/diagnostics';
+import { DIAGNOSE_ITERS, spectralRadius, verdict, forwardConverged, TrainingWatch } from '../core/diagnostics';
 import { dispose, hasNonFinite } from '../core/state';
 import { l2 } from '../core/metrics';
 import type { RunSpec, WorkerEvent, BackendInfo } from '../protocol/messages';
 import { loadExperiment } from '../experiments';
 import { RunError, ExperimentSession } from '../experiments/types';
-import { resolveRun } from './resolve';
+import { checkRequest, checkMemory, explainAllocation } from './resolve';
+import { gradcheck } from './gradcheck';
+import type { MethodName } from '../core/gradients/types';
+import { Cancelled, releasingOnThrow, throwIfCancelled } from '../core/cancel';
 
 export interface RunControl {
   cancelled(): boolean;
 }
 
-/** Power iterations of every ρ(J) estimate (the runner's diagnostics, the gradient check). */
-export const DIAGNOSE_ITERS = 50;
-
 /** ρ(J) and the verdict at the end of a plain T-step forward pass. */
-export function diagnose(session: ExperimentSession, iters = DIAGNOSE_ITERS): { rho: number; verdict: ReturnType<typeof verdict> } {
-  const sys = session.system;
-  const h0 = sys.initialState();
-  const res = new NaiveSolver().solve(sys, h0, { maxSteps: session.T, keep: 1 });
-  const last = res.history[0];
-  const lin = linearize(sys, last.h, sys.params as tf.Tensor[], last.t, 'linearize');
-  const est = spectralRadius(lin, last.h, iters);
-  lin.dispose();
-  dispose(h0, res.h, last.h);
-  return { rho: est.rho, verdict: verdict(est.rho, res.stats) };
+export function diagnose(session: ExperimentSession, iters = DIAGNOSE_ITERS, cancelled?: () => boolean): { rho: number; verdict: ReturnType<typeof verdict> } {
+  return releasingOnThrow(() => {
+    const sys = session.system;
+    const h0 = sys.initialState();
+    const res = new NaiveSolver().solve(sys, h0, { maxSteps: session.T, keep: 1, cancelled });
+    const last = res.history[0];
+    const lin = linearize(sys, last.h, sys.params as tf.Tensor[], last.t, 'linearize');
+    const est = spectralRadius(lin, last.h, iters, undefined, cancelled);
+    lin.dispose();
+    dispose(h0, res.h, last.h);
+    return { rho: est.rho, verdict: verdict(est.rho, res.stats) };
+  });
 }
 
 /** Relative residual below which a forward pass counts as converged (the verdict's default). */
 const CONVERGED_REL = 1e-4;
+
+/**
+ * The closing check of a training run (RunSpec.finalCheck): a gradient check at the final weights
+ * of the method trained with, against `exact` and BPTT (the same code as `rbp gradcheck`), as
+ * summary fields `check_*` (ρ(J) and the verdict at the final weights included).
+ */
+export function finalCheck(experiment: string, session: ExperimentSession, method: MethodName, K: number, cancelled?: () => boolean): Record<string, number | string | boolean> {
+  const r = gradcheck(experiment, session, { Ks: [K], methods: [method], cancelled });
+  const row = r.rows.find((x) => x.method === method && (x.K === null || x.K === K))!;
+  return {
+    check_method: row.K === null ? method : `${method} K=${K}`,
+    check_rel_err_vs_exact: row.relErrExact,
+    check_cos_vs_exact: row.cosExact,
+    check_cos_vs_bptt: row.cosBptt,
+    check_exact_converged: r.exactConverged,
+    check_rho: r.rho,
+    check_verdict: r.verdict.message,
+  };
+}
 
 const yieldToEventLoop = () => new Promise<void>((r) => setImmediate(r));
 
@@ -47,20 +68,30 @@ function finiteOrNull(x: number | undefined): number | null {
   return x === undefined || !Number.isFinite(x) ? null : x;
 }
 
+/**
+ * Train. `control.cancelled` is checked inside every forward and backward loop (through the
+ * gradient options and the session's context): a cancelled run ends with run/finished
+ * 'cancelled' within one update of the request, whatever T and K are.
+ */
 export async function runExperiment(spec: RunSpec, emit: (e: WorkerEvent) => void, control: RunControl = { cancelled: () => false }): Promise<'completed' | 'cancelled'> {
   const t0 = Date.now();
-  const resolved = resolveRun(spec);
+  const resolved = checkRequest(spec);
   const experiment = await loadExperiment(resolved.config.runner);
   if (!experiment) throw new RunError('bad-config', `runner ${String(resolved.config.runner)} is not available in this build`);
-  const backendReq = spec.backend ?? 'auto';
-  if (!isBackendRequest(backendReq)) throw new RunError('bad-config', `unknown backend '${backendReq}' (tensorflow-gpu, tensorflow, wasm, cpu or auto)`);
-  const choice = await selectBackend(backendReq as BackendRequest, { searchPaths: spec.nativeSearchPaths });
+  const choice = await selectBackend((spec.backend ?? 'auto') as BackendRequest, { searchPaths: spec.nativeSearchPaths });
+  checkMemory(resolved, choice.name);
   const backend: BackendInfo = { name: choice.name, description: describeChoice(choice), skipped: choice.skipped, nodeVersion: process.version, execPath: process.execPath };
-  const session = await experiment.create(resolved.config, resolved.method, resolved.K, {
-    dataDir: spec.dataDir,
-    configDir: resolved.configDir,
-    log: (text) => emit({ type: 'log', level: 'info', text }),
-  });
+  let session: ExperimentSession;
+  try {
+    session = await experiment.create(resolved.config, resolved.method, resolved.K, {
+      dataDir: spec.dataDir,
+      configDir: resolved.configDir,
+      log: (text) => emit({ type: 'log', level: 'info', text }),
+      cancelled: control.cancelled,
+    });
+  } catch (err) {
+    throw explainAllocation(err, resolved);
+  }
   const method = getMethod(resolved.method);
   emit({
     type: 'run/started',
@@ -80,25 +111,36 @@ export async function runExperiment(spec: RunSpec, emit: (e: WorkerEvent) => voi
   });
   const elapsed = () => Date.now() - t0;
   let lastValues: Record<string, number> = {};
+  const peak = { tensorBytes: 0, rssBytes: 0 };
+  let i = 0;
+  // Divergence that stays finite: a warning in the run, a failure when hopeless.
+  const watch = new TrainingWatch();
+  let warning: string | undefined;
   try {
-    const d0 = diagnose(session);
+    const d0 = diagnose(session, DIAGNOSE_ITERS, control.cancelled);
     emit({ type: 'diagnostics', step: 0, rho: finiteOrNull(d0.rho), verdict: d0.verdict });
     // The untrained baseline, so every eval curve starts where training starts.
     emit({ type: 'metrics', step: 0, elapsedMs: elapsed(), kind: 'eval', values: session.evaluate(-1) });
-    for (let i = 0; i < session.numSteps; i++) {
-      if (control.cancelled()) {
-        emit({ type: 'run/finished', status: 'cancelled', elapsedMs: elapsed(), summary: { ...session.summary(), steps_done: i } });
-        return 'cancelled';
-      }
+    for (; i < session.numSteps; i++) {
+      throwIfCancelled(control.cancelled);
       session.beforeStep(i);
       const ts = performance.now();
-      const { result, memory } = measurePeak(() => method.compute(session.system, { T: session.T, K: resolved.K, trace: true, ...session.gradientOptions }));
+      const { result, memory } = measurePeak(() => releasingOnThrow(() => method.compute(session.system, { T: session.T, K: resolved.K, trace: true, ...session.gradientOptions, cancelled: control.cancelled })));
       const stepMs = performance.now() - ts;
       emitTraces(emit, i, result);
       const what = result.forward.diverged ? 'forward pass' : !Number.isFinite(result.loss) ? 'loss' : hasNonFinite(result.grads) || hasNonFinite(result.lossGrads) ? 'gradient' : undefined;
       if (what) {
         dispose(result.grads, result.lossGrads);
         throw new RunError('diverged', `${session.stepLabel} ${i}: the ${what} became NaN/Inf (forward relative residual ${result.forward.finalRel} after ${result.forward.steps} steps); lower the learning rate, add damping, or use fewer steps`);
+      }
+      const finding = watch.observe(result.loss, result.forward);
+      if (finding?.level === 'bad') {
+        dispose(result.grads, result.lossGrads);
+        throw new RunError('diverged', `${session.stepLabel} ${i}: ${finding.message}`);
+      }
+      if (finding) {
+        warning = finding.message;
+        emit({ type: 'log', level: 'warn', text: `${session.stepLabel} ${i}: ${finding.message}` });
       }
       const gradNorm = l2(result.grads);
       const extra = session.stepMetrics?.(i, result) ?? {};
@@ -107,17 +149,26 @@ export async function runExperiment(spec: RunSpec, emit: (e: WorkerEvent) => voi
       lastValues = { loss: result.loss, grad_norm: gradNorm, step_ms: stepMs, forward_rel_residual: result.forward.finalRel, ...extra };
       emit({ type: 'metrics', step: i, elapsedMs: elapsed(), kind: 'train', values: lastValues });
       const mem = tf.memory();
-      emit({ type: 'memory', step: i, peakBytes: memory.peakBytes, liveBytes: mem.numBytes, rssBytes: process.memoryUsage().rss, numTensors: mem.numTensors });
+      const rss = process.memoryUsage().rss;
+      peak.tensorBytes = Math.max(peak.tensorBytes, memory.peakBytes);
+      peak.rssBytes = Math.max(peak.rssBytes, rss);
+      emit({ type: 'memory', step: i, peakBytes: memory.peakBytes, liveBytes: mem.numBytes, rssBytes: rss, numTensors: mem.numTensors });
       if ((i + 1) % session.evalEvery === 0 || i === session.numSteps - 1) {
         const values = session.evaluate(i);
         emit({ type: 'metrics', step: i, elapsedMs: elapsed(), kind: 'eval', values });
-        const d = diagnose(session);
+        const d = diagnose(session, DIAGNOSE_ITERS, control.cancelled);
         emit({ type: 'diagnostics', step: i, rho: finiteOrNull(d.rho), verdict: d.verdict });
       }
       await yieldToEventLoop();
     }
-    emit({ type: 'run/finished', status: 'completed', elapsedMs: elapsed(), summary: { ...session.summary(), final_loss: lastValues.loss ?? NaN } });
+    const memory = { peak_step_tensor_mb: peak.tensorBytes / 2 ** 20, peak_rss_mb: peak.rssBytes / 2 ** 20 };
+    const check = spec.finalCheck ? finalCheck(resolved.experimentName, session, method.name, resolved.K, control.cancelled) : {};
+    emit({ type: 'run/finished', status: 'completed', elapsedMs: elapsed(), summary: { ...session.summary(), final_loss: lastValues.loss ?? NaN, ...memory, ...check, ...(warning ? { warning } : {}) } });
     return 'completed';
+  } catch (err) {
+    if (!(err instanceof Cancelled)) throw explainAllocation(err, resolved);
+    emit({ type: 'run/finished', status: 'cancelled', elapsedMs: elapsed(), summary: { ...session.summary(), steps_done: i } });
+    return 'cancelled';
   } finally {
     session.dispose();
   }
@@ -125,7 +176,7 @@ export async function runExperiment(spec: RunSpec, emit: (e: WorkerEvent) => voi
 
 function emitTraces(emit: (e: WorkerEvent) => void, step: number, r: GradientResult): void {
   // Without a tolerance the solver runs all T steps; report convergence against the verdict's 1e-4.
-  const converged = r.forward.converged || (!r.forward.diverged && r.forward.finalRel < CONVERGED_REL);
+  const converged = forwardConverged(r.forward, CONVERGED_REL);
   emit({ type: 'trace/forward', step, abs: r.forward.absResidual.map(finiteOrNull), rel: r.forward.relResidual.map(finiteOrNull), converged, diverged: r.forward.diverged });
   emit({
     type: 'trace/backward',

@@ -1,16 +1,18 @@
 /**
  * The worker process: the extension host forks this script (with the system Node or VS Code's
  * own runtime) and talks to it over IPC with the protocol of `protocol/messages.ts`. It runs one
- * experiment with the same code as the CLI, records it, and streams every event back.
+ * experiment with the same code as the CLI — on a run thread (run/thread.ts), so that run/cancel,
+ * which arrives on this thread, reaches the loops inside a step — records it, and streams every
+ * event back.
  */
-import { runExperiment } from '../run/runner';
-import { runGradcheck } from '../run/gradcheck';
+import { startRunThread, isRunThread, runThreadMain, ThreadRun } from '../run/thread';
 import { RunRecorder } from '../run/recorder';
 import { RunError } from '../experiments/types';
 import { parseHostCommand, WorkerEvent, Envelope, HostCommand } from '../protocol/messages';
 
 let cancelled = false;
 let busy = false;
+let current: ThreadRun | undefined;
 
 let pending = 0;
 
@@ -39,8 +41,9 @@ async function start(cmd: Extract<HostCommand, { type: 'run/start' }>): Promise<
   };
   let code = 0;
   try {
-    if (cmd.spec.gradcheck) await runGradcheck(cmd.spec, emit);
-    else await runExperiment(cmd.spec, emit, { cancelled: () => cancelled });
+    current = startRunThread(__filename, cmd.spec, emit);
+    if (cancelled) current.cancel();
+    await current.done;
   } catch (err) {
     const kind = err instanceof RunError ? err.kind : /out of memory|Array buffer allocation failed|Aborted\(OOM\)/i.test(String(err)) ? 'out-of-memory' : 'error';
     emit({ type: 'run/failed', kind, reason: err instanceof Error ? err.message : String(err), elapsedMs: Date.now() - t0 });
@@ -52,18 +55,26 @@ async function start(cmd: Extract<HostCommand, { type: 'run/start' }>): Promise<
   exitWhenFlushed(code);
 }
 
-process.on('message', (raw: unknown) => {
-  let cmd: HostCommand;
-  try {
-    cmd = parseHostCommand(raw);
-  } catch (err) {
-    process.stderr.write(`rbp worker: bad command: ${(err as Error).message}\n`);
-    return;
-  }
-  if (cmd.type === 'run/cancel') cancelled = true;
-  else if (!busy) void start(cmd);
-});
+function listen(): void {
+  process.on('message', (raw: unknown) => {
+    let cmd: HostCommand;
+    try {
+      cmd = parseHostCommand(raw);
+    } catch (err) {
+      process.stderr.write(`rbp worker: bad command: ${(err as Error).message}\n`);
+      return;
+    }
+    if (cmd.type === 'run/cancel') {
+      cancelled = true;
+      current?.cancel();
+    } else if (!busy) void start(cmd);
+  });
 
-process.on('disconnect', () => process.exit(0));
-// Tell the host the worker is alive and listening.
-if (process.send) process.send({ type: 'worker/ready', pid: process.pid });
+  process.on('disconnect', () => process.exit(0));
+  // Tell the host the worker is alive and listening.
+  if (process.send) process.send({ type: 'worker/ready', pid: process.pid });
+}
+
+// This script on its run thread computes; in the process it listens to the host.
+if (isRunThread()) void runThreadMain();
+else listen();

@@ -10,7 +10,9 @@ import { compareGrads } from '../../src/core/metrics';
 import { dispose } from '../../src/core/state';
 import { linearize, genericLinearization } from '../../src/core/system';
 import { NaiveSolver } from '../../src/core/solvers/naive';
-import { spectralRadius, verdict } from '../../src/core/diagnostics';
+import { AndersonSolver } from '../../src/core/solvers/anderson';
+import { Cancelled, releasingOnThrow } from '../../src/core/cancel';
+import { spectralRadius, verdict, TrainingWatch } from '../../src/core/diagnostics';
 import { ToySystem } from '../helpers/toy';
 import { useBackend, randomDirection, dotAll } from '../helpers/setup';
 import { assertNoLeaks } from '../helpers/checks';
@@ -170,4 +172,63 @@ test('every method leaves the tensor count unchanged across repeated calls', () 
   const sys = new ToySystem({ scale: 1.0 });
   assertNoLeaks(sys, { T: 20, K: 5, trace: true }, methodNames(), undefined, 3);
   sys.dispose();
+});
+
+test('a cancellation check stops every method inside its forward or backward loop, and nothing leaks', () => {
+  const sys = new ToySystem({ scale: 0.5 });
+  const solvers = { naive: new NaiveSolver(), anderson: new AndersonSolver() };
+  // Stop at the n-th check: n = 3 lands in the forward pass, n = T + 3 in the backward loop.
+  for (const m of methodNames()) {
+    for (const [solverName, solver] of Object.entries(solvers)) {
+      if (solverName === 'anderson' && (m === 'BPTT' || m === 'TBPTT')) continue;
+      for (const at of [3, 40 + 3]) {
+        let checks = 0;
+        const cancelled = () => ++checks >= at;
+        const before = tf.memory().numTensors;
+        assert.throws(() => releasingOnThrow(() => getMethod(m).compute(sys, { T: 40, K: 30, trace: true, solver, cancelled })), Cancelled, `${m} ${solverName} at ${at}`);
+        // Mutant check: without the check in the backward loops (common.ts chainBackward, rbp,
+        // neumann, cg, exact) the 'at = 43' cases returned a gradient instead of throwing.
+        assert.equal(checks, at, `${m}: stopped at the first check that said so`);
+        assert.equal(tf.memory().numTensors, before, `${m} ${solverName} at ${at}: tensors left behind`);
+      }
+    }
+  }
+  // The power iteration too.
+  const h0 = sys.initialState();
+  const lin = linearize(sys, h0, sys.params as tf.Tensor[], 0, 'linearize');
+  let n = 0;
+  assert.throws(() => spectralRadius(lin, h0, 40, 7, () => ++n > 5), Cancelled);
+  lin.dispose();
+  dispose(h0);
+  sys.dispose();
+});
+
+test('TrainingWatch: a loss orders of magnitude above its start warns, and fails when it stays there; a forward pass that stops converging warns', () => {
+  const conv = { diverged: false, converged: false, finalRel: 1e-7, steps: 50 };
+  const loose = { ...conv, finalRel: 0.3 };
+  const run = (losses: number[], forward = losses.map(() => conv)) => {
+    const w = new TrainingWatch();
+    return losses.map((l, i) => w.observe(l, forward[i]));
+  };
+  // Ordinary training, Adam's first overshoot included (the Hopfield run goes 0.15 → 0.9): nothing.
+  assert.deepEqual(run([0.15, 0.9, 0.6, 0.4, 0.35, 0.3, 0.3]).filter(Boolean), []);
+  // The issue's run (lr 1e6): 0.15, then ~1e9 for good. A warning at once, a failure after 5 steps at ≥ 1e6×.
+  const f = run([0.147, 2.0e9, 1.1e9, 8.7e8, 1.0e9, 1.1e9, 1.3e9]);
+  assert.equal(f[1]?.level, 'warn');
+  assert.match(f[1]!.message, /the loss grew from 0\.15 to 2\.0e\+9 \(1\.4e\+10×\)/);
+  assert.deepEqual(f.slice(2, 5), [undefined, undefined, undefined]);
+  assert.equal(f[5]?.level, 'bad', 'hopeless after 5 steps above 1e6× its start');
+  // 1e3–1e6×: a warning only, once.
+  const mid = run([1, 5e3, 8e3, 2e4, 9e3, 1e4, 3e4, 2e4]);
+  assert.deepEqual(mid.map((x) => x?.level), [undefined, 'warn', undefined, undefined, undefined, undefined, undefined, undefined]);
+  // A spike that comes back is not hopeless.
+  assert.ok(!run([1, 2e6, 2e6, 2e6, 2e6, 1, 2e6, 2e6, 2e6, 2e6]).some((x) => x?.level === 'bad'));
+  // A loss starting at 0 is measured from 1e-3, not from 0.
+  assert.deepEqual(run([0, 1e-4, 0.5]).filter(Boolean), []);
+  assert.equal(run([0, 2])[1]?.level, 'warn');
+  // Forward: converged at the start, then not for 5 steps → one warning; never converged → none.
+  const fw = run([1, 1, 1, 1, 1, 1, 1, 1], [conv, loose, loose, loose, loose, loose, loose, loose]);
+  assert.deepEqual(fw.map((x) => x?.level), [undefined, undefined, undefined, undefined, undefined, 'warn', undefined, undefined]);
+  assert.match(fw[5]!.message, /reached its fixed point at the start but has not for 5 steps \(relative residual 0\.30/);
+  assert.deepEqual(run([1, 1, 1, 1, 1, 1, 1], Array(7).fill(loose)).filter(Boolean), [], 'the Cora GNN never converges: the verdict says so, not this');
 });

@@ -93,6 +93,9 @@ test('gradient options from the model section: the named solver (Anderson with i
   assert.ok(o.solver instanceof AndersonSolver);
   assert.deepEqual((o.solver as AndersonSolver).options, ANDERSON_DEFAULTS);
   assert.deepEqual(new AndersonSolver().options, ANDERSON_DEFAULTS);
-  assert.deepEqual({ ...o, solver: undefined }, { solver: undefined, forwardTol: 1e-6, rbpInit: 'uniform', seed: 9 });
+  assert.deepEqual({ ...o, solver: undefined }, { solver: undefined, forwardTol: 1e-6, rbpInit: 'uniform', seed: 9, cancelled: undefined });
   assert.equal(gradientOptionsOf({}, 1).solver, undefined, 'no solver named: the methods’ own default (naive)');
+  // The run's cancellation check reaches the methods' loops.
+  const cancelled = () => false;
+  assert.equal(gradientOptionsOf({}, 1, cancelled).cancelled, cancelled);
 });

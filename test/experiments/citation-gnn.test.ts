@@ -23,7 +23,7 @@ import { assertSameLinearization, assertNoLeaks, assertMethodsAgree } from '../h
 
 before(useBackend);
 
-/** A small directed graph (with a duplicate edge and a node without in-edges) and random features. */
+/** A small directed multigraph (the edge 0 → 3 twice) and random features. */
 function tinyGraph(N = 6, D = 4, seed = 5): GnnGraph {
   const rng = new Rng(seed);
   const edges: [number, number][] = [[0, 1], [1, 0], [1, 2], [2, 3], [3, 1], [4, 3], [0, 3], [0, 3], [3, 5], [5, 0], [2, 4]];
@@ -40,8 +40,8 @@ function tinyGraph(N = 6, D = 4, seed = 5): GnnGraph {
 }
 
 /** A tiny system with non-zero biases (the defaults are zero) so that every term is exercised. */
-function tinySystem(analytic = true, scale = 1): GruGnnSystem {
-  const sys = new GruGnnSystem(tinyGraph(), { seed: 9, analytic });
+function tinySystem(analytic = true, scale = 1, aggregate: 'sum' | 'avg' = 'sum'): GruGnnSystem {
+  const sys = new GruGnnSystem(tinyGraph(), { seed: 9, analytic, aggregate });
   const rng = new Rng(17);
   for (const v of [...sys.params, ...sys.lossParams]) {
     const noise = tf.tensor(rng.normalArray(v.size, 0.3), v.shape);
@@ -53,11 +53,20 @@ function tinySystem(analytic = true, scale = 1): GruGnnSystem {
 
 const sig = (a: number) => 1 / (1 + Math.exp(-a));
 
-/** torch.nn.GRUCell in plain JS, with torch's layout: weight_ih, weight_hh [3D, D] (rows r, z, n), biases [3D]. */
-function refGruStep(g: GnnGraph, h: Float32Array, Wih: Float32Array, Whh: Float32Array, bih: Float32Array, bhh: Float32Array): Float64Array {
+/**
+ * torch.nn.GRUCell in plain JS, with torch's layout: weight_ih, weight_hh [3D, D] (rows r, z, n),
+ * biases [3D]; messages summed over the edge list, or averaged as the authors' model/gnn.py
+ * (sum / (in-degree + float32 eps)).
+ */
+function refGruStep(g: GnnGraph, h: Float32Array, Wih: Float32Array, Whh: Float32Array, bih: Float32Array, bhh: Float32Array, aggregate: 'sum' | 'avg' = 'sum'): Float64Array {
   const { numNodes: N, dim: D } = g;
   const m = new Float64Array(N * D);
   for (let e = 0; e < g.src.length; e++) for (let d = 0; d < D; d++) m[g.dst[e] * D + d] += h[g.src[e] * D + d];
+  if (aggregate === 'avg') {
+    const deg = new Float64Array(N);
+    for (const i of g.dst) deg[i]++;
+    for (let i = 0; i < N; i++) for (let d = 0; d < D; d++) m[i * D + d] /= deg[i] + 2 ** -23;
+  }
   const out = new Float64Array(N * D);
   for (let i = 0; i < N; i++) {
     const gi = new Float64Array(3 * D);
@@ -93,25 +102,52 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 
-test('one GNN step equals a plain-JS torch.nn.GRUCell with summed messages (tiny graph, three steps)', () => {
-  const sys = tinySystem();
-  const g = sys.graph;
-  const [Wih, Whh] = [torchLayout(sys.params[0]), torchLayout(sys.params[1])];
-  const [bih, bhh] = [sys.params[2].dataSync() as Float32Array, sys.params[3].dataSync() as Float32Array];
-  let h = sys.initialState();
-  let ref = Float32Array.from(g.features);
-  for (let t = 0; t < 3; t++) {
-    const next = sys.step(h, sys.params, t, 'unroll');
+for (const aggregate of ['sum', 'avg'] as const) {
+  test(`one GNN step equals a plain-JS torch.nn.GRUCell with ${aggregate === 'sum' ? 'summed' : 'averaged'} messages (tiny multigraph, three steps)`, () => {
+    const sys = tinySystem(true, 1, aggregate);
+    const g = sys.graph;
+    const [Wih, Whh] = [torchLayout(sys.params[0]), torchLayout(sys.params[1])];
+    const [bih, bhh] = [sys.params[2].dataSync() as Float32Array, sys.params[3].dataSync() as Float32Array];
+    let h = sys.initialState();
+    let ref = Float32Array.from(g.features);
+    for (let t = 0; t < 3; t++) {
+      const next = sys.step(h, sys.params, t, 'unroll');
+      dispose(h);
+      h = next;
+      ref = Float32Array.from(refGruStep(g, ref, Wih, Whh, bih, bhh, aggregate));
+      const d = maxAbsDiff(h[0].dataSync(), ref);
+      assert.ok(d < 2e-6, `step ${t}: max |tfjs − reference| = ${d}`);
+    }
+    // The state actually moved (a trivial step would pass too).
+    assert.ok(maxAbsDiff(ref, g.features) > 0.1);
     dispose(h);
-    h = next;
-    ref = Float32Array.from(refGruStep(g, ref, Wih, Whh, bih, bhh));
-    const d = maxAbsDiff(h[0].dataSync(), ref);
-    assert.ok(d < 2e-6, `step ${t}: max |tfjs − reference| = ${d}`);
+    sys.dispose();
+  });
+}
+
+// Mutants: no division (avg = sum), dividing by distinct neighbours (the repeated edge counted once), no ε (0/0 = NaN
+// at a node without messages), the transpose without the division: each fails here.
+test('avg aggregation by hand: a repeated edge counts twice, a node without messages gets 0, and the transpose', () => {
+  // 0 → 1 twice, 2 → 1, 1 → 0; nodes 2 and 3 receive nothing
+  const g: GnnGraph = { ...tinyGraph(4, 2), src: Int32Array.from([0, 0, 2, 1]), dst: Int32Array.from([1, 1, 1, 0]), lossNodes: Int32Array.from([0]) };
+  const x = [1, 2, 10, 20, 100, 200, 7, 7];
+  const row = (v: number[], i: number) => [v[2 * i], v[2 * i + 1]];
+  const eps = 2 ** -23;
+  // m_0 = x_1 / (1 + ε), m_1 = (2 x_0 + x_2) / (3 + ε), m_2 = m_3 = 0
+  const want = [...row(x, 1).map((v) => v / (1 + eps)), ...[0, 1].map((k) => (2 * x[k] + x[4 + k]) / (3 + eps)), 0, 0, 0, 0];
+  // Aᵀ S y: (·)_0 = 2 y_1 / 3, (·)_1 = y_0 / 1, (·)_2 = y_1 / 3, (·)_3 = 0
+  const wantT = [...[0, 1].map((k) => (2 * x[2 + k]) / (3 + eps)), ...[0, 1].map((k) => x[k] / (1 + eps)), ...[0, 1].map((k) => x[2 + k] / (3 + eps)), 0, 0];
+  for (const fused of [true, false]) {
+    const sys = new GruGnnSystem(g, { seed: 1, analytic: true, fused, aggregate: 'avg' });
+    const xt = tf.tensor2d(x, [4, 2]);
+    const got = sys.propagate(xt);
+    const gotT = sys.propagateT(xt);
+    assert.ok(maxAbsDiff(got.dataSync(), want) < 1e-5, `${fused ? 'fused' : 'reference'} S A x: ${Array.from(got.dataSync())} vs ${want}`);
+    assert.ok(maxAbsDiff(gotT.dataSync(), wantT) < 1e-5, `${fused ? 'fused' : 'reference'} Aᵀ S y: ${Array.from(gotT.dataSync())} vs ${wantT}`);
+    dispose([xt, got, gotT]);
+    sys.dispose();
   }
-  // The state actually moved (a trivial step would pass too).
-  assert.ok(maxAbsDiff(ref, g.features) > 0.1);
-  dispose(h);
-  sys.dispose();
+  assert.throws(() => new GruGnnSystem(g, { seed: 1, analytic: true, aggregate: 'max' as 'avg' }), /unknown aggregation 'max'/);
 });
 
 test('message passing (gather by src + segment sum by dst) equals the dense adjacency product, and its transpose', () => {
@@ -166,29 +202,33 @@ test('BPTT gradient of the GNN matches finite differences (N = 6, D = 4, T = 5)'
   sys.dispose();
 });
 
-test('the analytic GRU linearisation equals generic autodiff (VJP, parameter VJP, JVP, every method)', () => {
-  const fast = tinySystem(true, 2.5);
-  const slow = tinySystem(false, 2.5);
-  let h = fast.initialState();
-  for (let t = 0; t < 3; t++) {
-    const n = fast.step(h, fast.params, t, 'unroll');
+for (const aggregate of ['sum', 'avg'] as const) {
+  test(`the analytic GRU linearisation equals generic autodiff (VJP, parameter VJP, JVP, every method; ${aggregate})`, () => {
+    const fast = tinySystem(true, 2.5, aggregate);
+    const slow = tinySystem(false, 2.5, aggregate);
+    let h = fast.initialState();
+    for (let t = 0; t < 3; t++) {
+      const n = fast.step(h, fast.params, t, 'unroll');
+      dispose(h);
+      h = n;
+    }
+    const a = fast.linearize(h, fast.params, 3, 'linearize');
+    const b = genericLinearization(slow, h, slow.params, 3, 'linearize');
+    assertSameLinearization(a, b, h, 'analytic vs generic');
+    a.dispose();
     dispose(h);
-    h = n;
-  }
-  const a = fast.linearize(h, fast.params, 3, 'linearize');
-  const b = genericLinearization(slow, h, slow.params, 3, 'linearize');
-  assertSameLinearization(a, b, h, 'analytic vs generic');
-  a.dispose();
-  dispose(h);
-  assertMethodsAgree(fast, [{ sys: slow, tol: 1e-4, label: 'generic' }], { T: 8, K: 4 });
-  fast.dispose();
-  slow.dispose();
-});
+    assertMethodsAgree(fast, [{ sys: slow, tol: 1e-4, label: 'generic' }], { T: 8, K: 4 });
+    fast.dispose();
+    slow.dispose();
+  });
+}
 
-test('a gradient call on the GNN leaves no tensor behind (every method)', () => {
-  const sys = tinySystem();
-  assertNoLeaks(sys, { T: 6, K: 3 });
-  sys.dispose();
+test('a gradient call on the GNN leaves no tensor behind (every method, sum and avg)', () => {
+  for (const aggregate of ['sum', 'avg'] as const) {
+    const sys = tinySystem(true, 1, aggregate);
+    assertNoLeaks(sys, { T: 6, K: 3 });
+    sys.dispose();
+  }
 });
 
 // ---- Cora ----
@@ -206,14 +246,18 @@ function coraConfig(numProp: number): RbpConfig {
   return c;
 }
 
-test('Cora loads with PCA-64 features and the 1% random split', { skip: skipCora }, () => {
+test('Cora loads as the authors\' run: PCA-64 features, 10,858 messages, their 1% random split', { skip: skipCora }, () => {
   const d = cora();
   assert.equal(d.graph.numNodes, 2708);
   assert.equal(d.graph.dim, 64);
   assert.equal(d.graph.numClasses, 7);
-  assert.equal(d.graph.src.length, 10556);
-  assert.equal(d.split.train.length, 27);
-  assert.equal(d.split.train.length + d.split.val.length + d.split.test.length, 2708);
+  assert.equal(d.graph.src.length, 10858);
+  assert.deepEqual([d.split.train.length, d.split.val.length, d.split.test.length], [27, 1326, 1355]);
+  assert.deepEqual(d.trainClassCounts, [3, 1, 3, 12, 2, 3, 3]);
+  assert.deepEqual(Array.from(d.graph.lossNodes), Array.from(d.split.train), 'the loss is taken over the training split');
+  const merged = builtinConfig('cora')!;
+  (merged.dataset as Record<string, unknown>).merge_dup_edges = true;
+  assert.equal(loadCitationData(merged, { dataDir: planetoidDir, log: () => undefined }).graph.src.length, 10556);
 });
 
 for (const method of ['BPTT', 'Neumann_RBP'] as const) {
@@ -268,6 +312,14 @@ test('the runner runs cora end to end (2 epochs, T = 5) and reports accuracies',
   assert.equal(fin.summary.test_acc_at_best_val, evals.find((e) => e.values.val_acc === bestVal)!.values.test_acc);
   const diag = events.filter((e) => e.type === 'diagnostics');
   assert.ok(diag.length >= 1);
+  // the log and the record say what a user checks against the authors' run
+  const log = events.filter((e) => e.type === 'log').map((e) => (e as Extract<WorkerEvent, { type: 'log' }>).text).join('\n');
+  assert.match(log, /10858 messages per propagation step \(one per adjacency entry, as the authors; 302 repeated/);
+  assert.match(log, /split 27\/1326\/1355 \(train\/val\/test; random, the authors' numpy RandomState\(1234\)\.permutation\), training nodes per class 3, 1, 3, 12, 2, 3, 3/);
+  assert.equal(fin.summary.messages, 10858);
+  assert.equal(fin.summary.train_class_counts, '3,1,3,12,2,3,3');
+  assert.deepEqual([fin.summary.train_nodes, fin.summary.val_nodes, fin.summary.test_nodes], [27, 1326, 1355]);
+  assert.equal(fin.summary.aggregate_type, 'sum');
 });
 
 // ---- data errors ----
@@ -323,8 +375,8 @@ test('a missing or incomplete data folder is a RunError(bad-data) naming the fil
 // ---- the fused fast path against the reference path ----
 
 /** tinySystem with explicit options (same seeds, so the same weights). */
-function tinyWith(analytic: boolean, fused: boolean, scale = 1): GruGnnSystem {
-  const sys = new GruGnnSystem(tinyGraph(), { seed: 9, analytic, fused });
+function tinyWith(analytic: boolean, fused: boolean, scale = 1, aggregate: 'sum' | 'avg' = 'sum'): GruGnnSystem {
+  const sys = new GruGnnSystem(tinyGraph(), { seed: 9, analytic, fused, aggregate });
   const rng = new Rng(17);
   for (const v of [...sys.params, ...sys.lossParams]) {
     const noise = tf.tensor(rng.normalArray(v.size, 0.3), v.shape);
@@ -360,34 +412,37 @@ test('fused message passing (CSR kernel) equals the reference gather + segment s
   sys.dispose();
 });
 
-test('the fused GNN path equals the reference path: step, analytic linearisation, every gradient method', () => {
-  const fast = tinyWith(true, true, 2.5);
-  const refAnalytic = tinyWith(true, false, 2.5);
-  const refGeneric = tinyWith(false, false, 2.5);
-  // the step, three times
-  let h = fast.initialState();
-  for (let t = 0; t < 3; t++) {
-    const a = fast.step(h, fast.params, t, 'unroll');
-    const b = refGeneric.step(h, refGeneric.params, t, 'unroll');
-    const d = maxAbsDiff(a[0].dataSync(), b[0].dataSync());
-    assert.ok(d < 1e-6, `step ${t}: fused vs reference max diff ${d}`);
-    dispose(h, b);
-    h = a;
-  }
-  // the linearisation at h_3, against autodiff of the reference step
-  const a = fast.linearize(h, fast.params, 3, 'linearize');
-  const b = genericLinearization(refGeneric, h, refGeneric.params, 3, 'linearize');
-  assertSameLinearization(a, b, h, 'fused vs reference');
-  a.dispose();
-  dispose(h);
-  assertMethodsAgree(fast, [
-    { sys: refAnalytic, tol: 1e-5, label: 'reference analytic' },
-    { sys: refGeneric, tol: 1e-4, label: 'reference generic' },
-  ], { T: 8, K: 4 });
-  fast.dispose();
-  refAnalytic.dispose();
-  refGeneric.dispose();
-});
+for (const aggregate of ['sum', 'avg'] as const) {
+  test(`the fused GNN path equals the reference path on a multigraph (${aggregate}): step, analytic linearisation, every gradient method`, () => {
+    const fast = tinyWith(true, true, 2.5, aggregate);
+    const refAnalytic = tinyWith(true, false, 2.5, aggregate);
+    const refGeneric = tinyWith(false, false, 2.5, aggregate);
+    // the step, three times
+    let h = fast.initialState();
+    for (let t = 0; t < 3; t++) {
+      const a = fast.step(h, fast.params, t, 'unroll');
+      const b = refGeneric.step(h, refGeneric.params, t, 'unroll');
+      const d = maxAbsDiff(a[0].dataSync(), b[0].dataSync());
+      assert.ok(d < 1e-6, `step ${t}: fused vs reference max diff ${d}`);
+      dispose(h, b);
+      h = a;
+    }
+    // the linearisation at h_3, against autodiff of the reference step
+    const a = fast.linearize(h, fast.params, 3, 'linearize');
+    const b = genericLinearization(refGeneric, h, refGeneric.params, 3, 'linearize');
+    assertSameLinearization(a, b, h, 'fused vs reference');
+    a.dispose();
+    dispose(h);
+    assertMethodsAgree(fast, [
+      // avg: the step and linearisation agree to 1e-5 above; exact's solve amplifies their float32 round-off to 2.5e-5 (measured)
+      { sys: refAnalytic, tol: aggregate === 'sum' ? 1e-5 : 1e-4, label: 'reference analytic' },
+      { sys: refGeneric, tol: 1e-4, label: 'reference generic' },
+    ], { T: 8, K: 4 });
+    fast.dispose();
+    refAnalytic.dispose();
+    refGeneric.dispose();
+  });
+}
 
 test('the fused path follows weight updates and weights other than its own (cached gate blocks)', () => {
   const fast = tinyWith(true, true);

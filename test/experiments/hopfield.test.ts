@@ -6,7 +6,8 @@ import { measurePeak } from '../../src/core/memory';
 import { dispose } from '../../src/core/state';
 import { HopfieldSystem, HOPFIELD_DEFAULTS } from '../../src/experiments/hopfield/model';
 import { hopfieldPatterns, corrupt } from '../../src/experiments/hopfield/data';
-import { hopfieldExperiment } from '../../src/experiments/hopfield/experiment';
+import { corruptAll, hopfieldExperiment, l1BinaryVsCorrupted } from '../../src/experiments/hopfield/experiment';
+import { tf } from '../../src/core/tf';
 import { builtinConfig } from '../../src/config/load';
 import { Adam } from '../../src/core/optim';
 import * as fs from 'fs';
@@ -30,6 +31,44 @@ test('the patterns are ten binarised MNIST digits, one per class', () => {
   const c = corrupt(images[0], 0.5, 1);
   const on0 = images[0].reduce((s, p) => s + p, 0);
   assert.equal(c.reduce((s, p) => s + p, 0), on0 - Math.floor(on0 * 0.5));
+});
+
+// Mutants: our own generator in corrupt(), seed + i per image, the clean image in the authors' metric, the raw
+// (not binarised) output, ln instead of log10: each fails one of the next three tests.
+test('corruption switches off the on-pixels numpy\'s RandomState(seed).permutation picks, as the authors\' rand_corrupt', () => {
+  const img = new Float32Array(40);
+  const on = [2, 5, 6, 11, 17, 20, 23, 31, 36, 39];
+  for (const i of on) img[i] = 1;
+  // np.random.RandomState(1234).permutation(10) = [7, 2, 9, 1, 0, 8, 4, 5, 6, 3]; int(10 · 0.5) = 5 switched off
+  const off = (c: Float32Array) => on.filter((i) => c[i] === 0);
+  assert.deepEqual(off(corrupt(img, 0.5, 1234)), [7, 2, 9, 1, 0].map((k) => on[k]).sort((a, b) => a - b));
+  // np.random.RandomState(1234).permutation(7) = [2, 1, 6, 0, 4, 5, 3]; int(7 · 0.3) = 2
+  const img7 = img.map((v, i) => (on.slice(0, 7).includes(i) ? v : 0));
+  assert.deepEqual(off(corrupt(img7, 0.3, 1234)).filter((i) => on.slice(0, 7).includes(i)), [on[1], on[2]]);
+  assert.deepEqual(Array.from(corrupt(img, 0, 1234)), Array.from(img));
+  // every evaluation image gets its mask from a fresh RandomState(config seed), as the authors (not seed + i)
+  const ten = corruptAll(images, 0.5, 1234);
+  ten.forEach((c, i) => assert.deepEqual(Array.from(c), Array.from(corrupt(images[i], 0.5, 1234)), `image ${i}`));
+});
+
+test('the authors\' validation metric by hand: L1 between the binarised output and the corrupted input', () => {
+  // outputs (2 images × 3 pixels) binarise at 0.5 to [0, 1, 1] and [0, 0, 1]; corrupted inputs [0, 1, 0] and [1, 0, 1]
+  assert.equal(l1BinaryVsCorrupted(Float32Array.from([0.49, 0.5, 0.7, -1, 0.2, 2]), [Float32Array.from([0, 1, 0]), Float32Array.from([1, 0, 1])], 3), 2 / 6);
+  // in a session with W = 0 every output is 0, so the metric is the corrupted images' on-pixel fraction
+  const cfg = builtinConfig('hopfield')!;
+  Object.assign(cfg.dataset, { num_imgs: 3 });
+  Object.assign(cfg.model, { num_update: 5 });
+  const s = hopfieldExperiment.create(cfg, 'Neumann_RBP', 5, { log: () => undefined });
+  const W = s.system.params[0];
+  W.assign(tf.zerosLike(W));
+  const onLeft = images.slice(0, 3).map((im) => {
+    const n = im.reduce((a, p) => a + p, 0);
+    return n - Math.floor(n * 0.5);
+  });
+  const want = onLeft.reduce((a, b) => a + b, 0) / (3 * 784);
+  const e = s.evaluate(0);
+  assert.ok(Math.abs(e.log10_l1_binary_vs_corrupted - Math.log10(want)) < 1e-12, `${e.log10_l1_binary_vs_corrupted} vs log10(${want})`);
+  s.dispose();
 });
 
 test('the analytic Hopfield linearisation agrees with generic autodiff for every method', () => {

@@ -170,3 +170,25 @@ test('numpy byte order, Fortran order, int64, and plain Python values are decode
   assert.deepEqual(v.get('m'), [1, 256, -1]);
   assert.equal(v.get('r'), v.get('m'), 'memo shares the object');
 });
+
+test('what a pickle may build is budgeted from its size: copies, nesting, memo, long integers', () => {
+  // list(L) of a memoised 2,000-item list, 1,000 times: 2 M values from 10 KB (the 1.3 MB form of
+  // this exhausted the heap; it runs in a child process in test/run/fuzz.test.ts).
+  const list = Buffer.concat([bytes('\x80\x02c__builtin__\nlist\nq\x00]q\x01('), Buffer.alloc(4000, 'K\x00', 'latin1'), bytes('e')]);
+  const bomb = Buffer.concat([list, Buffer.alloc(6000, 'h\x00h\x01\x85R', 'latin1'), bytes('.')]);
+  assert.throws(() => loadPickle(bomb, 'ind.cora.graph'), /^PickleError: ind\.cora\.graph: the pickle builds more than 105648 values \(budget for a file of 10028 bytes\)/);
+  // A few copies are fine: the budget is 4 values per byte plus 64 Ki; the real files use at most 0.27.
+  assert.equal((loadPickle(Buffer.concat([list, Buffer.alloc(60, 'h\x00h\x01\x85R', 'latin1'), bytes('.')]), 'ten-copies') as unknown[]).length, 2000);
+  // Nesting: 100,000 one-item tuples inside each other.
+  assert.throws(() => loadPickle(Buffer.concat([bytes('\x80\x02N'), Buffer.alloc(100000, 0x85), bytes('.')]), 'deep'), /deep: pickle nests too deeply/);
+  // Memo indices a file of this size cannot have written; integers longer than any number in the data.
+  assert.throws(() => loadPickle(bytes('\x80\x02Nr\x00\x00\x00\x10.'), 'memo'), /memo: corrupt pickle .*memo index 268435456 is beyond/);
+  assert.throws(() => loadPickle(Buffer.concat([bytes('\x80\x02\x8b'), i32(100000), Buffer.alloc(100000, 1), bytes('.')]), 'long'), /long: corrupt pickle .*integer of 100000 bytes/);
+  assert.equal(loadPickle(Buffer.concat([bytes('\x80\x02\x8b'), i32(9), Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0x80]), bytes('.')]), 'neg'), -(2n ** 71n));
+  // An attribute named __proto__ is an attribute.
+  const o = loadPickle(bytes('\x80\x02ccopy_reg\n_reconstructor\n(c__builtin__\nobject\nc__builtin__\nobject\nNtR}(U\x09__proto__}U\x01xK\x01sub.'), 'proto') as Record<string, unknown>;
+  assert.equal(Object.getPrototypeOf(o), null);
+  assert.ok(o.__proto__ instanceof Map);
+  assert.equal(o.x, undefined);
+  assert.equal(isNdArray({ kind: 'ndarray', dtype: 'f4', shape: [1], data: new Float32Array(1) }), false, 'only arrays the reader built');
+});

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { loadPlanetoid, randomSplit, PlanetoidError } from '../../src/experiments/citation-gnn/planetoid';
+import { classCounts, loadPlanetoid, randomSplit, PlanetoidError } from '../../src/experiments/citation-gnn/planetoid';
 import { loadPickle, toDense2D } from '../../src/experiments/citation-gnn/pickle';
 import { pcaReduce, symmetricEigen } from '../../src/experiments/citation-gnn/pca';
 import { Rng } from '../../src/core/random';
@@ -97,7 +97,7 @@ function writeSynthetic(dir: string): void {
   for (const [suffix, content] of Object.entries(files)) fs.writeFileSync(path.join(dir, `ind.citeseer.${suffix}`), content);
 }
 
-test('real Cora: 2708 nodes, 1433 features, 7 classes, 10,858 entries / 10,556 directed / 5,278 undirected edges', { skip: SKIP }, () => {
+test('real Cora: 2708 nodes, 1433 features, 7 classes; 10,858 messages as the authors, 10,556 merged (5,278 undirected edges)', { skip: SKIP }, () => {
   const t0 = performance.now();
   const d = loadPlanetoid(DATA, 'cora');
   console.log(`[planetoid] Cora loaded in ${(performance.now() - t0).toFixed(0)} ms`);
@@ -107,25 +107,39 @@ test('real Cora: 2708 nodes, 1433 features, 7 classes, 10,858 entries / 10,556 d
   assert.equal(d.features.length, 2708 * 1433);
   assert.equal(d.edgeStats.adjacencyEntries, 10858);
   assert.equal(d.edgeStats.distinctDirected, 10556);
-  assert.equal(d.edgeStats.directedEdges, 10556);
+  assert.equal(d.edgeStats.duplicates, 302);
   assert.equal(d.edgeStats.undirectedEdges, 5278);
   assert.equal(d.edgeStats.selfLoops, 0);
   assert.equal(d.edgeStats.addedBySymmetrization, 0);
   assert.equal(d.edgeStats.isolatedNodes, 0);
-  assert.equal(d.src.length, 10556);
-  assert.equal(d.missingTestNodes.length, 0);
-  // symmetric, no self-loops, sorted by destination
+  // the authors' graph: one message per adjacency entry, repeated ones included (mutant: merging by default → 10,556)
+  assert.equal(d.edgeStats.merged, false);
+  assert.equal(d.edgeStats.messages, 10858);
+  assert.equal(d.src.length, 10858);
+  assert.equal(d.edgeStats.maxInDegree, 169);
+  // node 0's adjacency list [633, 1862, 2582]: messages 0 → 633, 0 → 1862, 0 → 2582 (model/gnn.py: edge[:, 0] → edge[:, 1])
+  assert.deepEqual(Array.from(d.src.subarray(0, 3)), [0, 0, 0]);
+  assert.deepEqual(Array.from(d.dst.subarray(0, 3)), [633, 1862, 2582]);
+  // merged: symmetric, no self-loops, sorted by destination
+  const m = loadPlanetoid(DATA as string, 'cora', { mergeDuplicateEdges: true });
+  assert.equal(m.edgeStats.merged, true);
+  assert.equal(m.edgeStats.messages, 10556);
+  assert.equal(m.src.length, 10556);
+  assert.equal(m.edgeStats.maxInDegree, 168);
   const set = new Set<number>();
-  for (let e = 0; e < d.src.length; e++) set.add(d.dst[e] * d.numNodes + d.src[e]);
-  for (let e = 0; e < d.src.length; e++) {
-    assert.notEqual(d.src[e], d.dst[e]);
-    assert.ok(set.has(d.src[e] * d.numNodes + d.dst[e]), `reverse of ${d.src[e]}→${d.dst[e]}`);
-    if (e > 0) assert.ok(d.dst[e] > d.dst[e - 1] || (d.dst[e] === d.dst[e - 1] && d.src[e] > d.src[e - 1]));
+  for (let e = 0; e < m.src.length; e++) set.add(m.dst[e] * m.numNodes + m.src[e]);
+  assert.equal(set.size, 10556, 'no repeated edge');
+  for (let e = 0; e < m.src.length; e++) {
+    assert.notEqual(m.src[e], m.dst[e]);
+    assert.ok(set.has(m.src[e] * m.numNodes + m.dst[e]), `reverse of ${m.src[e]}→${m.dst[e]}`);
+    if (e > 0) assert.ok(m.dst[e] > m.dst[e - 1] || (m.dst[e] === m.dst[e - 1] && m.src[e] > m.src[e - 1]));
   }
-  // node 0's adjacency list [633, 1862, 2582] are messages into node 0
-  const into0 = Array.from(d.src.subarray(0, 3));
-  assert.deepEqual(into0, [633, 1862, 2582]);
-  assert.deepEqual(Array.from(d.dst.subarray(0, 3)), [0, 0, 0]);
+  // every merged edge is among the authors' messages, and every message is a merged edge
+  const authors = new Set(Array.from(d.src, (s, e) => d.dst[e] * d.numNodes + s));
+  assert.equal(authors.size, 10556);
+  for (const k of authors) assert.ok(set.has(k));
+  assert.deepEqual(Array.from(m.src.subarray(0, 3)), [633, 1862, 2582]);
+  assert.deepEqual(Array.from(m.dst.subarray(0, 3)), [0, 0, 0]);
   // split
   assert.equal(d.split.train.length, 140);
   assert.equal(d.split.val.length, 500);
@@ -171,22 +185,19 @@ test('a data set with gaps in test.index gets zero rows and label -1 there; edge
     assert.deepEqual(Array.from(d.split.train), [0, 1]);
     assert.deepEqual(Array.from(d.split.val), [2, 3, 4, 5]);
     assert.deepEqual(Array.from(d.split.test), [6, 8, 9]);
-    assert.deepEqual(d.edgeStats, {
-      adjacencyEntries: 9,
-      distinctDirected: 8,
-      duplicates: 1,
-      selfLoops: 1,
-      addedBySymmetrization: 1,
-      directedEdges: 8,
-      undirectedEdges: 4,
-      isolatedNodes: 3,
-      maxDegree: 2,
-      meanDegree: 0.8,
-    });
-    const edges = Array.from(d.src, (s, e) => `${s}->${d.dst[e]}`);
-    assert.deepEqual(edges, ['1->0', '2->0', '0->1', '0->2', '4->3', '3->4', '9->6', '6->9']);
-    const withLoops = loadPlanetoid(dir, 'citeseer', { keepSelfLoops: true });
+    // the labelled list in the authors' order: the allx rows, then test.index in file order
+    assert.deepEqual(Array.from(d.labelled), [0, 1, 2, 3, 4, 5, 9, 6, 8]);
+    const common = { adjacencyEntries: 9, distinctDirected: 8, duplicates: 1, selfLoops: 1, addedBySymmetrization: 1, undirectedEdges: 4 };
+    // as the authors: every entry i: [.., j, ..] is a message i → j, in list order, the repeated 0 → 1 twice, the self-loop kept
+    assert.deepEqual(d.edgeStats, { ...common, merged: false, messages: 9, isolatedNodes: 4, maxInDegree: 2, meanInDegree: 0.9 });
+    assert.deepEqual(Array.from(d.src, (s, e) => `${s}->${d.dst[e]}`), ['0->1', '0->1', '0->2', '1->0', '2->0', '2->2', '3->4', '6->9', '9->6']);
+    // merged: once each, symmetrised (4 → 3 added), no self-loop, sorted by destination
+    const m = loadPlanetoid(dir, 'citeseer', { mergeDuplicateEdges: true });
+    assert.deepEqual(m.edgeStats, { ...common, merged: true, messages: 8, isolatedNodes: 3, maxInDegree: 2, meanInDegree: 0.8 });
+    assert.deepEqual(Array.from(m.src, (s, e) => `${s}->${m.dst[e]}`), ['1->0', '2->0', '0->1', '0->2', '4->3', '3->4', '9->6', '6->9']);
+    const withLoops = loadPlanetoid(dir, 'citeseer', { mergeDuplicateEdges: true, keepSelfLoops: true });
     assert.ok(Array.from(withLoops.src, (s, e) => `${s}->${withLoops.dst[e]}`).includes('2->2'));
+    assert.equal(withLoops.edgeStats.undirectedEdges, 4, 'a kept self-loop is not an undirected edge');
 
     // A missing file names itself, the folder, and where to get the data.
     fs.unlinkSync(path.join(dir, 'ind.citeseer.ty'));
@@ -208,20 +219,36 @@ test('a data set with gaps in test.index gets zero rows and label -1 there; edge
   }
 });
 
-test('randomSplit: 1% / 49% / rest, disjoint, covering, seeded', () => {
-  const s = randomSplit(2708, 0.01, 3);
-  assert.equal(s.train.length, 27);
-  assert.equal(s.val.length, 1327);
-  assert.equal(s.test.length, 2708 - 27 - 1327);
-  const all = [...s.train, ...s.val, ...s.test].sort((a, b) => a - b);
-  assert.deepEqual(all, Array.from({ length: 2708 }, (_, i) => i));
-  assert.deepEqual(randomSplit(2708, 0.01, 3), s, 'same seed, same split');
-  assert.notDeepEqual(Array.from(randomSplit(2708, 0.01, 4).train), Array.from(s.train));
-  const labels = Int32Array.from({ length: 100 }, (_, i) => (i % 10 === 0 ? -1 : 1));
-  const l = randomSplit(100, 0.1, 1, { labels, valRatio: 0.4 });
-  assert.equal(l.train.length + l.val.length + l.test.length, 90);
-  for (const set of [l.train, l.val, l.test]) for (const i of set) assert.notEqual(labels[i], -1);
-  assert.throws(() => randomSplit(10, 0.6, 1), /bad split ratios/);
+test('randomSplit is the authors\' split: numpy RandomState(seed).permutation of the labelled list, ⌊n·r⌋ / ⌊n·(0.5 − r)⌋ / rest', () => {
+  // np.random.RandomState(0).permutation(10) = [2, 8, 4, 9, 1, 6, 7, 3, 0, 5]; r = 0.2: 2 train, int(10 · 0.3) = 3 val, 5 test
+  const labelled = Int32Array.from([100, 101, 102, 103, 104, 105, 109, 106, 108, 107]);
+  const s = randomSplit(labelled, 0.2, 0);
+  assert.deepEqual(Array.from(s.train), [102, 108]);
+  assert.deepEqual(Array.from(s.val), [101, 104, 107]); // labelled[4, 9, 1]
+  assert.deepEqual(Array.from(s.test), [100, 103, 105, 106, 109]); // labelled[6, 7, 3, 0, 5]
+  // 2708 labelled nodes, r = 0.01: 27 / int(2708 · 0.49) = 1326 / 1355 (a rounded split would give 1327)
+  const c = randomSplit(Int32Array.from({ length: 2708 }, (_, i) => i), 0.01, 1234);
+  assert.deepEqual([c.train.length, c.val.length, c.test.length], [27, 1326, 1355]);
+  // sorted(np.random.RandomState(1234).permutation(2708)[:27])
+  assert.deepEqual(Array.from(c.train), [59, 220, 298, 316, 464, 484, 702, 709, 924, 1276, 1439, 1446, 1477, 1525, 1603, 1685, 1726, 1882, 1914, 2078, 2173, 2195, 2252, 2275, 2280, 2287, 2297]);
+  const all = [...c.train, ...c.val, ...c.test].sort((a, b) => a - b);
+  assert.deepEqual(all, Array.from({ length: 2708 }, (_, i) => i), 'disjoint and covering');
+  assert.notDeepEqual(Array.from(randomSplit(labelled, 0.2, 1).train), Array.from(s.train), 'another seed, another split');
+  assert.throws(() => randomSplit(labelled, 0.5, 1), /train_ratio must be in \(0, 0\.5\)/);
+  assert.throws(() => randomSplit(labelled, 0.05, 1), /no training node/);
+  assert.throws(() => randomSplit(labelled, 0.2, 2 ** 32), /2\*\*32 - 1/);
+  assert.deepEqual(classCounts([0, 1, 2, 5], Int32Array.from([2, 0, 2, 1, 1, -1]), 3), [1, 0, 2]);
+});
+
+test('the authors\' Cora split: 27 / 1326 / 1355 nodes, training classes [3, 1, 3, 12, 2, 3, 3]', { skip: SKIP }, () => {
+  const d = loadPlanetoid(DATA as string, 'cora');
+  const s = randomSplit(d.labelled, 0.01, 1234);
+  // numpy (labelled list idx_all = allx rows then test.index; perm = np.random.RandomState(1234).permutation(2708)):
+  // sorted(idx_all[perm[:27]]), and np.bincount(label[idx_all[...]]) for the three sets
+  assert.deepEqual(Array.from(s.train), [59, 220, 298, 316, 464, 484, 702, 709, 924, 1276, 1439, 1446, 1477, 1525, 1603, 1685, 1924, 1994, 2028, 2066, 2136, 2140, 2265, 2266, 2291, 2458, 2602]);
+  assert.deepEqual(classCounts(s.train, d.labels, 7), [3, 1, 3, 12, 2, 3, 3]);
+  assert.deepEqual(classCounts(s.val, d.labels, 7), [169, 111, 214, 402, 197, 144, 89]);
+  assert.deepEqual(classCounts(s.test, d.labels, 7), [179, 105, 201, 404, 227, 151, 88]);
 });
 
 test('symmetricEigen diagonalises a symmetric matrix', () => {
@@ -318,4 +345,42 @@ test('PCA on Cora: orthonormal components, top variance equals power iteration o
   // deterministic for a seed
   const again = pcaReduce(X, N, F, k, 1);
   assert.deepEqual(Array.from(again.projected.subarray(0, 100)), Array.from(p.projected.subarray(0, 100)));
+});
+
+test('Planetoid files that lie about shapes or indices are refused, naming the file, before anything is allocated from them', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rbp-planetoid-'));
+  const C = 3;
+  // An instance of `object` whose attributes look like an array: shape (2, 3), 3 values.
+  const fakeArray = pickle(
+    cat('ccopy_reg\n_reconstructor\n(c__builtin__\nobject\nc__builtin__\nobject\nNtR}(', str('kind'), str('ndarray'), str('dtype'), str('i4'), str('shape'), '(', int(2), int(C), 't', str('data'), '](', int(1), int(0), int(0), 'eub'),
+  );
+  const wideCsr = pickle(cat('cscipy.sparse.csr\ncsr_matrix\n)\x81}(', str('_shape'), int(6), int(2 ** 30), '\x86', str('data'), pyNdarray('f4', [0], []), str('indices'), pyNdarray('i4', [0], []), str('indptr'), pyNdarray('i4', [7], [0, 0, 0, 0, 0, 0, 0]), 'ub'));
+  const halfIndex = pickle(cat('cscipy.sparse.csr\ncsr_matrix\n)\x81}(', str('_shape'), int(3), int(4), '\x86', str('data'), pyNdarray('f4', [1], [1]), str('indices'), pyNdarray('f8', [1], [0.5]), str('indptr'), pyNdarray('i4', [4], [0, 1, 1, 1]), 'ub'));
+  const floatNeighbour = pickle(cat('ccollections\ndefaultdict\nc__builtin__\nlist\n\x85R(', int(0), '](G\x3f\xf8\x00\x00\x00\x00\x00\x00eu'));
+  // Mutant check: before, fakeArray was taken as y (labels of row 1 silently -1), the two large
+  // test indices were wrapped (to 9) or allocated (2e9 feature rows), wideCsr allocated 6 GiB and
+  // halfIndex wrote nothing (a typed array ignores index 1.5).
+  const cases: [string, Buffer | string, RegExp][] = [
+    ['y', fakeArray, /ind\.citeseer\.y: expected a numpy array or scipy csr_matrix, got an object/],
+    ['test.index', '9\n4294967305\n8\n', /ind\.citeseer\.test\.index: line 2 is not a node index: '4294967305'/],
+    ['test.index', '9\n2000000000\n8\n', /ind\.citeseer\.test\.index: node 2000000000 is out of range: allx has 6 rows and tx 3, so node indices end below 12/],
+    ['test.index', '9\n3\n8\n', /ind\.citeseer\.test\.index: node 3 is one of the 6 allx nodes/],
+    ['allx', wideCsr, /ind\.citeseer\.allx: a 6 × 1073741824 matrix is 24\.0 GiB as dense float32 \(at most 1 GiB\)/],
+    ['tx', halfIndex, /ind\.citeseer\.tx: csr_matrix column index 0\.5 is not an integer in \[0, 4\)/],
+    ['graph', pickle(pyAdjacency({ 0: [1], 1: [1000000000] })), /ind\.citeseer\.graph in .*: neighbour 1000000000 of node 1 is outside the 10 nodes/],
+    ['graph', floatNeighbour, /ind\.citeseer\.graph: adjacency list of node 0 is not a list of integers/],
+  ];
+  try {
+    for (const [suffix, content, msg] of cases) {
+      writeSynthetic(dir);
+      fs.writeFileSync(path.join(dir, `ind.citeseer.${suffix}`), content);
+      assert.throws(() => loadPlanetoid(dir, 'citeseer'), (err: unknown) => {
+        assert.ok(err instanceof PlanetoidError, `${suffix}: ${String(err)}`);
+        assert.match(err.message, msg);
+        return true;
+      });
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

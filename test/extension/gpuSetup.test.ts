@@ -7,9 +7,11 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { setUpGpuBackend, classifyNpmFailure, classifyLoadFailure, findNpm } from '../../src/extension/gpuSetup';
+import { setUpGpuBackend, classifyNpmFailure, classifyLoadFailure, findNpm, readPin } from '../../src/extension/gpuSetup';
 import { findOnPath, MIN_NODE_MAJOR } from '../../src/extension/workerHost';
 import { repoRoot } from '../helpers/setup';
+
+const pinDir = path.join(repoRoot, 'native', 'gpu');
 
 const node = findOnPath('node') ?? process.execPath;
 
@@ -20,6 +22,7 @@ test('install with no network fails with a clear no-network error, and its outpu
   const r = await setUpGpuBackend({
     storageDir: storage,
     nodePath: node,
+    pinDir,
     log: (l) => lines.push(l),
     timeoutMs: 120_000,
     env: {
@@ -41,11 +44,15 @@ test('install with no network fails with a clear no-network error, and its outpu
   // Its install script (the libtensorflow download) is allowed for npm 11.
   const manifest = JSON.parse(fs.readFileSync(path.join(storage, 'package.json'), 'utf8'));
   assert.equal(manifest.allowScripts['@tensorflow/tfjs-node-gpu'], true);
+  // What it installs is pinned: the shipped lockfile, installed with npm ci (no resolution).
+  assert.equal(manifest.dependencies['@tensorflow/tfjs-node-gpu'], '4.22.0');
+  assert.equal(fs.readFileSync(path.join(storage, 'package-lock.json'), 'utf8'), fs.readFileSync(path.join(pinDir, 'package-lock.json'), 'utf8'));
+  assert.ok(lines.some((l) => /^\$ .* ci --prefix /.test(l)), lines.join('\n'));
   assert.ok(Date.now() - t0 < 120_000);
 });
 
 test('a Node that does not exist fails as no-node', async () => {
-  const r = await setUpGpuBackend({ storageDir: fs.mkdtempSync(path.join(os.tmpdir(), 'rbp-gpu-')), nodePath: '/nonexistent/node', log: () => {} });
+  const r = await setUpGpuBackend({ storageDir: fs.mkdtempSync(path.join(os.tmpdir(), 'rbp-gpu-')), nodePath: '/nonexistent/node', pinDir, log: () => {} });
   assert.equal(r.ok, false);
   assert.equal(r.failure, 'no-node');
   assert.match(r.message, /rbpLab\.nodePath/);
@@ -69,13 +76,32 @@ test('failures are explained: network, wrong Node, missing CUDA 11.2 / cuDNN 8',
   assert.equal(classifyLoadFailure('Error: The module was compiled against a different Node.js version using NODE_MODULE_VERSION 108').failure, 'wrong-node');
 });
 
+test('the GPU package is pinned: one exact version, locked with its integrity; anything looser is refused', async () => {
+  const pin = readPin(pinDir);
+  assert.equal(pin.version, '4.22.0');
+  const lock = JSON.parse(pin.lock) as { packages: Record<string, { version?: string; integrity?: string }> };
+  for (const [name, p] of Object.entries(lock.packages)) if (name) assert.ok(p.version && p.integrity, `${name} is locked with an integrity hash`);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rbp-pin-'));
+  const write = (deps: Record<string, string>, lockText: string) => {
+    fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'x', dependencies: deps }));
+    fs.writeFileSync(path.join(dir, 'package-lock.json'), lockText);
+  };
+  // Mutant check: with the old set-up (npm install --save @4.22.0) every dependency was resolved anew.
+  write({ '@tensorflow/tfjs-node-gpu': '^4.22.0' }, pin.lock);
+  assert.throws(() => readPin(dir), /not pinned to one exact, locked version/);
+  write({ '@tensorflow/tfjs-node-gpu': '4.21.0' }, pin.lock);
+  assert.throws(() => readPin(dir), /not pinned/);
+  const r = await setUpGpuBackend({ storageDir: fs.mkdtempSync(path.join(os.tmpdir(), 'rbp-gpu-')), nodePath: node, pinDir: path.join(dir, 'nope'), log: () => {} });
+  assert.equal(r.failure, 'no-pin');
+});
+
 test('a system Node older than package.json’s engines.node is refused, naming the version needed', async () => {
   const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { engines: { node: string } };
   assert.equal(pkg.engines.node, `>=${MIN_NODE_MAJOR}`, 'MIN_NODE_MAJOR is engines.node');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rbp-old-node-'));
   const fake = path.join(dir, 'node');
   fs.writeFileSync(fake, '#!/bin/sh\necho "v18.19.0 linux x64"\n', { mode: 0o755 });
-  const r = await setUpGpuBackend({ storageDir: dir, nodePath: fake, log: () => undefined });
+  const r = await setUpGpuBackend({ storageDir: dir, nodePath: fake, pinDir, log: () => undefined });
   assert.equal(r.ok, false);
   assert.equal(r.failure, 'wrong-node', r.message);
   assert.match(r.message, new RegExp(`v18\\.19\\.0 .* needs Node\\.js ${MIN_NODE_MAJOR} or later`));

@@ -5,9 +5,10 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { RunsStore, runItemView, keyMetrics } from '../../src/extension/runsStore';
-import { RunRecorder } from '../../src/run/recorder';
+import { RunRecorder, recordedEvents, readRun, listRuns, processStartToken } from '../../src/run/recorder';
 import type { WorkerEvent } from '../../src/protocol/messages';
 import { startWorkerRun, chooseNode } from '../../src/extension/workerHost';
+import { repoRoot } from '../helpers/setup';
 
 test('a tracked run is active until it ends; its events and changes are published; it is listed', async () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'rbp-store-'));
@@ -128,4 +129,147 @@ test('the tree refreshes live: a run recorded while watching appears with its la
   assert.deepEqual(seen, [['live:running:-'], ['live:running:0.75'], ['live:completed:0.75']]);
   assert.match(runItemView(store.list()[0]).description, /loss 0\.75/);
   store.dispose();
+});
+
+test('one bad run.json hides no other run: each is validated, a bad one is listed as unreadable with why', () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'rbp-bad-'));
+  record(root, 'good', 'BPTT', null, '2025-01-02T10:00:00.000Z', [{ type: 'metrics', step: 0, elapsedMs: 5, kind: 'train', values: { loss: 0.5 } }, { type: 'run/finished', status: 'completed', elapsedMs: 10, summary: {} }]);
+  const good = JSON.parse(fs.readFileSync(path.join(root, 'good', 'run.json'), 'utf8'));
+  const bad: [string, string, RegExp][] = [
+    ['empty-object', '{}', /field 'runId' is missing/],
+    ['list', '[]', /run.json is a list/],
+    ['string', '"a run"', /run.json is a string/],
+    ['null', 'null', /run.json is null/],
+    ['not-json', '{"runId": "x", ', /not JSON/],
+    ['no-startedAt', JSON.stringify({ ...good, startedAt: undefined }), /field 'startedAt' is missing/],
+    ['numeric-startedAt', JSON.stringify({ ...good, startedAt: 5 }), /field 'startedAt' is not valid/],
+    ['bad-date', JSON.stringify({ ...good, startedAt: 'yesterday' }), /field 'startedAt' is not valid/],
+    ['bad-status', JSON.stringify({ ...good, status: 'exploded' }), /field 'status' is not valid/],
+    ['bad-metrics', JSON.stringify({ ...good, finalMetrics: { loss: 'low' } }), /field 'finalMetrics' is not valid/],
+    ['no-config', JSON.stringify({ ...good, config: null }), /field 'config' is not valid/],
+  ];
+  for (const [id, text] of bad) {
+    fs.mkdirSync(path.join(root, id));
+    fs.writeFileSync(path.join(root, id, 'run.json'), text);
+  }
+  fs.mkdirSync(path.join(root, 'dir-run-json', 'run.json'), { recursive: true });
+  fs.mkdirSync(path.join(root, 'link-run-json'));
+  fs.symlinkSync('/dev/zero', path.join(root, 'link-run-json', 'run.json'));
+  const store = new RunsStore(root);
+  // Mutant check: the old listRuns (JSON.parse as RunDescription, then sort on startedAt) threw on
+  // the first three and on numeric-startedAt; with no validation the rest were shown as real runs.
+  const list = store.list();
+  assert.equal(list.length, 1 + bad.length + 2);
+  const byId = new Map(list.map((r) => [r.runId, r]));
+  assert.equal(byId.get('good')?.unreadable, undefined);
+  assert.equal(byId.get('good')?.status, 'completed');
+  for (const [id, , why] of bad) {
+    const r = byId.get(id)!;
+    assert.match(r.unreadable ?? '', why, id);
+    assert.equal(r.status, 'failed');
+    assert.match(r.reason ?? '', /^unreadable record: /);
+    const v = runItemView(r);
+    assert.equal(v.label, `${id} (unreadable)`);
+    assert.equal(v.icon, 'warning');
+    assert.match(v.tooltip, why);
+    assert.equal(v.contextValue, 'rbpLab.run.failed.unreadable');
+  }
+  assert.match(byId.get('dir-run-json')?.unreadable ?? '', /not a regular file/);
+  assert.match(byId.get('link-run-json')?.unreadable ?? '', /ELOOP/);
+  assert.equal(store.summaries().length, list.length, 'the webview gets every run, unreadable ones as failed');
+  // Reading a bad run: no description, the reason, no throw; overlays skip it; rename refuses it.
+  const read = store.read('numeric-startedAt');
+  assert.equal(read.description, undefined);
+  assert.match(read.unreadable ?? '', /startedAt/);
+  assert.throws(() => store.rename('list', 'x'), /run.json is a list/);
+  assert.equal(fs.readFileSync(path.join(root, 'list', 'run.json'), 'utf8'), '[]');
+  store.dispose();
+});
+
+test('events.jsonl is read as a stream of lines: chunk boundaries, multibyte text, over-long and torn lines', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rbp-stream-'));
+  const ev = (seq: number, text: string) => JSON.stringify({ type: 'log', level: 'info', text, runId: 'r', seq, t: seq });
+  const lines: string[] = [];
+  // ~3 MiB: lines straddle the 1 MiB reads, mostly ρ (2 bytes) and 🙂 (4 bytes), so a read ends inside a character.
+  const textOf = (i: number) => `${i} ${'ρ🙂'.repeat(i % 997)}`;
+  let bytes = 0;
+  for (let i = 0; bytes < 3 * 2 ** 20; i++) {
+    lines.push(ev(i, textOf(i)));
+    bytes += Buffer.byteLength(lines[i]) + 1;
+  }
+  const n = lines.length;
+  lines.push('{"type":"log"'); // not an event
+  lines.push(ev(n + 1, 'y'.repeat(17 * 2 ** 20))); // longer than the 16 MiB cap
+  lines.push(ev(n + 2, 'last'));
+  lines.push('{"type":"log","lev'); // torn by a kill
+  fs.writeFileSync(path.join(dir, 'events.jsonl'), lines.join('\n'));
+  const counts = { skipped: 0 };
+  let count = 0;
+  let lastText = '';
+  for (const e of recordedEvents(dir, counts)) {
+    if (e.type === 'log') lastText = e.text;
+    if (e.seq < n) assert.equal(e.type === 'log' && e.text, textOf(e.seq), `event ${e.seq}`);
+    count++;
+  }
+  assert.equal(count, n + 1);
+  assert.equal(lastText, 'last');
+  assert.equal(counts.skipped, 3);
+  // A link or a device in place of events.jsonl is not read (/dev/zero never ends).
+  const linked = fs.mkdtempSync(path.join(os.tmpdir(), 'rbp-stream-'));
+  fs.symlinkSync('/dev/zero', path.join(linked, 'events.jsonl'));
+  const c2 = { skipped: 0 };
+  assert.deepEqual([...recordedEvents(linked, c2)], []);
+  assert.equal(c2.skipped, 1);
+});
+
+test('a running run whose pid is alive but belongs to another process is interrupted, not running forever', () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'rbp-pid-'));
+  const rec = new RunRecorder(path.join(root, 'mine'), 'mine', { experiment: 'h', title: 'h', method: 'BPTT', K: null, steps: 1 });
+  const mine = readRun(path.join(root, 'mine')).description!;
+  assert.equal(mine.status, 'running', 'this process records it: running');
+  assert.equal(mine.pidStart, processStartToken(process.pid));
+  assert.match(mine.pidStart ?? '', /^[0-9a-f-]{36}:\d+$/);
+  // The same pid, recorded with another start: a recycled pid (or a copied record).
+  const other = { ...JSON.parse(fs.readFileSync(path.join(root, 'mine', 'run.json'), 'utf8')), runId: 'other', pidStart: 'another-boot:123' };
+  fs.mkdirSync(path.join(root, 'other'));
+  fs.writeFileSync(path.join(root, 'other', 'run.json'), JSON.stringify(other));
+  // pid 1 is alive (EPERM to signal) and is not the recorder.
+  fs.mkdirSync(path.join(root, 'init'));
+  fs.writeFileSync(path.join(root, 'init', 'run.json'), JSON.stringify({ ...other, runId: 'init', pid: 1, pidStart: `${processStartToken(process.pid)!.split(':')[0]}:1` }));
+  const byId = new Map(listRuns(root).map((r) => [r.runId, r]));
+  assert.equal(byId.get('mine')?.status, 'running');
+  // Mutant check: with liveness by kill(pid, 0) alone both stayed 'running'.
+  assert.equal(byId.get('other')?.status, 'failed');
+  assert.match(byId.get('other')?.reason ?? '', /^interrupted: /);
+  assert.equal(byId.get('init')?.status, 'failed');
+  rec.close();
+});
+
+test('run ids from the webview are checked at the boundary: an unknown or malformed id is dropped, never selected', () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'rbp-ids-'));
+  record(root, 'known', 'BPTT', null, '2025-01-01T10:00:00.000Z', []);
+  const store = new RunsStore(root);
+  assert.deepEqual(store.checkWebviewMessage({ type: 'select', runId: 'known' }), { type: 'select', runId: 'known' });
+  // Mutant check: without the check the dashboard took these as its selection and threw later,
+  // outside its message handler (dirOf), or showed an empty run.
+  for (const runId of ['../known', '..', '.', '', 'no-such-run', 'a/b', 'x'.repeat(300), '__proto__', 'known\n']) {
+    for (const type of ['select', 'openRun', 'stop'] as const) assert.throws(() => store.checkWebviewMessage({ type, runId }), /no run/, `${type} ${JSON.stringify(runId)}`);
+  }
+  // A restored state keeps what is known and drops the rest.
+  assert.deepEqual(store.checkWebviewMessage({ type: 'ready', state: { runId: '../etc', overlayRunIds: ['known', 'gone', '..'], overlay: { smoothing: 0.5 } } }), { type: 'ready', state: { overlayRunIds: ['known'], overlay: { smoothing: 0.5 } } });
+  assert.deepEqual(store.checkWebviewMessage({ type: 'export', format: 'csv', chart: 'loss', data: 'x' }), { type: 'export', format: 'csv', chart: 'loss', data: 'x' });
+  store.dispose();
+});
+
+test('the manifest: rbpLab.nodePath (the program RBP Lab runs) is machine-scoped and restricted in untrusted workspaces', () => {
+  const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8'));
+  const props = pkg.contributes.configuration.properties as Record<string, { scope?: string; description?: string; markdownDescription?: string }>;
+  const restricted: string[] = pkg.capabilities.untrustedWorkspaces.restrictedConfigurations;
+  // Every setting that names a program or a path to code (its description says executable or program).
+  const programs = Object.entries(props).filter(([, p]) => /executable|program/i.test(`${p.description ?? ''} ${p.markdownDescription ?? ''}`)).map(([k]) => k);
+  assert.deepEqual(programs, ['rbpLab.nodePath']);
+  for (const k of programs) {
+    assert.equal(props[k].scope, 'machine', `${k}: a workspace's settings cannot set it`);
+    assert.ok(restricted.includes(k), `${k} in restrictedConfigurations`);
+  }
 });

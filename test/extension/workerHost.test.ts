@@ -114,6 +114,20 @@ test('cancel ends the worker within about a second, status cancelled, events kep
   assert.ok(events.length === rec.events.length);
 });
 
+test('Stop inside a 100,000-update step: the worker stops itself (no SIGKILL) and records the cancellation', async () => {
+  // The worker computes on a run thread: run/cancel reaches the forward loop mid-step. Before, the
+  // IPC message waited for the step to end and the host killed the worker after its grace time.
+  const { run } = start({ steps: 3, overrides: ['model.num_update=100000'] }, { cancelGraceMs: 20000 }, (e, r) => {
+    if (e.type === 'run/started') setTimeout(() => r().cancel(), 1500);
+  });
+  const o = await run.done;
+  assert.equal(o.status, 'cancelled');
+  assert.equal(o.signal, null, 'the worker exited by itself');
+  assert.equal(o.exitCode, 0);
+  const last = readRun(o.dir).events.at(-1);
+  assert.ok(last?.type === 'run/finished' && last.status === 'cancelled' && last.summary.steps_done === 0, JSON.stringify(last));
+});
+
 test('a worker that ignores cancel is killed after the grace time and the run is cancelled', async () => {
   const fake = path.join(runsRoot, 'stubborn-worker.js');
   fs.writeFileSync(fake, `process.on('message', () => {}); process.send({ type: 'worker/ready', pid: process.pid }); setInterval(() => {}, 1000);`);

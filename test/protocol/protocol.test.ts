@@ -31,6 +31,8 @@ test('parseHostCommand checks run/start specs and run/cancel', () => {
   assert.equal(parseHostCommand({ type: 'run/start', runId: 'a', spec: { experiment: 'hopfield', K: 5, overrides: ['model.num_update=10'], nativeSearchPaths: ['/x'] } }).type, 'run/start');
   assert.equal(parseHostCommand({ type: 'run/cancel', runId: 'a' }).type, 'run/cancel');
   assert.throws(() => parseHostCommand({ type: 'run/start', runId: 'a', spec: { experiment: 'hopfield', K: '5' } }), /'K'/);
+  assert.equal(parseHostCommand({ type: 'run/start', runId: 'a', spec: { experiment: 'hopfield', finalCheck: true } }).type, 'run/start');
+  assert.throws(() => parseHostCommand({ type: 'run/start', runId: 'a', spec: { experiment: 'hopfield', finalCheck: 'yes' } }), /'finalCheck'/);
   assert.throws(() => parseHostCommand({ type: 'run/start', runId: 'a', spec: { experiment: 'h', overrides: [1] } }), /'overrides'/);
   assert.throws(() => parseHostCommand({ type: 'run/cancel' }), /'runId'/);
   assert.throws(() => parseHostCommand({ type: 'run/kill', runId: 'a' }), /unknown command/);
@@ -124,6 +126,16 @@ test('gradient-check rows survive JSON: NaN and Inf come back as NaN, not null',
   assert.ok(e.type === 'gradcheck/row' && Number.isNaN(e.row.cosExact) && Number.isNaN(e.row.relErrExact));
   assert.equal((e as { row: { cosExact: number } }).row.cosExact.toFixed(6), 'NaN');
   assert.throws(() => parseWorkerEvent({ ...wire, row: { ...wire.row, loss: 'x' } }), /loss/);
+});
+
+test('event types named like Object.prototype members are unknown event types', () => {
+  // Mutant check: with messages() (protocol/schema.ts) looking `type` up in a plain object table
+  // these were accepted (the prototype's function has no fields to check) and recorded or forwarded.
+  for (const type of ['toString', 'constructor', '__proto__', 'hasOwnProperty', 'valueOf', 'isPrototypeOf']) {
+    assert.throws(() => parseWorkerEvent({ type, runId: 'r', seq: 0, t: 0 }), /unknown event type/, type);
+    assert.throws(() => parseWorkerMessage({ type, runId: 'r', seq: 0, t: 0 }), /unknown event type/, type);
+  }
+  assert.throws(() => parseWorkerEvent({ type: 7, runId: 'r', seq: 0, t: 0 }), /unknown event type/);
 });
 
 test('a message type is looked up among the channel own types only', () => {

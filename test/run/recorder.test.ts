@@ -78,3 +78,39 @@ test('a label given while the run records (Rename in the Runs view) survives the
   assert.equal(readRun(dir).description?.label, 'baseline', 'kept through run/finished and close');
   assert.equal(readRun(dir).description?.status, 'completed');
 });
+
+test('the recorder refuses a folder that holds a run or is a link, and never writes through a link', () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'rbp-rec-'));
+  const target = path.join(root, 'target.txt');
+  fs.writeFileSync(target, 'keep');
+  const done = path.join(root, 'done');
+  new RunRecorder(done, 'done', { experiment: 'h', title: 'h', method: 'BPTT', K: null, steps: 1 }).close();
+  const runJson = fs.readFileSync(path.join(done, 'run.json'), 'utf8');
+  assert.throws(() => new RunRecorder(done, 'again'), /already holds a run \(run\.json, events\.jsonl\)/);
+  assert.equal(fs.readFileSync(path.join(done, 'run.json'), 'utf8'), runJson);
+  const linked = path.join(root, 'linked');
+  fs.mkdirSync(linked);
+  fs.symlinkSync(target, path.join(linked, 'events.jsonl'));
+  assert.throws(() => new RunRecorder(linked, 'l'), /already holds a run \(events\.jsonl\)/);
+  fs.symlinkSync(linked, path.join(root, 'dirlink'));
+  assert.throws(() => new RunRecorder(path.join(root, 'dirlink'), 'l'), /is a symbolic link/);
+  fs.writeFileSync(path.join(root, 'file'), 'x');
+  assert.throws(() => new RunRecorder(path.join(root, 'file'), 'l'), /is not a folder/);
+  assert.throws(() => new RunRecorder(path.join(root, 'file', 'sub'), 'l'), /ENOTDIR/);
+  assert.throws(() => new RunRecorder('/proc/rbp-lab-test/x', 'l'), /ENOENT/);
+  // Links planted while a run records: run.json and its temporary file are replaced, not written through.
+  const live = path.join(root, 'live');
+  const rec = new RunRecorder(live, 'live', { experiment: 'h', title: 'h', method: 'BPTT', K: null, steps: 1 });
+  fs.symlinkSync(target, path.join(live, 'run.json.tmp'));
+  rec.writeDescription();
+  fs.rmSync(path.join(live, 'run.json'));
+  fs.symlinkSync(target, path.join(live, 'run.json'));
+  rec.record({ type: 'run/failed', kind: 'error', reason: 'x', elapsedMs: 1 });
+  rec.close();
+  assert.equal(fs.readFileSync(target, 'utf8'), 'keep');
+  assert.equal(fs.lstatSync(path.join(live, 'run.json')).isFile(), true);
+  assert.equal(readRun(live).description?.status, 'failed');
+  // New folders are made, parents included.
+  new RunRecorder(path.join(root, 'a', 'b', 'c'), 'c').close();
+  assert.ok(fs.existsSync(path.join(root, 'a', 'b', 'c', 'events.jsonl')));
+});

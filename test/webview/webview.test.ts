@@ -193,6 +193,13 @@ test('the dashboard webview draws a recorded run in headless Chromium', { skip, 
     await page.locator('#stop').click();
     assert.ok((await posted()).some((m) => m.type === 'stop' && m.runId === live), 'Stop posts {type: stop, runId}');
 
+    // A training that diverges while staying finite: its warning shows as a banner (and the
+    // failure below replaces it).
+    await post({ type: 'events', events: [{ type: 'log', level: 'warn', text: 'step 1: the loss grew from 0.15 to 2.0e+9 (1.4e+10×): the training is diverging; lower the learning rate', runId: live, seq: 998, t: Date.now() }] });
+    await page.waitForFunction(() => !(document.getElementById('banner') as HTMLElement).hidden);
+    assert.equal(await page.locator('#banner').getAttribute('data-kind'), 'warning');
+    assert.match(await text('banner-text'), /^Warning: step 1: the loss grew from 0\.15 to 2\.0e\+9/);
+
     // A failure shows its reason.
     await post({ type: 'events', events: [{ type: 'run/failed', kind: 'diverged', reason: 'step 3: the loss became NaN/Inf', elapsedMs: 10, runId: live, seq: 999, t: Date.now() }] });
     await page.waitForFunction(() => document.body.dataset.status === 'failed');

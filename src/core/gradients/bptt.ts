@@ -13,10 +13,10 @@ import type { DynamicSystem } from '../system';
 /** Back-propagate through the last `keep` of T plain updates (BPTT: keep = T). */
 export function truncatedBackprop(system: DynamicSystem, opts: GradientOptions, keep: number, method: 'BPTT' | 'TBPTT'): GradientResult {
   const h0 = system.initialState();
-  const res = new NaiveSolver().solve(system, h0, { maxSteps: opts.T, keep: Math.min(keep, opts.T), onStep: opts.onForwardStep });
+  const res = new NaiveSolver().solve(system, h0, { maxSteps: opts.T, keep: Math.min(keep, opts.T), onStep: opts.onForwardStep, cancelled: opts.cancelled });
   dispose(h0);
   const { loss, dh, dtheta } = lossGradients(system, res.h);
-  const { grads, iterations, vjps } = chainBackward(system, res.history, dh);
+  const { grads, iterations, vjps } = chainBackward(system, res.history, dh, opts.cancelled);
   dispose(res.h, dh, ...res.history.map((e) => e.h));
   return {
     method,

@@ -9,6 +9,7 @@ import type { Linearization } from '../system';
 import { State, dispose, dot } from '../state';
 import { adjointResidual, rbpResult, rbpSetup, relDistance } from './common';
 import type { BackwardIteration, GradientMethod } from './types';
+import { throwIfCancelled } from '../cancel';
 
 export interface CgResult {
   z: State;
@@ -23,7 +24,7 @@ export interface CgResult {
  * in z), so the adjoint residual of every iterate comes without extra products.
  * `done(relR, adjointResidual)` decides when to stop.
  */
-export function cgNormalEquations(lin: Linearization, g: State, gNorm: number, opts: { eta: number; maxIter: number; done: (relR: number, adj: number) => boolean; zRef?: State }): CgResult {
+export function cgNormalEquations(lin: Linearization, g: State, gNorm: number, opts: { eta: number; maxIter: number; done: (relR: number, adj: number) => boolean; zRef?: State; cancelled?: () => boolean }): CgResult {
   let jvps = 0;
   let vjps = 0;
   const Jg = lin.jvp(g);
@@ -39,6 +40,7 @@ export function cgNormalEquations(lin: Linearization, g: State, gNorm: number, o
   const iterations: BackwardIteration[] = [];
   let converged = false;
   for (let k = 1; k <= opts.maxIter; k++) {
+    throwIfCancelled(opts.cancelled);
     const jtp = lin.vjp(p);
     vjps++;
     const u = tf.tidy(() => p.map((pi, i) => tf.sub(pi, jtp[i])));
@@ -82,7 +84,7 @@ export const cgRbp: GradientMethod = {
   compute(system, opts) {
     const s = rbpSetup(system, opts);
     const tol = opts.cgTol ?? 1e-5;
-    const cg = cgNormalEquations(s.lin, s.g, s.gNorm, { eta: opts.cgEta ?? 1e-5, maxIter: opts.K, done: (relR) => relR < tol, zRef: opts.zRef });
+    const cg = cgNormalEquations(s.lin, s.g, s.gNorm, { eta: opts.cgEta ?? 1e-5, maxIter: opts.K, done: (relR) => relR < tol, zRef: opts.zRef, cancelled: opts.cancelled });
     return rbpResult(s, 'CG_RBP', opts.K, cg.z, { iterations: cg.iterations, converged: cg.converged }, cg, opts);
   },
 };

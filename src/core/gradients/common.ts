@@ -6,6 +6,7 @@ import { NaiveSolver } from '../solvers/naive';
 import { residualNorms } from '../solvers/naive';
 import type { SolverStats } from '../solvers/types';
 import type { BackwardIteration, BackwardTrace, GradientOptions, GradientResult, MethodName } from './types';
+import { throwIfCancelled } from '../cancel';
 
 /**
  * Back-propagate g = dL/dh_T through the recorded unroll steps (h_t, t), newest last:
@@ -13,7 +14,7 @@ import type { BackwardIteration, BackwardTrace, GradientOptions, GradientResult,
  * Only one-step VJPs are chained (no tape over the unroll), and the parameter part is formed
  * in one go through `paramVjpMany`.
  */
-export function chainBackward(system: DynamicSystem, steps: { h: State; t: number }[], g: State): { grads: Tensor[]; iterations: BackwardIteration[]; vjps: number } {
+export function chainBackward(system: DynamicSystem, steps: { h: State; t: number }[], g: State, cancelled?: () => boolean): { grads: Tensor[]; iterations: BackwardIteration[]; vjps: number } {
   const w = system.params as Tensor[];
   const gNorm = norm(g) || 1;
   const zs: State[] = [];
@@ -23,6 +24,7 @@ export function chainBackward(system: DynamicSystem, steps: { h: State; t: numbe
   const batched = Boolean(system.paramVjpMany);
   let acc: Tensor[] | undefined;
   for (let i = steps.length - 1; i >= 0; i--) {
+    throwIfCancelled(cancelled);
     const { h, t } = steps[i];
     const lin = linearize(system, h, w, t, 'unroll');
     let zPrev: State | undefined;
@@ -74,7 +76,7 @@ export interface RbpSetup {
 export function rbpSetup(system: DynamicSystem, opts: GradientOptions): RbpSetup {
   const solver = opts.solver ?? new NaiveSolver();
   const h0 = system.initialState();
-  const res = solver.solve(system, h0, { maxSteps: Math.max(0, opts.T - 1), tol: opts.forwardTol ?? 0, onStep: opts.onForwardStep });
+  const res = solver.solve(system, h0, { maxSteps: Math.max(0, opts.T - 1), tol: opts.forwardTol ?? 0, onStep: opts.onForwardStep, cancelled: opts.cancelled });
   dispose(h0);
   const hPrev = res.h;
   const w = system.params as Tensor[];

@@ -14,14 +14,16 @@ import type { Linearization } from '../system';
 import { adjointResidual, rbpResult, rbpSetup } from './common';
 import { cgNormalEquations } from './cg-rbp';
 import type { BackwardIteration, GradientMethod } from './types';
+import { throwIfCancelled } from '../cancel';
 
 /** z ← Jᵀz + g from g while the residual keeps shrinking; returns the best iterate seen. */
-function richardson(lin: Linearization, g: State, gNorm: number, maxIter: number, tol: number): { z: State; iterations: BackwardIteration[]; vjps: number } {
+function richardson(lin: Linearization, g: State, gNorm: number, maxIter: number, tol: number, cancelled?: () => boolean): { z: State; iterations: BackwardIteration[]; vjps: number } {
   let z: State = g.map((x) => tf.clone(x));
   let best: { z: State; r: number; k: number } | undefined;
   const iterations: BackwardIteration[] = [];
   let vjps = 0;
   for (let k = 1; k <= maxIter; k++) {
+    throwIfCancelled(cancelled);
     const jtz = lin.vjp(z);
     vjps++;
     const r = adjointResidual(z, jtz, g, gNorm);
@@ -47,7 +49,7 @@ export const exact: GradientMethod = {
     const s = rbpSetup(system, opts);
     const tol = opts.exactTol ?? 1e-6;
     const maxIter = opts.exactMaxIter ?? 300;
-    const rich = richardson(s.lin, s.g, s.gNorm, maxIter, tol);
+    const rich = richardson(s.lin, s.g, s.gNorm, maxIter, tol, opts.cancelled);
     const richRes = rich.iterations[rich.iterations.length - 1]?.residual ?? Infinity;
     let z = rich.z;
     let iterations = rich.iterations;
@@ -61,7 +63,7 @@ export const exact: GradientMethod = {
         const n = history.length;
         return n > 15 && Math.min(...history.slice(-15)) > 0.9 * Math.min(...history.slice(0, n - 15));
       };
-      const cg = cgNormalEquations(s.lin, s.g, s.gNorm, { eta: 0, maxIter, done: (_r, adj) => adj < tol || stalled(adj) });
+      const cg = cgNormalEquations(s.lin, s.g, s.gNorm, { eta: 0, maxIter, done: (_r, adj) => adj < tol || stalled(adj), cancelled: opts.cancelled });
       const cgRes = cg.iterations[cg.iterations.length - 1]?.residual ?? Infinity;
       vjps += cg.vjps;
       jvps += cg.jvps;

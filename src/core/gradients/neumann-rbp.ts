@@ -8,6 +8,7 @@ import { tf } from '../tf';
 import { State, dispose, norm } from '../state';
 import { rbpResult, rbpSetup, relDistance } from './common';
 import type { BackwardIteration, GradientMethod } from './types';
+import { throwIfCancelled } from '../cancel';
 
 export const neumannRbp: GradientMethod = {
   name: 'Neumann_RBP',
@@ -20,6 +21,7 @@ export const neumannRbp: GradientMethod = {
     let vjps = 0;
     const steps = opts.trace ? K + 1 : K;
     for (let k = 1; k <= steps; k++) {
+      throwIfCancelled(opts.cancelled);
       const next = s.lin.vjp(v);
       vjps++;
       dispose(v);

@@ -9,6 +9,7 @@ import { Rng } from '../random';
 import { State, dispose } from '../state';
 import { adjointResidual, rbpResult, rbpSetup, relDistance } from './common';
 import type { BackwardIteration, GradientMethod } from './types';
+import { throwIfCancelled } from '../cancel';
 
 export const rbp: GradientMethod = {
   name: 'RBP',
@@ -26,6 +27,7 @@ export const rbp: GradientMethod = {
     let vjps = 0;
     let jtz: State | undefined;
     for (let k = 0; k < K; k++) {
+      throwIfCancelled(opts.cancelled);
       jtz = s.lin.vjp(z);
       vjps++;
       const next = tf.tidy(() => jtz!.map((j, i) => tf.add(j, s.g[i])));

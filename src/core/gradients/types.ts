@@ -56,6 +56,11 @@ export interface GradientOptions {
   inspect?: (lin: Linearization, h: State) => void;
   seed?: number;
   onForwardStep?: (r: StepResidual) => void;
+  /**
+   * Checked once per forward update and per backward iteration: true stops the computation by
+   * throwing `Cancelled` (core/cancel.ts); run it under `releasingOnThrow` to free what it held.
+   */
+  cancelled?: () => boolean;
 }
 
 export interface GradientResult {

@@ -9,6 +9,7 @@ import type { DynamicSystem } from '../system';
 import { State, dispose, toArray } from '../state';
 import { residualNorms, emptyStats } from './naive';
 import type { ForwardSolver, SolveOptions, SolveResult } from './types';
+import { Cancelled } from '../cancel';
 
 export interface AndersonOptions {
   /** History window m. */
@@ -65,6 +66,10 @@ export class AndersonSolver implements ForwardSolver {
     const fs: Float64Array[] = [];
     let x = h0.map((t) => tf.clone(t));
     for (let t = 0; t < opts.maxSteps; t++) {
+      if (opts.cancelled?.()) {
+        dispose(...xs.filter((s) => s !== x), ...gs.filter((s) => s !== x), x);
+        throw new Cancelled();
+      }
       const g = tf.tidy(() => system.step(x, w, t, opts.phase ?? 'unroll'));
       const { abs, rel } = residualNorms(g, x);
       stats.steps = t + 1;

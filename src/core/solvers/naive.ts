@@ -7,6 +7,7 @@ import type { DynamicSystem } from '../system';
 import { State, swap, dispose } from '../state';
 import type { ForwardSolver, SolveOptions, SolveResult, SolverStats } from './types';
 import { squaredResidual } from '../kernels';
+import { Cancelled } from '../cancel';
 
 /**
  * ||a − b|| and ||a|| in one read-back. On cpu / wasm each tensor pair is one pass of a fused JS
@@ -43,6 +44,10 @@ export class NaiveSolver implements ForwardSolver {
     const history: { h: State; t: number }[] = [];
     let h = h0.map((x) => tf.clone(x));
     for (let t = 0; t < opts.maxSteps; t++) {
+      if (opts.cancelled?.()) {
+        dispose(h, ...history.map((e) => e.h));
+        throw new Cancelled();
+      }
       const next = tf.tidy(() => system.step(h, w, t, opts.phase ?? 'unroll'));
       const { abs, rel } = residualNorms(next, h);
       if (keep > 0) {

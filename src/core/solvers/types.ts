@@ -34,6 +34,8 @@ export interface SolveOptions {
   onStep?: (r: StepResidual) => void;
   /** Phase passed to the system's step. */
   phase?: 'unroll' | 'linearize';
+  /** Checked before every update: true stops the solve by throwing `Cancelled`. */
+  cancelled?: () => boolean;
 }
 
 export interface SolveResult {

@@ -11,8 +11,9 @@ import { EXPERIMENTS } from '../catalog';
 import { gradientOptionsOf, optimizerWithSchedule } from '../training';
 import { Experiment, ExperimentContext, ExperimentSession, RunError } from '../types';
 import { GruGnnSystem, GNN_DEFAULTS, GnnGraph, accuracy } from './model';
-import { loadPlanetoid, missingPlanetoidFiles, randomSplit, PlanetoidData, PlanetoidError, PlanetoidName, PlanetoidSplit, PLANETOID_NAMES } from './planetoid';
+import { classCounts, loadPlanetoid, missingPlanetoidFiles, randomSplit, PlanetoidData, PlanetoidError, PlanetoidName, PlanetoidSplit, PLANETOID_NAMES } from './planetoid';
 import { pcaReduce } from './pca';
+import { Cancelled } from '../../core/cancel';
 
 export const DATA_ENV = 'RBP_DATA_DIR';
 
@@ -56,6 +57,10 @@ export function resolveDataDir(name: PlanetoidName, configPath: string | undefin
 export interface CitationData {
   data: PlanetoidData;
   split: PlanetoidSplit;
+  /** Training nodes per class (Cora, the authors' split: 3, 1, 3, 12, 2, 3, 3). */
+  trainClassCounts: number[];
+  /** How the split was made, for the log (the authors' numpy random split, or the standard Planetoid one). */
+  splitKind: string;
   graph: GnnGraph;
   explainedVariance: number;
   dir: string;
@@ -68,7 +73,7 @@ export function loadCitationData(config: RbpConfig, ctx: Pick<ExperimentContext,
   const dir = resolveDataDir(name, ds.path, ctx);
   let data: PlanetoidData;
   try {
-    data = loadPlanetoid(dir, name);
+    data = loadPlanetoid(dir, name, { mergeDuplicateEdges: ds.merge_dup_edges ?? false });
   } catch (err) {
     if (err instanceof PlanetoidError) throw new RunError('bad-data', err.message);
     throw err;
@@ -82,7 +87,7 @@ export function loadCitationData(config: RbpConfig, ctx: Pick<ExperimentContext,
   let split: PlanetoidSplit;
   if (ds.rand_split) {
     try {
-      split = randomSplit(data.numNodes, ds.train_ratio, config.seed, { labels: data.labels });
+      split = randomSplit(data.labelled, ds.train_ratio, config.seed);
     } catch (err) {
       if (err instanceof PlanetoidError) throw new RunError('bad-config', err.message);
       throw err;
@@ -101,7 +106,9 @@ export function loadCitationData(config: RbpConfig, ctx: Pick<ExperimentContext,
     lossNodes: split.train.filter((i) => data.labels[i] >= 0),
   };
   const explainedVariance = pca.explainedVarianceRatio.reduce((s, v) => s + v, 0);
-  return { data, split, graph, explainedVariance, dir };
+  const trainClassCounts = classCounts(split.train, data.labels, data.numClasses);
+  const splitKind = ds.rand_split ? `random, the authors' numpy RandomState(${config.seed}).permutation` : 'standard Planetoid';
+  return { data, split, trainClassCounts, splitKind, graph, explainedVariance, dir };
 }
 
 export interface AccuracyReport {
@@ -111,9 +118,13 @@ export interface AccuracyReport {
 }
 
 /** Accuracies after a plain T-step forward pass with the current weights. */
-export function evaluateAccuracy(sys: GruGnnSystem, T: number, split: PlanetoidSplit): AccuracyReport {
+export function evaluateAccuracy(sys: GruGnnSystem, T: number, split: PlanetoidSplit, cancelled?: () => boolean): AccuracyReport {
   let h = sys.initialState();
   for (let t = 0; t < T; t++) {
+    if (cancelled?.()) {
+      dispose(h);
+      throw new Cancelled();
+    }
     const next = sys.step(h, sys.params, t, 'unroll');
     dispose(h);
     h = next;
@@ -137,18 +148,21 @@ export interface CitationSessionOptions {
 }
 
 export function createCitationSession(config: RbpConfig, ctx: ExperimentContext, opts: CitationSessionOptions = {}): ExperimentSession {
-  const { dataset: ds, model: md, train: tr, seed } = configSections('CitationRunner', config);
+  const { model: md, train: tr, seed } = configSections('CitationRunner', config);
   const cd = opts.data ?? loadCitationData(config, ctx);
   const { split, graph } = cd;
   if (graph.lossNodes.length === 0) throw new RunError('bad-config', 'the training split has no labelled node');
   const T = md.num_prop;
-  const sys = new GruGnnSystem(graph, { ...GNN_DEFAULTS, seed, analytic: opts.analytic ?? true });
+  const aggregate = md.aggregate_type;
+  const sys = new GruGnnSystem(graph, { ...GNN_DEFAULTS, seed, analytic: opts.analytic ?? true, aggregate });
   const { optimizer, atStep } = optimizerWithSchedule({ kind: tr.optimizer, lr: tr.lr, momentum: tr.momentum, wd: tr.wd, decay: tr.lr_decay, decaySteps: tr.lr_decay_steps });
   const numSteps = tr.max_steps ?? tr.max_epoch;
   let best = { val: -1, test: NaN, epoch: -1 };
+  const es = cd.data.edgeStats;
   ctx.log(
-    `${cd.data.name}: ${graph.numNodes} nodes, ${graph.src.length} directed edges, ${cd.data.numFeatures} features → PCA ${graph.dim} (${(100 * cd.explainedVariance).toFixed(1)}% of the variance), ` +
-      `${graph.numClasses} classes; split ${split.train.length}/${split.val.length}/${split.test.length} (${ds.rand_split ? 'random' : 'standard'}); data from ${cd.dir}`,
+    `${cd.data.name}: ${graph.numNodes} nodes, ${es.messages} messages per propagation step (${es.merged ? `adjacency entries merged: ${es.duplicates} repeated dropped` : `one per adjacency entry, as the authors; ${es.duplicates} repeated`}; most into one node ${es.maxInDegree}), ` +
+      `${aggregate} aggregation, ${cd.data.numFeatures} features → PCA ${graph.dim} (${(100 * cd.explainedVariance).toFixed(1)}% of the variance), ${graph.numClasses} classes; ` +
+      `split ${split.train.length}/${split.val.length}/${split.test.length} (train/val/test; ${cd.splitKind}), training nodes per class ${cd.trainClassCounts.join(', ')}; data from ${cd.dir}`,
   );
   return {
     system: sys,
@@ -157,11 +171,11 @@ export function createCitationSession(config: RbpConfig, ctx: ExperimentContext,
     stepLabel: EXPERIMENTS.CitationRunner.stepLabel,
     optimizer,
     evalEvery: Math.max(1, tr.valid_epoch),
-    gradientOptions: gradientOptionsOf(md, seed),
+    gradientOptions: gradientOptionsOf(md, seed, ctx.cancelled),
     beforeStep: atStep,
     stepMetrics: () => ({ train_acc: sys.lastLossAccuracy }),
     evaluate(i) {
-      const r = evaluateAccuracy(sys, T, split);
+      const r = evaluateAccuracy(sys, T, split, ctx.cancelled);
       // i < 0: the untrained baseline, not a candidate for the best-validation model.
       if (i >= 0 && r.val_acc > best.val) best = { val: r.val_acc, test: r.test_acc, epoch: i };
       return { ...r };
@@ -169,10 +183,12 @@ export function createCitationSession(config: RbpConfig, ctx: ExperimentContext,
     summary: () => ({
       dataset: cd.data.name,
       nodes: graph.numNodes,
-      edges: graph.src.length,
+      messages: es.messages,
+      aggregate_type: aggregate,
       train_nodes: split.train.length,
       val_nodes: split.val.length,
       test_nodes: split.test.length,
+      train_class_counts: cd.trainClassCounts.join(','),
       best_val_acc: best.val >= 0 ? best.val : NaN,
       test_acc_at_best_val: best.test,
       best_val_epoch: best.epoch,

@@ -2,7 +2,10 @@
  * GRU graph neural network on a citation graph (the paper's CitationRunner, config/cora.yaml), the
  * same model as the PyTorch reference `GRUGNN`:
  *
- *   m_i = Σ_{j→i} h_j                                  (message passing: gather by src, sum by dst)
+ *   m_i = Σ_{j→i} h_j                                  (message passing: gather by src, sum by dst;
+ *                                                       a repeated edge is a repeated message)
+ *   or, with aggregate 'avg' (the authors' aggregate_type: avg), m_i = Σ_{j→i} h_j / (d_i + ε),
+ *   d_i = messages into i, ε = float32 machine epsilon (0 for a node without messages);
  *   h'  = GRUCell(m, h), exactly torch.nn.GRUCell:
  *     r = σ(m W_ir + b_ir + h W_hr + b_hr),  z = σ(m W_iz + b_iz + h W_hz + b_hz),
  *     n = tanh(m W_in + b_in + r ⊙ (h W_hn + b_hn)),   h' = (1 − z) ⊙ n + z ⊙ h,
@@ -48,9 +51,14 @@ export interface GnnOptions {
    * unsortedSegmentSum, one [N, 3D] matMul per input, slices) that the fused path is tested against.
    */
   fused?: boolean;
+  /** Message aggregation: 'sum' (default, the authors' configs) or 'avg' (divided by the in-degree). */
+  aggregate?: 'sum' | 'avg';
 }
 
-export const GNN_DEFAULTS: GnnOptions = { seed: 1234, analytic: true, fused: true };
+export const GNN_DEFAULTS: GnnOptions = { seed: 1234, analytic: true, fused: true, aggregate: 'sum' };
+
+/** The authors' ε in the 'avg' aggregation (numpy's float32 machine epsilon, model/gnn.py). */
+const AVG_EPS = 2 ** -23;
 
 /** Per-gate blocks of the GRU weights (index 0, 1, 2 = r, z, n), their transposes. */
 interface GateBlocks {
@@ -84,6 +92,8 @@ export class GruGnnSystem implements DynamicSystem {
   private blockCache: { ids: object[]; blocks: GateBlocks } | undefined;
   /** 1 [N, 1] */
   private readonly onesCol: Tensor;
+  /** 'avg': 1 / (d_i + ε) per node [N, 1]; 'sum': undefined. */
+  private readonly avgScale: Tensor | undefined;
 
   constructor(
     readonly graph: GnnGraph,
@@ -110,25 +120,40 @@ export class GruGnnSystem implements DynamicSystem {
     this.csr = csrGraph(graph.src, graph.dst, N);
     this.fused = opts.fused ?? true;
     this.onesCol = tf.ones([N, 1]);
+    if ((opts.aggregate ?? 'sum') === 'avg') {
+      const inDegree = new Float32Array(N);
+      for (const d of graph.dst) inDegree[d]++;
+      this.avgScale = tf.tensor2d(Float32Array.from(inDegree, (d) => 1 / Math.fround(d + AVG_EPS)), [N, 1]);
+    } else if ((opts.aggregate ?? 'sum') !== 'sum') {
+      throw new Error(`gnn: unknown aggregation '${String(opts.aggregate)}' (sum or avg)`);
+    }
   }
 
-  /** (A x)_i = Σ_{j→i} x_j (the CSR kernel on the fused path, else the reference ops). */
+  /**
+   * The aggregated messages m = S A x, with (A x)_i = Σ_{j→i} x_j and S = I ('sum') or
+   * diag(1 / (d_i + ε)) ('avg'): the CSR kernel on the fused path, else the reference ops.
+   */
   propagate(x: Tensor): Tensor {
-    return this.fused ? csrRowSum(x, this.csr) : this.propagateReference(x);
+    return this.fused ? tf.tidy(() => this.scaled(csrRowSum(x, this.csr))) : this.propagateReference(x);
   }
 
-  /** (Aᵀ y)_j = Σ_{j→i} y_i */
+  /** Its transpose, Aᵀ S y: (Aᵀ y)_j = Σ_{j→i} y_i. */
   propagateT(y: Tensor): Tensor {
-    return this.fused ? csrRowSum(y, this.csr, true) : this.propagateTReference(y);
+    return this.fused ? tf.tidy(() => csrRowSum(this.scaled(y), this.csr, true)) : this.propagateTReference(y);
   }
 
-  /** Reference message passing: gather by src, segment sum by dst. */
+  /** Reference message passing: gather by src, segment sum by dst (then S). */
   propagateReference(x: Tensor): Tensor {
-    return tf.unsortedSegmentSum(tf.gather(x, this.src), this.dst, this.N);
+    return tf.tidy(() => this.scaled(tf.unsortedSegmentSum(tf.gather(x, this.src), this.dst, this.N)));
   }
 
   propagateTReference(y: Tensor): Tensor {
-    return tf.unsortedSegmentSum(tf.gather(y, this.dst), this.src, this.N);
+    return tf.tidy(() => tf.unsortedSegmentSum(tf.gather(this.scaled(y), this.dst), this.src, this.N));
+  }
+
+  /** S x: rows divided by their in-degree (+ ε) for 'avg', x itself for 'sum'. */
+  private scaled(x: Tensor): Tensor {
+    return this.avgScale ? tf.mul(x, this.avgScale) : x;
   }
 
   /**
@@ -382,6 +407,7 @@ export class GruGnnSystem implements DynamicSystem {
   dispose(): void {
     this.disposeBlocks();
     for (const t of [...this.params, ...this.lossParams, this.onesCol, this.src, this.dst, this.h0, this.lossIdx, this.lossLabels]) t.dispose();
+    this.avgScale?.dispose();
   }
 }
 

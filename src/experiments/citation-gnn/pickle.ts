@@ -16,6 +16,15 @@
  *  - dict / defaultdict → `Map` (keys: number | string)
  *  - list / tuple   → arrays; Python 2 `str` / bytes → string decoded as latin1 (like Python 3's
  *                      `pickle.load(f, encoding='latin1')`); int → number (bigint beyond 2^53); float → number.
+ *  - other allowed instances → null-prototype objects of their attributes
+ *
+ * What a pickle may build is budgeted from its size: every value pushed and every item a
+ * constructor copies (`list(x)` of a memoised list, …) counts against 4 × the file's bytes + 64 Ki
+ * (the real Cora files use under 1 per byte), memo indices must be ones a file of that size can
+ * have written, integers are at most 64 bytes, nesting at most 1000 deep. `isNdArray` /
+ * `isCsrMatrix` recognise only arrays this reader built (an object with `kind: 'ndarray'`
+ * attributes is not one), and the dense conversion checks the shape against the data and caps the
+ * size, naming the file.
  */
 
 export type NdData = Float32Array | Float64Array | Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array;
@@ -144,9 +153,23 @@ const OPNAMES: Record<number, string> = {
  * corrupt input.
  */
 export function loadPickle(buf: Uint8Array, name: string): unknown {
-  const vm = new PickleVM(buf, name);
-  return toJS(vm.run(), name);
+  try {
+    const vm = new PickleVM(buf, name);
+    return toJS(vm.run(), name);
+  } catch (err) {
+    // A typed array too large for this process: the file asked for it.
+    if (err instanceof RangeError) throw new PickleError(`${name}: cannot allocate what the pickle describes (${err.message})`);
+    throw err;
+  }
 }
+
+/** Values and copied items a pickle of `bytes` bytes may build. */
+export function pickleBudget(bytes: number): number {
+  return 4 * bytes + 65536;
+}
+
+/** Arrays and matrices built by this reader (the only ones isNdArray / isCsrMatrix accept). */
+const BUILT = new WeakSet<object>();
 
 class PickleVM {
   private pos = 0;
@@ -156,9 +179,24 @@ class PickleVM {
   private readonly view: DataView;
   private opPos = 0;
   private opName = '';
+  private spent = 0;
+  private readonly budget: number;
 
   constructor(private readonly buf: Uint8Array, private readonly name: string) {
     this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    this.budget = pickleBudget(buf.length);
+  }
+
+  /** Count n values built against the budget from the file's size. */
+  private spend(n: number): void {
+    this.spent += n;
+    if (this.spent > this.budget) this.fail(`the pickle builds more than ${this.budget} values (budget for a file of ${this.buf.length} bytes), at byte ${this.opPos} (${this.opName}): refusing it`);
+  }
+
+  private memoPut(i: number): void {
+    // Python's pickler numbers memo entries from 0, one per PUT: an index beyond the file's size was not written by it.
+    if (i >= this.buf.length) this.corrupt(`memo index ${i} is beyond what a ${this.buf.length}-byte pickle can hold`);
+    this.memo.set(i, this.top());
   }
 
   private fail(msg: string): never {
@@ -215,6 +253,7 @@ class PickleVM {
   }
 
   private push(v: unknown): void {
+    this.spend(1);
     this.stack.push(v);
   }
   private pop(): unknown {
@@ -281,6 +320,8 @@ class PickleVM {
         case 0x8b: { // LONG4
           const n = this.i32();
           if (n < 0) this.corrupt('negative length');
+          // No Planetoid number needs more than 8 bytes; a long integer costs quadratic time to decode.
+          if (n > 64) this.corrupt(`integer of ${n} bytes (at most 64)`);
           this.push(decodeLong(this.bytes(n)));
           break;
         }
@@ -386,9 +427,9 @@ class PickleVM {
           break;
         case 0x31: this.popMark(); break; // POP_MARK
         case 0x32: this.push(this.top()); break; // DUP
-        case 0x71: this.memo.set(this.u8(), this.top()); break; // BINPUT
-        case 0x72: this.memo.set(this.u32(), this.top()); break; // LONG_BINPUT
-        case 0x94: this.memo.set(this.memo.size, this.top()); break; // MEMOIZE
+        case 0x71: this.memoPut(this.u8()); break; // BINPUT
+        case 0x72: this.memoPut(this.u32()); break; // LONG_BINPUT
+        case 0x94: this.memoPut(this.memo.size); break; // MEMOIZE
         case 0x68: this.push(this.get(this.u8())); break; // BINGET
         case 0x6a: this.push(this.get(this.u32())); break; // LONG_BINGET
         case 0x52: { // REDUCE
@@ -472,15 +513,24 @@ class PickleVM {
         return new PyDict(true);
       case 'dict':
         return new PyDict();
+      // These copy their argument: each copied item counts (a memoised list copied over and over
+      // from a 1.3 MB file exhausted the heap).
       case 'list':
-        return args.length === 0 ? [] : Array.isArray(args[0]) ? [...args[0]] : args[0] instanceof PyTuple ? [...args[0].items] : this.corrupt('list() of a non-sequence');
+        return this.copyItems(args, 'list()');
       case 'tuple':
-        return new PyTuple(args.length === 0 ? [] : Array.isArray(args[0]) ? [...args[0]] : args[0] instanceof PyTuple ? [...args[0].items] : this.corrupt('tuple() of a non-sequence'));
+        return new PyTuple(this.copyItems(args, 'tuple()'));
       case 'set':
-        return new Set(args.length === 0 ? [] : Array.isArray(args[0]) ? args[0] : this.corrupt('set() of a non-list'));
+        return new Set(this.copyItems(args, 'set()'));
       default:
         return this.instantiate(fn);
     }
+  }
+
+  private copyItems(args: unknown[], what: string): unknown[] {
+    if (args.length === 0) return [];
+    const src = Array.isArray(args[0]) ? args[0] : args[0] instanceof PyTuple ? args[0].items : args[0] instanceof Set ? [...args[0]] : this.corrupt(`${what} of a non-sequence`);
+    this.spend(src.length);
+    return [...src];
   }
 
   private instantiate(cls: PyGlobal): unknown {
@@ -556,8 +606,7 @@ function utf8(b: Uint8Array): string {
 /** Little-endian two's-complement integer (LONG1/LONG4). */
 function decodeLong(b: Uint8Array): number | bigint {
   if (b.length === 0) return 0;
-  let v = 0n;
-  for (let i = b.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]);
+  let v = BigInt(`0x${Buffer.from(b).reverse().toString('hex')}`);
   if (b[b.length - 1] & 0x80) v -= 1n << BigInt(8 * b.length);
   return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
 }
@@ -662,7 +711,9 @@ function decodeArray(dt: PyDType, shape: number[], bytes: Uint8Array, fortran: b
       fail(`unsupported numpy dtype '${dt.code}'`);
   }
   if (fortran && shape.length >= 2) data = fortranToC(data, shape);
-  return { kind: 'ndarray', dtype: dt.code, shape: [...shape], data };
+  const out: NdArray = { kind: 'ndarray', dtype: dt.code, shape: [...shape], data };
+  BUILT.add(out);
+  return out;
 }
 
 /** Reorder column-major data to row-major. */
@@ -728,7 +779,8 @@ function toJS(v: unknown, name: string, depth = 0, seen = new Map<object, unknow
       seen.set(v, m);
       return m;
     }
-    const o: Record<string, unknown> = {};
+    // No prototype: an attribute named __proto__ is an attribute, not the object's prototype.
+    const o = Object.create(null) as Record<string, unknown>;
     seen.set(v, o);
     for (const [k, x] of v.attrs) o[k] = rec(x);
     return o;
@@ -745,7 +797,7 @@ function csrFromAttrs(v: PyInstance, name: string): CsrMatrix {
     return x.built;
   };
   const shapeV = v.attrs.get('_shape') ?? v.attrs.get('shape');
-  if (!(shapeV instanceof PyTuple) || shapeV.items.length !== 2 || !shapeV.items.every((d) => typeof d === 'number')) {
+  if (!(shapeV instanceof PyTuple) || shapeV.items.length !== 2 || !shapeV.items.every((d) => typeof d === 'number' && Number.isSafeInteger(d) && d >= 0)) {
     throw new PickleError(`${name}: csr_matrix has no valid shape`);
   }
   const shape = shapeV.items as [number, number];
@@ -755,25 +807,36 @@ function csrFromAttrs(v: PyInstance, name: string): CsrMatrix {
   if (indptr.length !== shape[0] + 1) throw new PickleError(`${name}: csr_matrix indptr has ${indptr.length} entries for ${shape[0]} rows`);
   const nnz = indptr[shape[0]];
   if (indptr[0] !== 0 || nnz !== data.length || nnz !== indices.length) throw new PickleError(`${name}: csr_matrix is inconsistent (indptr ends at ${nnz}, ${data.length} values, ${indices.length} indices)`);
-  for (let r = 0; r < shape[0]; r++) if (indptr[r + 1] < indptr[r]) throw new PickleError(`${name}: csr_matrix indptr decreases at row ${r}`);
+  // Indices are used to address memory: integers, in range (a typed array ignores a write at 1.5).
+  for (let r = 0; r < shape[0]; r++) if (!Number.isInteger(indptr[r + 1]) || indptr[r + 1] < indptr[r]) throw new PickleError(`${name}: csr_matrix indptr is not a non-decreasing list of integers at row ${r}`);
   for (let i = 0; i < indices.length; i++) {
-    if (!(indices[i] >= 0 && indices[i] < shape[1])) throw new PickleError(`${name}: csr_matrix column index ${indices[i]} out of range [0, ${shape[1]})`);
+    if (!(Number.isInteger(indices[i]) && indices[i] >= 0 && indices[i] < shape[1])) throw new PickleError(`${name}: csr_matrix column index ${indices[i]} is not an integer in [0, ${shape[1]})`);
   }
-  return { kind: 'csr', shape: [shape[0], shape[1]], data, indices, indptr };
+  const m: CsrMatrix = { kind: 'csr', shape: [shape[0], shape[1]], data, indices, indptr };
+  BUILT.add(m);
+  return m;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Typed helpers.
 
+/** An array this reader decoded (an object that merely says `kind: 'ndarray'` is not one). */
 export function isNdArray(v: unknown): v is NdArray {
-  return typeof v === 'object' && v !== null && (v as { kind?: unknown }).kind === 'ndarray';
+  return typeof v === 'object' && v !== null && BUILT.has(v) && (v as { kind?: unknown }).kind === 'ndarray';
 }
 export function isCsrMatrix(v: unknown): v is CsrMatrix {
-  return typeof v === 'object' && v !== null && (v as { kind?: unknown }).kind === 'csr';
+  return typeof v === 'object' && v !== null && BUILT.has(v) && (v as { kind?: unknown }).kind === 'csr';
 }
 
+/** Largest dense matrix `toDense2D` builds: 2^28 floats, 1 GiB (Pubmed's features are 9.9 M). */
+export const MAX_DENSE_ELEMENTS = 2 ** 28;
+
 /** A 2-D matrix (numpy array or csr_matrix) as a dense row-major Float32Array. */
-export function toDense2D(v: unknown, name: string): { rows: number; cols: number; data: Float32Array } {
+export function toDense2D(v: unknown, name: string, maxElements = MAX_DENSE_ELEMENTS): { rows: number; cols: number; data: Float32Array } {
+  const shape = isCsrMatrix(v) || isNdArray(v) ? v.shape : undefined;
+  if (shape && shape.length === 2 && shape[0] * shape[1] > maxElements) {
+    throw new PickleError(`${name}: a ${shape[0]} × ${shape[1]} matrix is ${((shape[0] * shape[1] * 4) / 2 ** 30).toFixed(1)} GiB as dense float32 (at most ${(maxElements * 4) / 2 ** 30} GiB)`);
+  }
   if (isCsrMatrix(v)) {
     const [rows, cols] = v.shape;
     const out = new Float32Array(rows * cols);
@@ -784,6 +847,7 @@ export function toDense2D(v: unknown, name: string): { rows: number; cols: numbe
   }
   if (isNdArray(v)) {
     if (v.shape.length !== 2) throw new PickleError(`${name}: expected a 2-D array, got shape (${v.shape.join(', ')})`);
+    if (v.data.length !== v.shape[0] * v.shape[1]) throw new PickleError(`${name}: array of shape (${v.shape.join(', ')}) holds ${v.data.length} values`);
     return { rows: v.shape[0], cols: v.shape[1], data: v.data instanceof Float32Array ? v.data : Float32Array.from(v.data) };
   }
   throw new PickleError(`${name}: expected a numpy array or scipy csr_matrix, got ${describe(v)}`);
@@ -805,6 +869,6 @@ function describe(v: unknown): string {
   if (v === null) return 'None';
   if (Array.isArray(v)) return 'a list';
   if (v instanceof Map) return 'a dict';
-  if (typeof v === 'object') return (v as { kind?: string }).kind ?? 'an object';
+  if (typeof v === 'object') return BUILT.has(v) ? (v as { kind: string }).kind : 'an object';
   return typeof v;
 }

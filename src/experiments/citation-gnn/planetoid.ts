@@ -11,8 +11,8 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { loadPickle, toAdjacency, toDense2D } from './pickle';
-import { Rng } from '../../core/random';
+import { loadPickle, toAdjacency, toDense2D, PickleError } from './pickle';
+import { NumpyRandomState } from '../../core/numpyRandom';
 import { PLANETOID_NAMES, planetoidFiles, type PlanetoidName } from '../catalog';
 
 export { PLANETOID_NAMES, type PlanetoidName };
@@ -20,22 +20,25 @@ export { PLANETOID_NAMES, type PlanetoidName };
 export interface EdgeStats {
   /** Entries in the adjacency lists, duplicates and self-loops included (Cora: 10,858). */
   adjacencyEntries: number;
-  /** Distinct (neighbour, node) pairs in the lists as given (Cora: 10,556). */
+  /** Distinct (node, neighbour) pairs in the lists as given (Cora: 10,556). */
   distinctDirected: number;
-  /** Repeated entries dropped. */
+  /** Repeated entries (Cora: 302). */
   duplicates: number;
-  /** Self-loops found in the lists (dropped from `edges` unless keepSelfLoops). */
+  /** Distinct self-loops in the lists. */
   selfLoops: number;
-  /** Reverse edges added so that the edge set is symmetric (the standard loader's graph is undirected). */
+  /** Pairs listed one way only (symmetrising adds their reverses). */
   addedBySymmetrization: number;
-  /** Directed edges in `src`/`dst` (each undirected edge twice, plus kept self-loops). */
-  directedEdges: number;
-  /** Undirected edges, self-loops excluded (Cora: 5,278). */
+  /** Undirected edges of the merged, symmetrised graph, self-loops excluded (Cora: 5,278). */
   undirectedEdges: number;
-  /** Nodes with no edge at all. */
+  /** Whether `src`/`dst` are the merged graph (else every adjacency entry, as the authors). */
+  merged: boolean;
+  /** Messages one propagation step sums: the length of `src`/`dst` (Cora: 10,858 as the authors, 10,556 merged). */
+  messages: number;
+  /** Nodes that receive no message. */
   isolatedNodes: number;
-  maxDegree: number;
-  meanDegree: number;
+  /** Most messages into one node (Cora: 169 as the authors, 168 merged). */
+  maxInDegree: number;
+  meanInDegree: number;
 }
 
 export interface PlanetoidSplit {
@@ -53,18 +56,28 @@ export interface PlanetoidData {
   features: Float32Array;
   /** Class of each node; -1 where the data set gives none (CiteSeer's isolated test gaps). */
   labels: Int32Array;
-  /** Directed edges j → i (message from src j to dst i), sorted by dst then src. */
+  /** Messages src[e] → dst[e] (see `buildEdges`). */
   src: Int32Array;
   dst: Int32Array;
   /** The standard split: train = the first |y| nodes, val = the next 500, test = test.index sorted. */
   split: PlanetoidSplit;
+  /**
+   * The labelled nodes in the authors' order (`idx_all` of their dataset/citation.py): the |allx|
+   * rows 0, 1, …, then test.index in file order. Their random split permutes this list.
+   */
+  labelled: Int32Array;
   /** Nodes whose rows were filled with zeros (gaps in test.index). */
   missingTestNodes: Int32Array;
   edgeStats: EdgeStats;
 }
 
 export interface PlanetoidOptions {
-  /** Keep self-loops from the adjacency lists in src/dst (default false: the GNN has its own state update). */
+  /**
+   * Merge repeated adjacency entries into one edge, symmetrise, drop self-loops (default false:
+   * one message per entry, as the authors).
+   */
+  mergeDuplicateEdges?: boolean;
+  /** With mergeDuplicateEdges: keep self-loops (default false: the GNN has its own state update). */
   keepSelfLoops?: boolean;
   /** Size of the standard validation set (default 500). */
   numVal?: number;
@@ -95,7 +108,8 @@ export function parseTestIndex(text: string, file: string): Int32Array {
   for (let i = 0; i < lines.length; i++) {
     const s = lines[i].trim();
     if (s === '') continue;
-    if (!/^\d+$/.test(s)) throw new PlanetoidError(`${file}: line ${i + 1} is not a node index: '${s.slice(0, 40)}'`);
+    // An integer that fits a node index: larger ones wrapped around in the Int32Array before.
+    if (!/^\d{1,10}$/.test(s) || Number(s) > 2 ** 31 - 1) throw new PlanetoidError(`${file}: line ${i + 1} is not a node index: '${s.slice(0, 40)}'`);
     out.push(Number(s));
   }
   if (out.length === 0) throw new PlanetoidError(`${file}: no test indices`);
@@ -128,13 +142,23 @@ export function loadPlanetoid(dir: string, name: PlanetoidName, opts: PlanetoidO
   const missing = missingPlanetoidFiles(dir, name);
   if (missing.length > 0) throw new PlanetoidError(`${missing.join(', ')} not found in ${path.resolve(dir)}: ${HOW_TO_GET.replace('<name>', name)}`);
 
-  const load = (s: string): unknown => loadPickle(readFile(dir, name, s), `ind.${name}.${s}`);
-  const y = toDense2D(load('y'), `ind.${name}.y`);
-  const tx = toDense2D(load('tx'), `ind.${name}.tx`);
-  const ty = toDense2D(load('ty'), `ind.${name}.ty`);
-  const allx = toDense2D(load('allx'), `ind.${name}.allx`);
-  const ally = toDense2D(load('ally'), `ind.${name}.ally`);
-  const graph = toAdjacency(load('graph'), `ind.${name}.graph`);
+  // Every pickle problem (corrupt, over budget, unsafe, too large to allocate) names its file.
+  const load = <T>(s: string, convert: (v: unknown, file: string) => T): T => {
+    const file = `ind.${name}.${s}`;
+    try {
+      return convert(loadPickle(readFile(dir, name, s), file), file);
+    } catch (err) {
+      if (err instanceof PickleError) throw new PlanetoidError(`${err.message} (in ${path.resolve(dir)})`);
+      if (err instanceof RangeError) throw new PlanetoidError(`${file} in ${path.resolve(dir)}: cannot allocate what it describes (${err.message})`);
+      throw err;
+    }
+  };
+  const y = load('y', toDense2D);
+  const tx = load('tx', toDense2D);
+  const ty = load('ty', toDense2D);
+  const allx = load('allx', toDense2D);
+  const ally = load('ally', toDense2D);
+  const graph = load('graph', toAdjacency);
   const testFile = `ind.${name}.test.index`;
   const testIdx = parseTestIndex(readFile(dir, name, 'test.index').toString('utf8'), testFile);
 
@@ -148,8 +172,16 @@ export function loadPlanetoid(dir: string, name: PlanetoidName, opts: PlanetoidO
   if (testIdx.length !== tx.rows) throw new PlanetoidError(`${testFile} lists ${testIdx.length} nodes but tx has ${tx.rows} rows`);
   if (y.rows > allx.rows) throw new PlanetoidError(`${where('y')} has more rows (${y.rows}) than allx (${allx.rows})`);
 
+  // Test nodes follow the allx nodes (the standard loader's assumption); gaps (CiteSeer's 15
+  // isolated nodes) are allowed up to as many as there are test rows. Checked before anything is
+  // allocated from them: one huge index made a features array of that many rows.
   let maxTest = 0;
-  for (const t of testIdx) maxTest = Math.max(maxTest, t);
+  for (const t of testIdx) {
+    if (t < allx.rows) throw new PlanetoidError(`${testFile}: node ${t} is one of the ${allx.rows} allx nodes, not a test node`);
+    maxTest = Math.max(maxTest, t);
+  }
+  const maxNodes = allx.rows + 2 * tx.rows;
+  if (maxTest >= maxNodes) throw new PlanetoidError(`${testFile}: node ${maxTest} is out of range: allx has ${allx.rows} rows and tx ${tx.rows}, so node indices end below ${maxNodes}`);
   const N = Math.max(allx.rows, maxTest + 1);
   for (const [i, list] of graph) {
     if (i < 0 || i >= N) throw new PlanetoidError(`${where('graph')}: node ${i} is outside the ${N} nodes with features`);
@@ -179,7 +211,8 @@ export function loadPlanetoid(dir: string, name: PlanetoidName, opts: PlanetoidO
   const val = Int32Array.from({ length: valEnd - y.rows }, (_, i) => y.rows + i);
   const test = Int32Array.from(testIdx).sort();
 
-  const { src, dst, stats } = buildEdges(graph, N, opts.keepSelfLoops ?? false);
+  const labelled = Int32Array.from([...Array.from({ length: allx.rows }, (_, i) => i), ...testIdx]);
+  const { src, dst, stats } = buildEdges(graph, N, { merge: opts.mergeDuplicateEdges ?? false, keepSelfLoops: opts.keepSelfLoops ?? false });
   return {
     name,
     numNodes: N,
@@ -190,100 +223,109 @@ export function loadPlanetoid(dir: string, name: PlanetoidName, opts: PlanetoidO
     src,
     dst,
     split: { train, val, test },
+    labelled,
     missingTestNodes: Int32Array.from(missingTest),
     edgeStats: stats,
   };
 }
 
 /**
- * Directed edges from adjacency lists: every entry j in the list of node i is a message j → i.
- * Duplicates are merged, the set is made symmetric, self-loops are dropped unless asked for.
+ * The messages of the adjacency lists. As the authors (dataset/citation.py, model/gnn.py): every
+ * entry j in the list of node i is one message i → j, in the lists' order, duplicates and
+ * self-loops included, so a repeated entry is summed twice. With `merge`: each distinct pair once,
+ * made symmetric (j → i and i → j), self-loops dropped unless `keepSelfLoops`, sorted by
+ * destination then source. Cora's lists are symmetric without self-loops, so the two differ only
+ * by its 302 repeated entries.
  */
-export function buildEdges(graph: Map<number, number[]>, numNodes: number, keepSelfLoops = false): { src: Int32Array; dst: Int32Array; stats: EdgeStats } {
-  let entries = 0;
-  const given = new Set<number>();
+export function buildEdges(graph: Map<number, number[]>, numNodes: number, opts: { merge?: boolean; keepSelfLoops?: boolean } = {}): { src: Int32Array; dst: Int32Array; stats: EdgeStats } {
   const key = (s: number, d: number): number => d * numNodes + s;
+  const listed: number[] = [];
+  const given = new Set<number>();
   for (const [i, list] of graph) {
     for (const j of list) {
-      entries++;
-      given.add(key(j, i));
+      listed.push(key(i, j));
+      given.add(key(i, j));
     }
   }
   let selfLoops = 0;
-  const all = new Set<number>();
+  const merged = new Set<number>();
   for (const k of given) {
     const s = k % numNodes;
     const d = (k - s) / numNodes;
     if (s === d) {
       selfLoops++;
-      if (keepSelfLoops) all.add(k);
+      if (opts.keepSelfLoops) merged.add(k);
       continue;
     }
-    all.add(k);
-    all.add(key(d, s));
+    merged.add(k);
+    merged.add(key(d, s));
   }
   let added = 0;
-  for (const k of all) if (!given.has(k)) added++;
-  const keys = Float64Array.from(all).sort();
+  let loopsKept = 0;
+  for (const k of merged) {
+    if (!given.has(k)) added++;
+    if (k % numNodes === (k - (k % numNodes)) / numNodes) loopsKept++;
+  }
+  const keys = opts.merge ? Float64Array.from(merged).sort() : listed;
   const src = new Int32Array(keys.length);
   const dst = new Int32Array(keys.length);
-  const degree = new Int32Array(numNodes);
+  const inDegree = new Int32Array(numNodes);
   for (let e = 0; e < keys.length; e++) {
     const s = keys[e] % numNodes;
     const d = (keys[e] - s) / numNodes;
     src[e] = s;
     dst[e] = d;
-    if (s !== d) degree[d]++;
+    inDegree[d]++;
   }
   let isolated = 0;
-  let maxDegree = 0;
-  let degSum = 0;
+  let maxInDegree = 0;
   for (let i = 0; i < numNodes; i++) {
-    if (degree[i] === 0) isolated++;
-    maxDegree = Math.max(maxDegree, degree[i]);
-    degSum += degree[i];
+    if (inDegree[i] === 0) isolated++;
+    maxInDegree = Math.max(maxInDegree, inDegree[i]);
   }
-  const keptLoops = keepSelfLoops ? selfLoops : 0;
   return {
     src,
     dst,
     stats: {
-      adjacencyEntries: entries,
+      adjacencyEntries: listed.length,
       distinctDirected: given.size,
-      duplicates: entries - given.size,
+      duplicates: listed.length - given.size,
       selfLoops,
       addedBySymmetrization: added,
-      directedEdges: keys.length,
-      undirectedEdges: (keys.length - keptLoops) / 2,
+      undirectedEdges: (merged.size - loopsKept) / 2,
+      merged: opts.merge ?? false,
+      messages: keys.length,
       isolatedNodes: isolated,
-      maxDegree,
-      meanDegree: degSum / numNodes,
+      maxInDegree,
+      meanInDegree: keys.length / numNodes,
     },
   };
 }
 
-export interface RandomSplitOptions {
-  /** Fraction for validation (default 0.49, as in Liao et al. 2018: 1% train, 49% val, rest test). */
-  valRatio?: number;
-  /** When given, nodes with label < 0 are left out of every set. */
-  labels?: Int32Array;
+/**
+ * The authors' random split (dataset/citation.py, `use_rand_split`): numpy's
+ * `RandomState(seed).permutation` of the labelled list, the first ⌊n·r⌋ for training, the next
+ * ⌊n·(0.5 − r)⌋ for validation, the rest for testing (Cora, r = 0.01: 27 / 1326 / 1355). Each set
+ * is returned sorted.
+ */
+export function randomSplit(labelled: Int32Array, trainRatio = 0.01, seed = 1234): PlanetoidSplit {
+  if (!(trainRatio > 0 && trainRatio < 0.5)) throw new PlanetoidError(`dataset.train_ratio must be in (0, 0.5) for a random split (the rest is half validation, half test); got ${trainRatio}`);
+  const n = labelled.length;
+  const nTrain = Math.floor(n * trainRatio);
+  const nVal = Math.floor(n * (0.5 - trainRatio));
+  if (!(Number.isInteger(seed) && seed >= 0 && seed <= 0xffffffff)) throw new PlanetoidError(`seed ${seed}: numpy's RandomState, which draws the authors' split, takes seeds in [0, 2**32 - 1]`);
+  if (nTrain < 1) throw new PlanetoidError(`dataset.train_ratio ${trainRatio} of ${n} labelled nodes is no training node`);
+  const perm = new NumpyRandomState(seed).permutation(n);
+  const pick = (from: number, to: number) => Int32Array.from(perm.subarray(from, to), (k) => labelled[k]).sort();
+  return { train: pick(0, nTrain), val: pick(nTrain, nTrain + nVal), test: pick(nTrain + nVal, n) };
 }
 
-/** A seeded random split: train `trainRatio` (at least one node), val `valRatio`, the rest test. */
-export function randomSplit(numNodes: number, trainRatio = 0.01, seed = 0, opts: RandomSplitOptions = {}): PlanetoidSplit {
-  const valRatio = opts.valRatio ?? 0.49;
-  if (!(trainRatio > 0 && valRatio >= 0 && trainRatio + valRatio < 1)) throw new PlanetoidError(`bad split ratios: train ${trainRatio}, val ${valRatio}`);
-  let nodes = new Rng(seed).permutation(numNodes);
-  if (opts.labels) {
-    const labels = opts.labels;
-    nodes = nodes.filter((i) => labels[i] >= 0);
+/** How many nodes of each class a set holds (labels < 0 are not counted). */
+export function classCounts(nodes: ArrayLike<number>, labels: Int32Array, numClasses: number): number[] {
+  const counts = new Array<number>(numClasses).fill(0);
+  for (let k = 0; k < nodes.length; k++) {
+    const y = labels[nodes[k]];
+    if (y >= 0) counts[y]++;
   }
-  const n = nodes.length;
-  const nTrain = Math.max(1, Math.round(n * trainRatio));
-  const nVal = Math.round(n * valRatio);
-  return {
-    train: nodes.slice(0, nTrain).sort(),
-    val: nodes.slice(nTrain, nTrain + nVal).sort(),
-    test: nodes.slice(nTrain + nVal).sort(),
-  };
+  return counts;
 }

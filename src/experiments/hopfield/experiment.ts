@@ -12,20 +12,44 @@ import { hopfieldPatterns, corrupt } from './data';
 
 export interface RetrievalReport {
   l1Clean: number;
+  /** The authors' validation number: mean L1 between the binarised output and the corrupted input. */
+  l1BinaryVsCorrupted: number;
   bitErr: number;
   nearestOk: number;
   exact: number;
   n: number;
 }
 
-/** Run each stored image (clean, then with `level` of its on-pixels off) to the fixed point. */
-export function evaluateRetrieval(sys: HopfieldSystem, images: Float32Array[], T: number, level: number, seed: number): RetrievalReport {
+/**
+ * The authors' validation loss (runner/hopfield_runner.py, model/hopfield_net.py in eval mode): the
+ * mean over images of mean_j |[out_j ≥ 0.5] − corrupted_j|, the output binarised and compared with
+ * the corrupted image the network was given (not the clean one); they log its log10.
+ * `out` holds one row of nIn outputs per image.
+ */
+export function l1BinaryVsCorrupted(out: Float32Array, corrupted: Float32Array[], nIn: number): number {
+  let s = 0;
+  corrupted.forEach((img, i) => {
+    for (let j = 0; j < nIn; j++) s += Math.abs((out[i * nIn + j] >= 0.5 ? 1 : 0) - img[j]);
+  });
+  return s / (nIn * corrupted.length);
+}
+
+/** The evaluation inputs: every image corrupted with the same seed, as the authors (a fresh RandomState(seed) per image). */
+export function corruptAll(images: Float32Array[], level: number, seed: number): Float32Array[] {
+  return images.map((img) => corrupt(img, level, seed));
+}
+
+/**
+ * Run each stored image (clean, then with `level` of its on-pixels off: the same numpy-seeded mask
+ * rule for every image, as the authors) to the fixed point.
+ */
+export function evaluateRetrieval(sys: HopfieldSystem, images: Float32Array[], T: number, level: number, seed: number, cancelled?: () => boolean): RetrievalReport {
   const solver = new NaiveSolver();
   const nIn = sys.opts.nIn;
   const run = (inputs: Float32Array[]): Float32Array => {
     sys.setImages(inputs, images);
     const h0 = sys.initialState();
-    const r = solver.solve(sys, h0, { maxSteps: T });
+    const r = solver.solve(sys, h0, { maxSteps: T, cancelled });
     const out = tf.tidy(() => sys.output(r.h));
     const v = out.dataSync() as Float32Array;
     dispose(h0, r.h, [out]);
@@ -34,7 +58,7 @@ export function evaluateRetrieval(sys: HopfieldSystem, images: Float32Array[], T
   const clean = run(images);
   let l1 = 0;
   clean.forEach((v, i) => (l1 += Math.abs(v - images[Math.floor(i / nIn)][i % nIn])));
-  const corrupted = images.map((img, i) => corrupt(img, level, seed + i));
+  const corrupted = corruptAll(images, level, seed);
   const out = run(corrupted);
   let bitErr = 0;
   let nearestOk = 0;
@@ -49,7 +73,7 @@ export function evaluateRetrieval(sys: HopfieldSystem, images: Float32Array[], T
     if (ham.indexOf(Math.min(...ham)) === i) nearestOk++;
     if (ham[i] === 0) exact++;
   });
-  return { l1Clean: l1 / clean.length, bitErr: bitErr / images.length, nearestOk, exact, n: images.length };
+  return { l1Clean: l1 / clean.length, l1BinaryVsCorrupted: l1BinaryVsCorrupted(out, corrupted, nIn), bitErr: bitErr / images.length, nearestOk, exact, n: images.length };
 }
 
 export const hopfieldExperiment: Experiment<'HopfieldRunner'> = {
@@ -73,7 +97,7 @@ export const hopfieldExperiment: Experiment<'HopfieldRunner'> = {
       stepLabel: EXPERIMENTS.HopfieldRunner.stepLabel,
       optimizer,
       evalEvery: Math.max(1, tr.valid_epoch * stepsPerEpoch),
-      gradientOptions: gradientOptionsOf(md, seed),
+      gradientOptions: gradientOptionsOf(md, seed, ctx.cancelled),
       beforeStep(i) {
         const pos = i % stepsPerEpoch;
         if (pos === 0 && tr.shuffle) order = Array.from(rng.permutation(imgs.length));
@@ -82,9 +106,10 @@ export const hopfieldExperiment: Experiment<'HopfieldRunner'> = {
         atStep(i);
       },
       evaluate() {
-        const r = evaluateRetrieval(sys, imgs, T, ds.corrupt_level, seed);
+        const r = evaluateRetrieval(sys, imgs, T, ds.corrupt_level, seed, ctx.cancelled);
         sys.setImages([imgs[0]]);
-        return { eval_l1: r.l1Clean, retrieval_bit_err: r.bitErr, retrieval_nearest_ok: r.nearestOk, retrieval_exact: r.exact };
+        // log10_l1_binary_vs_corrupted: the authors' logged validation number, to compare with their curves
+        return { eval_l1: r.l1Clean, retrieval_bit_err: r.bitErr, retrieval_nearest_ok: r.nearestOk, retrieval_exact: r.exact, log10_l1_binary_vs_corrupted: Math.log10(r.l1BinaryVsCorrupted) };
       },
       summary: () => ({ images: imgs.length, n_units: sys.n }),
       dispose() {

@@ -49,7 +49,7 @@ export function createHypergradSession(config: RbpConfig, method: MethodName, K:
   // meta_lr × 0.1 from meta-iteration lr_decay_iter on.
   const { optimizer, atStep } = optimizerWithSchedule({ kind: tr.meta_optimizer, lr: tr.meta_lr, decay: 0.1, decaySteps: [tr.lr_decay_iter ?? 50] });
   const numSteps = tr.max_meta_iter;
-  const gradientOptions = gradientOptionsOf(md, seed);
+  const gradientOptions = gradientOptionsOf(md, seed, ctx.cancelled);
   const gradOpts = () => ({ T, K, ...gradientOptions });
   let lastCos = NaN;
   let lastRelErr = NaN;
@@ -75,7 +75,7 @@ export function createHypergradSession(config: RbpConfig, method: MethodName, K:
       const out: Record<string, number> = {};
       // The meta-loss of the current hyperparameters through the plain unroll, and the accuracy reached.
       const h0 = sys.initialState();
-      const r = new NaiveSolver().solve(sys, h0, { maxSteps: T });
+      const r = new NaiveSolver().solve(sys, h0, { maxSteps: T, cancelled: ctx.cancelled });
       const l = sys.loss(r.h, []);
       out.eval_meta_loss = l.dataSync()[0];
       out.train_acc = sys.accuracy(r.h);

@@ -70,9 +70,13 @@ function syntaxErrorLocation(file: string): string | undefined {
   return `${at[1].startsWith('file://') ? fileURLToPath(at[1]) : at[1]}:${at[2]}${caret >= 0 ? `:${caret + 1}` : ''}`;
 }
 
-/** A RunError for an exception thrown by the user's code: "file:line:col: what: message". */
-export function userError(err: unknown, file: string, what: string): RunError {
+/** Allocation failures (typed arrays, the wasm heap): left as they are, for the runner's out-of-memory report. */
+const ALLOCATION = /allocation failed|Invalid typed array length|Invalid array length|Array buffer|Aborted\(OOM\)|out of memory/i;
+
+/** A RunError for an exception thrown by the user's code: "file:line:col: what: message" (an allocation failure passes through). */
+export function userError(err: unknown, file: string, what: string): Error {
   if (err instanceof RunError) return err;
+  if (err instanceof Error && ALLOCATION.test(err.message)) return err;
   const msg = err instanceof Error ? `${err.name === 'Error' ? '' : `${err.name}: `}${err.message}` : String(err);
   return new RunError('bad-config', `${userLocation(err, file) ?? file}: ${what}: ${msg}`);
 }
