@@ -8,6 +8,9 @@ import type { DynamicSystem } from '../../core/system';
 import type { Rng } from '../../core/random';
 import type * as activations from '../../core/activations';
 
+/** The seeded generator's methods (the class `Rng` of core/random, without its private state). */
+export type RngLike = Pick<Rng, 'next' | 'normal' | 'int' | 'permutation' | 'normalArray'>;
+
 export interface ModelContext {
   /** Folder of the config file (relative paths of yours are relative to it). */
   configDir: string;
@@ -16,7 +19,7 @@ export interface ModelContext {
   /** The config's seed. */
   seed: number;
   /** Seeded with the config's seed: the same initial weights and data every run. */
-  rng: Rng;
+  rng: RngLike;
   /** A line in the run's log (the dashboard, the CLI's stderr). */
   log(text: string): void;
 }
@@ -29,7 +32,7 @@ export interface ModelFactoryArgs {
     /** tanh, sigmoid, exp, softmax, logSumExp with correct second derivatives (tfjs's own are wrong at second order), and two losses. */
     activations: typeof activations;
     /** The seeded random generator's class (mulberry32): normal(), next(), int(n), permutation(n), normalArray(n, scale). */
-    Rng: typeof Rng;
+    Rng: new (seed: number) => RngLike;
   };
   /** The config's `model:` section (your own keys under `model.params`). */
   model: Record<string, unknown> & { params: Record<string, unknown> };
