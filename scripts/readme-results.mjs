@@ -114,6 +114,29 @@ const RENDER = {
       `ρ(J) = ${fixed(full.rho, 3)}: the inner training does not reach a fixed point, so \`exact\` ${full.exactConverged ? 'converges anyway' : 'does not converge'} and the verdict says so.`,
     ];
   },
+  /**
+   * A Hopfield run of a few hundred steps, then the gradient check at its last checkpoint: error vs
+   * K per method, Neumann-RBP(K) against TBPTT(K+1) (their gradients are compared through their
+   * errors against exact), memory vs K.
+   */
+  'gradcheck-hopfield-trained': ([train, r]) => {
+    const done = train.find((e) => e.type === 'run/finished');
+    const at = (m, K) => r.rows.find((x) => x.method === m && x.K === K);
+    const methods = ['TBPTT', 'RBP', 'CG_RBP', 'Neumann_RBP'];
+    const rows = r.Ks.map((K) => `| ${K} | ${methods.map((m) => sig(at(m, K).relErrExact)).join(' | ')} | ${methods.map((m) => fixed(at(m, K).peakBytes / MiB, 1)).join(' | ')} |`);
+    const pairs = r.Ks.filter((K) => r.Ks.includes(K + 1) || at('TBPTT', K + 1)).map((K) => `Neumann-RBP(${K}) ${sig(at('Neumann_RBP', K).relErrExact)} vs TBPTT(${K + 1}) ${sig(at('TBPTT', K + 1).relErrExact)}`);
+    const t5 = at('TBPTT', 5).relErrExact;
+    const t40 = at('TBPTT', 40).relErrExact;
+    return [
+      `Training: ${done.summary.final_loss !== undefined ? `final loss ${sig(done.summary.final_loss)}, ` : ''}${(done.elapsedMs / 60000).toFixed(1)} min. At step ${r.from.step}: ρ(J) = ${fixed(r.rho, 3)}; the forward pass ${r.forward.stepsToTol !== null ? `is below a relative residual of ${r.forward.tol} after ${r.forward.stepsToTol} of its ${r.forward.steps} steps` : `does not reach ${r.forward.tol} in ${r.forward.steps} steps`}; exact ${r.exactConverged ? 'converged' : 'did not converge'}.`,
+      '',
+      '| K | TBPTT | RBP | CG-RBP | Neumann-RBP | peak MiB TBPTT | RBP | CG-RBP | Neumann-RBP |',
+      '|---|---|---|---|---|---|---|---|---|',
+      ...rows,
+      '',
+      `Relative error against exact. TBPTT(5) / TBPTT(40) = ${sig(t5 / t40)}.${pairs.length ? ` ${pairs.join('; ')}.` : ''}`,
+    ];
+  },
 };
 
 // ---- running the commands ----

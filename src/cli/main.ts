@@ -19,9 +19,12 @@ import { writeModelTemplate, TemplateError } from '../config/modelTemplate';
 const usage = () => `usage:
   rbp run <${BUILTIN_NAMES.join('|')}|config.yaml> [--method M] [--truncate K] [--steps N] [--seed S]
           [--backend auto|tensorflow-gpu|tensorflow|wasm|cpu] [--out DIR | --runs-dir ROOT] [--data DIR] [--set section.field=value]
-          [--final-check] [--json]
+          [--final-check] [--resume RUN_DIR[@STEP]] [--probe-every N] [--json]
     --final-check: end with the method's gradient against exact at the final weights, ρ(J), memory, and evaluation vs untrained
+    --resume: continue from that run's checkpoint (its newest, or the one after STEP steps) into this new run
+    --probe-every N: every N steps, the training gradient against exact and BPTT, and ρ(J) (0: off, the default)
   rbp gradcheck <experiment|config.yaml> [--truncate K1,K2,...] [--method M,...] [--backend B] [--data DIR] [--set ...] [--out DIR | --runs-dir ROOT] [--json]
+          [--from RUN_DIR[@STEP]]   (at the weights of that run's checkpoint instead of the initial ones)
   rbp init-model DIR     (write a model of your own to start from: a module, its config, the types)
 methods: ${methodNames().join(', ')}`;
 
@@ -33,7 +36,7 @@ interface Args {
   flags: Record<string, string[]>;
 }
 
-const FLAGS_WITH_VALUE = new Set(['method', 'truncate', 'steps', 'seed', 'backend', 'out', 'runs-dir', 'data', 'set']);
+const FLAGS_WITH_VALUE = new Set(['method', 'truncate', 'steps', 'seed', 'backend', 'out', 'runs-dir', 'data', 'set', 'resume', 'probe-every', 'from']);
 const BOOL_FLAGS = new Set(['json', 'help', 'final-check']);
 
 export function parseArgs(argv: string[]): Args {
@@ -76,6 +79,7 @@ function intFlag(flags: Args['flags'], name: string, min = 1): number | undefine
 }
 
 function buildSpec(a: Args): RunSpec {
+  for (const [flag, cmd] of [['resume', 'run'], ['probe-every', 'run'], ['from', 'gradcheck']] as const) if (a.flags[flag] && a.command !== cmd) throw new UsageError(`--${flag} is an option of ${cmd}`);
   const method = last(a.flags, 'method');
   if (a.command === 'run' && method !== undefined && !parseMethodName(method)) throw new UsageError(`unknown method '${method}' (${methodNames().join(', ')})`);
   const backend = last(a.flags, 'backend');
@@ -90,6 +94,8 @@ function buildSpec(a: Args): RunSpec {
     outDir: last(a.flags, 'out'),
     dataDir: last(a.flags, 'data'),
     overrides: a.flags.set,
+    resume: a.command === 'run' ? last(a.flags, 'resume') : undefined,
+    probeEvery: a.command === 'run' ? intFlag(a.flags, 'probe-every', 0) : undefined,
     finalCheck: a.command === 'run' && a.flags['final-check'] ? true : undefined,
   };
 }
@@ -185,6 +191,8 @@ function exitCode(kind: string): number {
 async function execute(what: string, spec: RunSpec, runsDir: string | undefined, json: boolean, io: Io, show: (e: WorkerEvent, env: Envelope, recorder: RunRecorder | undefined) => void): Promise<{ code: number; report?: GradcheckReport }> {
   // Recording starts before the experiment is set up, so that its set-up log lines are kept too.
   const recorder = openRecorder(what, spec, runsDir);
+  // A training run's checkpoints go into its record.
+  if (recorder && !spec.gradcheck) spec.checkpointDir = recorder.dir;
   const t0 = Date.now();
   const emit = (e: WorkerEvent) => show(e, recorder ? recorder.record(e) : ({ ...e, runId: 'cli', seq: 0, t: Date.now() } as Envelope), recorder);
   const run = io.runThread ? startRunThread(io.runThread, spec, emit) : startRunHere(spec, emit);
@@ -231,6 +239,10 @@ async function cmdRun(a: Args, io: Io): Promise<number> {
   const spec = buildSpec(a);
   const runsDir = last(a.flags, 'runs-dir');
   const json = Boolean(a.flags.json);
+  if (spec.resume && (spec.outDir || runsDir)) {
+    const source = path.resolve(spec.resume.replace(/@\d+$/, '').replace(/[\\/]checkpoints[\\/][^\\/]+\.rbpck$/, ''));
+    if (spec.outDir && path.resolve(spec.outDir) === source) throw new UsageError(`--out ${spec.outDir} is the run being resumed: a resumed run is recorded in a new folder (the old one is kept as it is)`);
+  }
   const bad = badRequest(spec, io, json);
   if (bad !== undefined) return bad;
   let total = 0;
@@ -273,6 +285,15 @@ async function cmdRun(a: Args, io: Io): Promise<number> {
       case 'log':
         io.err(`${e.level === 'info' ? '' : `${e.level === 'warn' ? 'warning' : e.level}: `}${e.text}`);
         break;
+      case 'probe':
+        io.err(
+          `[${stepLabel} ${e.step}] probe: ${e.method}${e.K !== null ? ` K=${e.K}` : ''} vs exact: rel err ${fmt(e.relErrExact, 3)}, cos ${e.cosExact.toFixed(6)}` +
+            `${e.relErrBptt !== null ? `; vs BPTT ${fmt(e.relErrBptt, 3)}` : ''}; ρ(J) ${e.rho === null ? '?' : fmt(e.rho, 3)}${e.exactConverged ? '' : ' (exact did not converge)'}; ${e.ms.toFixed(0)} ms`,
+        );
+        break;
+      case 'checkpoint':
+        io.err(`[${stepLabel} ${e.step}] checkpoint ${e.file} (${(e.bytes / 2 ** 20).toFixed(1)} MiB, ${e.reason})`);
+        break;
       case 'run/finished':
         if (io.isTTY) process.stderr.write('\n');
         io.out(`${e.status} in ${(e.elapsedMs / 1000).toFixed(1)} s: ${Object.entries(e.summary).filter(([k]) => !k.startsWith('check_')).map(([k, v]) => `${k}=${typeof v === 'number' ? num(v) : v}`).join(' ')}`);
@@ -287,7 +308,7 @@ async function cmdRun(a: Args, io: Io): Promise<number> {
 
 export function formatGradcheck(r: GradcheckReport): string {
   const lines: string[] = [];
-  lines.push(`${r.experiment}: T=${r.T}, backend ${r.backend}`);
+  lines.push(`${r.experiment}: T=${r.T}, backend ${r.backend}${r.from ? `, at step ${r.from.step} of run ${r.from.runId}` : ', at the initial weights'}`);
   lines.push(`forward: ${r.forward.stepsToTol !== null ? `relative residual < ${r.forward.tol} after ${r.forward.stepsToTol} steps` : `not below ${r.forward.tol} in ${r.forward.steps} steps`}, final ${fmt(r.forward.finalRel)}`);
   lines.push(`ρ(J) = ${fmt(r.rho, 3)} — ${r.verdict.message}`);
   if (!r.exactConverged) lines.push(`warning: exact did not converge: ${r.exactNote ?? ''}`);
@@ -318,7 +339,8 @@ async function cmdGradcheck(a: Args, io: Io): Promise<number> {
   });
   const json = Boolean(a.flags.json);
   const runsDir = last(a.flags, 'runs-dir');
-  const checkSpec: RunSpec = { ...spec, gradcheck: { Ks, methods } };
+  const from = last(a.flags, 'from');
+  const checkSpec: RunSpec = { ...spec, gradcheck: { Ks, methods, ...(from !== undefined ? { from } : {}) } };
   const bad = badRequest(checkSpec, io, json);
   if (bad !== undefined) return bad;
   const show = (e: WorkerEvent) => {

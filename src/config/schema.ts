@@ -93,9 +93,10 @@ const trainCommon = {
   valid_epoch: { type: 'int', description: 'evaluate every N epochs', min: 1 },
   shuffle: { type: 'bool', description: 'shuffle each epoch' },
   num_workers: { type: 'int', description: 'data-loader workers', ignored: 'data is loaded in the worker process' },
-  snapshot_epoch: { type: 'int', description: 'checkpoint every N epochs', ignored: 'no checkpoints; the run record keeps every metric' },
-  is_resume: { type: 'bool', description: 'resume from a checkpoint', ignored: 'resuming is not supported' },
-  resume_model: { type: 'any', description: 'checkpoint to resume', ignored: 'resuming is not supported' },
+  snapshot_epoch: { type: 'int', description: 'write a checkpoint (<run>/checkpoints/step-N.rbpck) every N epochs, and at the end', min: 1 },
+  is_resume: { type: 'bool', description: 'resume from the checkpoint train.resume_model names' },
+  resume_model: { type: 'any', description: 'checkpoint to resume: a run folder (its newest), RUN_DIR@STEP, or a .rbpck file' },
+  grad_probe_every: { type: 'int', description: 'every N steps, the training gradient against exact (and BPTT) and ρ(J), as probe events (0: off)', min: 0, ours: true },
   max_steps: { type: 'int', description: 'stop after this many optimisation steps (overrides max_epoch)', min: 1, ours: true },
 } as const satisfies SectionSpec;
 
@@ -172,6 +173,7 @@ export const SCHEMA = {
       snapshot_epoch: trainCommon.snapshot_epoch,
       is_resume: trainCommon.is_resume,
       resume_model: trainCommon.resume_model,
+      grad_probe_every: trainCommon.grad_probe_every,
     },
   },
   ModuleRunner: {

@@ -30,6 +30,18 @@ export class NumpyRandomState {
     }
   }
 
+  /** The generator's whole state (the 624 words and the position), for checkpoints: `setState(getState())` continues the same sequence. */
+  getState(): { mt: number[]; pos: number } {
+    return { mt: Array.from(this.mt), pos: this.pos };
+  }
+  setState(s: { mt: number[]; pos: number }): void {
+    if (!Array.isArray(s.mt) || s.mt.length !== N || !s.mt.every((v) => Number.isInteger(v) && v >= 0 && v <= 0xffffffff) || !(Number.isInteger(s.pos) && s.pos >= 0 && s.pos <= N)) {
+      throw new RangeError(`a NumpyRandomState state is ${N} 32-bit words and a position in [0, ${N}]`);
+    }
+    this.mt.set(s.mt);
+    this.pos = s.pos;
+  }
+
   private twist(): void {
     const mt = this.mt;
     for (let k = 0; k < N; k++) {

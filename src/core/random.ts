@@ -4,6 +4,14 @@ export class Rng {
   constructor(seed: number) {
     this.s = seed >>> 0;
   }
+  /** The generator's whole state (one 32-bit word), for checkpoints: `setState(getState())` continues the same sequence. */
+  getState(): number {
+    return this.s;
+  }
+  setState(s: number): void {
+    if (!(Number.isInteger(s) && s >= 0 && s <= 0xffffffff)) throw new RangeError(`Rng state must be a 32-bit unsigned integer; got ${s}`);
+    this.s = s;
+  }
   /** Uniform in [0, 1). */
   next(): number {
     let t = (this.s = (this.s + 0x6d2b79f5) >>> 0);

@@ -30,6 +30,8 @@ export interface ExperimentSession {
   readonly optimizer: Optimizer;
   /** Evaluate every this many steps (and at the end). */
   readonly evalEvery: number;
+  /** Write a checkpoint every this many steps (train.snapshot_epoch in steps; default evalEvery), and at the end. */
+  readonly snapshotEvery?: number;
   /** Method-specific extras for `GradientOptions` (e.g. the solver and tolerances from the config). */
   readonly gradientOptions: Partial<GradientOptions>;
   /** Prepare step i (pick the batch, set the learning rate). */
@@ -40,6 +42,14 @@ export interface ExperimentSession {
   evaluate(i: number): Record<string, number>;
   /** Final summary numbers (best validation accuracy...), merged into run/finished. */
   summary(): Record<string, number | string | boolean>;
+  /**
+   * The session's training state beyond the system's parameters and the optimiser (which
+   * `./state.ts` saves for every session): random generators, shuffle order, best-so-far numbers,
+   * as JSON. A session whose state is only those two needs neither method.
+   */
+  extraState?(): Record<string, unknown>;
+  /** Restore what `extraState` returned; throws (changing nothing) on a value it cannot take. */
+  restoreExtraState?(s: Record<string, unknown>): void;
   dispose(): void;
 }
 

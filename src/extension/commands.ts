@@ -50,6 +50,7 @@ export class RunController implements vscode.Disposable {
       nativeSearchPaths: [this.ctx.globalStorageUri.fsPath, ...(ws ? [ws] : [])],
       overrides: s.overrides.length ? s.overrides : undefined,
       gradcheck: opts.gradcheck,
+      probeEvery: opts.gradcheck ? undefined : s.probeEvery,
     };
     const node = chooseNode(s.nodePath);
     this.output.appendLine(`── ${new Date().toLocaleTimeString()} starting ${experiment} with ${picked.method}${picked.K ? ` K=${picked.K}` : ''}; worker Node: ${node.description}`);

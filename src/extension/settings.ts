@@ -12,6 +12,8 @@ export interface Settings {
   dataDir: string;
   openDashboardOnRun: boolean;
   workerMaxMemoryMB: number;
+  /** A gradient probe every this many training steps (0: off). */
+  probeEvery: number;
 }
 
 export function settings(): Settings {
@@ -26,6 +28,7 @@ export function settings(): Settings {
     dataDir: c.get<string>('dataDir', ''),
     openDashboardOnRun: c.get<boolean>('openDashboardOnRun', true),
     workerMaxMemoryMB: c.get<number>('workerMaxMemoryMB', 0),
+    probeEvery: c.get<number>('probeEvery', 25),
   };
 }
 

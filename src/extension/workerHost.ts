@@ -194,7 +194,8 @@ export class WorkerRun {
   }
 
   private start(): void {
-    const spec: RunSpec = { ...this.spec, outDir: undefined };
+    // The host records run.json and events.jsonl; the worker writes checkpoints into the same folder.
+    const spec: RunSpec = { ...this.spec, outDir: undefined, checkpointDir: this.spec.gradcheck ? undefined : this.dir };
     if (this.node.wasmOnly && (!spec.backend || spec.backend === 'auto')) spec.backend = 'wasm';
     this.record({ type: 'log', level: 'info', text: `worker Node: ${this.node.description}` });
     let child: ChildProcess;

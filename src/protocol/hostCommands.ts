@@ -17,8 +17,17 @@ const runSpec = obj({
   /** Extra folders to look for native tfjs packages in (the extension's global storage). */
   nativeSearchPaths: optional(arr(str)),
   overrides: optional(arr(str)),
-  /** Run a gradient check (every method at every K on one batch and one set of weights) instead of training. */
-  gradcheck: optional(obj({ Ks: arr(num), methods: optional(arr(str)) })),
+  /**
+   * Run a gradient check (every method at every K on one batch and one set of weights) instead of
+   * training; `from` (RUN_DIR, RUN_DIR@STEP or a .rbpck file): at that checkpoint's weights.
+   */
+  gradcheck: optional(obj({ Ks: arr(num), methods: optional(arr(str)), from: optional(str) })),
+  /** The run's folder, where checkpoints go (the CLI's recorder folder; the extension's run folder). None: no checkpoints. */
+  checkpointDir: optional(str),
+  /** Continue training from a checkpoint: RUN_DIR, RUN_DIR@STEP or a .rbpck file (into this new run). */
+  resume: optional(str),
+  /** A gradient probe every this many steps (0: none); overrides train.grad_probe_every. */
+  probeEvery: optional(num),
   /** After training, check the trained-with method's gradient against `exact` at the final weights (summary `check_*`). */
   finalCheck: optional(bool),
 });

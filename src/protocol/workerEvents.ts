@@ -45,6 +45,10 @@ const runStarted = message('run/started', {
   notes: arr(str),
   /** The process computing the run (lets a reader tell a live run from one whose process died). */
   pid: optional(num),
+  /** A resumed training run: the run and step its checkpoint came from. */
+  resumedFrom: optional(obj({ runId: str, step: num })),
+  /** A gradient check at a checkpoint: the run and step of its weights. */
+  from: optional(obj({ runId: str, step: num })),
 });
 export type RunStarted = Infer<typeof runStarted>;
 
@@ -94,6 +98,36 @@ const memory = message('memory', {
   numTensors: num,
 });
 export type MemoryMsg = Infer<typeof memory>;
+
+/**
+ * A gradient probe during training: at this step's weights and batch, the training method's
+ * gradient against `exact` (and BPTT where probed), ρ(J) and the probe's own cost.
+ */
+const probe = message('probe', {
+  step: num,
+  method: str,
+  K: nullable(num),
+  relErrExact: float,
+  cosExact: float,
+  /** null where BPTT was not computed. */
+  relErrBptt: nullable(num),
+  cosBptt: nullable(num),
+  rho: nullable(num),
+  /** exact's final adjoint residual (null where NaN). */
+  exactResidual: nullable(num),
+  exactConverged: bool,
+  ms: num,
+});
+export type ProbeMsg = Infer<typeof probe>;
+
+/** A checkpoint written: `file` relative to the run folder, after `step` optimisation steps. */
+const checkpoint = message('checkpoint', {
+  step: num,
+  file: str,
+  bytes: num,
+  reason: oneOf('periodic', 'final', 'stopped'),
+});
+export type CheckpointMsg = Infer<typeof checkpoint>;
 
 const log = message('log', {
   level: oneOf('info', 'warn', 'error'),
@@ -152,11 +186,13 @@ const gradcheckResult = message('gradcheck/result', {
     exactConverged: bool,
     exactNote: optional(str),
     backend: str,
+    /** At a checkpoint's weights: the run and step (absent: the config's initial weights). */
+    from: optional(obj({ runId: str, step: num })),
   }),
 });
 export type GradcheckResultMsg = Infer<typeof gradcheckResult>;
 
-const parseEvent = messages('event', [runStarted, forwardTrace, backwardTrace, metrics, diagnostics, memory, log, runFinished, runFailed, gradcheckRowMsg, gradcheckResult]);
+const parseEvent = messages('event', [runStarted, forwardTrace, backwardTrace, metrics, diagnostics, memory, probe, checkpoint, log, runFinished, runFailed, gradcheckRowMsg, gradcheckResult]);
 export type WorkerEvent = ReturnType<typeof parseEvent>;
 
 const stamp = obj({ runId: str, seq: num, t: num });

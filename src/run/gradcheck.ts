@@ -5,7 +5,7 @@
  */
 import { tf } from '../core/tf';
 import { getMethod, methods as catalog, takesK, type MethodName } from '../core/gradients';
-import type { GradientResult } from '../core/gradients/types';
+import type { GradientOptions, GradientResult } from '../core/gradients/types';
 import { measurePeak } from '../core/memory';
 import { compareGrads } from '../core/metrics';
 import { dispose } from '../core/state';
@@ -19,6 +19,7 @@ import { loadExperiment } from '../experiments';
 import { RunError } from '../experiments/types';
 import { resolveGradcheck, checkRequest, checkMemory, explainAllocation } from './resolve';
 import { Cancelled, releasingOnThrow } from '../core/cancel';
+import { loadCheckpoint, resolveCheckpoint, runIdOf } from './checkpoint';
 
 /** One method at one K; the protocol's row type (the worker sends these as they are computed). */
 export type GradcheckRow = GradcheckRowMsg['row'];
@@ -34,16 +35,48 @@ export interface GradcheckOptions {
   Ks: number[];
   methods?: MethodName[];
   tol?: number;
+  /** The step whose batch (and learning rate) to check at: a checkpoint's step; default 0. */
+  step?: number;
+  /** The run and step of the checkpoint the session's weights came from (recorded in the report). */
+  from?: { runId: string; step: number };
   /** Progress callback (row done). */
   onRow?: (row: GradcheckRow) => void;
   /** Checked inside every method's loops: true ends the check by throwing `Cancelled`. */
   cancelled?: () => boolean;
 }
 
-function timed(fn: () => GradientResult): { r: GradientResult; ms: number; peak: number } {
+type Timed = { r: GradientResult; ms: number; peak: number };
+
+function timed(fn: () => GradientResult): Timed {
   const t0 = performance.now();
   const { result, memory } = measurePeak(() => releasingOnThrow(fn));
   return { r: result, ms: performance.now() - t0, peak: memory.peakBytes };
+}
+
+/**
+ * The references every comparison here is made against, at the system's current weights and batch:
+ * `exact` (its adjoint kept), ρ(J) from exact's own linearisation at the last forward state (no
+ * second forward pass; the power iteration's time is taken out of exact's row, its two state-sized
+ * vectors stay in exact's peak), and BPTT unless `withBptt` is false. The gradient check and the
+ * training probes both use it, so a probe's numbers are a gradient check's.
+ */
+export function references(sys: ExperimentSession['system'], base: GradientOptions, withBptt = true): { ex: Timed; bp?: Timed; rho: number } {
+  let rho = NaN;
+  let rhoMs = 0;
+  const inspect = (lin: Linearization, h: State) => {
+    const t0 = performance.now();
+    rho = spectralRadius(lin, h, DIAGNOSE_ITERS, undefined, base.cancelled).rho;
+    rhoMs = performance.now() - t0;
+  };
+  const ex = timed(() => getMethod('exact').compute(sys, { ...base, keepAdjoint: true, inspect }));
+  ex.ms -= rhoMs;
+  try {
+    const bp = withBptt ? timed(() => getMethod('BPTT').compute(sys, base)) : undefined;
+    return { ex, bp, rho };
+  } catch (err) {
+    dispose(ex.r.grads, ex.r.lossGrads, ex.r.adjoint);
+    throw err;
+  }
 }
 
 export function gradcheck(experiment: string, session: ExperimentSession, opts: GradcheckOptions): GradcheckReport {
@@ -51,28 +84,16 @@ export function gradcheck(experiment: string, session: ExperimentSession, opts: 
   const T = session.T;
   const tol = opts.tol ?? 1e-4;
   const methods = opts.methods ?? defaultGradcheckMethods();
-  session.beforeStep(0);
+  session.beforeStep(opts.step ?? 0);
   const base = { T, K: 1, ...session.gradientOptions, trace: true, cancelled: opts.cancelled };
-  // ρ(J) at the last forward state, from exact's own linearisation (no second forward pass): the
-  // state every gradient method here starts from, with the session's forward solver. The power
-  // iteration's time is taken out of exact's row (its two state-sized vectors stay in exact's peak).
-  let rho = NaN;
-  let rhoMs = 0;
-  const inspect = (lin: Linearization, h: State) => {
-    const t0 = performance.now();
-    rho = spectralRadius(lin, h, DIAGNOSE_ITERS, undefined, opts.cancelled).rho;
-    rhoMs = performance.now() - t0;
-  };
-  const ex = timed(() => getMethod('exact').compute(sys, { ...base, keepAdjoint: true, inspect }));
-  ex.ms -= rhoMs;
-  let bp: ReturnType<typeof timed> | undefined;
+  const { ex, bp: bpOrNone, rho } = references(sys, base);
+  const bp = bpOrNone!;
   // The references are released however the comparison ends (a cancelled row throws).
   try {
-    bp = timed(() => getMethod('BPTT').compute(sys, base));
     const exactGrads = [...ex.r.grads, ...ex.r.lossGrads];
     const bpttGrads = [...bp.r.grads, ...bp.r.lossGrads];
     const rows: GradcheckRow[] = [];
-    const row = (m: MethodName, K: number | null, t: { r: GradientResult; ms: number; peak: number }): GradcheckRow => {
+    const row = (m: MethodName, K: number | null, t: Timed): GradcheckRow => {
       const all = [...t.r.grads, ...t.r.lossGrads];
       const ce = compareGrads(all, exactGrads);
       const cb = compareGrads(all, bpttGrads);
@@ -110,7 +131,7 @@ export function gradcheck(experiment: string, session: ExperimentSession, opts: 
     const firstBelow = fw.relResidual.findIndex((r) => r < tol);
     const d = { rho, verdict: verdict(rho, fw) };
     const lastIt = ex.r.backward.iterations[ex.r.backward.iterations.length - 1];
-    const report: GradcheckReport = {
+    return {
       experiment,
       T,
       Ks: opts.Ks,
@@ -122,10 +143,10 @@ export function gradcheck(experiment: string, session: ExperimentSession, opts: 
       exactConverged: Boolean(ex.r.backward.converged),
       exactNote: ex.r.backward.note ?? (lastIt ? undefined : 'no iterations'),
       backend: tf.getBackend(),
+      ...(opts.from ? { from: opts.from } : {}),
     };
-    return report;
   } finally {
-    dispose(ex.r.grads, ex.r.lossGrads, ex.r.adjoint, bp?.r.grads, bp?.r.lossGrads);
+    dispose(ex.r.grads, ex.r.lossGrads, ex.r.adjoint, bp.r.grads, bp.r.lossGrads);
   }
 }
 
@@ -150,10 +171,18 @@ export async function runGradcheck(spec: RunSpec, emit: (e: WorkerEvent) => void
   }
   try {
     const ms = methods ?? defaultGradcheckMethods();
+    let from: { runId: string; step: number } | undefined;
+    const notes = [...resolved.notes];
+    if (spec.gradcheck?.from) {
+      const c = resolveCheckpoint(spec.gradcheck.from);
+      const { header, notes: n } = loadCheckpoint(c.file, session, String(resolved.config.runner), resolved.config);
+      from = { runId: runIdOf(c.runDir), step: header.step };
+      notes.push(`at the weights of ${c.file}: ${session.stepLabel} ${header.step} of run ${from.runId} (trained with ${header.method}${header.K !== null ? ` K=${header.K}` : ''})`, ...n);
+    }
     emit({
       type: 'run/started',
       experiment: resolved.experimentName,
-      title: `${exp.title(resolved.config)}: gradient check`,
+      title: `${exp.title(resolved.config)}: gradient check${from ? ` at ${session.stepLabel} ${from.step} of ${from.runId}` : ''}`,
       runner: String(resolved.config.runner),
       method: 'gradcheck',
       K: null,
@@ -163,12 +192,13 @@ export async function runGradcheck(spec: RunSpec, emit: (e: WorkerEvent) => void
       backend: { name: choice.name, description: describeChoice(choice), skipped: choice.skipped, nodeVersion: process.version, execPath: process.execPath },
       config: resolved.config,
       startedAt: new Date(t0).toISOString(),
-      notes: resolved.notes,
+      notes,
       pid: process.pid,
+      ...(from ? { from } : {}),
     });
     let report: GradcheckReport;
     try {
-      report = gradcheck(resolved.experimentName, session, { Ks, methods, onRow: (row) => emit({ type: 'gradcheck/row', row }), cancelled: control.cancelled });
+      report = gradcheck(resolved.experimentName, session, { Ks, methods, step: from?.step, from, onRow: (row) => emit({ type: 'gradcheck/row', row }), cancelled: control.cancelled });
     } catch (err) {
       if (!(err instanceof Cancelled)) throw explainAllocation(err, resolved);
       emit({ type: 'run/finished', status: 'cancelled', elapsedMs: Date.now() - t0, summary: {} });

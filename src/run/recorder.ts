@@ -34,6 +34,10 @@ export interface RunDescription {
   pidStart?: string;
   /** Set (to why) when the folder's run.json could not be read or is not a run description; listed, never hidden. */
   unreadable?: string;
+  /** A resumed training run: the run and step its checkpoint came from. */
+  resumedFrom?: { runId: string; step: number };
+  /** A gradient check at a checkpoint: the run and step of its weights. */
+  from?: { runId: string; step: number };
 }
 
 export function newRunId(experiment: string, method: string, date = new Date()): string {
@@ -237,6 +241,8 @@ function descriptionFrom(e: Envelope<RunStarted>): RunDescription {
     finalMetrics: {},
     pid: e.pid,
     ...(pidStart !== undefined ? { pidStart } : {}),
+    ...(e.resumedFrom ? { resumedFrom: e.resumedFrom } : {}),
+    ...(e.from ? { from: e.from } : {}),
   };
 }
 

@@ -3,6 +3,8 @@
  * per step, one gradient computation with the chosen method, then the optimiser; events for the
  * forward residuals, the backward trace, metrics, memory and diagnostics go to `emit`.
  */
+import * as fs from 'fs';
+import * as path from 'path';
 import { tf } from '../core/tf';
 import { selectBackend, describeChoice, BackendRequest } from '../core/backend';
 import { getMethod, takesK } from '../core/gradients';
@@ -16,7 +18,9 @@ import { l2 } from '../core/metrics';
 import type { RunSpec, WorkerEvent, BackendInfo } from '../protocol/messages';
 import { loadExperiment } from '../experiments';
 import { RunError, ExperimentSession } from '../experiments/types';
-import { checkRequest, checkMemory, explainAllocation } from './resolve';
+import { checkRequest, checkMemory, explainAllocation, type ResolvedRun } from './resolve';
+import { loadCheckpoint, resolveCheckpoint, runIdOf, writeCheckpoint, configDigest, type CheckpointMeta } from './checkpoint';
+import { probeGradient } from './probe';
 import { gradcheck } from './gradcheck';
 import type { MethodName } from '../core/gradients/types';
 import { Cancelled, releasingOnThrow, throwIfCancelled } from '../core/cancel';
@@ -93,36 +97,78 @@ export async function runExperiment(spec: RunSpec, emit: (e: WorkerEvent) => voi
     throw explainAllocation(err, resolved);
   }
   const method = getMethod(resolved.method);
+  const K = takesK(method.name) ? resolved.K : null;
+  let resumedFrom: { runId: string; step: number } | undefined;
+  const notes = [...resolved.notes];
+  try {
+    const from = resumeSource(spec, resolved);
+    if (from) {
+      const c = resolveCheckpoint(from);
+      const { header, notes: n } = loadCheckpoint(c.file, session, String(resolved.config.runner), resolved.config);
+      resumedFrom = { runId: runIdOf(c.runDir), step: header.step };
+      notes.push(`resumed from ${c.file}: ${session.stepLabel} ${header.step} of run ${resumedFrom.runId} (${header.method}${header.K !== null ? ` K=${header.K}` : ''})`, ...n);
+      if (header.step >= session.numSteps) notes.push(`the checkpoint is at ${session.stepLabel} ${header.step}, not before the run's last (${session.numSteps}): nothing to train`);
+    }
+  } catch (err) {
+    session.dispose();
+    throw err;
+  }
+  const probeEvery = probeInterval(spec, resolved);
+  const ckMeta: CheckpointMeta = {
+    experiment: resolved.experimentName,
+    runner: String(resolved.config.runner),
+    configDigest: configDigest(resolved.config),
+    method: method.name,
+    K,
+    stepLabel: session.stepLabel,
+    backend: choice.name,
+  };
+  const checkpoint = (step: number, reason: 'periodic' | 'final' | 'stopped') => {
+    if (!spec.checkpointDir) return;
+    const { file, bytes } = writeCheckpoint(spec.checkpointDir, ckMeta, session, step);
+    emit({ type: 'checkpoint', step, file, bytes, reason });
+  };
   emit({
     type: 'run/started',
     experiment: resolved.experimentName,
     title: experiment.title(resolved.config),
     runner: String(resolved.config.runner),
     method: resolved.method,
-    K: takesK(method.name) ? resolved.K : null,
+    K,
     T: session.T,
     steps: session.numSteps,
     stepLabel: session.stepLabel,
     backend,
     config: resolved.config,
     startedAt: new Date(t0).toISOString(),
-    notes: resolved.notes,
+    notes,
     pid: process.pid,
+    ...(resumedFrom ? { resumedFrom } : {}),
   });
   const elapsed = () => Date.now() - t0;
   let lastValues: Record<string, number> = {};
   const peak = { tensorBytes: 0, rssBytes: 0 };
   let i = 0;
+  // A stopped run's checkpoint holds `done` finished steps; none is written when Stop came inside a
+  // step before its optimiser update (its batch order may already be drawn): the last one stands then.
+  let done = 0;
+  let lastCheckpoint = 0;
+  let stepBegun = false;
   // Divergence that stays finite: a warning in the run, a failure when hopeless.
   const watch = new TrainingWatch();
   let warning: string | undefined;
   try {
+    const start = resumedFrom?.step ?? 0;
+    i = start;
+    done = start;
     const d0 = diagnose(session, DIAGNOSE_ITERS, control.cancelled);
-    emit({ type: 'diagnostics', step: 0, rho: finiteOrNull(d0.rho), verdict: d0.verdict });
-    // The untrained baseline, so every eval curve starts where training starts.
-    emit({ type: 'metrics', step: 0, elapsedMs: elapsed(), kind: 'eval', values: session.evaluate(-1) });
+    emit({ type: 'diagnostics', step: start, rho: finiteOrNull(d0.rho), verdict: d0.verdict });
+    // The untrained baseline (a resumed run: where it resumes), so every eval curve starts where training starts.
+    emit({ type: 'metrics', step: start, elapsedMs: elapsed(), kind: 'eval', values: session.evaluate(-1) });
+    lastCheckpoint = start;
     for (; i < session.numSteps; i++) {
       throwIfCancelled(control.cancelled);
+      stepBegun = true;
       session.beforeStep(i);
       const ts = performance.now();
       const { result, memory } = measurePeak(() => releasingOnThrow(() => method.compute(session.system, { T: session.T, K: resolved.K, trace: true, ...session.gradientOptions, cancelled: control.cancelled })));
@@ -142,9 +188,21 @@ export async function runExperiment(spec: RunSpec, emit: (e: WorkerEvent) => voi
         warning = finding.message;
         emit({ type: 'log', level: 'warn', text: `${session.stepLabel} ${i}: ${finding.message}` });
       }
+      if (probeEvery > 0 && i % probeEvery === 0) {
+        let probe;
+        try {
+          probe = probeGradient(session, i, method.name, K, result, control.cancelled);
+        } catch (err) {
+          dispose(result.grads, result.lossGrads);
+          throw err;
+        }
+        emit(probe);
+      }
       const gradNorm = l2(result.grads);
       const extra = session.stepMetrics?.(i, result) ?? {};
       session.optimizer.apply([...session.system.params, ...session.system.lossParams], [...result.grads, ...result.lossGrads]);
+      done = i + 1;
+      stepBegun = false;
       dispose(result.grads, result.lossGrads);
       lastValues = { loss: result.loss, grad_norm: gradNorm, step_ms: stepMs, forward_rel_residual: result.forward.finalRel, ...extra };
       emit({ type: 'metrics', step: i, elapsedMs: elapsed(), kind: 'train', values: lastValues });
@@ -159,6 +217,10 @@ export async function runExperiment(spec: RunSpec, emit: (e: WorkerEvent) => voi
         const d = diagnose(session, DIAGNOSE_ITERS, control.cancelled);
         emit({ type: 'diagnostics', step: i, rho: finiteOrNull(d.rho), verdict: d.verdict });
       }
+      if ((i + 1) % (session.snapshotEvery ?? session.evalEvery) === 0 || i === session.numSteps - 1) {
+        checkpoint(i + 1, i === session.numSteps - 1 ? 'final' : 'periodic');
+        lastCheckpoint = i + 1;
+      }
       await yieldToEventLoop();
     }
     const memory = { peak_step_tensor_mb: peak.tensorBytes / 2 ** 20, peak_rss_mb: peak.rssBytes / 2 ** 20 };
@@ -167,11 +229,35 @@ export async function runExperiment(spec: RunSpec, emit: (e: WorkerEvent) => voi
     return 'completed';
   } catch (err) {
     if (!(err instanceof Cancelled)) throw explainAllocation(err, resolved);
-    emit({ type: 'run/finished', status: 'cancelled', elapsedMs: elapsed(), summary: { ...session.summary(), steps_done: i } });
+    if (!stepBegun && done > lastCheckpoint) checkpoint(done, 'stopped');
+    else if (spec.checkpointDir) emit({ type: 'log', level: 'info', text: `stopped inside ${session.stepLabel} ${i}: the last checkpoint (${session.stepLabel} ${lastCheckpoint}) is where a resumed run continues` });
+    emit({ type: 'run/finished', status: 'cancelled', elapsedMs: elapsed(), summary: { ...session.summary(), steps_done: done } });
     return 'cancelled';
   } finally {
     session.dispose();
   }
+}
+
+/** The checkpoint to resume from: `--resume`, else the config's train.is_resume / train.resume_model. */
+function resumeSource(spec: RunSpec, resolved: ResolvedRun): string | undefined {
+  if (spec.resume) return spec.resume;
+  const tr = resolved.config.train as Record<string, unknown>;
+  if (tr.is_resume !== true) return undefined;
+  const m = tr.resume_model;
+  if (typeof m !== 'string' || !m || m === 'None') throw new RunError('bad-config', `train.is_resume is true but train.resume_model names no checkpoint (a run folder, RUN_DIR@STEP or a .rbpck file); got ${JSON.stringify(m)}`);
+  // Relative to the config file's folder when it is there.
+  if (resolved.configDir && !path.isAbsolute(m)) {
+    const near = path.join(resolved.configDir, m);
+    if (fs.existsSync(near.replace(/@\d+$/, ''))) return near;
+  }
+  return m;
+}
+
+/** Probe every N steps: RunSpec.probeEvery (CLI, extension setting), else train.grad_probe_every; 0 = off. */
+function probeInterval(spec: RunSpec, resolved: ResolvedRun): number {
+  const v = spec.probeEvery ?? (resolved.config.train as Record<string, unknown>).grad_probe_every ?? 0;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new RunError('bad-config', `the probe interval must be an integer ≥ 0 (0: no probes); got ${JSON.stringify(v)}`);
+  return v;
 }
 
 function emitTraces(emit: (e: WorkerEvent) => void, step: number, r: GradientResult): void {

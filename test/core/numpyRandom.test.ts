@@ -7,6 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NumpyRandomState } from '../../src/core/numpyRandom';
+import { Rng } from '../../src/core/random';
 
 const draws = (r: NumpyRandomState, n: number, f: (r: NumpyRandomState) => number): number[] => Array.from({ length: n }, () => f(r));
 
@@ -59,4 +60,20 @@ test('permutation equals numpy\'s legacy permutation (Fisher–Yates from the en
   // np.random.RandomState(7).permutation(1), and an empty one
   assert.deepEqual(Array.from(new NumpyRandomState(7).permutation(1)), [0]);
   assert.deepEqual(Array.from(new NumpyRandomState(7).permutation(0)), []);
+});
+
+test('getState/setState continue the same sequence (checkpoints), for NumpyRandomState and Rng', () => {
+  const a = new NumpyRandomState(7);
+  for (let i = 0; i < 700; i++) a.nextUint32(); // past one twist
+  const st = a.getState();
+  const b = new NumpyRandomState(1);
+  b.setState(JSON.parse(JSON.stringify(st)));
+  assert.deepEqual(Array.from({ length: 1000 }, () => b.nextUint32()), Array.from({ length: 1000 }, () => a.nextUint32()));
+  assert.throws(() => b.setState({ mt: [1, 2], pos: 0 }), /624 32-bit words/);
+  const r = new Rng(3);
+  r.next();
+  const r2 = new Rng(99);
+  r2.setState(r.getState());
+  assert.deepEqual([r2.next(), r2.next()], [r.next(), r.next()]);
+  assert.throws(() => r2.setState(-1), /32-bit unsigned/);
 });

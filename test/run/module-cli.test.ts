@@ -37,6 +37,14 @@ test('rbp init-model DIR writes a model that rbp run trains and rbp gradcheck ch
   assert.equal(rec.description?.status, 'completed');
   assert.equal(rec.events.filter((e) => e.type === 'metrics' && e.kind === 'train').length, 3);
 
+  // Issue 11's generic checkpoints cover it (parameters and the optimiser's state): resume, gradcheck --from.
+  assert.ok(rec.events.some((e) => e.type === 'checkpoint'), 'a checkpoint was written');
+  const resumed = rbp(['run', 'mine/deq_two_moons.rbp.yaml', '--steps', '5', '--backend', 'wasm', '--resume', out, '--out', path.join(tmp, 'run2')]);
+  assert.equal(resumed.status, 0, resumed.stderr);
+  assert.equal(readRun(path.join(tmp, 'run2')).events.filter((e) => e.type === 'metrics' && e.kind === 'train').length, 2, 'steps 4 and 5 after the 3 resumed');
+  const from = rbp(['gradcheck', 'mine/deq_two_moons.rbp.yaml', '--from', out, '--truncate', '5', '--method', 'RBP', '--backend', 'wasm']);
+  assert.equal(from.status, 0, from.stderr);
+
   const gc = rbp(['gradcheck', 'mine/deq_two_moons.rbp.yaml', '--truncate', '5,40', '--method', 'Neumann_RBP', '--backend', 'wasm', '--json']);
   assert.equal(gc.status, 0, gc.stderr);
   const report = JSON.parse(gc.stdout) as { rows: { method: string; K: number | null; relErrExact: number }[]; rho: number };

@@ -171,6 +171,7 @@ export function createCitationSession(config: RbpConfig, ctx: ExperimentContext,
     stepLabel: EXPERIMENTS.CitationRunner.stepLabel,
     optimizer,
     evalEvery: Math.max(1, tr.valid_epoch),
+    snapshotEvery: Math.max(1, tr.snapshot_epoch),
     gradientOptions: gradientOptionsOf(md, seed, ctx.cancelled),
     beforeStep: atStep,
     stepMetrics: () => ({ train_acc: sys.lastLossAccuracy }),
@@ -193,6 +194,12 @@ export function createCitationSession(config: RbpConfig, ctx: ExperimentContext,
       test_acc_at_best_val: best.test,
       best_val_epoch: best.epoch,
     }),
+    // The best validation so far (the summary's test accuracy at it); the split and PCA come from the seed.
+    extraState: () => ({ best: { ...best } }),
+    restoreExtraState(s) {
+      const b = s.best as typeof best | undefined;
+      if (b) best = { val: Number(b.val), test: b.test === null ? NaN : Number(b.test), epoch: Number(b.epoch) };
+    },
     dispose() {
       optimizer.dispose();
       sys.dispose();

@@ -97,6 +97,7 @@ export const hopfieldExperiment: Experiment<'HopfieldRunner'> = {
       stepLabel: EXPERIMENTS.HopfieldRunner.stepLabel,
       optimizer,
       evalEvery: Math.max(1, tr.valid_epoch * stepsPerEpoch),
+      snapshotEvery: Math.max(1, tr.snapshot_epoch * stepsPerEpoch),
       gradientOptions: gradientOptionsOf(md, seed, ctx.cancelled),
       beforeStep(i) {
         const pos = i % stepsPerEpoch;
@@ -112,6 +113,14 @@ export const hopfieldExperiment: Experiment<'HopfieldRunner'> = {
         return { eval_l1: r.l1Clean, retrieval_bit_err: r.bitErr, retrieval_nearest_ok: r.nearestOk, retrieval_exact: r.exact, log10_l1_binary_vs_corrupted: Math.log10(r.l1BinaryVsCorrupted) };
       },
       summary: () => ({ images: imgs.length, n_units: sys.n }),
+      // The shuffle generator and the epoch's order (a resumed run mid-epoch continues the same order).
+      extraState: () => ({ rng: rng.getState(), order: order.slice() }),
+      restoreExtraState(s) {
+        const o = s.order;
+        if (!Array.isArray(o) || o.length !== imgs.length || [...o].sort((a, b) => a - b).some((v, k) => v !== k)) throw new Error(`its shuffle order is not a permutation of the ${imgs.length} images`);
+        rng.setState(Number(s.rng));
+        order = o.slice() as number[];
+      },
       dispose() {
         optimizer.dispose();
         sys.dispose();

@@ -61,6 +61,7 @@ export function createHypergradSession(config: RbpConfig, method: MethodName, K:
     stepLabel: EXPERIMENTS.HypergradRunner.stepLabel,
     optimizer,
     evalEvery: 10,
+    snapshotEvery: Math.max(1, tr.snapshot_epoch),
     gradientOptions,
     beforeStep: atStep,
     stepMetrics() {
@@ -106,6 +107,16 @@ export function createHypergradSession(config: RbpConfig, method: MethodName, K:
       last_grad_cos_bptt: lastCos,
       last_grad_relerr_bptt: lastRelErr,
     }),
+    // The meta-parameters (a, b) are the system's params and the meta-optimiser the session's: saved
+    // for every session. The inner batches are a fixed function of the seed (BatchSchedule draws its
+    // permutations in order), so the inner-data generator needs no state of its own.
+    extraState: () => ({ bestEval, lastCos, lastRelErr }),
+    restoreExtraState(s) {
+      const n = (v: unknown) => (v === null || v === undefined ? NaN : Number(v));
+      bestEval = s.bestEval === null ? Infinity : n(s.bestEval);
+      lastCos = n(s.lastCos);
+      lastRelErr = n(s.lastRelErr);
+    },
     dispose() {
       optimizer.dispose();
       sys.dispose();
