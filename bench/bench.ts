@@ -64,6 +64,7 @@ interface BenchArgs {
   soakWorkload: WorkloadName;
   timeoutS: number;
   gpuName?: string;
+  overrides: string[];
 }
 
 const USAGE = `usage: node dist/bench.js [options]
@@ -75,7 +76,7 @@ const USAGE = `usage: node dist/bench.js [options]
   --python PATH      python for --torch (default /usr/bin/python3)
   --torch-script P   the reference bench.py (default ../shared/anchors/torch_ref/bench.py)
   --out FILE         results JSON (default bench/results.json; the .md is written next to it)
-  --backend NAME     wasm (default), cpu, tensorflow, tensorflow-gpu, auto
+  --backend NAME     wasm (default), cpu, tensorflow, tensorflow-gpu, webgpu (a software adapter such as SwiftShader: correct, its times say nothing about GPUs), auto
   --native-path DIR  folder holding node_modules/@tensorflow/tfjs-node[-gpu] (repeatable)
   --data DIR         Planetoid folder for Cora (default ../shared/data/planetoid)
   --only LIST        sections: grad,forward,stream,soak,gemm (default: all)
@@ -84,6 +85,7 @@ const USAGE = `usage: node dist/bench.js [options]
   --soak-method M    (default Neumann_RBP)              --soak-k K (default: the workload's, Hopfield 20)
   --soak-workload W  whose training run the soak is (default hopfield)
   --stream-steps N   (default 20; 8 with --quick)       --timeout S  per child process (default 1800)
+  --set [W:]S.F=V    config override (repeatable), for workload W only when prefixed, e.g. hopfield:model.hidden_dim=64
   --gpu-name TEXT    recorded in the results (bench/gpu.sh passes nvidia-smi's name)`;
 
 function parseArgs(argv: string[]): BenchArgs {
@@ -104,7 +106,7 @@ function parseArgs(argv: string[]): BenchArgs {
     process.stdout.write(USAGE + '\n');
     process.exit(0);
   }
-  const known = new Set(['workloads', 'runs', 'quick', 'torch', 'torch-runs', 'python', 'torch-script', 'out', 'backend', 'native-path', 'data', 'only', 'methods', 'soak-steps', 'soak-every', 'soak-method', 'soak-k', 'soak-workload', 'stream-steps', 'timeout', 'gpu-name']);
+  const known = new Set(['workloads', 'runs', 'quick', 'torch', 'torch-runs', 'python', 'torch-script', 'out', 'backend', 'native-path', 'data', 'only', 'methods', 'soak-steps', 'soak-every', 'soak-method', 'soak-k', 'soak-workload', 'stream-steps', 'timeout', 'gpu-name', 'set']);
   for (const k of Object.keys(v)) if (!known.has(k)) throw new Error(`unknown option --${k}\n${USAGE}`);
   const one = (k: string) => v[k]?.[v[k].length - 1];
   const int = (k: string, d: number) => {
@@ -152,6 +154,7 @@ function parseArgs(argv: string[]): BenchArgs {
     soakWorkload: soakWorkload as WorkloadName,
     timeoutS: int('timeout', 1800),
     gpuName: one('gpu-name'),
+    overrides: v.set ?? [],
   };
 }
 
@@ -255,7 +258,7 @@ async function main(argv: string[]): Promise<void> {
       torchInfo.meta = { threads: TORCH_THREADS, data: randomData ? 'random' : 'fashion-mnist', order: 'alternating row by row, reference first' };
     }
   }
-  const common = { backend: a.backend, nativePaths: a.nativePaths, dataDir: a.dataDir };
+  const common = { backend: a.backend, nativePaths: a.nativePaths, dataDir: a.dataDir, overrides: a.overrides };
   const t0 = Date.now();
   try {
     for (const wl of a.workloads) {

@@ -13,7 +13,7 @@ import { measurePeak } from '../src/core/memory';
 import { setKernelRequest } from '../src/core/wasm/module';
 import { NaiveSolver } from '../src/core/solvers/naive';
 import { dispose } from '../src/core/state';
-import { builtinConfig } from '../src/config/load';
+import { builtinConfig, applyOverride } from '../src/config/load';
 import { SCHEMA } from '../src/config/schema';
 import type { RunnerName } from '../src/config/schema';
 import { loadExperiment } from '../src/experiments';
@@ -34,6 +34,7 @@ import {
   StreamChildSpec,
   StreamResult,
   WORKLOAD_CONFIG,
+  WorkloadName,
   median,
   min,
   procMem,
@@ -44,6 +45,12 @@ async function useBackend(spec: ChildSpec): Promise<string> {
   if (!isBackendRequest(spec.backend)) throw new Error(`unknown backend '${spec.backend}'`);
   const choice = await selectBackend(spec.backend as BackendRequest, { searchPaths: spec.nativePaths });
   return choice.name;
+}
+
+/** On webgpu: device bytes in use (buffers of live tensors, the reuse pool's free ones excluded). */
+function gpuBytes(): number | undefined {
+  const m = tf.memory() as { numBytesInGPU?: number };
+  return tf.getBackend() === 'webgpu' ? m.numBytesInGPU : undefined;
 }
 
 function wasmHeapBytes(): number | undefined {
@@ -86,10 +93,19 @@ export function supportsModelField(runner: string, field: string): boolean {
   return Boolean(spec?.model && field in spec.model);
 }
 
+/** The overrides of one workload: `workload:section.field=value` for that workload only, or unprefixed for all. */
+function overridesFor(workload: WorkloadName, overrides: string[] = []): string[] {
+  return overrides.flatMap((o) => {
+    const m = /^(\w+):(.*)$/.exec(o);
+    return !m ? [o] : m[1] === workload ? [m[2]] : [];
+  });
+}
+
 async function createSession(spec: GradChildSpec): Promise<ExperimentSession> {
   const wc = WORKLOAD_CONFIG[spec.workload];
-  const config = builtinConfig(wc.config);
-  if (!config) throw new Error(`no built-in config '${wc.config}'`);
+  const builtin = builtinConfig(wc.config);
+  if (!builtin) throw new Error(`no built-in config '${wc.config}'`);
+  const config = overridesFor(spec.workload, spec.overrides).reduce(applyOverride, builtin);
   const experiment = await loadExperiment(config.runner);
   if (!experiment) throw new Error(`runner ${String(config.runner)} is not registered`);
   if (spec.variant) (config.model as Record<string, unknown>).last_step = spec.variant;
@@ -162,6 +178,7 @@ async function gradRow(spec: GradChildSpec): Promise<GradRowResult> {
   let leak = 0;
 
   const peaks: number[] = [];
+  const gpuPeaks: number[] = [];
   const profiled: number[] = [];
   for (let i = 0; i < spec.memRuns; i++) {
     t0 = performance.now();
@@ -169,6 +186,7 @@ async function gradRow(spec: GradChildSpec): Promise<GradRowResult> {
     profiled.push(performance.now() - t0);
     result.done();
     peaks.push(memory.peakBytes);
+    if (memory.gpuPeakBytes !== undefined) gpuPeaks.push(memory.gpuPeakBytes);
   }
   const runnerStyle: number[] = [];
   if (spec.mode === 'grad') {
@@ -224,6 +242,7 @@ async function gradRow(spec: GradChildSpec): Promise<GradRowResult> {
     cpu_median_ms: median(cpu),
     first_ms: firstMs,
     peak_tensor_bytes: median(peaks),
+    peak_gpu_bytes: gpuPeaks.length ? median(gpuPeaks) : undefined,
     profiled_median_ms: median(profiled),
     runner_style_median_ms: runnerStyle.length ? median(runnerStyle) : undefined,
     rss_start_bytes: rssStart,
@@ -350,6 +369,7 @@ async function soakRow(spec: SoakChildSpec): Promise<SoakResult> {
         external_bytes: mu.external,
         wasm_heap_bytes: wasmHeapBytes(),
         wasm_resident_bytes: wasmResidentBytes(),
+        gpu_bytes: gpuBytes(),
         step_ms: lastStepMs,
       });
       const s = samples[samples.length - 1];
@@ -358,7 +378,7 @@ async function soakRow(spec: SoakChildSpec): Promise<SoakResult> {
     if (e.type === 'run/failed') throw new Error(e.reason);
   };
   const workload = spec.workload ?? 'hopfield';
-  await runExperiment({ experiment: WORKLOAD_CONFIG[workload].config, method: spec.method, K: spec.K, steps: spec.steps, backend: spec.backend, nativeSearchPaths: spec.nativePaths, dataDir: spec.dataDir }, emit);
+  await runExperiment({ experiment: WORKLOAD_CONFIG[workload].config, method: spec.method, K: spec.K, steps: spec.steps, backend: spec.backend, nativeSearchPaths: spec.nativePaths, dataDir: spec.dataDir, overrides: overridesFor(workload, spec.overrides) }, emit);
   const totalMs = performance.now() - t0;
   // "After warm-up": samples taken after the first evaluation (its batch of 10 images grows the heap once).
   const warm = samples.filter((s) => s.step > warmFrom);
@@ -367,6 +387,7 @@ async function soakRow(spec: SoakChildSpec): Promise<SoakResult> {
   const rssGrowth = base.length ? base[base.length - 1].rss_bytes - base[0].rss_bytes : NaN;
   const tensorsFlat = flatOf(base.map((s) => s.num_tensors));
   const bytesFlat = flatOf(base.map((s) => s.num_bytes));
+  const gpuFlat = base.some((s) => s.gpu_bytes !== undefined) ? flatOf(base.map((s) => s.gpu_bytes ?? NaN)) : undefined;
   // RSS may wobble by a few pages (JS heap, GC); call it flat below 16 MiB or 2 % over the window.
   const rssFlat = Number.isFinite(rssGrowth) && rssGrowth < Math.max(16 * 2 ** 20, 0.02 * (base[0]?.rss_bytes ?? 0));
   return {
@@ -379,9 +400,10 @@ async function soakRow(spec: SoakChildSpec): Promise<SoakResult> {
     warm_from_step: Number.isFinite(warmFrom) ? warmFrom : 1,
     tensors_flat: tensorsFlat,
     bytes_flat: bytesFlat,
+    gpu_flat: gpuFlat,
     rss_growth_after_warmup_bytes: rssGrowth,
     rss_flat: rssFlat,
-    flat: tensorsFlat && bytesFlat && rssFlat,
+    flat: tensorsFlat && bytesFlat && rssFlat && gpuFlat !== false,
     ms_per_step: totalMs / spec.steps,
     malloc_arena_max: process.env.MALLOC_ARENA_MAX ?? null,
   };

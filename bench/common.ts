@@ -36,6 +36,8 @@ export function rowId(k: RowKey): string {
 
 interface ChildCommon {
   backend: string;
+  /** Config overrides `section.field=value` (bench --set), e.g. a small model on a software adapter. */
+  overrides?: string[];
   nativePaths: string[];
   dataDir: string;
   /** Where the child writes its JSON result. */
@@ -113,6 +115,8 @@ export interface GradRowResult extends RowKey {
   first_ms: number;
   /** measurePeak: highest live tensor bytes above the start, median over the memory runs. */
   peak_tensor_bytes: number;
+  /** On a GPU backend (webgpu): highest device bytes in use above the start (tf.memory().numBytesInGPU's buffers), median over the memory runs. */
+  peak_gpu_bytes?: number;
   /** Median wall time of the memory runs (profiling on: every kernel is recorded). */
   profiled_median_ms: number;
   /** Median wall time of a training-loop step as runExperiment does it: measurePeak + trace: true. */
@@ -178,6 +182,8 @@ export interface SoakSample {
   wasm_heap_bytes?: number;
   /** Resident part of the wasm heap's mapping (Linux). */
   wasm_resident_bytes?: number;
+  /** On webgpu: device bytes in use (tf.memory().numBytesInGPU). */
+  gpu_bytes?: number;
   step_ms: number;
 }
 
@@ -193,6 +199,8 @@ export interface SoakResult {
   warm_from_step: number;
   tensors_flat: boolean;
   bytes_flat: boolean;
+  /** On webgpu: device bytes in use the same at every sample after warm-up. */
+  gpu_flat?: boolean;
   rss_growth_after_warmup_bytes: number;
   rss_flat: boolean;
   flat: boolean;

@@ -176,6 +176,8 @@ export function renderMarkdown(rep: BenchReport): string {
       );
     }
     L.push('');
+    const gpu = rows.filter((r) => r.ours?.ok && r.ours.peak_gpu_bytes !== undefined);
+    if (gpu.length) L.push(`Peak GPU buffer MiB above the start (webgpu, tf.memory().numBytesInGPU): ${gpu.map((r) => `${METHOD_LABEL[r.method] ?? r.method}${r.K !== null ? ` K=${r.K}` : ''} ${r.ours?.ok ? mib(r.ours.peak_gpu_bytes) : ''}`).join(', ')}.`, '');
     // CG-RBP stops on a different test on each side, so its times are for different amounts of work.
     const cg = rows.filter((r) => r.method === 'CG_RBP' && r.ours?.ok && r.torch?.cg_iters !== undefined);
     if (cg.length) {
@@ -223,7 +225,7 @@ export function renderMarkdown(rep: BenchReport): string {
     L.push(...tableHead(['step', 'elapsed s', 'RSS MiB', 'live tensors', 'live tensor MiB', 'JS heap MiB', 'wasm heap MiB', 'wasm heap resident MiB', 'step ms']));
     for (const x of s.samples) L.push(`| ${x.step} | ${x.elapsed_s.toFixed(0)} | ${mib(x.rss_bytes)} | ${x.num_tensors} | ${mib(x.num_bytes)} | ${mib(x.js_heap_bytes)} | ${mib(x.wasm_heap_bytes)} | ${x.wasm_resident_bytes === undefined ? '–' : mib(x.wasm_resident_bytes)} | ${ms(x.step_ms)} |`);
     L.push('');
-    L.push(`After warm-up (steps after ${s.warm_from_step}, the first evaluation): live tensors ${s.tensors_flat ? 'flat' : 'NOT flat'}, live bytes ${s.bytes_flat ? 'flat' : 'NOT flat'}, RSS growth ${mib(s.rss_growth_after_warmup_bytes)} MiB (${s.rss_flat ? 'flat' : 'NOT flat'}) → **${s.flat ? 'flat' : 'NOT flat'}**. The wasm heap never shrinks and is capped at 4 GB. Process environment: MALLOC_ARENA_MAX=${s.malloc_arena_max ?? 'unset (glibc default)'}.`);
+    L.push(`After warm-up (steps after ${s.warm_from_step}, the first evaluation): live tensors ${s.tensors_flat ? 'flat' : 'NOT flat'}, live bytes ${s.bytes_flat ? 'flat' : 'NOT flat'}, RSS growth ${mib(s.rss_growth_after_warmup_bytes)} MiB (${s.rss_flat ? 'flat' : 'NOT flat'}) → **${s.flat ? 'flat' : 'NOT flat'}**. ${s.gpu_flat !== undefined ? `GPU buffers in use ${s.samples.map((x) => mib(x.gpu_bytes)).join(' → ')} MiB (${s.gpu_flat ? 'flat' : 'NOT flat'}). ` : ''}The wasm heap never shrinks and is capped at 4 GB. Process environment: MALLOC_ARENA_MAX=${s.malloc_arena_max ?? 'unset (glibc default)'}.`);
     L.push('');
   }
   if (rep.skipped.length) {

@@ -8,7 +8,8 @@ import { RunRecorder, describeRequest } from '../run/recorder';
 import { checkRequest } from '../run/resolve';
 import { DEFAULT_KS, GradcheckReport } from '../run/gradcheck';
 import { startRunThread, startRunHere } from '../run/thread';
-import { isBackendRequest } from '../core/backend';
+import { isBackendRequest, BACKEND_REQUESTS, BACKEND_LIST } from '../core/backendNames';
+import { doctor, formatDoctor } from './doctor';
 import { RunError } from '../experiments/types';
 import { fmt } from '../core/format';
 import type { WorkerEvent, RunSpec, Envelope } from '../protocol/messages';
@@ -18,13 +19,14 @@ import { writeModelTemplate, TemplateError } from '../config/modelTemplate';
 
 const usage = () => `usage:
   rbp run <${BUILTIN_NAMES.join('|')}|config.yaml> [--method M] [--truncate K] [--steps N] [--seed S]
-          [--backend auto|tensorflow-gpu|tensorflow|wasm|cpu] [--out DIR | --runs-dir ROOT] [--data DIR] [--set section.field=value]
+          [--backend ${BACKEND_REQUESTS.join('|')}] [--out DIR | --runs-dir ROOT] [--data DIR] [--set section.field=value]
           [--final-check] [--resume RUN_DIR[@STEP]] [--probe-every N] [--json]
     --final-check: end with the method's gradient against exact at the final weights, ρ(J), memory, and evaluation vs untrained
     --resume: continue from that run's checkpoint (its newest, or the one after STEP steps) into this new run
     --probe-every N: every N steps, the training gradient against exact and BPTT, and ρ(J) (0: off, the default)
   rbp gradcheck <experiment|config.yaml> [--truncate K1,K2,...] [--method M,...] [--backend B] [--data DIR] [--set ...] [--out DIR | --runs-dir ROOT] [--json]
           [--from RUN_DIR[@STEP]]   (at the weights of that run's checkpoint instead of the initial ones)
+  rbp doctor [--json]   the packages, Vulkan drivers and WebGPU adapters found, and the backend auto picks and why
   rbp init-model DIR     (write a model of your own to start from: a module, its config, the types)
 methods: ${methodNames().join(', ')}`;
 
@@ -57,8 +59,12 @@ export function parseArgs(argv: string[]): Args {
     else positional.push(a);
   }
   if (flags.help) return { command: 'help', target: '', flags };
-  if (positional.length < 1) throw new UsageError('missing command (run, gradcheck or init-model)');
+  if (positional.length < 1) throw new UsageError('missing command (run, gradcheck, init-model or doctor)');
   const [command, target] = positional;
+  if (command === 'doctor') {
+    if (positional.length > 1) throw new UsageError(`unexpected argument '${positional[1]}'`);
+    return { command, target: '', flags };
+  }
   if (command !== 'run' && command !== 'gradcheck' && command !== 'init-model') throw new UsageError(`unknown command '${command}'`);
   if (!target) throw new UsageError(command === 'init-model' ? `'init-model' needs a folder to write the model into` : `'${command}' needs an experiment (${BUILTIN_NAMES.join(', ')}) or a config file`);
   if (positional.length > 2) throw new UsageError(`unexpected argument '${positional[2]}'`);
@@ -83,7 +89,7 @@ function buildSpec(a: Args): RunSpec {
   const method = last(a.flags, 'method');
   if (a.command === 'run' && method !== undefined && !parseMethodName(method)) throw new UsageError(`unknown method '${method}' (${methodNames().join(', ')})`);
   const backend = last(a.flags, 'backend');
-  if (backend !== undefined && !isBackendRequest(backend)) throw new UsageError(`unknown backend '${backend}' (auto, tensorflow-gpu, tensorflow, wasm, cpu)`);
+  if (backend !== undefined && !isBackendRequest(backend)) throw new UsageError(`unknown backend '${backend}' (${BACKEND_LIST})`);
   return {
     experiment: a.target,
     method: a.command === 'run' ? method : undefined,
@@ -376,6 +382,11 @@ export async function main(argv: string[], io: Io): Promise<number> {
     a = parseArgs(argv);
     if (a.command === 'help') {
       io.out(usage());
+      return 0;
+    }
+    if (a.command === 'doctor') {
+      const r = await doctor();
+      io.out(a.flags.json ? JSON.stringify(r, null, 1) : formatDoctor(r));
       return 0;
     }
     if (a.command === 'init-model') return cmdInitModel(a, io);

@@ -1,6 +1,7 @@
 /**
- * Backend chooser: tensorflow-gpu, tensorflow, wasm, cpu — in that order for `auto`.
- * Reports which backend it got and why each one before it was skipped.
+ * Backend chooser: tensorflow-gpu, webgpu (a hardware adapter only), tensorflow, wasm, cpu — in
+ * that order for `auto` (`./backendNames`). Reports which backend it got and why each one before
+ * it was skipped.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -9,10 +10,13 @@ import { tf } from './tf';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { enableWasmMatMul, describeMatMul } from './wasm/matmul';
 import type { MatMulStatus } from './wasm/matmul';
+import { BACKENDS } from './backendNames';
+import type { BackendName, BackendRequest } from './backendNames';
+import { useWebgpu, closeWebgpu, describeAdapter, WEBGPU_PACKAGE, WEBGPU_PACKAGE_VERSION } from './webgpu';
+import type { GpuAdapter } from './webgpu';
 
-export const BACKENDS = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
-export type BackendName = (typeof BACKENDS)[number];
-export type BackendRequest = BackendName | 'auto';
+export { BACKENDS, isBackendRequest } from './backendNames';
+export type { BackendName, BackendRequest } from './backendNames';
 
 export interface BackendChoice {
   /** The backend now active. */
@@ -26,6 +30,8 @@ export interface BackendChoice {
   skipped: { name: BackendName; reason: string }[];
   /** On wasm: whether this project's wasm kernels (matMul, graph, residual) are active (`./wasm`). */
   kernels?: MatMulStatus;
+  /** On webgpu: the adapter. */
+  adapter?: GpuAdapter;
 }
 
 export interface BackendOptions {
@@ -33,10 +39,6 @@ export interface BackendOptions {
   searchPaths?: string[];
   /** Folder holding the tfjs-backend-wasm `.wasm` files; found automatically when omitted. */
   wasmDir?: string;
-}
-
-export function isBackendRequest(s: string): s is BackendRequest {
-  return s === 'auto' || (BACKENDS as readonly string[]).includes(s);
 }
 
 const NATIVE_PACKAGE: Record<'tensorflow-gpu' | 'tensorflow', string> = {
@@ -103,6 +105,13 @@ async function tryNative(which: 'tensorflow-gpu' | 'tensorflow', opts: BackendOp
   return { ok: true, from: dir };
 }
 
+async function tryWebgpu(opts: BackendOptions, allowSoftware: boolean): Promise<{ ok: true; adapter: GpuAdapter; from: string } | { ok: false; reason: string }> {
+  const dir = resolveNative(WEBGPU_PACKAGE, opts.searchPaths);
+  if (!dir) return { ok: false, reason: `the ${WEBGPU_PACKAGE} package (Dawn for Node) is not installed (npm install ${WEBGPU_PACKAGE}@${WEBGPU_PACKAGE_VERSION}; for the extension, in the workspace folder)` };
+  const r = await useWebgpu(dir, allowSoftware);
+  return r.ok ? { ...r, from: dir } : r;
+}
+
 async function tryWasm(opts: BackendOptions): Promise<string | undefined> {
   const dir = findWasmDir(opts.wasmDir);
   if (!dir) return 'the tfjs-backend-wasm .wasm files were not found next to the bundle nor in node_modules';
@@ -130,7 +139,13 @@ export async function selectBackend(requested: BackendRequest = 'auto', opts: Ba
   const order: BackendName[] = requested === 'auto' ? [...BACKENDS] : [requested];
   const skipped: { name: BackendName; reason: string }[] = [];
   for (const name of order) {
-    if (name === 'tensorflow-gpu' || name === 'tensorflow') {
+    if (name === 'webgpu') {
+      // A software adapter (SwiftShader, lavapipe) only when webgpu is asked for by name.
+      const r = await tryWebgpu(opts, requested === 'webgpu');
+      if (r.ok) return { name, tfName: 'webgpu', requested, loadedFrom: r.from, skipped, adapter: r.adapter };
+      skipped.push({ name, reason: r.reason });
+      await closeWebgpu();
+    } else if (name === 'tensorflow-gpu' || name === 'tensorflow') {
       const r = await tryNative(name, opts);
       if (r.ok) return { name, tfName: 'tensorflow', requested, loadedFrom: r.from, skipped };
       skipped.push({ name, reason: r.reason });
@@ -155,9 +170,15 @@ export class BackendError extends Error {
   }
 }
 
+/** The adapter as the run record keeps it (BackendInfo.adapter), or nothing off webgpu. */
+export function adapterField(c: BackendChoice): { adapter?: { vendor: string; architecture: string; device: string; description: string; software: boolean } } {
+  const a = c.adapter;
+  return a ? { adapter: { vendor: a.vendor, architecture: a.architecture, device: a.device, description: a.description, software: a.software } } : {};
+}
+
 /** One line for logs and the dashboard header: "wasm (tensorflow-gpu: not installed; ...)". */
 export function describeChoice(c: BackendChoice): string {
   const why = c.skipped.map((s) => `${s.name} unavailable: ${s.reason}`).join('; ');
-  const name = c.kernels ? `${c.name} (${describeMatMul(c.kernels)})` : c.name;
+  const name = c.kernels ? `${c.name} (${describeMatMul(c.kernels)})` : c.adapter ? `${c.name} on ${describeAdapter(c.adapter)}` : c.name;
   return why ? `${name} — ${why}` : name;
 }

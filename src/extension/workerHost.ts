@@ -63,7 +63,7 @@ export function chooseNode(setting: string | undefined, opts: { pathEnv?: string
     execPath: own,
     env: electron ? { ELECTRON_RUN_AS_NODE: '1' } : {},
     origin: 'vscode',
-    description: `${own} (VS Code's own runtime: no \`node\` on PATH and rbpLab.nodePath is not set; native backends need the system Node, so this run uses wasm)`,
+    description: `${own} (VS Code's own runtime: no \`node\` on PATH and rbpLab.nodePath is not set; native backends and webgpu need the system Node, so this run uses wasm)`,
     wasmOnly: true,
   };
 }

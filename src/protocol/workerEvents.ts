@@ -15,6 +15,8 @@ const backendInfo = obj({
   skipped: arr(obj({ name: str, reason: str })),
   nodeVersion: str,
   execPath: str,
+  /** On webgpu: the adapter the run used (what Dawn reports; software = a CPU emulation such as SwiftShader). */
+  adapter: optional(obj({ vendor: str, architecture: str, device: str, description: str, software: bool })),
 });
 export type BackendInfo = Infer<typeof backendInfo>;
 
@@ -186,6 +188,8 @@ const gradcheckResult = message('gradcheck/result', {
     exactConverged: bool,
     exactNote: optional(str),
     backend: str,
+    /** On webgpu: the adapter, in words ("SwiftShader driver … (google swiftshader, software adapter)"). */
+    adapter: optional(str),
     /** At a checkpoint's weights: the run and step (absent: the config's initial weights). */
     from: optional(obj({ runId: str, step: num })),
   }),

@@ -14,7 +14,8 @@ import { DIAGNOSE_ITERS, spectralRadius, verdict } from '../core/diagnostics';
 import type { Linearization } from '../core/system';
 import type { State } from '../core/state';
 import type { RunSpec, WorkerEvent, GradcheckRowMsg, GradcheckResultMsg } from '../protocol/messages';
-import { selectBackend, describeChoice, BackendRequest } from '../core/backend';
+import { selectBackend, describeChoice, adapterField, BackendRequest } from '../core/backend';
+import { describeAdapter } from '../core/webgpu';
 import { loadExperiment } from '../experiments';
 import { RunError } from '../experiments/types';
 import { resolveGradcheck, checkRequest, checkMemory, explainAllocation } from './resolve';
@@ -189,7 +190,7 @@ export async function runGradcheck(spec: RunSpec, emit: (e: WorkerEvent) => void
       T: session.T,
       steps: 2 + Ks.length * ms.filter(takesK).length,
       stepLabel: 'row',
-      backend: { name: choice.name, description: describeChoice(choice), skipped: choice.skipped, nodeVersion: process.version, execPath: process.execPath },
+      backend: { name: choice.name, description: describeChoice(choice), skipped: choice.skipped, nodeVersion: process.version, execPath: process.execPath, ...adapterField(choice) },
       config: resolved.config,
       startedAt: new Date(t0).toISOString(),
       notes,
@@ -204,6 +205,7 @@ export async function runGradcheck(spec: RunSpec, emit: (e: WorkerEvent) => void
       emit({ type: 'run/finished', status: 'cancelled', elapsedMs: Date.now() - t0, summary: {} });
       return undefined;
     }
+    if (choice.adapter) report.adapter = describeAdapter(choice.adapter);
     emit({ type: 'gradcheck/result', report });
     emit({ type: 'run/finished', status: 'completed', elapsedMs: Date.now() - t0, summary: { rho: report.rho, verdict: report.verdict.level } });
     return report;

@@ -8,6 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { StringDecoder } from 'string_decoder';
 import { Envelope, WorkerEvent, RunSummary, parseWorkerEvent, RunStarted, RunSpec, PROTOCOL_VERSION } from '../protocol/messages';
+import type { BackendInfo } from '../protocol/workerEvents';
 
 export interface RunDescription {
   protocol: number;
@@ -23,6 +24,8 @@ export interface RunDescription {
   startedAt: string;
   finishedAt?: string;
   backend?: string;
+  /** On webgpu: the GPU adapter (BackendInfo.adapter). */
+  adapter?: BackendInfo['adapter'];
   config: Record<string, unknown>;
   finalMetrics: Record<string, number>;
   summary?: Record<string, number | string | boolean>;
@@ -237,6 +240,7 @@ function descriptionFrom(e: Envelope<RunStarted>): RunDescription {
     status: 'running',
     startedAt: e.startedAt,
     backend: e.backend.name,
+    ...(e.backend.adapter ? { adapter: e.backend.adapter } : {}),
     config: e.config,
     finalMetrics: {},
     pid: e.pid,

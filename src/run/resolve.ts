@@ -5,7 +5,7 @@ import * as path from 'path';
 import { builtinConfig, loadConfigFile, applyOverride, validateConfigObject, RbpConfig, ConfigError } from '../config/load';
 import { BUILTIN_NAMES } from '../config/builtin';
 import { parseMethodName, takesK, type MethodName } from '../core/gradients/catalog';
-import { isBackendRequest } from '../core/backend';
+import { isBackendRequest, BACKEND_LIST } from '../core/backendNames';
 import type { RunSpec } from '../protocol/messages';
 import { RunError } from '../experiments/types';
 import { experimentInfo } from '../experiments/catalog';
@@ -90,7 +90,7 @@ export function resolveGradcheck(spec: RunSpec, defaultKs: number[]): { Ks: numb
 export function checkRequest(spec: RunSpec): ResolvedRun {
   if (spec.gradcheck) resolveGradcheck(spec, [1]);
   const backend = spec.backend ?? 'auto';
-  if (!isBackendRequest(backend)) throw new RunError('bad-config', `unknown backend '${backend}' (tensorflow-gpu, tensorflow, wasm, cpu or auto)`);
+  if (!isBackendRequest(backend)) throw new RunError('bad-config', `unknown backend '${backend}' (${BACKEND_LIST})`);
   const resolved = resolveRun({ ...spec, gradcheck: undefined });
   // A gradient check always runs BPTT (its reference) besides the methods it compares.
   checkMemory(spec.gradcheck ? { ...resolved, method: 'BPTT' } : resolved, backend);

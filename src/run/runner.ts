@@ -6,7 +6,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { tf } from '../core/tf';
-import { selectBackend, describeChoice, BackendRequest } from '../core/backend';
+import { selectBackend, describeChoice, adapterField, BackendRequest } from '../core/backend';
 import { getMethod, takesK } from '../core/gradients';
 import type { GradientResult } from '../core/gradients/types';
 import { measurePeak } from '../core/memory';
@@ -84,7 +84,7 @@ export async function runExperiment(spec: RunSpec, emit: (e: WorkerEvent) => voi
   if (!experiment) throw new RunError('bad-config', `runner ${String(resolved.config.runner)} is not available in this build`);
   const choice = await selectBackend((spec.backend ?? 'auto') as BackendRequest, { searchPaths: spec.nativeSearchPaths });
   checkMemory(resolved, choice.name);
-  const backend: BackendInfo = { name: choice.name, description: describeChoice(choice), skipped: choice.skipped, nodeVersion: process.version, execPath: process.execPath };
+  const backend: BackendInfo = { name: choice.name, description: describeChoice(choice), skipped: choice.skipped, nodeVersion: process.version, execPath: process.execPath, ...adapterField(choice) };
   let session: ExperimentSession;
   try {
     session = await experiment.create(resolved.config, resolved.method, resolved.K, {

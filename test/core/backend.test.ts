@@ -11,8 +11,10 @@ test('auto falls back to wasm here and says why the native backends were skipped
   const c = await selectBackend('auto');
   assert.equal(c.name, 'wasm');
   assert.equal(tf.getBackend(), 'wasm');
-  assert.deepEqual(c.skipped.map((s) => s.name), ['tensorflow-gpu', 'tensorflow']);
+  assert.deepEqual(c.skipped.map((s) => s.name), ['tensorflow-gpu', 'webgpu', 'tensorflow']);
   assert.match(c.skipped[0].reason, /@tensorflow\/tfjs-node-gpu is not installed/);
+  // No GPU here: Dawn offers no adapter, or only a software one, which auto never picks.
+  assert.match(c.skipped[1].reason, /no WebGPU adapter|only a software adapter .*auto never picks one|webgpu package .* is not installed/);
   assert.match(describeChoice(c), /^wasm \(wasm kernels: [^)]*\) — tensorflow-gpu unavailable: /);
 });
 

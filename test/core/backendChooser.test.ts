@@ -10,6 +10,9 @@ import * as os from 'os';
 import * as path from 'path';
 import { selectBackend, describeChoice } from '../../src/core/backend';
 import { tf } from '../../src/core/tf';
+import { BACKEND_REQUESTS, BACKEND_DESCRIPTIONS } from '../../src/core/backendNames';
+import { vulkanEnvironment, noAdapterReason, isSoftwareAdapter } from '../../src/core/webgpu';
+import { repoRoot } from '../helpers/setup';
 
 /** A stand-in for tfjs-node-gpu: a 'tensorflow' backend that is tfjs's cpu backend with its kernels. */
 const FAKE_INDEX = `
@@ -48,4 +51,29 @@ test('a tfjs-node-gpu found in a native search path is selected by auto', async 
   const y = tf.tidy(() => tf.add(tf.tensor1d([1, 2]), tf.tensor1d([3, 4])).dataSync());
   assert.deepEqual([...y], [4, 6]);
   assert.equal(describeChoice(choice), 'tensorflow-gpu');
+});
+
+test('the extension setting rbpLab.backend offers exactly the one backend list, each with its description', () => {
+  const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8'));
+  const setting = pkg.contributes.configuration.properties['rbpLab.backend'];
+  assert.deepEqual(setting.enum, [...BACKEND_REQUESTS]);
+  assert.deepEqual(setting.enumDescriptions, BACKEND_REQUESTS.map((b) => BACKEND_DESCRIPTIONS[b]));
+});
+
+test('webgpu: a driver file that does not exist is named as the reason; software adapters (SwiftShader, llvmpipe, fallback) are told apart from hardware ones', async () => {
+  // An empty search path and a driver list that names a missing file: Dawn offers no adapter.
+  const saved = process.env.VK_ICD_FILENAMES;
+  process.env.VK_ICD_FILENAMES = '/nonexistent/rbp-icd.json';
+  try {
+    const env = vulkanEnvironment();
+    assert.deepEqual(env.icdVariable?.missing, ['/nonexistent/rbp-icd.json']);
+    assert.match(noAdapterReason(env), /VK_ICD_FILENAMES names driver files that do not exist: \/nonexistent\/rbp-icd\.json/);
+  } finally {
+    if (saved === undefined) delete process.env.VK_ICD_FILENAMES;
+    else process.env.VK_ICD_FILENAMES = saved;
+  }
+  assert.equal(isSoftwareAdapter({ vendor: 'google', architecture: 'swiftshader', device: '', description: 'SwiftShader driver', isFallbackAdapter: false }), true);
+  assert.equal(isSoftwareAdapter({ vendor: 'mesa', architecture: '', device: 'llvmpipe (LLVM 15.0.6, 256 bits)', description: '', isFallbackAdapter: false }), true);
+  assert.equal(isSoftwareAdapter({ vendor: 'nvidia', architecture: 'hopper', device: '', description: 'NVIDIA H200', isFallbackAdapter: false }), false);
+  assert.equal(isSoftwareAdapter({ vendor: 'nvidia', architecture: 'hopper', device: '', description: 'NVIDIA H200', isFallbackAdapter: true }), true);
 });
