@@ -55,6 +55,28 @@ export function renderHeader(m: RunModel, opts: { trusted: boolean; trustReason?
     banner.dataset.kind = 'warning';
     $('banner-text').textContent = opts.trustReason ?? 'This workspace is not trusted: recorded runs can be viewed, new runs cannot start.';
   } else banner.hidden = true;
+  // A training run's checkpoints: pick a step, compare the methods at its weights.
+  const ck = $('checkpoints');
+  ck.hidden = m.isGradcheck || !m.checkpoints.length;
+  const sel = $('ckpt-select') as HTMLSelectElement;
+  const steps = m.checkpoints.map((c) => String(c.step));
+  if (Array.from(sel.options, (o) => o.value).join() !== [...steps].reverse().join()) {
+    const keep = sel.value;
+    sel.replaceChildren(
+      ...[...m.checkpoints].reverse().map((c, i) => {
+        const o = document.createElement('option');
+        o.value = String(c.step);
+        o.textContent = `${c.step}${i === 0 ? ' (newest)' : ''} · ${c.reason}`;
+        return o;
+      }),
+    );
+    sel.value = steps.includes(keep) ? keep : (steps[steps.length - 1] ?? '');
+  }
+  ($('compare-at') as HTMLElement & { disabled: boolean }).disabled = !opts.trusted || !m.checkpoints.length;
+  // A gradient check at a checkpoint says whose weights it used.
+  const from = $('compare-from');
+  from.hidden = !(m.isGradcheck && s?.from);
+  from.textContent = s?.from ? `At the weights of step ${s.from.step} of run ${s.from.runId}` : '';
   const stop = $('stop') as HTMLElement & { disabled: boolean };
   stop.disabled = status !== 'running';
 }

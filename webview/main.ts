@@ -16,6 +16,7 @@ import { MetricsChart } from './charts/metrics';
 import { MemoryChart } from './charts/memory';
 import { OverlayChart } from './charts/overlay';
 import { CompareView } from './charts/compare';
+import { ProbeChart } from './charts/probe';
 import { exportMessage } from './export';
 import { renderHeader } from './header';
 
@@ -37,6 +38,7 @@ const charts = {
   backward: new BackwardChart($<HTMLCanvasElement>('chart-backward'), $('cap-backward'), theme),
   metrics: new MetricsChart($<HTMLCanvasElement>('chart-metrics'), $('cap-metrics'), theme),
   memory: new MemoryChart($<HTMLCanvasElement>('chart-memory'), $('cap-memory'), theme),
+  probe: new ProbeChart($<HTMLCanvasElement>('chart-probe'), $('cap-probe'), theme),
   overlay: new OverlayChart($<HTMLCanvasElement>('chart-overlay'), theme, state.overlay, $('cap-overlay'), (s) => {
     state = { ...state, overlay: { ...s, metric: charts.overlay.metric } };
     vscode.setState(state);
@@ -50,7 +52,7 @@ let runs: RunSummary[] = [];
 // ---- throttled rendering (≤ 10 updates/s) ----
 
 const MIN_FRAME_MS = 100;
-let drawn = { forward: -1, backward: -1, metrics: -1, memory: -1, header: -1, log: -1, compare: -1 };
+let drawn = { forward: -1, backward: -1, metrics: -1, memory: -1, header: -1, log: -1, compare: -1, probe: -1 };
 let lastRender = 0;
 let scheduled = false;
 let renders = 0;
@@ -74,6 +76,7 @@ function render(): void {
   if (v.backward !== drawn.backward) charts.backward.update(model);
   if (v.metrics !== drawn.metrics) charts.metrics.update(model);
   if (v.memory !== drawn.memory) charts.memory.update(model);
+  if (v.probe !== drawn.probe) charts.probe.update(model);
   renderHeader(model, { trusted: trust.trusted, trustReason: trust.reason });
   if (v.log !== drawn.log) {
     const log = $('log');
@@ -116,6 +119,12 @@ select.addEventListener('change', () => {
 
 $('stop').addEventListener('click', () => {
   if (model.runId && model.status === 'running') post({ type: 'stop', runId: model.runId });
+});
+
+// Compare TBPTT vs Neumann-RBP at the chosen checkpoint of the shown run (the host runs rbpLab.compareAtCheckpoint).
+$('compare-at').addEventListener('click', () => {
+  const step = Number($<HTMLSelectElement>('ckpt-select').value);
+  if (model.runId && model.checkpoints.some((c) => c.step === step)) post({ type: 'compareAt', runId: model.runId, step });
 });
 
 const overlayMetric = $<HTMLElement & { value: string }>('overlay-metric');
@@ -218,7 +227,7 @@ window.addEventListener('message', (ev: MessageEvent<unknown>) => {
 new MutationObserver(() => {
   theme = readTheme();
   for (const c of Object.values(charts)) c.setTheme(theme);
-  drawn = { forward: -1, backward: -1, metrics: -1, memory: -1, header: -1, log: -1, compare: -1 };
+  drawn = { forward: -1, backward: -1, metrics: -1, memory: -1, header: -1, log: -1, compare: -1, probe: -1 };
   scheduleRender();
 }).observe(document.body, { attributes: true, attributeFilter: ['class'] });
 

@@ -1,5 +1,5 @@
 /** The dashboard's data for the run it shows, built from protocol events (live or replayed). */
-import type { Envelope, RunStarted, ForwardTrace, BackwardTraceMsg, Diagnostics, RunFinished, RunFailed, MemoryMsg, GradcheckRowMsg, GradcheckResultMsg } from '../src/protocol/messages';
+import type { Envelope, RunStarted, ForwardTrace, BackwardTraceMsg, Diagnostics, RunFinished, RunFailed, MemoryMsg, GradcheckRowMsg, GradcheckResultMsg, ProbeMsg, CheckpointMsg } from '../src/protocol/messages';
 
 /** Forward/backward traces kept for drawing: the latest step in front, earlier ones fading. */
 export const TRACE_HISTORY = 6;
@@ -29,8 +29,12 @@ export class RunModel {
   /** Gradient check (method 'gradcheck'): rows as they stream in, then the whole report. */
   gradcheckRows: GradcheckRowMsg['row'][] = [];
   gradcheck: GradcheckResultMsg['report'] | undefined;
+  /** Gradient probes (the training gradient's error against exact and BPTT), by step. */
+  probes: ProbeMsg[] = [];
+  /** Checkpoints written, by step (Compare TBPTT vs Neumann-RBP at one of them). */
+  checkpoints: CheckpointMsg[] = [];
   /** Bumped on every change, so charts redraw only what moved. */
-  version = { forward: 0, backward: 0, metrics: 0, memory: 0, header: 0, log: 0, compare: 0 };
+  version = { forward: 0, backward: 0, metrics: 0, memory: 0, header: 0, log: 0, compare: 0, probe: 0 };
 
   reset(runId: string | undefined): void {
     this.runId = runId;
@@ -47,6 +51,8 @@ export class RunModel {
     this.warning = undefined;
     this.gradcheckRows = [];
     this.gradcheck = undefined;
+    this.probes = [];
+    this.checkpoints = [];
     for (const k of Object.keys(this.version) as (keyof RunModel['version'])[]) this.version[k]++;
   }
 
@@ -101,6 +107,17 @@ export class RunModel {
       case 'memory':
         if (!this.memory.length || this.memory[this.memory.length - 1].step < e.step) this.memory.push(e);
         this.version.memory++;
+        break;
+      case 'probe':
+        // Steps ascend (a replayed run is thinned, never reordered); a repeat replaces.
+        if (this.probes.length && this.probes[this.probes.length - 1].step >= e.step) {
+          if (this.probes[this.probes.length - 1].step === e.step) this.probes[this.probes.length - 1] = e;
+        } else this.probes.push(e);
+        this.version.probe++;
+        break;
+      case 'checkpoint':
+        this.checkpoints = [...this.checkpoints.filter((c) => c.step !== e.step), e].sort((a, b) => a.step - b.step);
+        this.version.header++;
         break;
       case 'diagnostics':
         this.diagnostics = e;

@@ -3,7 +3,8 @@
  * the extension turns these into decorations and hovers):
  *   at the T field (num_update / num_prop / num_sgd_step): steps to tolerance, final residual, ρ(J);
  *   at truncate_iter: gradient error and cosine vs exact at this K, peak memory vs TBPTT's;
- *   at grad_method: the verdict.
+ *   at grad_method: the verdict, and after a training run with gradient probes the last probe's
+ *   error of the training gradient against exact (and BPTT) and its step.
  */
 import type { RunnerName } from './schema';
 import { EXPERIMENTS } from '../experiments/catalog';
@@ -85,6 +86,20 @@ export function notesFromRun(runner: RunnerName, events: readonly Envelope[]): I
       });
     }
   }
+  const probe = last('probe');
+  if (probe) notes.push(probeNote(probe));
   if (diag) notes.push(verdictNote(diag.verdict));
   return notes;
+}
+
+/** The last gradient probe of a run: how far the gradient it trains with is from exact (and BPTT), at which step. */
+export function probeNote(p: Extract<Envelope, { type: 'probe' }>): InlineNote {
+  const what = `${methodLabel(p.method)}${p.K !== null ? `(${p.K})` : ''}`;
+  const good = p.relErrExact < GOOD_REL_ERR && p.cosExact > GOOD_COS;
+  return {
+    path: 'model.grad_method',
+    level: !Number.isFinite(p.relErrExact) ? 'bad' : good ? 'ok' : p.cosExact > 0.9 ? 'warn' : 'bad',
+    text: `${what} gradient: rel err ${fmt(p.relErrExact)} vs exact${p.relErrBptt !== null ? `, ${fmt(p.relErrBptt)} vs BPTT` : ''} (last run, step ${p.step})`,
+    hover: `**Gradient probe at step ${p.step}** (the last of the run): the ${what} gradient the run trains with has relative error ${fmt(p.relErrExact, 3)} and cosine ${p.cosExact.toFixed(6)} against the exact implicit gradient${p.exactConverged ? '' : ' (whose adjoint solve did not converge)'}${p.relErrBptt !== null && p.cosBptt !== null ? `; against BPTT ${fmt(p.relErrBptt, 3)} / ${p.cosBptt.toFixed(6)}` : ''}. ρ(J) = ${p.rho === null ? 'NaN' : fmt(p.rho, 3)}; the probe took ${Math.round(p.ms)} ms.`,
+  };
 }

@@ -33,8 +33,8 @@ export class RunController implements vscode.Disposable {
     return { extensionUri: this.ctx.extensionUri, store: this.store, output: this.output, stopRun: (id) => this.stop(id), trust: trustState };
   }
 
-  /** Launch `experiment` (a built-in name or a config file path); `opts.method` skips the method/K questions, `opts.gradcheck` runs a gradient check. */
-  async launch(experiment: string, config: RbpConfig | undefined, opts: { method?: string; K?: number; gradcheck?: RunSpec['gradcheck'] } = {}): Promise<WorkerRun | undefined> {
+  /** Launch `experiment` (a built-in name or a config file path; `opts.config`: this resolved config under that name); `opts.method` skips the method/K questions, `opts.gradcheck` runs a gradient check. */
+  async launch(experiment: string, config: RbpConfig | undefined, opts: { method?: string; K?: number; gradcheck?: RunSpec['gradcheck']; config?: RunSpec['config'] } = {}): Promise<WorkerRun | undefined> {
     if (!ensureTrusted()) return undefined;
     const s = settings();
     const picked = opts.method ? { method: opts.method, K: opts.K } : await pickMethod(config, s);
@@ -42,6 +42,8 @@ export class RunController implements vscode.Disposable {
     const ws = workspaceFolder();
     const spec: RunSpec = {
       experiment,
+      // A recorded run's resolved config (Compare at a checkpoint: the model of the run it came from).
+      config: opts.config,
       method: picked.method,
       K: picked.K,
       steps: s.steps > 0 ? s.steps : undefined,

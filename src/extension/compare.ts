@@ -18,6 +18,11 @@
  *   onDidFinishGradcheck(({ report, configPath, runId }) => ... notesFromGradcheck(...));
  *
  * The command takes the same arguments: executeCommand('rbpLab.compareTbpttNeumann', uri?, Ks?).
+ *
+ * At a training run's checkpoint (its weights after N steps, where the methods differ):
+ *   executeCommand('rbpLab.compareAtCheckpoint', { runId, step? })   // no step: the newest checkpoint
+ * or runCompareAt(controller, { runId, step }); the runs tree's context menu and the dashboard's
+ * "Compare at step" button call it. The run is titled "… gradient check at step N of RUN".
  */
 import * as vscode from 'vscode';
 import { askForConfigFile, saveAndLoadConfig } from './configFiles';
@@ -29,6 +34,8 @@ import { BUILTIN_CONFIGS } from '../config/builtin';
 import type { RbpConfig } from '../config/load';
 import type { GradcheckReport } from '../run/gradcheck';
 import { compareHeadline, compareRunOptions, parseKs, COMPARE_DEFAULT_KS } from '../shared/compareSummary';
+import { compareAtRequest } from './runsStore';
+import type { WorkerRun } from './workerHost';
 
 export interface CompareOptions {
   /** A config file (.yaml) to check; takes precedence over `experiment`. */
@@ -112,6 +119,11 @@ export async function runCompare(controller: RunController, opts: CompareOptions
   if (!Ks) return undefined;
   const run = await controller.launch(target.experiment, target.config, compareRunOptions(Ks));
   if (!run) return undefined;
+  return showCompare(controller, run, target);
+}
+
+/** Show a launched comparison, and once it completes: its headline, the finished event, its report. */
+async function showCompare(controller: RunController, run: WorkerRun, target: { experiment: string; configPath?: string }, at?: { runId: string; step: number }): Promise<GradcheckReport | undefined> {
   Dashboard.show(controller.dashboardDeps, { runId: run.runId, preserveFocus: true });
   const o = await run.done;
   if (o.status !== 'completed') return undefined;
@@ -121,14 +133,46 @@ export async function runCompare(controller: RunController, opts: CompareOptions
   const report = result.report as GradcheckReport;
   const h = compareHeadline(result.report);
   const show = h.level === 'bad' ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
-  void show(`RBP Lab: ${h.text}`, 'Open Comparison').then((a) => {
+  void show(`RBP Lab: ${at ? `at step ${at.step} of ${at.runId}: ` : ''}${h.text}`, 'Open Comparison').then((a) => {
     if (a) Dashboard.show(controller.dashboardDeps, { runId: run.runId });
   });
   finished.fire({ runId: run.runId, experiment: target.experiment, configPath: target.configPath, report });
   return report;
 }
 
-/** Register rbpLab.compareTbpttNeumann: (uri?: Uri, Ks?: number[] | string). */
+/**
+ * "Compare TBPTT vs Neumann-RBP at this step": the same comparison at the weights of a training
+ * run's checkpoint (`step` omitted: its newest), titled with the run and step. A run without
+ * checkpoints, or a step without one: an error message naming the run and the steps it has.
+ */
+export async function runCompareAt(controller: RunController, opts: { runId: string; step?: number; Ks?: number[] }): Promise<GradcheckReport | undefined> {
+  const req = compareAtRequest(controller.dashboardDeps.store, opts.runId, opts.step, opts.Ks?.length ? opts.Ks : COMPARE_DEFAULT_KS);
+  if ('error' in req) {
+    void vscode.window.showErrorMessage(`RBP Lab: cannot compare at a checkpoint: ${req.error}`);
+    return undefined;
+  }
+  const run = await controller.launch(req.experiment, req.config as RbpConfig, { method: req.method, K: req.K, gradcheck: req.gradcheck, config: req.config });
+  if (!run) return undefined;
+  return showCompare(controller, run, { experiment: req.experiment }, { runId: req.runId, step: req.step });
+}
+
+/** A run's checkpoint steps as a quick pick (newest first); undefined when dismissed. */
+async function pickCheckpoint(controller: RunController, runId: string): Promise<number | undefined> {
+  let steps: number[];
+  try {
+    steps = controller.dashboardDeps.store.checkpointSteps(runId);
+  } catch {
+    steps = [];
+  }
+  if (steps.length <= 1) return steps[0];
+  const pick = await vscode.window.showQuickPick(
+    [...steps].reverse().map((step, i) => ({ label: `step ${step}`, description: i === 0 ? 'newest' : undefined, step })),
+    { title: `RBP Lab: Compare TBPTT vs Neumann-RBP at which checkpoint of ${runId}?`, placeHolder: 'The gradient check runs at the weights saved at this step' },
+  );
+  return pick?.step;
+}
+
+/** Register rbpLab.compareTbpttNeumann: (uri?: Uri, Ks?: number[] | string), and rbpLab.compareAtCheckpoint: ({ runId, step? } | runId | tree item). */
 export function registerCompare(controller: RunController): vscode.Disposable[] {
   return [
     finished,
@@ -145,6 +189,37 @@ export function registerCompare(controller: RunController): vscode.Disposable[] 
         if (typeof r !== 'string') opts.Ks = r;
       }
       return runCompare(controller, opts);
+    }),
+    // { runId, step? } (the dashboard's button, scripts), a run id, or a runs tree item (asks which checkpoint).
+    vscode.commands.registerCommand('rbpLab.compareAtCheckpoint', async (arg?: unknown) => {
+      let runId: string | undefined;
+      let step: number | undefined;
+      let ask = false;
+      if (typeof arg === 'string') runId = arg;
+      else if (arg && typeof arg === 'object' && 'run' in arg) {
+        runId = (arg as { run: { runId: string } }).run.runId;
+        ask = true;
+      } else if (arg && typeof arg === 'object' && typeof (arg as { runId?: unknown }).runId === 'string') {
+        runId = (arg as { runId: string }).runId;
+        const s = (arg as { step?: unknown }).step;
+        if (typeof s === 'number') step = s;
+      }
+      if (!runId) {
+        const runs = controller.dashboardDeps.store.list().filter((r) => r.method !== 'gradcheck' && controller.dashboardDeps.store.checkpointSteps(r.runId).length);
+        if (!runs.length) {
+          void vscode.window.showInformationMessage('RBP Lab: no run has checkpoints yet (training runs write them in their run folder).');
+          return undefined;
+        }
+        const p = await vscode.window.showQuickPick(runs.map((r) => ({ label: `${r.experiment} · ${r.method}${r.K !== null ? ` K=${r.K}` : ''}`, detail: r.runId, runId: r.runId })), { title: 'RBP Lab: Compare TBPTT vs Neumann-RBP at a checkpoint of which run?' });
+        if (!p) return undefined;
+        runId = p.runId;
+        ask = true;
+      }
+      if (ask) {
+        step = await pickCheckpoint(controller, runId);
+        if (step === undefined && controller.dashboardDeps.store.checkpointSteps(runId).length) return undefined;
+      }
+      return runCompareAt(controller, { runId, step });
     }),
   ];
 }

@@ -168,6 +168,9 @@ export class Dashboard implements vscode.Disposable {
       case 'export':
         void this.exportData(msg);
         break;
+      case 'compareAt':
+        void vscode.commands.executeCommand('rbpLab.compareAtCheckpoint', { runId: msg.runId, step: msg.step });
+        break;
     }
   }
 

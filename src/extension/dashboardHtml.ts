@@ -70,10 +70,12 @@ export function dashboardHtml(o: DashboardHtmlOptions): string {
     <div><dt>ρ(J)</dt><dd id="f-rho">–</dd></div>
     <div class="wide"><dt>backend</dt><dd id="f-backend">–</dd></div>
   </dl>
+  <div id="checkpoints" class="checkpoints" hidden><span class="codicon codicon-save" aria-hidden="true"></span><label for="ckpt-select">Checkpoint at step</label><select id="ckpt-select" aria-label="Checkpoint step"></select><vscode-button id="compare-at" icon="beaker" title="Run the gradient check (TBPTT and Neumann-RBP at every K, against exact and BPTT) at this checkpoint's weights">Compare TBPTT vs Neumann-RBP at this step</vscode-button></div>
   <div id="verdict" class="verdict" data-level="none" role="status"><span class="codicon codicon-info" aria-hidden="true"></span><span id="verdict-text">No diagnostics yet</span></div>
   <div id="banner" class="banner" role="alert" hidden><span class="codicon codicon-error" aria-hidden="true"></span><span id="banner-text"></span></div>
 </header>
 <section id="compare-view" aria-label="Compare TBPTT vs Neumann-RBP">
+  <p id="compare-from" class="compare-from" hidden></p>
   <div id="compare-headline" class="headline" data-level="none" role="status"><span class="codicon codicon-loading" aria-hidden="true"></span><div><div id="compare-headline-text" class="headline-text">Gradient check</div><ul id="compare-details" class="headline-details"></ul></div></div>
   <div class="grid">
   ${compareCard('error', 'Gradient error vs K', 'relative error, solid: vs exact, dashed: vs BPTT (log)')}
@@ -102,6 +104,11 @@ export function dashboardHtml(o: DashboardHtmlOptions): string {
     <h2 id="h-metrics">Loss and metrics <span class="hint">per step</span><span class="spacer"></span>${exportButtons('metrics')}</h2>
     <div class="chart"><canvas id="chart-metrics" role="img" aria-label="Loss and evaluation metrics per step"></canvas></div>
     <p class="caption" id="cap-metrics">–</p>
+  </section>
+  <section class="card run-only" aria-labelledby="h-probe">
+    <h2 id="h-probe">Gradient error over training <span class="hint">vs exact (solid), vs BPTT (dashed), log</span><span class="spacer"></span>${exportButtons('probe')}</h2>
+    <div class="chart"><canvas id="chart-probe" role="img" aria-label="Relative error of the training gradient at each probed step"></canvas></div>
+    <p class="caption" id="cap-probe">no gradient probes in this run (rbpLab.probeEvery / --probe-every)</p>
   </section>
   <section class="card run-only" aria-labelledby="h-memory">
     <h2 id="h-memory">Memory <span class="hint">peak tensor bytes of each step’s gradient</span><span class="spacer"></span>${exportButtons('memory')}</h2>

@@ -49,6 +49,8 @@ export function replaySelection(events: Iterable<Envelope>, opts: ReplayOptions 
     'metrics/eval': { spread: maxPoints },
     memory: { spread: maxPoints },
     diagnostics: { spread: 200 },
+    probe: { spread: maxPoints },
+    checkpoint: { all: true },
     log: { last: opts.maxLogs ?? 100 },
   };
   const bins = new Map<string, { at: number; e: Envelope }[]>();
@@ -72,19 +74,33 @@ export function replaySelection(events: Iterable<Envelope>, opts: ReplayOptions 
   return kept.sort((a, b) => a.at - b.at).map((k) => k.e);
 }
 
-/** Curves of one recorded run for the Compare overlay (train loss and every eval metric). */
+/** The probe fields the Compare overlay offers, as `probe:<field>` (null where not probed). */
+export const PROBE_OVERLAY_FIELDS = ['relErrExact', 'relErrBptt', 'rho'] as const;
+
+/** Curves of one recorded run for the Compare overlay (train loss, every eval metric, and the gradient probes' error and ρ(J)). */
 export function overlaySeries(d: RunDescription, events: Envelope[], maxPoints = 1000): OverlaySeries[] {
   const label = `${d.experiment} ${methodLabel(d.method)}${d.K !== null ? ` K=${d.K}` : ''} (${d.runId.slice(0, 15)})`;
   const byMetric = new Map<string, { step: number; v: number; ms: number }[]>();
+  const add = (key: string, step: number, v: number, ms: number) => {
+    let pts = byMetric.get(key);
+    if (!pts) byMetric.set(key, (pts = []));
+    pts.push({ step, v, ms });
+  };
+  let lastMs = 0;
   for (const e of events) {
+    if (e.type === 'probe') {
+      for (const f of PROBE_OVERLAY_FIELDS) {
+        const v = e[f];
+        if (typeof v === 'number' && Number.isFinite(v)) add(`probe:${f}`, e.step, v, lastMs);
+      }
+      continue;
+    }
     if (e.type !== 'metrics') continue;
+    lastMs = e.elapsedMs;
     for (const [k, v] of Object.entries(e.values)) {
       if (typeof v !== 'number' || !Number.isFinite(v)) continue;
       if (e.kind === 'train' && k !== 'loss') continue;
-      const key = e.kind === 'eval' ? k : 'loss';
-      let pts = byMetric.get(key);
-      if (!pts) byMetric.set(key, (pts = []));
-      pts.push({ step: e.step, v, ms: e.elapsedMs });
+      add(e.kind === 'eval' ? k : 'loss', e.step, v, e.elapsedMs);
     }
   }
   const name = d.label ? `${d.label} (${d.runId.slice(0, 15)})` : label;

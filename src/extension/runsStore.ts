@@ -7,6 +7,8 @@ import * as path from 'path';
 import { listRuns, readRun, readDescription, recordedEvents, summarize, replaceFile, isRunId, RunDescription } from '../run/recorder';
 import type { Envelope, RunSummary, WebviewToHost } from '../protocol/messages';
 import type { WorkerRun } from './workerHost';
+import { listCheckpoints } from '../run/checkpointFiles';
+import { compareRunOptions, COMPARE_DEFAULT_KS } from '../shared/compareSummary';
 
 export type Listener<T> = (e: T) => void;
 
@@ -60,7 +62,7 @@ export class RunsStore {
   }
 
   /**
-   * A webview message with its run ids checked at the boundary: `select`, `openRun` and `stop`
+   * A webview message with its run ids checked at the boundary: `select`, `openRun`, `stop` and `compareAt`
    * must name a run this store knows (else an Error, and the message is dropped: a bad id never
    * becomes the selection); ids in a restored state that are not are left out.
    */
@@ -69,6 +71,7 @@ export class RunsStore {
       case 'select':
       case 'openRun':
       case 'stop':
+      case 'compareAt':
         if (!this.knows(msg.runId)) throw new Error(`${msg.type}: no run ${JSON.stringify(msg.runId.slice(0, 80))}`);
         return msg;
       case 'ready': {
@@ -93,6 +96,11 @@ export class RunsStore {
 
   summaries(): RunSummary[] {
     return this.list().map(summarize);
+  }
+
+  /** The steps a run has checkpoints at (ascending; none: []). */
+  checkpointSteps(runId: string): number[] {
+    return listCheckpoints(this.dirOf(runId)).map((c) => c.step);
   }
 
   read(runId: string): ReturnType<typeof readRun> {
@@ -172,6 +180,37 @@ export class RunsStore {
   }
 }
 
+/** What "Compare TBPTT vs Neumann-RBP at this step" launches: the run's own config at one of its checkpoints. */
+export interface CompareAtRequest {
+  runId: string;
+  step: number;
+  /** The experiment as the training run recorded it (a built-in name, or its config's name). */
+  experiment: string;
+  /** The training run's resolved config (run.json), so the model has the checkpoint's shapes. */
+  config: Record<string, unknown>;
+  method: string;
+  K: number;
+  /** `from`: RUN_DIR@STEP, what `rbp gradcheck --from` takes. */
+  gradcheck: { Ks: number[]; methods: string[]; from: string };
+}
+
+/**
+ * The gradient check at a training run's checkpoint (`step` omitted: its newest), or why there is
+ * none — one line naming the run and what is missing, for an error message.
+ */
+export function compareAtRequest(store: RunsStore, runId: string, step?: number, Ks: readonly number[] = COMPARE_DEFAULT_KS): CompareAtRequest | { error: string } {
+  if (!store.knows(runId)) return { error: `no run ${runId} in ${store.root}` };
+  const { description: d, unreadable } = readDescription(store.dirOf(runId));
+  if (!d) return { error: `run ${runId} cannot be read: ${unreadable ?? 'no run.json'}` };
+  if (d.method === 'gradcheck') return { error: `run ${runId} is a gradient check, not a training run: it has no checkpoints` };
+  const steps = store.checkpointSteps(runId);
+  if (!steps.length) return { error: `run ${runId} has no checkpoints (none in ${store.dirOf(runId)}/checkpoints)` };
+  const at = step ?? steps[steps.length - 1];
+  if (!steps.includes(at)) return { error: `run ${runId} has no checkpoint at step ${at} (it has ${steps.join(', ')})` };
+  const o = compareRunOptions(Ks);
+  return { runId, step: at, experiment: d.experiment, config: d.config, method: o.method, K: o.K, gradcheck: { ...o.gradcheck, from: `${store.dirOf(runId)}@${at}` } };
+}
+
 /** What the runs tree shows for a run (vscode-free, so it is tested without VS Code). */
 export interface RunItemView {
   label: string;
@@ -214,7 +253,7 @@ export function keyMetrics(d: RunDescription): string[] {
   return out;
 }
 
-export function runItemView(d: RunDescription, live = false): RunItemView {
+export function runItemView(d: RunDescription, live = false, hasCheckpoints = false): RunItemView {
   if (d.unreadable !== undefined) {
     // Listed so it hides nothing and can be deleted; nothing in it can be shown or compared.
     return {
@@ -227,7 +266,7 @@ export function runItemView(d: RunDescription, live = false): RunItemView {
     };
   }
   const status = live ? 'running' : d.status;
-  const what = d.method === 'gradcheck' ? `${d.experiment} · gradient check` : `${d.experiment} · ${d.method}${d.K !== null ? ` K=${d.K}` : ''}`;
+  const what = d.method === 'gradcheck' ? `${d.experiment} · gradient check${d.from ? ` at step ${d.from.step} of ${d.from.runId}` : ''}` : `${d.experiment} · ${d.method}${d.K !== null ? ` K=${d.K}` : ''}`;
   const metrics = keyMetrics(d);
   const st = STATUS_ICON[status] ?? STATUS_ICON.failed;
   const tooltip = [
@@ -245,6 +284,7 @@ export function runItemView(d: RunDescription, live = false): RunItemView {
     tooltip: tooltip.join('\n'),
     icon: st.icon,
     iconColour: st.colour,
-    contextValue: `rbpLab.run.${status}${d.method === 'gradcheck' ? '.gradcheck' : ''}`,
+    // `.checkpoints`: the context menu offers Compare TBPTT vs Neumann-RBP at one of them.
+    contextValue: `rbpLab.run.${status}${d.method === 'gradcheck' ? '.gradcheck' : ''}${hasCheckpoints && d.method !== 'gradcheck' ? '.checkpoints' : ''}`,
   };
 }

@@ -3,7 +3,8 @@
  * icon, experiment · method · K, date and final metrics; live runs refresh as they progress.
  * Click: show the run in the dashboard (a gradient check shows its comparison view). Check
  * several (or multi-select) and "Compare Selected Runs" overlays them. Context menu: rename (a
- * label in run.json), delete (asks first, removes the folder).
+ * label in run.json), delete (asks first, removes the folder), and for a run with checkpoints
+ * "Compare TBPTT vs Neumann-RBP at a Checkpoint…" (a quick pick of its steps; compare.ts).
  */
 import * as vscode from 'vscode';
 import { RunsStore, runItemView } from './runsStore';
@@ -17,8 +18,9 @@ export class RunItem extends vscode.TreeItem {
     readonly run: RunDescription,
     live: boolean,
     checked: boolean,
+    hasCheckpoints = false,
   ) {
-    const v = runItemView(run, live);
+    const v = runItemView(run, live, hasCheckpoints);
     super(v.label, vscode.TreeItemCollapsibleState.None);
     this.id = run.runId;
     this.description = v.description;
@@ -42,7 +44,7 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunItem>, vscod
       store.onDidChange(() => this.schedule(100)),
       // Live runs: their final metrics in the description, at most once a second.
       store.onRunEvent(({ event }) => {
-        if (event.type === 'metrics' || event.type === 'gradcheck/row' || event.type === 'diagnostics') this.schedule(1000);
+        if (event.type === 'metrics' || event.type === 'gradcheck/row' || event.type === 'diagnostics' || event.type === 'checkpoint') this.schedule(1000);
       }),
     );
   }
@@ -67,7 +69,15 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunItem>, vscod
     const runs = this.store.list();
     const ids = new Set(runs.map((r) => r.runId));
     for (const id of [...this.checked]) if (!ids.has(id)) this.checked.delete(id);
-    return runs.map((r) => new RunItem(r, this.store.isActive(r.runId), this.checked.has(r.runId)));
+    return runs.map((r) => new RunItem(r, this.store.isActive(r.runId), this.checked.has(r.runId), r.method !== 'gradcheck' && this.hasCheckpoints(r.runId)));
+  }
+
+  private hasCheckpoints(runId: string): boolean {
+    try {
+      return this.store.checkpointSteps(runId).length > 0;
+    } catch {
+      return false;
+    }
   }
 
   dispose(): void {

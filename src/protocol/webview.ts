@@ -75,5 +75,7 @@ export const parseWebviewMessage = messages('webview message', [
   message('select', { runId: str }),
   message('export', { format: oneOf('csv', 'json', 'png'), chart: str, data: str }),
   message('openRun', { runId: str }),
+  /** Compare TBPTT vs Neumann-RBP at the weights of this run's checkpoint at `step` (rbpLab.compareAtCheckpoint). */
+  message('compareAt', { runId: str, step: num }),
 ]);
 export type WebviewToHost = ReturnType<typeof parseWebviewMessage>;

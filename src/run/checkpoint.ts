@@ -30,11 +30,13 @@ import type { RbpConfig } from '../config/load';
 import type { ExperimentSession } from '../experiments/types';
 import { RunError } from '../experiments/types';
 import { captureState, restoreState, StateMismatch, type TrainingState } from '../experiments/state';
+import { CHECKPOINT_DIR, checkpointName, listCheckpoints } from './checkpointFiles';
+
+export { CHECKPOINT_DIR, checkpointName, listCheckpoints };
 
 export const CHECKPOINT_VERSION = 1;
 const MAGIC = Buffer.from('RBPCK\r\n\x1a', 'latin1');
 const PREFIX = 20;
-export const CHECKPOINT_DIR = 'checkpoints';
 const LITTLE_ENDIAN = os.endianness() === 'LE';
 
 export interface CheckpointHeader {
@@ -165,9 +167,6 @@ export function decodeCheckpoint(buf: Buffer, file: string): { header: Checkpoin
   return { header, state: { step: header.step, tensors, optimizer: header.optimizer, extra: header.extra ?? {} } };
 }
 
-export function checkpointName(step: number): string {
-  return `step-${String(step).padStart(6, '0')}.rbpck`;
-}
 
 /** Write the session's state after `step` steps into `<runDir>/checkpoints/` (temp file, then rename). */
 export function writeCheckpoint(runDir: string, meta: CheckpointMeta, session: ExperimentSession, step: number): { file: string; bytes: number } {
@@ -181,20 +180,6 @@ export function writeCheckpoint(runDir: string, meta: CheckpointMeta, session: E
   return { file: rel.split(path.sep).join('/'), bytes: buf.length };
 }
 
-/** The checkpoints of a run folder, by step (ascending). */
-export function listCheckpoints(runDir: string): { step: number; file: string }[] {
-  let names: string[];
-  try {
-    names = fs.readdirSync(path.join(runDir, CHECKPOINT_DIR));
-  } catch {
-    return [];
-  }
-  return names
-    .map((n) => /^step-(\d+)\.rbpck$/.exec(n))
-    .filter((m): m is RegExpExecArray => m !== null)
-    .map((m) => ({ step: Number(m[1]), file: path.join(runDir, CHECKPOINT_DIR, m[0]) }))
-    .sort((a, b) => a.step - b.step);
-}
 
 /**
  * `RUN_DIR`, `RUN_DIR@STEP` or a `.rbpck` file → the checkpoint file and its run folder. No step:

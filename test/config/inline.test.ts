@@ -53,3 +53,21 @@ test('gradient-check hovers state the report’s numbers (each field its own val
   assert.equal(by['model.truncate_iter'].hover, '**Gradient at K = 20** (Neumann-RBP): relative error 6.00e-8 and cosine 0.999000 against the exact implicit gradient; against BPTT 2.00e-7 / 0.998000. Time 11 ms, peak tensor memory 26.0 MB (TBPTT at this K: 50.0 MB, 12 ms).');
   assert.equal(by['model.grad_method'].hover, `**Verdict**: ${report.verdict.message}`);
 });
+
+test('the last gradient probe of a run: its error vs exact and BPTT and its step, at grad_method', () => {
+  const base = { runId: 'r', seq: 0, t: 0 };
+  const probe = (step: number, relErrExact: number, relErrBptt: number | null) => ({ ...base, type: 'probe', step, method: 'TBPTT', K: 5, relErrExact, cosExact: 1 - relErrExact, relErrBptt, cosBptt: relErrBptt === null ? null : 0.99, rho: 0.72, exactResidual: 1e-9, exactConverged: true, ms: 812 }) as Envelope;
+  // Every number distinct: a note quoting the first probe, or BPTT's error as exact's, fails.
+  const events = [probe(0, 3e-7, 4e-7), { ...base, type: 'diagnostics', step: 250, rho: 0.72, verdict: report.verdict } as Envelope, probe(250, 2e-3, 5e-4)];
+  const notes = notesFromRun('HopfieldRunner', events).filter((n) => n.path === 'model.grad_method');
+  assert.equal(notes.length, 2, 'the probe, then the verdict');
+  assert.equal(notes[0].text, 'TBPTT(5) gradient: rel err 2.0e-3 vs exact, 5.0e-4 vs BPTT (last run, step 250)');
+  assert.equal(notes[0].level, 'ok');
+  assert.equal(notes[0].hover, '**Gradient probe at step 250** (the last of the run): the TBPTT(5) gradient the run trains with has relative error 2.00e-3 and cosine 0.998000 against the exact implicit gradient; against BPTT 5.00e-4 / 0.990000. ρ(J) = 0.720; the probe took 812 ms.');
+  assert.equal(notes[1].text, report.verdict.message);
+  // Not probed against BPTT; a gradient far from exact is flagged.
+  const [far] = notesFromRun('HopfieldRunner', [probe(40, 0.4, null)]);
+  assert.equal(far.text, 'TBPTT(5) gradient: rel err 0.40 vs exact (last run, step 40)');
+  assert.equal(far.level, 'bad', 'cosine 0.6 vs exact');
+  assert.equal(notesFromRun('HopfieldRunner', []).length, 0, 'no probe, no note');
+});

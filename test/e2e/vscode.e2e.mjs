@@ -1,7 +1,9 @@
 // End to end in a real VS Code: code-server (VS Code 1.139 workbench) + Debian Chromium driven by
 // playwright-core, offline. Packs the extension (.vsix), installs it, opens a workspace, runs
 // "RBP Lab: Run Hopfield Associative Memory" from the palette with smoke settings, waits for the
-// dashboard to show live forward residuals and a finished run, checks the run folder on disk, stops
+// dashboard to show live forward residuals and a finished run, checks the run folder on disk, its
+// gradient probes on the "Gradient error over training" chart and Compare TBPTT vs Neumann-RBP at its
+// checkpoint (the dashboard's button: the header names run and step), stops
 // a longer run with "RBP Lab: Stop Run" and another with the panel's Stop button, reloads the window
 // and checks the panel comes back. The charts, the config's inline notes and its hovers are checked
 // against the numbers of the run folders the workspace recorded (events.jsonl), and "Open … in the
@@ -167,7 +169,8 @@ async function main() {
   fs.mkdirSync(ws, { recursive: true });
   fs.writeFileSync(path.join(ws, 'README.md'), '# e2e workspace\n');
   const wsSettings = path.join(ws, '.vscode', 'settings.json');
-  const smoke = { 'rbpLab.defaultMethod': 'Neumann_RBP', 'rbpLab.defaultK': 10, 'rbpLab.steps': 3, 'rbpLab.overrides': ['model.num_update=20'], 'rbpLab.openDashboardOnRun': true };
+  // A gradient probe at every step of the smoke runs (three probes: the chart and the config note have several points).
+  const smoke = { 'rbpLab.defaultMethod': 'Neumann_RBP', 'rbpLab.defaultK': 10, 'rbpLab.steps': 3, 'rbpLab.overrides': ['model.num_update=20'], 'rbpLab.openDashboardOnRun': true, 'rbpLab.probeEvery': 1 };
   writeJson(wsSettings, smoke);
   // a quiet workbench: no start page, no chat, no secondary side bar
   const quietUser = { 'workbench.startupEditor': 'none', 'chat.disableAIFeatures': true, 'workbench.secondarySideBar.defaultVisibility': 'hidden' };
@@ -251,13 +254,17 @@ async function main() {
     }
   }
 
-  /** Until the dashboard shows a running run of `total` steps with at least one step done. */
+  /**
+   * Until the dashboard shows a running run of `total` steps with at least one training step done:
+   * its forward trace drawn (the step-0 evaluation alone also shows "1 / total"; a run stopped then
+   * has no trace for the reloaded panel to show).
+   */
   async function waitSteps(total, timeout) {
     const end = Date.now() + timeout;
     for (;;) {
-      const [s, step] = await Promise.all([status().catch(() => null), webview().locator('#f-step').innerText({ timeout: 1000 }).catch(() => '')]);
+      const [s, step, traced] = await Promise.all([status().catch(() => null), webview().locator('#f-step').innerText({ timeout: 1000 }).catch(() => ''), webview().locator('#cap-forward').getAttribute('data-step', { timeout: 1000 }).catch(() => null)]);
       const m = /^(\d+) \/ (\d+)$/.exec(step);
-      if (s === 'running' && m && m[2] === total && Number(m[1]) >= 1) return;
+      if (s === 'running' && m && m[2] === total && Number(m[1]) >= 1 && traced !== null) return;
       if (Date.now() > end) throw new Error(`no running ${total}-step run on the dashboard (status ${s}, step '${step}')`);
       await page.waitForTimeout(200);
     }
@@ -303,8 +310,46 @@ async function main() {
   assertChart(metricsChart?.filter((d) => d.label === 'loss'), [losses], 'loss chart');
   log(`forward and loss charts hold and draw run 1's recorded numbers (${losses.length} steps)`);
 
+  // 5b. Gradient error over training: the probe chart draws run 1's recorded probes (the training
+  // gradient's relative error vs exact and vs BPTT per step, log axis).
+  const probes = lines.filter((e) => e.type === 'probe');
+  assert(probes.length === 3 && probes.every((p) => p.relErrBptt !== null), `a probe at each of the 3 steps, against exact and BPTT (${probes.length})`);
+  assertChart(await chartOf(wv, 'chart-probe'), [probes.map((p) => [p.step, onLog(p.relErrExact)]), probes.map((p) => [p.step, onLog(p.relErrBptt)])], 'probe chart');
+  await wv.locator('#chart-probe').scrollIntoViewIfNeeded();
+  await page.screenshot({ path: path.join(results, 'e2e-probe-chart.png') });
+  log(`the probe chart draws run 1's ${probes.length} recorded probes (last: ${probes.at(-1).relErrExact.toExponential(2)} vs exact)`);
+
+  // 5c. Compare TBPTT vs Neumann-RBP at run 1's newest checkpoint, from the dashboard's button:
+  // a gradient check at those weights, titled with the run and the step, its charts drawn.
+  const ckSteps = lines.filter((e) => e.type === 'checkpoint').map((e) => e.step);
+  const ckStep = ckSteps.at(-1);
+  assert(ckStep !== undefined && fs.existsSync(path.join(r1.dir, 'checkpoints', `step-${String(ckStep).padStart(6, '0')}.rbpck`)), `run 1 wrote checkpoints (${ckSteps.join(', ')})`);
+  assert(Number(await wv.locator('#ckpt-select').inputValue()) === ckStep, 'the newest checkpoint is picked');
+  await wv.locator('#compare-at').click();
+  let ca;
+  for (let i = 0; !(ca = runs().find((r) => r.desc?.method === 'gradcheck' && r.desc.status !== 'running')); i++) {
+    if (i > 600) throw new Error('Compare at the checkpoint did not finish on disk in 120 s');
+    await page.waitForTimeout(200);
+  }
+  assert(ca.desc.status === 'completed', `compare-at run ${ca.id}: ${ca.desc.status} ${ca.desc.reason ?? ''}`);
+  const caReport = eventsOf(ca.dir).find((e) => e.type === 'gradcheck/result')?.report;
+  assert(caReport && caReport.from?.runId === r1.id && caReport.from.step === ckStep, `the check ran at ${r1.id}@${ckStep}: from ${JSON.stringify(caReport?.from)}`);
+  await webview().locator("#compare-headline:not([data-level='none'])").waitFor({ timeout: 30_000 });
+  assert((await webview().locator('body').getAttribute('data-view')) === 'compare', 'the dashboard shows the comparison');
+  const caTitle = await webview().locator('#title').innerText();
+  assert(caTitle.endsWith(`gradient check at step ${ckStep} of ${r1.id}`), `the header names the run and step: '${caTitle}'`);
+  const caFrom = await webview().locator('#compare-from').innerText();
+  assert(caFrom === `At the weights of step ${ckStep} of run ${r1.id}`, `the comparison says whose weights: '${caFrom}'`);
+  await page.waitForTimeout(400);
+  const errChart = await chartOf(webview(), 'chart-cmp-error');
+  const vsExact = errChart?.filter((d) => / vs exact$/.test(d.label) && d.label !== 'BPTT vs exact');
+  assertChart(vsExact, caReport.methods.map((m) => caReport.rows.filter((r) => r.method === m && r.K !== null).sort((a, b) => a.K - b.K).map((r) => [r.K, onLog(r.relErrExact)])), 'compare-at error chart');
+  await page.screenshot({ path: path.join(results, 'e2e-compare-at.png') });
+  log(`Compare at ${r1.id}@${ckStep}: ${ca.id}, "${caTitle}", ρ(J) ${caReport.rho.toFixed(3)}`);
+  const training = () => runs().filter((r) => r.desc?.method !== 'gradcheck');
+
   // 6. A longer run stopped with "RBP Lab: Stop Run".
-  writeJson(wsSettings, { ...smoke, 'rbpLab.steps': 1000, 'rbpLab.overrides': ['model.num_update=50'] });
+  writeJson(wsSettings, { ...smoke, 'rbpLab.steps': 1000, 'rbpLab.overrides': ['model.num_update=50'], 'rbpLab.probeEvery': 0 });
   await page.waitForTimeout(1500); // the configuration watcher picks the change up
   await palette('RBP Lab: Run Hopfield Associative Memory');
   log('run 2 (1000 steps) launched');
@@ -315,7 +360,7 @@ async function main() {
   const stopMs = Date.now() - stopAt;
   log(`run 2 stopped from the palette; the dashboard said cancelled ${stopMs} ms after the command`);
   await page.screenshot({ path: path.join(results, 'e2e-stopped.png') });
-  rs = runs();
+  rs = training();
   const r2 = rs.find((r) => r.id !== r1.id);
   assert(r2?.desc?.status === 'cancelled', `run 2 status ${r2?.desc?.status}`);
   assert(fs.readFileSync(path.join(r2.dir, 'events.jsonl'), 'utf8').includes('"trace/forward"'), 'run 2 kept its events');
@@ -327,8 +372,8 @@ async function main() {
   await webview().locator('#stop').click();
   await waitStatus(['cancelled'], 15_000);
   log(`run 3 stopped with the panel's Stop button in ${Date.now() - stop2} ms`);
-  rs = runs();
-  assert(rs.length === 3 && rs.every((r) => r.desc && r.desc.status !== 'running'), 'three runs, none left running');
+  rs = training();
+  assert(rs.length === 3 && runs().every((r) => r.desc && r.desc.status !== 'running'), 'three training runs, none left running');
 
   await page.waitForTimeout(2000); // the workbench saves its layout (the panel to restore)
   // 8. Reload the window: the serializer brings the dashboard back with the last run.
@@ -538,6 +583,16 @@ async function main() {
   assert(m, `truncate_iter note of the run: ${kNote3}`);
   showsValue(m[1], adj.at(-1), 'truncate_iter note of the run: adjoint residual');
   showsValue(m[2], adj.length, 'truncate_iter note of the run: iterations');
+  // The grad_method line: the run's last gradient probe, its error vs exact and BPTT and its step.
+  const tProbe = trEvents.filter((e) => e.type === 'probe').at(-1);
+  assert(tProbe, `run ${tr.id} recorded probes`);
+  const gNote = await waitAfter('grad_method: BPTT', /gradient: rel err .* \(last run, step \d+\)/, 10_000);
+  m = new RegExp(`Neumann-RBP\\(10\\) gradient: rel err ${NUM} vs exact, ${NUM} vs BPTT \\(last run, step (\\d+)\\)`).exec(gNote);
+  assert(m, `grad_method note of the run: ${gNote}`);
+  showsValue(m[1], tProbe.relErrExact, 'grad_method note: error vs exact');
+  showsValue(m[2], tProbe.relErrBptt, 'grad_method note: error vs BPTT');
+  showsValue(m[3], tProbe.step, 'grad_method note: step');
+  log(`grad_method: "${gNote}"`);
   await page.screenshot({ path: path.join(results, 'e2e-config-run.png') });
 
   // The notes survive an editor switch.

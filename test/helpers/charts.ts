@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import type { Frame, Page } from 'playwright-core';
-import type { Envelope, ForwardTrace, BackwardTraceMsg, MemoryMsg, Metrics, GradcheckResultMsg } from '../../src/protocol/messages';
+import type { Envelope, ForwardTrace, BackwardTraceMsg, MemoryMsg, Metrics, GradcheckResultMsg, ProbeMsg } from '../../src/protocol/messages';
 
 export type Pt = [number, number | null];
 
@@ -107,13 +107,15 @@ const onLog = (v: number | null): number | null => (v === null || !Number.isFini
 /** The dashboard keeps the traces of the latest six steps. */
 const TRACES = 6;
 
-/** What the run view's four charts should draw for the events a panel was sent. */
-export function expectedRunCharts(events: Envelope[]): Record<'forward' | 'backward' | 'metrics' | 'memory', Want[]> {
+/** What the run view's five charts should draw for the events a panel was sent. */
+export function expectedRunCharts(events: Envelope[]): Record<'forward' | 'backward' | 'metrics' | 'memory' | 'probe', Want[]> {
   const of = <T extends Envelope['type']>(t: T) => events.filter((e) => e.type === t) as Extract<Envelope, { type: T }>[];
   const fwd = (of('trace/forward') as unknown as ForwardTrace[]).slice(-TRACES);
   const bwd = (of('trace/backward') as unknown as BackwardTraceMsg[]).slice(-TRACES);
   const metrics = of('metrics') as unknown as Metrics[];
   const memory = of('memory') as unknown as MemoryMsg[];
+  const probes = of('probe') as unknown as ProbeMsg[];
+  const probed = probes.length ? `${probes[0].method.replace('_RBP', '-RBP')}${probes[0].K !== null ? `(${probes[0].K})` : ''}` : '';
   const stepLabel = (events.find((e) => e.type === 'run/started') as { stepLabel?: string } | undefined)?.stepLabel ?? 'step';
   const series = (kind: 'train' | 'eval', key: string): Pt[] => metrics.filter((m) => m.kind === kind && Number.isFinite(m.values[key])).map((m) => [m.step, m.values[key]]);
   // Datasets in the order their first point arrived: the loss, and each evaluation metric.
@@ -134,6 +136,11 @@ export function expectedRunCharts(events: Envelope[]): Record<'forward' | 'backw
     memory: [
       { label: 'gradient peak (above live)', points: memory.map((m) => [m.step, m.peakBytes / MiB] as Pt) },
       { label: 'live tensors', points: memory.map((m) => [m.step, m.liveBytes / MiB] as Pt) },
+    ],
+    // Gradient error over training: the probes' error vs exact, and vs BPTT where probed.
+    probe: [
+      ...(probes.length ? [{ label: `${probed} vs exact`, points: probes.map((p) => [p.step, onLog(p.relErrExact)] as Pt) }] : []),
+      ...(probes.some((p) => p.relErrBptt !== null) ? [{ label: `${probed} vs BPTT`, points: probes.map((p) => [p.step, onLog(p.relErrBptt)] as Pt) }] : []),
     ],
   };
 }

@@ -16,7 +16,8 @@ import { dashboardHtml, makeNonce } from '../../src/extension/dashboardHtml';
 import { replaySelection } from '../../src/extension/replay';
 import { startWorkerRun, chooseNode } from '../../src/extension/workerHost';
 import { readRun } from '../../src/run/recorder';
-import type { Envelope, HostToWebview, WebviewToHost, GradcheckResultMsg } from '../../src/protocol/messages';
+import type { Envelope, HostToWebview, WebviewToHost, GradcheckResultMsg, ProbeMsg, CheckpointMsg } from '../../src/protocol/messages';
+import { fmtNum } from '../../webview/charts/common';
 import { execFileSync } from 'child_process';
 import { csvToSeries, smoothEma } from '../../src/shared/series';
 import { compareHeadline, sci, mib } from '../../src/shared/compareSummary';
@@ -82,10 +83,10 @@ async function serve(): Promise<{ origin: string; close(): Promise<void> }> {
   return { origin: `http://127.0.0.1:${port}`, close: () => new Promise((r) => server.close(() => r())) };
 }
 
-/** Record a real short run to replay: Neumann-RBP on Hopfield, a few steps. */
+/** Record a real short run to replay: Neumann-RBP on Hopfield, a few steps, a gradient probe every 4 and checkpoints (as the extension runs it). */
 async function recordRun(): Promise<Envelope[]> {
   const runsRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'rbp-webview-'));
-  const run = startWorkerRun({ experiment: 'hopfield', method: 'Neumann_RBP', K: 20, steps: 12, overrides: ['model.num_update=30', 'train.valid_epoch=4'] }, { workerScript: path.join(root, 'dist', 'worker.js'), runsRoot, node: chooseNode(undefined) });
+  const run = startWorkerRun({ experiment: 'hopfield', method: 'Neumann_RBP', K: 20, steps: 12, probeEvery: 4, overrides: ['model.num_update=30', 'train.valid_epoch=4', 'train.snapshot_epoch=1'] }, { workerScript: path.join(root, 'dist', 'worker.js'), runsRoot, node: chooseNode(undefined) });
   const o = await run.done;
   assert.equal(o.status, 'completed', o.reason);
   return readRun(o.dir).events;
@@ -164,6 +165,9 @@ test('the dashboard webview draws a recorded run in headless Chromium', { skip, 
       assert.equal(want.forward.length, 5, 'the replay sends the last five forward traces');
       assert.equal(want.metrics.find((d) => d.label === 'loss')?.points.length, 12, 'the loss of every step');
       assert.ok(want.metrics.some((d) => d.axis === 'y2' && d.points.length > 0), 'the recorded run has evaluations');
+      // Gradient error over training: every recorded probe (steps 0, 4, 8), vs exact and vs BPTT.
+      // (Mutants caught: relErrBptt drawn as the exact curve; probes dropped by the replay.)
+      assert.deepEqual(want.probe.map((d) => d.points.map(([x]) => x)), [[0, 4, 8], [0, 4, 8]], 'three probes, each against exact and BPTT');
       for (const [id, w] of Object.entries(want)) assertDrawn(await readChart(page, `chart-${id}`), w, `${theme}: ${id} chart`);
       await page.screenshot({ path: path.join(results, `webview-${theme}.png`), fullPage: true });
     }
@@ -182,6 +186,31 @@ test('the dashboard webview draws a recorded run in headless Chromium', { skip, 
     assert.match(await text('cap-metrics'), /loss .*12 points/);
     assert.equal(await page.locator('#stop').getAttribute('disabled'), '');
     assert.deepEqual(await page.evaluate(() => (window as unknown as { __state: unknown }).__state), { runId });
+
+    // The probe chart: ρ(J) of the hovered probe in the tooltip; its CSV export is the recorded probes.
+    const probes = selection.filter((e) => e.type === 'probe') as Envelope<ProbeMsg>[];
+    const tip = await page.evaluate((step) => {
+      const C = (window as unknown as { Chart: { getChart(c: unknown): { options: { plugins: { tooltip: { callbacks: { afterBody(items: unknown[]): string } } } } } } }).Chart;
+      return C.getChart(document.getElementById('chart-probe')).options.plugins.tooltip.callbacks.afterBody([{ parsed: { x: step, y: 0 } }]);
+    }, probes[1].step);
+    assert.equal(tip, `ρ(J) ${fmtNum(probes[1].rho)}`);
+    assert.match(await text('cap-probe'), new RegExp(`^step 8: error ${fmtNum(probes[2].relErrExact).replace(/[.+]/g, '\\$&')} vs exact`));
+    await page.locator('[data-export="csv"][data-chart="probe"]').click();
+    const probeCsv = csvToSeries(((await posted()).filter((m) => m.type === 'export').at(-1) as Extract<WebviewToHost, { type: 'export' }>).data);
+    assert.deepEqual(probeCsv.series.map((x) => x.points), [probes.map((p) => ({ x: p.step, y: p.relErrExact })), probes.map((p) => ({ x: p.step, y: p.relErrBptt }))]);
+    await page.locator('#chart-probe').screenshot({ path: path.join(results, 'webview-probe.png') });
+
+    // Compare at a checkpoint: the run's checkpoints in the picker (newest first); the button asks
+    // the host for the chosen step. (Mutant caught: the button posting the newest step whatever is picked.)
+    const ckSteps = (selection.filter((e) => e.type === 'checkpoint') as Envelope<CheckpointMsg>[]).map((c) => c.step);
+    assert.ok(ckSteps.length >= 2, `the run wrote checkpoints (${ckSteps.join(', ')})`);
+    assert.equal(await page.locator('#checkpoints').isVisible(), true);
+    assert.deepEqual(await page.locator('#ckpt-select option').evaluateAll((os) => os.map((o) => Number((o as HTMLOptionElement).value))), [...ckSteps].reverse());
+    await page.locator('#compare-at').click();
+    assert.deepEqual((await posted()).filter((m) => m.type === 'compareAt').at(-1), { type: 'compareAt', runId, step: ckSteps[ckSteps.length - 1] });
+    await page.locator('#ckpt-select').selectOption(String(ckSteps[0]));
+    await page.locator('#compare-at').click();
+    assert.deepEqual((await posted()).filter((m) => m.type === 'compareAt').at(-1), { type: 'compareAt', runId, step: ckSteps[0] });
 
     // Live: a running run enables Stop, which asks the host to stop that run.
     const live = 'live-run';
@@ -256,17 +285,24 @@ test('the dashboard webview draws a recorded run in headless Chromium', { skip, 
   });
 });
 
-/** A real gradient check recorded by the CLI (the same run/started, gradcheck/row, gradcheck/result events the worker sends). */
-function recordGradcheck(): Envelope[] {
+/**
+ * A real gradient check recorded by the CLI (the same run/started, gradcheck/row, gradcheck/result
+ * events the worker sends), at the last checkpoint of a short training run (`--from`, what
+ * Compare at a checkpoint runs).
+ */
+function recordGradcheck(): { events: Envelope[]; trainRunId: string; step: number } {
   const runsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rbp-webview-gc-'));
-  execFileSync(process.execPath, [path.join(root, 'dist', 'cli.js'), 'gradcheck', 'hopfield', '--truncate', '5,10,20,40', '--method', 'TBPTT,Neumann_RBP', '--json', '--set', 'model.num_update=30', '--runs-dir', runsDir], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const trainDir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rbp-webview-train-')), 'train-run');
+  execFileSync(process.execPath, [path.join(root, 'dist', 'cli.js'), 'run', 'hopfield', '--method', 'BPTT', '--steps', '3', '--set', 'model.num_update=30', '--out', trainDir], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const trainRunId = (JSON.parse(fs.readFileSync(path.join(trainDir, 'run.json'), 'utf8')) as { runId: string }).runId;
+  execFileSync(process.execPath, [path.join(root, 'dist', 'cli.js'), 'gradcheck', 'hopfield', '--truncate', '5,10,20,40', '--method', 'TBPTT,Neumann_RBP', '--json', '--set', 'model.num_update=30', '--from', trainDir, '--runs-dir', runsDir], { encoding: 'utf8', maxBuffer: 64 << 20 });
   const [dir] = fs.readdirSync(runsDir);
-  return readRun(path.join(runsDir, dir)).events;
+  return { events: readRun(path.join(runsDir, dir)).events, trainRunId, step: 3 };
 }
 
 
 test('Compare TBPTT vs Neumann-RBP: the comparison view of a recorded gradient check, streaming, verdicts, overlay controls and export', { skip, timeout: 240_000 }, async () => {
-  const events = recordGradcheck();
+  const { events, trainRunId, step } = recordGradcheck();
   const selection = replaySelection(events);
   const result = events.find((e) => e.type === 'gradcheck/result') as Envelope<GradcheckResultMsg>;
   assert.ok(result, 'the recorded gradient check has its report');
@@ -301,6 +337,11 @@ test('Compare TBPTT vs Neumann-RBP: the comparison view of a recorded gradient c
       for (const id of ['chart-forward', 'chart-metrics']) assert.equal(await page.locator(`#${id}`).isVisible(), false, `${id} is hidden in the comparison view`);
       await page.screenshot({ path: path.join(results, `compare-${theme}.png`), fullPage: true });
     }
+    // At a checkpoint: the title and the line above the headline name the run and the step.
+    assert.deepEqual(report.from, { runId: trainRunId, step });
+    assert.equal(await page.locator('#compare-from').isVisible(), true);
+    assert.equal(await text('compare-from'), `At the weights of step ${step} of run ${trainRunId}`);
+    assert.match(await text('title'), new RegExp(`gradient check at step ${step} of ${trainRunId}$`));
     // The headline: the report's numbers, the ✓.
     const headline = await text('compare-headline-text');
     assert.equal(headline, expected.text);
