@@ -110,7 +110,7 @@ async function createSession(spec: GradChildSpec): Promise<ExperimentSession> {
   if (!experiment) throw new Error(`runner ${String(config.runner)} is not registered`);
   if (spec.variant) (config.model as Record<string, unknown>).last_step = spec.variant;
   const method = (spec.method === 'forward' ? 'BPTT' : getMethod(spec.method).name) as MethodName;
-  const session = experiment.create(config, method, spec.K ?? 1, {
+  const session = await experiment.create(config, method, spec.K ?? 1, {
     dataDir: spec.dataDir,
     log: (text) => process.stderr.write(`    [${spec.workload}] ${text}\n`),
   });

@@ -15,6 +15,7 @@ import { fmt } from '../core/format';
 import type { WorkerEvent, RunSpec, Envelope } from '../protocol/messages';
 import { parseMethodName, methodNames } from '../core/gradients/catalog';
 import { BUILTIN_NAMES } from '../config/builtin';
+import { writeModelTemplate, TemplateError } from '../config/modelTemplate';
 
 const usage = () => `usage:
   rbp run <${BUILTIN_NAMES.join('|')}|config.yaml> [--method M] [--truncate K] [--steps N] [--seed S]
@@ -26,6 +27,7 @@ const usage = () => `usage:
   rbp gradcheck <experiment|config.yaml> [--truncate K1,K2,...] [--method M,...] [--backend B] [--data DIR] [--set ...] [--out DIR | --runs-dir ROOT] [--json]
           [--from RUN_DIR[@STEP]]   (at the weights of that run's checkpoint instead of the initial ones)
   rbp doctor [--json]   the packages, Vulkan drivers and WebGPU adapters found, and the backend auto picks and why
+  rbp init-model DIR     (write a model of your own to start from: a module, its config, the types)
 methods: ${methodNames().join(', ')}`;
 
 export class UsageError extends Error {}
@@ -57,14 +59,14 @@ export function parseArgs(argv: string[]): Args {
     else positional.push(a);
   }
   if (flags.help) return { command: 'help', target: '', flags };
-  if (positional.length < 1) throw new UsageError('missing command (run, gradcheck or doctor)');
+  if (positional.length < 1) throw new UsageError('missing command (run, gradcheck, init-model or doctor)');
   const [command, target] = positional;
   if (command === 'doctor') {
     if (positional.length > 1) throw new UsageError(`unexpected argument '${positional[1]}'`);
     return { command, target: '', flags };
   }
-  if (command !== 'run' && command !== 'gradcheck') throw new UsageError(`unknown command '${command}'`);
-  if (!target) throw new UsageError(`'${command}' needs an experiment (${BUILTIN_NAMES.join(', ')}) or a config file`);
+  if (command !== 'run' && command !== 'gradcheck' && command !== 'init-model') throw new UsageError(`unknown command '${command}'`);
+  if (!target) throw new UsageError(command === 'init-model' ? `'init-model' needs a folder to write the model into` : `'${command}' needs an experiment (${BUILTIN_NAMES.join(', ')}) or a config file`);
   if (positional.length > 2) throw new UsageError(`unexpected argument '${positional[2]}'`);
   return { command, target, flags };
 }
@@ -359,6 +361,21 @@ async function cmdGradcheck(a: Args, io: Io): Promise<number> {
   return code;
 }
 
+function cmdInitModel(a: Args, io: Io): number {
+  const extra = Object.keys(a.flags);
+  if (extra.length) throw new UsageError(`init-model takes no options; got --${extra[0]}`);
+  try {
+    // dist/cli.js: the package root (templates/, types/) is one folder up.
+    const { config, files } = writeModelTemplate(a.target, path.resolve(__dirname, '..'));
+    for (const f of files) io.err(`wrote ${f}`);
+    io.out(`run it: rbp run ${path.relative(process.cwd(), config) || config}`);
+    return 0;
+  } catch (err) {
+    if (err instanceof TemplateError) throw new UsageError(err.message);
+    throw err;
+  }
+}
+
 export async function main(argv: string[], io: Io): Promise<number> {
   let a: Args;
   try {
@@ -372,6 +389,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
       io.out(a.flags.json ? JSON.stringify(r, null, 1) : formatDoctor(r));
       return 0;
     }
+    if (a.command === 'init-model') return cmdInitModel(a, io);
     return a.command === 'run' ? await cmdRun(a, io) : await cmdGradcheck(a, io);
   } catch (err) {
     if (err instanceof UsageError) {

@@ -3,6 +3,7 @@
  * files in `configs/` (a test keeps the two identical) so users can open and edit them.
  */
 import type { RbpConfig } from './load';
+import type { RunnerName } from './schema';
 
 const citationTrain = {
   optimizer: 'SGD',
@@ -98,6 +99,22 @@ const hypergrad = {
   train: { meta_optimizer: 'Adam', meta_lr: 0.05, max_meta_iter: 100, snapshot_epoch: 1000, is_resume: false, resume_model: 'None' },
 } satisfies RbpConfig;
 
+/**
+ * What a ModuleRunner config leaves out (there is no built-in model of that runner: the model is
+ * the user's module, `model.module`, which has no default).
+ */
+const moduleBase = {
+  exp_name: 'my_model',
+  runner: 'ModuleRunner',
+  seed: 1234,
+  dataset: { name: 'data' },
+  model: { name: 'model', num_update: 50, grad_method: 'Neumann_RBP', truncate_iter: 20 },
+  train: { optimizer: 'Adam', lr: 1.0e-3, lr_decay: 0.1, lr_decay_steps: [10000], wd: 0.0, momentum: 0.9, max_epoch: 100, batch_size: 1, display_iter: 10, valid_epoch: 10, shuffle: true },
+} satisfies RbpConfig;
+
+/** The defaults of a runner that has no built-in config of its own. */
+export const RUNNER_BASES: Partial<Record<RunnerName, RbpConfig>> = { ModuleRunner: moduleBase };
+
 export const BUILTIN_CONFIGS: Record<string, RbpConfig> = {
   hopfield,
   cora: citation('Cora', 'cora', 64, 7),
@@ -111,6 +128,7 @@ export interface RunnerDefaults {
   HopfieldRunner: typeof hopfield;
   CitationRunner: ReturnType<typeof citation>;
   HypergradRunner: typeof hypergrad;
+  ModuleRunner: typeof moduleBase;
 }
 
 export const BUILTIN_NAMES = Object.keys(BUILTIN_CONFIGS);

@@ -31,6 +31,9 @@ function fieldSchema(f: FieldSpec): Record<string, unknown> {
       s.type = 'array';
       s.items = { type: 'integer', ...bounds(f) };
       return s;
+    case 'map':
+      s.type = 'object';
+      break;
     case 'any':
       break;
   }

@@ -5,7 +5,7 @@
 import * as fs from 'fs';
 import { parseDocument, visit, LineCounter, isMap, isScalar, Pair, YAMLMap, Node as YNode } from 'yaml';
 import { SCHEMA, RUNNERS, RunnerName, RunnerSpec, FieldSpec, FieldValue, SectionSpec, SchemaTable } from './schema';
-import { BUILTIN_CONFIGS, type RunnerDefaults } from './builtin';
+import { BUILTIN_CONFIGS, RUNNER_BASES, type RunnerDefaults } from './builtin';
 import { defaultsName } from '../experiments/catalog';
 
 export interface RbpConfig {
@@ -106,6 +106,8 @@ export function checkValue(spec: FieldSpec, v: unknown): string | undefined {
       }
       return undefined;
     }
+    case 'map':
+      return v !== null && typeof v === 'object' && !Array.isArray(v) ? undefined : `must be a mapping (key: value lines), got ${JSON.stringify(v)}`;
     default:
       // A spec that is not a FieldSpec (never from the schema's own keys) validates nothing.
       return `has no type in the schema`;
@@ -206,7 +208,7 @@ export function parseConfigText(text: string): ParsedConfig {
 }
 
 function withDefaults(raw: Record<string, unknown>, runner: RunnerName): RbpConfig {
-  const base = structuredClone(BUILTIN_CONFIGS[defaultsName(runner, raw)]);
+  const base = structuredClone(RUNNER_BASES[runner] ?? BUILTIN_CONFIGS[defaultsName(runner, raw)]);
   const out: Record<string, unknown> = { ...base, ...raw };
   for (const s of ['dataset', 'model', 'train'] as const) out[s] = { ...(base[s] as object), ...((raw[s] as object) ?? {}) };
   return out as RbpConfig;

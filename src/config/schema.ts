@@ -6,7 +6,7 @@
 import { methodNames } from '../core/gradients/catalog';
 import { SOLVER_NAMES } from '../core/solvers/catalog';
 
-export type FieldType = 'string' | 'int' | 'number' | 'bool' | 'int[]' | 'any';
+export type FieldType = 'string' | 'int' | 'number' | 'bool' | 'int[]' | 'map' | 'any';
 
 export interface FieldSpec {
   type: FieldType;
@@ -32,7 +32,7 @@ export interface RunnerSpec {
   test?: SectionSpec;
 }
 
-export const RUNNERS = ['HopfieldRunner', 'CitationRunner', 'HypergradRunner'] as const;
+export const RUNNERS = ['HopfieldRunner', 'CitationRunner', 'HypergradRunner', 'ModuleRunner'] as const;
 export type RunnerName = (typeof RUNNERS)[number];
 
 export function isRunnerName(s: unknown): s is RunnerName {
@@ -50,7 +50,9 @@ export type FieldValue<F> = F extends { readonly enum: readonly (infer E)[] }
         ? boolean
         : F extends { type: 'int[]' }
           ? number[]
-          : unknown;
+          : F extends { type: 'map' }
+            ? Record<string, unknown>
+            : unknown;
 
 const ignoredDevice = 'runs on the backend RBP Lab selects (see --backend / rbpLab.backend)';
 const top = {
@@ -173,6 +175,24 @@ export const SCHEMA = {
       resume_model: trainCommon.resume_model,
       grad_probe_every: trainCommon.grad_probe_every,
     },
+  },
+  ModuleRunner: {
+    top,
+    dataset: {
+      name: { type: 'string', description: 'dataset name (for titles and messages)' },
+      path: { type: 'string', description: 'data folder handed to the model module (relative to the config file)' },
+      params: { type: 'map', description: 'your own dataset settings, passed to the model module as dataset.params', ours: true },
+    },
+    model: {
+      name: { type: 'string', description: 'model name (for titles and messages)' },
+      module: { type: 'string', description: 'the model module: a .mjs/.js file (relative to the config file) whose default export makes the model', ours: true },
+      num_update: { type: 'int', description: 'T: forward updates', min: 1, max: 100000 },
+      grad_method: gradMethod,
+      truncate_iter: truncate,
+      params: { type: 'map', description: 'your own model settings, passed to the model module as model.params', ours: true },
+      ...solverFields,
+    },
+    train: trainCommon,
   },
 } as const satisfies Record<RunnerName, RunnerSpec>;
 

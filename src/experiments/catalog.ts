@@ -143,11 +143,24 @@ const hypergrad: ExperimentInfo<'HypergradRunner'> = {
   },
 };
 
+const moduleRunner: ExperimentInfo<'ModuleRunner'> = {
+  runner: 'ModuleRunner',
+  // No built-in config: the model is the workspace's own module (`model.module`).
+  names: [],
+  title: (config) => `${String(section(config, 'model').name ?? 'model')} (${String(section(config, 'model').module ?? 'model module')})`,
+  stepLabel: 'step',
+  stepsField: 'max_steps',
+  tField: 'num_update',
+  // The model is the user's: its sizes are unknown until its module runs (an allocation failure is still reported as out-of-memory).
+  estimateBytes: () => ({ bytes: 0, what: 'your model (its sizes are not known before its module runs)' }),
+};
+
 /** Every experiment, by runner (tsc fails when a runner of the schema has none). */
 export const EXPERIMENTS: { readonly [R in RunnerName]: ExperimentInfo<R> } = {
   HopfieldRunner: hopfield,
   CitationRunner: citation,
   HypergradRunner: hypergrad,
+  ModuleRunner: moduleRunner,
 };
 
 /** Any experiment's entry. */

@@ -7,6 +7,7 @@ const LOAD: { readonly [R in RunnerName]: () => Promise<Experiment<R>> } = {
   HopfieldRunner: () => import('./hopfield/experiment').then((m) => m.hopfieldExperiment),
   CitationRunner: () => import('./citation-gnn/experiment').then((m) => m.citationExperiment),
   HypergradRunner: () => import('./hypergrad/experiment').then((m) => m.hypergradExperiment),
+  ModuleRunner: () => import('./module/experiment').then((m) => m.moduleExperiment),
 };
 
 /** The experiment of a runner name, or undefined for a name no entry has. */

@@ -53,8 +53,11 @@ export interface ExperimentSession {
   dispose(): void;
 }
 
+/** What `create` returns: a session, or its promise for ModuleRunner (which imports the user's module first). */
+export type SessionOf<R extends RunnerName> = R extends 'ModuleRunner' ? Promise<ExperimentSession> : ExperimentSession;
+
 export interface Experiment<R extends RunnerName> extends ExperimentInfo<R> {
-  create(config: RbpConfig, method: MethodName, K: number, ctx: ExperimentContext): ExperimentSession;
+  create(config: RbpConfig, method: MethodName, K: number, ctx: ExperimentContext): SessionOf<R>;
 }
 
 export type AnyExperiment = { [R in RunnerName]: Experiment<R> }[RunnerName];

@@ -10,6 +10,7 @@ import { Dashboard, registerDashboardSerializer } from './dashboard';
 import { registerRunsTree } from './runsTree';
 import { registerCompare } from './compare';
 import { registerConfigEditor } from './configEditor';
+import { registerModelTemplate } from './modelTemplate';
 
 export interface RbpLabApi {
   store: RunsStore;
@@ -28,6 +29,7 @@ export function activate(ctx: vscode.ExtensionContext): RbpLabApi {
     ...registerCommands(controller, store),
     ...registerRunsTree(store, () => controller.dashboardDeps),
     ...registerCompare(controller),
+    ...registerModelTemplate(ctx),
     vscode.workspace.onDidGrantWorkspaceTrust(() => Dashboard.instance?.sendTrust()),
   );
   ctx.subscriptions.push(...registerConfigEditor(ctx, { store, controller }));

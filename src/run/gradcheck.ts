@@ -166,7 +166,7 @@ export async function runGradcheck(spec: RunSpec, emit: (e: WorkerEvent) => void
   checkMemory({ ...resolved, method: 'BPTT' }, choice.name);
   let session: ExperimentSession;
   try {
-    session = exp.create(resolved.config, resolved.method, resolved.K, { dataDir: spec.dataDir, configDir: resolved.configDir, log: (text) => emit({ type: 'log', level: 'info', text }), cancelled: control.cancelled });
+    session = await exp.create(resolved.config, resolved.method, resolved.K, { dataDir: spec.dataDir, configDir: resolved.configDir, log: (text) => emit({ type: 'log', level: 'info', text }), cancelled: control.cancelled });
   } catch (err) {
     throw explainAllocation(err, resolved);
   }

@@ -87,7 +87,7 @@ export async function runExperiment(spec: RunSpec, emit: (e: WorkerEvent) => voi
   const backend: BackendInfo = { name: choice.name, description: describeChoice(choice), skipped: choice.skipped, nodeVersion: process.version, execPath: process.execPath, ...adapterField(choice) };
   let session: ExperimentSession;
   try {
-    session = experiment.create(resolved.config, resolved.method, resolved.K, {
+    session = await experiment.create(resolved.config, resolved.method, resolved.K, {
       dataDir: spec.dataDir,
       configDir: resolved.configDir,
       log: (text) => emit({ type: 'log', level: 'info', text }),

@@ -111,8 +111,8 @@ test('--set and rbpLab.overrides may only name schema fields: prototype names ar
   assert.equal(Object.keys, keys);
   assert.equal(({} as Record<string, unknown>).x, undefined);
   // A runner named like a prototype member is no runner (configs sent by the extension).
-  assert.deepEqual(validateConfigObject({ ...c, runner: 'constructor' }), ['runner must be one of HopfieldRunner, CitationRunner, HypergradRunner']);
-  assert.deepEqual(validateConfigObject({ ...c, runner: '__proto__' }), ['runner must be one of HopfieldRunner, CitationRunner, HypergradRunner']);
+  assert.deepEqual(validateConfigObject({ ...c, runner: 'constructor' }), ['runner must be one of HopfieldRunner, CitationRunner, HypergradRunner, ModuleRunner']);
+  assert.deepEqual(validateConfigObject({ ...c, runner: '__proto__' }), ['runner must be one of HopfieldRunner, CitationRunner, HypergradRunner, ModuleRunner']);
   assert.deepEqual(validateConfigObject({ ...c, model: 'x' as unknown as Record<string, unknown> }), ["'model' must be a mapping"]);
   // The value is checked as before; a value that is not YAML is refused, not half-parsed.
   assert.throws(() => applyOverride(c, 'model.num_update=[1,'), /not valid YAML/);

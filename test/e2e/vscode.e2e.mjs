@@ -644,6 +644,48 @@ async function main() {
   const afterReload = await waitAfter('num_update', /\(last run, step 3\)/, 30_000);
   log(`after the reload the config shows "${afterReload}"`);
 
+  // 9b. Your own model: the template from the palette, ▶ Run from its lens, Compare on it.
+  await palette('View: Close All Editors');
+  const folderQuestion = page.locator('.quick-input-widget', { hasText: 'Folder for the model' });
+  await paletteUntil('RBP Lab: New Model from Template', folderQuestion, 'folder question', 'code-server.log', 10_000);
+  await page.locator('.quick-input-widget input').fill('models/deq');
+  await page.keyboard.press('Enter');
+  await page.locator('.view-line', { hasText: 'module: ./deq_two_moons.mjs' }).first().waitFor({ timeout: 20_000 });
+  for (const f of ['deq_two_moons.mjs', 'deq_two_moons.rbp.yaml', 'rbp-model.d.ts']) assert(fs.existsSync(path.join(ws, 'models', 'deq', f)), `the template wrote models/deq/${f}`);
+  await lens('▶ Run').waitFor({ timeout: 30_000 });
+  await page.screenshot({ path: path.join(results, 'e2e-model-template.png') });
+  const modelRuns = runs().length;
+  await lens('▶ Run').click();
+  const mr = await waitNewRun(modelRuns + 1, 120_000);
+  assert(mr.desc.status === 'completed' && mr.desc.method === 'Neumann_RBP' && mr.desc.steps === 3, `the template's run ${mr.id}: ${mr.desc.status} ${mr.desc.method} ${mr.desc.steps} steps`);
+  const mrEvents = eventsOf(mr.dir);
+  assert(mrEvents.filter((e) => e.type === 'metrics' && e.kind === 'train').length === 3, 'the template trained 3 steps');
+  const mrEval = mrEvents.filter((e) => e.type === 'metrics' && e.kind === 'eval').at(-1);
+  assert(mrEval && mrEval.values.test_accuracy >= 0 && mrEval.values.test_accuracy <= 1, `the template's evaluation: ${JSON.stringify(mrEval?.values)}`);
+  await waitAfter('num_update', /\(last run, step 3\)/, 30_000);
+  await page.screenshot({ path: path.join(results, 'e2e-model-run.png') });
+  log(`template run ${mr.id} completed: test accuracy ${mrEval.values.test_accuracy}`);
+  await lens('Compare TBPTT vs Neumann-RBP').click();
+  try {
+    await page.locator('.quick-input-widget input').waitFor({ state: 'visible', timeout: 4000 });
+    await page.locator('.quick-input-widget input').fill('2,20');
+    await page.keyboard.press('Enter');
+  } catch {
+    /* the Compare command asked nothing */
+  }
+  const mc = await waitNewRun(modelRuns + 2, 180_000);
+  assert(mc.desc.status === 'completed', `compare on the template ${mc.id}: ${mc.desc.status}`);
+  const mcReport = eventsOf(mc.dir).find((e) => e.type === 'gradcheck/result')?.report;
+  const mcRow = (m, K) => mcReport.rows.find((r) => r.method === m && r.K === K);
+  assert(mcReport && mcRow('Neumann_RBP', 2).relErrExact > mcRow('Neumann_RBP', 20).relErrExact, `Compare on the template: Neumann-RBP's error falls with K (${mcReport && [2, 20].map((K) => mcRow('Neumann_RBP', K).relErrExact).join(' → ')})`);
+  // The comparison view shows that check's rows.
+  await webview().locator('#compare-headline[data-rel-err-exact]').waitFor({ timeout: 30_000 });
+  const mcShown = await webview().locator('#compare-headline').evaluate((el) => ({ ...el.dataset }));
+  assert(mcReport.rows.some((r) => r.K === Number(mcShown.K) && r.relErrExact === Number(mcShown.relErrExact)), `the comparison view shows the template's check: ${JSON.stringify(mcShown)}`);
+  await page.waitForTimeout(1000);
+  await page.screenshot({ path: path.join(results, 'e2e-model-compare.png') });
+  log(`compare on the template ${mc.id}: ρ(J) = ${mcReport.rho.toFixed(3)}, Neumann-RBP ${mcRow('Neumann_RBP', 2).relErrExact.toExponential(2)} at K = 2, ${mcRow('Neumann_RBP', 20).relErrExact.toExponential(2)} at K = 20`);
+
   // 10. An untrusted workspace (Restricted Mode): runs are refused with the reason, nothing is recorded.
   const ws2 = path.join(R, 'ws-untrusted');
   fs.mkdirSync(ws2, { recursive: true });

@@ -61,3 +61,9 @@ test('the extension host and webview bundles hold no TensorFlow.js, through any 
   }
   assert.ok(fs.readFileSync(path.join(repoRoot, 'dist', 'worker.js'), 'utf8').includes('node_modules/@tensorflow/tfjs-core/'), 'the check can see tfjs where it is (the worker)');
 });
+
+test('the extension host never bundles the model-module loader: a user’s model is only ever imported in the worker or the CLI', () => {
+  const has = (b: string) => fs.readFileSync(path.join(repoRoot, 'dist', b), 'utf8').includes('src/experiments/module/loader.ts');
+  assert.ok(!has('extension.js'), 'dist/extension.js bundles experiments/module/loader.ts');
+  assert.ok(has('worker.js') && has('cli.js'), 'the check can see the loader where it is (the worker, the CLI)');
+});

@@ -130,7 +130,7 @@ test('the format round-trips bit-exactly, and a session restored from it capture
   // Into a fresh session and out again: the same arrays (NaN-free float32, compared bit for bit).
   const config = HOP.reduce((c, o) => applyOverride(c, o), builtinConfig('hopfield')!);
   const exp = (await loadExperiment(config.runner))!;
-  const session = exp.create(config, 'TBPTT', 3, { log: () => undefined });
+  const session = await exp.create(config, 'TBPTT', 3, { log: () => undefined });
   restoreState(session, state);
   const again = captureState(session, 6);
   assert.deepEqual(again.tensors, state.tensors);

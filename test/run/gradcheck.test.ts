@@ -19,7 +19,7 @@ test('gradcheck’s ρ(J) and verdict equal a separate diagnosis at the same wei
   (config.model as Record<string, unknown>).num_update = 20;
   const experiment = await loadExperiment(config.runner);
   assert.ok(experiment);
-  const session = experiment.create(config, 'Neumann_RBP', 5, { log: () => undefined });
+  const session = await experiment.create(config, 'Neumann_RBP', 5, { log: () => undefined });
   const report = gradcheck('hopfield', session, { Ks: [5], methods: ['Neumann_RBP'] });
   const d = diagnose(session);
   assert.ok(Number.isFinite(report.rho) && report.rho > 0, `ρ = ${report.rho}`);
@@ -35,7 +35,7 @@ test('the final check of a run reports the trained-with method against exact at 
   Object.assign(config.model, { num_update: 5 }); // not converged: BPTT differs from exact, so vs-BPTT ≠ vs-exact
   Object.assign(config.dataset, { num_imgs: 2 });
   Object.assign(config.train, { shuffle: false }); // so that beforeStep(0) picks the same image again below
-  const session = (await loadExperiment('HopfieldRunner'))!.create(config, 'RBP', 1, { log: () => undefined });
+  const session = await (await loadExperiment('HopfieldRunner'))!.create(config, 'RBP', 1, { log: () => undefined });
   // weights far from the tiny initial ones, so that ρ(J) is not ≈ 0 and RBP with one iteration is visibly off
   const W = session.system.params[0];
   W.assign(tf.tidy(() => tf.mul(tf.randomNormal(W.shape, 0, 1, 'float32', 3), 0.03)));

@@ -11,6 +11,8 @@ export interface DataFolderOptions {
   baseDirs: string[];
   /** $RBP_DATA_DIR */
   envDataDir?: string;
+  /** The config file's folder (`model.module` of a ModuleRunner config is relative to it). */
+  configDir?: string;
 }
 
 function isDir(p: string): boolean {

@@ -268,7 +268,8 @@ class ConfigEditor implements vscode.Disposable {
     const ws = vscode.workspace.getWorkspaceFolder(doc.uri)?.uri.fsPath ?? vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
     const dataDir = resolveDataDir(vscode.workspace.getConfiguration('rbpLab', doc.uri).get<string>('dataDir', ''), ws);
     const baseDirs = [...(ws ? [ws] : []), ...(doc.uri.scheme === 'file' ? [path.dirname(doc.uri.fsPath)] : [])];
-    const { diagnostics } = configDiagnostics(doc.getText(), { dataDir, baseDirs, envDataDir: process.env.RBP_DATA_DIR });
+    const configDir = doc.uri.scheme === 'file' ? path.dirname(doc.uri.fsPath) : undefined;
+    const { diagnostics } = configDiagnostics(doc.getText(), { dataDir, baseDirs, envDataDir: process.env.RBP_DATA_DIR, configDir });
     this.diagnostics.set(
       doc.uri,
       diagnostics.map((d) => {

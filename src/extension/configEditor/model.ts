@@ -10,6 +10,7 @@ import { RUNNERS, type RunnerName } from '../../config/schema';
 import type { InlineNote } from '../../config/inline';
 import { LineIndex, issueSpan, type Span } from './lines';
 import { dataFolderProblem, type DataFolderOptions } from './dataFolder';
+import { resolveModuleFile } from '../../config/modulePath';
 
 /** A top-level `runner:` naming one of the authors' runners marks a YAML file as an RBP Lab config. */
 const RUNNER_RE = new RegExp(`^runner:[ \\t]*["']?(${RUNNERS.join('|')})["']?[ \\t]*(?:#.*)?$`, 'm');
@@ -45,6 +46,15 @@ export function configDiagnostics(text: string, data?: DataFolderOptions): { par
       const pos = parsed.positions[p.path];
       const span = pos ? issueSpan(idx, { offset: valueOffset(idx, pos), line: pos.line, column: pos.column }) : { start: { line: 0, character: 0 }, end: { line: 0, character: 1 } };
       diagnostics.push({ span, severity: 'warning', message: p.message, path: p.path });
+    }
+  }
+  // ModuleRunner: the model module must exist (relative to the config's folder); it is never loaded here.
+  if (data?.configDir && parsed.config.runner === 'ModuleRunner' && !parsed.issues.some((i) => i.severity === 'error' && i.path.startsWith('model'))) {
+    const r = resolveModuleFile((parsed.config.model as Record<string, unknown> | undefined)?.module, data.configDir);
+    if ('problem' in r) {
+      const pos = parsed.positions['model.module'] ?? parsed.positions.model ?? parsed.positions.runner;
+      const span = pos ? issueSpan(idx, { offset: valueOffset(idx, pos), line: pos.line, column: pos.column }) : { start: { line: 0, character: 0 }, end: { line: 0, character: 1 } };
+      diagnostics.push({ span, severity: 'error', message: r.problem, path: 'model.module' });
     }
   }
   return { parsed, diagnostics };
