@@ -76,6 +76,12 @@ const PLANETOID_SIZES: Readonly<Record<PlanetoidName, { nodes: number; features:
   pubmed: { nodes: 19717, features: 500, edges: 88648 },
 };
 
+/** The config's Planetoid dataset, or undefined where it names another (the schema's error, not a missing file). */
+function planetoidOf(config: RbpConfig): PlanetoidName | undefined {
+  const name = String(section(config, 'dataset').name ?? '').toLowerCase();
+  return (PLANETOID_NAMES as readonly string[]).includes(name) ? (name as PlanetoidName) : undefined;
+}
+
 const hopfield: ExperimentInfo<'HopfieldRunner'> = {
   runner: 'HopfieldRunner',
   names: ['hopfield'],
@@ -103,14 +109,12 @@ const citation: ExperimentInfo<'CitationRunner'> = {
   stepsField: 'max_steps',
   tField: 'num_prop',
   dataFiles(config) {
-    const name = String(section(config, 'dataset').name ?? '').toLowerCase();
-    // Another name is the schema's error, not a missing file.
-    if (!(PLANETOID_NAMES as readonly string[]).includes(name)) return undefined;
+    const name = planetoidOf(config);
+    if (!name) return undefined;
     return { dataset: name, files: planetoidFiles(name), pattern: `ind.${name}.*`, source: 'github.com/kimiyoung/planetoid, data/ folder' };
   },
   estimateBytes(config, method, K) {
-    const name = String(section(config, 'dataset').name ?? '').toLowerCase();
-    const size = (PLANETOID_NAMES as readonly string[]).includes(name) ? PLANETOID_SIZES[name as PlanetoidName] : PLANETOID_SIZES.pubmed;
+    const size = PLANETOID_SIZES[planetoidOf(config) ?? 'pubmed'];
     const md = filled<{ hidden_dim?: number; feat_dim?: number; num_prop: number }>('CitationRunner', config, 'model');
     const h = md.hidden_dim ?? md.feat_dim ?? 64;
     const T = md.num_prop;

@@ -243,3 +243,14 @@ export function loadCheckpoint(file: string, session: ExperimentSession, runner:
   if (digest !== header.configDigest) notes.push(`checkpoint ${file} was written with another seed, dataset or model section (digest ${header.configDigest}, this config ${digest}): the same shapes, so it loads, but the model or data may differ`);
   return { header, notes };
 }
+
+/**
+ * Resolve `ref` (RUN_DIR, RUN_DIR@STEP or a .rbpck file) and load it into the session: the one path
+ * of `--resume` and `gradcheck --from`. Returns the file, the run and step it came from, the method
+ * it was trained with as a label, and loadCheckpoint's notes.
+ */
+export function restoreFrom(ref: string, session: ExperimentSession, runner: string, config: RbpConfig): { file: string; from: { runId: string; step: number }; trainedWith: string; notes: string[] } {
+  const c = resolveCheckpoint(ref);
+  const { header, notes } = loadCheckpoint(c.file, session, runner, config);
+  return { file: c.file, from: { runId: runIdOf(c.runDir), step: header.step }, trainedWith: `${header.method}${header.K !== null ? ` K=${header.K}` : ''}`, notes };
+}

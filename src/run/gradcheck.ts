@@ -20,7 +20,7 @@ import { loadExperiment } from '../experiments';
 import { RunError } from '../experiments/types';
 import { resolveGradcheck, checkRequest, checkMemory, explainAllocation } from './resolve';
 import { Cancelled, releasingOnThrow } from '../core/cancel';
-import { loadCheckpoint, resolveCheckpoint, runIdOf } from './checkpoint';
+import { restoreFrom } from './checkpoint';
 
 /** One method at one K; the protocol's row type (the worker sends these as they are computed). */
 export type GradcheckRow = GradcheckRowMsg['row'];
@@ -175,10 +175,9 @@ export async function runGradcheck(spec: RunSpec, emit: (e: WorkerEvent) => void
     let from: { runId: string; step: number } | undefined;
     const notes = [...resolved.notes];
     if (spec.gradcheck?.from) {
-      const c = resolveCheckpoint(spec.gradcheck.from);
-      const { header, notes: n } = loadCheckpoint(c.file, session, String(resolved.config.runner), resolved.config);
-      from = { runId: runIdOf(c.runDir), step: header.step };
-      notes.push(`at the weights of ${c.file}: ${session.stepLabel} ${header.step} of run ${from.runId} (trained with ${header.method}${header.K !== null ? ` K=${header.K}` : ''})`, ...n);
+      const r = restoreFrom(spec.gradcheck.from, session, String(resolved.config.runner), resolved.config);
+      from = r.from;
+      notes.push(`at the weights of ${r.file}: ${session.stepLabel} ${r.from.step} of run ${r.from.runId} (trained with ${r.trainedWith})`, ...r.notes);
     }
     emit({
       type: 'run/started',

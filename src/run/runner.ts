@@ -19,7 +19,7 @@ import type { RunSpec, WorkerEvent, BackendInfo } from '../protocol/messages';
 import { loadExperiment } from '../experiments';
 import { RunError, ExperimentSession } from '../experiments/types';
 import { checkRequest, checkMemory, explainAllocation, type ResolvedRun } from './resolve';
-import { loadCheckpoint, resolveCheckpoint, runIdOf, writeCheckpoint, configDigest, type CheckpointMeta } from './checkpoint';
+import { restoreFrom, writeCheckpoint, configDigest, type CheckpointMeta } from './checkpoint';
 import { probeGradient } from './probe';
 import { gradcheck } from './gradcheck';
 import type { MethodName } from '../core/gradients/types';
@@ -103,11 +103,10 @@ export async function runExperiment(spec: RunSpec, emit: (e: WorkerEvent) => voi
   try {
     const from = resumeSource(spec, resolved);
     if (from) {
-      const c = resolveCheckpoint(from);
-      const { header, notes: n } = loadCheckpoint(c.file, session, String(resolved.config.runner), resolved.config);
-      resumedFrom = { runId: runIdOf(c.runDir), step: header.step };
-      notes.push(`resumed from ${c.file}: ${session.stepLabel} ${header.step} of run ${resumedFrom.runId} (${header.method}${header.K !== null ? ` K=${header.K}` : ''})`, ...n);
-      if (header.step >= session.numSteps) notes.push(`the checkpoint is at ${session.stepLabel} ${header.step}, not before the run's last (${session.numSteps}): nothing to train`);
+      const r = restoreFrom(from, session, String(resolved.config.runner), resolved.config);
+      resumedFrom = r.from;
+      notes.push(`resumed from ${r.file}: ${session.stepLabel} ${r.from.step} of run ${r.from.runId} (${r.trainedWith})`, ...r.notes);
+      if (r.from.step >= session.numSteps) notes.push(`the checkpoint is at ${session.stepLabel} ${r.from.step}, not before the run's last (${session.numSteps}): nothing to train`);
     }
   } catch (err) {
     session.dispose();
