@@ -78,6 +78,7 @@ const solverFields = {
   forward_solver: { type: 'string', description: 'forward solver for the RBP family: naive iteration or Anderson acceleration', enum: SOLVER_NAMES, ours: true },
   forward_tol: { type: 'number', description: 'stop the RBP-family forward pass when the relative residual falls below this (0: run all steps)', min: 0, ours: true },
   rbp_init: { type: 'string', description: 'RBP start: zero or the authors\' U(0,1)', enum: ['zero', 'uniform'], ours: true },
+  cg_stop: { type: 'string', description: 'CG-RBP stopping test: relative, ||r|| / ||b|| < 1e-5 (default), or absolute, ||r|| < 1e-5 (the authors\')', enum: ['relative', 'absolute'], ours: true },
 } as const satisfies SectionSpec;
 
 const trainCommon = {

@@ -29,14 +29,15 @@ export function optimizerWithSchedule(o: OptimizerSettings): { optimizer: Optimi
   };
 }
 
-/** The model fields of ours every runner has: the RBP family's forward solver and tolerance, RBP's start. */
+/** The model fields of ours every runner has: the RBP family's forward solver and tolerance, RBP's start, CG-RBP's stopping test. */
 export interface SolverFields {
   forward_solver?: SolverName;
   forward_tol?: number;
   rbp_init?: 'zero' | 'uniform';
+  cg_stop?: 'relative' | 'absolute';
 }
 
 /** Gradient options from the model section (the run's seed seeds RBP's random start; `cancelled` reaches the methods' loops). */
 export function gradientOptionsOf(model: SolverFields, seed: number, cancelled?: () => boolean): Partial<GradientOptions> {
-  return { solver: model.forward_solver ? makeSolver(model.forward_solver) : undefined, forwardTol: model.forward_tol, rbpInit: model.rbp_init, seed, cancelled };
+  return { solver: model.forward_solver ? makeSolver(model.forward_solver) : undefined, forwardTol: model.forward_tol, rbpInit: model.rbp_init, cgStop: model.cg_stop, seed, cancelled };
 }

@@ -88,12 +88,12 @@ test('the optimiser helper: SGD or Adam with their settings, and step decay of t
   for (const s of [sgd, meta, none]) s.optimizer.dispose();
 });
 
-test('gradient options from the model section: the named solver (Anderson with its one set of defaults), tolerance, RBP start, seed', () => {
-  const o = gradientOptionsOf({ forward_solver: 'anderson', forward_tol: 1e-6, rbp_init: 'uniform' }, 9);
+test('gradient options from the model section: the named solver (Anderson with its one set of defaults), tolerance, RBP start, CG stopping test, seed', () => {
+  const o = gradientOptionsOf({ forward_solver: 'anderson', forward_tol: 1e-6, rbp_init: 'uniform', cg_stop: 'absolute' }, 9);
   assert.ok(o.solver instanceof AndersonSolver);
   assert.deepEqual((o.solver as AndersonSolver).options, ANDERSON_DEFAULTS);
   assert.deepEqual(new AndersonSolver().options, ANDERSON_DEFAULTS);
-  assert.deepEqual({ ...o, solver: undefined }, { solver: undefined, forwardTol: 1e-6, rbpInit: 'uniform', seed: 9, cancelled: undefined });
+  assert.deepEqual({ ...o, solver: undefined }, { solver: undefined, forwardTol: 1e-6, rbpInit: 'uniform', cgStop: 'absolute', seed: 9, cancelled: undefined });
   assert.equal(gradientOptionsOf({}, 1).solver, undefined, 'no solver named: the methods’ own default (naive)');
   // The run's cancellation check reaches the methods' loops.
   const cancelled = () => false;

@@ -1,7 +1,9 @@
 /**
  * CG-RBP — conjugate gradient on the damped normal equations of the adjoint system:
  *   [(I − J)(I − Jᵀ) + η I] z = (I − J) g,   g = ∂L/∂h*,   η = 1e-5,
- * at most K iterations, stopping when ||r_k|| / ||b|| < tol. dL/dw = (∂F/∂w at h*)ᵀ z.
+ * at most K iterations, stopping when ||r_k|| / ||b|| < tol (default) or, with `cgStop: 'absolute'`,
+ * when ||r_k|| < tol (the authors' test, whose iteration count depends on the scale of g).
+ * dL/dw = (∂F/∂w at h*)ᵀ z.
  * Each iteration costs one VJP (Jᵀp) and one JVP (J u, by the double-VJP trick).
  */
 import { tf } from '../tf';
@@ -22,9 +24,9 @@ export interface CgResult {
 /**
  * CG on [(I − J)(I − Jᵀ) + ηI] z = (I − J) g from z = 0. Jᵀz is carried along (it is linear
  * in z), so the adjoint residual of every iterate comes without extra products.
- * `done(relR, adjointResidual)` decides when to stop.
+ * `done(||r|| / ||b||, adjointResidual, ||r||)` decides when to stop.
  */
-export function cgNormalEquations(lin: Linearization, g: State, gNorm: number, opts: { eta: number; maxIter: number; done: (relR: number, adj: number) => boolean; zRef?: State; cancelled?: () => boolean }): CgResult {
+export function cgNormalEquations(lin: Linearization, g: State, gNorm: number, opts: { eta: number; maxIter: number; done: (relR: number, adj: number, rNorm: number) => boolean; zRef?: State; cancelled?: () => boolean }): CgResult {
   let jvps = 0;
   let vjps = 0;
   const Jg = lin.jvp(g);
@@ -62,10 +64,11 @@ export function cgNormalEquations(lin: Linearization, g: State, gNorm: number, o
     jtx = jtx2;
     r = r2;
     const rrNew = dot(r, r);
-    const relR = Math.sqrt(rrNew) / bNorm;
+    const rNorm = Math.sqrt(rrNew);
+    const relR = rNorm / bNorm;
     const adj = adjointResidual(x, jtx, g, gNorm);
     iterations.push({ k, residual: adj, zRelErr: opts.zRef ? relDistance(x, opts.zRef) : undefined });
-    if (opts.done(relR, adj)) {
+    if (opts.done(relR, adj, rNorm)) {
       converged = true;
       break;
     }
@@ -84,7 +87,8 @@ export const cgRbp: GradientMethod = {
   compute(system, opts) {
     const s = rbpSetup(system, opts);
     const tol = opts.cgTol ?? 1e-5;
-    const cg = cgNormalEquations(s.lin, s.g, s.gNorm, { eta: opts.cgEta ?? 1e-5, maxIter: opts.K, done: (relR) => relR < tol, zRef: opts.zRef, cancelled: opts.cancelled });
+    const done = opts.cgStop === 'absolute' ? (_relR: number, _adj: number, rNorm: number) => rNorm < tol : (relR: number) => relR < tol;
+    const cg = cgNormalEquations(s.lin, s.g, s.gNorm, { eta: opts.cgEta ?? 1e-5, maxIter: opts.K, done, zRef: opts.zRef, cancelled: opts.cancelled });
     return rbpResult(s, 'CG_RBP', opts.K, cg.z, { iterations: cg.iterations, converged: cg.converged }, cg, opts);
   },
 };

@@ -37,8 +37,10 @@ export interface GradientOptions {
   rbpInit?: 'zero' | 'uniform';
   /** CG-RBP damping η. */
   cgEta?: number;
-  /** CG-RBP relative stopping tolerance on ||r|| / ||b||. */
+  /** CG-RBP stopping tolerance (default 1e-5), on ||r|| / ||b|| or, with `cgStop: 'absolute'`, on ||r||. */
   cgTol?: number;
+  /** CG-RBP stopping test: 'relative' ||r|| / ||b|| < cgTol (default), or the authors' 'absolute' ||r|| < cgTol. */
+  cgStop?: 'relative' | 'absolute';
   /** exact: tolerance and iteration cap. */
   exactTol?: number;
   exactMaxIter?: number;
