@@ -168,9 +168,11 @@ function planRows(wl: WorkloadName, a: BenchArgs): { rows: RowKey[]; notes: stri
     if (wl === 'hopfield') {
       add('BPTT', null);
       for (const K of [5, 10, 20, 40]) for (const m of ['TBPTT', 'RBP', 'CG_RBP', 'Neumann_RBP']) add(m, K);
+      add('CG_RBP', WORKLOAD_CONFIG.hopfield.K, 'abs');
     } else if (wl === 'gnn') {
       add('BPTT', null);
       for (const m of ['TBPTT', 'RBP', 'CG_RBP', 'Neumann_RBP']) add(m, WORKLOAD_CONFIG.gnn.K);
+      add('CG_RBP', WORKLOAD_CONFIG.gnn.K, 'abs');
     } else {
       add('BPTT', null);
       const K = WORKLOAD_CONFIG.hypergrad.K;
@@ -181,9 +183,11 @@ function planRows(wl: WorkloadName, a: BenchArgs): { rows: RowKey[]; notes: stri
         add('Neumann_RBP', K, 'full');
         add('RBP', K, 'full');
         add('CG_RBP', K, 'full');
+        add('CG_RBP', K, 'full+abs');
       } else {
         notes.push('hypergrad: model.last_step is not in the schema; RBP-family rows use the experiment default');
         for (const m of ['Neumann_RBP', 'RBP', 'CG_RBP']) add(m, K);
+        add('CG_RBP', K, 'abs');
       }
     }
   }

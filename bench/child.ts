@@ -10,7 +10,8 @@ import { selectBackend, BackendRequest, isBackendRequest } from '../src/core/bac
 import { getMethod } from '../src/core/gradients';
 import type { GradientOptions, GradientResult, MethodName } from '../src/core/gradients/types';
 import { measurePeak } from '../src/core/memory';
-import { setKernelRequest } from '../src/core/wasm/module';
+import { offsetOf, setKernelRequest, wasmKernels } from '../src/core/wasm/module';
+import type { WasmBackendLike } from '../src/core/wasm/module';
 import { NaiveSolver } from '../src/core/solvers/naive';
 import { dispose } from '../src/core/state';
 import { builtinConfig, applyOverride } from '../src/config/load';
@@ -39,6 +40,7 @@ import {
   min,
   procMem,
   resetHwm,
+  variantFields,
 } from './common';
 
 async function useBackend(spec: ChildSpec): Promise<string> {
@@ -87,6 +89,35 @@ function wasmResidentBytes(): number | undefined {
   return total;
 }
 
+/**
+ * The machine's read bandwidth on one core, GB/s (1e9 bytes) of CPU time and of wall time: the best
+ * of `trials` plain streaming reads (`read_sum`, four SIMD accumulators) over a buffer of `bytes` on the wasm heap, each
+ * repeated until about 1 GB has been read. Undefined off the wasm backend or without our kernels.
+ */
+function streamReadGBs(bytes: number, trials: number): { cpu: number; wall: number } | undefined {
+  const wk = wasmKernels(tf.backend());
+  if (!wk) return undefined;
+  const n = Math.ceil(bytes / 64) * 16;
+  const buf = tf.ones([n + 1]);
+  const backend = tf.backend() as unknown as WasmBackendLike;
+  const at = offsetOf(backend, buf);
+  const reps = Math.max(1, Math.round(1e9 / (n * 4)));
+  let best = Infinity;
+  let bestCpu = Infinity;
+  for (let t = 0; t < trials; t++) {
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    for (let r = 0; r < reps; r++) wk.fns.read_sum(at, n * 4, at + n * 4);
+    best = Math.min(best, (performance.now() - t0) / reps);
+    const c = process.cpuUsage(c0);
+    bestCpu = Math.min(bestCpu, (c.user + c.system) / 1000 / reps);
+  }
+  const sum = (buf.dataSync() as Float32Array)[n];
+  buf.dispose();
+  if (Math.abs(sum - n) > 1e-3 * n) throw new Error(`read_sum read ${sum} for ${n} ones`);
+  return { cpu: (n * 4) / bestCpu / 1e6, wall: (n * 4) / best / 1e6 };
+}
+
 /** Whether the runner's config schema knows the field `model.<field>` (e.g. hypergrad's last_step). */
 export function supportsModelField(runner: string, field: string): boolean {
   const spec = SCHEMA[runner as RunnerName] as unknown as { model?: Record<string, unknown> } | undefined;
@@ -108,7 +139,7 @@ async function createSession(spec: GradChildSpec): Promise<ExperimentSession> {
   const config = overridesFor(spec.workload, spec.overrides).reduce(applyOverride, builtin);
   const experiment = await loadExperiment(config.runner);
   if (!experiment) throw new Error(`runner ${String(config.runner)} is not registered`);
-  if (spec.variant) (config.model as Record<string, unknown>).last_step = spec.variant;
+  Object.assign(config.model as Record<string, unknown>, variantFields(spec.variant));
   const method = (spec.method === 'forward' ? 'BPTT' : getMethod(spec.method).name) as MethodName;
   const session = await experiment.create(config, method, spec.K ?? 1, {
     dataDir: spec.dataDir,
@@ -226,6 +257,21 @@ async function gradRow(spec: GradChildSpec): Promise<GradRowResult> {
   const m1 = procMem();
   const rssEnd = m1?.rss ?? process.memoryUsage().rss;
   const peakRss = hwmOk && m1 ? m1.hwm : process.resourceUsage().maxRSS * 1024;
+  const heapEnd = wasmHeapBytes();
+  const residentEnd = wasmResidentBytes();
+  const v8End = process.memoryUsage();
+  // Hopfield's forward row: the weights each step reads (W_s, T times), the GB/s that makes, and the
+  // machine's plain streaming read over a buffer of the weights' size and over 256 MiB (after the
+  // RSS figures above, which these buffers would inflate). CPU time: wall time on a busy machine
+  // counts other processes' time slices.
+  let bandwidth: GradRowResult['bandwidth'];
+  if (spec.mode === 'forward' && spec.workload === 'hopfield') {
+    const weightBytes = sys.params.reduce((s, p) => s + p.size * 4, 0);
+    const readW = streamReadGBs(weightBytes, 20);
+    const readLarge = streamReadGBs(256 * 2 ** 20, 5);
+    bandwidth = { weight_bytes: weightBytes, forward_gbs: (T * weightBytes) / min(cpu) / 1e6, forward_wall_gbs: (T * weightBytes) / min(wall) / 1e6, read_gbs: readW?.cpu, read_wall_gbs: readW?.wall, read_large_gbs: readLarge?.cpu };
+    process.stderr.write(`    bandwidth: forward reads ${(T * weightBytes / 1e9).toFixed(2)} GB of weights at ${bandwidth.forward_gbs.toFixed(1)} GB/s of CPU time (${bandwidth.forward_wall_gbs.toFixed(1)} of wall); streaming read ${readW?.cpu.toFixed(1) ?? '–'} GB/s (${readW?.wall.toFixed(1) ?? '–'} of wall) over ${(weightBytes / 2 ** 20).toFixed(1)} MiB, ${readLarge?.cpu.toFixed(1) ?? '–'} GB/s over 256 MiB\n`);
+  }
   const out: GradRowResult = {
     ok: true,
     workload: spec.workload,
@@ -249,7 +295,9 @@ async function gradRow(spec: GradChildSpec): Promise<GradRowResult> {
     rss_peak_growth_bytes: Math.max(0, peakRss - (hwmOk ? rssStart : maxRss0)),
     rss_drift_bytes: rssEnd - rssAfterWarm,
     rss_method: hwmOk ? 'VmHWM (reset before the first computation) − VmRSS then' : 'ru_maxrss growth',
-    wasm_heap_bytes: wasmHeapBytes(),
+    wasm_heap_bytes: heapEnd,
+    rss_peak_bytes: hwmOk && m1 ? m1.hwm : undefined,
+    rss_end_parts: { wasm_resident_bytes: residentEnd, js_heap_total_bytes: v8End.heapTotal },
     tensor_leak: leak,
     first_new_tensors: firstNewTensors,
     loss: last?.loss,
@@ -260,6 +308,7 @@ async function gradRow(spec: GradChildSpec): Promise<GradRowResult> {
     grad_len: gradLen,
     grad_dyn_len: gradDynLen,
     loadavg: [load0, os.loadavg()[0]],
+    bandwidth,
   };
   session.dispose();
   return out;

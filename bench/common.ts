@@ -26,8 +26,22 @@ export interface RowKey {
   /** A gradient method name, or 'forward' for T plain steps with the NaiveSolver. */
   method: string;
   K: number | null;
-  /** '' or, for hypergrad's RBP family, the data of the last step: 'full' | 'minibatch'. */
+  /**
+   * '' or '+'-joined tags: for hypergrad's RBP family the data of the last step ('full' |
+   * 'minibatch'); 'abs' for CG-RBP with the authors' absolute stopping test (model.cg_stop: absolute).
+   */
   variant: string;
+}
+
+/** The config fields a row's variant sets: model.last_step and model.cg_stop. */
+export function variantFields(variant: string): { last_step?: string; cg_stop?: 'absolute' } {
+  const out: { last_step?: string; cg_stop?: 'absolute' } = {};
+  for (const tag of variant.split('+').filter(Boolean)) {
+    if (tag === 'abs') out.cg_stop = 'absolute';
+    else if (tag === 'full' || tag === 'minibatch') out.last_step = tag;
+    else throw new Error(`unknown row variant '${tag}' (full, minibatch, abs)`);
+  }
+  return out;
 }
 
 export function rowId(k: RowKey): string {
@@ -130,6 +144,10 @@ export interface GradRowResult extends RowKey {
   rss_method: string;
   /** wasm only: the wasm memory size at the end (it never shrinks). */
   wasm_heap_bytes?: number;
+  /** Peak RSS of the process (VmHWM since the reset before the first computation); absent where /proc does not allow the reset. */
+  rss_peak_bytes?: number;
+  /** Parts of the RSS after the timed runs: the wasm heap's resident pages (Linux) and the V8 heap reserved. */
+  rss_end_parts?: { wasm_resident_bytes?: number; js_heap_total_bytes: number };
   /** Most live tensors a timed computation left after its results were disposed (0 = no leak). */
   tensor_leak: number;
   /** Live tensors the warm-up computation left (caches, e.g. Hopfield's symmetrised W). */
@@ -143,6 +161,13 @@ export interface GradRowResult extends RowKey {
   grad_len?: number;
   grad_dyn_len?: number;
   loadavg: [number, number];
+  /**
+   * Hopfield's forward row: the weights' bytes (each step reads them once), the forward pass's
+   * T × weight_bytes / the fastest run's CPU time (and wall time), GB/s, and on wasm the best plain
+   * streaming read over a buffer of weight_bytes and over 256 MiB (`read_sum`, per CPU second; the
+   * first also per wall second).
+   */
+  bandwidth?: { weight_bytes: number; forward_gbs: number; forward_wall_gbs: number; read_gbs?: number; read_wall_gbs?: number; read_large_gbs?: number };
 }
 
 export interface RowError extends RowKey {

@@ -17,6 +17,8 @@ export interface ReportRow extends RowKey {
   ratio_cpu?: number;
   ratio_wall?: number;
   ratio_wall_min?: number;
+  /** our peak RSS ÷ the reference's (both absolute VmHWM, MiB). */
+  ratio_rss?: number;
 }
 
 export interface Target {
@@ -63,6 +65,7 @@ export function joinRows(ours: RowResult[], accuracy: Map<string, Accuracy>, tor
       r.ratio_cpu = r.ours.cpu_median_ms / r.torch.cpu_median_ms;
       r.ratio_wall = r.ours.wall_median_ms / r.torch.time_median_ms;
       r.ratio_wall_min = r.ours.wall_min_ms / r.torch.time_min_ms;
+      if (r.ours.rss_peak_bytes !== undefined && r.torch.rss_peak_mib) r.ratio_rss = r.ours.rss_peak_bytes / MiB / r.torch.rss_peak_mib;
     }
   }
   return order.map((id) => byId.get(id)!);
@@ -108,6 +111,36 @@ export function evaluateTargets(rows: ReportRow[], torchRan: boolean): Target[] 
     const n = [5, 10, 20, 40].map((K) => okRow(find(rows, 'hopfield', 'Neumann_RBP', K))).filter((r): r is GradRowResult => r !== undefined);
     if (n.length && out.length) out[out.length - 2].note = `${n.map((r) => (r.peak_tensor_bytes / MiB).toFixed(2)).join(' → ')} MiB for K = ${n.map((r) => r.K).join(', ')}`;
   } else out.push({ name: 'TBPTT peak tensor memory grows with K', rows: 'hopfield/TBPTT', value: null, limit: 'increasing', status: 'n/a', note: 'rows missing' });
+
+  // Round two (issue 16): every GNN and hypergrad row at or below the reference in CPU and in wall
+  // time. CG-RBP's rows with our relative stopping test do other work than the reference's (which
+  // stops on ||r|| < 1e-5): their like-for-like row is the 'abs' one.
+  for (const r of rows.filter((x) => (x.workload === 'gnn' || x.workload === 'hypergrad') && x.ours)) {
+    const id = rowId(r);
+    const unlike = r.method === 'CG_RBP' && !r.variant.split('+').includes('abs');
+    const v = r.ratio_cpu !== undefined && r.ratio_wall !== undefined ? Math.max(r.ratio_cpu, r.ratio_wall) : undefined;
+    const note = unlike ? 'other stopping test than the reference: see the abs row' : v === undefined ? (!torchRan ? 'needs --torch' : 'no ratio (a side failed)') : `CPU ${r.ratio_cpu!.toFixed(2)}, wall ${r.ratio_wall!.toFixed(2)}`;
+    out.push({ name: `${r.workload} ${METHOD_LABEL[r.method] ?? r.method}${r.K !== null ? ` K=${r.K}` : ''}${r.variant ? ` ${r.variant}` : ''}`, rows: id, value: v ?? null, limit: 'CPU and wall ours÷PyTorch ≤ 1.0', status: unlike || v === undefined ? 'n/a' : v <= 1 ? 'PASS' : 'MISS', note });
+  }
+
+  const fw = okRow(find(rows, 'hopfield', 'forward', null))?.bandwidth;
+  const frac = fw?.read_gbs ? fw.forward_gbs / fw.read_gbs : undefined;
+  out.push({
+    name: 'Hopfield forward at the read bandwidth',
+    rows: 'hopfield/forward',
+    value: frac ?? null,
+    limit: 'forward GB/s ÷ streaming read GB/s (same size, one core, CPU time) ≥ 0.9',
+    status: frac === undefined ? 'n/a' : frac >= 0.9 ? 'PASS' : 'MISS',
+    note: fw ? `${fw.forward_gbs.toFixed(1)} of ${fw.read_gbs?.toFixed(1) ?? '–'} GB/s; 256 MiB read ${fw.read_large_gbs?.toFixed(1) ?? '–'} GB/s` : 'row not run',
+  });
+
+  for (const wl of WORKLOADS) {
+    const rs = rows.filter((r) => r.workload === wl && r.ratio_rss !== undefined);
+    if (!rs.length) continue;
+    const worst = rs.reduce((a, b) => (b.ratio_rss! > a.ratio_rss! ? b : a));
+    const over = rs.filter((r) => r.ratio_rss! > 1.5).length;
+    out.push({ name: `${wl} peak RSS`, rows: `${wl}/* (${rs.length} rows)`, value: worst.ratio_rss!, limit: 'peak RSS ours÷PyTorch ≤ 1.5 on every row (value: the largest)', status: over ? 'MISS' : 'PASS', note: `largest ${rowId(worst)}; ${over} of ${rs.length} rows over 1.5` });
+  }
   return out;
 }
 
@@ -165,24 +198,41 @@ export function renderMarkdown(rep: BenchReport): string {
     const T = rows.map((r) => (r.ours?.ok ? r.ours.T : r.torch?.T)).find((x) => x !== undefined);
     L.push(`## ${wl}${T ? ` (T = ${T})` : ''}`);
     L.push('');
-    L.push(...tableHead(['method', 'K', 'variant', 'wall ms median', 'wall ms min', 'CPU ms', 'peak tensor MiB', 'RSS growth MiB', 'rel err vs BPTT', 'cos vs BPTT', 'PyTorch CPU ms', 'PyTorch wall ms', 'CPU ÷ PyTorch', 'wall ÷ PyTorch']));
+    L.push(...tableHead(['method', 'K', 'variant', 'wall ms median', 'wall ms min', 'CPU ms', 'peak tensor MiB', 'RSS growth MiB', 'rel err vs BPTT', 'cos vs BPTT', 'PyTorch CPU ms', 'PyTorch wall ms', 'CPU ÷ PyTorch', 'wall ÷ PyTorch', 'peak RSS MiB', 'PyTorch peak RSS MiB', 'RSS ÷ PyTorch']));
     for (const r of rows) {
       const o = r.ours?.ok ? r.ours : undefined;
       const err = r.ours && !r.ours.ok ? ` (failed: ${r.ours.error.slice(0, 80)})` : '';
       const t = r.torch && !r.torch.error ? r.torch : undefined;
       L.push(
         `| ${METHOD_LABEL[r.method] ?? r.method}${err} | ${r.K ?? '–'} | ${r.variant || ''} | ${ms(o?.wall_median_ms)} | ${ms(o?.wall_min_ms)} | ${ms(o?.cpu_median_ms)} | ${mib(o?.peak_tensor_bytes)} | ${mib(o?.rss_peak_growth_bytes)} | ` +
-          `${r.method === 'forward' ? '' : f(r.accuracy?.rel_err)} | ${r.method === 'forward' ? '' : r.accuracy ? r.accuracy.cos.toFixed(6) : '–'} | ${ms(t?.cpu_median_ms)} | ${ms(t?.time_median_ms)} | ${ratio(r.ratio_cpu)} | ${ratio(r.ratio_wall)} |`,
+          `${r.method === 'forward' ? '' : f(r.accuracy?.rel_err)} | ${r.method === 'forward' ? '' : r.accuracy ? r.accuracy.cos.toFixed(6) : '–'} | ${ms(t?.cpu_median_ms)} | ${ms(t?.time_median_ms)} | ${ratio(r.ratio_cpu)} | ${ratio(r.ratio_wall)} | ${mib(o?.rss_peak_bytes)} | ${t?.rss_peak_mib === undefined ? '–' : t.rss_peak_mib.toFixed(0)} | ${ratio(r.ratio_rss)} |`,
       );
     }
     L.push('');
     const gpu = rows.filter((r) => r.ours?.ok && r.ours.peak_gpu_bytes !== undefined);
     if (gpu.length) L.push(`Peak GPU buffer MiB above the start (webgpu, tf.memory().numBytesInGPU): ${gpu.map((r) => `${METHOD_LABEL[r.method] ?? r.method}${r.K !== null ? ` K=${r.K}` : ''} ${r.ours?.ok ? mib(r.ours.peak_gpu_bytes) : ''}`).join(', ')}.`, '');
-    // CG-RBP stops on a different test on each side, so its times are for different amounts of work.
+    // CG-RBP: our default stops on a relative test, the reference on an absolute one; the 'abs' rows
+    // (model.cg_stop: absolute) do the reference's work.
     const cg = rows.filter((r) => r.method === 'CG_RBP' && r.ours?.ok && r.torch?.cg_iters !== undefined);
     if (cg.length) {
       const its = cg.map((r) => `K = ${r.K}${r.variant ? ` ${r.variant}` : ''}: ${r.ours?.ok ? r.ours.backward_iters : '?'} vs ${r.torch?.cg_iters}`).join('; ');
-      L.push(`CG-RBP iterations, ours vs PyTorch (${its}): ours stops when ‖r‖/‖b‖ < 1e-5 or after K, the reference when ‖r‖ < 1e-5 (absolute), so their times are not for the same work.`);
+      L.push(`CG-RBP iterations, ours vs PyTorch (${its}): ours stops when ‖r‖/‖b‖ < 1e-5 or after K (default), or when ‖r‖ < 1e-5 in the rows marked abs (\`model.cg_stop: absolute\`), the reference when ‖r‖ < 1e-5: the abs rows compare the same work.`);
+      L.push('');
+    }
+    const fw = rows.find((r) => r.method === 'forward' && r.ours?.ok && r.ours.bandwidth)?.ours;
+    const bw = fw?.ok ? fw.bandwidth : undefined;
+    if (bw) {
+      L.push(`Bandwidth: the forward pass reads its weights (${mib(bw.weight_bytes)} MiB) once per step, T × that at ${bw.forward_gbs.toFixed(1)} GB/s per CPU second (${bw.forward_wall_gbs.toFixed(1)} per wall second, fastest run); a plain streaming read (\`read_sum\`, one core) of a buffer that size runs at ${bw.read_gbs?.toFixed(1) ?? '–'} GB/s (${bw.read_wall_gbs?.toFixed(1) ?? '–'} per wall second), of 256 MiB at ${bw.read_large_gbs?.toFixed(1) ?? '–'} GB/s: the forward pass at ${bw.read_gbs ? (bw.forward_gbs / bw.read_gbs).toFixed(2) : '–'} of the read bandwidth.`);
+      L.push('');
+    }
+    const mem = rows.map((r) => r.ours).filter((o): o is GradRowResult => Boolean(o?.ok && o.rss_peak_bytes !== undefined));
+    if (mem.length) {
+      const parts = (o: GradRowResult) => {
+        const res = o.rss_end_parts?.wasm_resident_bytes;
+        const v8 = o.rss_end_parts?.js_heap_total_bytes;
+        return `${METHOD_LABEL[o.method] ?? o.method}${o.K !== null ? ` K=${o.K}` : ''}${o.variant ? ` ${o.variant}` : ''} ${mib(o.rss_peak_bytes)} (start ${mib(o.rss_start_bytes)}, wasm heap ${mib(o.wasm_heap_bytes)} of which resident ${mib(res)}, V8 heap ${mib(v8)})`;
+      };
+      L.push(`Where our peak RSS goes (MiB; the parts after the timed runs): ${mem.map(parts).join('; ')}. The rest is Node, V8's code and tfjs's JS (about the start minus the wasm heap). The wasm heap never shrinks: it holds the high-water mark of the live tensors plus the allocator's free blocks, which stay resident.`);
       L.push('');
     }
   }

@@ -7,7 +7,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { WORKLOAD_CONFIG } from './common';
+import { WORKLOAD_CONFIG, variantFields } from './common';
 import type { RowKey, WorkloadName } from './common';
 
 export interface TorchRow extends RowKey {
@@ -16,6 +16,8 @@ export interface TorchRow extends RowKey {
   time_min_ms: number;
   cpu_median_ms: number;
   rss_peak_growth_mib?: number;
+  /** Peak RSS (VmHWM at exit: since the reference's last reset, i.e. its last memory run, the diagnostic and the timed runs; the forward script's whole life). */
+  rss_peak_mib?: number;
   graph_mib?: number;
   rel_err?: number;
   cos?: number;
@@ -95,18 +97,34 @@ function fromRef(r: RefRow, key: RowKey): TorchRow {
 }
 
 /**
- * Run a python script whose last stdout line is a JSON object; that object, or why there is none
- * (the exit status or the timeout, and the end of stderr).
+ * Runs `script args…` under a wrapper that prints the process's VmHWM (peak RSS) to stderr at exit:
+ * the reference's own output has only the RSS growth of a computation.
  */
-function runPythonJson<T>(python: string, args: string[], timeoutS: number): { value: T } | { error: string } {
-  const p = spawnSync(python, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutS * 1000, killSignal: 'SIGKILL', cwd: os.tmpdir(), maxBuffer: 64 << 20 });
-  const tail = (p.stderr ?? '').trim().split('\n').slice(-3).join(' | ');
+const PEAK_RSS_WRAPPER = [
+  'import atexit, runpy, sys',
+  'def _peak():',
+  "  for l in open('/proc/self/status'):",
+  "    if l.startswith('VmHWM:'): sys.stderr.write('RBP_BENCH_VMHWM_KB %s\\n' % l.split()[1])",
+  'atexit.register(_peak)',
+  'sys.argv = sys.argv[1:]',
+  "runpy.run_path(sys.argv[0], run_name='__main__')",
+].join('\n');
+
+/**
+ * Run a python script (args[0]; with `peakRss`, under the wrapper above) whose last stdout line is a JSON object; that object and the
+ * process's peak RSS in MiB, or why there is none (the exit status or the timeout, and the end of stderr).
+ */
+function runPythonJson<T>(python: string, args: string[], timeoutS: number, peakRss = true): { value: T; peakMib?: number } | { error: string } {
+  const p = spawnSync(python, peakRss ? ['-c', PEAK_RSS_WRAPPER, ...args] : args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutS * 1000, killSignal: 'SIGKILL', cwd: os.tmpdir(), maxBuffer: 64 << 20 });
+  const hwm = /^RBP_BENCH_VMHWM_KB (\d+)$/m.exec(p.stderr ?? '');
+  const peakMib = hwm ? Number(hwm[1]) / 1024 : undefined;
+  const tail = (p.stderr ?? '').replace(/^RBP_BENCH_VMHWM_KB.*$/m, '').trim().split('\n').slice(-3).join(' | ');
   if (p.error && (p.error as NodeJS.ErrnoException).code === 'ETIMEDOUT') return { error: `timed out after ${timeoutS} s` };
   if (p.status !== 0) return { error: `exited with ${p.status ?? p.signal}${tail ? `: ${tail}` : ''}` };
   const line = (p.stdout ?? '').trim().split('\n').pop() ?? '';
   try {
     const value = JSON.parse(line) as T;
-    if (value && typeof value === 'object') return { value };
+    if (value && typeof value === 'object') return { value, peakMib };
   } catch {
     // reported below
   }
@@ -120,11 +138,12 @@ function runPythonJson<T>(python: string, args: string[], timeoutS: number): { v
  */
 export function runTorchRow(row: RowKey, o: TorchOptions, gradFile: string): TorchRow {
   const spec: Record<string, unknown> = { workload: row.workload, method: row.method, K: row.K ?? WORKLOAD_CONFIG[row.workload].K /* BPTT: the reference's workers take one and ignore it */, n_runs: o.runs, rbp_init: 'rand', grad_out: gradFile };
-  if (row.variant === 'minibatch') Object.assign(spec, { hg_batch_last: true, tag: 'batchlast' });
+  // The reference always stops CG on the absolute test: an 'abs' row runs the same reference row.
+  if (variantFields(row.variant).last_step === 'minibatch') Object.assign(spec, { hg_batch_last: true, tag: 'batchlast' });
   const args = [o.script, '--threads', String(TORCH_THREADS), '--cache-dir', path.join(os.tmpdir(), 'rbp_torch_ref_cache'), '--cora-dir', o.dataDir, ...(o.randomData ? ['--random-data'] : []), '_worker', '--spec', JSON.stringify(spec)];
   const r = runPythonJson<RefRow>(o.python, args, o.timeoutS);
   if ('error' in r) return failed(row, `bench.py _worker ${r.error}`);
-  return fromRef(r.value, row);
+  return { ...fromRef(r.value, row), rss_peak_mib: r.peakMib };
 }
 
 /**
@@ -144,7 +163,7 @@ export function compareTorchGrads(python: string, files: Record<string, string>,
     'print(json.dumps(out))',
   ].join('\n');
   const present = Object.fromEntries(Object.entries(files).filter(([, f]) => fs.existsSync(f)));
-  const r = runPythonJson<Record<string, { rel_err: number; cos: number }>>(python, ['-c', script, JSON.stringify(present), bpttKey], timeoutS);
+  const r = runPythonJson<Record<string, { rel_err: number; cos: number }>>(python, ['-c', script, JSON.stringify(present), bpttKey], timeoutS, false);
   return 'error' in r ? { values: {}, error: `comparing the reference's gradients ${r.error}` } : { values: r.value };
 }
 
@@ -155,5 +174,5 @@ export function runTorchForward(wl: WorkloadName, o: TorchOptions): TorchRow {
   const r = runPythonJson<{ T: number; time_median_s: number; time_min_s: number; cpu_time_median_s: number; loadavg_1min: number[] }>(o.python, args, o.timeoutS);
   if ('error' in r) return failed(key, `torch_forward.py ${r.error}`);
   const v = r.value;
-  return { ...key, T: v.T, time_median_ms: v.time_median_s * 1000, time_min_ms: v.time_min_s * 1000, cpu_median_ms: v.cpu_time_median_s * 1000, loadavg: v.loadavg_1min };
+  return { ...key, T: v.T, time_median_ms: v.time_median_s * 1000, time_min_ms: v.time_min_s * 1000, cpu_median_ms: v.cpu_time_median_s * 1000, loadavg: v.loadavg_1min, rss_peak_mib: r.peakMib };
 }

@@ -1,8 +1,9 @@
 /** The bench's markdown report: every table renders (as many separator cells as header cells, every row as wide). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { renderMarkdown, BenchReport } from '../../bench/report';
-import { GEMM_SHAPES } from '../../bench/common';
+import { renderMarkdown, BenchReport, evaluateTargets, joinRows } from '../../bench/report';
+import { GEMM_SHAPES, GradRowResult, MiB, RowKey, variantFields } from '../../bench/common';
+import type { TorchRow } from '../../bench/torch';
 
 function report(): BenchReport {
   const sample = (step: number) => ({ step, elapsed_s: step / 10, rss_bytes: 5e8, num_tensors: 8, num_bytes: 1e8, js_heap_bytes: 4e7, js_heap_total_bytes: 5e7, external_bytes: 7e8, wasm_heap_bytes: 7e8, wasm_resident_bytes: 6e8, step_ms: 30 });
@@ -33,4 +34,54 @@ test('every table of the bench report has a separator row and rows as wide as it
     assert.match(t[1], /^\|(---\|)+$/, `separator row under ${t[0]}`);
     for (const line of t) assert.equal(cells(line), cells(t[0]), `${line}\n  under ${t[0]}`);
   }
+});
+
+/** One of our rows with the given times and peak RSS (MiB); the rest filler. */
+function ours(k: RowKey, cpu: number, wall: number, rssMib: number, extra: Partial<GradRowResult> = {}): GradRowResult {
+  return { ...k, ok: true, T: 100, backend: 'wasm', runs: 3, wall_ms: [wall], cpu_ms: [cpu], wall_median_ms: wall, wall_min_ms: wall, cpu_median_ms: cpu, first_ms: wall, peak_tensor_bytes: 0, profiled_median_ms: wall, rss_start_bytes: 100 * MiB, rss_peak_growth_bytes: 0, rss_drift_bytes: 0, rss_method: 'test', tensor_leak: 0, first_new_tensors: 0, loadavg: [0, 0], rss_peak_bytes: rssMib * MiB, ...extra };
+}
+function torch(k: RowKey, cpu: number, wall: number, rssMib: number): TorchRow {
+  return { ...k, time_median_ms: wall, time_min_ms: wall, cpu_median_ms: cpu, rss_peak_mib: rssMib, cg_iters: 11 };
+}
+
+test('round-two targets: every GNN/hypergrad row on CPU and wall, CG-RBP only on its abs row, the Hopfield bandwidth fraction, peak RSS per workload', () => {
+  const key = (workload: 'gnn' | 'hypergrad' | 'hopfield', method: string, K: number | null, variant = ''): RowKey => ({ workload, method, K, variant });
+  const fwd = key('hopfield', 'forward', null);
+  const bptt = key('gnn', 'BPTT', null);
+  const cg = key('hypergrad', 'CG_RBP', 50, 'full');
+  const cgAbs = key('hypergrad', 'CG_RBP', 50, 'full+abs');
+  const rows = joinRows(
+    [
+      ours(fwd, 60, 60, 300, { bandwidth: { weight_bytes: 1, forward_gbs: 27, forward_wall_gbs: 27, read_gbs: 30 } }),
+      ours(bptt, 900, 1100, 200), // CPU under, wall over: MISS
+      ours(cg, 5000, 5000, 400), // relative test: not compared
+      ours(cgAbs, 900, 950, 400, { backward_iters: 11 }),
+    ],
+    new Map(),
+    [torch(fwd, 100, 100, 250), torch(bptt, 1000, 1000, 300), torch(cg, 1000, 1000, 250), torch(cgAbs, 1000, 1000, 250)],
+  );
+  const t = evaluateTargets(rows, true);
+  const by = (rowsId: string) => t.find((x) => x.rows === rowsId && x.limit.startsWith('CPU and wall'));
+  assert.equal(by('gnn/BPTT/-/')?.status, 'MISS', 'wall 1.1 misses although CPU 0.9 passes');
+  assert.equal(by('gnn/BPTT/-/')?.value, 1.1);
+  assert.equal(by('hypergrad/CG_RBP/50/full')?.status, 'n/a');
+  assert.equal(by('hypergrad/CG_RBP/50/full+abs')?.status, 'PASS');
+  const bw = t.find((x) => x.name === 'Hopfield forward at the read bandwidth');
+  assert.equal(bw?.status, 'PASS');
+  assert.ok(Math.abs(bw!.value! - 0.9) < 1e-12);
+  const rss = (wl: string) => t.find((x) => x.name === `${wl} peak RSS`);
+  assert.equal(rss('hopfield')?.status, 'PASS', '300 / 250 = 1.2');
+  assert.equal(rss('hypergrad')?.status, 'MISS', '400 / 250 = 1.6');
+  assert.ok(Math.abs(rss('hypergrad')!.value! - 1.6) < 1e-12);
+  const md = renderMarkdown({ meta: {}, rows, targets: t, skipped: [] });
+  assert.match(md, /the forward pass at 0\.90 of the read bandwidth/);
+  assert.match(md, /K = 50 full\+abs: 11 vs 11/);
+});
+
+test('row variants set model.last_step and model.cg_stop, and an unknown tag is refused', () => {
+  assert.deepEqual(variantFields(''), {});
+  assert.deepEqual(variantFields('minibatch'), { last_step: 'minibatch' });
+  assert.deepEqual(variantFields('full+abs'), { last_step: 'full', cg_stop: 'absolute' });
+  assert.deepEqual(variantFields('abs'), { cg_stop: 'absolute' });
+  assert.throws(() => variantFields('full+absolute'), /unknown row variant 'absolute'/);
 });

@@ -271,3 +271,19 @@ test('the elementwise, column-sum and softmax R-op kernels equal float32 arithme
     tf.dispose([x, p, pn, rz, sum, rop]);
   }
 });
+
+test('read_sum (the bench\'s streaming read) sums every float of its bytes and nothing past them', async () => {
+  await selectBackend('wasm');
+  const k = wasmKernels(tf.backend());
+  assert.ok(k, 'kernels loaded');
+  const backend = tf.backend() as unknown as WasmBackendLike;
+  const at = (t: tf.Tensor) => offsetOf(backend, { dataId: t.dataId, shape: t.shape, dtype: t.dtype } as tf.TensorInfo);
+  for (const n of [16, 64, 1024]) {
+    // small integers: the sum is exact in float32 whatever the order; a sentinel after n floats
+    const x = tf.tensor1d([...Array.from({ length: n }, (_, i) => (i % 7) - 3), 1000, 0]);
+    k.fns.read_sum(at(x), n * 4, at(x) + (n + 1) * 4);
+    const want = Array.from({ length: n }, (_, i) => (i % 7) - 3).reduce((s, v) => s + v, 0);
+    assert.equal(x.dataSync()[n + 1], want, `n = ${n}`);
+    x.dispose();
+  }
+});

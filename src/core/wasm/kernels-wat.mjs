@@ -33,6 +33,9 @@
  *     multiply-add), in the order written, so a chain rounds as the same tfjs ops would.
  *   colsum(a, out, rows, cols)
  *     out[j] = Σ_i a[i, j], rows added in order.
+ *   read_sum(a, bytes, out)
+ *     out[0] = Σ a over `bytes` bytes (a multiple of 64), four f32x4 accumulators: a plain
+ *     streaming read, the bench's measure of the read bandwidth a kernel can reach.
  *   softmax_rop(p, pn, rz, out, rows, cols)
  *     The R-operator of softmax cross-entropy's gradient: per row i, c = Σ_j p_ij rz_ij (in order),
  *     out_ij = pn_ij (rz_ij − c).
@@ -335,6 +338,22 @@ export function kernelsWat({ relaxed = false } = {}) {
   e('        (br $sl)))');
   e('      (local.set $i (i32.add (local.get $i) (i32.const 1)))');
   e('      (br $il)))');
+  e('  )');
+
+  // ---- read_sum ----
+  e('  (func (export "read_sum") (param $a i32) (param $bytes i32) (param $out i32)');
+  e('    (local $p i32) (local $end i32) (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128)');
+  e('    (local.set $p (local.get $a)) (local.set $end (i32.add (local.get $a) (local.get $bytes)))');
+  e('    (block $d (loop $l');
+  e('      (br_if $d (i32.ge_u (local.get $p) (local.get $end)))');
+  e('      (local.set $s0 (f32x4.add (local.get $s0) (v128.load align=4 (local.get $p))))');
+  e('      (local.set $s1 (f32x4.add (local.get $s1) (v128.load offset=16 align=4 (local.get $p))))');
+  e('      (local.set $s2 (f32x4.add (local.get $s2) (v128.load offset=32 align=4 (local.get $p))))');
+  e('      (local.set $s3 (f32x4.add (local.get $s3) (v128.load offset=48 align=4 (local.get $p))))');
+  e('      (local.set $p (i32.add (local.get $p) (i32.const 64)))');
+  e('      (br $l)))');
+  e('    (local.set $s0 (f32x4.add (f32x4.add (local.get $s0) (local.get $s1)) (f32x4.add (local.get $s2) (local.get $s3))))');
+  e('    (f32.store (local.get $out) (f32.add (f32.add (f32x4.extract_lane 0 (local.get $s0)) (f32x4.extract_lane 1 (local.get $s0))) (f32.add (f32x4.extract_lane 2 (local.get $s0)) (f32x4.extract_lane 3 (local.get $s0)))))');
   e('  )');
 
   // ---- softmax_rop ----
