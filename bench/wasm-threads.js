@@ -16,6 +16,7 @@
  * best GFLOP/s of wall time, CPU ÷ wall of that trial, and a checksum (equal across thread counts up
  * to float32 reduction order).
  */
+/* eslint-disable @typescript-eslint/no-require-imports -- a plain CommonJS script: the emscripten factory and the worker source are CommonJS modules */
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
