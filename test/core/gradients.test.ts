@@ -303,7 +303,11 @@ test('BPTT records no K, TBPTT its K and refuses K < 1', () => {
   const tb = getMethod('TBPTT').compute(sys, { T: 6, K: 3 });
   assert.deepEqual([bp.K, tb.K, bp.backward.iterations.length, tb.backward.iterations.length], [null, 3, 6, 3]);
   for (const K of [0, -1, NaN]) assert.throws(() => getMethod('TBPTT').compute(sys, { T: 6, K }), /^Error: TBPTT needs K ≥ 1/);
-  release(bp, tb);
+  // T = 0: the loss of h_0 depends on no parameter of F: zero gradients, shaped like the parameters.
+  const none = getMethod('BPTT').compute(sys, { T: 0, K: 1 });
+  assert.deepEqual(none.grads.map((g) => g.shape), sys.params.map((p) => p.shape));
+  assert.ok(none.grads.every((g) => g.dataSync().every((v) => v === 0)));
+  release(bp, tb, none);
   sys.dispose();
 });
 
