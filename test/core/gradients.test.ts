@@ -328,8 +328,13 @@ test('the batched parameter VJP (one GEMM over all steps) and the per-step path 
   const images = [0, 1, 2].map((s) => Float32Array.from({ length: 6 }, (_, i) => ((i + s) % 3 === 0 ? 1 : -1)));
   const hop = new HopfieldSystem({ ...HOPFIELD_DEFAULTS, nIn: 6, nHid: 5, initScale: 0.3 }, images);
   for (const [m, K] of [['BPTT', 1], ['TBPTT', 4]] as const) {
+    release(getMethod(m).compute(hop, { T: 12, K })); // warm-up: Hopfield caches its symmetrised W
+    const live = tf.memory().numTensors;
     const a = getMethod(m).compute(new Wrapped(hop, { batched: true }), { T: 12, K, trace: true });
+    // Only the result's tensors are new (mutant: a VJP at the oldest step, left behind).
+    assert.equal(tf.memory().numTensors, live + a.grads.length + a.lossGrads.length, `${m}: tensors left behind`);
     const b = getMethod(m).compute(new Wrapped(hop, { batched: false }), { T: 12, K, trace: true });
+    assert.deepEqual(a.backward.iterations.map((i) => i.k), Array.from({ length: m === 'BPTT' ? 12 : K }, (_, i) => i + 1));
     const d = compareGrads(a.grads, b.grads);
     assert.ok(d.relErr < 1e-5, `${m}: batched vs per-step ${d.relErr}`);
     assert.ok(norm(a.grads) > 1e-3, 'a gradient that is not zero');
