@@ -5,10 +5,12 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf } from '../../src/core/tf';
-import { getMethod, parseMethodName, methodNames } from '../../src/core/gradients';
+import { getMethod, parseMethodName, methodNames, methods, methodLabel, takesK, registerMethod, type GradientResult } from '../../src/core/gradients';
 import { compareGrads } from '../../src/core/metrics';
-import { dispose } from '../../src/core/state';
-import { linearize, genericLinearization } from '../../src/core/system';
+import { dispose, norm, type State } from '../../src/core/state';
+import { linearize, genericLinearization, type DynamicSystem, type Linearization, type StepPhase } from '../../src/core/system';
+import type { StepResidual } from '../../src/core/solvers';
+import { HopfieldSystem, HOPFIELD_DEFAULTS } from '../../src/experiments/hopfield/model';
 import { NaiveSolver } from '../../src/core/solvers/naive';
 import { AndersonSolver } from '../../src/core/solvers/anderson';
 import { Cancelled, releasingOnThrow } from '../../src/core/cancel';
@@ -231,4 +233,180 @@ test('TrainingWatch: a loss orders of magnitude above its start warns, and fails
   assert.deepEqual(fw.map((x) => x?.level), [undefined, undefined, undefined, undefined, undefined, 'warn', undefined, undefined]);
   assert.match(fw[5]!.message, /reached its fixed point at the start but has not for 5 steps \(relative residual 0\.30/);
   assert.deepEqual(run([1, 1, 1, 1, 1, 1, 1], Array(7).fill(loose)).filter(Boolean), [], 'the Cora GNN never converges: the verdict says so, not this');
+});
+
+/**
+ * Another system seen through a wrapper: its loss times `lossScale`, and its batched parameter
+ * VJP (`paramVjpMany`) offered or hidden (then chainBackward takes the per-step path).
+ */
+class Wrapped implements DynamicSystem {
+  readonly name = 'wrapped';
+  readonly paramVjpMany?: DynamicSystem['paramVjpMany'];
+  readonly linearize?: DynamicSystem['linearize'];
+  constructor(
+    private readonly inner: DynamicSystem,
+    private readonly o: { lossScale?: number; batched?: boolean },
+  ) {
+    if (o.batched !== false && inner.paramVjpMany) this.paramVjpMany = inner.paramVjpMany.bind(inner);
+    if (inner.linearize) this.linearize = inner.linearize.bind(inner);
+  }
+  get params() {
+    return this.inner.params;
+  }
+  get lossParams() {
+    return this.inner.lossParams;
+  }
+  initialState(): State {
+    return this.inner.initialState();
+  }
+  step(h: State, w: tf.Tensor[], t: number, phase: StepPhase): State {
+    return this.inner.step(h, w, t, phase);
+  }
+  loss(h: State, theta: tf.Tensor[]): tf.Scalar {
+    return tf.tidy(() => tf.mul(this.inner.loss(h, theta), this.o.lossScale ?? 1));
+  }
+}
+
+const release = (...rs: GradientResult[]) => {
+  for (const r of rs) dispose(r.grads, r.lossGrads, r.adjoint);
+};
+
+test('the catalog: every method in order, labels, which take K, and a registered method known by its spellings until removed', () => {
+  const builtin = ['BPTT', 'TBPTT', 'RBP', 'CG_RBP', 'Neumann_RBP', 'exact'];
+  assert.deepEqual(methods().map((m) => m.name), builtin);
+  assert.deepEqual(['cg', 'neumann_rbp', 'BPTT', 'gradcheck'].map(methodLabel), ['CG-RBP', 'Neumann-RBP', 'BPTT', 'gradcheck'], 'an unknown name is shown as it is');
+  assert.deepEqual([...builtin, 'nope'].map(takesK), [false, true, true, true, true, false, false]);
+  const info = { name: 'Half_Neumann', label: 'Half', aliases: ['halfn'], takesK: true, unroll: false, memory: 'constant', summary: 'test only' } as const;
+  const calls: number[] = [];
+  const remove = registerMethod(info, (sys, opts) => {
+    calls.push(opts.K);
+    return getMethod('Neumann_RBP').compute(sys, { ...opts, K: Math.ceil(opts.K / 2) });
+  });
+  const sys = new ToySystem();
+  release(getMethod('HALFN').compute(sys, { T: 5, K: 4 }));
+  assert.deepEqual(calls, [4]);
+  assert.equal(methodLabel('half-neumann'), 'Half');
+  // A spelling another method answers to is refused, whichever entry it clashes with.
+  assert.throws(() => registerMethod({ ...info, name: 'Other', aliases: ['Neumann'] }, () => assert.fail()), /^Error: gradient method 'Other': the spelling 'neumann' already names Neumann_RBP$/);
+  assert.throws(() => registerMethod({ ...info, name: 'other2', aliases: ['half neumann'] }, () => assert.fail()), /already names Half_Neumann/);
+  remove();
+  remove(); // a second call removes nothing else
+  assert.deepEqual(methodNames(), builtin);
+  assert.equal(parseMethodName('halfn'), undefined);
+  assert.throws(() => getMethod('halfn'), /unknown gradient method 'halfn'/);
+  sys.dispose();
+});
+
+test('BPTT records no K, TBPTT its K and refuses K < 1', () => {
+  const sys = new ToySystem();
+  const bp = getMethod('BPTT').compute(sys, { T: 6, K: 3 });
+  const tb = getMethod('TBPTT').compute(sys, { T: 6, K: 3 });
+  assert.deepEqual([bp.K, tb.K, bp.backward.iterations.length, tb.backward.iterations.length], [null, 3, 6, 3]);
+  for (const K of [0, -1, NaN]) assert.throws(() => getMethod('TBPTT').compute(sys, { T: 6, K }), /^Error: TBPTT needs K ≥ 1/);
+  // T = 0: the loss of h_0 depends on no parameter of F: zero gradients, shaped like the parameters.
+  const none = getMethod('BPTT').compute(sys, { T: 0, K: 1 });
+  assert.deepEqual(none.grads.map((g) => g.shape), sys.params.map((p) => p.shape));
+  assert.ok(none.grads.every((g) => g.dataSync().every((v) => v === 0)));
+  release(bp, tb, none);
+  sys.dispose();
+});
+
+test('at a fixed point BPTT back-propagates the Neumann series: its term norms are the Neumann-RBP residuals', () => {
+  // z_{T−k} = (Jᵀ)^k g at a fixed point; Neumann-RBP's residual of z_{k−1} is ||(Jᵀ)^k g|| / ||g||.
+  const sys = new ToySystem({ scale: 1.2, seed: 5 });
+  const T = 150;
+  const bp = getMethod('BPTT').compute(sys, { T, K: 1 });
+  const nr = getMethod('Neumann_RBP').compute(sys, { T, K: 8, trace: true });
+  const terms = bp.backward.iterations.slice(0, 9).map((i) => i.termNorm!);
+  const res = nr.backward.iterations.map((i) => i.residual!);
+  terms.forEach((t, k) => assert.ok(Math.abs(t - res[k]) < 1e-4 * res[k], `k=${k + 1}: BPTT ${terms.join(', ')} vs Neumann ${res.join(', ')}`));
+  release(bp, nr);
+  sys.dispose();
+});
+
+test('the batched parameter VJP (one GEMM over all steps) and the per-step path give the same BPTT and TBPTT gradients', () => {
+  const images = [0, 1, 2].map((s) => Float32Array.from({ length: 6 }, (_, i) => ((i + s) % 3 === 0 ? 1 : -1)));
+  const hop = new HopfieldSystem({ ...HOPFIELD_DEFAULTS, nIn: 6, nHid: 5, initScale: 0.3 }, images);
+  for (const [m, K] of [['BPTT', 1], ['TBPTT', 4]] as const) {
+    release(getMethod(m).compute(hop, { T: 12, K })); // warm-up: Hopfield caches its symmetrised W
+    const live = tf.memory().numTensors;
+    const a = getMethod(m).compute(new Wrapped(hop, { batched: true }), { T: 12, K, trace: true });
+    // Only the result's tensors are new (mutant: a VJP at the oldest step, left behind).
+    assert.equal(tf.memory().numTensors, live + a.grads.length + a.lossGrads.length, `${m}: tensors left behind`);
+    const b = getMethod(m).compute(new Wrapped(hop, { batched: false }), { T: 12, K, trace: true });
+    assert.deepEqual(a.backward.iterations.map((i) => i.k), Array.from({ length: m === 'BPTT' ? 12 : K }, (_, i) => i + 1));
+    const d = compareGrads(a.grads, b.grads);
+    assert.ok(d.relErr < 1e-5, `${m}: batched vs per-step ${d.relErr}`);
+    assert.ok(norm(a.grads) > 1e-3, 'a gradient that is not zero');
+    assert.deepEqual(a.backward.iterations.map((i) => i.k), b.backward.iterations.map((i) => i.k));
+    a.backward.iterations.slice(0, -1).forEach((it, i) => assert.ok(Math.abs(it.termNorm! - b.backward.iterations[i].termNorm!) < 1e-5 * b.backward.iterations[i].termNorm!));
+    assert.equal(a.vjps, b.vjps);
+    release(a, b);
+  }
+  hop.dispose();
+});
+
+test('a loss that does not depend on the state (g = 0): zero gradients and finite traces from every method', () => {
+  const sys = new ToySystem({ scale: 1.0, seed: 7 });
+  const flat = new Wrapped(sys, { lossScale: 0 });
+  for (const m of methodNames()) {
+    const r = getMethod(m).compute(flat, { T: 20, K: 5, trace: true });
+    const g = r.grads.flatMap((x) => Array.from(x.dataSync()));
+    assert.ok(g.every((v) => v === 0), `${m}: gradient ${g.slice(0, 4)}`);
+    for (const it of r.backward.iterations) for (const v of [it.residual, it.termNorm]) assert.ok(v === undefined || Number.isFinite(v), `${m}: trace ${JSON.stringify(r.backward.iterations)}`);
+    release(r);
+  }
+  sys.dispose();
+});
+
+test('CG-RBP: its stopping test is relative (scaling the loss changes no iteration), it says whether it met it, cgTol is honoured', () => {
+  const sys = new ToySystem({ scale: 1.2, seed: 2 });
+  const run = (o: { lossScale?: number; K?: number; cgTol?: number }) => getMethod('CG_RBP').compute(new Wrapped(sys, o), { T: 100, K: o.K ?? 100, cgTol: o.cgTol });
+  const base = run({});
+  const big = run({ lossScale: 1000 });
+  const small = run({ lossScale: 1e-3 });
+  const n = base.backward.iterations.length;
+  assert.ok(base.backward.converged && n < 100, `converged in ${n}`);
+  assert.deepEqual([big.backward.iterations.length, small.backward.iterations.length], [n, n], 'mutants: an absolute or ×||b|| stopping test');
+  assert.ok(tf.tidy(() => compareGrads(big.grads, base.grads.map((g) => tf.mul(g, 1000))).relErr) < 1e-4);
+  const short = run({ K: 3 });
+  assert.deepEqual([short.backward.iterations.length, short.backward.converged], [3, false], 'K ran out before the tolerance');
+  const loose = run({ cgTol: 1e-2 });
+  assert.ok(loose.backward.converged && loose.backward.iterations.length < n, `cgTol 1e-2: ${loose.backward.iterations.length} iterations, default ${n}`);
+  release(base, big, small, short, loose);
+  sys.dispose();
+});
+
+test('the RBP-family forward record: T updates, each reported once as it happens, an overflow at the last update flagged, the inspect hook called', () => {
+  const sys = new ToySystem({ scale: 1.0, seed: 7 });
+  const seen: StepResidual[] = [];
+  let inspected = 0;
+  const r = getMethod('Neumann_RBP').compute(sys, {
+    T: 25,
+    K: 3,
+    onForwardStep: (x) => seen.push(x),
+    inspect: (lin: Linearization, h: State) => {
+      inspected++;
+      const v = lin.vjp(h); // still live when handed over
+      dispose(v);
+    },
+  });
+  assert.equal(r.forward.steps, 25);
+  assert.deepEqual(seen, r.forward.absResidual.map((abs, i) => ({ step: i + 1, abs, rel: r.forward.relResidual[i] })));
+  assert.deepEqual([r.forward.finalAbs, r.forward.finalRel], [seen[24].abs, seen[24].rel]);
+  assert.equal(r.forward.diverged, false);
+  assert.equal(inspected, 1);
+  release(r);
+  sys.dispose();
+  // β = 40: find the update that overflows, then stop the RBP forward pass exactly there.
+  const wild = new ToySystem({ scale: 1.0, seed: 4, bDecay: 40 });
+  const h0 = wild.initialState();
+  const naive = new NaiveSolver().solve(wild, h0, { maxSteps: 200 });
+  dispose(h0, naive.h);
+  assert.ok(naive.stats.diverged);
+  const last = getMethod('RBP').compute(wild, { T: naive.stats.steps, K: 2 });
+  const before = getMethod('RBP').compute(wild, { T: naive.stats.steps - 1, K: 2 });
+  assert.deepEqual([last.forward.diverged, before.forward.diverged], [true, false], 'the solver ran T − 1 updates; rbpSetup made the one that overflowed');
+  release(last, before);
+  wild.dispose();
 });

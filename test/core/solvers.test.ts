@@ -1,10 +1,12 @@
 /** Forward solvers (naive, Anderson), and optimisers and models releasing their tensors. */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { NaiveSolver, AndersonSolver } from '../../src/core/solvers';
+import { NaiveSolver, AndersonSolver, makeSolver, type StepResidual } from '../../src/core/solvers';
+import type { DynamicSystem, StepPhase } from '../../src/core/system';
 import { getMethod } from '../../src/core/gradients';
 import { compareGrads } from '../../src/core/metrics';
-import { dispose } from '../../src/core/state';
+import { dispose, norm, type State } from '../../src/core/state';
+import { Cancelled } from '../../src/core/cancel';
 import { ToySystem } from '../helpers/toy';
 import { tf } from '../../src/core/tf';
 import { Adam } from '../../src/core/optim';
@@ -16,12 +18,26 @@ before(useBackend);
 test('the naive solver records absolute and relative residuals and stops at the tolerance', () => {
   const sys = new ToySystem({ scale: 1.0, seed: 7 });
   const h0 = sys.initialState();
-  const r = new NaiveSolver().solve(sys, h0, { maxSteps: 500, tol: 1e-5, keep: 3 });
+  const seen: StepResidual[] = [];
+  const wall0 = performance.now();
+  const r = new NaiveSolver().solve(sys, h0, { maxSteps: 500, tol: 1e-5, keep: 3, onStep: (x) => seen.push(x) });
+  const wall = performance.now() - wall0;
   assert.ok(r.stats.converged);
   assert.ok(r.stats.steps < 500);
   assert.equal(r.stats.absResidual.length, r.stats.steps);
   assert.ok(r.stats.finalRel < 1e-5);
-  assert.ok(r.stats.relResidual.every((x, i) => Math.abs(x - r.stats.absResidual[i]) >= 0));
+  // It stopped at the first step below the tolerance, not later.
+  assert.ok(r.stats.relResidual.slice(0, -1).every((x) => x >= 1e-5));
+  assert.equal(r.stats.finalAbs, r.stats.absResidual[r.stats.steps - 1]);
+  assert.equal(r.stats.finalRel, r.stats.relResidual[r.stats.steps - 1]);
+  // rel = ||h_{t+1} − h_t|| / ||h_{t+1}|| (mutants: n2 -= n, abs * nrm, rel = abs all fail here).
+  const hn = norm(r.h);
+  assert.ok(hn > 1.5, `||h*|| = ${hn}: far enough from 1 that rel and abs differ`);
+  assert.ok(Math.abs(r.stats.finalRel * hn - r.stats.finalAbs) <= 1e-5 * r.stats.finalAbs, `rel ${r.stats.finalRel} × ||h|| ${hn} vs abs ${r.stats.finalAbs}`);
+  // onStep saw every step, numbered from 1, with the recorded residuals.
+  assert.deepEqual(seen, r.stats.absResidual.map((abs, i) => ({ step: i + 1, abs, rel: r.stats.relResidual[i] })));
+  // The time is the solve's own: non-negative and within the wall time around the call.
+  assert.ok(r.stats.timeMs >= 0 && r.stats.timeMs <= wall, `timeMs ${r.stats.timeMs} vs wall ${wall}`);
   assert.equal(r.history.length, 3);
   assert.deepEqual(r.history.map((e) => e.t), [r.stats.steps - 3, r.stats.steps - 2, r.stats.steps - 1]);
   dispose(h0, r.h, ...r.history.map((e) => e.h));
@@ -72,4 +88,83 @@ test('optimisers and models release their initial tensors', () => {
   z.dispose();
   assert.equal(tf.memory().numBytes, bytes, 'assigning W frees the old value (no lingering initial tensor)');
   h.dispose();
+});
+
+/**
+ * A one-tensor system with a chosen update (no parameters), recording the phase F was called with.
+ * `constant(v)`: h ← v from h_0 = 0, so the first step's relative residual is exactly 1 and the next ones 0.
+ */
+class MapSystem implements DynamicSystem {
+  readonly name = 'map';
+  readonly params: tf.Variable[] = [];
+  readonly lossParams: tf.Variable[] = [];
+  readonly phases: StepPhase[] = [];
+  constructor(private readonly f: (h: tf.Tensor) => tf.Tensor) {}
+  initialState(): State {
+    return [tf.zeros([1, 4])];
+  }
+  step(h: State, _w: tf.Tensor[], _t: number, phase: StepPhase): State {
+    this.phases.push(phase);
+    return [this.f(h[0])];
+  }
+  loss(h: State): tf.Scalar {
+    return tf.sum(h[0]);
+  }
+}
+const constant = (v: number) => new MapSystem((h) => tf.fill(h.shape, v));
+
+test('the naive solver: a tolerance is a strict bound, tol 0 runs every step, a state at rest at zero is converged', () => {
+  const run = (sys: DynamicSystem, opts: { maxSteps: number; tol?: number; keep?: number; phase?: StepPhase }) => {
+    const h0 = sys.initialState();
+    const r = new NaiveSolver().solve(sys, h0, opts);
+    dispose(h0, r.h, ...r.history.map((e) => e.h));
+    return r;
+  };
+  // h ← (½, ½, ½, ½) from 0: relative residuals 1, 0, 0, … exactly (||h_1|| = 1).
+  const half = constant(0.5);
+  const edge = run(half, { maxSteps: 10, tol: 1 });
+  assert.deepEqual(edge.stats.relResidual, [1, 0], 'rel = 1 is not below tol = 1 (mutant: rel <= tol stops at step 1)');
+  assert.ok(edge.stats.converged);
+  assert.deepEqual(run(half, { maxSteps: 10, tol: 1.0000001 }).stats.steps, 1);
+  // tol 0 (the default): every step runs and nothing claims convergence, even at residual 0.
+  const all = run(half, { maxSteps: 6 });
+  assert.equal(all.stats.steps, 6);
+  assert.equal(all.stats.converged, false, 'tol 0 never converges (mutant: emptyStats with converged: true)');
+  assert.equal(all.stats.finalRel, 0);
+  assert.deepEqual(all.history, [], 'no history kept without keep');
+  // h ← 0 from 0: ||h|| = 0, so rel is abs (0), not 0/0; at rest, not diverged (mutant: nrm >= 0).
+  const rest = run(new MapSystem((h) => tf.zerosLike(h)), { maxSteps: 5, tol: 1e-3 });
+  assert.deepEqual([rest.stats.relResidual, rest.stats.diverged, rest.stats.converged], [[0], false, true]);
+  // The phase passed to F: 'unroll' unless asked (mutant: opts.phase && 'unroll').
+  const ph = constant(1);
+  run(ph, { maxSteps: 2 });
+  run(ph, { maxSteps: 1, phase: 'linearize' });
+  assert.deepEqual(ph.phases, ['unroll', 'unroll', 'linearize']);
+  // A step that hands back its input (h ← h) keeps it alive (mutant keep >= 0: the window path disposed it).
+  assert.deepEqual(run(new MapSystem((h) => h), { maxSteps: 3 }).stats.relResidual, [0, 0, 0]);
+  // No steps at all: NaN final residuals, not converged.
+  const none = run(half, { maxSteps: 0, tol: 1 });
+  assert.ok(Number.isNaN(none.stats.finalRel) && !none.stats.converged && none.stats.steps === 0);
+});
+
+test('a cancelled solve releases its state and its kept window', () => {
+  const sys = new ToySystem({ scale: 1.0, seed: 7 });
+  const h0 = sys.initialState();
+  const before = tf.memory().numTensors;
+  let checks = 0;
+  // Mutant: dispose(h, ...history.map(() => undefined)) leaves the three kept states behind.
+  assert.throws(() => new NaiveSolver().solve(sys, h0, { maxSteps: 50, keep: 3, cancelled: () => ++checks > 10 }), Cancelled);
+  assert.equal(checks, 11);
+  assert.equal(tf.memory().numTensors, before);
+  dispose(h0);
+  sys.dispose();
+});
+
+test('makeSolver: the names the config and CLI accept, in any case, with Anderson options passed on', () => {
+  assert.ok(makeSolver('naive') instanceof NaiveSolver);
+  const aa = makeSolver('Anderson', { window: 3 });
+  assert.ok(aa instanceof AndersonSolver);
+  assert.equal((aa as AndersonSolver).options.window, 3);
+  assert.equal((aa as AndersonSolver).options.beta, 1, 'defaults fill what was not given');
+  assert.throws(() => makeSolver('newton'), /^Error: unknown forward solver 'newton' \(known: naive, anderson\)$/);
 });

@@ -42,6 +42,7 @@ const entries: MethodInfo[] = [...BUILTIN];
 
 /** Any case, without `_`, `-` and spaces: `Neumann_RBP`, `neumann-rbp` and `NEUMANN RBP` are one spelling. */
 function canon(s: string): string {
+  // Stryker disable next-line MethodExpression: equivalent — both sides of every comparison are canon'd, so upper case matches as well as lower
   return s.toLowerCase().replace(/[\s_-]/g, '');
 }
 
@@ -89,6 +90,7 @@ export function addMethodInfo(info: MethodInfo): () => void {
   entries.push(info);
   return () => {
     const i = entries.indexOf(info);
+    // Stryker disable next-line EqualityOperator: 'i > 0' is equivalent (built-ins come first: an added entry is never at 0); 'i < 0' is killed but hidden with it
     if (i >= 0) entries.splice(i, 1);
   };
 }

@@ -45,8 +45,9 @@ export function chainBackward(system: DynamicSystem, steps: { h: State; t: numbe
     vjps++;
     lin.dispose();
     iterations.push({ k: steps.length - i, termNorm: zPrev ? norm(zPrev) / gNorm : undefined });
+    // Batched, at the oldest step there is no zPrev: z stays (it is in zs, disposed below).
+    // Stryker disable next-line ConditionalExpression: 'true' is equivalent (z is not read after the oldest step); 'false' is killed but hidden with it
     if (zPrev) z = zPrev;
-    else if (!batched) z = [];
   }
   if (batched) {
     acc = paramVjpMany(system, steps.map((s) => s.h), zs, steps.map((s) => s.t), 'unroll');

@@ -29,6 +29,7 @@ const implementations = new Map<string, GradientMethod>(Object.entries(BUILTIN))
 
 export function getMethod(name: string): GradientMethod {
   const m = parseMethodName(name);
+  // Stryker disable next-line ConditionalExpression: 'false' is equivalent (Map.get(undefined) is undefined); 'true' is killed but hidden with it
   const impl = m === undefined ? undefined : implementations.get(m);
   if (!impl) throw new Error(`unknown gradient method '${name}' (known: ${methodNames().join(', ')})`);
   return impl;
