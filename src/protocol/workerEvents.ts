@@ -51,6 +51,8 @@ const runStarted = message('run/started', {
   resumedFrom: optional(obj({ runId: str, step: num })),
   /** A gradient check at a checkpoint: the run and step of its weights. */
   from: optional(obj({ runId: str, step: num })),
+  /** The folder of the config file the run came from (relative paths in `config` resolve there). */
+  configDir: optional(str),
 });
 export type RunStarted = Infer<typeof runStarted>;
 

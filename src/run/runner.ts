@@ -143,6 +143,7 @@ export async function runExperiment(spec: RunSpec, emit: (e: WorkerEvent) => voi
     notes,
     pid: process.pid,
     ...(resumedFrom ? { resumedFrom } : {}),
+    ...(resolved.configDir ? { configDir: resolved.configDir } : {}),
   });
   const elapsed = () => Date.now() - t0;
   let lastValues: Record<string, number> = {};

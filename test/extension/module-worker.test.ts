@@ -14,6 +14,7 @@ import type { Envelope, RunSpec } from '../../src/protocol/messages';
 import { repoRoot } from '../helpers/setup';
 import { writeBadModule } from '../helpers/modules';
 import { listCheckpoints, resolveCheckpoint } from '../../src/run/checkpoint';
+import { RunsStore, compareAtRequest } from '../../src/extension/runsStore';
 
 const workerScript = path.join(repoRoot, 'dist', 'worker.js');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rbp-module-worker-'));
@@ -138,4 +139,21 @@ test('a checkpoint write that never ends is killed at its bound: the run is canc
   assert.ok(fs.existsSync(path.join(o.dir, 'checkpoints', 'step-000001.rbpck.tmp')));
   assert.deepEqual(listCheckpoints(o.dir), []);
   assert.throws(() => resolveCheckpoint(o.dir), /has no checkpoints/);
+});
+
+test('Compare at a checkpoint of a config-file run finds the config’s relative model.module: the run records its config folder and the check is launched with it', { timeout: 90_000 }, async () => {
+  // The worker runs in the test's working directory (the repo root), where ./model.mjs does not exist.
+  const { config } = writeBadModule(tmp, 'relative-module', { steps: 2 });
+  const o = await start({ experiment: config }).done;
+  assert.equal(o.status, 'completed', o.reason);
+  const store = new RunsStore(runsRoot);
+  assert.equal(store.read(o.runId).description?.configDir, path.dirname(config), 'run.json names the config folder');
+  const req = compareAtRequest(store, o.runId, undefined, [2]);
+  assert.ok(!('error' in req), JSON.stringify(req));
+  // What runCompareAt launches (src/extension/compare.ts): the recorded config and its folder.
+  // Mutant caught: compareAtRequest without configDir → "model.module: cannot find './model.mjs' (… relative to the working directory)".
+  const g = await start({ experiment: req.experiment, config: req.config, configDir: req.configDir, method: req.method, K: req.K, gradcheck: req.gradcheck }).done;
+  assert.equal(g.status, 'completed', g.reason);
+  const result = readRun(g.dir).events.find((e) => e.type === 'gradcheck/result');
+  assert.ok(result?.type === 'gradcheck/result' && result.report.from?.step === 2 && result.report.from.runId === o.runId);
 });
