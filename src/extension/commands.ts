@@ -17,6 +17,7 @@ import { ensureTrusted, trustState } from './trust';
 import { pickMethod } from './methodPicker';
 import { RunStatusBar, showProgress, logEvent } from './runStatus';
 import { setUpGpuCommand } from './gpuCommand';
+import { nativeSearchPaths } from './gpuSetup';
 
 export { runsRoot };
 
@@ -50,7 +51,7 @@ export class RunController implements vscode.Disposable {
       steps: s.steps > 0 ? s.steps : undefined,
       backend: s.backend || 'auto',
       dataDir: resolveDataDir(s.dataDir, ws) || undefined,
-      nativeSearchPaths: [this.ctx.globalStorageUri.fsPath, ...(ws ? [ws] : [])],
+      nativeSearchPaths: nativeSearchPaths(this.ctx.globalStorageUri.fsPath, ws),
       overrides: s.overrides.length ? s.overrides : undefined,
       gradcheck: opts.gradcheck,
       probeEvery: opts.gradcheck ? undefined : s.probeEvery,
