@@ -137,6 +137,28 @@ const RENDER = {
       `Relative error against exact. TBPTT(5) / TBPTT(40) = ${sig(t5 / t40)}.${pairs.length ? ` ${pairs.join('; ')}.` : ''}`,
     ];
   },
+  /**
+   * The hypergradient experiment after a few dozen meta-iterations, then the gradient check at its
+   * last checkpoint. The inner SGD has no fixed point there (ρ(J) ≥ 1, exact does not converge), so
+   * the reference is BPTT: the meta-gradient through all T steps.
+   */
+  'gradcheck-hypergrad-trained': ([train, r]) => {
+    const done = train.find((e) => e.type === 'run/finished');
+    const at = (m, K) => r.rows.find((x) => x.method === m && x.K === K);
+    const bptt = r.rows.find((x) => x.method === 'BPTT');
+    const methods = ['TBPTT', 'RBP', 'CG_RBP', 'Neumann_RBP'];
+    const rows = r.Ks.map((K) => `| ${K} | ${methods.map((m) => sig(at(m, K).relErrBptt)).join(' | ')} | ${methods.map((m) => signed(fixed(at(m, K).cosBptt, 2))).join(' | ')} | ${fixed(at('TBPTT', K).peakBytes / MiB, 1)} | ${fixed(at('Neumann_RBP', K).peakBytes / MiB, 1)} |`);
+    const pairs = r.Ks.filter((K) => r.Ks.includes(K + 1)).map((K) => `Neumann-RBP(${K}) ${sig(at('Neumann_RBP', K).relErrBptt)} vs TBPTT(${K + 1}) ${sig(at('TBPTT', K + 1).relErrBptt)}`);
+    return [
+      `Training: final meta-loss ${sig(done.summary.final_loss)}, ${(done.elapsedMs / 60000).toFixed(1)} min. At meta-iteration ${r.from.step}: ρ(J) = ${fixed(r.rho, 3)}; the inner training ${r.forward.stepsToTol !== null ? `reaches a relative residual of ${r.forward.tol} after ${r.forward.stepsToTol} steps` : `does not reach a fixed point (relative residual ${sig(r.forward.finalRel)} after its ${r.forward.steps} steps)`}; exact ${r.exactConverged ? 'converged' : 'did not converge'}, so the reference is BPTT (peak ${fixed(bptt.peakBytes / MiB, 1)} MiB; exact's own error vs BPTT ${sig(r.rows.find((x) => x.method === 'exact').relErrBptt)}).`,
+      '',
+      '| K | rel err vs BPTT: TBPTT | RBP | CG-RBP | Neumann-RBP | cos vs BPTT: TBPTT | RBP | CG-RBP | Neumann-RBP | peak MiB TBPTT | Neumann-RBP |',
+      '|---|---|---|---|---|---|---|---|---|---|---|',
+      ...rows,
+      '',
+      `Peak MiB of RBP and CG-RBP: ${list([...new Set(r.rows.filter((x) => x.method === 'RBP' || x.method === 'CG_RBP').map((x) => fixed(x.peakBytes / MiB, 1)))])}.${pairs.length ? ` ${pairs.join('; ')}.` : ''}`,
+    ];
+  },
 };
 
 // ---- running the commands ----

@@ -17,6 +17,7 @@ import { ensureTrusted, trustState } from './trust';
 import { pickMethod } from './methodPicker';
 import { RunStatusBar, showProgress, logEvent } from './runStatus';
 import { setUpGpuCommand } from './gpuCommand';
+import { nativeSearchPaths } from './gpuSetup';
 
 export { runsRoot };
 
@@ -34,7 +35,7 @@ export class RunController implements vscode.Disposable {
   }
 
   /** Launch `experiment` (a built-in name or a config file path; `opts.config`: this resolved config under that name); `opts.method` skips the method/K questions, `opts.gradcheck` runs a gradient check. */
-  async launch(experiment: string, config: RbpConfig | undefined, opts: { method?: string; K?: number; gradcheck?: RunSpec['gradcheck']; config?: RunSpec['config'] } = {}): Promise<WorkerRun | undefined> {
+  async launch(experiment: string, config: RbpConfig | undefined, opts: { method?: string; K?: number; gradcheck?: RunSpec['gradcheck']; config?: RunSpec['config']; configDir?: string } = {}): Promise<WorkerRun | undefined> {
     if (!ensureTrusted()) return undefined;
     const s = settings();
     const picked = opts.method ? { method: opts.method, K: opts.K } : await pickMethod(config, s);
@@ -44,12 +45,13 @@ export class RunController implements vscode.Disposable {
       experiment,
       // A recorded run's resolved config (Compare at a checkpoint: the model of the run it came from).
       config: opts.config,
+      configDir: opts.configDir,
       method: picked.method,
       K: picked.K,
       steps: s.steps > 0 ? s.steps : undefined,
       backend: s.backend || 'auto',
       dataDir: resolveDataDir(s.dataDir, ws) || undefined,
-      nativeSearchPaths: [this.ctx.globalStorageUri.fsPath, ...(ws ? [ws] : [])],
+      nativeSearchPaths: nativeSearchPaths(this.ctx.globalStorageUri.fsPath, ws),
       overrides: s.overrides.length ? s.overrides : undefined,
       gradcheck: opts.gradcheck,
       probeEvery: opts.gradcheck ? undefined : s.probeEvery,

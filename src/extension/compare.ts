@@ -151,7 +151,7 @@ export async function runCompareAt(controller: RunController, opts: { runId: str
     void vscode.window.showErrorMessage(`RBP Lab: cannot compare at a checkpoint: ${req.error}`);
     return undefined;
   }
-  const run = await controller.launch(req.experiment, req.config as RbpConfig, { method: req.method, K: req.K, gradcheck: req.gradcheck, config: req.config });
+  const run = await controller.launch(req.experiment, req.config as RbpConfig, { method: req.method, K: req.K, gradcheck: req.gradcheck, config: req.config, configDir: req.configDir });
   if (!run) return undefined;
   return showCompare(controller, run, { experiment: req.experiment }, { runId: req.runId, step: req.step });
 }

@@ -12,14 +12,26 @@ import * as path from 'path';
 import { findOnPath, MIN_NODE_MAJOR } from './workerHost';
 
 export const GPU_PACKAGE = '@tensorflow/tfjs-node-gpu';
+/** npm `webgpu` (Dawn's Node bindings), pinned in the extension's native/webgpu, installed into `<storage>/webgpu`. */
+export const WEBGPU_NPM = 'webgpu';
+export const WEBGPU_SUBDIR = 'webgpu';
+
+/**
+ * Where the worker looks for native packages (`<base>/node_modules/<pkg>`), first to last: the
+ * extension's global storage (tfjs-node-gpu), its webgpu folder (Set Up GPU Backend installs
+ * webgpu there, apart, so that each `npm ci` leaves the other's tree alone), the workspace folder.
+ */
+export function nativeSearchPaths(storageDir: string, workspace?: string): string[] {
+  return [storageDir, path.join(storageDir, WEBGPU_SUBDIR), ...(workspace ? [workspace] : [])];
+}
 
 /** The pinned package manifest and lockfile in `pinDir`; throws when they are missing or disagree. */
-export function readPin(pinDir: string): { manifest: Record<string, unknown>; lock: string; version: string } {
+export function readPin(pinDir: string, pkg = GPU_PACKAGE): { manifest: Record<string, unknown>; lock: string; version: string } {
   const manifest = JSON.parse(fs.readFileSync(path.join(pinDir, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
   const lock = fs.readFileSync(path.join(pinDir, 'package-lock.json'), 'utf8');
-  const version = manifest.dependencies?.[GPU_PACKAGE];
-  const locked = (JSON.parse(lock) as { packages?: Record<string, { version?: string; integrity?: string }> }).packages?.[`node_modules/${GPU_PACKAGE}`];
-  if (!version || !/^\d+\.\d+\.\d+$/.test(version) || locked?.version !== version || !locked.integrity) throw new Error(`${pinDir}: ${GPU_PACKAGE} is not pinned to one exact, locked version`);
+  const version = manifest.dependencies?.[pkg];
+  const locked = (JSON.parse(lock) as { packages?: Record<string, { version?: string; integrity?: string }> }).packages?.[`node_modules/${pkg}`];
+  if (!version || !/^\d+\.\d+\.\d+$/.test(version) || locked?.version !== version || !locked.integrity) throw new Error(`${pinDir}: ${pkg} is not pinned to one exact, locked version`);
   return { manifest, lock, version };
 }
 
@@ -158,4 +170,45 @@ export async function setUpGpuBackend(o: GpuSetupOptions): Promise<GpuSetupResul
   const load = await run(o.nodePath, ['-e', `require(${JSON.stringify(dir)}); console.log('loaded')`], { env: o.env, timeoutMs: 120_000, log: o.log });
   if (load.code !== 0) return { ok: false, installedAt: dir, ...classifyLoadFailure(load.output) };
   return { ok: true, installedAt: dir, message: `${GPU_PACKAGE}@${version} is installed and loads with ${o.nodePath}; new runs with backend auto or tensorflow-gpu will use it` };
+}
+
+/**
+ * Install the pinned npm `webgpu` (native/webgpu: package.json and its lockfile) with the system
+ * Node's npm into `<storageDir>/webgpu` (`npm ci`: only the registry is needed, no other download),
+ * then check that its `dawn.node` loads with that Node. Which adapters it finds is for `rbp doctor`
+ * and the run's first line to say (a driver, not this package, decides that).
+ */
+export async function setUpWebgpu(o: GpuSetupOptions): Promise<GpuSetupResult> {
+  let pin: ReturnType<typeof readPin>;
+  try {
+    pin = readPin(o.pinDir, WEBGPU_NPM);
+  } catch (err) {
+    return { ok: false, failure: 'no-pin', message: `the pinned webgpu package list is missing or broken (reinstall RBP Lab): ${(err as Error).message}` };
+  }
+  const probe = await run(o.nodePath, ['-p', 'process.version'], { env: o.env, timeoutMs: 30_000 });
+  if (probe.error || probe.code !== 0) return { ok: false, failure: 'no-node', message: `cannot run Node at '${o.nodePath}' (${probe.error?.code ?? `exit code ${probe.code}`}): install Node.js ${MIN_NODE_MAJOR}+ on PATH or set rbpLab.nodePath` };
+  const npm = o.npm ? (o.npm.endsWith('.js') ? { cmd: o.nodePath, args: [o.npm] } : { cmd: o.npm, args: [] }) : findNpm(o.nodePath);
+  if (!npm) return { ok: false, failure: 'no-npm', message: `no npm found next to ${o.nodePath} nor on PATH` };
+  const prefix = path.join(o.storageDir, WEBGPU_SUBDIR);
+  fs.mkdirSync(prefix, { recursive: true });
+  // Its postinstall only clears macOS's quarantine flag on dawn.node (npm 11 runs it only when allowed).
+  fs.writeFileSync(path.join(prefix, 'package.json'), JSON.stringify({ ...pin.manifest, allowScripts: { [WEBGPU_NPM]: true } }, null, 2));
+  fs.writeFileSync(path.join(prefix, 'package-lock.json'), pin.lock);
+  const args = [...npm.args, 'ci', '--prefix', prefix, '--no-audit', '--no-fund'];
+  o.log(`Setting up ${WEBGPU_NPM}@${pin.version} for ${o.nodePath} in ${prefix}`);
+  o.log(`$ ${npm.cmd} ${args.join(' ')}`);
+  const env = { PATH: `${path.dirname(o.nodePath)}${path.delimiter}${process.env.PATH ?? ''}`, ...o.env };
+  const inst = await run(npm.cmd, args, { env, cwd: prefix, log: o.log, timeoutMs: o.timeoutMs, signal: o.signal });
+  if (inst.error) return { ok: false, failure: 'no-npm', message: `could not run npm (${npm.cmd}): ${inst.error.message}` };
+  if (inst.code !== 0) {
+    const c = classifyNpmFailure(inst.output);
+    return { ok: false, failure: c.failure, message: c.message.split(GPU_PACKAGE).join(WEBGPU_NPM) };
+  }
+  const dir = path.join(prefix, 'node_modules', WEBGPU_NPM);
+  o.log(`Checking that ${dir} loads…`);
+  const check = `import(require('url').pathToFileURL(require('path').join(${JSON.stringify(dir)}, 'index.js')).href).then((m) => { if (typeof m.create !== 'function') throw new Error('no create()'); console.log('loaded'); })`;
+  const load = await run(o.nodePath, ['-e', check], { env: o.env, timeoutMs: 60_000, log: o.log });
+  const first = load.output.trim().split('\n').find((l) => /Error/.test(l))?.trim().slice(0, 300) ?? load.output.trim().slice(0, 300);
+  if (load.code !== 0) return { ok: false, failure: 'load-failed', installedAt: dir, message: `${WEBGPU_NPM} is installed but its dawn.node does not load with ${o.nodePath}: ${first}` };
+  return { ok: true, installedAt: dir, message: `${WEBGPU_NPM}@${pin.version} is installed and loads with ${o.nodePath}; runs with backend webgpu (or auto, on a hardware adapter) will use it` };
 }

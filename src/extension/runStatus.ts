@@ -63,6 +63,11 @@ export function showProgress(run: WorkerRun, experiment: string, store: RunsStor
         const msg = `${event.step + 1}/${steps || '?'} · loss ${typeof loss === 'number' ? loss.toPrecision(4) : '–'}`;
         progress.report({ message: msg, increment: steps ? 100 / steps : undefined });
         status.text(`$(sync~spin) RBP ${run.spec.method ?? ''} ${event.step + 1}/${steps || '?'}`);
+      } else if (event.type === 'checkpoint/writing') {
+        // A stopped run's checkpoint can take seconds to write: say so rather than look stuck.
+        const msg = `${run.stopping ? 'stopping: ' : ''}writing checkpoint ${event.step} (${(event.bytes / 2 ** 20).toFixed(1)} MiB)`;
+        progress.report({ message: msg });
+        status.text(`$(sync~spin) RBP ${msg}`);
       } else if (event.type === 'gradcheck/row') {
         // A gradient check's rows stream in: method, K and its error vs exact.
         const r = event.row;

@@ -188,6 +188,8 @@ export interface CompareAtRequest {
   experiment: string;
   /** The training run's resolved config (run.json), so the model has the checkpoint's shapes. */
   config: Record<string, unknown>;
+  /** The folder of the training run's config file (its relative paths, such as model.module, resolve there). */
+  configDir?: string;
   method: string;
   K: number;
   /** `from`: RUN_DIR@STEP, what `rbp gradcheck --from` takes. */
@@ -208,7 +210,7 @@ export function compareAtRequest(store: RunsStore, runId: string, step?: number,
   const at = step ?? steps[steps.length - 1];
   if (!steps.includes(at)) return { error: `run ${runId} has no checkpoint at step ${at} (it has ${steps.join(', ')})` };
   const o = compareRunOptions(Ks);
-  return { runId, step: at, experiment: d.experiment, config: d.config, method: o.method, K: o.K, gradcheck: { ...o.gradcheck, from: `${store.dirOf(runId)}@${at}` } };
+  return { runId, step: at, experiment: d.experiment, config: d.config, ...(d.configDir ? { configDir: d.configDir } : {}), method: o.method, K: o.K, gradcheck: { ...o.gradcheck, from: `${store.dirOf(runId)}@${at}` } };
 }
 
 /** What the runs tree shows for a run (vscode-free, so it is tested without VS Code). */

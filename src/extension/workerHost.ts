@@ -110,6 +110,11 @@ export interface WorkerHostOptions {
   readyTimeoutMs?: number;
   /** After run/cancel, SIGKILL the worker if it has not exited within this (default 1 s). */
   cancelGraceMs?: number;
+  /**
+   * A checkpoint write under way when the grace ends (announced by `checkpoint/writing`) may take
+   * this long from its start before the worker is killed anyway (default: checkpointGraceFor(bytes)).
+   */
+  checkpointGraceMs?: number;
   /** V8 heap limit for the worker, in MB. */
   maxOldSpaceMB?: number;
 }
@@ -119,6 +124,11 @@ export interface RunCallbacks {
   onEvent?(e: Envelope): void;
   /** Host-side log lines (the worker's stderr, lifecycle). */
   onLog?(line: string): void;
+}
+
+/** How long a stopped run's checkpoint write of `bytes` may take: 10 s plus 1 s per 8 MiB (2 MiB/s would be a very slow disk), at most 2 min. */
+export function checkpointGraceFor(bytes: number): number {
+  return Math.min(120_000, 10_000 + Math.round((bytes / 2 ** 23) * 1000));
 }
 
 const OOM = /heap out of memory|Allocation failed - JavaScript heap|Array buffer allocation failed|Aborted\(OOM\)|std::bad_alloc|Cannot allocate memory/i;
@@ -140,6 +150,9 @@ export class WorkerRun {
   private finished = false;
   private stderrTail = '';
   private timers: NodeJS.Timeout[] = [];
+  private killTimer: NodeJS.Timeout | undefined;
+  /** The checkpoint write the worker announced and has not finished. */
+  private writing: { file: string; bytes: number; since: number; told: boolean } | undefined;
   private stats = { messages: 0, bytes: 0, first: 0, last: 0, invalid: 0 };
   private resolve!: (o: RunOutcome) => void;
 
@@ -165,7 +178,16 @@ export class WorkerRun {
     return this.finished;
   }
 
-  /** Ask the worker to stop after its current step; SIGKILL it if it has not exited within the grace time. */
+  /** Whether Stop was asked for (the run may still be writing its checkpoint). */
+  get stopping(): boolean {
+    return this.cancelRequested && !this.finished;
+  }
+
+  /**
+   * Ask the worker to stop inside its current step; SIGKILL it if it has not exited within the grace
+   * time — unless it is writing a checkpoint then (the stopped run's own, or a periodic one): that
+   * write may finish (at most checkpointGraceMs from its start), and the grace starts again after it.
+   */
   cancel(): void {
     if (this.finished || this.cancelRequested) return;
     this.cancelRequested = true;
@@ -175,14 +197,32 @@ export class WorkerRun {
       return;
     }
     this.send({ type: 'run/cancel', runId: this.runId });
-    this.timers.push(
-      setTimeout(() => {
-        if (!this.finished && this.child && this.child.exitCode === null) {
-          this.log(`worker ${this.child.pid} did not stop within ${this.opts.cancelGraceMs ?? 1000} ms: killing it`);
-          this.child.kill('SIGKILL');
+    this.armKill(this.opts.cancelGraceMs ?? 1000);
+  }
+
+  private armKill(ms: number): void {
+    if (this.killTimer) clearTimeout(this.killTimer);
+    this.killTimer = setTimeout(() => this.killIfStuck(), ms);
+  }
+
+  private killIfStuck(): void {
+    if (this.finished || !this.child || this.child.exitCode !== null) return;
+    const w = this.writing;
+    if (w) {
+      const limit = this.opts.checkpointGraceMs ?? checkpointGraceFor(w.bytes);
+      const left = w.since + limit - Date.now();
+      if (left > 0) {
+        if (!w.told) {
+          w.told = true;
+          this.record({ type: 'log', level: 'info', text: `stopping: waiting for the worker to finish writing ${w.file} (${mib(w.bytes)} MiB; at most ${(limit / 1000).toFixed(0)} s)` });
         }
-      }, this.opts.cancelGraceMs ?? 1000),
-    );
+        this.armKill(left);
+        return;
+      }
+      this.record({ type: 'log', level: 'warn', text: `stopping: ${w.file} (${mib(w.bytes)} MiB) was not written within ${(limit / 1000).toFixed(0)} s: killing the worker (the earlier checkpoints are whole; the unfinished one stays a .tmp file that nothing reads)` });
+    }
+    this.log(`worker ${this.child.pid} did not stop within ${this.opts.cancelGraceMs ?? 1000} ms: killing it`);
+    this.child.kill('SIGKILL');
   }
 
   /** End the worker at once (extension deactivation). */
@@ -267,6 +307,12 @@ export class WorkerRun {
     this.stats.last = now;
     const { runId: _r, seq: _s, t, ...event } = msg;
     this.record(event as WorkerEvent, t);
+    if (msg.type === 'checkpoint/writing') this.writing = { file: msg.file, bytes: msg.bytes, since: now, told: false };
+    else if (msg.type === 'checkpoint') {
+      this.writing = undefined;
+      // Written: the worker has its usual grace to end the run from here.
+      if (this.cancelRequested && this.killTimer) this.armKill(this.opts.cancelGraceMs ?? 1000);
+    }
   }
 
   private send(cmd: HostCommand): void {
@@ -315,6 +361,7 @@ export class WorkerRun {
     }
     this.finished = true;
     for (const t of this.timers) clearTimeout(t);
+    if (this.killTimer) clearTimeout(this.killTimer);
     try {
       this.recorder.close();
     } catch (err) {
@@ -363,6 +410,8 @@ export class WorkerRun {
     this.cb.onLog?.(line);
   }
 }
+
+const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
 
 /** Start a run in a worker process. */
 export function startWorkerRun(spec: RunSpec, opts: WorkerHostOptions, cb: RunCallbacks = {}): WorkerRun {

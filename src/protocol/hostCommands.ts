@@ -6,6 +6,8 @@ const runSpec = obj({
   experiment: str,
   /** The resolved config (authors' schema), when the caller has one. */
   config: optional(record(anything)),
+  /** The folder of the config file `config` came from: its relative paths (model.module, dataset.path) resolve there. */
+  configDir: optional(str),
   method: optional(str),
   K: optional(num),
   steps: optional(num),

@@ -51,6 +51,8 @@ const runStarted = message('run/started', {
   resumedFrom: optional(obj({ runId: str, step: num })),
   /** A gradient check at a checkpoint: the run and step of its weights. */
   from: optional(obj({ runId: str, step: num })),
+  /** The folder of the config file the run came from (relative paths in `config` resolve there). */
+  configDir: optional(str),
 });
 export type RunStarted = Infer<typeof runStarted>;
 
@@ -131,6 +133,19 @@ const checkpoint = message('checkpoint', {
 });
 export type CheckpointMsg = Infer<typeof checkpoint>;
 
+/**
+ * A checkpoint write begins (its `checkpoint` event follows when the file is in place). The host
+ * holds off its kill while one is under way after a Stop, so a stopped run's checkpoint (77 MiB on
+ * Hopfield, seconds on a busy disk) is not lost; a write killed anyway leaves only a `.tmp` file.
+ */
+const checkpointWriting = message('checkpoint/writing', {
+  step: num,
+  file: str,
+  bytes: num,
+  reason: oneOf('periodic', 'final', 'stopped'),
+});
+export type CheckpointWritingMsg = Infer<typeof checkpointWriting>;
+
 const log = message('log', {
   level: oneOf('info', 'warn', 'error'),
   text: str,
@@ -196,7 +211,7 @@ const gradcheckResult = message('gradcheck/result', {
 });
 export type GradcheckResultMsg = Infer<typeof gradcheckResult>;
 
-const parseEvent = messages('event', [runStarted, forwardTrace, backwardTrace, metrics, diagnostics, memory, probe, checkpoint, log, runFinished, runFailed, gradcheckRowMsg, gradcheckResult]);
+const parseEvent = messages('event', [runStarted, forwardTrace, backwardTrace, metrics, diagnostics, memory, probe, checkpoint, checkpointWriting, log, runFinished, runFailed, gradcheckRowMsg, gradcheckResult]);
 export type WorkerEvent = ReturnType<typeof parseEvent>;
 
 const stamp = obj({ runId: str, seq: num, t: num });

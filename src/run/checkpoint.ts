@@ -168,18 +168,36 @@ export function decodeCheckpoint(buf: Buffer, file: string): { header: Checkpoin
 }
 
 
-/** Write the session's state after `step` steps into `<runDir>/checkpoints/` (temp file, then rename). */
-export function writeCheckpoint(runDir: string, meta: CheckpointMeta, session: ExperimentSession, step: number): { file: string; bytes: number } {
+/** The chunks a checkpoint is written in (a write is a loop of these, not one call that blocks for seconds). */
+const WRITE_CHUNK = 4 << 20;
+
+/**
+ * Write the session's state after `step` steps into `<runDir>/checkpoints/`: to `<name>.tmp`, in
+ * chunks, then renamed over `<name>`. `onWriting(file, bytes)` is called once the state is encoded,
+ * before the first byte is written (the worker announces the write to the host with it).
+ * `RBP_TEST_CHECKPOINT_CHUNK_DELAY_MS` (tests only) sleeps after each chunk: a slow disk on demand.
+ */
+export function writeCheckpoint(runDir: string, meta: CheckpointMeta, session: ExperimentSession, step: number, onWriting?: (file: string, bytes: number) => void): { file: string; bytes: number } {
   const buf = encodeCheckpoint(meta, captureState(session, step));
   const dir = path.join(runDir, CHECKPOINT_DIR);
   fs.mkdirSync(dir, { recursive: true });
-  const rel = path.join(CHECKPOINT_DIR, checkpointName(step));
+  const rel = path.join(CHECKPOINT_DIR, checkpointName(step)).split(path.sep).join('/');
   const full = path.join(runDir, rel);
-  fs.writeFileSync(full + '.tmp', buf);
+  onWriting?.(rel, buf.length);
+  const delay = Number(process.env.RBP_TEST_CHECKPOINT_CHUNK_DELAY_MS) || 0;
+  const fd = fs.openSync(full + '.tmp', 'w');
+  try {
+    for (let at = 0; at < buf.length; at += WRITE_CHUNK) {
+      const end = Math.min(buf.length, at + WRITE_CHUNK);
+      for (let w = at; w < end; ) w += fs.writeSync(fd, buf, w, end - w);
+      if (delay > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, delay);
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
   fs.renameSync(full + '.tmp', full);
-  return { file: rel.split(path.sep).join('/'), bytes: buf.length };
+  return { file: rel, bytes: buf.length };
 }
-
 
 /**
  * `RUN_DIR`, `RUN_DIR@STEP` or a `.rbpck` file → the checkpoint file and its run folder. No step:

@@ -195,6 +195,7 @@ export async function runGradcheck(spec: RunSpec, emit: (e: WorkerEvent) => void
       notes,
       pid: process.pid,
       ...(from ? { from } : {}),
+      ...(resolved.configDir ? { configDir: resolved.configDir } : {}),
     });
     let report: GradcheckReport;
     try {

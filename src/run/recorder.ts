@@ -41,6 +41,8 @@ export interface RunDescription {
   resumedFrom?: { runId: string; step: number };
   /** A gradient check at a checkpoint: the run and step of its weights. */
   from?: { runId: string; step: number };
+  /** The folder of the config file the run came from (its relative paths resolve there). */
+  configDir?: string;
 }
 
 export function newRunId(experiment: string, method: string, date = new Date()): string {
@@ -247,6 +249,7 @@ function descriptionFrom(e: Envelope<RunStarted>): RunDescription {
     ...(pidStart !== undefined ? { pidStart } : {}),
     ...(e.resumedFrom ? { resumedFrom: e.resumedFrom } : {}),
     ...(e.from ? { from: e.from } : {}),
+    ...(e.configDir ? { configDir: e.configDir } : {}),
   };
 }
 
@@ -318,6 +321,7 @@ const DESCRIPTION_FIELDS: Record<string, FieldCheck> = {
   label: opt(isStr),
   pid: opt((v) => Number.isInteger(v) && (v as number) > 0),
   pidStart: opt(isStr),
+  configDir: opt(isStr),
 };
 
 /** A run.json's content as a RunDescription, or an Error saying which field is wrong. */

@@ -30,6 +30,7 @@ export function resolveRun(spec: RunSpec): ResolvedRun {
     const errors = validateConfigObject(config);
     if (errors.length) throw new RunError('bad-config', errors.join('; '));
     experimentName = spec.experiment;
+    configDir = spec.configDir;
   } else if (builtinConfig(spec.experiment)) {
     config = builtinConfig(spec.experiment)!;
     experimentName = spec.experiment.toLowerCase();

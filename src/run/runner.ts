@@ -124,7 +124,7 @@ export async function runExperiment(spec: RunSpec, emit: (e: WorkerEvent) => voi
   };
   const checkpoint = (step: number, reason: 'periodic' | 'final' | 'stopped') => {
     if (!spec.checkpointDir) return;
-    const { file, bytes } = writeCheckpoint(spec.checkpointDir, ckMeta, session, step);
+    const { file, bytes } = writeCheckpoint(spec.checkpointDir, ckMeta, session, step, (f, b) => emit({ type: 'checkpoint/writing', step, file: f, bytes: b, reason }));
     emit({ type: 'checkpoint', step, file, bytes, reason });
   };
   emit({
@@ -143,6 +143,7 @@ export async function runExperiment(spec: RunSpec, emit: (e: WorkerEvent) => voi
     notes,
     pid: process.pid,
     ...(resumedFrom ? { resumedFrom } : {}),
+    ...(resolved.configDir ? { configDir: resolved.configDir } : {}),
   });
   const elapsed = () => Date.now() - t0;
   let lastValues: Record<string, number> = {};

@@ -7,7 +7,9 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { setUpGpuBackend, classifyNpmFailure, classifyLoadFailure, findNpm, readPin } from '../../src/extension/gpuSetup';
+import { setUpGpuBackend, setUpWebgpu, nativeSearchPaths, WEBGPU_NPM, classifyNpmFailure, classifyLoadFailure, findNpm, readPin } from '../../src/extension/gpuSetup';
+import { resolveNative } from '../../src/core/backend';
+import { WEBGPU_PACKAGE_VERSION } from '../../src/core/webgpu';
 import { findOnPath, MIN_NODE_MAJOR } from '../../src/extension/workerHost';
 import { repoRoot } from '../helpers/setup';
 
@@ -105,4 +107,86 @@ test('a system Node older than package.json’s engines.node is refused, naming 
   assert.equal(r.ok, false);
   assert.equal(r.failure, 'wrong-node', r.message);
   assert.match(r.message, new RegExp(`v18\\.19\\.0 .* needs Node\\.js ${MIN_NODE_MAJOR} or later`));
+});
+
+// ---- webgpu (Dawn) through Set Up GPU Backend, without the network ----
+
+const webgpuPin = path.join(repoRoot, 'native', 'webgpu');
+
+test('the webgpu pin: native/webgpu locks webgpu at the version the backend asks for and the project installs', () => {
+  const pin = readPin(webgpuPin, WEBGPU_NPM);
+  assert.equal(pin.version, WEBGPU_PACKAGE_VERSION);
+  const root = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8'));
+  assert.equal(root.optionalDependencies?.webgpu ?? root.dependencies?.webgpu, pin.version);
+  assert.match(JSON.parse(pin.lock).packages['node_modules/webgpu'].integrity, /^sha512-/);
+  assert.throws(() => readPin(webgpuPin), /@tensorflow\/tfjs-node-gpu is not pinned/, 'each pin names its own package');
+});
+
+/** An npm stand-in (run as `node fake-npm.js ci --prefix DIR …`): records its arguments, installs a webgpu whose index.js is `body`. */
+function fakeNpm(dir: string, body: string): string {
+  const file = path.join(dir, 'fake-npm.js');
+  fs.writeFileSync(
+    file,
+    `const fs = require('fs'), path = require('path');
+const args = process.argv.slice(2);
+const prefix = args[args.indexOf('--prefix') + 1];
+fs.writeFileSync(path.join(${JSON.stringify(dir)}, 'npm-args.json'), JSON.stringify({ args, cwd: process.cwd(), lock: fs.readFileSync(path.join(prefix, 'package-lock.json'), 'utf8') }));
+const pkg = path.join(prefix, 'node_modules', 'webgpu');
+fs.mkdirSync(pkg, { recursive: true });
+fs.writeFileSync(path.join(pkg, 'package.json'), JSON.stringify({ name: 'webgpu', version: '0.6.2', type: 'module', main: 'index.js' }));
+fs.writeFileSync(path.join(pkg, 'index.js'), ${JSON.stringify(body)});
+console.log('added 4 packages');
+`,
+  );
+  return file;
+}
+
+test('Set Up GPU Backend installs webgpu with npm ci into <storage>/webgpu from the shipped lockfile, leaves tfjs-node-gpu alone, and the worker resolves it there', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rbp-webgpu-setup-'));
+  const storage = path.join(dir, 'storage');
+  // What an earlier set-up of tfjs-node-gpu left in the storage: untouched by the webgpu install.
+  const tfgpu = path.join(storage, 'node_modules', '@tensorflow', 'tfjs-node-gpu');
+  fs.mkdirSync(tfgpu, { recursive: true });
+  fs.writeFileSync(path.join(tfgpu, 'package.json'), '{"name":"@tensorflow/tfjs-node-gpu"}');
+  const lines: string[] = [];
+  const r = await setUpWebgpu({ storageDir: storage, nodePath: node, npm: fakeNpm(dir, 'export function create() {}\n'), pinDir: webgpuPin, log: (l) => lines.push(l) });
+  assert.equal(r.ok, true, r.message);
+  const prefix = path.join(storage, 'webgpu');
+  assert.equal(r.installedAt, path.join(prefix, 'node_modules', 'webgpu'));
+  assert.match(r.message, /^webgpu@0\.6\.2 is installed and loads with /);
+  const npm = JSON.parse(fs.readFileSync(path.join(dir, 'npm-args.json'), 'utf8'));
+  assert.deepEqual(npm.args, ['ci', '--prefix', prefix, '--no-audit', '--no-fund'], 'npm ci: the locked tree, nothing resolved anew');
+  assert.equal(npm.cwd, prefix);
+  assert.equal(npm.lock, fs.readFileSync(path.join(webgpuPin, 'package-lock.json'), 'utf8'), 'the shipped lockfile');
+  assert.equal(JSON.parse(fs.readFileSync(path.join(prefix, 'package.json'), 'utf8')).allowScripts.webgpu, true);
+  assert.ok(lines.some((l) => /^\$ .* ci --prefix .*storage\/webgpu /.test(l)), lines.join('\n'));
+  assert.ok(fs.existsSync(path.join(tfgpu, 'package.json')), 'the tfjs-node-gpu tree is left alone');
+  // The worker's module resolution (the extension passes nativeSearchPaths as RunSpec.nativeSearchPaths).
+  // Mutant caught: nativeSearchPaths without <storage>/webgpu → resolveNative finds the project's own copy or none.
+  assert.equal(resolveNative(WEBGPU_NPM, nativeSearchPaths(storage, '/nonexistent-ws')), r.installedAt);
+  assert.deepEqual(nativeSearchPaths(storage, '/ws'), [storage, prefix, '/ws']);
+  assert.equal(resolveNative('@tensorflow/tfjs-node-gpu', nativeSearchPaths(storage)), tfgpu);
+});
+
+test('a webgpu that installs but does not load is load-failed, naming the package and the Node', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rbp-webgpu-setup-'));
+  const r = await setUpWebgpu({ storageDir: path.join(dir, 'storage'), nodePath: node, npm: fakeNpm(dir, "throw new Error('dawn.node: cannot open shared object file');\n"), pinDir: webgpuPin, log: () => {} });
+  assert.equal(r.ok, false);
+  assert.equal(r.failure, 'load-failed');
+  assert.match(r.message, /^webgpu is installed but its dawn\.node does not load with .*: .*cannot open shared object file/);
+});
+
+test('webgpu with no network: no-network, naming webgpu and the registry', async () => {
+  const storage = fs.mkdtempSync(path.join(os.tmpdir(), 'rbp-webgpu-storage-'));
+  const r = await setUpWebgpu({
+    storageDir: storage,
+    nodePath: node,
+    pinDir: webgpuPin,
+    log: () => {},
+    timeoutMs: 120_000,
+    env: { npm_config_registry: 'http://127.0.0.1:9/', npm_config_cache: path.join(storage, 'npm-cache'), npm_config_fetch_retries: '0', npm_config_fetch_timeout: '5000', npm_config_prefer_online: 'true', npm_config_update_notifier: 'false' },
+  });
+  assert.equal(r.ok, false);
+  assert.equal(r.failure, 'no-network', r.message);
+  assert.match(r.message, /could not reach its registry to download webgpu/);
 });

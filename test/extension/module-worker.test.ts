@@ -13,6 +13,8 @@ import { readRun } from '../../src/run/recorder';
 import type { Envelope, RunSpec } from '../../src/protocol/messages';
 import { repoRoot } from '../helpers/setup';
 import { writeBadModule } from '../helpers/modules';
+import { listCheckpoints, resolveCheckpoint } from '../../src/run/checkpoint';
+import { RunsStore, compareAtRequest } from '../../src/extension/runsStore';
 
 const workerScript = path.join(repoRoot, 'dist', 'worker.js');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rbp-module-worker-'));
@@ -61,4 +63,97 @@ test('an endless step in the user’s code: Stop kills the worker after the grac
   const rec = readRun(o.dir);
   assert.equal(rec.description?.status, 'cancelled');
   assert.ok(rec.events.some((e) => e.type === 'run/started'), 'what was recorded is kept');
+});
+
+// ---- Stop while a checkpoint is being written ----
+
+/**
+ * TINY whose evaluation after a step sleeps 1 s (a window in which Stop lands between steps, so the
+ * run writes a 'stopped' checkpoint), with an evaluation after every step and checkpoints only at the
+ * end or on Stop. The worker writes checkpoints slowly on demand (RBP_TEST_CHECKPOINT_CHUNK_DELAY_MS).
+ */
+function slowEvalModel(name: string): string {
+  const { config } = writeBadModule(tmp, name, {
+    patch: 'model.evaluate = (step) => {\n    if (step >= 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000);\n    return { ok: 1 };\n  };',
+  });
+  fs.writeFileSync(config, `exp_name: ${name}\nrunner: ModuleRunner\nmodel:\n  module: ./model.mjs\n  num_update: 10\ntrain:\n  max_steps: 50\n  valid_epoch: 1\n  snapshot_epoch: 1000\n`);
+  return config;
+}
+
+function stopAtFirstStep(): (e: Envelope, r: WorkerRun) => void {
+  let stopped = false;
+  return (e, r) => {
+    if (!stopped && e.type === 'metrics' && e.kind === 'train') {
+      stopped = true;
+      r.cancel();
+    }
+  };
+}
+
+test('Stop just before a slow checkpoint write: the host waits for the write (past its 3 s grace), the stopped checkpoint is whole and a gradient check loads it', { timeout: 90_000 }, async () => {
+  const config = slowEvalModel('slow-write');
+  // The write takes 6 s (one chunk, then the delay), starting about 1 s after Stop: without the
+  // host's wait for an announced write (mutant: killIfStuck ignoring `writing`) the worker is killed
+  // at 3 s, the run is cancelled with SIGKILL and the checkpoint is only a .tmp file.
+  const events: Envelope[] = [];
+  const stop = stopAtFirstStep();
+  const run = start({ experiment: config }, { cancelGraceMs: 3000, env: { RBP_TEST_CHECKPOINT_CHUNK_DELAY_MS: '6000' } }, (e, r) => {
+    events.push(e);
+    stop(e, r);
+  });
+  const o = await run.done;
+  assert.equal(o.status, 'cancelled', o.reason);
+  assert.equal(o.signal, null, 'the worker exited by itself, after writing');
+  const writing = events.find((e) => e.type === 'checkpoint/writing');
+  const written = events.find((e) => e.type === 'checkpoint');
+  assert.ok(writing?.type === 'checkpoint/writing' && writing.reason === 'stopped' && writing.step === 1, JSON.stringify(writing));
+  assert.ok(written?.type === 'checkpoint' && written.reason === 'stopped' && written.bytes === writing.bytes, JSON.stringify(written));
+  assert.ok(events.some((e) => e.type === 'log' && /^stopping: waiting for the worker to finish writing checkpoints\/step-000001\.rbpck \(0\.0 MiB; at most 10 s\)$/.test(e.text)), 'the host says why it waits');
+  assert.deepEqual(listCheckpoints(o.dir).map((c) => c.step), [1]);
+  assert.ok(!fs.existsSync(path.join(o.dir, 'checkpoints', 'step-000001.rbpck.tmp')));
+  // Loadable: a gradient check through the worker host at that checkpoint's weights.
+  const gc = start({ experiment: config, gradcheck: { Ks: [2], methods: ['TBPTT'], from: o.dir } });
+  const g = await gc.done;
+  assert.equal(g.status, 'completed', g.reason);
+  const result = readRun(g.dir).events.find((e) => e.type === 'gradcheck/result');
+  assert.ok(result?.type === 'gradcheck/result' && result.report.from?.step === 1, JSON.stringify(result?.type === 'gradcheck/result' ? result.report.from : result));
+});
+
+test('a checkpoint write that never ends is killed at its bound: the run is cancelled, nothing is taken for a checkpoint', { timeout: 90_000 }, async () => {
+  const config = slowEvalModel('endless-write');
+  const events: Envelope[] = [];
+  const stop = stopAtFirstStep();
+  const t0 = Date.now();
+  const run = start({ experiment: config }, { cancelGraceMs: 3000, checkpointGraceMs: 2000, env: { RBP_TEST_CHECKPOINT_CHUNK_DELAY_MS: '600000' } }, (e, r) => {
+    events.push(e);
+    stop(e, r);
+  });
+  const o = await run.done;
+  assert.equal(o.status, 'cancelled');
+  assert.equal(o.signal, 'SIGKILL');
+  assert.ok(Date.now() - t0 < 60_000, 'killed at the bound, not after the write');
+  assert.ok(events.some((e) => e.type === 'checkpoint/writing'));
+  assert.ok(!events.some((e) => e.type === 'checkpoint'));
+  assert.ok(events.some((e) => e.type === 'log' && e.level === 'warn' && /was not written within 2 s: killing the worker/.test(e.text)));
+  // The unfinished write is a .tmp that no reader lists: the run has no checkpoint to resume or compare at.
+  assert.ok(fs.existsSync(path.join(o.dir, 'checkpoints', 'step-000001.rbpck.tmp')));
+  assert.deepEqual(listCheckpoints(o.dir), []);
+  assert.throws(() => resolveCheckpoint(o.dir), /has no checkpoints/);
+});
+
+test('Compare at a checkpoint of a config-file run finds the config’s relative model.module: the run records its config folder and the check is launched with it', { timeout: 90_000 }, async () => {
+  // The worker runs in the test's working directory (the repo root), where ./model.mjs does not exist.
+  const { config } = writeBadModule(tmp, 'relative-module', { steps: 2 });
+  const o = await start({ experiment: config }).done;
+  assert.equal(o.status, 'completed', o.reason);
+  const store = new RunsStore(runsRoot);
+  assert.equal(store.read(o.runId).description?.configDir, path.dirname(config), 'run.json names the config folder');
+  const req = compareAtRequest(store, o.runId, undefined, [2]);
+  assert.ok(!('error' in req), JSON.stringify(req));
+  // What runCompareAt launches (src/extension/compare.ts): the recorded config and its folder.
+  // Mutant caught: compareAtRequest without configDir → "model.module: cannot find './model.mjs' (… relative to the working directory)".
+  const g = await start({ experiment: req.experiment, config: req.config, configDir: req.configDir, method: req.method, K: req.K, gradcheck: req.gradcheck }).done;
+  assert.equal(g.status, 'completed', g.reason);
+  const result = readRun(g.dir).events.find((e) => e.type === 'gradcheck/result');
+  assert.ok(result?.type === 'gradcheck/result' && result.report.from?.step === 2 && result.report.from.runId === o.runId);
 });

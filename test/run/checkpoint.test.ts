@@ -161,6 +161,25 @@ test('probes change nothing in training, and each equals a gradient check at the
   assert.ok(p6.ms > 0);
 });
 
+test('a gradient check from a trained Hopfield checkpoint is non-trivial: ρ(J) ≥ 0.7 and TBPTT(5) at least 10× further from exact than TBPTT(40)', async () => {
+  // n = 2·40 + 16 = 96 units, 3 images, T = 100; BPTT with Adam at lr 3e-2: 40 steps (~10 s) take
+  // ρ(J) from 0.015 to about 0.91 (measured: TBPTT(5) 0.10, TBPTT(40) 4.1e-3 from exact).
+  const TRAINED = ['model.input_dim=40', 'model.hidden_dim=16', 'dataset.num_imgs=3', 'model.num_update=100', 'train.lr=3e-2'];
+  const run = await train({ experiment: 'hopfield', method: 'BPTT', steps: 40, backend, overrides: TRAINED });
+  const check = async (from?: string) => (await runGradcheck({ experiment: 'hopfield', backend, overrides: TRAINED, gradcheck: { Ks: [5, 40], methods: ['TBPTT'], ...(from ? { from } : {}) } }, () => undefined))!;
+  const tbptt = (r: Awaited<ReturnType<typeof check>>, K: number) => r.rows.find((x) => x.method === 'TBPTT' && x.K === K)!.relErrExact;
+  // Through the checkpoint file, as `rbp gradcheck --from RUN_DIR` (its newest: step 40).
+  // Mutant caught: loadCheckpoint not restoring the state (the initial weights: ρ(J) 0.015, ratio ≈ 1).
+  const r = await check(run.dir);
+  assert.deepEqual(r.from, { runId: path.basename(run.dir), step: 40 });
+  assert.ok(r.exactConverged, 'exact is a reference there');
+  assert.ok(r.rho >= 0.7, `ρ(J) = ${r.rho} at the trained weights`);
+  assert.ok(tbptt(r, 5) >= 10 * tbptt(r, 40), `TBPTT(5) ${tbptt(r, 5)} vs TBPTT(40) ${tbptt(r, 40)}`);
+  // At the initial weights the same check is trivial: the difference is the training.
+  const init = await check();
+  assert.ok(init.rho < 0.1 && tbptt(init, 5) < 1e-5, `untrained: ρ(J) = ${init.rho}, TBPTT(5) ${tbptt(init, 5)}`);
+});
+
 const cli = path.join(repoRoot, 'dist', 'cli.js');
 const rbp = (args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 120000 });
 
