@@ -98,10 +98,21 @@ export function progressOf(summary: unknown): RunProgress | undefined {
 /** How much of the end of events.jsonl an old run's summary is read from. */
 export const TAIL_BYTES = 512 * 2 ** 10;
 
+/** The kind of an events.jsonl line the tail read wants, from its text alone (no parse): undefined for others. */
+function tailKind(line: string): string | undefined {
+  const m = /"type":"([a-z/]+)"/.exec(line);
+  if (!m) return undefined;
+  const t = m[1];
+  if (t === 'metrics') return line.includes('"kind":"eval"') ? 'eval' : 'train';
+  if (t === 'run/finished' || t === 'run/failed') return 'end';
+  return t === 'diagnostics' || t === 'probe' ? t : undefined;
+}
+
 /**
  * The progress of a run recorded without one in run.json, from the last `maxBytes` of its
- * events.jsonl (the first, partial line dropped): what those lines say (the steps done, the last
- * loss, evaluation, ρ(J) and probe among them); older values beyond the tail stay null.
+ * events.jsonl (the first, partial line dropped), read from its end: only the latest train step,
+ * evaluation, diagnostics, probe and end are parsed (and the last line, for the duration), then
+ * folded in recorded order. What lies before the tail stays null.
  */
 export function progressFromTail(dir: string, stepsPlanned: number | null, startMs: number | undefined, maxBytes = TAIL_BYTES): RunProgress {
   const p = emptyProgress(stepsPlanned);
@@ -123,14 +134,25 @@ export function progressFromTail(dir: string, stepsPlanned: number | null, start
   } finally {
     fs.closeSync(fd);
   }
-  for (const line of text.split('\n')) {
-    if (!line.trim()) continue;
+  const lines = text.split('\n');
+  const want = new Set(['train', 'eval', 'diagnostics', 'probe', 'end', 'last']);
+  const picked: { i: number; e: Envelope }[] = [];
+  for (let i = lines.length - 1; i >= 0 && want.size; i--) {
+    if (!lines[i].trim()) continue;
+    const kind = tailKind(lines[i]);
+    const wanted = (kind !== undefined && want.has(kind)) || want.has('last');
+    if (!wanted) continue;
+    let e: Envelope;
     try {
-      foldProgress(p, parseWorkerEvent(JSON.parse(line)), startMs);
+      e = parseWorkerEvent(JSON.parse(lines[i]));
     } catch {
-      // a torn or foreign line: skipped, as the full reader does
+      continue; // a torn or foreign line: skipped, as the full reader does
     }
+    want.delete('last');
+    if (kind !== undefined) want.delete(kind);
+    picked.push({ i, e });
   }
+  for (const { e } of picked.reverse()) foldProgress(p, e, startMs);
   return p;
 }
 
