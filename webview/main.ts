@@ -14,7 +14,7 @@ import { ForwardChart } from './charts/forward';
 import { BackwardChart } from './charts/backward';
 import { MetricsChart } from './charts/metrics';
 import { MemoryChart } from './charts/memory';
-import { OverlayChart } from './charts/overlay';
+import { OverlayChart, overlaySeriesInfo } from './charts/overlay';
 import { CompareView } from './charts/compare';
 import { ProbeChart } from './charts/probe';
 import { exportMessage } from './export';
@@ -224,7 +224,8 @@ function handle(msg: HostToWebview): void {
         ...charts.overlay.metrics.map((k) => {
           const o = document.createElement('vscode-option') as HTMLElement & { value: string; selected: boolean };
           o.value = k;
-          o.textContent = k;
+          const info = overlaySeriesInfo(k);
+          o.textContent = info ? `${info.label} (${k})` : k;
           o.selected = k === charts.overlay.metric;
           return o;
         }),
