@@ -18,6 +18,8 @@ const nodeEntries = {
   worker: 'src/worker/main.ts',
   extension: 'src/extension/extension.ts',
   bench: 'bench/bench.ts',
+  // npm run bench:runs: rbp runs and the runs table over 1,000 recorded runs (issue 19).
+  'runs-scale': 'bench/runs-scale.ts',
   // The library entry (package.json `exports`): solvers and gradient methods without VS Code or the CLI.
   lib: 'src/lib.ts',
 };

@@ -14,11 +14,13 @@ import { ForwardChart } from './charts/forward';
 import { BackwardChart } from './charts/backward';
 import { MetricsChart } from './charts/metrics';
 import { MemoryChart } from './charts/memory';
-import { OverlayChart } from './charts/overlay';
+import { OverlayChart, overlaySeriesInfo } from './charts/overlay';
 import { CompareView } from './charts/compare';
 import { ProbeChart } from './charts/probe';
 import { exportMessage } from './export';
 import { renderHeader } from './header';
+import { RunsTableView } from './runsTable';
+import { renderConfigDiff } from './configDiff';
 
 interface VsCodeApi {
   postMessage(msg: WebviewToHost): void;
@@ -46,6 +48,33 @@ const charts = {
   }),
   compare: new CompareView(theme),
 };
+// issue 19 (dash-table): the runs table; its picked runs are the overlay's runs, kept with the sort and filter.
+const runsTable = new RunsTableView($('runs-scroll'), $<HTMLTableElement>('runs-table'), $<HTMLInputElement>('runs-filter'), $('cap-runs'), {
+  onPick(runIds) {
+    state = { ...state, overlayRunIds: runIds };
+    vscode.setState(state);
+    post({ type: 'pickRuns', runIds });
+    drawDiff();
+  },
+  onSettings(s) {
+    state = { ...state, table: { ...state.table, sort: s.sort, filter: s.filter } };
+    vscode.setState(state);
+  },
+  onCompareAt(runId, step) {
+    post({ type: 'compareAt', runId, step });
+  },
+});
+runsTable.restore(state.table ?? {}, state.overlayRunIds ?? []);
+const diffOnly = $<HTMLInputElement>('diff-only');
+diffOnly.checked = state.table?.diffOnly ?? false;
+function drawDiff(): void {
+  renderConfigDiff($('diff-card'), $<HTMLTableElement>('diff-table'), $('diff-summary'), runsTable.pickedRows(), diffOnly.checked);
+}
+diffOnly.addEventListener('change', () => {
+  state = { ...state, table: { ...state.table, diffOnly: diffOnly.checked } };
+  vscode.setState(state);
+  drawDiff();
+});
 let trust: { trusted: boolean; reason?: string } = { trusted: true };
 let runs: RunSummary[] = [];
 
@@ -195,15 +224,22 @@ function handle(msg: HostToWebview): void {
         ...charts.overlay.metrics.map((k) => {
           const o = document.createElement('vscode-option') as HTMLElement & { value: string; selected: boolean };
           o.value = k;
-          o.textContent = k;
+          const info = overlaySeriesInfo(k);
+          o.textContent = info ? `${info.label} (${k})` : k;
           o.selected = k === charts.overlay.metric;
           return o;
         }),
       );
       state = { ...state, overlayRunIds: [...new Set(msg.series.map((s) => s.runId))] };
       vscode.setState(state);
+      runsTable.setPicked(state.overlayRunIds ?? []);
+      drawDiff();
       break;
     }
+    case 'runsTable':
+      runsTable.setRows(msg.rows);
+      drawDiff();
+      break;
     case 'trust':
       trust = { trusted: msg.trusted, reason: msg.reason };
       model.version.header++;

@@ -16,6 +16,9 @@ import type { WorkerEvent, RunSpec, Envelope } from '../protocol/messages';
 import { parseMethodName, methodNames } from '../core/gradients/catalog';
 import { BUILTIN_NAMES } from '../config/builtin';
 import { writeModelTemplate, TemplateError } from '../config/modelTemplate';
+import { listRunRows } from '../run/runSummary';
+import { differingKeys, formatRunsTable } from '../shared/runsTable';
+import * as fs from 'fs';
 
 const usage = () => `usage:
   rbp run <${BUILTIN_NAMES.join('|')}|config.yaml> [--method M] [--truncate K] [--steps N] [--seed S]
@@ -28,6 +31,8 @@ const usage = () => `usage:
           [--from RUN_DIR[@STEP]]   (at the weights of that run's checkpoint instead of the initial ones)
   rbp doctor [--json]   the packages, Vulkan drivers and WebGPU adapters found, and the backend auto picks and why
   rbp init-model DIR     (write a model of your own to start from: a module, its config, the types)
+  rbp runs [--runs-dir ROOT] [--json]   the recorded runs (default root .rbp-lab/runs): status, method, K, T, lr, seed,
+          steps, duration, final loss and evaluation, last ρ(J) and gradient probe, and the config keys that differ
 methods: ${methodNames().join(', ')}`;
 
 export class UsageError extends Error {}
@@ -59,9 +64,9 @@ export function parseArgs(argv: string[]): Args {
     else positional.push(a);
   }
   if (flags.help) return { command: 'help', target: '', flags };
-  if (positional.length < 1) throw new UsageError('missing command (run, gradcheck, init-model or doctor)');
+  if (positional.length < 1) throw new UsageError('missing command (run, gradcheck, runs, init-model or doctor)');
   const [command, target] = positional;
-  if (command === 'doctor') {
+  if (command === 'doctor' || command === 'runs') {
     if (positional.length > 1) throw new UsageError(`unexpected argument '${positional[1]}'`);
     return { command, target: '', flags };
   }
@@ -376,6 +381,28 @@ function cmdInitModel(a: Args, io: Io): number {
   }
 }
 
+/** `rbp runs`: the runs table of a runs root, as aligned text or (--json) the same rows as JSON. */
+function cmdRuns(a: Args, io: Io): number {
+  const extra = Object.keys(a.flags).filter((f) => f !== 'json' && f !== 'runs-dir');
+  if (extra.length) throw new UsageError(`runs takes --runs-dir and --json; got --${extra[0]}`);
+  const root = last(a.flags, 'runs-dir') ?? path.join('.rbp-lab', 'runs');
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(root);
+  } catch {
+    io.err(`rbp: no runs folder at ${root}${a.flags['runs-dir'] ? '' : ' (runs are recorded there by --runs-dir .rbp-lab/runs and VS Code; name another with --runs-dir)'}`);
+    return 2;
+  }
+  if (!st.isDirectory()) {
+    io.err(`rbp: ${root} is not a folder (--runs-dir names the folder that holds the run folders)`);
+    return 2;
+  }
+  const rows = listRunRows(root);
+  if (a.flags.json) io.out(JSON.stringify({ root, differingKeys: differingKeys(rows), runs: rows }));
+  else io.out(rows.length ? formatRunsTable(rows) : `no runs in ${root}`);
+  return 0;
+}
+
 export async function main(argv: string[], io: Io): Promise<number> {
   let a: Args;
   try {
@@ -390,6 +417,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
       return 0;
     }
     if (a.command === 'init-model') return cmdInitModel(a, io);
+    if (a.command === 'runs') return cmdRuns(a, io);
     return a.command === 'run' ? await cmdRun(a, io) : await cmdGradcheck(a, io);
   } catch (err) {
     if (err instanceof UsageError) {

@@ -31,7 +31,7 @@ export class RunController implements vscode.Disposable {
   ) {}
 
   get dashboardDeps(): DashboardDeps {
-    return { extensionUri: this.ctx.extensionUri, store: this.store, output: this.output, stopRun: (id) => this.stop(id), trust: trustState };
+    return { extensionUri: this.ctx.extensionUri, store: this.store, output: this.output, stopRun: (id) => this.stop(id), trust: trustState, memento: this.ctx.workspaceState };
   }
 
   /** Launch `experiment` (a built-in name or a config file path; `opts.config`: this resolved config under that name); `opts.method` skips the method/K questions, `opts.gradcheck` runs a gradient check. */

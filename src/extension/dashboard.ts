@@ -20,7 +20,12 @@ export interface DashboardDeps {
   stopRun(runId: string): void;
   /** Whether runs may start, and why not. */
   trust(): { trusted: boolean; reason?: string };
+  /** Workspace state: the runs picked in the runs table outlive the panel (closed and opened again). */
+  memento?: Pick<vscode.Memento, 'get' | 'update'>;
 }
+
+/** workspaceState key of the picked (overlaid) runs. */
+export const PICKED_KEY = 'rbpLab.dashboard.pickedRuns';
 
 const FLUSH_MS = 100;
 
@@ -75,7 +80,7 @@ export class Dashboard implements vscode.Disposable {
     state: WebviewState,
   ) {
     this.runId = state.runId;
-    this.overlayIds = state.overlayRunIds ?? [];
+    this.overlayIds = state.overlayRunIds ?? deps.memento?.get<string[]>(PICKED_KEY)?.filter((id) => deps.store.knows(id)) ?? [];
     panel.webview.options = Dashboard.webviewOptions(deps.extensionUri);
     panel.iconPath = vscode.Uri.joinPath(deps.extensionUri, 'media', 'rbp-lab.svg');
     panel.webview.html = this.html();
@@ -114,6 +119,7 @@ export class Dashboard implements vscode.Disposable {
 
   setOverlay(runIds: string[]): void {
     this.overlayIds = runIds;
+    void this.deps.memento?.update(PICKED_KEY, runIds);
     if (this.ready) this.sendOverlay();
   }
 
@@ -151,6 +157,7 @@ export class Dashboard implements vscode.Disposable {
         if (!this.overlayIds.length && st?.overlayRunIds?.length) this.overlayIds = st.overlayRunIds;
         this.sendTrust();
         this.post({ type: 'runs', runs: this.deps.store.summaries() });
+        this.sendTable();
         this.runId ??= this.deps.store.activeRuns[0]?.runId ?? this.deps.store.list()[0]?.runId;
         if (this.runId) this.sendRun();
         if (this.overlayIds.length) this.sendOverlay();
@@ -170,6 +177,9 @@ export class Dashboard implements vscode.Disposable {
         break;
       case 'compareAt':
         void vscode.commands.executeCommand('rbpLab.compareAtCheckpoint', { runId: msg.runId, step: msg.step });
+        break;
+      case 'pickRuns':
+        this.setOverlay(msg.runIds);
         break;
     }
   }
@@ -208,7 +218,16 @@ export class Dashboard implements vscode.Disposable {
     this.runsTimer ??= setTimeout(() => {
       this.runsTimer = undefined;
       this.post({ type: 'runs', runs: this.deps.store.summaries() });
+      this.sendTable();
     }, 250);
+  }
+
+  /** The runs table's rows (run.json summaries; the table renders the rows in view). */
+  private sendTable(): void {
+    const t0 = Date.now();
+    const rows = this.deps.store.rows();
+    this.post({ type: 'runsTable', rows });
+    this.deps.output.appendLine(`dashboard: runs table, ${rows.length} runs listed in ${Date.now() - t0} ms`);
   }
 
   private async exportData(msg: Extract<WebviewToHost, { type: 'export' }>): Promise<void> {

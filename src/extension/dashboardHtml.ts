@@ -115,6 +115,16 @@ export function dashboardHtml(o: DashboardHtmlOptions): string {
     <div class="chart"><canvas id="chart-memory" role="img" aria-label="Peak memory per step"></canvas></div>
     <p class="caption" id="cap-memory">–</p>
   </section>
+  <section class="card wide" id="runs-card" aria-labelledby="h-runs">
+    <h2 id="h-runs">Runs <span class="hint">every recorded run; sort by a column, filter, pick runs to overlay (two: their config diff)</span><span class="spacer"></span><label for="runs-filter" class="sr-only">Filter runs</label><input type="search" id="runs-filter" placeholder="Filter (method, lr, status, config value…)" aria-label="Filter runs"></h2>
+    <div class="runs-scroll" id="runs-scroll"><table id="runs-table" class="runs-table" aria-labelledby="h-runs"><thead></thead><tbody></tbody></table></div>
+    <p class="caption" id="cap-runs">no runs recorded yet</p>
+  </section>
+  <section class="card wide" id="diff-card" aria-labelledby="h-diff" hidden>
+    <h2 id="h-diff">Config diff <span class="hint">the two picked runs side by side; differing keys marked</span><span class="spacer"></span><label class="check"><input type="checkbox" id="diff-only"> Only differences</label></h2>
+    <p class="caption" id="diff-summary"></p>
+    <div class="table-wrap"><table id="diff-table" class="diff-table"><thead></thead><tbody></tbody></table></div>
+  </section>
   <section class="card wide" id="overlay-card" aria-labelledby="h-overlay" hidden>
     <h2 id="h-overlay">Compare runs <vscode-single-select id="overlay-metric" aria-label="Metric compared"></vscode-single-select><span class="spacer"></span>${exportButtons('overlay')}</h2>
     <div class="controls" id="overlay-controls">

@@ -7,6 +7,10 @@
 import { Envelope, OverlaySeries } from '../protocol/messages';
 import type { RunDescription } from '../run/recorder';
 import { methodLabel } from '../core/gradients/catalog';
+import { seriesOfEvent } from '../shared/seriesRegistry';
+
+/** Series the overlay already names its own way (train loss as `loss`, eval metrics by name, the probes above). */
+const OWN_NAMES = /^(train:loss|eval:.*|probe:(relErrExact|relErrBptt|rho))$/;
 
 export interface ReplayOptions {
   /** Forward/backward traces of this many latest steps (default 5). */
@@ -77,7 +81,11 @@ export function replaySelection(events: Iterable<Envelope>, opts: ReplayOptions 
 /** The probe fields the Compare overlay offers, as `probe:<field>` (null where not probed). */
 export const PROBE_OVERLAY_FIELDS = ['relErrExact', 'relErrBptt', 'rho'] as const;
 
-/** Curves of one recorded run for the Compare overlay (train loss, every eval metric, and the gradient probes' error and ρ(J)). */
+/**
+ * Curves of one recorded run for the Compare overlay: train loss, every eval metric, the gradient
+ * probes' error and ρ(J), and (issue 19) every other series of the registry under its key
+ * (`train:grad_norm`, `train:step_ms`, `diagnostics:rho`, `forward:finalRel`, `memory:peakBytes`, …).
+ */
 export function overlaySeries(d: RunDescription, events: Envelope[], maxPoints = 1000): OverlaySeries[] {
   const label = `${d.experiment} ${methodLabel(d.method)}${d.K !== null ? ` K=${d.K}` : ''} (${d.runId.slice(0, 15)})`;
   const byMetric = new Map<string, { step: number; v: number; ms: number }[]>();
@@ -88,6 +96,7 @@ export function overlaySeries(d: RunDescription, events: Envelope[], maxPoints =
   };
   let lastMs = 0;
   for (const e of events) {
+    if (e.type !== 'metrics') for (const [key, step, v] of seriesOfEvent(e)) if (!OWN_NAMES.test(key)) add(key, step, v, lastMs);
     if (e.type === 'probe') {
       for (const f of PROBE_OVERLAY_FIELDS) {
         const v = e[f];
@@ -99,7 +108,10 @@ export function overlaySeries(d: RunDescription, events: Envelope[], maxPoints =
     lastMs = e.elapsedMs;
     for (const [k, v] of Object.entries(e.values)) {
       if (typeof v !== 'number' || !Number.isFinite(v)) continue;
-      if (e.kind === 'train' && k !== 'loss') continue;
+      if (e.kind === 'train' && k !== 'loss') {
+        add(`train:${k}`, e.step, v, e.elapsedMs);
+        continue;
+      }
       add(e.kind === 'eval' ? k : 'loss', e.step, v, e.elapsedMs);
     }
   }

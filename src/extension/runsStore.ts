@@ -9,6 +9,8 @@ import type { Envelope, RunSummary, WebviewToHost } from '../protocol/messages';
 import type { WorkerRun } from './workerHost';
 import { listCheckpoints } from '../run/checkpointFiles';
 import { compareRunOptions, COMPARE_DEFAULT_KS } from '../shared/compareSummary';
+import { listRunRows } from '../run/runSummary';
+import type { RunRow } from '../shared/runsTable';
 
 export type Listener<T> = (e: T) => void;
 
@@ -74,6 +76,8 @@ export class RunsStore {
       case 'compareAt':
         if (!this.knows(msg.runId)) throw new Error(`${msg.type}: no run ${JSON.stringify(msg.runId.slice(0, 80))}`);
         return msg;
+      case 'pickRuns':
+        return { type: 'pickRuns', runIds: msg.runIds.filter((id) => this.knows(id)) };
       case 'ready': {
         if (!msg.state) return msg;
         const { runId, overlayRunIds, ...rest } = msg.state;
@@ -92,6 +96,11 @@ export class RunsStore {
       if (live && this.active.has(r.runId)) r.finalMetrics = { ...r.finalMetrics, ...live };
     }
     return runs;
+  }
+
+  /** The runs table's rows (issue 19): each run's summary from its run.json (or its log's tail), never its whole log. */
+  rows(): RunRow[] {
+    return listRunRows(this.root);
   }
 
   summaries(): RunSummary[] {

@@ -1,5 +1,5 @@
 /** Host ↔ webview: what the dashboard is sent (every message checked by the webview too) and what it may ask. */
-import { arr, bool, float, message, messages, nullable, num, obj, oneOf, optional, pair, record, str, type Infer, type Schema } from './schema';
+import { anyOf, arr, bool, float, message, messages, nullable, num, obj, oneOf, optional, pair, record, str, type Infer, type Schema } from './schema';
 import { parseWorkerEvent, type Envelope } from './workerEvents';
 
 const runSummary = obj({
@@ -40,11 +40,48 @@ const overlaySettings = obj({
 });
 export type OverlaySettings = Infer<typeof overlaySettings>;
 
+// issue 19 (dash-table): one row of the runs table (src/shared/runsTable.ts RunRow), from run.json's summary.
+const runRow = obj({
+  runId: str,
+  name: str,
+  experiment: str,
+  status: oneOf('running', 'completed', 'failed', 'stopped'),
+  unreadable: optional(str),
+  reason: optional(str),
+  method: str,
+  K: nullable(num),
+  T: nullable(num),
+  lr: nullable(num),
+  seed: nullable(num),
+  stepsDone: nullable(num),
+  stepsPlanned: nullable(num),
+  durationMs: nullable(num),
+  startedAt: str,
+  finalLoss: nullable(obj({ step: num, value: float })),
+  finalEval: nullable(obj({ step: num, name: str, value: float })),
+  lastRho: nullable(obj({ step: num, value: nullable(num), verdict: nullable(str) })),
+  lastProbe: nullable(obj({ step: num, relErrExact: nullable(num), method: str })),
+  checkpoints: arr(num),
+  config: record(nullable(anyOf(str, num, bool))),
+});
+export type RunRowMsg = Infer<typeof runRow>;
+
+/** issue 19 (dash-table): the runs table's sort, filter and config-diff view, kept like the overlay's settings. */
+const tableSettings = obj({
+  sort: optional(obj({ column: str, dir: oneOf('asc', 'desc') })),
+  filter: optional(str),
+  /** Config diff of two picked runs: only the keys that differ (else every key, the differing ones marked). */
+  diffOnly: optional(bool),
+});
+export type TableSettings = Infer<typeof tableSettings>;
+
 /** What the webview keeps across hide/reload/restart (vscode.setState and the panel serializer). */
 const webviewState = obj({
   runId: optional(str),
   overlayRunIds: optional(arr(str)),
   overlay: optional(overlaySettings),
+  // issue 19 (dash-table)
+  table: optional(tableSettings),
 });
 export type WebviewState = Infer<typeof webviewState>;
 
@@ -64,6 +101,8 @@ export const parseHostToWebview = messages('host message', [
   message('overlay', { series: arr(overlaySeries) }),
   /** Whether runs may start here (false in an untrusted workspace), with the reason. */
   message('trust', { trusted: bool, reason: optional(str) }),
+  // issue 19 (dash-table): every recorded run as a row of the runs table (their summaries, never their logs).
+  message('runsTable', { rows: arr(runRow) }),
 ]);
 export type HostToWebview = ReturnType<typeof parseHostToWebview>;
 
@@ -77,5 +116,7 @@ export const parseWebviewMessage = messages('webview message', [
   message('openRun', { runId: str }),
   /** Compare TBPTT vs Neumann-RBP at the weights of this run's checkpoint at `step` (rbpLab.compareAtCheckpoint). */
   message('compareAt', { runId: str, step: num }),
+  // issue 19 (dash-table): the runs picked in the runs table, to overlay (kept by the host for the next panel).
+  message('pickRuns', { runIds: arr(str) }),
 ]);
 export type WebviewToHost = ReturnType<typeof parseWebviewMessage>;

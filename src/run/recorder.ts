@@ -9,6 +9,7 @@ import * as path from 'path';
 import { StringDecoder } from 'string_decoder';
 import { Envelope, WorkerEvent, RunSummary, parseWorkerEvent, RunStarted, RunSpec, PROTOCOL_VERSION } from '../protocol/messages';
 import type { BackendInfo } from '../protocol/workerEvents';
+import { emptyProgress, foldProgress, progressOf, progressFromTail, type RunProgress } from './runSummary';
 
 export interface RunDescription {
   protocol: number;
@@ -28,7 +29,11 @@ export interface RunDescription {
   adapter?: BackendInfo['adapter'];
   config: Record<string, unknown>;
   finalMetrics: Record<string, number>;
-  summary?: Record<string, number | string | boolean>;
+  /**
+   * The run's progress and final numbers (RunProgress, kept current while it records) beside the
+   * run/finished summary's own keys (`check_*`, a gradient check's `rho` and `verdict`, …).
+   */
+  summary?: Record<string, unknown>;
   reason?: string;
   label?: string;
   /** The process that computed the run. */
@@ -74,6 +79,10 @@ export class RunRecorder {
   private seq = 0;
   private desc: RunDescription | undefined;
   private closed = false;
+  private progress: RunProgress | undefined;
+  /** The run/finished summary's own keys (they sit beside the progress in run.json `summary`). */
+  private finished: Record<string, unknown> = {};
+  private lastWrite = 0;
 
   /**
    * With `initial`, run.json exists from the start (status running, pid of this process until
@@ -90,6 +99,7 @@ export class RunRecorder {
     this.fd = fs.openSync(path.join(dir, 'events.jsonl'), fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW | fs.constants.O_APPEND, 0o644);
     if (initial) {
       this.desc = { ...placeholder(runId), ...initial, status: 'running', pid: process.pid, pidStart: processStartToken(process.pid) };
+      this.progress = emptyProgress(initial.steps || null);
       this.writeDescription();
     }
   }
@@ -111,21 +121,27 @@ export class RunRecorder {
   private update(e: Envelope): void {
     if (e.type === 'run/started') {
       this.desc = descriptionFrom(e);
-      this.writeDescription();
-    } else if (this.desc && e.type === 'metrics') {
+      this.progress = emptyProgress();
+    } else if (e.type === 'run/failed' && !this.desc) {
+      this.desc = placeholder(this.runId);
+    }
+    if (!this.desc) return;
+    this.progress ??= emptyProgress();
+    const now = foldProgress(this.progress, e, Date.parse(this.desc.startedAt));
+    if (e.type === 'metrics') {
       for (const [k, v] of Object.entries(e.values)) if (Number.isFinite(v)) this.desc.finalMetrics[k] = v;
-    } else if (this.desc && e.type === 'run/finished') {
+    } else if (e.type === 'run/finished') {
       this.desc.status = e.status;
       this.desc.finishedAt = new Date(e.t).toISOString();
-      this.desc.summary = e.summary;
-      this.writeDescription();
+      this.finished = e.summary;
     } else if (e.type === 'run/failed') {
-      if (!this.desc) this.desc = placeholder(this.runId);
       this.desc.status = 'failed';
       this.desc.reason = e.reason;
       this.desc.finishedAt = new Date(e.t).toISOString();
-      this.writeDescription();
     }
+    // run.json is rewritten at once for what a reader waits for (start, evaluation, ρ(J), probe,
+    // end) and at most once a second for the train steps in between (a step can take milliseconds).
+    if (now || Date.now() - this.lastWrite >= SUMMARY_WRITE_MS) this.writeDescription();
   }
 
   /**
@@ -134,6 +150,8 @@ export class RunRecorder {
    */
   writeDescription(): void {
     if (!this.desc) return;
+    if (this.progress) this.desc.summary = { ...this.finished, ...this.progress };
+    this.lastWrite = Date.now();
     const file = path.join(this.dir, 'run.json');
     let label: string | undefined;
     try {
@@ -156,6 +174,9 @@ export class RunRecorder {
     this.closed = true;
   }
 }
+
+/** At most one run.json write per this many ms between the events that are written at once. */
+const SUMMARY_WRITE_MS = 1000;
 
 /** The files that make a folder a run's. */
 const RUN_FILES = ['run.json', 'events.jsonl', 'run.json.tmp'];
@@ -449,6 +470,14 @@ export function readRun(dir: string): { description: RunDescription | undefined;
   const counts = { skipped: 0 };
   const events = [...recordedEvents(dir, counts)];
   return { description: description && withLiveness(description), unreadable, events, skipped: counts.skipped };
+}
+
+/**
+ * A run's progress: run.json's `summary` where the recorder kept one, else read from the end of its
+ * events.jsonl (runs recorded before it did; a bounded tail, never the whole log).
+ */
+export function runProgress(dir: string, d: RunDescription): RunProgress {
+  return progressOf(d.summary) ?? progressFromTail(dir, d.steps || null, Date.parse(d.startedAt));
 }
 
 export function summarize(d: RunDescription): RunSummary {

@@ -122,11 +122,37 @@ test('the runs overlay offers the probes: probe:relErrExact, probe:relErrBptt (w
     { type: 'checkpoint' as const, step: 11, file: 'checkpoints/step-000011.rbpck', bytes: 10, reason: 'final' as const, ...stamp(11) },
   ];
   const by = Object.fromEntries(overlaySeries(d, events).map((s) => [s.metric, s]));
-  assert.deepEqual(Object.keys(by).sort(), ['loss', 'probe:relErrBptt', 'probe:relErrExact', 'probe:rho']);
+  // issue 19: the probes' other fields and the checkpoint's size are series of the registry too.
+  assert.deepEqual(Object.keys(by).sort(), ['checkpoint:bytes', 'loss', 'probe:cosExact', 'probe:ms', 'probe:relErrBptt', 'probe:relErrExact', 'probe:rho']);
   assert.deepEqual(by['probe:relErrExact'].points, [[0, 1e-6], [10, 3e-3]]);
   assert.deepEqual(by['probe:relErrBptt'].points, [[0, 2e-6]], 'no point where BPTT was not probed');
   assert.deepEqual(by['probe:rho'].points, [[0, 0.1], [10, 0.7]]);
   assert.deepEqual(by['probe:relErrExact'].wallMs, [100, 900], 'at the wall time of its step');
   // The dashboard's replay keeps every probe and checkpoint (the chart and the picker need them).
   assert.deepEqual(replaySelection(events).map((e) => e.type), ['metrics', 'probe', 'metrics', 'probe', 'checkpoint']);
+});
+
+test('issue 19: the overlay offers every registry series of a run — gradient norm, step time, ρ(J), forward residual, memory — with the recorded values', async () => {
+  const { overlaySeries } = await import('../../src/extension/replay');
+  const { seriesInfo } = await import('../../src/shared/seriesRegistry');
+  const d = { protocol: 1, runId: 'r2', experiment: 'hopfield', title: '', runner: '', method: 'RBP', K: 5, T: 3, steps: 2, status: 'completed' as const, startedAt: '', config: {}, finalMetrics: {} };
+  const stamp = (seq: number) => ({ runId: 'r2', seq, t: seq });
+  const verdict = { level: 'warn' as const, trustRbp: false, rho: 0.97, forwardConverged: true, finalRelResidual: 1e-5, message: 'near 1' };
+  const events = [
+    { type: 'trace/forward' as const, step: 0, abs: [1, 0.1, 1e-3], rel: [1, 0.1, 1e-5], converged: true, diverged: false, ...stamp(0) },
+    { type: 'metrics' as const, step: 0, elapsedMs: 100, kind: 'train' as const, values: { loss: 2, grad_norm: 0.75, step_ms: 40 }, ...stamp(1) },
+    { type: 'memory' as const, step: 0, peakBytes: 3 * 2 ** 20, liveBytes: 2 ** 20, rssBytes: 2 ** 28, numTensors: 9, ...stamp(2) },
+    { type: 'metrics' as const, step: 1, elapsedMs: 200, kind: 'train' as const, values: { loss: 1, grad_norm: 0.5, step_ms: 45 }, ...stamp(3) },
+    { type: 'diagnostics' as const, step: 1, rho: 0.97, verdict, ...stamp(4) },
+  ];
+  const by = Object.fromEntries(overlaySeries(d, events).map((s) => [s.metric, s]));
+  assert.deepEqual(by['train:grad_norm'].points, [[0, 0.75], [1, 0.5]]);
+  assert.deepEqual(by['train:grad_norm'].wallMs, [100, 200]);
+  assert.deepEqual(by['train:step_ms'].points, [[0, 40], [1, 45]]);
+  assert.deepEqual(by['diagnostics:rho'].points, [[1, 0.97]]);
+  assert.deepEqual(by['forward:finalRel'].points, [[0, 1e-5]]);
+  assert.deepEqual(by['forward:stepsToTol'].points, [[0, 3]], 'the first solver step below 1e-4');
+  assert.deepEqual(by['memory:peakBytes'].points, [[0, 3]], 'in MiB');
+  assert.deepEqual(by.loss.points, [[0, 2], [1, 1]], 'the loss keeps its name');
+  for (const k of Object.keys(by)) if (k !== 'loss') assert.ok(seriesInfo(k), `${k} is in the registry`);
 });

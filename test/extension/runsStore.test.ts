@@ -273,3 +273,17 @@ test('the manifest: rbpLab.nodePath (the program RBP Lab runs) is machine-scoped
     assert.ok(restricted.includes(k), `${k} in restrictedConfigurations`);
   }
 });
+
+test('issue 19: the runs table’s picks are checked at the boundary (unknown ids dropped) and rows() lists every run with its summary', () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'rbp-store-rows-'));
+  const rec = new RunRecorder(path.join(root, 'r1'), 'r1', { experiment: 'hopfield', title: 'h', method: 'BPTT', K: null, steps: 4 });
+  rec.record({ type: 'run/failed', kind: 'error', reason: 'boom', elapsedMs: 7 });
+  rec.close();
+  const store = new RunsStore(root);
+  assert.deepEqual(store.checkWebviewMessage({ type: 'pickRuns', runIds: ['r1', 'nope', '../etc'] }), { type: 'pickRuns', runIds: ['r1'] });
+  const rows = store.rows();
+  assert.equal(rows.length, 1);
+  assert.equal(rows[0].status, 'failed');
+  assert.equal(rows[0].reason, 'boom');
+  assert.deepEqual([rows[0].stepsDone, rows[0].stepsPlanned, rows[0].durationMs], [0, 4, 7]);
+});

@@ -101,9 +101,9 @@ test('replaySelection sends what the charts draw, not the whole record', () => {
   assert.equal(lastMetric.step, 4999);
   const desc = { runId: 'r1', experiment: 'hopfield', method: 'RBP', K: 5 } as RunDescription;
   const ov = overlaySeries(desc, events, 200);
-  assert.equal(ov.length, 1);
-  assert.equal(ov[0].metric, 'loss');
-  assert.equal(ov[0].points.length, 200);
+  // issue 19: besides the loss, the registry's series of the traces and memory events, each downsampled.
+  assert.deepEqual(ov.map((s) => s.metric).sort(), ['backward:finalResidual', 'backward:iterations', 'forward:finalRel', 'forward:steps', 'loss', 'memory:liveBytes', 'memory:numTensors', 'memory:peakBytes', 'memory:rssBytes']);
+  for (const s of ov) assert.equal(s.points.length, 200, s.metric);
 });
 
 test('protocol validators reject malformed messages at each boundary', () => {

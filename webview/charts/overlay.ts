@@ -7,6 +7,12 @@
 import type { OverlaySeries, OverlaySettings } from '../../src/protocol/messages';
 import { colourFor, smoothEma, robustRange } from '../../src/shared/series';
 import { baseOptions, makeChart, withAlpha, fmtNum, type Theme, type LineChart } from './common';
+import { seriesInfo, type SeriesInfo } from '../../src/shared/seriesRegistry';
+
+/** The registry's entry of an overlay metric: `loss` is the train loss, a bare name an eval metric (issue 19). */
+export function overlaySeriesInfo(metric: string): SeriesInfo | undefined {
+  return seriesInfo(metric) ?? seriesInfo(metric === 'loss' ? 'train:loss' : `eval:${metric}`);
+}
 
 export type ResolvedOverlaySettings = Required<Omit<OverlaySettings, 'yScale' | 'metric'>> & Pick<OverlaySettings, 'yScale' | 'metric'>;
 
@@ -76,8 +82,10 @@ export class OverlayChart {
     const shown = this.series.filter((x) => x.metric === this.metric);
     const byWall = s.xAxis === 'wall' && shown.every((x) => x.wallMs && x.wallMs.length === x.points.length);
     const positive = shown.every((x) => x.points.every(([, y]) => y > 0));
-    this.logY = positive && (s.yScale ? s.yScale === 'log' : this.metric === 'loss');
-    const o = baseOptions(this.theme, { logY: this.logY, xTitle: byWall ? 'wall time (s)' : 'step', yTitle: this.metric, decimate: false });
+    const info = overlaySeriesInfo(this.metric);
+    this.logY = positive && (s.yScale ? s.yScale === 'log' : (info?.scale ?? (this.metric === 'loss' ? 'log' : 'linear')) === 'log');
+    const yTitle = info ? `${info.label}${info.unit ? ` (${info.unit})` : ''}` : this.metric;
+    const o = baseOptions(this.theme, { logY: this.logY, xTitle: byWall ? 'wall time (s)' : 'step', yTitle, decimate: false });
     const datasets: LineChart['data']['datasets'] = [];
     const runIds: string[] = [];
     const visibleYs: number[] = [];
