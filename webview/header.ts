@@ -1,6 +1,7 @@
 /** The header: experiment, method, K, T, step, backend, elapsed, ρ(J), verdict, status, failures. */
 import type { RunModel } from './model';
 import { fmtNum } from './charts/common';
+import { adviceFor, noAdviceNote, type Advice } from '../src/shared/advice';
 
 const $ = (id: string) => document.getElementById(id)!;
 
@@ -35,12 +36,15 @@ export function renderHeader(m: RunModel, opts: { trusted: boolean; trustReason?
   backend.title = s ? `${s.backend.description}\nNode ${s.backend.nodeVersion} at ${s.backend.execPath}` : '';
   $('f-elapsed').textContent = m.runId ? fmtElapsed(elapsedMs(m)) : '–';
   const d = m.diagnostics;
-  $('f-rho').textContent = d ? fmtNum(d.rho) : '–';
+  const stepWord = s?.stepLabel ?? 'step';
+  // ρ(J) and the verdict always say the step they were measured at.
+  $('f-rho').textContent = d ? `${fmtNum(d.rho)} at ${stepWord} ${d.step}` : '–';
   const verdict = $('verdict');
   verdict.dataset.level = d ? d.verdict.level : 'none';
   const icon = verdict.querySelector('.codicon')!;
   icon.className = `codicon codicon-${!d ? 'info' : d.verdict.level === 'ok' ? 'pass' : d.verdict.level === 'warn' ? 'warning' : 'error'}`;
-  $('verdict-text').textContent = d ? `${m.started?.stepLabel ?? 'step'} ${d.step}: ${d.verdict.message}` : 'No diagnostics yet';
+  $('verdict-text').textContent = d ? `As of ${stepWord} ${d.step}: ${d.verdict.message}` : 'No diagnostics yet';
+  renderAdvice(s && d ? { runner: s.runner, config: s.config, verdict: d.verdict } : undefined);
   const banner = $('banner');
   if (m.end?.type === 'run/failed') {
     banner.hidden = false;
@@ -79,4 +83,34 @@ export function renderHeader(m: RunModel, opts: { trusted: boolean; trustReason?
   from.textContent = s?.from ? `At the weights of step ${s.from.step} of run ${s.from.runId}` : '';
   const stop = $('stop') as HTMLElement & { disabled: boolean };
   stop.disabled = status !== 'running';
+}
+
+/** The verdict's advice as buttons (each posts applyFix; the host edits the run's config file). */
+export function currentAdvice(m: RunModel): Advice[] {
+  const s = m.started;
+  const d = m.diagnostics;
+  return s && d ? adviceFor({ runner: s.runner, config: s.config, verdict: d.verdict }) : [];
+}
+
+function renderAdvice(input: Parameters<typeof adviceFor>[0] | undefined): void {
+  const box = $('advice');
+  const advice = input ? adviceFor(input) : [];
+  const note = input ? noAdviceNote(input) : undefined;
+  const sig = JSON.stringify([advice, note]);
+  if (box.dataset.sig === sig) return;
+  box.dataset.sig = sig;
+  box.hidden = !advice.length && !note;
+  box.replaceChildren(
+    ...advice.map((a) => {
+      const b = document.createElement('vscode-button') as HTMLElement & { icon: string };
+      b.className = 'fix';
+      b.icon = 'lightbulb';
+      b.dataset.fixKey = a.key;
+      b.dataset.fixValue = JSON.stringify(a.value);
+      b.title = `Set ${a.key}: ${String(a.value)} in this run's config file`;
+      b.textContent = a.label;
+      return b;
+    }),
+    ...(note ? [Object.assign(document.createElement('span'), { className: 'advice-note', textContent: note })] : []),
+  );
 }

@@ -17,6 +17,7 @@ import { MemoryChart } from './charts/memory';
 import { OverlayChart } from './charts/overlay';
 import { CompareView } from './charts/compare';
 import { ProbeChart } from './charts/probe';
+import { RhoChart } from './charts/rho';
 import { exportMessage } from './export';
 import { renderHeader } from './header';
 
@@ -39,6 +40,7 @@ const charts = {
   metrics: new MetricsChart($<HTMLCanvasElement>('chart-metrics'), $('cap-metrics'), theme),
   memory: new MemoryChart($<HTMLCanvasElement>('chart-memory'), $('cap-memory'), theme),
   probe: new ProbeChart($<HTMLCanvasElement>('chart-probe'), $('cap-probe'), theme),
+  rho: new RhoChart($<HTMLCanvasElement>('chart-rho'), $('cap-rho'), theme),
   overlay: new OverlayChart($<HTMLCanvasElement>('chart-overlay'), theme, state.overlay, $('cap-overlay'), (s) => {
     state = { ...state, overlay: { ...s, metric: charts.overlay.metric } };
     vscode.setState(state);
@@ -52,7 +54,7 @@ let runs: RunSummary[] = [];
 // ---- throttled rendering (≤ 10 updates/s) ----
 
 const MIN_FRAME_MS = 100;
-let drawn = { forward: -1, backward: -1, metrics: -1, memory: -1, header: -1, log: -1, compare: -1, probe: -1 };
+let drawn = { forward: -1, backward: -1, metrics: -1, memory: -1, header: -1, log: -1, compare: -1, probe: -1, rho: -1 };
 let lastRender = 0;
 let scheduled = false;
 let renders = 0;
@@ -77,6 +79,7 @@ function render(): void {
   if (v.metrics !== drawn.metrics) charts.metrics.update(model);
   if (v.memory !== drawn.memory) charts.memory.update(model);
   if (v.probe !== drawn.probe) charts.probe.update(model);
+  if (v.rho !== drawn.rho) charts.rho.update(model);
   renderHeader(model, { trusted: trust.trusted, trustReason: trust.reason });
   if (v.log !== drawn.log) {
     const log = $('log');
@@ -125,6 +128,13 @@ $('stop').addEventListener('click', () => {
 $('compare-at').addEventListener('click', () => {
   const step = Number($<HTMLSelectElement>('ckpt-select').value);
   if (model.runId && model.checkpoints.some((c) => c.step === step)) post({ type: 'compareAt', runId: model.runId, step });
+});
+
+// The verdict's advice: each button sets one config field (the host checks it against the run's verdict).
+$('advice').addEventListener('click', (ev) => {
+  const b = (ev.target as HTMLElement | null)?.closest<HTMLElement>('[data-fix-key]');
+  if (!b || !model.runId) return;
+  post({ type: 'applyFix', runId: model.runId, key: b.dataset.fixKey!, value: JSON.parse(b.dataset.fixValue!) as string | number });
 });
 
 const overlayMetric = $<HTMLElement & { value: string }>('overlay-metric');
@@ -227,7 +237,7 @@ window.addEventListener('message', (ev: MessageEvent<unknown>) => {
 new MutationObserver(() => {
   theme = readTheme();
   for (const c of Object.values(charts)) c.setTheme(theme);
-  drawn = { forward: -1, backward: -1, metrics: -1, memory: -1, header: -1, log: -1, compare: -1, probe: -1 };
+  drawn = { forward: -1, backward: -1, metrics: -1, memory: -1, header: -1, log: -1, compare: -1, probe: -1, rho: -1 };
   scheduleRender();
 }).observe(document.body, { attributes: true, attributeFilter: ['class'] });
 

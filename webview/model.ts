@@ -20,6 +20,8 @@ export class RunModel {
   series = new Map<string, Point[]>();
   memory: MemoryMsg[] = [];
   diagnostics: Diagnostics | undefined;
+  /** Every ρ(J) estimate of the run (step 0 and each evaluation), by step: the ρ(J) chart. */
+  rhoHistory: Diagnostics[] = [];
   end: RunFinished | RunFailed | undefined;
   lastStep = -1;
   lastElapsedMs = 0;
@@ -34,7 +36,7 @@ export class RunModel {
   /** Checkpoints written, by step (Compare TBPTT vs Neumann-RBP at one of them). */
   checkpoints: CheckpointMsg[] = [];
   /** Bumped on every change, so charts redraw only what moved. */
-  version = { forward: 0, backward: 0, metrics: 0, memory: 0, header: 0, log: 0, compare: 0, probe: 0 };
+  version = { forward: 0, backward: 0, metrics: 0, memory: 0, header: 0, log: 0, compare: 0, probe: 0, rho: 0 };
 
   reset(runId: string | undefined): void {
     this.runId = runId;
@@ -44,6 +46,7 @@ export class RunModel {
     this.series = new Map();
     this.memory = [];
     this.diagnostics = undefined;
+    this.rhoHistory = [];
     this.end = undefined;
     this.lastStep = -1;
     this.lastElapsedMs = 0;
@@ -121,6 +124,11 @@ export class RunModel {
         break;
       case 'diagnostics':
         this.diagnostics = e;
+        // Steps ascend (a replay is thinned, never reordered); a repeat replaces.
+        if (this.rhoHistory.length && this.rhoHistory[this.rhoHistory.length - 1].step >= e.step) {
+          if (this.rhoHistory[this.rhoHistory.length - 1].step === e.step) this.rhoHistory[this.rhoHistory.length - 1] = e;
+        } else this.rhoHistory.push(e);
+        this.version.rho++;
         this.version.header++;
         break;
       case 'log':

@@ -72,6 +72,7 @@ export function dashboardHtml(o: DashboardHtmlOptions): string {
   </dl>
   <div id="checkpoints" class="checkpoints" hidden><span class="codicon codicon-save" aria-hidden="true"></span><label for="ckpt-select">Checkpoint at step</label><select id="ckpt-select" aria-label="Checkpoint step"></select><vscode-button id="compare-at" icon="beaker" title="Run the gradient check (TBPTT and Neumann-RBP at every K, against exact and BPTT) at this checkpoint's weights">Compare TBPTT vs Neumann-RBP at this step</vscode-button></div>
   <div id="verdict" class="verdict" data-level="none" role="status"><span class="codicon codicon-info" aria-hidden="true"></span><span id="verdict-text">No diagnostics yet</span></div>
+  <div id="advice" class="advice" role="group" aria-label="Fixes the verdict advises" hidden></div>
   <div id="banner" class="banner" role="alert" hidden><span class="codicon codicon-error" aria-hidden="true"></span><span id="banner-text"></span></div>
 </header>
 <section id="compare-view" aria-label="Compare TBPTT vs Neumann-RBP">
@@ -109,6 +110,11 @@ export function dashboardHtml(o: DashboardHtmlOptions): string {
     <h2 id="h-probe">Gradient error over training <span class="hint">vs exact (solid), vs BPTT (dashed), log</span><span class="spacer"></span>${exportButtons('probe')}</h2>
     <div class="chart"><canvas id="chart-probe" role="img" aria-label="Relative error of the training gradient at each probed step"></canvas></div>
     <p class="caption" id="cap-probe">no gradient probes in this run (rbpLab.probeEvery / --probe-every)</p>
+  </section>
+  <section class="card run-only" aria-labelledby="h-rho">
+    <h2 id="h-rho">ρ(J) over training <span class="hint">spectral radius of J at each diagnosis; bands: contractive, near 1, not contractive</span><span class="spacer"></span>${exportButtons('rho')}</h2>
+    <div class="chart"><canvas id="chart-rho" role="img" aria-label="Spectral radius ρ(J) of the Jacobian at each diagnosed step, over the verdict's bands"></canvas></div>
+    <p class="caption" id="cap-rho">no ρ(J) estimate yet</p>
   </section>
   <section class="card run-only" aria-labelledby="h-memory">
     <h2 id="h-memory">Memory <span class="hint">peak tensor bytes of each step’s gradient</span><span class="spacer"></span>${exportButtons('memory')}</h2>

@@ -1,5 +1,5 @@
 /** Host ↔ webview: what the dashboard is sent (every message checked by the webview too) and what it may ask. */
-import { arr, bool, float, message, messages, nullable, num, obj, oneOf, optional, pair, record, str, type Infer, type Schema } from './schema';
+import { anyOf, arr, bool, float, message, messages, nullable, num, obj, oneOf, optional, pair, record, str, type Infer, type Schema } from './schema';
 import { parseWorkerEvent, type Envelope } from './workerEvents';
 
 const runSummary = obj({
@@ -77,5 +77,8 @@ export const parseWebviewMessage = messages('webview message', [
   message('openRun', { runId: str }),
   /** Compare TBPTT vs Neumann-RBP at the weights of this run's checkpoint at `step` (rbpLab.compareAtCheckpoint). */
   message('compareAt', { runId: str, step: num }),
+  // issue 19 (dash-decide)
+  /** Apply one piece of the verdict's advice (src/shared/advice.ts) to the config file of this run (rbpLab.applyConfigFix). */
+  message('applyFix', { runId: str, key: str, value: anyOf(str, num) }),
 ]);
 export type WebviewToHost = ReturnType<typeof parseWebviewMessage>;
