@@ -2,6 +2,7 @@
 import type { RunModel } from './model';
 import { fmtNum } from './charts/common';
 import { adviceFor, noAdviceNote, type Advice } from '../src/shared/advice';
+import { etaFromSteps, fmtDuration } from '../src/shared/eta';
 
 const $ = (id: string) => document.getElementById(id)!;
 
@@ -35,6 +36,7 @@ export function renderHeader(m: RunModel, opts: { trusted: boolean; trustReason?
   backend.textContent = s ? s.backend.description : '–';
   backend.title = s ? `${s.backend.description}\nNode ${s.backend.nodeVersion} at ${s.backend.execPath}` : '';
   $('f-elapsed').textContent = m.runId ? fmtElapsed(elapsedMs(m)) : '–';
+  $('f-eta').textContent = etaText(m);
   const d = m.diagnostics;
   const stepWord = s?.stepLabel ?? 'step';
   // ρ(J) and the verdict always say the step they were measured at.
@@ -113,4 +115,14 @@ function renderAdvice(input: Parameters<typeof adviceFor>[0] | undefined): void 
     }),
     ...(note ? [Object.assign(document.createElement('span'), { className: 'advice-note', textContent: note })] : []),
   );
+}
+
+/** The ETA while a training run goes: the time left at its recent step rate, and that rate. */
+export function etaText(m: RunModel): string {
+  const s = m.started;
+  if (!s || m.isGradcheck || m.status !== 'running') return '–';
+  const eta = etaFromSteps(m.stepTimes, s.steps);
+  if (!eta) return `calibrating (${s.steps} ${s.stepLabel}s)`;
+  const rate = eta.msPerStep < 1000 ? `${Math.round(eta.msPerStep)} ms` : `${(eta.msPerStep / 1000).toFixed(1)} s`;
+  return `${fmtDuration(eta.remainingMs)} left (${rate} per ${s.stepLabel} over the last ${eta.basis})`;
 }

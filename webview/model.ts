@@ -20,6 +20,8 @@ export class RunModel {
   series = new Map<string, Point[]>();
   memory: MemoryMsg[] = [];
   diagnostics: Diagnostics | undefined;
+  /** When each training step ended (the ETA). */
+  stepTimes: { step: number; elapsedMs: number }[] = [];
   /** Every ρ(J) estimate of the run (step 0 and each evaluation), by step: the ρ(J) chart. */
   rhoHistory: Diagnostics[] = [];
   end: RunFinished | RunFailed | undefined;
@@ -47,6 +49,7 @@ export class RunModel {
     this.memory = [];
     this.diagnostics = undefined;
     this.rhoHistory = [];
+    this.stepTimes = [];
     this.end = undefined;
     this.lastStep = -1;
     this.lastElapsedMs = 0;
@@ -102,6 +105,7 @@ export class RunModel {
           }
           pts.push({ x: e.step, y: v });
         }
+        if (e.kind === 'train' && (!this.stepTimes.length || this.stepTimes[this.stepTimes.length - 1].step < e.step)) this.stepTimes.push({ step: e.step, elapsedMs: e.elapsedMs });
         this.lastStep = Math.max(this.lastStep, e.step);
         this.lastElapsedMs = e.elapsedMs;
         this.version.metrics++;

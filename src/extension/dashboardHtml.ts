@@ -67,6 +67,7 @@ export function dashboardHtml(o: DashboardHtmlOptions): string {
     <div><dt>T</dt><dd id="f-t">–</dd></div>
     <div><dt>step</dt><dd id="f-step">–</dd></div>
     <div><dt>elapsed</dt><dd id="f-elapsed">–</dd></div>
+    <div><dt>ETA</dt><dd id="f-eta">–</dd></div>
     <div><dt>ρ(J)</dt><dd id="f-rho">–</dd></div>
     <div class="wide"><dt>backend</dt><dd id="f-backend">–</dd></div>
   </dl>

@@ -20,6 +20,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { checkVsix } from './vsix-contents.mjs';
+import { decideSteps } from './steps/decide.mjs';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CACHE = process.env.RBP_E2E_CACHE ?? path.join(os.homedir(), '.cache', 'rbp-lab-e2e');
@@ -685,6 +686,8 @@ async function main() {
   await page.waitForTimeout(1000);
   await page.screenshot({ path: path.join(results, 'e2e-model-compare.png') });
   log(`compare on the template ${mc.id}: ρ(J) = ${mcReport.rho.toFixed(3)}, Neumann-RBP ${mcRow('Neumann_RBP', 2).relErrExact.toExponential(2)} at K = 2, ${mcRow('Neumann_RBP', 20).relErrExact.toExponential(2)} at K = 20`);
+
+  await decideSteps({ page, webview, palette, lens, waitNewRun, runs, eventsOf, chartOf, assertChart, showsValue, assert, log, ws, wsSettings, smoke, writeJson, results });
 
   // 10. An untrusted workspace (Restricted Mode): runs are refused with the reason, nothing is recorded.
   const ws2 = path.join(R, 'ws-untrusted');

@@ -19,6 +19,7 @@ import { readRun } from '../../src/run/recorder';
 import type { Envelope, HostToWebview, WebviewToHost, GradcheckResultMsg, ProbeMsg, CheckpointMsg, Diagnostics, Metrics } from '../../src/protocol/messages';
 import { rhoBand } from '../../src/core/verdictBands';
 import { forwardStepsFor } from '../../src/shared/advice';
+import { etaFromSteps, fmtDuration } from '../../src/shared/eta';
 import { fmtNum } from '../../webview/charts/common';
 import { execFileSync } from 'child_process';
 import { csvToSeries, smoothEma } from '../../src/shared/series';
@@ -180,6 +181,7 @@ test('the dashboard webview draws a recorded run in headless Chromium', { skip, 
     assert.equal(await text('f-k'), '20');
     assert.equal(await text('f-t'), '30');
     assert.equal(await text('f-step'), '12 / 12');
+    assert.equal(await text('f-eta'), '–', 'a finished run has no ETA');
     assert.match(await text('f-backend'), /^(wasm|cpu|tensorflow)/);
     // ρ(J) and the verdict say the step they were measured at (the run's last diagnosis).
     const diags = selection.filter((e) => e.type === 'diagnostics') as Envelope<Diagnostics>[];
@@ -261,6 +263,12 @@ test('the dashboard webview draws a recorded run in headless Chromium', { skip, 
     await post({ type: 'events', events: events.filter((e) => e.type !== 'run/finished').slice(0, 40).map(relive) });
     await page.waitForFunction(() => document.body.dataset.status === 'running');
     await page.waitForFunction(() => !(document.getElementById('stop') as HTMLElement & { disabled: boolean }).disabled);
+    // The ETA of a running run: its recent step times times the steps left (src/shared/eta.ts).
+    const liveTimes = (events.filter((e) => e.type !== 'run/finished').slice(0, 40).filter((e) => e.type === 'metrics' && e.kind === 'train') as Envelope<Metrics>[]).map((e) => ({ step: e.step, elapsedMs: e.elapsedMs }));
+    const liveEta = etaFromSteps(liveTimes, 12);
+    assert.ok(liveEta, `the live run's first 40 events hold ${liveTimes.length} training steps`);
+    await page.waitForFunction(() => document.getElementById('f-eta')!.textContent !== '–', undefined, { timeout: 3000 }).catch(() => undefined);
+    assert.ok((await text('f-eta')).startsWith(`${fmtDuration(liveEta.remainingMs)} left (`), `${await text('f-eta')} / ${await text('f-step')} / ${JSON.stringify(liveTimes)}`);
     await page.locator('#stop').click();
     assert.ok((await posted()).some((m) => m.type === 'stop' && m.runId === live), 'Stop posts {type: stop, runId}');
 

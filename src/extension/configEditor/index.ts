@@ -322,7 +322,10 @@ class ConfigEditor implements vscode.Disposable {
     const v = this.verdicts.get(doc.uri.toString());
     if (!diag || !v) return [];
     const out: vscode.CodeAction[] = [];
+    const now = parseConfigText(doc.getText()).config as unknown as Record<string, Record<string, unknown> | undefined>;
     for (const a of v.advice) {
+      const [section, field] = a.key.split('.');
+      if (now[section]?.[field] === a.value) continue; // already applied
       let e: TextEdit;
       try {
         e = configEdit(doc.getText(), a.key, a.value);
