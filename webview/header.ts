@@ -3,6 +3,7 @@ import type { RunModel } from './model';
 import { fmtNum } from './charts/common';
 import { adviceFor, noAdviceNote, type Advice } from '../src/shared/advice';
 import { etaFromSteps, fmtDuration } from '../src/shared/eta';
+import { backendSentence } from '../src/shared/backendSentence';
 
 const $ = (id: string) => document.getElementById(id)!;
 
@@ -32,8 +33,10 @@ export function renderHeader(m: RunModel, opts: { trusted: boolean; trustReason?
   $('f-k').textContent = s ? (s.K === null ? 'n/a' : String(s.K)) : '–';
   $('f-t').textContent = s ? String(s.T) : '–';
   $('f-step').textContent = s ? `${m.lastStep + 1} / ${s.steps}` : '–';
+  // One word for the experiment's step everywhere (the catalog's stepLabel: step, epoch, meta-iteration).
+  $('f-step-word').textContent = s && !m.isGradcheck ? s.stepLabel : 'step';
   const backend = $('f-backend');
-  backend.textContent = s ? s.backend.description : '–';
+  backend.textContent = s ? backendSentence(s.backend) : '–';
   backend.title = s ? `${s.backend.description}\nNode ${s.backend.nodeVersion} at ${s.backend.execPath}` : '';
   $('f-elapsed').textContent = m.runId ? fmtElapsed(elapsedMs(m)) : '–';
   $('f-eta').textContent = etaText(m);

@@ -37,7 +37,8 @@ let state: WebviewState = vscode.getState() ?? {};
 const charts = {
   forward: new ForwardChart($<HTMLCanvasElement>('chart-forward'), $('cap-forward'), theme),
   backward: new BackwardChart($<HTMLCanvasElement>('chart-backward'), $('cap-backward'), theme),
-  metrics: new MetricsChart($<HTMLCanvasElement>('chart-metrics'), $('cap-metrics'), theme),
+  metrics: new MetricsChart($<HTMLCanvasElement>('chart-metrics'), $('cap-metrics'), theme, 'loss'),
+  eval: new MetricsChart($<HTMLCanvasElement>('chart-eval'), $('cap-eval'), theme, 'eval'),
   memory: new MemoryChart($<HTMLCanvasElement>('chart-memory'), $('cap-memory'), theme),
   probe: new ProbeChart($<HTMLCanvasElement>('chart-probe'), $('cap-probe'), theme),
   rho: new RhoChart($<HTMLCanvasElement>('chart-rho'), $('cap-rho'), theme),
@@ -76,7 +77,10 @@ function render(): void {
   if (v.compare !== drawn.compare) charts.compare.update(model);
   if (v.forward !== drawn.forward) charts.forward.update(model);
   if (v.backward !== drawn.backward) charts.backward.update(model);
-  if (v.metrics !== drawn.metrics) charts.metrics.update(model);
+  if (v.metrics !== drawn.metrics) {
+    charts.metrics.update(model);
+    charts.eval.update(model);
+  }
   if (v.memory !== drawn.memory) charts.memory.update(model);
   if (v.probe !== drawn.probe) charts.probe.update(model);
   if (v.rho !== drawn.rho) charts.rho.update(model);

@@ -23,7 +23,7 @@ export interface InlineNote {
   hover: string;
 }
 
-const MB = 2 ** 20;
+const MiB = 2 ** 20;
 
 export function notesFromGradcheck(runner: RunnerName, method: string, K: number, r: GradcheckReport): InlineNote[] {
   const notes: InlineNote[] = [];
@@ -43,8 +43,8 @@ export function notesFromGradcheck(runner: RunnerName, method: string, K: number
     notes.push({
       path: 'model.truncate_iter',
       level: good ? 'ok' : row.cosExact > 0.9 ? 'warn' : 'bad',
-      text: `K=${K} ${methodLabel(row.method)}: rel err ${fmt(row.relErrExact)}, cos ${row.cosExact.toFixed(4)} vs exact · peak ${(row.peakBytes / MB).toFixed(0)} MB${tb && tb !== row ? ` vs TBPTT ${(tb.peakBytes / MB).toFixed(0)} MB` : ''}`,
-      hover: `**Gradient at K = ${K}** (${methodLabel(row.method)}): relative error ${fmt(row.relErrExact, 3)} and cosine ${row.cosExact.toFixed(6)} against the exact implicit gradient; against BPTT ${fmt(row.relErrBptt, 3)} / ${row.cosBptt.toFixed(6)}. Time ${row.timeMs.toFixed(0)} ms, peak tensor memory ${(row.peakBytes / MB).toFixed(1)} MB${tb ? ` (TBPTT at this K: ${(tb.peakBytes / MB).toFixed(1)} MB, ${tb.timeMs.toFixed(0)} ms)` : ''}.`,
+      text: `K=${K} ${methodLabel(row.method)}: rel err ${fmt(row.relErrExact)}, cos ${row.cosExact.toFixed(4)} vs exact · peak ${(row.peakBytes / MiB).toFixed(0)} MiB${tb && tb !== row ? ` vs TBPTT ${(tb.peakBytes / MiB).toFixed(0)} MiB` : ''}`,
+      hover: `**Gradient at K = ${K}** (${methodLabel(row.method)}): relative error ${fmt(row.relErrExact, 3)} and cosine ${row.cosExact.toFixed(6)} against the exact implicit gradient; against BPTT ${fmt(row.relErrBptt, 3)} / ${row.cosBptt.toFixed(6)}. Time ${row.timeMs.toFixed(0)} ms, peak tensor memory ${(row.peakBytes / MiB).toFixed(1)} MiB${tb ? ` (TBPTT at this K: ${(tb.peakBytes / MiB).toFixed(1)} MiB, ${tb.timeMs.toFixed(0)} ms)` : ''}.`,
     });
   }
   notes.push(verdictNote(r.verdict));

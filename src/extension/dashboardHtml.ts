@@ -65,7 +65,7 @@ export function dashboardHtml(o: DashboardHtmlOptions): string {
     <div><dt>method</dt><dd id="f-method">–</dd></div>
     <div><dt>K</dt><dd id="f-k">–</dd></div>
     <div><dt>T</dt><dd id="f-t">–</dd></div>
-    <div><dt>step</dt><dd id="f-step">–</dd></div>
+    <div><dt id="f-step-word">step</dt><dd id="f-step">–</dd></div>
     <div><dt>elapsed</dt><dd id="f-elapsed">–</dd></div>
     <div><dt>ETA</dt><dd id="f-eta">–</dd></div>
     <div><dt>ρ(J)</dt><dd id="f-rho">–</dd></div>
@@ -103,9 +103,14 @@ export function dashboardHtml(o: DashboardHtmlOptions): string {
     <p class="caption" id="cap-backward">waiting for the first backward pass…</p>
   </section>
   <section class="card run-only" aria-labelledby="h-metrics">
-    <h2 id="h-metrics">Loss and metrics <span class="hint">per step</span><span class="spacer"></span>${exportButtons('metrics')}</h2>
-    <div class="chart"><canvas id="chart-metrics" role="img" aria-label="Loss and evaluation metrics per step"></canvas></div>
+    <h2 id="h-metrics">Training loss <span class="hint">per step (log)</span><span class="spacer"></span>${exportButtons('metrics')}</h2>
+    <div class="chart"><canvas id="chart-metrics" role="img" aria-label="Training loss per step"></canvas></div>
     <p class="caption" id="cap-metrics">–</p>
+  </section>
+  <section class="card run-only" aria-labelledby="h-eval">
+    <h2 id="h-eval">Evaluation metrics <span class="hint">at each evaluation</span><span class="spacer"></span>${exportButtons('eval')}</h2>
+    <div class="chart"><canvas id="chart-eval" role="img" aria-label="Evaluation metrics at each evaluation"></canvas></div>
+    <p class="caption" id="cap-eval">no evaluation yet</p>
   </section>
   <section class="card run-only" aria-labelledby="h-probe">
     <h2 id="h-probe">Gradient error over training <span class="hint">vs exact (solid), vs BPTT (dashed), log</span><span class="spacer"></span>${exportButtons('probe')}</h2>

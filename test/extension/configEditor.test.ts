@@ -134,7 +134,7 @@ test('a gradient check puts its notes on the T, truncate_iter and grad_method li
   const lines = placeNotes(parsed, run.notes);
   const at = (re: RegExp) => lines.find((l) => l.line === lineOf(hopfield, re));
   assert.match(at(/^  num_update:/)!.text, /✓ 23 steps to 0.0001 · residual 3.0e-8 · ρ\(J\) = 0.68/);
-  assert.match(at(/^  truncate_iter:/)!.text, /^K=5 Neumann-RBP: rel err 4.0e-4, cos 0.9996 vs exact · peak 26 MB vs TBPTT 50 MB$/);
+  assert.match(at(/^  truncate_iter:/)!.text, /^K=5 Neumann-RBP: rel err 4.0e-4, cos 0.9996 vs exact · peak 26 MiB vs TBPTT 50 MiB$/);
   assert.equal(at(/^  grad_method: BPTT/)!.text, 'Neumann series converges, ρ(J) = 0.68');
   assert.deepEqual(run.backward?.values, [0.5, 0.1, 0.03, 0.01, 4e-4]);
   const deco = lineDecorations(lines);
@@ -185,6 +185,10 @@ test('a training run gives live notes, the forward residual and the adjoint resi
   assert.ok(md.includes(`(command:rbpLab.openDashboard?${encodeURIComponent('["run 1"]')})`));
   const bmd = hoverMarkdown(lines.filter((l) => l.path === 'model.truncate_iter'), { runId: 'r', notes: done }, 'backward');
   assert.match(bmd, /Neumann-RBP adjoint residual per iteration/);
+  // Each hover charts its own quantity: without a forward trace (a gradient check) the T line's hover
+  // draws nothing rather than the adjoint residual under 'Forward convergence'.
+  const noFwd = hoverMarkdown(lines.filter((l) => l.path === 'model.num_update'), { runId: 'r', notes: { ...done, forward: undefined } }, 'forward');
+  assert.doesNotMatch(noFwd, /adjoint|!\[/);
 });
 
 test('notes for a field the file does not set go to the model: line; CodeLens sits there too', () => {

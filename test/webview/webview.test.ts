@@ -167,7 +167,7 @@ test('the dashboard webview draws a recorded run in headless Chromium', { skip, 
       const want = expectedRunCharts(selection);
       assert.equal(want.forward.length, 5, 'the replay sends the last five forward traces');
       assert.equal(want.metrics.find((d) => d.label === 'loss')?.points.length, 12, 'the loss of every step');
-      assert.ok(want.metrics.some((d) => d.axis === 'y2' && d.points.length > 0), 'the recorded run has evaluations');
+      assert.ok(want.eval.some((d) => d.points.length > 0), 'the recorded run has evaluations');
       // Gradient error over training: every recorded probe (steps 0, 4, 8), vs exact and vs BPTT.
       // (Mutants caught: relErrBptt drawn as the exact curve; probes dropped by the replay.)
       assert.deepEqual(want.probe.map((d) => d.points.map(([x]) => x)), [[0, 4, 8], [0, 4, 8]], 'three probes, each against exact and BPTT');
@@ -182,7 +182,9 @@ test('the dashboard webview draws a recorded run in headless Chromium', { skip, 
     assert.equal(await text('f-t'), '30');
     assert.equal(await text('f-step'), '12 / 12');
     assert.equal(await text('f-eta'), '–', 'a finished run has no ETA');
-    assert.match(await text('f-backend'), /^(wasm|cpu|tensorflow)/);
+    // The backend as a sentence; its full record in the tooltip.
+    assert.match(await text('f-backend'), /^(WebAssembly( with (relaxed )?SIMD)? on the CPU|plain JavaScript on the CPU|TensorFlow’s native library on the CPU)/);
+    assert.match((await page.locator('#f-backend').getAttribute('title')) ?? '', /^(wasm|cpu|tensorflow)/);
     // ρ(J) and the verdict say the step they were measured at (the run's last diagnosis).
     const diags = selection.filter((e) => e.type === 'diagnostics') as Envelope<Diagnostics>[];
     const lastDiag = diags[diags.length - 1];
@@ -191,7 +193,7 @@ test('the dashboard webview draws a recorded run in headless Chromium', { skip, 
     assert.equal(await text('cap-rho'), `ρ(J) ${fmtNum(lastDiag.rho)} as of step ${lastDiag.step} (${rhoBand(lastDiag.rho ?? NaN)}; ${diags.length} estimates)`);
     // Accessibility of every chart: an image named by what it plots, described by last/min/max of what it draws.
     // (Mutant caught: the summary written once at creation, not after updates: 'No data yet.')
-    for (const id of ['forward', 'backward', 'metrics', 'memory', 'probe', 'rho']) {
+    for (const id of ['forward', 'backward', 'metrics', 'eval', 'memory', 'probe', 'rho']) {
       const c = page.locator(`#chart-${id}`);
       assert.equal(await c.getAttribute('role'), 'img', `${id}: role`);
       assert.ok(((await c.getAttribute('aria-label')) ?? '').length > 10, `${id}: aria-label`);
