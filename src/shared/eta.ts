@@ -24,16 +24,18 @@ export interface Eta {
 }
 
 /**
- * The ETA from the last `window` step intervals: their mean wall time times the steps left. The
- * run's first interval (its warm-up: compilation, first allocations) is left out once there are
- * others; undefined until there is at least one interval to go by, or when nothing is left.
+ * The ETA from the last `window` step intervals (between the ends of consecutive training steps):
+ * their mean wall time times the steps left. Differences of end times leave out what comes before
+ * the first step ends — start-up, the step-0 evaluation and diagnosis, the first step's warm-up
+ * (kernel compilation, first allocations) — so a slow start does not inflate the ETA; undefined
+ * until there is one interval to go by, or when nothing is left.
  */
 export function etaFromSteps(times: readonly StepTime[], stepsPlanned: number, window = ETA_WINDOW): Eta | undefined {
   if (times.length < 2 || !(stepsPlanned > 0)) return undefined;
   const last = times[times.length - 1];
   const remaining = stepsPlanned - (last.step + 1);
   if (remaining < 0) return undefined;
-  const from = Math.max(times.length > 2 ? 1 : 0, times.length - 1 - window);
+  const from = Math.max(0, times.length - 1 - window);
   const first = times[from];
   const steps = last.step - first.step;
   if (!(steps > 0)) return undefined;

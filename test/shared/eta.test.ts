@@ -1,8 +1,8 @@
 /**
  * The run-length estimates: the ETA from recent step times (steady, a warm-up outlier, a slowdown,
- * no data) and the length before a start from past runs. Mutants caught: the warm-up interval kept
- * (steady-with-warm-up ETA 2.4× too long), the whole history averaged instead of the window (the
- * slowdown ETA stays at the old speed), the median of past runs replaced by their mean.
+ * no data) and the length before a start from past runs. Mutants caught: the rate taken from the
+ * start (elapsed / steps: the warm-up ETA 1.5× too long), the whole history averaged instead of the
+ * window (the slowdown ETA stays at the old speed).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,7 +21,7 @@ test('steady steps: the ETA is the step time times the steps left', () => {
   assert.equal(e.basis, 20);
 });
 
-test('a warm-up outlier (the first step) does not inflate the ETA', () => {
+test('a warm-up outlier (the first step, after the step-0 evaluation) does not inflate the ETA', () => {
   const e = etaFromSteps(steps(5, (i) => (i === 0 ? 5000 : 100)), 100)!;
   assert.equal(e.msPerStep, 100);
   assert.equal(e.remainingMs, 95 * 100);
@@ -41,7 +41,7 @@ test('no data, one step, or nothing left: no ETA', () => {
   assert.equal(etaFromSteps(steps(1, () => 100), 100), undefined);
   assert.equal(etaFromSteps(steps(3, () => 100), 0), undefined);
   assert.deepEqual(etaFromSteps(steps(10, () => 100), 10)?.remainingMs, 0);
-  // Two steps: the one interval there is (the warm-up is all there is to go by).
+  // Two steps: the one interval there is.
   assert.equal(etaFromSteps(steps(2, (i) => (i ? 200 : 1000)), 10)!.msPerStep, 200);
 });
 
