@@ -64,7 +64,9 @@ test('the last gradient probe of a run: its error vs exact and BPTT and its step
   assert.equal(notes[0].text, 'TBPTT(5) gradient: rel err 2.0e-3 vs exact, 5.0e-4 vs BPTT (last run, step 250)');
   assert.equal(notes[0].level, 'ok');
   assert.equal(notes[0].hover, '**Gradient probe at step 250** (the last of the run): the TBPTT(5) gradient the run trains with has relative error 2.00e-3 and cosine 0.998000 against the exact implicit gradient; against BPTT 5.00e-4 / 0.990000. ρ(J) = 0.720; the probe took 812 ms.');
-  assert.equal(notes[1].text, report.verdict.message);
+  // The verdict says the step it was measured at (mutant caught: the note without it).
+  assert.equal(notes[1].text, `As of step 250: ${report.verdict.message}`);
+  assert.equal(notes[1].hover, `**Verdict (as of step 250)**: ${report.verdict.message}`);
   // Not probed against BPTT; a gradient far from exact is flagged.
   const [far] = notesFromRun('HopfieldRunner', [probe(40, 0.4, null)]);
   assert.equal(far.text, 'TBPTT(5) gradient: rel err 0.40 vs exact (last run, step 40)');

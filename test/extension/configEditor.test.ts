@@ -237,10 +237,10 @@ test('the grad_method line shows the last probe’s error and step (live, then a
   const d = digestEvents([started('Neumann_RBP'), probe(0, 4e-7, 1), env({ type: 'diagnostics', step: 10, rho: 0.7, verdict: report.verdict }, 2), probe(25, 3.5e-4, 3)]);
   const gradLine = (notes: ReturnType<typeof notesForRun>) => lineDecorations(placeNotes(parsed, notes.notes)).find((l) => l.line === lineOf(hopfield, /^\s*grad_method:/));
   // Mutant caught: the digest skipping probe events (as it skips metrics) — no note at all.
-  assert.equal(gradLine(notesForRun(cfg, d))?.text, `Neumann-RBP(20) gradient: rel err 3.5e-4 vs exact (running, step 25)  ·  ${report.verdict.message}`);
+  assert.equal(gradLine(notesForRun(cfg, d))?.text, `Neumann-RBP(20) gradient: rel err 3.5e-4 vs exact (running, step 25)  ·  As of row 10: ${report.verdict.message}`);
   foldEvent(d, env({ type: 'run/finished', status: 'completed', elapsedMs: 1, summary: {} }, 4));
   const done = gradLine(notesForRun(cfg, d));
-  assert.equal(done?.text, `Neumann-RBP(20) gradient: rel err 3.5e-4 vs exact (last run, step 25)  ·  ${report.verdict.message}`);
+  assert.equal(done?.text, `Neumann-RBP(20) gradient: rel err 3.5e-4 vs exact (last run, step 25)  ·  As of row 10: ${report.verdict.message}`);
   assert.equal(done?.level, 'ok');
 });
 

@@ -25,6 +25,7 @@ import { configDiagnostics, detectRunner, lensLine, lineDecorations, placeNotes,
 import { configModel, digestEvents, foldEvent, notesForRun, runVerdict, type RunDigest, type RunNotes, type RunVerdict } from './digest';
 import { configEdit, type TextEdit } from '../../config/edit';
 import { noAdviceNote, type Advice } from '../../shared/advice';
+import { fmt } from '../../core/format';
 import { hoverMarkdown } from './hover';
 
 export interface ConfigEditorDeps {
@@ -152,6 +153,7 @@ class ConfigEditor implements vscode.Disposable {
     if (!d) this.digests.set(runId, (d = { events: [], rows: 0 }));
     foldEvent(d, event);
     if (event.type === 'diagnostics' || event.type === 'gradcheck/result' || event.type === 'run/started') {
+      this.lensChanged.fire();
       for (const doc of vscode.workspace.textDocuments) if (doc.uri.scheme === 'file' && fileKey(doc.uri.fsPath) === file) this.validateSoon(doc, 250);
     }
     if (event.type !== 'metrics' && event.type !== 'memory' && event.type !== 'log') this.refreshSoon(250);
@@ -248,7 +250,13 @@ class ConfigEditor implements vscode.Disposable {
     if (!isRbpConfigDocument(doc)) return [];
     const line = lensLine(parseConfigText(doc.getText()));
     const range = new vscode.Range(line, 0, line, 0);
+    // The last run's ρ(J) and verdict, as of the step they were measured at (click: that run in the dashboard).
+    const v = doc.uri.scheme === 'file' ? this.verdictOf(doc.uri.fsPath) : undefined;
+    const verdictLens = v
+      ? [new vscode.CodeLens(range, { title: `${v.verdict.level === 'ok' ? '✓' : v.verdict.level === 'warn' ? '⚠' : '✗'} ρ(J) ${fmt(v.verdict.rho)} as of ${v.asOf}`, command: 'rbpLab.openDashboard', arguments: [v.runId], tooltip: `${v.verdict.message} (run ${v.runId}): open it in the dashboard` })]
+      : [];
     return [
+      ...verdictLens,
       new vscode.CodeLens(range, { title: '▶ Run', command: 'rbpLab.runConfig', arguments: [doc.uri], tooltip: 'Train with this config (RBP Lab: Run Experiment from Config File)' }),
       new vscode.CodeLens(range, { title: 'Compare TBPTT vs Neumann-RBP', command: 'rbpLab.configEditor.compare', arguments: [doc.uri], tooltip: 'Gradient error, time and memory of TBPTT and Neumann-RBP at several K, on one batch of this config' }),
       new vscode.CodeLens(range, { title: 'Gradient check', command: 'rbpLab.gradientCheck', arguments: [doc.uri], tooltip: 'Check this config’s gradient method at its K against the exact gradient' }),

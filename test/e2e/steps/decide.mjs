@@ -69,7 +69,15 @@ export async function decideSteps(h) {
   await page.screenshot({ path: path.join(results, 'e2e-decide-rho.png') });
   log(`ρ(J) over training: ${diags.map((d) => `${d.step}: ${d.rho.toFixed(3)}`).join(', ')} ("${rhoText}")`);
 
-  // 2. The verdict's fix from the dashboard: more T, exactly as advised; the file changes there only.
+  // The config's CodeLens says the same ρ(J), as of the same step.
+  const rhoLens = page.locator('.codelens-decoration a', { hasText: `as of step ${last.step}` }).first();
+  await rhoLens.waitFor({ timeout: 15_000 });
+  const lensText = await rhoLens.innerText();
+  const lm = /^⚠ ρ\(J\) (\S+) as of step (\d+)$/.exec(lensText.trim());
+  assert(lm, `the ρ(J) CodeLens: '${lensText}'`);
+  showsValue(lm[1], last.rho, 'ρ(J) CodeLens');
+
+    // 2. The verdict's fix from the dashboard: more T, exactly as advised; the file changes there only.
   const T2 = forwardStepsFor(T0, last.verdict.finalRelResidual, last.verdict.rho);
   const fix = wv.locator('#advice .fix', { hasText: 'More forward steps' });
   await wv.locator('#header').scrollIntoViewIfNeeded();
