@@ -4,7 +4,7 @@
 import tseslint from 'typescript-eslint';
 
 /** Modules of src/core that do not load tfjs, and so may be imported by every layer. */
-const TFJS_FREE_CORE = ['format', 'backendNames', 'gradients/catalog', 'solvers/catalog'];
+const TFJS_FREE_CORE = ['format', 'backendNames', 'verdictBands', 'gradients/catalog', 'solvers/catalog'];
 
 const LAYERING_PATTERNS = [
   { regex: '^@tensorflow/', message: 'this layer must not load TensorFlow.js' },

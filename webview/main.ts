@@ -17,6 +17,7 @@ import { MemoryChart } from './charts/memory';
 import { OverlayChart, overlaySeriesInfo } from './charts/overlay';
 import { CompareView } from './charts/compare';
 import { ProbeChart } from './charts/probe';
+import { RhoChart } from './charts/rho';
 import { exportMessage } from './export';
 import { renderHeader } from './header';
 import { RunsTableView } from './runsTable';
@@ -38,9 +39,11 @@ let state: WebviewState = vscode.getState() ?? {};
 const charts = {
   forward: new ForwardChart($<HTMLCanvasElement>('chart-forward'), $('cap-forward'), theme),
   backward: new BackwardChart($<HTMLCanvasElement>('chart-backward'), $('cap-backward'), theme),
-  metrics: new MetricsChart($<HTMLCanvasElement>('chart-metrics'), $('cap-metrics'), theme),
+  metrics: new MetricsChart($<HTMLCanvasElement>('chart-metrics'), $('cap-metrics'), theme, 'loss'),
+  eval: new MetricsChart($<HTMLCanvasElement>('chart-eval'), $('cap-eval'), theme, 'eval'),
   memory: new MemoryChart($<HTMLCanvasElement>('chart-memory'), $('cap-memory'), theme),
   probe: new ProbeChart($<HTMLCanvasElement>('chart-probe'), $('cap-probe'), theme),
+  rho: new RhoChart($<HTMLCanvasElement>('chart-rho'), $('cap-rho'), theme),
   overlay: new OverlayChart($<HTMLCanvasElement>('chart-overlay'), theme, state.overlay, $('cap-overlay'), (s) => {
     state = { ...state, overlay: { ...s, metric: charts.overlay.metric } };
     vscode.setState(state);
@@ -81,7 +84,7 @@ let runs: RunSummary[] = [];
 // ---- throttled rendering (≤ 10 updates/s) ----
 
 const MIN_FRAME_MS = 100;
-let drawn = { forward: -1, backward: -1, metrics: -1, memory: -1, header: -1, log: -1, compare: -1, probe: -1 };
+let drawn = { forward: -1, backward: -1, metrics: -1, memory: -1, header: -1, log: -1, compare: -1, probe: -1, rho: -1 };
 let lastRender = 0;
 let scheduled = false;
 let renders = 0;
@@ -103,9 +106,13 @@ function render(): void {
   if (v.compare !== drawn.compare) charts.compare.update(model);
   if (v.forward !== drawn.forward) charts.forward.update(model);
   if (v.backward !== drawn.backward) charts.backward.update(model);
-  if (v.metrics !== drawn.metrics) charts.metrics.update(model);
+  if (v.metrics !== drawn.metrics) {
+    charts.metrics.update(model);
+    charts.eval.update(model);
+  }
   if (v.memory !== drawn.memory) charts.memory.update(model);
   if (v.probe !== drawn.probe) charts.probe.update(model);
+  if (v.rho !== drawn.rho) charts.rho.update(model);
   renderHeader(model, { trusted: trust.trusted, trustReason: trust.reason });
   if (v.log !== drawn.log) {
     const log = $('log');
@@ -154,6 +161,13 @@ $('stop').addEventListener('click', () => {
 $('compare-at').addEventListener('click', () => {
   const step = Number($<HTMLSelectElement>('ckpt-select').value);
   if (model.runId && model.checkpoints.some((c) => c.step === step)) post({ type: 'compareAt', runId: model.runId, step });
+});
+
+// The verdict's advice: each button sets one config field (the host checks it against the run's verdict).
+$('advice').addEventListener('click', (ev) => {
+  const b = (ev.target as HTMLElement | null)?.closest<HTMLElement>('[data-fix-key]');
+  if (!b || !model.runId) return;
+  post({ type: 'applyFix', runId: model.runId, key: b.dataset.fixKey!, value: JSON.parse(b.dataset.fixValue!) as string | number });
 });
 
 const overlayMetric = $<HTMLElement & { value: string }>('overlay-metric');
@@ -263,7 +277,7 @@ window.addEventListener('message', (ev: MessageEvent<unknown>) => {
 new MutationObserver(() => {
   theme = readTheme();
   for (const c of Object.values(charts)) c.setTheme(theme);
-  drawn = { forward: -1, backward: -1, metrics: -1, memory: -1, header: -1, log: -1, compare: -1, probe: -1 };
+  drawn = { forward: -1, backward: -1, metrics: -1, memory: -1, header: -1, log: -1, compare: -1, probe: -1, rho: -1 };
   scheduleRender();
 }).observe(document.body, { attributes: true, attributeFilter: ['class'] });
 

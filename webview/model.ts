@@ -20,6 +20,10 @@ export class RunModel {
   series = new Map<string, Point[]>();
   memory: MemoryMsg[] = [];
   diagnostics: Diagnostics | undefined;
+  /** When each training step ended (the ETA). */
+  stepTimes: { step: number; elapsedMs: number }[] = [];
+  /** Every ρ(J) estimate of the run (step 0 and each evaluation), by step: the ρ(J) chart. */
+  rhoHistory: Diagnostics[] = [];
   end: RunFinished | RunFailed | undefined;
   lastStep = -1;
   lastElapsedMs = 0;
@@ -34,7 +38,7 @@ export class RunModel {
   /** Checkpoints written, by step (Compare TBPTT vs Neumann-RBP at one of them). */
   checkpoints: CheckpointMsg[] = [];
   /** Bumped on every change, so charts redraw only what moved. */
-  version = { forward: 0, backward: 0, metrics: 0, memory: 0, header: 0, log: 0, compare: 0, probe: 0 };
+  version = { forward: 0, backward: 0, metrics: 0, memory: 0, header: 0, log: 0, compare: 0, probe: 0, rho: 0 };
 
   reset(runId: string | undefined): void {
     this.runId = runId;
@@ -44,6 +48,8 @@ export class RunModel {
     this.series = new Map();
     this.memory = [];
     this.diagnostics = undefined;
+    this.rhoHistory = [];
+    this.stepTimes = [];
     this.end = undefined;
     this.lastStep = -1;
     this.lastElapsedMs = 0;
@@ -99,6 +105,7 @@ export class RunModel {
           }
           pts.push({ x: e.step, y: v });
         }
+        if (e.kind === 'train' && (!this.stepTimes.length || this.stepTimes[this.stepTimes.length - 1].step < e.step)) this.stepTimes.push({ step: e.step, elapsedMs: e.elapsedMs });
         this.lastStep = Math.max(this.lastStep, e.step);
         this.lastElapsedMs = e.elapsedMs;
         this.version.metrics++;
@@ -121,6 +128,11 @@ export class RunModel {
         break;
       case 'diagnostics':
         this.diagnostics = e;
+        // Steps ascend (a replay is thinned, never reordered); a repeat replaces.
+        if (this.rhoHistory.length && this.rhoHistory[this.rhoHistory.length - 1].step >= e.step) {
+          if (this.rhoHistory[this.rhoHistory.length - 1].step === e.step) this.rhoHistory[this.rhoHistory.length - 1] = e;
+        } else this.rhoHistory.push(e);
+        this.version.rho++;
         this.version.header++;
         break;
       case 'log':

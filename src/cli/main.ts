@@ -129,7 +129,7 @@ export function formatClosingSummary(summary: Record<string, number | string | b
     lines.push(`  gradient at the final weights, ${String(v('check_method'))} against exact: relative error ${fmt(Number(v('check_rel_err_vs_exact')), 3)}, cosine ${Number(v('check_cos_vs_exact')).toFixed(6)}${exactNote}; cosine with BPTT ${Number(v('check_cos_vs_bptt')).toFixed(6)}`);
     lines.push(`  at the final weights: ${String(v('check_verdict'))}`);
   }
-  if (v('peak_rss_mb') !== undefined) lines.push(`  memory: at most ${Number(v('peak_step_tensor_mb')).toFixed(0)} MB of tensors above the live ones in a training step, peak RSS ${Number(v('peak_rss_mb')).toFixed(0)} MB`);
+  if (v('peak_rss_mb') !== undefined) lines.push(`  memory: at most ${Number(v('peak_step_tensor_mb')).toFixed(0)} MiB of tensors above the live ones in a training step, peak RSS ${Number(v('peak_rss_mb')).toFixed(0)} MiB`);
   return lines;
 }
 
@@ -324,7 +324,7 @@ export function formatGradcheck(r: GradcheckReport): string {
   lines.push(`ρ(J) = ${fmt(r.rho, 3)} — ${r.verdict.message}`);
   if (!r.exactConverged) lines.push(`warning: exact did not converge: ${r.exactNote ?? ''}`);
   lines.push('');
-  lines.push('| method | K | rel err vs exact | cos vs exact | rel err vs BPTT | cos vs BPTT | time ms | peak MB | adjoint residual |');
+  lines.push('| method | K | rel err vs exact | cos vs exact | rel err vs BPTT | cos vs BPTT | time ms | peak MiB | adjoint residual |');
   lines.push('|---|---|---|---|---|---|---|---|---|');
   for (const row of r.rows) {
     lines.push(

@@ -23,7 +23,7 @@ export interface InlineNote {
   hover: string;
 }
 
-const MB = 2 ** 20;
+const MiB = 2 ** 20;
 
 export function notesFromGradcheck(runner: RunnerName, method: string, K: number, r: GradcheckReport): InlineNote[] {
   const notes: InlineNote[] = [];
@@ -43,16 +43,17 @@ export function notesFromGradcheck(runner: RunnerName, method: string, K: number
     notes.push({
       path: 'model.truncate_iter',
       level: good ? 'ok' : row.cosExact > 0.9 ? 'warn' : 'bad',
-      text: `K=${K} ${methodLabel(row.method)}: rel err ${fmt(row.relErrExact)}, cos ${row.cosExact.toFixed(4)} vs exact · peak ${(row.peakBytes / MB).toFixed(0)} MB${tb && tb !== row ? ` vs TBPTT ${(tb.peakBytes / MB).toFixed(0)} MB` : ''}`,
-      hover: `**Gradient at K = ${K}** (${methodLabel(row.method)}): relative error ${fmt(row.relErrExact, 3)} and cosine ${row.cosExact.toFixed(6)} against the exact implicit gradient; against BPTT ${fmt(row.relErrBptt, 3)} / ${row.cosBptt.toFixed(6)}. Time ${row.timeMs.toFixed(0)} ms, peak tensor memory ${(row.peakBytes / MB).toFixed(1)} MB${tb ? ` (TBPTT at this K: ${(tb.peakBytes / MB).toFixed(1)} MB, ${tb.timeMs.toFixed(0)} ms)` : ''}.`,
+      text: `K=${K} ${methodLabel(row.method)}: rel err ${fmt(row.relErrExact)}, cos ${row.cosExact.toFixed(4)} vs exact · peak ${(row.peakBytes / MiB).toFixed(0)} MiB${tb && tb !== row ? ` vs TBPTT ${(tb.peakBytes / MiB).toFixed(0)} MiB` : ''}`,
+      hover: `**Gradient at K = ${K}** (${methodLabel(row.method)}): relative error ${fmt(row.relErrExact, 3)} and cosine ${row.cosExact.toFixed(6)} against the exact implicit gradient; against BPTT ${fmt(row.relErrBptt, 3)} / ${row.cosBptt.toFixed(6)}. Time ${row.timeMs.toFixed(0)} ms, peak tensor memory ${(row.peakBytes / MiB).toFixed(1)} MiB${tb ? ` (TBPTT at this K: ${(tb.peakBytes / MiB).toFixed(1)} MiB, ${tb.timeMs.toFixed(0)} ms)` : ''}.`,
     });
   }
-  notes.push(verdictNote(r.verdict));
+  notes.push(verdictNote(r.verdict, r.from ? `At step ${r.from.step} of run ${r.from.runId}` : undefined));
   return notes;
 }
 
-export function verdictNote(v: VerdictInfo): InlineNote {
-  return { path: 'model.grad_method', level: v.level, text: v.message, hover: `**Verdict**: ${v.message}` };
+/** The verdict at grad_method; `asOf` says where it was measured ('As of step 40'; a gradient check of the config's own weights: none). */
+export function verdictNote(v: VerdictInfo, asOf?: string): InlineNote {
+  return { path: 'model.grad_method', level: v.level, text: asOf ? `${asOf}: ${v.message}` : v.message, hover: `**Verdict${asOf ? ` (${asOf.toLowerCase()})` : ''}**: ${v.message}` };
 }
 
 /** Notes from a recorded training run: forward convergence of its last step, its last diagnostics, its backward residual. */
@@ -88,7 +89,7 @@ export function notesFromRun(runner: RunnerName, events: readonly Envelope[]): I
   }
   const probe = last('probe');
   if (probe) notes.push(probeNote(probe));
-  if (diag) notes.push(verdictNote(diag.verdict));
+  if (diag) notes.push(verdictNote(diag.verdict, `As of ${started?.stepLabel ?? 'step'} ${diag.step}`));
   return notes;
 }
 

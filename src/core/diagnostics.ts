@@ -9,6 +9,9 @@ import { State, dispose, norm, scale } from './state';
 import type { SolverStats } from './solvers/types';
 import { fmt, fmtRho } from './format';
 import { Cancelled } from './cancel';
+import { RHO_NOT_CONTRACTIVE } from './verdictBands';
+
+export { RHO_NOT_CONTRACTIVE, RHO_NEAR_ONE, rhoBand } from './verdictBands';
 
 /** Power iterations of every ρ(J) estimate (the runner's diagnostics, the gradient check). */
 export const DIAGNOSE_ITERS = 50;
@@ -77,12 +80,12 @@ export function verdict(rho: number, forward: SolverStats, tol = 1e-4): Verdict 
   const rel = forward.finalRel;
   const converged = !forward.diverged && Number.isFinite(rel) && rel < tol;
   if (forward.diverged) {
-    return { level: 'bad', trustRbp: false, rho, forwardConverged: false, finalRelResidual: rel, message: `forward pass diverged (NaN/Inf after ${forward.steps} steps): no fixed point; lower the learning rate or add damping` };
+    return { level: 'bad', trustRbp: false, rho, forwardConverged: false, finalRelResidual: rel, message: `forward pass diverged (NaN/Inf after ${forward.steps} steps): no fixed point` };
   }
   if (!Number.isFinite(rho)) {
     return { level: 'bad', trustRbp: false, rho, forwardConverged: converged, finalRelResidual: rel, message: 'ρ(J) could not be estimated (NaN/Inf in the Jacobian products)' };
   }
-  if (rho >= 1) {
+  if (rho >= RHO_NOT_CONTRACTIVE) {
     return {
       level: 'bad',
       trustRbp: false,
@@ -99,7 +102,7 @@ export function verdict(rho: number, forward: SolverStats, tol = 1e-4): Verdict 
       rho,
       forwardConverged: false,
       finalRelResidual: rel,
-      message: `ρ(J) = ${fmtRho(rho)} < 1 but the forward pass has not converged (relative residual ${fmt(rel)} after ${forward.steps} steps): run more steps before trusting RBP`,
+      message: `ρ(J) = ${fmtRho(rho)} < 1 but the forward pass has not converged (relative residual ${fmt(rel)} after ${forward.steps} steps): RBP needs more forward steps (T) or a faster forward solver`,
     };
   }
   return {
@@ -155,7 +158,7 @@ export class TrainingWatch {
     }
     if (this.unconvergedSteps >= o.patience && !this.warned.has('forward')) {
       this.warned.add('forward');
-      return { level: 'warn', message: `the forward pass reached its fixed point at the start but has not for ${o.patience} steps (relative residual ${fmt(forward.finalRel)} after ${forward.steps} steps): RBP-family gradients are unreliable from here; lower the learning rate or add damping` };
+      return { level: 'warn', message: `the forward pass reached its fixed point at the start but has not for ${o.patience} steps (relative residual ${fmt(forward.finalRel)} after ${forward.steps} steps): RBP-family gradients are unreliable from here; lower the learning rate` };
     }
     return undefined;
   }

@@ -82,9 +82,10 @@ export class RunController implements vscode.Disposable {
     const open = 'Open Dashboard';
     const showLog = 'Show Log';
     let action: string | undefined;
+    // Only a failure needs the user: a completed or stopped run is routine — the status bar says so
+    // (click: the dashboard) and the output channel keeps the line.
     if (o.status === 'failed') action = await vscode.window.showErrorMessage(`RBP Lab: ${name} failed (${o.kind}): ${o.reason}`, open, showLog);
-    else if (o.status === 'cancelled') action = await vscode.window.showInformationMessage(`RBP Lab: ${name} stopped; what it recorded is kept in ${o.dir}.`, open);
-    else action = await vscode.window.showInformationMessage(`RBP Lab: ${name} completed.`, open);
+    else this.output.appendLine(`${run.runId}: ${name} ${o.status === 'cancelled' ? `stopped; what it recorded is kept in ${o.dir}` : 'completed'}`);
     if (action === open) Dashboard.show(this.dashboardDeps, { runId: run.runId });
     if (action === showLog) this.output.show(true);
   }

@@ -181,6 +181,10 @@ export class Dashboard implements vscode.Disposable {
       case 'pickRuns':
         this.setOverlay(msg.runIds);
         break;
+      case 'applyFix':
+        // The config editor checks the fix against the run's own verdict before it edits anything.
+        void vscode.commands.executeCommand('rbpLab.applyConfigFix', { runId: msg.runId, key: msg.key, value: msg.value });
+        break;
     }
   }
 

@@ -65,13 +65,15 @@ export function dashboardHtml(o: DashboardHtmlOptions): string {
     <div><dt>method</dt><dd id="f-method">–</dd></div>
     <div><dt>K</dt><dd id="f-k">–</dd></div>
     <div><dt>T</dt><dd id="f-t">–</dd></div>
-    <div><dt>step</dt><dd id="f-step">–</dd></div>
+    <div><dt id="f-step-word">step</dt><dd id="f-step">–</dd></div>
     <div><dt>elapsed</dt><dd id="f-elapsed">–</dd></div>
+    <div><dt>ETA</dt><dd id="f-eta">–</dd></div>
     <div><dt>ρ(J)</dt><dd id="f-rho">–</dd></div>
     <div class="wide"><dt>backend</dt><dd id="f-backend">–</dd></div>
   </dl>
   <div id="checkpoints" class="checkpoints" hidden><span class="codicon codicon-save" aria-hidden="true"></span><label for="ckpt-select">Checkpoint at step</label><select id="ckpt-select" aria-label="Checkpoint step"></select><vscode-button id="compare-at" icon="beaker" title="Run the gradient check (TBPTT and Neumann-RBP at every K, against exact and BPTT) at this checkpoint's weights">Compare TBPTT vs Neumann-RBP at this step</vscode-button></div>
   <div id="verdict" class="verdict" data-level="none" role="status"><span class="codicon codicon-info" aria-hidden="true"></span><span id="verdict-text">No diagnostics yet</span></div>
+  <div id="advice" class="advice" role="group" aria-label="Fixes the verdict advises" hidden></div>
   <div id="banner" class="banner" role="alert" hidden><span class="codicon codicon-error" aria-hidden="true"></span><span id="banner-text"></span></div>
 </header>
 <section id="compare-view" aria-label="Compare TBPTT vs Neumann-RBP">
@@ -101,14 +103,24 @@ export function dashboardHtml(o: DashboardHtmlOptions): string {
     <p class="caption" id="cap-backward">waiting for the first backward pass…</p>
   </section>
   <section class="card run-only" aria-labelledby="h-metrics">
-    <h2 id="h-metrics">Loss and metrics <span class="hint">per step</span><span class="spacer"></span>${exportButtons('metrics')}</h2>
-    <div class="chart"><canvas id="chart-metrics" role="img" aria-label="Loss and evaluation metrics per step"></canvas></div>
+    <h2 id="h-metrics">Training loss <span class="hint">per step (log)</span><span class="spacer"></span>${exportButtons('metrics')}</h2>
+    <div class="chart"><canvas id="chart-metrics" role="img" aria-label="Training loss per step"></canvas></div>
     <p class="caption" id="cap-metrics">–</p>
+  </section>
+  <section class="card run-only" aria-labelledby="h-eval">
+    <h2 id="h-eval">Evaluation metrics <span class="hint">at each evaluation</span><span class="spacer"></span>${exportButtons('eval')}</h2>
+    <div class="chart"><canvas id="chart-eval" role="img" aria-label="Evaluation metrics at each evaluation"></canvas></div>
+    <p class="caption" id="cap-eval">no evaluation yet</p>
   </section>
   <section class="card run-only" aria-labelledby="h-probe">
     <h2 id="h-probe">Gradient error over training <span class="hint">vs exact (solid), vs BPTT (dashed), log</span><span class="spacer"></span>${exportButtons('probe')}</h2>
     <div class="chart"><canvas id="chart-probe" role="img" aria-label="Relative error of the training gradient at each probed step"></canvas></div>
     <p class="caption" id="cap-probe">no gradient probes in this run (rbpLab.probeEvery / --probe-every)</p>
+  </section>
+  <section class="card run-only" aria-labelledby="h-rho">
+    <h2 id="h-rho">ρ(J) over training <span class="hint">spectral radius of J at each diagnosis; bands: contractive, near 1, not contractive</span><span class="spacer"></span>${exportButtons('rho')}</h2>
+    <div class="chart"><canvas id="chart-rho" role="img" aria-label="Spectral radius ρ(J) of the Jacobian at each diagnosed step, over the verdict's bands"></canvas></div>
+    <p class="caption" id="cap-rho">no ρ(J) estimate yet</p>
   </section>
   <section class="card run-only" aria-labelledby="h-memory">
     <h2 id="h-memory">Memory <span class="hint">peak tensor bytes of each step’s gradient</span><span class="spacer"></span>${exportButtons('memory')}</h2>

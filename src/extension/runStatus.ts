@@ -5,6 +5,8 @@ import type { WorkerRun, RunOutcome } from './workerHost';
 import type { RunsStore } from './runsStore';
 import type { Envelope } from '../protocol/messages';
 import { methodLabel } from '../core/gradients/catalog';
+import { etaFromSteps, fmtDuration, lengthMessage, type StepTime } from '../shared/eta';
+
 
 /** The status bar item of RBP Lab's runs: spinning while one runs (click: stop), then how the last one ended for 30 s (click: dashboard). */
 export class RunStatusBar implements vscode.Disposable {
@@ -26,6 +28,10 @@ export class RunStatusBar implements vscode.Disposable {
   /** Replace the text only (a running run's step count). */
   text(text: string): void {
     this.item.text = text;
+  }
+
+  tooltip(text: string): void {
+    this.item.tooltip = text;
   }
 
   /** After `run` ended: the next active run, else its outcome (hidden after 30 s). */
@@ -53,21 +59,29 @@ export function showProgress(run: WorkerRun, experiment: string, store: RunsStor
   void vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `RBP Lab: ${path.basename(experiment)} · ${what}`, cancellable: true }, (progress, token) => {
     token.onCancellationRequested(() => run.cancel());
     let steps = 0;
+    const times: StepTime[] = [];
     const sub = store.onRunEvent(({ runId, event }) => {
       if (runId !== run.runId) return;
       if (event.type === 'run/started') {
         steps = event.steps;
-        progress.report({ message: `${event.backend.name} · starting…` });
+        // Its length before the first step: from past runs of the same experiment, method and T, else said to be calibrating.
+        progress.report({ message: `${event.method === 'gradcheck' ? 'starting…' : lengthMessage(event, store.list().filter((d) => d.runId !== runId))} · ${event.backend.name}` });
       } else if (event.type === 'metrics' && event.kind === 'train') {
         const loss = event.values.loss;
-        const msg = `${event.step + 1}/${steps || '?'} · loss ${typeof loss === 'number' ? loss.toPrecision(4) : '–'}`;
+        times.push({ step: event.step, elapsedMs: event.elapsedMs });
+        const eta = etaFromSteps(times, steps);
+        const etaText = eta ? ` · ETA ${fmtDuration(eta.remainingMs)}` : '';
+        const msg = `${event.step + 1}/${steps || '?'} · loss ${typeof loss === 'number' ? loss.toPrecision(4) : '–'}${etaText}`;
         progress.report({ message: msg, increment: steps ? 100 / steps : undefined });
-        status.text(`$(sync~spin) RBP ${run.spec.method ?? ''} ${event.step + 1}/${steps || '?'}`);
+        status.text(`$(sync~spin) RBP ${run.spec.method ?? ''} ${event.step + 1}/${steps || '?'}${etaText}`);
       } else if (event.type === 'checkpoint/writing') {
         // A stopped run's checkpoint can take seconds to write: say so rather than look stuck.
         const msg = `${run.stopping ? 'stopping: ' : ''}writing checkpoint ${event.step} (${(event.bytes / 2 ** 20).toFixed(1)} MiB)`;
         progress.report({ message: msg });
         status.text(`$(sync~spin) RBP ${msg}`);
+      } else if (event.type === 'diagnostics') {
+        // ρ(J) and the verdict in the status bar's tooltip, as of the step they were measured at.
+        status.tooltip(`RBP Lab: ${run.runId} is running — click to stop\nAs of step ${event.step}: ${event.verdict.message}`);
       } else if (event.type === 'gradcheck/row') {
         // A gradient check's rows stream in: method, K and its error vs exact.
         const r = event.row;
@@ -89,7 +103,7 @@ export function logEvent(output: vscode.OutputChannel, e: Envelope): void {
       output.appendLine(`[${e.kind === 'eval' ? 'eval ' : ''}${e.step}] ${Object.entries(e.values).map(([k, v]) => `${k}=${typeof v === 'number' ? Number(v.toPrecision(4)) : v}`).join(' ')}`);
       break;
     case 'diagnostics':
-      output.appendLine(`[${e.step}] ${e.verdict.level}: ${e.verdict.message}`);
+      output.appendLine(`[${e.step}] verdict as of step ${e.step}: ${e.verdict.level}: ${e.verdict.message}`);
       break;
     case 'log':
       output.appendLine(`${e.level === 'info' ? '' : e.level + ': '}${e.text}`);

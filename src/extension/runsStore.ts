@@ -74,6 +74,7 @@ export class RunsStore {
       case 'openRun':
       case 'stop':
       case 'compareAt':
+      case 'applyFix':
         if (!this.knows(msg.runId)) throw new Error(`${msg.type}: no run ${JSON.stringify(msg.runId.slice(0, 80))}`);
         return msg;
       case 'pickRuns':

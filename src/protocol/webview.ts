@@ -118,5 +118,8 @@ export const parseWebviewMessage = messages('webview message', [
   message('compareAt', { runId: str, step: num }),
   // issue 19 (dash-table): the runs picked in the runs table, to overlay (kept by the host for the next panel).
   message('pickRuns', { runIds: arr(str) }),
+  // issue 19 (dash-decide)
+  /** Apply one piece of the verdict's advice (src/shared/advice.ts) to the config file of this run (rbpLab.applyConfigFix). */
+  message('applyFix', { runId: str, key: str, value: anyOf(str, num) }),
 ]);
 export type WebviewToHost = ReturnType<typeof parseWebviewMessage>;

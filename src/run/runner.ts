@@ -177,7 +177,7 @@ export async function runExperiment(spec: RunSpec, emit: (e: WorkerEvent) => voi
       const what = result.forward.diverged ? 'forward pass' : !Number.isFinite(result.loss) ? 'loss' : hasNonFinite(result.grads) || hasNonFinite(result.lossGrads) ? 'gradient' : undefined;
       if (what) {
         dispose(result.grads, result.lossGrads);
-        throw new RunError('diverged', `${session.stepLabel} ${i}: the ${what} became NaN/Inf (forward relative residual ${result.forward.finalRel} after ${result.forward.steps} steps); lower the learning rate, add damping, or use fewer steps`);
+        throw new RunError('diverged', `${session.stepLabel} ${i}: the ${what} became NaN/Inf (forward relative residual ${result.forward.finalRel} after ${result.forward.steps} steps); lower the learning rate`);
       }
       const finding = watch.observe(result.loss, result.forward);
       if (finding?.level === 'bad') {

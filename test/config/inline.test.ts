@@ -21,7 +21,7 @@ test('gradient-check notes land on the T field, truncate_iter and grad_method', 
   const notes = notesFromGradcheck('HopfieldRunner', 'Neumann_RBP', 20, report);
   const by = Object.fromEntries(notes.map((n) => [n.path, n]));
   assert.match(by['model.num_update'].text, /✓ 23 steps to 0.0001 · residual 3.0e-8 · ρ\(J\) = 0.68/);
-  assert.match(by['model.truncate_iter'].text, /K=20 Neumann-RBP: rel err 6.0e-8, cos 1.0000 vs exact · peak 26 MB vs TBPTT 50 MB/);
+  assert.match(by['model.truncate_iter'].text, /K=20 Neumann-RBP: rel err 6.0e-8, cos 1.0000 vs exact · peak 26 MiB vs TBPTT 50 MiB/);
   assert.equal(by['model.grad_method'].text, 'Neumann series converges, ρ(J) = 0.68');
   const gnn = notesFromGradcheck('CitationRunner', 'TBPTT', 20, { ...report, verdict: { ...report.verdict, level: 'bad', message: 'ρ(J) = 1.7 > 1: truncated gradients unreliable here' } });
   assert.ok(gnn.some((n) => n.path === 'model.num_prop'));
@@ -50,7 +50,7 @@ test('gradient-check hovers state the report’s numbers (each field its own val
   const r: GradcheckReport = { ...report, rows: [row('exact', null, 0, 30), row('BPTT', null, 0, 60), t20, n20, { ...n20, K: 5, relErrExact: 0.5 }] };
   const by = Object.fromEntries(notesFromGradcheck('HopfieldRunner', 'Neumann_RBP', 20, r).map((n) => [n.path, n]));
   assert.equal(by['model.num_update'].hover, '**Forward convergence** (T = 50): relative residual 3.0e-8 after 50 steps; below 0.0001 after 23 steps. Spectral radius of J at the fixed point: 0.680.');
-  assert.equal(by['model.truncate_iter'].hover, '**Gradient at K = 20** (Neumann-RBP): relative error 6.00e-8 and cosine 0.999000 against the exact implicit gradient; against BPTT 2.00e-7 / 0.998000. Time 11 ms, peak tensor memory 26.0 MB (TBPTT at this K: 50.0 MB, 12 ms).');
+  assert.equal(by['model.truncate_iter'].hover, '**Gradient at K = 20** (Neumann-RBP): relative error 6.00e-8 and cosine 0.999000 against the exact implicit gradient; against BPTT 2.00e-7 / 0.998000. Time 11 ms, peak tensor memory 26.0 MiB (TBPTT at this K: 50.0 MiB, 12 ms).');
   assert.equal(by['model.grad_method'].hover, `**Verdict**: ${report.verdict.message}`);
 });
 
@@ -64,7 +64,9 @@ test('the last gradient probe of a run: its error vs exact and BPTT and its step
   assert.equal(notes[0].text, 'TBPTT(5) gradient: rel err 2.0e-3 vs exact, 5.0e-4 vs BPTT (last run, step 250)');
   assert.equal(notes[0].level, 'ok');
   assert.equal(notes[0].hover, '**Gradient probe at step 250** (the last of the run): the TBPTT(5) gradient the run trains with has relative error 2.00e-3 and cosine 0.998000 against the exact implicit gradient; against BPTT 5.00e-4 / 0.990000. ρ(J) = 0.720; the probe took 812 ms.');
-  assert.equal(notes[1].text, report.verdict.message);
+  // The verdict says the step it was measured at (mutant caught: the note without it).
+  assert.equal(notes[1].text, `As of step 250: ${report.verdict.message}`);
+  assert.equal(notes[1].hover, `**Verdict (as of step 250)**: ${report.verdict.message}`);
   // Not probed against BPTT; a gradient far from exact is flagged.
   const [far] = notesFromRun('HopfieldRunner', [probe(40, 0.4, null)]);
   assert.equal(far.text, 'TBPTT(5) gradient: rel err 0.40 vs exact (last run, step 40)');

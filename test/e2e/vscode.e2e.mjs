@@ -21,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { checkVsix } from './vsix-contents.mjs';
 import { intro2Steps } from './steps/intro2.mjs';
+import { decideSteps } from './steps/decide.mjs';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CACHE = process.env.RBP_E2E_CACHE ?? path.join(os.homedir(), '.cache', 'rbp-lab-e2e');
@@ -289,7 +290,7 @@ async function main() {
   assert((await wv.locator('#f-k').innerText()) === '10', 'K shown');
   assert((await wv.locator('#f-step').innerText()) === '3 / 3', 'steps shown');
   const backend = await wv.locator('#f-backend').innerText();
-  assert(/^(wasm|cpu|tensorflow)/.test(backend), `backend shown: ${backend}`);
+  assert(/^(WebAssembly( with (relaxed )?SIMD)? on the CPU|plain JavaScript on the CPU|TensorFlow’s native library on the CPU)/.test(backend), `backend shown as a sentence: ${backend}`);
   log(`backend: ${backend}`);
   await page.screenshot({ path: path.join(results, 'e2e-completed.png') });
   let rs = runs();
@@ -453,7 +454,7 @@ async function main() {
   await lens('Gradient check').click();
   const gc = await waitNewRun(runCount + 1, 120_000);
   assert(gc.desc.status === 'completed' && gc.desc.method === 'gradcheck', `gradient check run ${gc.id}: ${gc.desc.status} ${gc.desc.method}`);
-  const kNote = await waitAfter('truncate_iter', /K=20 Neumann-RBP: rel err .* vs exact · peak \d+ MB vs TBPTT \d+ MB/, 30_000);
+  const kNote = await waitAfter('truncate_iter', /K=20 Neumann-RBP: rel err .* vs exact · peak \d+ MiB vs TBPTT \d+ MiB/, 30_000);
   const tNote = await waitAfter('num_update', /(✓ \d+ steps to|✗ not below) .*ρ\(J\) = /, 10_000);
   const vNote = await waitAfter('grad_method: BPTT', /ρ\(J\)|converge|unreliable/i, 10_000);
   log(`gradient check ${gc.id} → truncate_iter: "${kNote}"; num_update: "${tNote}"; grad_method: "${vNote}"`);
@@ -467,7 +468,7 @@ async function main() {
   const tRow = gcReport.rows.find((r) => r.method === 'TBPTT' && r.K === 20);
   assert(nRow && tRow, 'the check has Neumann-RBP and TBPTT rows at K = 20');
   const MB = 2 ** 20;
-  let m = new RegExp(`K=(\\d+) Neumann-RBP: rel err ${NUM}, cos ${NUM} vs exact · peak (\\d+) MB vs TBPTT (\\d+) MB`).exec(kNote);
+  let m = new RegExp(`K=(\\d+) Neumann-RBP: rel err ${NUM}, cos ${NUM} vs exact · peak (\\d+) MiB vs TBPTT (\\d+) MiB`).exec(kNote);
   assert(m && m[1] === '20', `truncate_iter note: ${kNote}`);
   showsValue(m[2], nRow.relErrExact, 'truncate_iter note: rel err');
   showsValue(m[3], nRow.cosExact, 'truncate_iter note: cosine');
@@ -521,7 +522,7 @@ async function main() {
     return { bwdImg: await h.locator('img[src^="data:image/svg+xml"]').count(), bwdText: (await h.innerText()).replace(/\s+/g, ' ') };
   })();
   assert(bwdImg === 1, 'the truncate_iter hover charts the adjoint residual of the check');
-  m = new RegExp(`Gradient at K = (\\d+) \\(Neumann-RBP\\): relative error ${NUM} and cosine ${NUM} against the exact implicit gradient; against BPTT ${NUM} / ${NUM}\\. Time (\\d+) ms, peak tensor memory ${NUM} MB \\(TBPTT at this K: ${NUM} MB, (\\d+) ms\\)`).exec(bwdText);
+  m = new RegExp(`Gradient at K = (\\d+) \\(Neumann-RBP\\): relative error ${NUM} and cosine ${NUM} against the exact implicit gradient; against BPTT ${NUM} / ${NUM}\\. Time (\\d+) ms, peak tensor memory ${NUM} MiB \\(TBPTT at this K: ${NUM} MiB, (\\d+) ms\\)`).exec(bwdText);
   assert(m && m[1] === '20', `truncate_iter hover: ${bwdText.slice(0, 400)}`);
   [nRow.relErrExact, nRow.cosExact, nRow.relErrBptt, nRow.cosBptt, nRow.timeMs, nRow.peakBytes / MB, tRow.peakBytes / MB, tRow.timeMs].forEach((v, i) => showsValue(m[i + 2], v, `truncate_iter hover, number ${i + 1}`));
   log(`hovers show the check's numbers: "${bwdText.slice(0, 160)}…"`);
@@ -688,6 +689,7 @@ async function main() {
   log(`compare on the template ${mc.id}: ρ(J) = ${mcReport.rho.toFixed(3)}, Neumann-RBP ${mcRow('Neumann_RBP', 2).relErrExact.toExponential(2)} at K = 2, ${mcRow('Neumann_RBP', 20).relErrExact.toExponential(2)} at K = 20`);
 
   await intro2Steps({ page, palette, webview, waitNewRun, runs, eventsOf, assert, log, results, ws, wsSettings, smoke, writeJson }); // webgpu run (adapter named); runs tree: Compare at a picked step
+  await decideSteps({ page, webview, palette, lens, waitNewRun, runs, eventsOf, chartOf, assertChart, showsValue, assert, log, ws, wsSettings, smoke, writeJson, results });
 
   // 10. An untrusted workspace (Restricted Mode): runs are refused with the reason, nothing is recorded.
   const ws2 = path.join(R, 'ws-untrusted');

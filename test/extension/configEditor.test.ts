@@ -10,7 +10,7 @@ import type { Envelope } from '../../src/protocol/messages';
 import { configDiagnostics, detectRunner, lensLine, lineDecorations, placeNotes } from '../../src/extension/configEditor/model';
 import { issueSpan, LineIndex } from '../../src/extension/configEditor/lines';
 import { dataFolderProblem } from '../../src/extension/configEditor/dataFolder';
-import { configModel, digestEvents, foldEvent, nearestK, notesForRun } from '../../src/extension/configEditor/digest';
+import { configModel, digestEvents, foldEvent, nearestK, notesForRun, runVerdict } from '../../src/extension/configEditor/digest';
 import { sparklineSvg, svgDataUri } from '../../src/extension/configEditor/sparkline';
 import { hoverMarkdown } from '../../src/extension/configEditor/hover';
 import { repoRoot } from '../helpers/setup';
@@ -134,7 +134,7 @@ test('a gradient check puts its notes on the T, truncate_iter and grad_method li
   const lines = placeNotes(parsed, run.notes);
   const at = (re: RegExp) => lines.find((l) => l.line === lineOf(hopfield, re));
   assert.match(at(/^  num_update:/)!.text, /✓ 23 steps to 0.0001 · residual 3.0e-8 · ρ\(J\) = 0.68/);
-  assert.match(at(/^  truncate_iter:/)!.text, /^K=5 Neumann-RBP: rel err 4.0e-4, cos 0.9996 vs exact · peak 26 MB vs TBPTT 50 MB$/);
+  assert.match(at(/^  truncate_iter:/)!.text, /^K=5 Neumann-RBP: rel err 4.0e-4, cos 0.9996 vs exact · peak 26 MiB vs TBPTT 50 MiB$/);
   assert.equal(at(/^  grad_method: BPTT/)!.text, 'Neumann series converges, ρ(J) = 0.68');
   assert.deepEqual(run.backward?.values, [0.5, 0.1, 0.03, 0.01, 4e-4]);
   const deco = lineDecorations(lines);
@@ -185,6 +185,10 @@ test('a training run gives live notes, the forward residual and the adjoint resi
   assert.ok(md.includes(`(command:rbpLab.openDashboard?${encodeURIComponent('["run 1"]')})`));
   const bmd = hoverMarkdown(lines.filter((l) => l.path === 'model.truncate_iter'), { runId: 'r', notes: done }, 'backward');
   assert.match(bmd, /Neumann-RBP adjoint residual per iteration/);
+  // Each hover charts its own quantity: without a forward trace (a gradient check) the T line's hover
+  // draws nothing rather than the adjoint residual under 'Forward convergence'.
+  const noFwd = hoverMarkdown(lines.filter((l) => l.path === 'model.num_update'), { runId: 'r', notes: { ...done, forward: undefined } }, 'forward');
+  assert.doesNotMatch(noFwd, /adjoint|!\[/);
 });
 
 test('notes for a field the file does not set go to the model: line; CodeLens sits there too', () => {
@@ -233,9 +237,27 @@ test('the grad_method line shows the last probe’s error and step (live, then a
   const d = digestEvents([started('Neumann_RBP'), probe(0, 4e-7, 1), env({ type: 'diagnostics', step: 10, rho: 0.7, verdict: report.verdict }, 2), probe(25, 3.5e-4, 3)]);
   const gradLine = (notes: ReturnType<typeof notesForRun>) => lineDecorations(placeNotes(parsed, notes.notes)).find((l) => l.line === lineOf(hopfield, /^\s*grad_method:/));
   // Mutant caught: the digest skipping probe events (as it skips metrics) — no note at all.
-  assert.equal(gradLine(notesForRun(cfg, d))?.text, `Neumann-RBP(20) gradient: rel err 3.5e-4 vs exact (running, step 25)  ·  ${report.verdict.message}`);
+  assert.equal(gradLine(notesForRun(cfg, d))?.text, `Neumann-RBP(20) gradient: rel err 3.5e-4 vs exact (running, step 25)  ·  As of row 10: ${report.verdict.message}`);
   foldEvent(d, env({ type: 'run/finished', status: 'completed', elapsedMs: 1, summary: {} }, 4));
   const done = gradLine(notesForRun(cfg, d));
-  assert.equal(done?.text, `Neumann-RBP(20) gradient: rel err 3.5e-4 vs exact (last run, step 25)  ·  ${report.verdict.message}`);
+  assert.equal(done?.text, `Neumann-RBP(20) gradient: rel err 3.5e-4 vs exact (last run, step 25)  ·  As of row 10: ${report.verdict.message}`);
   assert.equal(done?.level, 'ok');
+});
+
+test('the verdict a config’s Problems entry and quick fixes use: the run’s last diagnosis, the step it was measured at, its advice', () => {
+  const cfg = parseConfigText(hopfield).config as unknown as Record<string, unknown>;
+  const base = { runId: 'r1', seq: 0, t: 0 };
+  const started = { ...base, type: 'run/started', experiment: 'hopfield', title: 'Hopfield', runner: 'HopfieldRunner', method: 'Neumann_RBP', K: 20, T: 50, steps: 40, stepLabel: 'step', backend: { name: 'wasm', description: 'wasm', skipped: [], nodeVersion: 'v20', execPath: 'node' }, config: { ...cfg, model: { ...(cfg.model as object), grad_method: 'Neumann_RBP' } }, startedAt: '', notes: [] } as unknown as Envelope;
+  const ok = { level: 'ok', trustRbp: true, rho: 0.3, forwardConverged: true, finalRelResidual: 1e-9, message: 'fine' } as const;
+  const warn = { level: 'warn', trustRbp: false, rho: 0.59, forwardConverged: false, finalRelResidual: 0.15, message: 'not converged' } as const;
+  const d = digestEvents([started, { ...base, type: 'diagnostics', step: 0, rho: 0.3, verdict: ok }, { ...base, type: 'diagnostics', step: 9, rho: 0.59, verdict: warn }] as Envelope[]);
+  const v = runVerdict(d)!;
+  assert.equal(v.asOf, 'step 9');
+  assert.equal(v.verdict.message, 'not converged');
+  // T 50, residual 0.15 at ρ 0.59: the rate predicts 71 steps, so at least 2T.
+  assert.deepEqual(v.advice.map((a) => [a.key, a.value]), [['model.num_update', 100], ['model.forward_solver', 'anderson']]);
+  // A gradient check at a checkpoint: the verdict is of that step's weights.
+  const gc = digestEvents([{ ...started, method: 'gradcheck', stepLabel: 'row', from: { runId: 'r0', step: 30 } } as Envelope, { ...base, type: 'gradcheck/result', report: { verdict: warn } } as unknown as Envelope]);
+  assert.equal(runVerdict(gc)!.asOf, 'step 30 of run r0');
+  assert.equal(runVerdict(digestEvents([started]))?.asOf, undefined, 'no diagnosis yet: no verdict');
 });

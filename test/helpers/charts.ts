@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import type { Frame, Page } from 'playwright-core';
-import type { Envelope, ForwardTrace, BackwardTraceMsg, MemoryMsg, Metrics, GradcheckResultMsg, ProbeMsg } from '../../src/protocol/messages';
+import type { Diagnostics, Envelope, ForwardTrace, BackwardTraceMsg, MemoryMsg, Metrics, GradcheckResultMsg, ProbeMsg } from '../../src/protocol/messages';
 
 export type Pt = [number, number | null];
 
@@ -108,7 +108,7 @@ const onLog = (v: number | null): number | null => (v === null || !Number.isFini
 const TRACES = 6;
 
 /** What the run view's five charts should draw for the events a panel was sent. */
-export function expectedRunCharts(events: Envelope[]): Record<'forward' | 'backward' | 'metrics' | 'memory' | 'probe', Want[]> {
+export function expectedRunCharts(events: Envelope[]): Record<'forward' | 'backward' | 'metrics' | 'eval' | 'memory' | 'probe' | 'rho', Want[]> {
   const of = <T extends Envelope['type']>(t: T) => events.filter((e) => e.type === t) as Extract<Envelope, { type: T }>[];
   const fwd = (of('trace/forward') as unknown as ForwardTrace[]).slice(-TRACES);
   const bwd = (of('trace/backward') as unknown as BackwardTraceMsg[]).slice(-TRACES);
@@ -129,10 +129,9 @@ export function expectedRunCharts(events: Envelope[]): Record<'forward' | 'backw
       if (tr.termNorm.some((v) => v !== null)) out.push({ label: latest ? `term norm ‖z_k‖/‖g‖ (${tr.step})` : '', points: tr.termNorm.map((v, k) => [k + 1, onLog(v)]) });
       return out;
     }),
-    metrics: keys.map((key) => {
-      const [kind, k] = key.split(':') as ['train' | 'eval', string];
-      return { label: k, axis: kind === 'eval' ? 'y2' : 'y', points: series(kind, k) };
-    }),
+    // The training loss and the evaluation metrics on charts of their own (their scales differ).
+    metrics: keys.filter((key) => key === 'train:loss').map(() => ({ label: 'loss', axis: 'y', points: series('train', 'loss') })),
+    eval: keys.filter((key) => key.startsWith('eval:')).map((key) => ({ label: key.slice(5), axis: 'y', points: series('eval', key.slice(5)) })),
     memory: [
       { label: 'gradient peak (above live)', points: memory.map((m) => [m.step, m.peakBytes / MiB] as Pt) },
       { label: 'live tensors', points: memory.map((m) => [m.step, m.liveBytes / MiB] as Pt) },
@@ -142,6 +141,8 @@ export function expectedRunCharts(events: Envelope[]): Record<'forward' | 'backw
       ...(probes.length ? [{ label: `${probed} vs exact`, points: probes.map((p) => [p.step, onLog(p.relErrExact)] as Pt) }] : []),
       ...(probes.some((p) => p.relErrBptt !== null) ? [{ label: `${probed} vs BPTT`, points: probes.map((p) => [p.step, onLog(p.relErrBptt)] as Pt) }] : []),
     ],
+    // ρ(J) over training: every diagnosis (step 0 and each evaluation), NaN as a gap.
+    rho: [{ label: 'ρ(J)', points: (of('diagnostics') as unknown as Diagnostics[]).map((d) => [d.step, d.rho] as Pt) }],
   };
 }
 

@@ -155,7 +155,7 @@ test('rbp run --final-check closes with a summary: evaluation vs untrained, the 
   assert.match(lines[at + 1], /^ {2}evaluation, untrained → trained: eval_l1 [0-9.]+ → [0-9.]+, retrieval_bit_err [0-9.]+ → [0-9.]+, .*log10_l1_binary_vs_corrupted -?[0-9.]+ → -?[0-9.]+$/);
   assert.match(lines[at + 2], /^ {2}gradient at the final weights, Neumann_RBP K=4 against exact: relative error \S+, cosine [01]\.\d{6}; cosine with BPTT \S+$/);
   assert.match(lines[at + 3], /^ {2}at the final weights: ρ\(J\) = /);
-  assert.match(lines[at + 4], /^ {2}memory: at most \d+ MB of tensors above the live ones in a training step, peak RSS \d+ MB$/);
+  assert.match(lines[at + 4], /^ {2}memory: at most \d+ MiB of tensors above the live ones in a training step, peak RSS \d+ MiB$/);
   assert.doesNotMatch(lines[at - 1], /check_/, 'the check is in the summary block, not the one-line summary');
   const { description } = readRun(out);
   const s = description?.summary ?? {};

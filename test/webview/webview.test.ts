@@ -16,7 +16,10 @@ import { dashboardHtml, makeNonce } from '../../src/extension/dashboardHtml';
 import { replaySelection } from '../../src/extension/replay';
 import { startWorkerRun, chooseNode } from '../../src/extension/workerHost';
 import { readRun } from '../../src/run/recorder';
-import type { Envelope, HostToWebview, WebviewToHost, GradcheckResultMsg, ProbeMsg, CheckpointMsg } from '../../src/protocol/messages';
+import type { Envelope, HostToWebview, WebviewToHost, GradcheckResultMsg, ProbeMsg, CheckpointMsg, Diagnostics, Metrics } from '../../src/protocol/messages';
+import { rhoBand } from '../../src/core/verdictBands';
+import { forwardStepsFor } from '../../src/shared/advice';
+import { etaFromSteps, fmtDuration } from '../../src/shared/eta';
 import { fmtNum } from '../../webview/charts/common';
 import { execFileSync } from 'child_process';
 import { csvToSeries, smoothEma } from '../../src/shared/series';
@@ -164,7 +167,7 @@ test('the dashboard webview draws a recorded run in headless Chromium', { skip, 
       const want = expectedRunCharts(selection);
       assert.equal(want.forward.length, 5, 'the replay sends the last five forward traces');
       assert.equal(want.metrics.find((d) => d.label === 'loss')?.points.length, 12, 'the loss of every step');
-      assert.ok(want.metrics.some((d) => d.axis === 'y2' && d.points.length > 0), 'the recorded run has evaluations');
+      assert.ok(want.eval.some((d) => d.points.length > 0), 'the recorded run has evaluations');
       // Gradient error over training: every recorded probe (steps 0, 4, 8), vs exact and vs BPTT.
       // (Mutants caught: relErrBptt drawn as the exact curve; probes dropped by the replay.)
       assert.deepEqual(want.probe.map((d) => d.points.map(([x]) => x)), [[0, 4, 8], [0, 4, 8]], 'three probes, each against exact and BPTT');
@@ -178,8 +181,35 @@ test('the dashboard webview draws a recorded run in headless Chromium', { skip, 
     assert.equal(await text('f-k'), '20');
     assert.equal(await text('f-t'), '30');
     assert.equal(await text('f-step'), '12 / 12');
-    assert.match(await text('f-backend'), /^(wasm|cpu|tensorflow)/);
-    assert.match(await text('f-rho'), /^\d/);
+    assert.equal(await text('f-eta'), '–', 'a finished run has no ETA');
+    // The backend as a sentence; its full record in the tooltip.
+    assert.match(await text('f-backend'), /^(WebAssembly( with (relaxed )?SIMD)? on the CPU|plain JavaScript on the CPU|TensorFlow’s native library on the CPU)/);
+    assert.match((await page.locator('#f-backend').getAttribute('title')) ?? '', /^(wasm|cpu|tensorflow)/);
+    // ρ(J) and the verdict say the step they were measured at (the run's last diagnosis).
+    const diags = selection.filter((e) => e.type === 'diagnostics') as Envelope<Diagnostics>[];
+    const lastDiag = diags[diags.length - 1];
+    assert.equal(await text('f-rho'), `${fmtNum(lastDiag.rho)} at step ${lastDiag.step}`);
+    assert.equal(await text('verdict-text'), `As of step ${lastDiag.step}: ${lastDiag.verdict.message}`);
+    assert.equal(await text('cap-rho'), `ρ(J) ${fmtNum(lastDiag.rho)} as of step ${lastDiag.step} (${rhoBand(lastDiag.rho ?? NaN)}; ${diags.length} estimates)`);
+    // Accessibility of every chart: an image named by what it plots, described by last/min/max of what it draws.
+    // (Mutant caught: the summary written once at creation, not after updates: 'No data yet.')
+    for (const id of ['forward', 'backward', 'metrics', 'eval', 'memory', 'probe', 'rho']) {
+      const c = page.locator(`#chart-${id}`);
+      assert.equal(await c.getAttribute('role'), 'img', `${id}: role`);
+      assert.ok(((await c.getAttribute('aria-label')) ?? '').length > 10, `${id}: aria-label`);
+      const summary = await page.locator(`#${await c.getAttribute('aria-describedby')}`).textContent();
+      assert.notEqual(summary, 'No data yet.', `${id}: summary`);
+    }
+    const rhos = diags.map((d) => d.rho!);
+    assert.equal(await page.locator('#chart-rho-summary').textContent(), `ρ(J): last ${fmtNum(lastDiag.rho)} at step ${lastDiag.step}, min ${fmtNum(Math.min(...rhos))}, max ${fmtNum(Math.max(...rhos))}.`);
+    const losses = (selection.filter((e) => e.type === 'metrics' && e.kind === 'train') as Envelope<Metrics>[]).map((e) => [e.step, e.values.loss] as const);
+    const metricsSummary = (await page.locator('#chart-metrics-summary').textContent())!;
+    assert.ok(metricsSummary.includes(`loss: last ${fmtNum(losses.at(-1)![1])} at step ${losses.at(-1)![0]}, min ${fmtNum(Math.min(...losses.map((l) => l[1])))}`), metricsSummary);
+    // The ρ(J) bands are the verdict's thresholds.
+    assert.deepEqual(await page.evaluate(() => {
+      const C = (window as unknown as { Chart: { getChart(c: unknown): { config: { plugins: { id: string }[] } } } }).Chart;
+      return C.getChart(document.getElementById('chart-rho')).config.plugins.map((p) => p.id);
+    }), ['rhoBands', 'a11ySummary']);
     assert.match(await page.locator('#verdict').getAttribute('data-level') ?? '', /ok|warn|bad/);
     assert.match(await text('cap-forward'), /step 11: 30 forward steps/);
     assert.match(await text('cap-backward'), /Neumann_RBP/);
@@ -212,6 +242,22 @@ test('the dashboard webview draws a recorded run in headless Chromium', { skip, 
     await page.locator('#compare-at').click();
     assert.deepEqual((await posted()).filter((m) => m.type === 'compareAt').at(-1), { type: 'compareAt', runId, step: ckSteps[0] });
 
+    // A verdict that acts: an unconverged forward pass at ρ < 1 gets its advice as buttons, each
+    // posting the fix for this run. (Mutant caught: the button posting the label, not the value.)
+    assert.equal(await page.locator('#advice').isVisible(), lastDiag.verdict.level !== 'ok');
+    const warnVerdict = { level: 'warn' as const, trustRbp: false, rho: 0.944, forwardConverged: false, finalRelResidual: 4.8e-3, message: 'ρ(J) = 0.94 < 1 but the forward pass has not converged' };
+    await post({ type: 'events', events: [{ type: 'diagnostics', step: 12, rho: 0.944, verdict: warnVerdict, runId, seq: 99999, t: Date.now() }] });
+    await page.locator('#advice .fix').first().waitFor({ state: 'visible' });
+    const T2 = forwardStepsFor(30, 4.8e-3, 0.944, 100000);
+    assert.deepEqual(await page.locator('#advice .fix').allInnerTexts(), [`More forward steps: num_update 30 → ${T2}`, 'Anderson-accelerated forward pass: forward_solver anderson']);
+    assert.equal(await text('f-rho'), '0.944 at step 12');
+    await page.locator('#advice .fix').first().click();
+    assert.deepEqual((await posted()).filter((m) => m.type === 'applyFix').at(-1), { type: 'applyFix', runId, key: 'model.num_update', value: T2 });
+    await page.waitForTimeout(200);
+    assertDrawn(await readChart(page, 'chart-rho'), [{ label: 'ρ(J)', points: [...diags.map((d) => [d.step, d.rho] as [number, number | null]), [12, 0.944]] }], 'ρ(J) chart with the new estimate');
+    await page.locator('#header').screenshot({ path: path.join(results, 'webview-advice.png') });
+    await page.locator('#chart-rho').screenshot({ path: path.join(results, 'webview-rho.png') });
+
     // Live: a running run enables Stop, which asks the host to stop that run.
     const live = 'live-run';
     await post({ type: 'reset', runId: live });
@@ -219,6 +265,12 @@ test('the dashboard webview draws a recorded run in headless Chromium', { skip, 
     await post({ type: 'events', events: events.filter((e) => e.type !== 'run/finished').slice(0, 40).map(relive) });
     await page.waitForFunction(() => document.body.dataset.status === 'running');
     await page.waitForFunction(() => !(document.getElementById('stop') as HTMLElement & { disabled: boolean }).disabled);
+    // The ETA of a running run: its recent step times times the steps left (src/shared/eta.ts).
+    const liveTimes = (events.filter((e) => e.type !== 'run/finished').slice(0, 40).filter((e) => e.type === 'metrics' && e.kind === 'train') as Envelope<Metrics>[]).map((e) => ({ step: e.step, elapsedMs: e.elapsedMs }));
+    const liveEta = etaFromSteps(liveTimes, 12);
+    assert.ok(liveEta, `the live run's first 40 events hold ${liveTimes.length} training steps`);
+    await page.waitForFunction(() => document.getElementById('f-eta')!.textContent !== '–', undefined, { timeout: 3000 }).catch(() => undefined);
+    assert.ok((await text('f-eta')).startsWith(`${fmtDuration(liveEta.remainingMs)} left (`), `${await text('f-eta')} / ${await text('f-step')} / ${JSON.stringify(liveTimes)}`);
     await page.locator('#stop').click();
     assert.ok((await posted()).some((m) => m.type === 'stop' && m.runId === live), 'Stop posts {type: stop, runId}');
 

@@ -1,5 +1,5 @@
 /** Chart.js set-up shared by every chart: registered parts, theme colours, decimation, formats. */
-import { Chart, LineController, LineElement, PointElement, LinearScale, LogarithmicScale, Legend, Tooltip, Decimation, Filler, type ChartOptions } from 'chart.js';
+import { Chart, LineController, LineElement, PointElement, LinearScale, LogarithmicScale, Legend, Tooltip, Decimation, Filler, type ChartOptions, type Plugin } from 'chart.js';
 
 Chart.register(LineController, LineElement, PointElement, LinearScale, LogarithmicScale, Legend, Tooltip, Decimation, Filler);
 // As Chart.js's own UMD build does: `Chart.getChart(canvas)` in the webview's developer tools (and in
@@ -106,9 +106,61 @@ export function baseOptions(theme: Theme, opts: { logY?: boolean; xTitle: string
   };
 }
 
-/** A Chart with its canvas; every chart module builds one and redraws from the model. */
-export function makeChart(canvas: HTMLCanvasElement, options: ChartOptions<'line'>): Chart<'line', { x: number; y: number | null }[]> {
-  return new Chart(canvas, { type: 'line', data: { datasets: [] }, options });
+/**
+ * The text a chart reads as to a screen reader: per named dataset its last value (and where), its
+ * minimum and maximum; 'no data yet' when it draws nothing.
+ */
+export function chartSummary(datasets: readonly { label?: string; data: readonly { x: number; y: number | null }[] }[], xWord: string): string {
+  const parts: string[] = [];
+  for (const ds of datasets) {
+    if (!ds.label) continue; // the faded earlier traces have no name
+    let last: { x: number; y: number } | undefined;
+    let min = Infinity;
+    let max = -Infinity;
+    for (const p of ds.data) {
+      if (p.y === null || !Number.isFinite(p.y)) continue;
+      last = p as { x: number; y: number };
+      min = Math.min(min, p.y);
+      max = Math.max(max, p.y);
+    }
+    if (!last) continue;
+    parts.push(`${ds.label}: last ${fmtNum(last.y)} at ${xWord} ${fmtNum(last.x)}, min ${fmtNum(min)}, max ${fmtNum(max)}`);
+  }
+  return parts.length ? `${parts.join('; ')}.` : 'No data yet.';
+}
+
+/**
+ * Accessibility, once for every chart: the canvas is an image (`role="img"`) named by what it plots
+ * (`aria-label`), described by a visually hidden text — chartSummary of what it holds — rewritten
+ * after every update, so a screen reader (or a test) reads the numbers the chart draws.
+ */
+function accessible(canvas: HTMLCanvasElement, what: string): Plugin<'line'> {
+  canvas.setAttribute('role', 'img');
+  canvas.setAttribute('aria-label', what);
+  const id = `${canvas.id || 'chart'}-summary`;
+  let summary = document.getElementById(id);
+  if (!summary) {
+    summary = document.createElement('p');
+    summary.id = id;
+    summary.className = 'sr-only chart-summary';
+    (canvas.parentElement ?? canvas).insertAdjacentElement('afterend', summary);
+  }
+  canvas.setAttribute('aria-describedby', id);
+  const el = summary;
+  return {
+    id: 'a11ySummary',
+    afterUpdate(chart) {
+      const xTitle = (chart.options.scales?.x as { title?: { text?: string } } | undefined)?.title?.text;
+      const text = chartSummary(chart.data.datasets as { label?: string; data: { x: number; y: number | null }[] }[], typeof xTitle === 'string' ? xTitle : 'x');
+      if (el.textContent !== text) el.textContent = text;
+    },
+  };
+}
+
+/** A Chart with its canvas; every chart module builds one and redraws from the model. `what` names what it plots (else the canvas' aria-label). */
+export function makeChart(canvas: HTMLCanvasElement, options: ChartOptions<'line'>, plugins: Plugin<'line'>[] = [], what?: string): Chart<'line', { x: number; y: number | null }[]> {
+  const name = what ?? canvas.getAttribute('aria-label') ?? 'chart';
+  return new Chart(canvas, { type: 'line', data: { datasets: [] }, options, plugins: [...plugins, accessible(canvas, name)] });
 }
 
 export type LineChart = ReturnType<typeof makeChart>;

@@ -6,7 +6,8 @@
 import type { ParsedConfig } from '../../config/load';
 import { RUNNERS, type RunnerName } from '../../config/schema';
 import { notesFromGradcheck, notesFromRun, type InlineNote } from '../../config/inline';
-import type { Envelope } from '../../protocol/messages';
+import type { Envelope, VerdictInfo } from '../../protocol/messages';
+import { adviceFor, type Advice } from '../../shared/advice';
 import { methodLabel, parseMethodName, takesK } from '../../core/gradients/catalog';
 
 /** What the notes and charts need of a run: the last event of each kind (a long run's history is not kept) and the gradient-check rows done. */
@@ -95,4 +96,26 @@ export function notesForRun(cfg: ConfigModel, digest: RunDigest): RunNotes {
     out.notes = out.notes.map((n) => ({ ...n, text: n.text.replace('(last run', '(running') }));
   }
   return out;
+}
+
+/** A run's last verdict, the step it was measured at, and the config edits it advises (src/shared/advice.ts). */
+export interface RunVerdict {
+  runId: string;
+  step: number;
+  /** Where it was measured, in words: 'step 40', 'epoch 19', 'the initial weights' (a gradient check), 'step 3 of run …'. */
+  asOf: string;
+  verdict: VerdictInfo;
+  advice: Advice[];
+}
+
+export function runVerdict(digest: RunDigest): RunVerdict | undefined {
+  const started = digest.events.find((e) => e.type === 'run/started') as Extract<Envelope, { type: 'run/started' }> | undefined;
+  const d = digest.events.find((e) => e.type === 'diagnostics') as Extract<Envelope, { type: 'diagnostics' }> | undefined;
+  const r = digest.events.find((e) => e.type === 'gradcheck/result') as Extract<Envelope, { type: 'gradcheck/result' }> | undefined;
+  const verdict = d?.verdict ?? r?.report.verdict;
+  if (!started || !verdict) return undefined;
+  // A gradient check judges the config's own weights (step 0), or a checkpoint's.
+  const step = d ? d.step : (started.from?.step ?? 0);
+  const asOf = d ? `${started.stepLabel} ${d.step}` : started.from ? `step ${started.from.step} of run ${started.from.runId}` : 'the initial weights';
+  return { runId: started.runId, step, asOf, verdict, advice: adviceFor({ runner: started.runner, config: started.config, verdict }) };
 }

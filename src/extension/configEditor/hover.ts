@@ -14,7 +14,9 @@ export function hoverMarkdown(notes: readonly InlineNote[], run: { runId: string
   for (const n of notes) lines.push(n.hover);
   const fwd = run.notes.forward;
   const bwd = run.notes.backward;
-  const chart = which === 'backward' ? (bwd ? { title: bwd.label, values: bwd.values } : fwd ? { title: 'Forward relative residual per step (last run)', values: fwd } : undefined) : fwd ? { title: 'Forward relative residual per step (last run)', values: fwd } : bwd ? { title: bwd.label, values: bwd.values } : undefined;
+  // The chart of the line's own quantity only: the T line's hover (forward convergence) never draws the
+  // adjoint residual, nor truncate_iter's the forward one — a gradient check records no forward trace.
+  const chart = which === 'backward' ? (bwd ? { title: bwd.label, values: bwd.values } : undefined) : fwd ? { title: 'Forward relative residual per step (last run)', values: fwd } : undefined;
   if (chart) {
     const svg = sparklineSvg(chart.values, { tol: 1e-4 });
     if (svg) lines.push(`${chart.title}, log scale (dashed: 1e-4):\n\n![${chart.title}](${svgDataUri(svg)})`);

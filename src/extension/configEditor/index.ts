@@ -22,7 +22,10 @@ import { ConfigError, parseConfigText, type RbpConfig } from '../../config/load'
 import { parseMethodName, takesK } from '../../core/gradients/catalog';
 import type { Envelope } from '../../protocol/messages';
 import { configDiagnostics, detectRunner, lensLine, lineDecorations, placeNotes, type LineNote, type Severity } from './model';
-import { configModel, digestEvents, foldEvent, notesForRun, type RunDigest, type RunNotes } from './digest';
+import { configModel, digestEvents, foldEvent, notesForRun, runVerdict, type RunDigest, type RunNotes, type RunVerdict } from './digest';
+import { configEdit, type TextEdit } from '../../config/edit';
+import { noAdviceNote, type Advice } from '../../shared/advice';
+import { fmt } from '../../core/format';
 import { hoverMarkdown } from './hover';
 
 export interface ConfigEditorDeps {
@@ -32,6 +35,8 @@ export interface ConfigEditorDeps {
 
 const SELECTOR: vscode.DocumentSelector = [{ language: 'yaml' }, { pattern: '**/*.{yaml,yml}' }];
 const LINKS_KEY = 'rbpLab.configRuns';
+/** The code of the verdict's diagnostic (its quick fixes are the verdict's advice). */
+const VERDICT_CODE = 'rbp-verdict';
 const MAX_LINKS = 500;
 
 /** A YAML document that is (or is trying to be) an RBP Lab config. */
@@ -67,6 +72,8 @@ class ConfigEditor implements vscode.Disposable {
   private readonly notes = new Map<string, DocNotes>();
   private readonly lensChanged = new vscode.EventEmitter<void>();
   private diagTimers = new Map<string, NodeJS.Timeout>();
+  /** The verdict shown in the Problems panel per document, whose advice the quick fixes apply. */
+  private readonly verdicts = new Map<string, RunVerdict>();
   private refreshTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -103,6 +110,8 @@ class ConfigEditor implements vscode.Disposable {
       vscode.commands.registerCommand('rbpLab.gradientCheck', (uri?: vscode.Uri) => this.gradientCheck(uri)),
       vscode.commands.registerCommand('rbpLab.openBuiltinConfig', (name?: string) => this.openBuiltin(name)),
       vscode.commands.registerCommand('rbpLab.configEditor.compare', (uri?: vscode.Uri) => this.compare(uri)),
+      vscode.commands.registerCommand('rbpLab.applyConfigFix', (fix?: { runId?: unknown; key?: unknown; value?: unknown }) => this.applyFix(fix)),
+      vscode.languages.registerCodeActionsProvider(SELECTOR, { provideCodeActions: (doc, _range, ctx) => this.codeActions(doc, ctx) }, { providedCodeActionKinds: [vscode.CodeActionKind.QuickFix] }),
     );
     for (const doc of vscode.workspace.textDocuments) this.validateSoon(doc, 0);
     this.refreshSoon(0);
@@ -143,6 +152,10 @@ class ConfigEditor implements vscode.Disposable {
     let d = this.digests.get(runId);
     if (!d) this.digests.set(runId, (d = { events: [], rows: 0 }));
     foldEvent(d, event);
+    if (event.type === 'diagnostics' || event.type === 'gradcheck/result' || event.type === 'run/started') {
+      this.lensChanged.fire();
+      for (const doc of vscode.workspace.textDocuments) if (doc.uri.scheme === 'file' && fileKey(doc.uri.fsPath) === file) this.validateSoon(doc, 250);
+    }
     if (event.type !== 'metrics' && event.type !== 'memory' && event.type !== 'log') this.refreshSoon(250);
   }
 
@@ -237,7 +250,13 @@ class ConfigEditor implements vscode.Disposable {
     if (!isRbpConfigDocument(doc)) return [];
     const line = lensLine(parseConfigText(doc.getText()));
     const range = new vscode.Range(line, 0, line, 0);
+    // The last run's ρ(J) and verdict, as of the step they were measured at (click: that run in the dashboard).
+    const v = doc.uri.scheme === 'file' ? this.verdictOf(doc.uri.fsPath) : undefined;
+    const verdictLens = v
+      ? [new vscode.CodeLens(range, { title: `${v.verdict.level === 'ok' ? '✓' : v.verdict.level === 'warn' ? '⚠' : '✗'} ρ(J) ${fmt(v.verdict.rho)} as of ${v.asOf}`, command: 'rbpLab.openDashboard', arguments: [v.runId], tooltip: `${v.verdict.message} (run ${v.runId}): open it in the dashboard` })]
+      : [];
     return [
+      ...verdictLens,
       new vscode.CodeLens(range, { title: '▶ Run', command: 'rbpLab.runConfig', arguments: [doc.uri], tooltip: 'Train with this config (RBP Lab: Run Experiment from Config File)' }),
       new vscode.CodeLens(range, { title: 'Compare TBPTT vs Neumann-RBP', command: 'rbpLab.configEditor.compare', arguments: [doc.uri], tooltip: 'Gradient error, time and memory of TBPTT and Neumann-RBP at several K, on one batch of this config' }),
       new vscode.CodeLens(range, { title: 'Gradient check', command: 'rbpLab.gradientCheck', arguments: [doc.uri], tooltip: 'Check this config’s gradient method at its K against the exact gradient' }),
@@ -269,7 +288,17 @@ class ConfigEditor implements vscode.Disposable {
     const dataDir = resolveDataDir(vscode.workspace.getConfiguration('rbpLab', doc.uri).get<string>('dataDir', ''), ws);
     const baseDirs = [...(ws ? [ws] : []), ...(doc.uri.scheme === 'file' ? [path.dirname(doc.uri.fsPath)] : [])];
     const configDir = doc.uri.scheme === 'file' ? path.dirname(doc.uri.fsPath) : undefined;
-    const { diagnostics } = configDiagnostics(doc.getText(), { dataDir, baseDirs, envDataDir: process.env.RBP_DATA_DIR, configDir });
+    const { parsed, diagnostics } = configDiagnostics(doc.getText(), { dataDir, baseDirs, envDataDir: process.env.RBP_DATA_DIR, configDir });
+    const verdict = doc.uri.scheme === 'file' ? this.verdictOf(doc.uri.fsPath) : undefined;
+    this.verdicts.delete(doc.uri.toString());
+    if (verdict && verdict.verdict.level !== 'ok') {
+      // The last run's verdict, as of the step it was measured at, with its advice as quick fixes.
+      const pos = parsed.positions['model.grad_method'] ?? parsed.positions.model;
+      const line = pos ? pos.line - 1 : 0;
+      const fixes = verdict.advice.length ? `Quick fix: ${verdict.advice.map((a) => a.label).join('; ')}.` : noAdviceNote({ runner: '', config: {}, verdict: verdict.verdict }) ?? '';
+      diagnostics.push({ span: { start: { line, character: 0 }, end: { line, character: doc.lineAt(Math.min(line, doc.lineCount - 1)).text.length } }, severity: 'warning', message: `Verdict as of ${verdict.asOf} of run ${verdict.runId}: ${verdict.verdict.message}. ${fixes}`.trim(), path: VERDICT_CODE });
+      this.verdicts.set(doc.uri.toString(), verdict);
+    }
     this.diagnostics.set(
       doc.uri,
       diagnostics.map((d) => {
@@ -280,6 +309,88 @@ class ConfigEditor implements vscode.Disposable {
         return diag;
       }),
     );
+  }
+
+  // ---- the verdict's advice: quick fixes and the dashboard's buttons ----
+
+  private verdictOf(file: string): RunVerdict | undefined {
+    const runId = this.lastRunOf(file);
+    const digest = runId ? this.digestOf(runId) : undefined;
+    return digest ? runVerdict(digest) : undefined;
+  }
+
+  private workspaceEdit(doc: vscode.TextDocument, e: TextEdit): vscode.WorkspaceEdit {
+    const we = new vscode.WorkspaceEdit();
+    we.replace(doc.uri, new vscode.Range(doc.positionAt(e.offset), doc.positionAt(e.offset + e.length)), e.text);
+    return we;
+  }
+
+  private codeActions(doc: vscode.TextDocument, ctx: vscode.CodeActionContext): vscode.CodeAction[] {
+    const diag = ctx.diagnostics.find((d) => d.code === VERDICT_CODE);
+    const v = this.verdicts.get(doc.uri.toString());
+    if (!diag || !v) return [];
+    const out: vscode.CodeAction[] = [];
+    const now = parseConfigText(doc.getText()).config as unknown as Record<string, Record<string, unknown> | undefined>;
+    for (const a of v.advice) {
+      const [section, field] = a.key.split('.');
+      if (now[section]?.[field] === a.value) continue; // already applied
+      let e: TextEdit;
+      try {
+        e = configEdit(doc.getText(), a.key, a.value);
+      } catch {
+        continue; // a file this edit cannot express (the section missing, a collection there): no quick fix
+      }
+      const action = new vscode.CodeAction(a.label, vscode.CodeActionKind.QuickFix);
+      action.edit = this.workspaceEdit(doc, e);
+      action.diagnostics = [diag];
+      action.isPreferred = out.length === 0;
+      out.push(action);
+    }
+    return out;
+  }
+
+  /** The dashboard's fix button: set `key` to `value` in the run's config file (a built-in run: a copy of its config, if the user agrees). */
+  async applyFix(fix?: { runId?: unknown; key?: unknown; value?: unknown }): Promise<string | undefined> {
+    if (!fix || typeof fix.runId !== 'string' || typeof fix.key !== 'string' || (typeof fix.value !== 'string' && typeof fix.value !== 'number')) return undefined;
+    const digest = this.digestOf(fix.runId);
+    const v = digest ? runVerdict(digest) : undefined;
+    // Only what the run's verdict advises (the webview cannot ask for any other edit).
+    const advice: Advice | undefined = v?.advice.find((a) => a.key === fix.key && a.value === fix.value);
+    if (!advice) {
+      void vscode.window.showWarningMessage(`RBP Lab: ${fix.key}: ${String(fix.value)} is not advice of run ${fix.runId}'s verdict.`);
+      return undefined;
+    }
+    let file: string | undefined = this.links()[fix.runId] ?? (() => {
+      const exp = this.deps.store.getActive(fix.runId as string)?.spec.experiment;
+      return exp && /\.ya?ml$/i.test(exp) ? fileKey(exp) : undefined;
+    })();
+    if (!file || !fs.existsSync(file)) {
+      const name = (digest!.events.find((e) => e.type === 'run/started') as Extract<Envelope, { type: 'run/started' }> | undefined)?.experiment.toLowerCase();
+      if (!name || !BUILTIN_CONFIGS[name]) {
+        void vscode.window.showWarningMessage(`RBP Lab: run ${fix.runId} has no config file to change (${advice.label}).`);
+        return undefined;
+      }
+      const a = await vscode.window.showInformationMessage(`RBP Lab: run ${fix.runId} ran the built-in ${name} config. Open a copy of configs/${name}.yaml with ${advice.key}: ${String(advice.value)}?`, 'Open a Copy');
+      if (a !== 'Open a Copy') return undefined;
+      file = (await this.openBuiltin(name))?.document.uri.fsPath;
+      if (!file) return undefined;
+    }
+    const doc = await vscode.workspace.openTextDocument(vscode.Uri.file(file));
+    let e: TextEdit;
+    try {
+      e = configEdit(doc.getText(), advice.key, advice.value);
+    } catch (err) {
+      void vscode.window.showWarningMessage(`RBP Lab: cannot set ${advice.key} in ${path.basename(file)}: ${(err as Error).message}`);
+      return undefined;
+    }
+    if (!(await vscode.workspace.applyEdit(this.workspaceEdit(doc, e)))) return undefined;
+    await doc.save();
+    const editor = await vscode.window.showTextDocument(doc, { preview: false });
+    const at = doc.positionAt(e.offset + (e.length ? 0 : 1));
+    editor.selection = new vscode.Selection(at, at);
+    editor.revealRange(new vscode.Range(at, at));
+    vscode.window.setStatusBarMessage(`RBP Lab: ${advice.key} set to ${String(advice.value)} in ${path.basename(file)}`, 8000);
+    return file;
   }
 
   // ---- commands ----
