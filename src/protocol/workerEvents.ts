@@ -125,12 +125,13 @@ const probe = message('probe', {
 export type ProbeMsg = Infer<typeof probe>;
 
 /** A checkpoint written: `file` relative to the run folder, after `step` optimisation steps. */
-const checkpoint = message('checkpoint', {
+const checkpointFields = {
   step: num,
   file: str,
   bytes: num,
   reason: oneOf('periodic', 'final', 'stopped'),
-});
+};
+const checkpoint = message('checkpoint', checkpointFields);
 export type CheckpointMsg = Infer<typeof checkpoint>;
 
 /**
@@ -138,12 +139,7 @@ export type CheckpointMsg = Infer<typeof checkpoint>;
  * holds off its kill while one is under way after a Stop, so a stopped run's checkpoint (77 MiB on
  * Hopfield, seconds on a busy disk) is not lost; a write killed anyway leaves only a `.tmp` file.
  */
-const checkpointWriting = message('checkpoint/writing', {
-  step: num,
-  file: str,
-  bytes: num,
-  reason: oneOf('periodic', 'final', 'stopped'),
-});
+const checkpointWriting = message('checkpoint/writing', checkpointFields);
 export type CheckpointWritingMsg = Infer<typeof checkpointWriting>;
 
 const log = message('log', {
