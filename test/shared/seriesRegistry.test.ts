@@ -17,8 +17,11 @@ import type { Envelope } from '../../src/protocol/messages';
 import { repoRoot, coraSkip, planetoidDir } from '../helpers/setup';
 
 const cli = path.join(repoRoot, 'dist', 'cli.js');
-/** Events whose numbers are settings or one-off reports, not series over training. */
-const NOT_SERIES_EVENTS = new Set(['run/started', 'run/finished', 'run/failed', 'log', 'trace/forward', 'trace/backward', 'gradcheck/row', 'gradcheck/result']);
+/**
+ * Events whose numbers are settings or one-off reports, not series over training; `checkpoint/writing`
+ * announces a write whose numbers its `checkpoint` event repeats once the file is in place.
+ */
+const NOT_SERIES_EVENTS = new Set(['run/started', 'run/finished', 'run/failed', 'log', 'trace/forward', 'trace/backward', 'gradcheck/row', 'gradcheck/result', 'checkpoint/writing']);
 const STAMP = new Set(['type', 'runId', 'seq', 't', 'step', 'K', 'pid', 'elapsedMs']);
 
 /** Every numeric field or metric name of the events, as a registry key. */
