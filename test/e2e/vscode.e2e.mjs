@@ -405,9 +405,16 @@ async function main() {
   await lens('Gradient check').waitFor({ timeout: 30_000 });
   const lensTitles = await page.locator('.codelens-decoration a').allInnerTexts();
   assert(['▶ Run', 'Compare TBPTT vs Neumann-RBP', 'Gradient check'].every((t) => lensTitles.some((x) => x.includes(t))), `CodeLens: ${lensTitles.join(' | ')}`);
-  const lensTop = await lens('Gradient check').boundingBox();
-  const modelTop = await page.locator('.view-line', { hasText: /^model:/ }).first().boundingBox();
-  assert(lensTop && modelTop && lensTop.y < modelTop.y && modelTop.y - lensTop.y < 40, 'the CodeLens sits right above model:');
+  // Measured once the editor's layout settles (a lens added a moment later, such as the last run's ρ(J) one, moves the lines).
+  let lensTop;
+  let modelTop;
+  for (let i = 0; i < 20; i++) {
+    lensTop = await lens('Gradient check').boundingBox();
+    modelTop = await page.locator('.view-line', { hasText: /^model:/ }).first().boundingBox();
+    if (lensTop && modelTop && lensTop.y < modelTop.y && modelTop.y - lensTop.y < 40) break;
+    await page.waitForTimeout(250);
+  }
+  assert(lensTop && modelTop && lensTop.y < modelTop.y && modelTop.y - lensTop.y < 40, `the CodeLens sits right above model: (lens at y ${lensTop?.y}, model: at y ${modelTop?.y})`);
   await page.screenshot({ path: path.join(results, 'e2e-config-codelens.png') });
   log(`config open with CodeLens: ${lensTitles.join(' | ')}`);
 
