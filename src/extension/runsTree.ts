@@ -6,6 +6,7 @@
  * label in run.json), delete (asks first, removes the folder), and for a run with checkpoints
  * "Compare TBPTT vs Neumann-RBP at a Checkpoint…" (a quick pick of its steps; compare.ts).
  */
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { RunsStore, runItemView } from './runsStore';
 import type { RunDescription } from '../run/recorder';
@@ -118,13 +119,27 @@ export function registerRunsTree(store: RunsStore, deps: () => DashboardDeps): v
     );
     return p?.run;
   };
+  // A run.json written by another process (`rbp run --runs-dir` into this root, a run deleted on
+  // disk) reaches the store's listeners — the tree and the dashboard's runs table — at most once a
+  // second; the store's own runs fire their changes themselves (start and end), so their writes
+  // (up to one a second while they train) only redraw the tree.
+  let external: NodeJS.Timeout | undefined;
+  const onDisk = (uri: vscode.Uri) => {
+    const runId = path.basename(path.dirname(uri.fsPath));
+    if (store.activeRuns.some((r) => r.runId === runId)) return provider.refresh();
+    external ??= setTimeout(() => {
+      external = undefined;
+      store.refresh();
+    }, 1000);
+  };
   return [
     provider,
     view,
     watcher,
-    watcher.onDidCreate(() => provider.refresh()),
-    watcher.onDidDelete(() => provider.refresh()),
-    watcher.onDidChange(() => provider.refresh()),
+    watcher.onDidCreate(onDisk),
+    watcher.onDidDelete(onDisk),
+    watcher.onDidChange(onDisk),
+    { dispose: () => clearTimeout(external) },
     view.onDidChangeCheckboxState((e) => {
       for (const [item, st] of e.items) {
         if (st === vscode.TreeItemCheckboxState.Checked) provider.checked.add(item.run.runId);
@@ -132,7 +147,7 @@ export function registerRunsTree(store: RunsStore, deps: () => DashboardDeps): v
       }
       updateMessage();
     }),
-    vscode.commands.registerCommand('rbpLab.refreshRuns', () => provider.refresh()),
+    vscode.commands.registerCommand('rbpLab.refreshRuns', () => store.refresh()), // the tree and the dashboard's runs table
     vscode.commands.registerCommand('rbpLab.compareSelectedRuns', (arg?: unknown, multi?: unknown) => {
       const ids = runIdsOf(multi ?? arg, view.selection, provider.checked).filter((id) => store.list().some((r) => r.runId === id && r.method !== 'gradcheck'));
       if (ids.length < 1) {

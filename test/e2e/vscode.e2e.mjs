@@ -22,6 +22,7 @@ import { chromium } from 'playwright-core';
 import { checkVsix } from './vsix-contents.mjs';
 import { intro2Steps } from './steps/intro2.mjs';
 import { decideSteps } from './steps/decide.mjs';
+import { runsTableSteps } from './steps/runsTable.mjs';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CACHE = process.env.RBP_E2E_CACHE ?? path.join(os.homedir(), '.cache', 'rbp-lab-e2e');
@@ -405,9 +406,16 @@ async function main() {
   await lens('Gradient check').waitFor({ timeout: 30_000 });
   const lensTitles = await page.locator('.codelens-decoration a').allInnerTexts();
   assert(['▶ Run', 'Compare TBPTT vs Neumann-RBP', 'Gradient check'].every((t) => lensTitles.some((x) => x.includes(t))), `CodeLens: ${lensTitles.join(' | ')}`);
-  const lensTop = await lens('Gradient check').boundingBox();
-  const modelTop = await page.locator('.view-line', { hasText: /^model:/ }).first().boundingBox();
-  assert(lensTop && modelTop && lensTop.y < modelTop.y && modelTop.y - lensTop.y < 40, 'the CodeLens sits right above model:');
+  // Measured once the editor's layout settles (a lens added a moment later, such as the last run's ρ(J) one, moves the lines).
+  let lensTop;
+  let modelTop;
+  for (let i = 0; i < 20; i++) {
+    lensTop = await lens('Gradient check').boundingBox();
+    modelTop = await page.locator('.view-line', { hasText: /^model:/ }).first().boundingBox();
+    if (lensTop && modelTop && lensTop.y < modelTop.y && modelTop.y - lensTop.y < 40) break;
+    await page.waitForTimeout(250);
+  }
+  assert(lensTop && modelTop && lensTop.y < modelTop.y && modelTop.y - lensTop.y < 40, `the CodeLens sits right above model: (lens at y ${lensTop?.y}, model: at y ${modelTop?.y})`);
   await page.screenshot({ path: path.join(results, 'e2e-config-codelens.png') });
   log(`config open with CodeLens: ${lensTitles.join(' | ')}`);
 
@@ -690,6 +698,7 @@ async function main() {
 
   await intro2Steps({ page, palette, webview, waitNewRun, runs, eventsOf, assert, log, results, ws, wsSettings, smoke, writeJson }); // webgpu run (adapter named); runs tree: Compare at a picked step
   await decideSteps({ page, webview, palette, lens, waitNewRun, runs, eventsOf, chartOf, assertChart, showsValue, assert, log, ws, wsSettings, smoke, writeJson, results });
+  await runsTableSteps({ page, webview, palette, runs, eventsOf, chartOf, assertChart, showsValue, assert, log, ws, results, repo }); // 3 CLI runs (methods, lr) in the runs table: headers, sort, config diff, grad_norm overlay
 
   // 10. An untrusted workspace (Restricted Mode): runs are refused with the reason, nothing is recorded.
   const ws2 = path.join(R, 'ws-untrusted');

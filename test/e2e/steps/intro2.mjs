@@ -59,8 +59,9 @@ export async function intro2Steps(ctx) {
   if (!missing) {
     const a = run.desc.adapter;
     assert(a && a.software === true && /swiftshader/i.test(`${a.architecture} ${a.description}`), `run.json names the adapter: ${JSON.stringify(a)}`);
-    assert(shown.startsWith('webgpu') && shown.includes(a.description) && /software adapter/.test(shown), `the dashboard header names the adapter: '${shown}'`);
-  } else assert(/^wasm/.test(shown), `backend shown: ${shown}`);
+    // The backend as a sentence (src/shared/backendSentence.ts): 'WebGPU on <adapter> (a software emulation on the CPU)'.
+    assert(shown === `WebGPU on ${a.description} (a software emulation on the CPU)`, `the dashboard header names the adapter: '${shown}'`);
+  } else assert(/^(WebAssembly|plain JavaScript)/.test(shown), `backend shown as a sentence: ${shown}`);
   await page.screenshot({ path: path.join(results, 'e2e-webgpu-run.png') });
   log(`${backend} run ${run.id} completed; the header shows '${shown}'`);
 
