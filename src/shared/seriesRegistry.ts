@@ -72,7 +72,6 @@ const ENTRIES: readonly Entry[] = [
   E('memory:numTensors', 'live tensors', '', 'linear', 'memory'),
   // checkpoints
   E('checkpoint:bytes', 'checkpoint size', 'MiB', 'linear', 'checkpoint'),
-  E('checkpoint/writing:bytes', 'checkpoint being written (size)', 'MiB', 'linear', 'checkpoint'),
 ];
 
 /** The registry's entry for a series key, or undefined where there is none. */
