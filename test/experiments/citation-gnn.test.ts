@@ -13,6 +13,7 @@ import { Rng } from '../../src/core/random';
 import { builtinConfig } from '../../src/config/load';
 import type { RbpConfig } from '../../src/config/load';
 import { GruGnnSystem, GnnGraph } from '../../src/experiments/citation-gnn/model';
+import { gruKernelsAvailable, gruPoint } from '../../src/experiments/citation-gnn/fused';
 import { createCitationSession, loadCitationData, CitationData, DATA_ENV } from '../../src/experiments/citation-gnn/experiment';
 import { loadExperiment } from '../../src/experiments';
 import { RunError } from '../../src/experiments/types';
@@ -504,3 +505,118 @@ function swapState(old: tf.Tensor[], next: tf.Tensor[]): tf.Tensor[] {
   dispose(old);
   return next;
 }
+
+// ---- the fused GRU kernels (./fused.ts) against the per-gate op path ----
+
+/** A random multigraph (repeated edges, nodes without messages) with D not a multiple of 4 or 8 (SIMD and panel tails). */
+function randomGraph(N = 37, D = 13, E = 160, seed = 21): GnnGraph {
+  const rng = new Rng(seed);
+  const src = Int32Array.from({ length: E }, () => rng.int(N));
+  const dst = Int32Array.from({ length: E }, () => rng.int(N - 3)); // nodes N−3.. receive nothing
+  src[1] = src[0];
+  dst[1] = dst[0];
+  return { numNodes: N, src, dst, features: rng.normalArray(N * D, 0.8), dim: D, labels: Int32Array.from({ length: N }, (_, i) => i % 4), numClasses: 4, lossNodes: Int32Array.from([0, 3, 5, 8, 13]) };
+}
+
+/** The same system with the fused kernels and on the per-gate ops (same seed; random non-zero biases). */
+function kernelPair(graph: GnnGraph, aggregate: 'sum' | 'avg'): [GruGnnSystem, GruGnnSystem] {
+  const pair = [true, false].map((kernels) => new GruGnnSystem(graph, { seed: 3, analytic: true, fused: true, kernels, aggregate })) as [GruGnnSystem, GruGnnSystem];
+  const rng = new Rng(41);
+  pair[0].params.forEach((v, i) => {
+    const noise = tf.tensor(rng.normalArray(v.size, v.rank === 1 ? 0.3 : 1.5 / Math.sqrt(graph.dim)), v.shape);
+    for (const s of pair) s.params[i].assign(noise);
+    noise.dispose();
+  });
+  return pair;
+}
+
+function kernelSkip(): string | false {
+  return tf.getBackend() === 'wasm' && !gruKernelsAvailable() ? 'the wasm kernels are off (RBP_LAB_WASM_KERNELS=off)' : tf.getBackend() !== 'wasm' ? `backend ${tf.getBackend()}` : false;
+}
+
+const bits = (t: tf.Tensor) => Array.from(t.dataSync());
+
+/**
+ * Kernels against ops at a few states: the step and Jᵀu, J u bit for bit (same products, same
+ * order); the weight gradient (reductions over the nodes blocked differently) to a tight float32
+ * tolerance; vjpBoth equal to vjp and vjpParams; nothing left behind.
+ */
+function checkKernelsAgainstOps(graph: GnnGraph, aggregate: 'sum' | 'avg', steps: number, wTol: number): void {
+  const before = tf.memory().numTensors;
+  const [fast, ops] = kernelPair(graph, aggregate);
+  let h = ops.initialState();
+  for (let t = 0; t <= steps; t++) {
+    const a = fast.step(h, fast.params, t, 'unroll');
+    const b = ops.step(h, ops.params, t, 'unroll');
+    assert.deepEqual(bits(a[0]), bits(b[0]), `step ${t} (${aggregate}): kernel vs ops`);
+    const la = fast.linearize(h, fast.params, t, 'linearize');
+    const lb = ops.linearize(h, ops.params, t, 'linearize');
+    const [u] = randomDirection(h, 30 + t);
+    const [v] = randomDirection(h, 60 + t);
+    const [ja, jb, fa, fb] = [la.vjp([u]), lb.vjp([u]), la.jvp([v]), lb.jvp([v])];
+    assert.deepEqual(bits(ja[0]), bits(jb[0]), `Jᵀu at step ${t} (${aggregate})`);
+    assert.deepEqual(bits(fa[0]), bits(fb[0]), `J v at step ${t} (${aggregate})`);
+    const wa = la.vjpParams([u]);
+    const wb = lb.vjpParams([u]);
+    wa.forEach((g, i) => {
+      const scale = Math.max(...bits(wb[i]).map(Math.abs));
+      const d = maxAbsDiff(g.dataSync(), wb[i].dataSync());
+      assert.ok(d <= wTol * scale, `(∂F/∂w)ᵀu[${i}] at step ${t} (${aggregate}): max diff ${d}, scale ${scale}`);
+    });
+    const both = la.vjpBoth([u]);
+    assert.deepEqual(bits(both.h[0]), bits(ja[0]), 'vjpBoth: the state part is vjp');
+    both.w.forEach((g, i) => assert.deepEqual(bits(g), bits(wa[i]), `vjpBoth: weight part ${i} is vjpParams`));
+    la.dispose();
+    lb.dispose();
+    dispose(a, h, [u, v], ja, jb, fa, fb, wa, wb, both.h, both.w);
+    h = b;
+  }
+  dispose(h);
+  fast.dispose();
+  ops.dispose();
+  assert.equal(tf.memory().numTensors, before, `kernels vs ops (${aggregate}): tensors left behind`);
+}
+
+for (const aggregate of ['sum', 'avg'] as const) {
+  test(`the fused GRU kernels equal the per-gate ops on a random multigraph (N = 37, D = 13, ${aggregate}): step, Jᵀu, J v bit for bit, weight gradient to 2e-6`, (t) => {
+    const skip = kernelSkip();
+    if (skip) return t.skip(skip);
+    checkKernelsAgainstOps(randomGraph(), aggregate, 3, 2e-6);
+  });
+  test(`on Cora the fused GRU kernels equal the per-gate ops (${aggregate}): step, Jᵀu, J v bit for bit, weight gradient to 2e-6`, { skip: skipCora }, (t) => {
+    const skip = kernelSkip();
+    if (skip) return t.skip(skip);
+    checkKernelsAgainstOps(cora().graph, aggregate, 2, 2e-6);
+  });
+}
+
+test('the fused GRU kernels: every gradient method equals the op path, without leaks (random multigraph, sum and avg)', (t) => {
+  const skip = kernelSkip();
+  if (skip) return t.skip(skip);
+  for (const aggregate of ['sum', 'avg'] as const) {
+    const [fast, ops] = kernelPair(randomGraph(), aggregate);
+    assertMethodsAgree(fast, [{ sys: ops, tol: 1e-5, label: `per-gate ops (${aggregate})` }], { T: 8, K: 4 });
+    assertNoLeaks(fast, { T: 6, K: 3 });
+    fast.dispose();
+    ops.dispose();
+  }
+});
+
+test('the fused GRU kernels refuse inputs that do not match the graph (they read raw heap) and leave nothing behind', (t) => {
+  const skip = kernelSkip();
+  if (skip) return t.skip(skip);
+  const [fast, ops] = kernelPair(randomGraph(), 'sum');
+  const h0 = fast.initialState();
+  const before = tf.memory().numTensors;
+  const short = tf.zeros([fast.N - 1, fast.D]);
+  assert.throws(() => gruPoint(short, fast.params, fast.csr), /the state has shape \[36, 13\] \(float32\), expected float32 \[37, 13\]/);
+  const wide = tf.zeros([fast.D, 3 * fast.D + 1]);
+  assert.throws(() => gruPoint(h0[0], [wide, ...fast.params.slice(1)], fast.csr), /W_i has shape \[13, 40\]/);
+  const shortBias = tf.slice(fast.params[2], [1], [3 * fast.D - 1]);
+  assert.throws(() => gruPoint(h0[0], [fast.params[0], fast.params[1], shortBias, fast.params[3]], fast.csr), /b_i has shape \[38\]/);
+  dispose([short, wide, shortBias]);
+  assert.equal(tf.memory().numTensors, before, 'nothing left behind');
+  dispose(h0);
+  fast.dispose();
+  ops.dispose();
+});

@@ -72,6 +72,29 @@ export const ELEMENTWISE = [
   },
   // the tanh layer's R-backward: Rδ = re ⊙ D − (2 e ⊙ X) ⊙ RX
   { name: 'ew_hvp_rd', ins: ['re', 'd', 'e', 'x', 'rx'], outs: ['out'], body: [['out', ['sub', ['mul', 're', 'd'], ['mul', ['mul', ['mul', 'e', 'x'], 2], 'rx']]]] },
+  // The GRU-GNN step's chains (src/experiments/citation-gnn/fused.ts), each in its op path's order.
+  // 2 a_n = (a_in + r ⊙ hn) + (a_in + r ⊙ hn), the argument of q = σ(2 a_n)
+  { name: 'ew_gru_an2', ins: ['ai', 'r', 'hn'], outs: ['a2'], body: [['an', ['add', 'ai', ['mul', 'r', 'hn']]], ['a2', ['add', 'an', 'an']]] },
+  // h' = n + z ⊙ (h − n) with n = tanh a_n = 2q − 1
+  { name: 'ew_gru_out', ins: ['q', 'z', 'x'], outs: ['out'], body: [['n', ['sub', ['add', 'q', 'q'], 1]], ['out', ['add', 'n', ['mul', 'z', ['sub', 'x', 'n']]]]] },
+  // the linearisation's multipliers: s_r = r(1 − r), c_n = (1 − z)(1 − n²), c_z = (h − n) z(1 − z), c_rn = c_n hn s_r, c_nr = c_n r
+  {
+    name: 'ew_gru_lin',
+    ins: ['q', 'r', 'z', 'hn', 'x'],
+    outs: ['sr', 'cn', 'cz', 'crn', 'cnr'],
+    body: [
+      ['n', ['sub', ['add', 'q', 'q'], 1]],
+      ['sr', ['mul', 'r', ['sub', 1, 'r']]],
+      ['cn', ['mul', ['sub', 1, 'z'], ['sub', 1, ['mul', 'n', 'n']]]],
+      ['cz', ['mul', ['sub', 'x', 'n'], ['mul', 'z', ['sub', 1, 'z']]]],
+      ['crn', ['mul', ['mul', 'cn', 'hn'], 'sr']],
+      ['cnr', ['mul', 'cn', 'r']],
+    ],
+  },
+  // an adjoint g's pieces a = g c_rn, b = g c_z, c = g c_n, d = g c_nr
+  { name: 'ew_gru_pieces', ins: ['g', 'crn', 'cz', 'cn', 'cnr'], outs: ['a', 'b', 'c', 'd'], body: [['a', ['mul', 'g', 'crn']], ['b', ['mul', 'g', 'cz']], ['c', ['mul', 'g', 'cn']], ['d', ['mul', 'g', 'cnr']]] },
+  // Jᵀg = (g ⊙ z + from_h) + from_m
+  { name: 'ew_gru_vjp', ins: ['g', 'z', 'fh', 'fm'], outs: ['out'], body: [['out', ['add', ['add', ['mul', 'g', 'z'], 'fh'], 'fm']]] },
 ];
 
 /**

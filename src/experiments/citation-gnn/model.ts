@@ -24,6 +24,7 @@ import type { State } from '../../core/state';
 import { Rng } from '../../core/random';
 import { registerGraphKernels, registerFusedKernels, csrGraph, csrRowSum } from '../../core/kernels';
 import type { CsrGraph } from '../../core/kernels';
+import { gruKernelsAvailable, gruPoint, gruStep, gruVjp } from './fused';
 
 export interface GnnGraph {
   numNodes: number;
@@ -51,6 +52,12 @@ export interface GnnOptions {
    * unsortedSegmentSum, one [N, 3D] matMul per input, slices) that the fused path is tested against.
    */
   fused?: boolean;
+  /**
+   * On the fused path, run the GRU step, its linearisation and its VJPs as single wasm kernels
+   * (./fused.ts) where they load (default); false keeps the per-gate op path, the reference the
+   * tests hold the kernels to. Under autodiff the op path runs either way.
+   */
+  kernels?: boolean;
   /** Message aggregation: 'sum' (default, the authors' configs) or 'avg' (divided by the in-degree). */
   aggregate?: 'sum' | 'avg';
 }
@@ -94,6 +101,8 @@ export class GruGnnSystem implements DynamicSystem {
   private readonly onesCol: Tensor;
   /** 'avg': 1 / (d_i + ε) per node [N, 1]; 'sum': undefined. */
   private readonly avgScale: Tensor | undefined;
+  /** 'avg': avgScale expanded to [N, D] for the fused kernels (made on first use). */
+  private avgScaleFull: Tensor | undefined;
 
   constructor(
     readonly graph: GnnGraph,
@@ -149,6 +158,17 @@ export class GruGnnSystem implements DynamicSystem {
 
   propagateTReference(y: Tensor): Tensor {
     return tf.tidy(() => tf.unsortedSegmentSum(tf.gather(this.scaled(y), this.dst), this.src, this.N));
+  }
+
+  /** Whether this call runs on the fused kernels (./fused.ts): fused path, kernels on, wasm, not under autodiff. */
+  private useKernels(): boolean {
+    return this.fused && this.opts.kernels !== false && !isTaped() && gruKernelsAvailable();
+  }
+
+  /** The fused kernels' 'avg' scale [N, D] (undefined for 'sum'). */
+  private kernelScale(): Tensor | undefined {
+    if (this.avgScale && !this.avgScaleFull) this.avgScaleFull = tf.keep(tf.tidy(() => tf.tile(this.avgScale!, [1, this.D])));
+    return this.avgScaleFull;
   }
 
   /** S x: rows divided by their in-degree (+ ε) for 'avg', x itself for 'sum'. */
@@ -213,6 +233,7 @@ export class GruGnnSystem implements DynamicSystem {
    * `sigmoid`; outside, tfjs's own (no saved input).
    */
   stepFused(h: State, w: Tensor[]): State {
+    if (this.useKernels()) return [gruStep(h[0], w, this.csr, this.kernelScale())];
     return tf.tidy(() => {
       const x = h[0] as tf.Tensor2D;
       const sig = isTaped() ? sigmoid : tf.sigmoid;
@@ -281,6 +302,7 @@ export class GruGnnSystem implements DynamicSystem {
    * [N, D]×[D, D] GEMMs and the CSR kernel, no [N, 3D] concatenations and no slices.
    */
   linearizeFused(h: State, w: Tensor[]): Linearization {
+    if (this.useKernels()) return this.linearizeKernels(h, w);
     const B = this.gateBlocks(w);
     const own = B === this.blockCache?.blocks;
     const x = h[0] as tf.Tensor2D;
@@ -337,6 +359,42 @@ export class GruGnnSystem implements DynamicSystem {
       dispose: () => {
         for (const t of Object.values(k)) t.dispose();
         if (!own) for (const list of Object.values(B) as Tensor[][]) for (const t of list) t.dispose();
+      },
+    };
+  }
+
+  /**
+   * `linearizeFused` on the fused kernels: the point's values from one kernel, each VJP (state,
+   * weights or both) one kernel; the JVP (CG-RBP) on the per-gate ops. The weights are held as
+   * clones (a variable assigned later keeps its old values here, as the op path's blocks do).
+   */
+  linearizeKernels(h: State, w: Tensor[]): Linearization {
+    const scale = this.kernelScale();
+    const x = tf.clone(h[0]);
+    const wk = w.map((t) => tf.clone(t));
+    const k = gruPoint(x, wk, this.csr, scale);
+    const vjp = (g: Tensor, want: { h: boolean; w: boolean }) => gruVjp(g, x, k, wk, this.csr, scale, want);
+    const mm = (a: Tensor, W: Tensor) => tf.matMul(a, W);
+    return {
+      vjp: (g) => vjp(g[0], { h: true, w: false }),
+      vjpParams: (g) => vjp(g[0], { h: false, w: true }),
+      vjpBoth: (g) => {
+        const out = vjp(g[0], { h: true, w: true });
+        return { h: [out[0]], w: out.slice(1) };
+      },
+      jvp: (v) =>
+        tf.tidy(() => {
+          // the cached blocks of the system's own weights while they hold the same values, else blocks of the clones
+          const own = w.length === 4 && w.every((t, i) => t === this.params[i] && dataIdOf(t) === dataIdOf(wk[i]));
+          const B = this.gateBlocks(own ? w : wk);
+          const dm = this.propagate(v[0]);
+          const dar = tf.add(mm(dm, B.Wi[0]), mm(v[0], B.Wh[0]));
+          const daz = tf.add(mm(dm, B.Wi[1]), mm(v[0], B.Wh[1]));
+          const dan = tf.add(tf.add(mm(dm, B.Wi[2]), tf.mul(tf.mul(k.sr, dar), k.hn)), tf.mul(k.r, mm(v[0], B.Wh[2])));
+          return [tf.add(tf.add(tf.mul(k.cn, dan), tf.mul(k.cz, daz)), tf.mul(k.z, v[0]))];
+        }),
+      dispose: () => {
+        for (const t of [...Object.values(k), x, ...wk]) t.dispose();
       },
     };
   }
@@ -408,6 +466,7 @@ export class GruGnnSystem implements DynamicSystem {
     this.disposeBlocks();
     for (const t of [...this.params, ...this.lossParams, this.onesCol, this.src, this.dst, this.h0, this.lossIdx, this.lossLabels]) t.dispose();
     this.avgScale?.dispose();
+    this.avgScaleFull?.dispose();
   }
 }
 
@@ -431,6 +490,10 @@ export function accuracy(logits: Float32Array, C: number, labels: ArrayLike<numb
     n++;
   }
   return n > 0 ? ok / n : NaN;
+}
+
+function dataIdOf(t: Tensor): object {
+  return (t as unknown as { dataId: object }).dataId;
 }
 
 /** A trainable variable that takes over `t` (the initial tensor is released, not left live). */

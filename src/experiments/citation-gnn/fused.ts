@@ -1,0 +1,288 @@
+/**
+ * The GRU-GNN's hot steps as single kernels of the wasm backend: the GRU step (`RbpGnnGruStep`,
+ * which also yields the linearisation's multipliers) and its vector-Jacobian product with respect
+ * to the state and the weights (`RbpGnnGruVjp`). Same formulas as the per-gate op path of
+ * `GruGnnSystem` (./model.ts), in the same floating-point order, but one tfjs dispatch instead of
+ * 18–44: the message passing through `core/wasm`'s `csr_rowsum`, the gate products through the
+ * wasm GEMM of `core/wasm/gemm` on views of the packed W_i, W_h [D, 3D] (a gate's block, or its
+ * transpose, read through strides: no slices, no transposed copies), the logistic function from
+ * the backend's own `Sigmoid` kernel, the elementwise chains from `core/wasm`'s `ew_gru_*` kernels.
+ *
+ * Bit-identical to the op path except the weight gradient, whose reductions over the N nodes are
+ * blocked differently (Aᵀ·B read through strides, and `colsum` for the biases; float32 round-off).
+ * Untaped use only (no gradients registered). Available on the wasm backend when the wasm kernels
+ * load (`gruKernelsAvailable`); the op path is the reference the tests hold these to.
+ */
+import { tf, Tensor } from '../../core/tf';
+import { wasmKernels, offsetOf, withHeapTemps, orRelease } from '../../core/wasm/module';
+import type { WasmBackendLike, WasmKernelExports } from '../../core/wasm/module';
+import { gemm, gemmPacked, gemmScratchBytes, packedBytes } from '../../core/wasm/gemm';
+import type { Csr, CsrGraph } from '../../core/kernels';
+
+type TensorInfo = tf.TensorInfo;
+interface KernelArgs {
+  inputs: Record<string, TensorInfo | undefined>;
+  backend: WasmBackendLike;
+  attrs: Record<string, unknown>;
+}
+
+/** The elementwise chains of the GRU step (ELEMENTWISE in core/wasm/kernels-wat.mjs): inputs, outputs, n. */
+interface GruExports extends WasmKernelExports {
+  ew_gru_an2(ai: number, r: number, hn: number, a2: number, n: number): void;
+  ew_gru_out(q: number, z: number, x: number, out: number, n: number): void;
+  ew_gru_lin(q: number, r: number, z: number, hn: number, x: number, sr: number, cn: number, cz: number, crn: number, cnr: number, n: number): void;
+  ew_gru_pieces(g: number, crn: number, cz: number, cn: number, cnr: number, a: number, b: number, c: number, d: number, n: number): void;
+  ew_gru_vjp(g: number, z: number, fh: number, fm: number, out: number, n: number): void;
+}
+
+interface Kernels {
+  fns: GruExports;
+  memory: WebAssembly.Memory;
+  k: NonNullable<ReturnType<typeof wasmKernels>>;
+}
+
+const STEP = 'RbpGnnGruStep';
+const VJP = 'RbpGnnGruVjp';
+
+function kernelsOf(backend: WasmBackendLike): Kernels {
+  const k = wasmKernels(backend);
+  if (!k || typeof (k.fns as Partial<GruExports>).ew_gru_out !== 'function') throw new Error('GNN fused kernels: the wasm kernels are not loaded');
+  return { fns: k.fns as GruExports, memory: k.memory, k };
+}
+
+/** Whether the fused GRU kernels can run on the current backend. */
+export function gruKernelsAvailable(): boolean {
+  if (tf.getBackend() !== 'wasm') return false;
+  const k = wasmKernels(tf.backend());
+  return !!k && typeof (k.fns as Partial<GruExports>).ew_gru_out === 'function';
+}
+
+/** The kernels read raw heap: a shape that does not match would read other tensors' data. */
+function expectShape(what: string, t: TensorInfo | undefined, shape: number[]): TensorInfo {
+  if (!t) throw new Error(`GNN fused kernels: ${what} is missing`);
+  if (t.dtype !== 'float32' || t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+    throw new Error(`GNN fused kernels: ${what} has shape [${t.shape.join(', ')}] (${t.dtype}), expected float32 [${shape.join(', ')}]`);
+  }
+  return t;
+}
+
+/** Bytes of a CSR's ptr and col arrays on the heap. */
+const csrBytes = (c: Csr) => (c.ptr.length + c.col.length) * 4;
+
+/** out = (A x) over rows of D floats, the CSR arrays copied to `at` first (~50 KB for Cora: microseconds). */
+function csrInto(K: Kernels, at: number, c: Csr, x: number, out: number, D: number): void {
+  const heap = new Int32Array(K.memory.buffer);
+  heap.set(c.ptr, at / 4);
+  heap.set(c.col, at / 4 + c.ptr.length);
+  K.fns.csr_rowsum(at, at + c.ptr.length * 4, x, out, c.rows, D);
+}
+
+/** The geometry of a call, its inputs checked. */
+function geometry(inputs: KernelArgs['inputs'], graph: CsrGraph) {
+  const x = inputs.x;
+  if (!x || x.shape.length !== 2) throw new Error('GNN fused kernels: the state must be [N, D]');
+  const N = graph.numNodes;
+  const D = x.shape[1];
+  expectShape('the state', x, [N, D]);
+  expectShape('W_i', inputs.Wi, [D, 3 * D]);
+  expectShape('W_h', inputs.Wh, [D, 3 * D]);
+  if (inputs.scale) expectShape('the avg scale', inputs.scale, [N, D]);
+  return { N, D, ND: N * D };
+}
+
+/** Run the backend's Sigmoid kernel on x (a new heap tensor). */
+function sigmoidOf(backend: WasmBackendLike, x: TensorInfo): TensorInfo {
+  const sigmoid = tf.getKernel('Sigmoid', 'wasm');
+  if (!sigmoid) throw new Error('GNN fused kernels: the wasm backend has no Sigmoid kernel');
+  return sigmoid.kernelFunc({ inputs: { x }, backend: backend as never, attrs: {} }) as TensorInfo;
+}
+
+/**
+ * The step h' = GRU(S A h, h) (attr lin = false: outputs [h']) or the linearisation's values at h
+ * (lin = true: outputs [r, z, hn, s_r, c_n, c_z, c_rn, c_nr, m], as `linearizeFused` names them).
+ */
+function stepKernel(args: KernelArgs): TensorInfo[] {
+  const { backend, inputs } = args;
+  const { graph, lin } = args.attrs as { graph: CsrGraph; lin: boolean };
+  const K = kernelsOf(backend);
+  const { N, D, ND } = geometry(inputs, graph);
+  expectShape('b_i', inputs.bi, [3 * D]);
+  expectShape('b_h', inputs.bh, [3 * D]);
+  const made: TensorInfo[] = [];
+  const mk = (t: TensorInfo = backend.makeOutput([N, D], 'float32')) => (made.push(t), t);
+  return orRelease(backend, made, () => {
+    const out = lin ? undefined : mk();
+    const [hn, sr, cn, cz, crn, cnr, m] = lin ? Array.from({ length: 7 }, () => mk()) : [];
+    let result: TensorInfo[] = [];
+    withHeapTemps(backend, gemmScratchBytes(D, D) + csrBytes(graph.fwd), (scratch, temp) => {
+      const at = (t: TensorInfo) => offsetOf(backend, t);
+      const x = at(inputs.x!);
+      const Wi = at(inputs.Wi!);
+      const Wh = at(inputs.Wh!);
+      const bi = at(inputs.bi!);
+      const bh = at(inputs.bh!);
+      const mT = m ?? temp([N, D]);
+      const pr = temp([N, D]);
+      const pz = temp([N, D]);
+      const ai = temp([N, D]);
+      const hnT = hn ?? temp([N, D]);
+      // m = S A h
+      csrInto(K, scratch + gemmScratchBytes(D, D), graph.fwd, x, at(mT), D);
+      if (inputs.scale) K.fns.ew_mul(at(mT), at(inputs.scale), at(mT), ND);
+      // a gate's block of W [D, 3D] is the view at column g·D, row stride 3D; C (+)= A·W_g + b_g
+      const mm = (a: number, W: number, b: number, g: number, c: TensorInfo, accumulate = false) =>
+        gemm(K.k, scratch, { a, sai: D * 4, sak: 4, b: W + g * D * 4, sbk: 3 * D * 4, sbn: 4, c: at(c), M: N, K: D, N: D, bias: b + g * D * 4, accumulate });
+      const mo = at(mT);
+      mm(mo, Wi, bi, 0, pr);
+      mm(x, Wh, bh, 0, pr, true); // (h W_hr + b_hr) + (m W_ir + b_ir): the op path's sum, commuted
+      mm(mo, Wi, bi, 1, pz);
+      mm(x, Wh, bh, 1, pz, true);
+      mm(mo, Wi, bi, 2, ai);
+      mm(x, Wh, bh, 2, hnT);
+      const r = mk(sigmoidOf(backend, pr));
+      const z = mk(sigmoidOf(backend, pz));
+      K.fns.ew_gru_an2(at(ai), at(r), at(hnT), at(ai), ND);
+      const q = mk(sigmoidOf(backend, ai));
+      if (lin) {
+        K.fns.ew_gru_lin(at(q), at(r), at(z), at(hnT), x, at(sr!), at(cn!), at(cz!), at(crn!), at(cnr!), ND);
+        result = [r, z, hn!, sr!, cn!, cz!, crn!, cnr!, m!];
+        for (const t of [q]) backend.disposeData(t.dataId);
+      } else {
+        K.fns.ew_gru_out(at(q), at(z), x, at(out!), ND);
+        result = [out!];
+        for (const t of [r, z, q]) backend.disposeData(t.dataId);
+      }
+    });
+    return result;
+  });
+}
+
+/**
+ * The VJP of the step at a linearisation point for an adjoint g (attrs wantH, wantW): outputs
+ * [Jᵀg] if wantH, then [∂W_i, ∂W_h, ∂b_i, ∂b_h] if wantW. With a = g c_rn, b = g c_z, c = g c_n,
+ * d = g c_nr: Jᵀg = g z + a W_hrᵀ + b W_hzᵀ + d W_hnᵀ + Aᵀ S (a W_irᵀ + b W_izᵀ + c W_inᵀ),
+ * ∂W_i = mᵀ[a | b | c], ∂W_h = hᵀ[a | b | d], ∂b_i = 1ᵀ[a | b | c], ∂b_h = 1ᵀ[a | b | d].
+ */
+function vjpKernel(args: KernelArgs): TensorInfo[] {
+  const { backend, inputs } = args;
+  const { graph, wantH, wantW } = args.attrs as { graph: CsrGraph; wantH: boolean; wantW: boolean };
+  const K = kernelsOf(backend);
+  const { N, D, ND } = geometry(inputs, graph);
+  for (const name of ['g', 'z', 'cn', 'cz', 'crn', 'cnr', 'm']) expectShape(name, inputs[name], [N, D]);
+  const made: TensorInfo[] = [];
+  const mk = (shape: number[]) => {
+    const t = backend.makeOutput(shape, 'float32');
+    made.push(t);
+    return t;
+  };
+  return orRelease(backend, made, () => {
+    const vh = wantH ? mk([N, D]) : undefined;
+    const [dWi, dWh, dbi, dbh] = wantW ? [mk([D, 3 * D]), mk([D, 3 * D]), mk([3 * D]), mk([3 * D])] : [];
+    const gemmBytes = gemmScratchBytes(D, D);
+    const packBytes = wantW ? packedBytes(N, D) : 0;
+    withHeapTemps(backend, gemmBytes + 2 * packBytes + csrBytes(graph.bwd), (scratch, temp) => {
+      const at = (t: TensorInfo) => offsetOf(backend, t);
+      const [a, b, c, d] = [0, 1, 2, 3].map(() => temp([N, D]));
+      const C = wantW ? temp([D, D]) : undefined;
+      const fh = wantH ? temp([N, D]) : undefined;
+      const fm = wantH ? temp([N, D]) : undefined;
+      const fm2 = wantH ? temp([N, D]) : undefined;
+      const g = at(inputs.g!);
+      const [ao, bo, co, dout] = [a, b, c, d].map(at);
+      K.fns.ew_gru_pieces(g, at(inputs.crn!), at(inputs.cz!), at(inputs.cn!), at(inputs.cnr!), ao, bo, co, dout, ND);
+      const Wi = at(inputs.Wi!);
+      const Wh = at(inputs.Wh!);
+      if (vh) {
+        // C (+)= P·W_gᵀ: W_gᵀ[k, n] = W[n, g·D + k], read through strides
+        const mmT = (p: number, W: number, gate: number, out: TensorInfo, accumulate: boolean) =>
+          gemm(K.k, scratch, { a: p, sai: D * 4, sak: 4, b: W + gate * D * 4, sbk: 4, sbn: 3 * D * 4, c: at(out), M: N, K: D, N: D, accumulate });
+        mmT(ao, Wh, 0, fh!, false);
+        mmT(bo, Wh, 1, fh!, true);
+        mmT(dout, Wh, 2, fh!, true);
+        mmT(ao, Wi, 0, fm!, false);
+        mmT(bo, Wi, 1, fm!, true);
+        mmT(co, Wi, 2, fm!, true);
+        if (inputs.scale) K.fns.ew_mul(at(fm!), at(inputs.scale), at(fm!), ND);
+        csrInto(K, scratch + gemmBytes + 2 * packBytes, graph.bwd, at(fm!), at(fm2!), D);
+        K.fns.ew_gru_vjp(g, at(inputs.z!), at(fh!), at(fm2!), at(vh), ND);
+      }
+      if (wantW) {
+        // ∂W[:, g·D:(g+1)·D] = (P_gᵀ·R)ᵀ with R = m or h packed once, P_g read down its columns
+        const heapF = () => new Float32Array(K.memory.buffer);
+        const packed = [at(inputs.m!), at(inputs.x!)].map((src, i) => {
+          const dst = scratch + gemmBytes + i * packBytes;
+          K.fns.pack(src, dst, N, D, D * 4, 4);
+          return dst;
+        });
+        const wGrad = (R: number, pieces: number[], out: TensorInfo, bias: TensorInfo) => {
+          pieces.forEach((p, gate) => {
+            gemmPacked(K.k, R, 0, { a: p, sai: 4, sak: D * 4, c: at(C!), M: D, K: N, N: D });
+            const f = heapF();
+            const c0 = at(C!) / 4;
+            const o0 = at(out) / 4 + gate * D;
+            for (let j = 0; j < D; j++) for (let i = 0; i < D; i++) f[o0 + i * 3 * D + j] = f[c0 + j * D + i];
+            K.fns.colsum(p, at(bias) + gate * D * 4, N, D);
+          });
+        };
+        wGrad(packed[0], [ao, bo, co], dWi!, dbi!);
+        wGrad(packed[1], [ao, bo, dout], dWh!, dbh!);
+      }
+    });
+    return made;
+  });
+}
+
+let registered = false;
+function ensureRegistered(): void {
+  if (registered) return;
+  for (const [kernelName, kernelFunc] of [
+    [STEP, stepKernel],
+    [VJP, vjpKernel],
+  ] as const) {
+    if (!tf.getKernel(kernelName, 'wasm')) tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: kernelFunc as unknown as tf.KernelFunc });
+  }
+  registered = true;
+}
+
+type RunKernel = (name: string, inputs: Record<string, Tensor>, attrs: Record<string, unknown>) => Tensor | Tensor[];
+const runKernel: RunKernel = (name, inputs, attrs) => (tf.engine() as unknown as { runKernel: RunKernel }).runKernel(name, inputs, attrs);
+const asList = (r: Tensor | Tensor[]) => (Array.isArray(r) ? r : [r]);
+
+/** The GRU step's weights [W_i, W_h, b_i, b_h] and, for 'avg', the per-node scale expanded to [N, D]. */
+function weightInputs(w: Tensor[], scale: Tensor | undefined): Record<string, Tensor> {
+  const r: Record<string, Tensor> = { Wi: w[0], Wh: w[1], bi: w[2], bh: w[3] };
+  if (scale) r.scale = scale;
+  return r;
+}
+
+/** h' = GRUCell(S A h, h) in one kernel. */
+export function gruStep(x: Tensor, w: Tensor[], graph: CsrGraph, scale?: Tensor): Tensor {
+  ensureRegistered();
+  return asList(runKernel(STEP, { x, ...weightInputs(w, scale) }, { graph, lin: false }))[0];
+}
+
+/** The linearisation's values at h: what `linearizeFused` computes, in one kernel. */
+export interface GruPoint {
+  r: Tensor;
+  z: Tensor;
+  hn: Tensor;
+  sr: Tensor;
+  cn: Tensor;
+  cz: Tensor;
+  crn: Tensor;
+  cnr: Tensor;
+  m: Tensor;
+}
+
+export function gruPoint(x: Tensor, w: Tensor[], graph: CsrGraph, scale?: Tensor): GruPoint {
+  ensureRegistered();
+  const [r, z, hn, sr, cn, cz, crn, cnr, m] = asList(runKernel(STEP, { x, ...weightInputs(w, scale) }, { graph, lin: true }));
+  return { r, z, hn, sr, cn, cz, crn, cnr, m };
+}
+
+/** Jᵀg (wantH) and the weight gradient [∂W_i, ∂W_h, ∂b_i, ∂b_h] (wantW) at a point, in one kernel. */
+export function gruVjp(g: Tensor, x: Tensor, p: GruPoint, w: Tensor[], graph: CsrGraph, scale: Tensor | undefined, want: { h: boolean; w: boolean }): Tensor[] {
+  ensureRegistered();
+  const inputs = { g, x, z: p.z, cn: p.cn, cz: p.cz, crn: p.crn, cnr: p.cnr, m: p.m, ...weightInputs(w, scale) };
+  return asList(runKernel(VJP, inputs, { graph, wantH: want.h, wantW: want.w }));
+}
