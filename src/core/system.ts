@@ -34,6 +34,24 @@ export interface DynamicSystem {
    * matrix instead of one outer product per step). Must agree with the per-step sum.
    */
   paramVjpMany?(hs: State[], zs: State[], ts: number[], phase: StepPhase): Tensor[];
+  /**
+   * Optional: h_{t+1} = F(h_t, w) together with what the linearisation at h_t needs from the same
+   * pass, for a caller that back-propagates through the step later (BPTT, TBPTT: the solver's
+   * `record`), so that F is not evaluated a second time at h_t. Undefined where the system does
+   * not record this call (the caller steps and linearises as usual). Its linearisation must agree
+   * with `linearize(h, w, t, phase)` (tested).
+   */
+  stepRecorded?(h: State, w: Tensor[], t: number, phase: StepPhase): RecordedStep | undefined;
+}
+
+/** A step recorded for back-propagation: the next state and the linearisation at its input. */
+export interface RecordedStep {
+  /** h_{t+1}, owned by the caller. */
+  next: State;
+  /** The linearisation at h_t (call at most once; it takes over the recorded values). */
+  linearize(): Linearization;
+  /** Release the recorded values if `linearize` was never called (idempotent). */
+  dispose(): void;
 }
 
 /** The linear maps of F at one point: J = ∂F/∂h and ∂F/∂w. */

@@ -620,3 +620,32 @@ test('the fused GRU kernels refuse inputs that do not match the graph (they read
   fast.dispose();
   ops.dispose();
 });
+
+test('BPTT and TBPTT back-propagate through recorded steps: the step is not evaluated again, the gradients are bit for bit those of linearising anew; no leaks, also on a Stop (sum and avg)', (t) => {
+  const skip = kernelSkip();
+  if (skip) return t.skip(skip);
+  for (const aggregate of ['sum', 'avg'] as const) {
+    const [fast, ops] = kernelPair(randomGraph(), aggregate);
+    const [plain, ops2] = kernelPair(randomGraph(), aggregate);
+    Object.defineProperty(plain, 'stepRecorded', { value: undefined }); // linearises every kept step anew
+    let linearized = 0;
+    const own = fast.linearize.bind(fast);
+    fast.linearize = (...a) => (linearized++, own(...a));
+    for (const [m, K] of [['BPTT', 8], ['TBPTT', 3]] as const) {
+      linearized = 0;
+      const a = getMethod(m).compute(fast, { T: 8, K });
+      assert.equal(linearized, 0, `${m} (${aggregate}): the recorded steps' linearisations were used`);
+      const b = getMethod(m).compute(plain, { T: 8, K });
+      assert.ok(linearized === 0 && b.vjps === a.vjps, `${m}: ${b.vjps} VJPs`);
+      [...a.grads, ...a.lossGrads].forEach((g, i) => assert.deepEqual(bits(g), bits([...b.grads, ...b.lossGrads][i]), `${m} (${aggregate}): gradient ${i}`));
+      dispose(a.grads, a.lossGrads, b.grads, b.lossGrads);
+    }
+    assertNoLeaks(fast, { T: 6, K: 3 }, ['BPTT', 'TBPTT']);
+    // a Stop during the forward pass releases the recorded steps
+    const before = tf.memory().numTensors;
+    let calls = 0;
+    assert.throws(() => getMethod('BPTT').compute(fast, { T: 8, K: 8, cancelled: () => ++calls > 5 }), /cancel/i);
+    assert.equal(tf.memory().numTensors, before, `a Stop after 5 recorded steps (${aggregate}) leaves nothing behind`);
+    for (const s of [fast, ops, plain, ops2]) s.dispose();
+  }
+});

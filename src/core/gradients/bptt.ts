@@ -9,26 +9,37 @@ import { lossGradients } from '../system';
 import { chainBackward } from './common';
 import type { GradientMethod, GradientOptions, GradientResult } from './types';
 import type { DynamicSystem } from '../system';
+import type { SolveResult } from '../solvers/types';
 
 /** Back-propagate through the last `keep` of T plain updates (BPTT: keep = T). */
 export function truncatedBackprop(system: DynamicSystem, opts: GradientOptions, keep: number, method: 'BPTT' | 'TBPTT'): GradientResult {
   const h0 = system.initialState();
-  const res = new NaiveSolver().solve(system, h0, { maxSteps: opts.T, keep: Math.min(keep, opts.T), onStep: opts.onForwardStep, cancelled: opts.cancelled });
-  dispose(h0);
-  const { loss, dh, dtheta } = lossGradients(system, res.h);
-  const { grads, iterations, vjps } = chainBackward(system, res.history, dh, opts.cancelled);
-  dispose(res.h, dh, ...res.history.map((e) => e.h));
-  return {
-    method,
-    K: method === 'BPTT' ? null : keep,
-    loss,
-    grads,
-    lossGrads: dtheta,
-    forward: res.stats,
-    backward: { iterations },
-    vjps,
-    jvps: 0,
-  };
+  let res: SolveResult;
+  try {
+    // record: the kept steps bring their linearisations (systems with `stepRecorded`)
+    res = new NaiveSolver().solve(system, h0, { maxSteps: opts.T, keep: Math.min(keep, opts.T), record: true, onStep: opts.onForwardStep, cancelled: opts.cancelled });
+  } finally {
+    dispose(h0); // also on a Stop
+  }
+  try {
+    const { loss, dh, dtheta } = lossGradients(system, res.h);
+    const { grads, iterations, vjps } = chainBackward(system, res.history, dh, opts.cancelled);
+    dispose(dh);
+    return {
+      method,
+      K: method === 'BPTT' ? null : keep,
+      loss,
+      grads,
+      lossGrads: dtheta,
+      forward: res.stats,
+      backward: { iterations },
+      vjps,
+      jvps: 0,
+    };
+  } finally {
+    dispose(res.h, ...res.history.map((e) => e.h));
+    for (const e of res.history) e.rec?.dispose();
+  }
 }
 
 export const bptt: GradientMethod = {

@@ -1,6 +1,7 @@
 /** Pieces shared by the gradient methods: the unrolled chain and the RBP-family set-up. */
 import { tf, Tensor } from '../tf';
 import { DynamicSystem, Linearization, linearize, lossGradients, paramVjpMany } from '../system';
+import type { RecordedStep } from '../system';
 import { State, dispose, norm, sub } from '../state';
 import { NaiveSolver } from '../solvers/naive';
 import { residualNorms } from '../solvers/naive';
@@ -14,7 +15,7 @@ import { throwIfCancelled } from '../cancel';
  * Only one-step VJPs are chained (no tape over the unroll), and the parameter part is formed
  * in one go through `paramVjpMany`.
  */
-export function chainBackward(system: DynamicSystem, steps: { h: State; t: number }[], g: State, cancelled?: () => boolean): { grads: Tensor[]; iterations: BackwardIteration[]; vjps: number } {
+export function chainBackward(system: DynamicSystem, steps: { h: State; t: number; rec?: RecordedStep }[], g: State, cancelled?: () => boolean): { grads: Tensor[]; iterations: BackwardIteration[]; vjps: number } {
   const w = system.params as Tensor[];
   const gNorm = norm(g) || 1;
   const zs: State[] = [];
@@ -26,7 +27,8 @@ export function chainBackward(system: DynamicSystem, steps: { h: State; t: numbe
   for (let i = steps.length - 1; i >= 0; i--) {
     throwIfCancelled(cancelled);
     const { h, t } = steps[i];
-    const lin = linearize(system, h, w, t, 'unroll');
+    // a recorded step brings its linearisation from the forward pass (F is not evaluated again)
+    const lin = steps[i].rec?.linearize() ?? linearize(system, h, w, t, 'unroll');
     let zPrev: State | undefined;
     if (batched) {
       zs.unshift(z);

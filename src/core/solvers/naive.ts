@@ -42,19 +42,25 @@ export class NaiveSolver implements ForwardSolver {
     const keep = opts.keep ?? 0;
     const tol = opts.tol ?? 0;
     const stats = emptyStats(this.name);
-    const history: { h: State; t: number }[] = [];
+    const history: SolveResult['history'] = [];
     let h = h0.map((x) => tf.clone(x));
     for (let t = 0; t < opts.maxSteps; t++) {
       if (opts.cancelled?.()) {
         dispose(h, ...history.map((e) => e.h));
+        for (const e of history) e.rec?.dispose();
         throw new Cancelled();
       }
-      const next = tf.tidy(() => system.step(h, w, t, opts.phase ?? 'unroll'));
+      const rec = keep > 0 && opts.record && t >= opts.maxSteps - keep ? system.stepRecorded?.(h, w, t, opts.phase ?? 'unroll') : undefined;
+      const next = rec ? rec.next : tf.tidy(() => system.step(h, w, t, opts.phase ?? 'unroll'));
       const { abs, rel } = residualNorms(next, h);
       if (keep > 0) {
         // A rolling window of the last `keep` inputs of F.
-        history.push({ h, t });
-        if (history.length > keep) dispose(history.shift()!.h);
+        history.push(rec ? { h, t, rec } : { h, t });
+        if (history.length > keep) {
+          const old = history.shift()!;
+          dispose(old.h);
+          old.rec?.dispose();
+        }
         h = next;
       } else {
         h = swap(h, next);

@@ -1,4 +1,4 @@
-import type { DynamicSystem } from '../system';
+import type { DynamicSystem, RecordedStep } from '../system';
 import type { State } from '../state';
 
 /** One forward step's record: ||h_{t+1} − h_t|| and the same ÷ ||h_{t+1}||. */
@@ -30,6 +30,11 @@ export interface SolveOptions {
   tol?: number;
   /** Keep the last `keep` states that were fed into F (for truncated back-propagation). */
   keep?: number;
+  /**
+   * With `keep`: step the last `keep` updates through the system's `stepRecorded` where it has
+   * one, so that the history carries their linearisations (BPTT and TBPTT back-propagate through them).
+   */
+  record?: boolean;
   /** Called after every update. */
   onStep?: (r: StepResidual) => void;
   /** Phase passed to the system's step. */
@@ -41,8 +46,8 @@ export interface SolveOptions {
 export interface SolveResult {
   /** The final state. */
   h: State;
-  /** The last `keep` inputs of F, oldest first, with their step indices. */
-  history: { h: State; t: number }[];
+  /** The last `keep` inputs of F, oldest first, with their step indices (and the recorded step, with `record`). */
+  history: { h: State; t: number; rec?: RecordedStep }[];
   stats: SolverStats;
 }
 

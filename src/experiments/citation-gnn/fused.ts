@@ -43,6 +43,7 @@ interface Kernels {
 
 const STEP = 'RbpGnnGruStep';
 const VJP = 'RbpGnnGruVjp';
+const POINT_FROM = 'RbpGnnGruPointFrom';
 
 function kernelsOf(backend: WasmBackendLike): Kernels {
   const k = wasmKernels(backend);
@@ -98,12 +99,14 @@ function sigmoidOf(backend: WasmBackendLike, x: TensorInfo): TensorInfo {
 }
 
 /**
- * The step h' = GRU(S A h, h) (attr lin = false: outputs [h']) or the linearisation's values at h
- * (lin = true: outputs [r, z, hn, s_r, c_n, c_z, c_rn, c_nr, m], as `linearizeFused` names them).
+ * The step h' = GRU(S A h, h) (attr mode 'step': outputs [h']), the linearisation's values at h
+ * ('lin': [r, z, hn, s_r, c_n, c_z, c_rn, c_nr, m], as `linearizeFused` names them), or both
+ * from one pass ('record': [h', r, z, hn, q, m], q = σ(2 a_n), the rest made later by `gruPointFrom`).
  */
 function stepKernel(args: KernelArgs): TensorInfo[] {
   const { backend, inputs } = args;
-  const { graph, lin } = args.attrs as { graph: CsrGraph; lin: boolean };
+  const { graph, mode } = args.attrs as { graph: CsrGraph; mode: 'step' | 'lin' | 'record' };
+  const lin = mode === 'lin';
   const K = kernelsOf(backend);
   const { N, D, ND } = geometry(inputs, graph);
   expectShape('b_i', inputs.bi, [3 * D]);
@@ -113,6 +116,7 @@ function stepKernel(args: KernelArgs): TensorInfo[] {
   return orRelease(backend, made, () => {
     const out = lin ? undefined : mk();
     const [hn, sr, cn, cz, crn, cnr, m] = lin ? Array.from({ length: 7 }, () => mk()) : [];
+    const [hnR, mR] = mode === 'record' ? [mk(), mk()] : [];
     let result: TensorInfo[] = [];
     withHeapTemps(backend, gemmScratchBytes(D, D) + csrBytes(graph.fwd), (scratch, temp) => {
       const at = (t: TensorInfo) => offsetOf(backend, t);
@@ -121,11 +125,11 @@ function stepKernel(args: KernelArgs): TensorInfo[] {
       const Wh = at(inputs.Wh!);
       const bi = at(inputs.bi!);
       const bh = at(inputs.bh!);
-      const mT = m ?? temp([N, D]);
+      const mT = m ?? mR ?? temp([N, D]);
       const pr = temp([N, D]);
       const pz = temp([N, D]);
       const ai = temp([N, D]);
-      const hnT = hn ?? temp([N, D]);
+      const hnT = hn ?? hnR ?? temp([N, D]);
       // m = S A h
       csrInto(K, scratch + gemmScratchBytes(D, D), graph.fwd, x, at(mT), D);
       if (inputs.scale) K.fns.ew_mul(at(mT), at(inputs.scale), at(mT), ND);
@@ -149,11 +153,32 @@ function stepKernel(args: KernelArgs): TensorInfo[] {
         for (const t of [q]) backend.disposeData(t.dataId);
       } else {
         K.fns.ew_gru_out(at(q), at(z), x, at(out!), ND);
-        result = [out!];
-        for (const t of [r, z, q]) backend.disposeData(t.dataId);
+        if (mode === 'record') {
+          result = [out!, r, z, hnR!, q, mR!];
+        } else {
+          result = [out!];
+          for (const t of [r, z, q]) backend.disposeData(t.dataId);
+        }
       }
     });
     return result;
+  });
+}
+
+/** The linearisation's multipliers from a recorded step's values: inputs q, r, z, hn, x; outputs [s_r, c_n, c_z, c_rn, c_nr]. */
+function pointFromKernel(args: KernelArgs): TensorInfo[] {
+  const { backend, inputs } = args;
+  const K = kernelsOf(backend);
+  const shape = inputs.x?.shape ?? [];
+  const names = ['q', 'r', 'z', 'hn', 'x'];
+  const ins = names.map((n) => expectShape(n, inputs[n], shape));
+  const n = shape.reduce((a, b) => a * b, 1);
+  const outs = Array.from({ length: 5 }, () => backend.makeOutput(shape, 'float32'));
+  return orRelease(backend, outs, () => {
+    const [q, r, z, hn, x] = ins.map((t) => offsetOf(backend, t));
+    const [sr, cn, cz, crn, cnr] = outs.map((t) => offsetOf(backend, t));
+    K.fns.ew_gru_lin(q, r, z, hn, x, sr, cn, cz, crn, cnr, n);
+    return outs;
   });
 }
 
@@ -238,6 +263,7 @@ function ensureRegistered(): void {
   for (const [kernelName, kernelFunc] of [
     [STEP, stepKernel],
     [VJP, vjpKernel],
+    [POINT_FROM, pointFromKernel],
   ] as const) {
     if (!tf.getKernel(kernelName, 'wasm')) tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: kernelFunc as unknown as tf.KernelFunc });
   }
@@ -258,7 +284,7 @@ function weightInputs(w: Tensor[], scale: Tensor | undefined): Record<string, Te
 /** h' = GRUCell(S A h, h) in one kernel. */
 export function gruStep(x: Tensor, w: Tensor[], graph: CsrGraph, scale?: Tensor): Tensor {
   ensureRegistered();
-  return asList(runKernel(STEP, { x, ...weightInputs(w, scale) }, { graph, lin: false }))[0];
+  return asList(runKernel(STEP, { x, ...weightInputs(w, scale) }, { graph, mode: 'step' }))[0];
 }
 
 /** The linearisation's values at h: what `linearizeFused` computes, in one kernel. */
@@ -276,8 +302,25 @@ export interface GruPoint {
 
 export function gruPoint(x: Tensor, w: Tensor[], graph: CsrGraph, scale?: Tensor): GruPoint {
   ensureRegistered();
-  const [r, z, hn, sr, cn, cz, crn, cnr, m] = asList(runKernel(STEP, { x, ...weightInputs(w, scale) }, { graph, lin: true }));
+  const [r, z, hn, sr, cn, cz, crn, cnr, m] = asList(runKernel(STEP, { x, ...weightInputs(w, scale) }, { graph, mode: 'lin' }));
   return { r, z, hn, sr, cn, cz, crn, cnr, m };
+}
+
+/** What a recorded step keeps of its pass for the linearisation at its input. */
+export type GruRecord = Pick<GruPoint, 'r' | 'z' | 'hn' | 'm'> & { q: Tensor };
+
+/** h' and the record of its pass, in one kernel (the step's cost: nothing is computed twice). */
+export function gruStepRecorded(x: Tensor, w: Tensor[], graph: CsrGraph, scale?: Tensor): { next: Tensor; rec: GruRecord } {
+  ensureRegistered();
+  const [next, r, z, hn, q, m] = asList(runKernel(STEP, { x, ...weightInputs(w, scale) }, { graph, mode: 'record' }));
+  return { next, rec: { r, z, hn, q, m } };
+}
+
+/** The point `gruPoint(x, …)` computes, from a recorded step's values (one elementwise kernel; bit-identical). */
+export function gruPointFrom(rec: GruRecord, x: Tensor): GruPoint {
+  ensureRegistered();
+  const [sr, cn, cz, crn, cnr] = asList(runKernel(POINT_FROM, { q: rec.q, r: rec.r, z: rec.z, hn: rec.hn, x }, {}));
+  return { r: rec.r, z: rec.z, hn: rec.hn, m: rec.m, sr, cn, cz, crn, cnr };
 }
 
 /** Jᵀg (wantH) and the weight gradient [∂W_i, ∂W_h, ∂b_i, ∂b_h] (wantW) at a point, in one kernel. */

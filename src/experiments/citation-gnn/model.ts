@@ -19,12 +19,13 @@
 import { tf, Tensor, isTaped } from '../../core/tf';
 import { sigmoid, softmaxCrossEntropy } from '../../core/activations';
 import { genericLinearization } from '../../core/system';
-import type { DynamicSystem, Linearization, StepPhase } from '../../core/system';
+import type { DynamicSystem, Linearization, RecordedStep, StepPhase } from '../../core/system';
 import type { State } from '../../core/state';
 import { Rng } from '../../core/random';
 import { registerGraphKernels, registerFusedKernels, csrGraph, csrRowSum } from '../../core/kernels';
 import type { CsrGraph } from '../../core/kernels';
-import { gruKernelsAvailable, gruPoint, gruStep, gruVjp } from './fused';
+import { gruKernelsAvailable, gruPoint, gruPointFrom, gruStep, gruStepRecorded, gruVjp } from './fused';
+import type { GruPoint } from './fused';
 
 export interface GnnGraph {
   numNodes: number;
@@ -369,10 +370,44 @@ export class GruGnnSystem implements DynamicSystem {
    * clones (a variable assigned later keeps its old values here, as the op path's blocks do).
    */
   linearizeKernels(h: State, w: Tensor[]): Linearization {
-    const scale = this.kernelScale();
     const x = tf.clone(h[0]);
     const wk = w.map((t) => tf.clone(t));
-    const k = gruPoint(x, wk, this.csr, scale);
+    return this.kernelLinearization(x, wk, gruPoint(x, wk, this.csr, this.kernelScale()), w);
+  }
+
+  /**
+   * On the fused kernels (BPTT, TBPTT through the solver's `record`): the step and the values of
+   * the linearisation at its input from one pass, so that back-propagation does not evaluate the
+   * step again (r, z, hn, σ(2a_n) and m are kept until then: 5 [N, D] tensors per recorded step).
+   * Undefined off the kernel path or with the generic linearisation.
+   */
+  stepRecorded(h: State, w: Tensor[]): RecordedStep | undefined {
+    if (!this.opts.analytic || !this.useKernels()) return undefined;
+    const x = tf.clone(h[0]);
+    const wk = w.map((t) => tf.clone(t));
+    const { next, rec } = gruStepRecorded(x, wk, this.csr, this.kernelScale());
+    let held = true;
+    const release = () => {
+      if (!held) return;
+      held = false;
+      for (const t of [...Object.values(rec), x, ...wk]) t.dispose();
+    };
+    return {
+      next: [next],
+      linearize: () => {
+        if (!held) throw new Error('gnn: a recorded step was linearised twice or after its release');
+        held = false;
+        const k = gruPointFrom(rec, x);
+        rec.q.dispose();
+        return this.kernelLinearization(x, wk, k, w);
+      },
+      dispose: release,
+    };
+  }
+
+  /** The linearisation at x on the kernels, owning x, the weight clones wk and the point k. */
+  private kernelLinearization(x: Tensor, wk: Tensor[], k: GruPoint, w: Tensor[]): Linearization {
+    const scale = this.kernelScale();
     const vjp = (g: Tensor, want: { h: boolean; w: boolean }) => gruVjp(g, x, k, wk, this.csr, scale, want);
     const mm = (a: Tensor, W: Tensor) => tf.matMul(a, W);
     return {
