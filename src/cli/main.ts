@@ -16,7 +16,7 @@ import type { WorkerEvent, RunSpec, Envelope } from '../protocol/messages';
 import { parseMethodName, methodNames } from '../core/gradients/catalog';
 import { BUILTIN_NAMES } from '../config/builtin';
 import { writeModelTemplate, TemplateError } from '../config/modelTemplate';
-import { listRunRows } from '../run/runSummary';
+import { listRunRows } from '../run/runRows';
 import { differingKeys, formatRunsTable } from '../shared/runsTable';
 import * as fs from 'fs';
 

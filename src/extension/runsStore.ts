@@ -9,7 +9,7 @@ import type { Envelope, RunSummary, WebviewToHost } from '../protocol/messages';
 import type { WorkerRun } from './workerHost';
 import { listCheckpoints } from '../run/checkpointFiles';
 import { compareRunOptions, COMPARE_DEFAULT_KS } from '../shared/compareSummary';
-import { listRunRows } from '../run/runSummary';
+import { listRunRows } from '../run/runRows';
 import type { RunRow } from '../shared/runsTable';
 
 export type Listener<T> = (e: T) => void;
