@@ -52,10 +52,16 @@ export class NaiveSolver implements ForwardSolver {
       const next = tf.tidy(() => system.step(h, w, t, opts.phase ?? 'unroll'));
       const { abs, rel } = residualNorms(next, h);
       if (keep > 0) {
-        // A rolling window of the last `keep` inputs of F.
+        // A rolling window of the last `keep` inputs of F. A step may hand back tensors of its input
+        // (a fixed point reached exactly, a component F passes through): the evicted input's tensors
+        // still held by the window or the new state stay alive.
         history.push({ h, t });
-        if (history.length > keep) dispose(history.shift()!.h);
         h = next;
+        if (history.length > keep) {
+          const evicted = history.shift()!.h;
+          const held = new Set([...h, ...history.flatMap((e) => e.h)]);
+          for (const x of evicted) if (!held.has(x)) x.dispose();
+        }
       } else {
         h = swap(h, next);
       }
