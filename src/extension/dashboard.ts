@@ -232,7 +232,8 @@ export class Dashboard implements vscode.Disposable {
       const ids = this.runsChanged;
       this.runsChanged = new Set();
       if (ids) {
-        if (ids.size) this.post({ type: 'runsUpdate', ...this.deps.store.update(ids) });
+        // (Not ready: nothing to read, the webview gets every run when it says ready.)
+        if (ids.size && this.ready) this.post({ type: 'runsUpdate', ...this.deps.store.update(ids) });
         return;
       }
       this.post({ type: 'runs', runs: this.deps.store.summaries() });
