@@ -4,7 +4,8 @@
  * a backward trace of 10, metrics and memory per step, an evaluation and ρ(J) every 20 steps, a probe
  * every 25) in a folder under the temp dir, once (a later run reuses it), then times:
  *   - `rbp runs --runs-dir ROOT` and `--json` (the CLI, a fresh process, wall time),
- *   - the runs store's listing (RunsStore.rows(): what the dashboard sends),
+ *   - the runs store's listing (RunsStore.rows(): what the dashboard sends on open), and what it
+ *     sends when one run's run.json changes (RunsStore.update of that run, merged by applyRunsUpdate),
  *   - the table model on those rows (columns, filter, sort, the rows in view),
  *   - the fallback for runs recorded before run.json kept a summary (the 512 KiB tail of each log),
  *   - and, for contrast, reading whole logs (20 of them, scaled to N).
@@ -20,6 +21,7 @@ import { RunsStore } from '../src/extension/runsStore';
 import { listRuns, recordedEvents } from '../src/run/recorder';
 import { emptyProgress, foldProgress, progressFromTail } from '../src/run/runSummary';
 import { columnsFor, filterRows, rowsInView, sortRows } from '../src/shared/runsTable';
+import { applyRunsUpdate } from '../src/shared/runsUpdate';
 import { PROTOCOL_VERSION } from '../src/protocol/messages';
 
 const args = process.argv.slice(2);
@@ -100,7 +102,7 @@ function time<T>(f: () => T): { ms: number; value: T } {
 }
 
 generate();
-const fmt = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(0)} ms`);
+const fmt = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(ms < 10 ? 1 : 0)} ms`);
 console.log(`machine: ${os.cpus().length} cores, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
 for (const flags of [[], ['--json']]) {
   const runs = [0, 1, 2].map(() => time(() => spawnSync(process.execPath, [cli, 'runs', '--runs-dir', root, ...flags], { encoding: 'utf8', maxBuffer: 1 << 30 })));
@@ -111,6 +113,9 @@ const store = new RunsStore(root);
 const listing = [0, 1, 2].map(() => time(() => store.rows()));
 const rows = listing[0].value;
 console.log(`store listing          ${listing.map((r) => fmt(r.ms)).join(', ')} (RunsStore.rows(): ${rows.length} rows)`);
+const one = rows[Math.floor(rows.length / 2)].runId;
+const update = [0, 1, 2].map(() => time(() => applyRunsUpdate(rows, store.update([one]).rows, []).length));
+console.log(`one run changed        ${update.map((r) => fmt(r.ms)).join(', ')} (RunsStore.update of 1 run, merged into the ${rows.length} rows)`);
 const model = time(() => {
   const cols = columnsFor(rows);
   const f = filterRows(rows, 'neumann 1.00e-4', cols);

@@ -22,6 +22,8 @@ import { exportMessage } from './export';
 import { renderHeader } from './header';
 import { RunsTableView } from './runsTable';
 import { renderConfigDiff } from './configDiff';
+import { applyRunsUpdate } from '../src/shared/runsUpdate';
+import type { RunRow } from '../src/shared/runsTable';
 
 interface VsCodeApi {
   postMessage(msg: WebviewToHost): void;
@@ -80,6 +82,8 @@ diffOnly.addEventListener('change', () => {
 });
 let trust: { trusted: boolean; reason?: string } = { trusted: true };
 let runs: RunSummary[] = [];
+/** The runs table's rows as last listed, with the updates since (runsUpdate). */
+let tableRows: RunRow[] = [];
 
 // ---- throttled rendering (≤ 10 updates/s) ----
 
@@ -251,7 +255,15 @@ function handle(msg: HostToWebview): void {
       break;
     }
     case 'runsTable':
-      runsTable.setRows(msg.rows);
+      tableRows = msg.rows;
+      runsTable.setRows(tableRows);
+      drawDiff();
+      break;
+    case 'runsUpdate':
+      runs = applyRunsUpdate(runs, msg.runs, msg.removed);
+      tableRows = applyRunsUpdate(tableRows, msg.rows, msg.removed);
+      runsTable.setRows(tableRows);
+      renderRuns();
       drawDiff();
       break;
     case 'trust':

@@ -16,7 +16,7 @@ import type { WorkerEvent, RunSpec, Envelope } from '../protocol/messages';
 import { parseMethodName, methodNames } from '../core/gradients/catalog';
 import { BUILTIN_NAMES } from '../config/builtin';
 import { writeModelTemplate, TemplateError } from '../config/modelTemplate';
-import { listRunRows } from '../run/runSummary';
+import { listRunRows } from '../run/runRows';
 import { differingKeys, formatRunsTable } from '../shared/runsTable';
 import * as fs from 'fs';
 
@@ -370,7 +370,7 @@ function cmdInitModel(a: Args, io: Io): number {
   const extra = Object.keys(a.flags);
   if (extra.length) throw new UsageError(`init-model takes no options; got --${extra[0]}`);
   try {
-    // dist/cli.js: the package root (templates/, types/) is one folder up.
+    // dist/cli.js: the package root (templates/, dist/types/) is one folder up.
     const { config, files } = writeModelTemplate(a.target, path.resolve(__dirname, '..'));
     for (const f of files) io.err(`wrote ${f}`);
     io.out(`run it: rbp run ${path.relative(process.cwd(), config) || config}`);

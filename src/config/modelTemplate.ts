@@ -10,7 +10,7 @@ import * as path from 'path';
 export const TEMPLATE_FILES = [
   { from: 'templates/deq-two-moons/deq_two_moons.mjs', to: 'deq_two_moons.mjs' },
   { from: 'templates/deq-two-moons/deq_two_moons.rbp.yaml', to: 'deq_two_moons.rbp.yaml' },
-  { from: 'types/model.d.ts', to: 'rbp-model.d.ts' },
+  { from: 'dist/types/model.d.ts', to: 'rbp-model.d.ts' },
 ] as const;
 
 export class TemplateError extends Error {}

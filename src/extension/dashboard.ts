@@ -8,7 +8,7 @@ import * as path from 'path';
 import { parseWebviewMessage, HostToWebview, WebviewState, Envelope, OverlaySeries, WebviewToHost } from '../protocol/messages';
 import { dashboardHtml, makeNonce } from './dashboardHtml';
 import { replaySelection, overlaySeries } from './replay';
-import type { RunsStore } from './runsStore';
+import type { RunsChange, RunsStore } from './runsStore';
 
 export const DASHBOARD_VIEW_TYPE = 'rbpLab.dashboard';
 
@@ -39,6 +39,8 @@ export class Dashboard implements vscode.Disposable {
   private pending: Envelope[] = [];
   private flushTimer: NodeJS.Timeout | undefined;
   private runsTimer: NodeJS.Timeout | undefined;
+  /** The runs changed since the last runs message; undefined: list them all again. */
+  private runsChanged: Set<string> | undefined = new Set();
   private readonly disposables: vscode.Disposable[] = [];
 
   /** Open (or reveal) the dashboard; show `runId`, or overlay `overlay` runs. */
@@ -95,7 +97,7 @@ export class Dashboard implements vscode.Disposable {
         }
         if (runId === this.runId) this.enqueue(event);
       }),
-      deps.store.onDidChange(() => this.scheduleRuns()),
+      deps.store.onDidChange((c) => this.scheduleRuns(c)),
     );
   }
 
@@ -218,9 +220,22 @@ export class Dashboard implements vscode.Disposable {
     }, FLUSH_MS);
   }
 
-  private scheduleRuns(): void {
+  /**
+   * A change to some runs sends their rows and summaries alone (their folders read, no other run's);
+   * a change to any (a refresh) lists every run again, as opening the panel does.
+   */
+  private scheduleRuns(change: RunsChange | undefined): void {
+    if (!change) this.runsChanged = undefined;
+    else for (const id of change.runIds) this.runsChanged?.add(id);
     this.runsTimer ??= setTimeout(() => {
       this.runsTimer = undefined;
+      const ids = this.runsChanged;
+      this.runsChanged = new Set();
+      if (ids) {
+        // (Not ready: nothing to read, the webview gets every run when it says ready.)
+        if (ids.size && this.ready) this.post({ type: 'runsUpdate', ...this.deps.store.update(ids) });
+        return;
+      }
       this.post({ type: 'runs', runs: this.deps.store.summaries() });
       this.sendTable();
     }, 250);

@@ -4,12 +4,12 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { listRuns, readRun, readDescription, recordedEvents, summarize, replaceFile, isRunId, RunDescription } from '../run/recorder';
+import { listRuns, readRun, readDescription, recordedEvents, summarize, replaceFile, isRunId, describeRun, RunDescription } from '../run/recorder';
 import type { Envelope, RunSummary, WebviewToHost } from '../protocol/messages';
 import type { WorkerRun } from './workerHost';
 import { listCheckpoints } from '../run/checkpointFiles';
 import { compareRunOptions, COMPARE_DEFAULT_KS } from '../shared/compareSummary';
-import { listRunRows } from '../run/runSummary';
+import { listRunRows, runRow } from '../run/runRows';
 import type { RunRow } from '../shared/runsTable';
 
 export type Listener<T> = (e: T) => void;
@@ -40,12 +40,24 @@ export interface RunEvent {
   event: Envelope;
 }
 
+/** Which runs a change touched; `undefined` (a refresh): any run may have changed, list them all again. */
+export interface RunsChange {
+  runIds: string[];
+}
+
+/** What the dashboard sends when some runs changed: their rows and summaries as now, and the ones gone. */
+export interface RunsUpdate {
+  rows: RunRow[];
+  runs: RunSummary[];
+  removed: string[];
+}
+
 export class RunsStore {
   private readonly active = new Map<string, WorkerRun>();
-  private readonly changed = new Emitter<void>();
+  private readonly changed = new Emitter<RunsChange | undefined>();
   private readonly events = new Emitter<RunEvent>();
   private readonly liveMetrics = new Map<string, Record<string, number>>();
-  /** Fires when a run starts, ends, or the list changes. */
+  /** Fires when a run starts, ends, or the list changes (with the runs it touched, when known). */
   readonly onDidChange = this.changed.event;
   /** Every event of every live run, as it is recorded. */
   readonly onRunEvent = this.events.event;
@@ -91,17 +103,33 @@ export class RunsStore {
 
   /** Recorded runs, newest first; a live run carries its latest metrics (run.json has them only at the end). */
   list(): RunDescription[] {
-    const runs = listRuns(this.root);
-    for (const r of runs) {
-      const live = this.liveMetrics.get(r.runId);
-      if (live && this.active.has(r.runId)) r.finalMetrics = { ...r.finalMetrics, ...live };
-    }
-    return runs;
+    return listRuns(this.root).map((r) => this.withLive(r));
+  }
+
+  private withLive(r: RunDescription): RunDescription {
+    const live = this.liveMetrics.get(r.runId);
+    if (live && this.active.has(r.runId)) r.finalMetrics = { ...r.finalMetrics, ...live };
+    return r;
   }
 
   /** The runs table's rows (issue 19): each run's summary from its run.json (or its log's tail), never its whole log. */
   rows(): RunRow[] {
     return listRunRows(this.root);
+  }
+
+  /** The rows and summaries of these runs as they are now (each one's folder read once, no other run's), and which are gone. */
+  update(runIds: Iterable<string>): RunsUpdate {
+    const out: RunsUpdate = { rows: [], runs: [], removed: [] };
+    for (const id of new Set(runIds)) {
+      const d = describeRun(this.root, id);
+      if (!d) {
+        out.removed.push(id);
+        continue;
+      }
+      out.rows.push(runRow(path.join(this.root, id), d));
+      out.runs.push(summarize(this.withLive(d)));
+    }
+    return out;
   }
 
   summaries(): RunSummary[] {
@@ -137,11 +165,11 @@ export class RunsStore {
   /** Track a live run: its events and its end are published. */
   track(run: WorkerRun): void {
     this.active.set(run.runId, run);
-    this.changed.fire();
+    this.changed.fire({ runIds: [run.runId] });
     void run.done.then(() => {
       this.active.delete(run.runId);
       this.liveMetrics.delete(run.runId);
-      this.changed.fire();
+      this.changed.fire({ runIds: [run.runId] });
     });
   }
 
@@ -153,11 +181,12 @@ export class RunsStore {
       this.liveMetrics.set(runId, m);
     }
     this.events.fire({ runId, event });
-    if (event.type === 'run/started') this.changed.fire();
+    if (event.type === 'run/started') this.changed.fire({ runIds: [runId] });
   }
 
-  refresh(): void {
-    this.changed.fire();
+  /** Something changed on disk: in these runs' folders (else in any: everything is listed again). */
+  refresh(runIds?: string[]): void {
+    this.changed.fire(runIds ? { runIds } : undefined);
   }
 
   /** Set (or clear, with an empty label) a run's display label: `label` in its run.json. */
@@ -170,7 +199,7 @@ export class RunsStore {
     if (l) d.label = l;
     else delete d.label;
     replaceFile(file, JSON.stringify(d, null, 2));
-    this.changed.fire();
+    this.changed.fire({ runIds: [runId] });
     return d;
   }
 
@@ -180,7 +209,7 @@ export class RunsStore {
     const dir = this.dirOf(runId);
     if (path.dirname(dir) !== path.resolve(this.root) || !runId || runId.includes('..')) throw new Error(`not a run folder: ${dir}`);
     fs.rmSync(dir, { recursive: true, force: true });
-    this.changed.fire();
+    this.changed.fire({ runIds: [runId] });
   }
 
   dispose(): void {

@@ -122,14 +122,19 @@ export function registerRunsTree(store: RunsStore, deps: () => DashboardDeps): v
   // A run.json written by another process (`rbp run --runs-dir` into this root, a run deleted on
   // disk) reaches the store's listeners — the tree and the dashboard's runs table — at most once a
   // second; the store's own runs fire their changes themselves (start and end), so their writes
-  // (up to one a second while they train) only redraw the tree.
+  // (up to one a second while they train) only redraw the tree. The change names the runs whose
+  // run.json changed: the dashboard reads those alone (RunsStore.update).
   let external: NodeJS.Timeout | undefined;
+  const touched = new Set<string>();
   const onDisk = (uri: vscode.Uri) => {
     const runId = path.basename(path.dirname(uri.fsPath));
     if (store.activeRuns.some((r) => r.runId === runId)) return provider.refresh();
+    touched.add(runId);
     external ??= setTimeout(() => {
       external = undefined;
-      store.refresh();
+      const runIds = [...touched];
+      touched.clear();
+      store.refresh(runIds);
     }, 1000);
   };
   return [

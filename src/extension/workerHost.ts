@@ -111,6 +111,12 @@ export interface WorkerHostOptions {
   /** After run/cancel, SIGKILL the worker if it has not exited within this (default 1 s). */
   cancelGraceMs?: number;
   /**
+   * A worker that answered Stop with finished steps to checkpoint (worker/stopping `saving`) may take
+   * this long from its answer to announce that write (an evaluation or probe under way ends first)
+   * before it is killed (default 60 s).
+   */
+  stopSaveGraceMs?: number;
+  /**
    * A checkpoint write under way when the grace ends (announced by `checkpoint/writing`) may take
    * this long from its start before the worker is killed anyway (default: checkpointGraceFor(bytes)).
    */
@@ -153,6 +159,8 @@ export class WorkerRun {
   private killTimer: NodeJS.Timeout | undefined;
   /** The checkpoint write the worker announced and has not finished. */
   private writing: { file: string; bytes: number; since: number; told: boolean } | undefined;
+  /** When Stop was asked for, once the worker answered that it will write a checkpoint first. */
+  private saving: { since: number; told: boolean } | undefined;
   private stats = { messages: 0, bytes: 0, first: 0, last: 0, invalid: 0 };
   private resolve!: (o: RunOutcome) => void;
 
@@ -185,8 +193,12 @@ export class WorkerRun {
 
   /**
    * Ask the worker to stop inside its current step; SIGKILL it if it has not exited within the grace
-   * time — unless it is writing a checkpoint then (the stopped run's own, or a periodic one): that
-   * write may finish (at most checkpointGraceMs from its start), and the grace starts again after it.
+   * time — the grace covers a worker that does not answer at all. A worker that answers it has
+   * finished steps to checkpoint (worker/stopping `saving`: Stop came after a step, during its
+   * evaluation, probe or diagnosis) gets up to stopSaveGraceMs from Stop to start that write; a write
+   * under way (the stopped run's own, or a periodic one) may finish (at most checkpointGraceMs from its
+   * start), and the grace starts again after it. Stop inside a step abandons that step: nothing new to
+   * save, the grace alone applies.
    */
   cancel(): void {
     if (this.finished || this.cancelRequested) return;
@@ -208,7 +220,20 @@ export class WorkerRun {
   private killIfStuck(): void {
     if (this.finished || !this.child || this.child.exitCode !== null) return;
     const w = this.writing;
-    if (w) {
+    const s = this.saving;
+    if (!w && s) {
+      const limit = this.opts.stopSaveGraceMs ?? 60_000;
+      const left = s.since + limit - Date.now();
+      if (left > 0) {
+        if (!s.told) {
+          s.told = true;
+          this.record({ type: 'log', level: 'info', text: `stopping: waiting for the worker to finish what it computes and checkpoint its finished steps (at most ${(limit / 1000).toFixed(0)} s)` });
+        }
+        this.armKill(left);
+        return;
+      }
+      this.record({ type: 'log', level: 'warn', text: `stopping: the worker did not start its checkpoint within ${(limit / 1000).toFixed(0)} s of Stop: killing it (the run continues from its last checkpoint)` });
+    } else if (w) {
       const limit = this.opts.checkpointGraceMs ?? checkpointGraceFor(w.bytes);
       const left = w.since + limit - Date.now();
       if (left > 0) {
@@ -288,6 +313,11 @@ export class WorkerRun {
       this.log(`dropped an invalid message from the worker: ${(err as Error).message}`);
       return;
     }
+    if (msg.type === 'worker/stopping') {
+      this.log(`worker ${msg.pid} is stopping ${this.runId}${msg.saving ? ' (it checkpoints its finished steps first)' : ''}`);
+      if (msg.saving && this.cancelRequested && !this.finished) this.saving ??= { since: Date.now(), told: false };
+      return;
+    }
     if (msg.type === 'worker/ready') {
       this.ready = true;
       this.log(`worker ${msg.pid} ready (${this.node.execPath}); starting ${this.runId}`);
@@ -310,6 +340,7 @@ export class WorkerRun {
     if (msg.type === 'checkpoint/writing') this.writing = { file: msg.file, bytes: msg.bytes, since: now, told: false };
     else if (msg.type === 'checkpoint') {
       this.writing = undefined;
+      this.saving = undefined; // every finished step is in a checkpoint now
       // Written: the worker has its usual grace to end the run from here.
       if (this.cancelRequested && this.killTimer) this.armKill(this.opts.cancelGraceMs ?? 1000);
     }

@@ -103,6 +103,8 @@ export const parseHostToWebview = messages('host message', [
   message('trust', { trusted: bool, reason: optional(str) }),
   // issue 19 (dash-table): every recorded run as a row of the runs table (their summaries, never their logs).
   message('runsTable', { rows: arr(runRow) }),
+  /** Some runs changed (src/shared/runsUpdate.ts): their rows and summaries as now, and the runs gone; the rest stay as they are. */
+  message('runsUpdate', { rows: arr(runRow), runs: arr(runSummary), removed: arr(str) }),
 ]);
 export type HostToWebview = ReturnType<typeof parseHostToWebview>;
 

@@ -226,10 +226,17 @@ export function parseWorkerEvent(v: unknown): Envelope {
 /** The worker's first message: it is alive and listening (sent before any run). */
 const workerReady = message('worker/ready', { pid: num });
 export type WorkerReady = Infer<typeof workerReady>;
+/**
+ * The worker's answer to run/cancel, at once (its run computes on another thread): the run was told
+ * to stop; `saving`: it has finished steps no checkpoint holds, and writes one before it ends.
+ */
+const workerStopping = message('worker/stopping', { pid: num, saving: bool });
+export type WorkerStopping = Infer<typeof workerStopping>;
 
-const parseReady = messages('worker message', [workerReady]);
+const parseControl = messages('worker message', [workerReady, workerStopping]);
 
-/** Validate what a worker sends over IPC: its ready message or an event envelope. */
-export function parseWorkerMessage(v: unknown): Envelope | WorkerReady {
-  return typeof v === 'object' && v !== null && (v as { type?: unknown }).type === 'worker/ready' ? parseReady(v) : parseWorkerEvent(v);
+/** Validate what a worker sends over IPC: its ready or stopping message, or an event envelope. */
+export function parseWorkerMessage(v: unknown): Envelope | WorkerReady | WorkerStopping {
+  const type = typeof v === 'object' && v !== null ? (v as { type?: unknown }).type : undefined;
+  return type === 'worker/ready' || type === 'worker/stopping' ? parseControl(v) : parseWorkerEvent(v);
 }

@@ -503,18 +503,28 @@ export function listRuns(root: string): RunDescription[] {
   }
   const out: RunDescription[] = [];
   for (const n of names) {
-    if (!isRunId(n)) continue;
-    const dir = path.join(root, n);
-    let st: fs.Stats;
-    try {
-      st = fs.lstatSync(dir);
-    } catch {
-      continue;
-    }
-    if (!st.isDirectory()) continue;
-    const { description, unreadable } = readDescription(dir);
-    if (description) out.push(withLiveness(description.runId === n ? description : { ...description, runId: n }));
-    else if (unreadable) out.push({ ...placeholder(n), experiment: n, title: n, startedAt: st.mtime.toISOString(), reason: `unreadable record: ${unreadable}`, unreadable });
+    const d = describeRun(root, n);
+    if (d) out.push(d);
   }
   return out.sort((a, b) => b.startedAt.localeCompare(a.startedAt));
+}
+
+/**
+ * One run of a runs root as listRuns lists it (its run.json read, liveness applied; an unreadable
+ * record as a failed placeholder), or undefined when `name` is no run folder there (any more).
+ */
+export function describeRun(root: string, name: string): RunDescription | undefined {
+  if (!isRunId(name)) return undefined;
+  const dir = path.join(root, name);
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(dir);
+  } catch {
+    return undefined;
+  }
+  if (!st.isDirectory()) return undefined;
+  const { description, unreadable } = readDescription(dir);
+  if (description) return withLiveness(description.runId === name ? description : { ...description, runId: name });
+  if (unreadable) return { ...placeholder(name), experiment: name, title: name, startedAt: st.mtime.toISOString(), reason: `unreadable record: ${unreadable}`, unreadable };
+  return undefined;
 }

@@ -27,6 +27,11 @@ import { Cancelled, releasingOnThrow, throwIfCancelled } from '../core/cancel';
 
 export interface RunControl {
   cancelled(): boolean;
+  /**
+   * Told whether Stop now would leave finished steps to checkpoint (true between a step's optimiser
+   * update and the next checkpoint): the worker tells the host, which then waits for that write.
+   */
+  unsaved?(pending: boolean): void;
 }
 
 /** ρ(J) and the verdict at the end of a plain T-step forward pass. */
@@ -154,6 +159,7 @@ export async function runExperiment(spec: RunSpec, emit: (e: WorkerEvent) => voi
   let done = 0;
   let lastCheckpoint = 0;
   let stepBegun = false;
+  const mark = () => control.unsaved?.(!stepBegun && done > lastCheckpoint && !!spec.checkpointDir);
   // Divergence that stays finite: a warning in the run, a failure when hopeless.
   const watch = new TrainingWatch();
   let warning: string | undefined;
@@ -169,6 +175,7 @@ export async function runExperiment(spec: RunSpec, emit: (e: WorkerEvent) => voi
     for (; i < session.numSteps; i++) {
       throwIfCancelled(control.cancelled);
       stepBegun = true;
+      mark();
       session.beforeStep(i);
       const ts = performance.now();
       const { result, memory } = measurePeak(() => releasingOnThrow(() => method.compute(session.system, { T: session.T, K: resolved.K, trace: true, ...session.gradientOptions, cancelled: control.cancelled })));
@@ -203,6 +210,7 @@ export async function runExperiment(spec: RunSpec, emit: (e: WorkerEvent) => voi
       session.optimizer.apply([...session.system.params, ...session.system.lossParams], [...result.grads, ...result.lossGrads]);
       done = i + 1;
       stepBegun = false;
+      mark();
       dispose(result.grads, result.lossGrads);
       lastValues = { loss: result.loss, grad_norm: gradNorm, step_ms: stepMs, forward_rel_residual: result.forward.finalRel, ...extra };
       emit({ type: 'metrics', step: i, elapsedMs: elapsed(), kind: 'train', values: lastValues });
@@ -220,6 +228,7 @@ export async function runExperiment(spec: RunSpec, emit: (e: WorkerEvent) => voi
       if ((i + 1) % (session.snapshotEvery ?? session.evalEvery) === 0 || i === session.numSteps - 1) {
         checkpoint(i + 1, i === session.numSteps - 1 ? 'final' : 'periodic');
         lastCheckpoint = i + 1;
+        mark();
       }
       await yieldToEventLoop();
     }

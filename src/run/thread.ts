@@ -14,7 +14,7 @@ import { runGradcheck, GradcheckReport } from './gradcheck';
 interface ThreadData {
   rbpRunThread: true;
   spec: RunSpec;
-  /** One Int32: 0 running, 1 cancel. */
+  /** Two Int32s: [0] 0 running, 1 cancel; [1] 1 while Stop would leave finished steps to checkpoint (RunControl.unsaved). */
   cancel: SharedArrayBuffer;
 }
 
@@ -32,13 +32,15 @@ export interface ThreadOutcome {
 export interface ThreadRun {
   /** Ask the loops to stop (they throw at their next iteration; the run ends 'cancelled'). */
   cancel(): void;
+  /** Whether the run has finished steps no checkpoint holds yet: stopped now, it writes one first. */
+  unsaved(): boolean;
   /** Rejects with the run's RunError (or the thread's own error). */
   readonly done: Promise<ThreadOutcome>;
 }
 
 /** Start `spec` on a thread running `script` (a bundle that calls `runThreadMain` when `isRunThread()`). */
 export function startRunThread(script: string, spec: RunSpec, emit: (e: WorkerEvent) => void): ThreadRun {
-  const cancel = new SharedArrayBuffer(4);
+  const cancel = new SharedArrayBuffer(8);
   const flag = new Int32Array(cancel);
   const data: ThreadData = { rbpRunThread: true, spec, cancel };
   const worker = new Worker(script, { workerData: data });
@@ -58,7 +60,7 @@ export function startRunThread(script: string, spec: RunSpec, emit: (e: WorkerEv
     worker.on('error', (err) => settle(() => reject(err)));
     worker.on('exit', (code) => settle(() => reject(new Error(`the run's thread ended (exit code ${code}) before the run did`))));
   });
-  return { cancel: () => Atomics.store(flag, 0, 1), done };
+  return { cancel: () => Atomics.store(flag, 0, 1), unsaved: () => Atomics.load(flag, 1) !== 0, done };
 }
 
 /**
@@ -68,11 +70,12 @@ export function startRunThread(script: string, spec: RunSpec, emit: (e: WorkerEv
  */
 export function startRunHere(spec: RunSpec, emit: (e: WorkerEvent) => void): ThreadRun {
   let cancelled = false;
-  const control = { cancelled: () => cancelled };
+  let unsaved = false;
+  const control = { cancelled: () => cancelled, unsaved: (p: boolean) => void (unsaved = p) };
   const done = spec.gradcheck
     ? runGradcheck(spec, emit, control).then((report): ThreadOutcome => ({ status: report ? 'completed' : 'cancelled', report }))
     : runExperiment(spec, emit, control).then((status): ThreadOutcome => ({ status }));
-  return { cancel: () => void (cancelled = true), done };
+  return { cancel: () => void (cancelled = true), unsaved: () => unsaved, done };
 }
 
 /** Whether this is a run thread started by `startRunThread`. */
@@ -85,7 +88,7 @@ export async function runThreadMain(): Promise<void> {
   const { spec, cancel } = workerData as ThreadData;
   const flag = new Int32Array(cancel);
   const post = (m: FromThread) => parentPort!.postMessage(m);
-  const control = { cancelled: () => Atomics.load(flag, 0) !== 0 };
+  const control = { cancelled: () => Atomics.load(flag, 0) !== 0, unsaved: (p: boolean) => void Atomics.store(flag, 1, p ? 1 : 0) };
   const emit = (event: WorkerEvent) => post({ kind: 'event', event });
   try {
     if (spec.gradcheck) {

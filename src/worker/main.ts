@@ -67,6 +67,8 @@ function listen(): void {
     if (cmd.type === 'run/cancel') {
       cancelled = true;
       current?.cancel();
+      // At once (this thread is free): the host then knows the worker heard, and whether to wait for a checkpoint.
+      process.send?.({ type: 'worker/stopping', pid: process.pid, saving: current?.unsaved() ?? false });
     } else if (!busy) void start(cmd);
   });
 

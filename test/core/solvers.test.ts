@@ -147,6 +147,48 @@ test('the naive solver: a tolerance is a strict bound, tol 0 runs every step, a 
   assert.ok(Number.isNaN(none.stats.finalRel) && !none.stats.converged && none.stats.steps === 0);
 });
 
+/** A system whose step hands back tensors of its input: the whole state once converged (t ≥ 3), for two steps (t = 3, 4), or one component always. */
+class PassThroughSystem implements DynamicSystem {
+  readonly name = 'pass-through';
+  readonly params: tf.Variable[] = [];
+  readonly lossParams: tf.Variable[] = [];
+  constructor(private readonly mode: 'converged' | 'pause' | 'component') {}
+  initialState(): State {
+    return [tf.zeros([1, 3]), tf.ones([1, 2])];
+  }
+  step(h: State, _w: tf.Tensor[], t: number): State {
+    if (this.mode === 'converged' || this.mode === 'pause') return t >= 3 && (this.mode === 'converged' || t <= 4) ? h : [tf.add(h[0], 1), tf.mul(h[1], 2)];
+    return [tf.add(h[0], 1), h[1]];
+  }
+  loss(h: State): tf.Scalar {
+    return tf.sum(h[0]);
+  }
+}
+
+test('the kept window survives a step that hands back its input (a fixed point reached exactly, or F returning part of h): nothing in use is disposed, nothing leaks', () => {
+  for (const mode of ['converged', 'pause', 'component'] as const) {
+    for (const keep of [1, 2, 3]) {
+      const sys = new PassThroughSystem(mode);
+      const h0 = sys.initialState();
+      const before = tf.memory().numTensors;
+      // Before: the window disposed the state it evicted although the current h (or a kept one) was the same tensor.
+      const r = new NaiveSolver().solve(sys, h0, { maxSteps: 8, keep });
+      const what = `${mode}, keep ${keep}`;
+      // The updates that changed h among the first t steps.
+      const n = (t: number) => (mode === 'converged' ? Math.min(t, 3) : t - Math.max(0, Math.min(t, 5) - 3));
+      const want = (t: number) => (mode === 'component' ? [t, 1] : [n(t), 2 ** n(t)]);
+      assert.deepEqual(r.h.map((x) => x.dataSync()[0]), want(8), what);
+      assert.equal(r.history.length, keep, what);
+      for (const e of r.history) assert.deepEqual(e.h.map((x) => x.dataSync()[0]), want(e.t), `${what}: kept input of step ${e.t}`);
+      // What the solve holds is h and its window; released (each tensor once), the count is back where it was.
+      const held = new Set([...r.h, ...r.history.flatMap((e) => e.h)]);
+      for (const x of held) x.dispose();
+      assert.equal(tf.memory().numTensors, before, `${what}: no tensor leaks from the window`);
+      dispose(h0);
+    }
+  }
+});
+
 test('a cancelled solve releases its state and its kept window', () => {
   const sys = new ToySystem({ scale: 1.0, seed: 7 });
   const h0 = sys.initialState();

@@ -41,7 +41,7 @@ export function checkVsix(file) {
     .filter((f) => f.startsWith('extension/'))
     .map((f) => f.slice('extension/'.length));
   const problems = [];
-  const required = ['package.json', 'dist/extension.js', 'dist/worker.js', 'dist/webview.js', 'dist/cli.js', 'dist/webview.css', 'dist/codicon.css', 'dist/codicon.ttf', 'dist/tfjs-backend-wasm.wasm', 'dist/tfjs-backend-wasm-simd.wasm', 'dist/tfjs-backend-wasm-threaded-simd.wasm', 'dist/mnist-digits.bin', 'media/rbp-lab.svg', 'schemas/rbp-config.schema.json', 'native/gpu/package.json', 'native/gpu/package-lock.json', 'native/webgpu/package.json', 'native/webgpu/package-lock.json', 'templates/deq-two-moons/deq_two_moons.mjs', 'templates/deq-two-moons/deq_two_moons.rbp.yaml', 'types/model.d.ts'];
+  const required = ['package.json', 'dist/extension.js', 'dist/worker.js', 'dist/webview.js', 'dist/cli.js', 'dist/webview.css', 'dist/codicon.css', 'dist/codicon.ttf', 'dist/tfjs-backend-wasm.wasm', 'dist/tfjs-backend-wasm-simd.wasm', 'dist/tfjs-backend-wasm-threaded-simd.wasm', 'dist/mnist-digits.bin', 'media/rbp-lab.svg', 'schemas/rbp-config.schema.json', 'native/gpu/package.json', 'native/gpu/package-lock.json', 'native/webgpu/package.json', 'native/webgpu/package-lock.json', 'templates/deq-two-moons/deq_two_moons.mjs', 'templates/deq-two-moons/deq_two_moons.rbp.yaml', 'dist/types/model.d.ts'];
   for (const f of required) if (!files.includes(f)) problems.push(`missing ${f}`);
   const configs = fs.existsSync(path.join(repo, 'configs')) ? fs.readdirSync(path.join(repo, 'configs')).filter((f) => /\.ya?ml$/.test(f)) : [];
   for (const c of configs) if (!files.includes(`configs/${c}`)) problems.push(`missing configs/${c}`);

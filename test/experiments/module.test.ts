@@ -41,7 +41,7 @@ async function session(configFile: string, overrides: Record<string, unknown> = 
 
 test('init-model writes the module, its config and the types, and never overwrites', () => {
   assert.deepEqual(template.files.map((f) => path.basename(f)), ['deq_two_moons.mjs', 'deq_two_moons.rbp.yaml', 'rbp-model.d.ts']);
-  assert.equal(fs.readFileSync(template.files[2], 'utf8'), fs.readFileSync(path.join(repoRoot, 'types', 'model.d.ts'), 'utf8'));
+  assert.equal(fs.readFileSync(template.files[2], 'utf8'), fs.readFileSync(path.join(repoRoot, 'dist', 'types', 'model.d.ts'), 'utf8'));
   assert.throws(() => writeModelTemplate(path.join(tmp, 'template'), repoRoot), /already exist.*not overwriting/);
 });
 

@@ -72,9 +72,9 @@ test('an endless step in the user’s code: Stop kills the worker after the grac
  * run writes a 'stopped' checkpoint), with an evaluation after every step and checkpoints only at the
  * end or on Stop. The worker writes checkpoints slowly on demand (RBP_TEST_CHECKPOINT_CHUNK_DELAY_MS).
  */
-function slowEvalModel(name: string): string {
+function slowEvalModel(name: string, evalMs = 1000): string {
   const { config } = writeBadModule(tmp, name, {
-    patch: 'model.evaluate = (step) => {\n    if (step >= 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000);\n    return { ok: 1 };\n  };',
+    patch: `model.evaluate = (step) => {\n    if (step >= 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ${evalMs});\n    return { ok: 1 };\n  };`,
   });
   fs.writeFileSync(config, `exp_name: ${name}\nrunner: ModuleRunner\nmodel:\n  module: ./model.mjs\n  num_update: 10\ntrain:\n  max_steps: 50\n  valid_epoch: 1\n  snapshot_epoch: 1000\n`);
   return config;
@@ -117,6 +117,48 @@ test('Stop just before a slow checkpoint write: the host waits for the write (pa
   assert.equal(g.status, 'completed', g.reason);
   const result = readRun(g.dir).events.find((e) => e.type === 'gradcheck/result');
   assert.ok(result?.type === 'gradcheck/result' && result.report.from?.step === 1, JSON.stringify(result?.type === 'gradcheck/result' ? result.report.from : result));
+});
+
+test('Stop during an evaluation longer than the 1 s grace: the worker says it will checkpoint, the host waits, the stopped checkpoint is written and the worker exits by itself', { timeout: 90_000 }, async () => {
+  // The evaluation after step 0 takes 3 s; Stop lands in it (at step 0's train metrics), with the
+  // default 1 s grace. The worker answers Stop at once with saving: true (step 0 is finished, no
+  // checkpoint holds it). Mutant: the host ignoring `saving` → SIGKILL at 1 s, no checkpoint.
+  const config = slowEvalModel('slow-eval-stop', 3000);
+  const events: Envelope[] = [];
+  const stop = stopAtFirstStep();
+  let stopAt = 0;
+  const run = start({ experiment: config }, {}, (e, r) => {
+    events.push(e);
+    if (!stopAt && e.type === 'metrics' && e.kind === 'train') stopAt = Date.now();
+    stop(e, r);
+  });
+  const o = await run.done;
+  assert.equal(o.status, 'cancelled', o.reason);
+  assert.equal(o.signal, null, 'the worker exited by itself, after writing');
+  assert.ok(Date.now() - stopAt > 1500, 'the evaluation outlasted the grace');
+  const written = events.find((e) => e.type === 'checkpoint');
+  assert.ok(written?.type === 'checkpoint' && written.reason === 'stopped' && written.step === 1, JSON.stringify(written));
+  assert.deepEqual(listCheckpoints(o.dir).map((c) => c.step), [1]);
+  assert.ok(events.some((e) => e.type === 'log' && /^stopping: waiting for the worker to finish what it computes and checkpoint its finished steps \(at most 60 s\)$/.test(e.text)), 'the host says why it waits');
+  const last = readRun(o.dir).events.at(-1);
+  assert.ok(last?.type === 'run/finished' && last.status === 'cancelled' && last.summary.steps_done === 1, JSON.stringify(last));
+});
+
+test('Stop during an evaluation that never ends: killed at stopSaveGraceMs, the run cancelled with the warning', { timeout: 90_000 }, async () => {
+  const config = slowEvalModel('endless-eval-stop', 600_000);
+  const events: Envelope[] = [];
+  const stop = stopAtFirstStep();
+  const t0 = Date.now();
+  const run = start({ experiment: config }, { stopSaveGraceMs: 2000 }, (e, r) => {
+    events.push(e);
+    stop(e, r);
+  });
+  const o = await run.done;
+  assert.equal(o.status, 'cancelled');
+  assert.equal(o.signal, 'SIGKILL');
+  assert.ok(Date.now() - t0 < 60_000, 'killed at the bound');
+  assert.ok(events.some((e) => e.type === 'log' && e.level === 'warn' && /did not start its checkpoint within 2 s of Stop: killing it/.test(e.text)));
+  assert.deepEqual(listCheckpoints(o.dir), []);
 });
 
 test('a checkpoint write that never ends is killed at its bound: the run is cancelled, nothing is taken for a checkpoint', { timeout: 90_000 }, async () => {

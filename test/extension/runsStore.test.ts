@@ -4,10 +4,12 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { createRequire } from 'module';
 import { RunsStore, runItemView, keyMetrics } from '../../src/extension/runsStore';
 import { RunRecorder, recordedEvents, readRun, listRuns, processStartToken } from '../../src/run/recorder';
 import type { WorkerEvent } from '../../src/protocol/messages';
 import { startWorkerRun, chooseNode } from '../../src/extension/workerHost';
+import { applyRunsUpdate } from '../../src/shared/runsUpdate';
 import { repoRoot } from '../helpers/setup';
 
 test('a tracked run is active until it ends; its events and changes are published; it is listed', async () => {
@@ -286,4 +288,79 @@ test('issue 19: the runs table’s picks are checked at the boundary (unknown id
   assert.equal(rows[0].status, 'failed');
   assert.equal(rows[0].reason, 'boom');
   assert.deepEqual([rows[0].stepsDone, rows[0].stepsPlanned, rows[0].durationMs], [0, 4, 7]);
+});
+
+test('the dashboard’s incremental runs list: a change to one run reads that run alone, and the rows and summaries merged equal a fresh listing (changed, removed, added)', () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'rbp-store-update-'));
+  const N = 40;
+  const id = (i: number) => `run-${String(i).padStart(3, '0')}`;
+  const at = (i: number, s = 0) => new Date(Date.UTC(2026, 0, 1, 0, i, s)).toISOString();
+  const train = (loss: number): WorkerEvent[] => [{ type: 'metrics', step: 0, elapsedMs: 5, kind: 'train', values: { loss } }, { type: 'run/finished', status: 'completed', elapsedMs: 6, summary: {} }];
+  for (let i = 0; i < N; i++) record(root, id(i), 'RBP', 5, at(i), train(1 / (i + 1)));
+  const store = new RunsStore(root);
+  const changes: unknown[] = [];
+  store.onDidChange((c) => changes.push(c));
+  let rows = store.rows();
+  let runs = store.summaries();
+  assert.equal(rows.length, N);
+  // Count the run.json files read (readDescription opens each with fs.openSync; the module object, as the store sees it).
+  const nodeFs = createRequire(__filename)('fs') as { openSync: typeof fs.openSync };
+  const opened: string[] = [];
+  const openSync = nodeFs.openSync;
+  nodeFs.openSync = ((p: fs.PathLike, ...rest: unknown[]) => {
+    if (String(p).endsWith('run.json')) opened.push(path.basename(path.dirname(String(p))));
+    return (openSync as (...a: unknown[]) => number)(p, ...rest);
+  }) as typeof fs.openSync;
+  const merge = (runIds: string[]) => {
+    opened.length = 0;
+    const u = store.update(runIds);
+    assert.deepEqual(opened.sort(), runIds.filter((r) => fs.existsSync(path.join(root, r))).sort(), 'only the changed runs are read');
+    rows = applyRunsUpdate(rows, u.rows, u.removed);
+    runs = applyRunsUpdate(runs, u.runs, u.removed);
+    opened.length = 0;
+    assert.deepEqual(rows, store.rows(), 'the merged rows are a fresh listing');
+    assert.deepEqual(runs, store.summaries(), 'the merged summaries are a fresh listing');
+    assert.equal(opened.length, 2 * rows.length, 'the check itself lists every run (rows and summaries: each run.json twice)');
+  };
+  try {
+    // run.json rewritten (another process's run went on: its summary and label).
+    const file = path.join(root, id(17), 'run.json');
+    const d = JSON.parse(fs.readFileSync(file, 'utf8'));
+    fs.writeFileSync(file, JSON.stringify({ ...d, label: 'relabelled', finalMetrics: { loss: 0.125 }, summary: { ...d.summary, stepsDone: 9, finalLoss: { step: 8, value: 0.125 } } }));
+    store.refresh([id(17)]);
+    assert.deepEqual(changes.at(-1), { runIds: [id(17)] });
+    merge([id(17)]);
+    assert.equal(rows.find((r) => r.runId === id(17))?.name, 'relabelled');
+    // Removed on disk; then one added between two others (its place in the newest-first order), and one newest.
+    fs.rmSync(path.join(root, id(3)), { recursive: true });
+    merge([id(3)]);
+    assert.equal(rows.length, N - 1);
+    record(root, 'added-mid', 'TBPTT', 3, at(20, 30), train(0.5));
+    record(root, 'added-new', 'BPTT', null, at(N + 5), train(0.25));
+    merge(['added-mid', 'added-new']);
+    assert.equal(rows.length, N + 1);
+    // The store's own rename and delete name their run.
+    store.rename(id(5), 'five');
+    assert.deepEqual(changes.at(-1), { runIds: [id(5)] });
+    merge([id(5)]);
+    store.delete(id(6));
+    assert.deepEqual(changes.at(-1), { runIds: [id(6)] });
+    merge([id(6)]);
+    // A refresh without runs: anything may have changed (the dashboard lists every run again).
+    store.refresh();
+    assert.equal(changes.at(-1), undefined);
+    assert.equal(changes.length, 4);
+  } finally {
+    nodeFs.openSync = openSync;
+    store.dispose();
+  }
+});
+
+test('applyRunsUpdate: in place for a known run, newest-first for a new one, removed ones gone', () => {
+  const r = (runId: string, startedAt: string, v = 0) => ({ runId, startedAt, v });
+  const list = [r('c', '2026-03'), r('b', '2026-02'), r('a', '2026-01')];
+  assert.deepEqual(applyRunsUpdate(list, [r('b', '2026-02', 1)], []), [r('c', '2026-03'), r('b', '2026-02', 1), r('a', '2026-01')]);
+  assert.deepEqual(applyRunsUpdate(list, [r('d', '2026-04'), r('ab', '2026-01-15')], ['c']), [r('d', '2026-04'), r('b', '2026-02'), r('ab', '2026-01-15'), r('a', '2026-01')]);
+  assert.deepEqual(applyRunsUpdate(list, [r('z', '2025-12')], ['a', 'nope']), [r('c', '2026-03'), r('b', '2026-02'), r('z', '2025-12')]);
+  assert.deepEqual(list.map((x) => x.runId), ['c', 'b', 'a'], 'the input is not changed');
 });

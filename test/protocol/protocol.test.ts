@@ -24,6 +24,8 @@ test('parseWorkerEvent accepts well-formed events and rejects the rest with a re
 test('parseWorkerMessage: worker/ready or an event envelope', () => {
   assert.deepEqual(parseWorkerMessage({ type: 'worker/ready', pid: 12 }), { type: 'worker/ready', pid: 12 });
   assert.throws(() => parseWorkerMessage({ type: 'worker/ready' }), /'pid'/);
+  assert.deepEqual(parseWorkerMessage({ type: 'worker/stopping', pid: 12, saving: true }), { type: 'worker/stopping', pid: 12, saving: true });
+  assert.throws(() => parseWorkerMessage({ type: 'worker/stopping', pid: 12 }), /'saving'/);
   assert.equal(parseWorkerMessage(fwd(1, 1)).type, 'trace/forward');
 });
 

@@ -54,14 +54,17 @@ export class NaiveSolver implements ForwardSolver {
       const next = rec ? rec.next : tf.tidy(() => system.step(h, w, t, opts.phase ?? 'unroll'));
       const { abs, rel } = residualNorms(next, h);
       if (keep > 0) {
-        // A rolling window of the last `keep` inputs of F.
+        // A rolling window of the last `keep` inputs of F. A step may hand back tensors of its input
+        // (a fixed point reached exactly, a component F passes through): the evicted input's tensors
+        // still held by the window or the new state stay alive.
         history.push(rec ? { h, t, rec } : { h, t });
-        if (history.length > keep) {
-          const old = history.shift()!;
-          dispose(old.h);
-          old.rec?.dispose();
-        }
         h = next;
+        if (history.length > keep) {
+          const evicted = history.shift()!;
+          const held = new Set([...h, ...history.flatMap((e) => e.h)]);
+          for (const x of evicted.h) if (!held.has(x)) x.dispose();
+          evicted.rec?.dispose();
+        }
       } else {
         h = swap(h, next);
       }

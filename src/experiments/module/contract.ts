@@ -1,7 +1,7 @@
 /**
  * The contract between RBP Lab and a model module of the user's (`runner: ModuleRunner`,
- * `model.module: ./models/my_model.mjs`). `types/model.d.ts` is the same contract for model authors
- * (a test keeps the two assignable to each other).
+ * `model.module: ./models/my_model.mjs`). src/model.ts exports it for model authors (`rbp-lab/model`,
+ * the template's rbp-model.d.ts: one declaration file generated from it by the build).
  */
 import type { tf } from '../../core/tf';
 import type { DynamicSystem } from '../../core/system';
