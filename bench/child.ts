@@ -10,7 +10,7 @@ import { selectBackend, BackendRequest, isBackendRequest } from '../src/core/bac
 import { getMethod } from '../src/core/gradients';
 import type { GradientOptions, GradientResult, MethodName } from '../src/core/gradients/types';
 import { measurePeak } from '../src/core/memory';
-import { offsetOf, setKernelRequest, wasmKernels } from '../src/core/wasm/module';
+import { offsetOf, setKernelRequest, wasmKernels, usablePool, K_GEMM } from '../src/core/wasm/module';
 import type { WasmBackendLike } from '../src/core/wasm/module';
 import { NaiveSolver } from '../src/core/solvers/naive';
 import { dispose } from '../src/core/state';
@@ -402,7 +402,24 @@ async function gemmRow(spec: GemmChildSpec): Promise<GemmResult> {
     return (2 * M * K * N) / best / 1e6;
   });
   process.stderr.write(`    gemm ${variant}, ${threads} thread(s), load ${loadavg.toFixed(2)}: ${gflops.map((g, i) => `${g.toFixed(1)} (CPU÷wall ${cpuPerWall[i].toFixed(2)})`).join(' / ')} GFLOP/s\n`);
-  return { kernels: spec.kernels, variant, trials: spec.trials, gflops, cpu_per_wall: cpuPerWall, threads, loadavg };
+  const handoffUs = poolHandoffUs();
+  if (handoffUs) process.stderr.write(`    kernel pool handoff (an empty call list to the worker and back): median ${handoffUs[0].toFixed(1)} µs, 90th percentile ${handoffUs[1].toFixed(1)} µs\n`);
+  return { kernels: spec.kernels, variant, trials: spec.trials, gflops, cpu_per_wall: cpuPerWall, threads, loadavg, handoff_us: handoffUs };
+}
+
+/** With a kernel pool: the round trip of one handoff that does no work (median and 90th percentile of 2000, µs). */
+function poolHandoffUs(): [number, number] | undefined {
+  const k = wasmKernels(tf.backend());
+  const pool = k && usablePool(k);
+  if (!pool) return undefined;
+  const us: number[] = [];
+  for (let i = 0; i < 2000; i++) {
+    const t0 = performance.now();
+    pool.run([[], [[K_GEMM, 0, 0, 0, 0, 0, 0, 0, 4, 4, 0, 0]]]); // M = 0: the kernel returns at once
+    us.push((performance.now() - t0) * 1000);
+  }
+  us.sort((a, b) => a - b);
+  return [us[1000], us[1800]];
 }
 
 /** A long training run (Hopfield unless asked): RSS and live tensors every `every` steps. */

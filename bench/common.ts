@@ -119,6 +119,8 @@ export interface GemmResult {
   /** Threads the kernels used, and the load average at the start. */
   threads?: number;
   loadavg?: number;
+  /** With a kernel pool: one empty handoff's round trip, median and 90th percentile, µs. */
+  handoff_us?: [number, number];
 }
 
 /** What a gradient/forward child reports. Times in ms, memory in bytes. */

@@ -268,6 +268,8 @@ export function renderMarkdown(rep: BenchReport): string {
       const cell = (x: GemmResult) => `${x.gflops[i].toFixed(1)}${x.cpu_per_wall ? ` (${x.cpu_per_wall[i].toFixed(2)})` : ''}`;
       L.push(`| ${sh.name} | ${g.map(cell).join(' | ')} | ${base ? (best / base.gflops[i]).toFixed(2) + '×' : '–'} |`);
     });
+    const h = g.find((x) => x.handoff_us)?.handoff_us;
+    if (h) L.push('', `Kernel pool handoff (an empty call list to the worker and back, 2000 times): median ${h[0].toFixed(1)} µs, 90th percentile ${h[1].toFixed(1)} µs.`);
     L.push('');
   }
   if (rep.soak) {

@@ -109,6 +109,7 @@ if (CHILD) {
     assert.deepEqual(splitRows(6, 2, 1, (i0, i1) => ptr[i1] - ptr[i0]), [[0, 1], [1, 6]]);
   });
 
+  // every case is above the split thresholds (SPLIT_MACS, SPLIT_CSR): the handoff count checks it
   test('products of the models’ shapes: bit-identical on 2 threads', async () => {
     const rng = new Rng(3);
     const cases: { name: string; M: number; K: number; N: number; tA?: boolean; tB?: boolean; bias?: boolean; batch?: number }[] = [
@@ -117,9 +118,9 @@ if (CHILD) {
       { name: 'MLP layer 200×784·784×50 + bias', M: 200, K: 784, N: 50, bias: true },
       { name: 'MLP grad Xᵀ·δ', M: 784, K: 200, N: 50, tA: true },
       { name: 'full-set grad Xᵀ·δ, 40 reduction blocks', M: 784, K: 10000, N: 50, tA: true },
-      { name: 'ragged rows and columns, B transposed', M: 203, K: 100, N: 45, tB: true },
+      { name: 'ragged rows and columns, B transposed', M: 403, K: 200, N: 45, tB: true },
       { name: 'a handoff longer than one argument block', M: 16, K: 40000, N: 8, tA: true },
-      { name: 'batched', M: 300, K: 64, N: 64, batch: 3 },
+      { name: 'batched', M: 600, K: 64, N: 64, batch: 3 },
     ];
     for (const c of cases) {
       const q = c.batch ?? 1;
@@ -158,7 +159,7 @@ if (CHILD) {
   });
 
   /** A random graph big enough for every product and sum of the GNN step to be split. */
-  function mediumGraph(N = 2000, D = 32, E = 10000): GnnGraph {
+  function mediumGraph(N = 2000, D = 48, E = 10000): GnnGraph {
     const rng = new Rng(11);
     return {
       numNodes: N,

@@ -52,7 +52,7 @@ export function csrGraph(src: Int32Array, dst: Int32Array, numNodes: number): Cs
 export const CSR_KERNEL = 'RbpCsrRowSum';
 
 /** Sums of at least this many floats (edges × row width) are split across the kernel pool (RBP_LAB_SPLIT_CSR). */
-export const SPLIT_CSR = positiveInt(process.env.RBP_LAB_SPLIT_CSR, 1 << 16);
+export const SPLIT_CSR = positiveInt(process.env.RBP_LAB_SPLIT_CSR, 1 << 18);
 
 /** (A x)_i, or (Aᵀ x)_i with `transpose`, over the rows of x: the wasm kernel where it is loaded, else JS. */
 export function csrRowSumKernel(args: KernelArgs): TensorInfo {

@@ -80,7 +80,7 @@ export function packBias(k: WasmKernels, src: number, dst: number, N: number): v
  * Products of at least this many multiply-adds (M·K·N) are split across the kernel pool's threads
  * (RBP_LAB_SPLIT_MACS; bench/README.md, "Threads", has the measurement behind the default).
  */
-export const SPLIT_MACS = positiveInt(process.env.RBP_LAB_SPLIT_MACS, 1 << 18);
+export const SPLIT_MACS = positiveInt(process.env.RBP_LAB_SPLIT_MACS, 1 << 21);
 
 /** The kernel calls computing rows [i0, i1) of C (all reduction blocks, in order). */
 function gemmCalls(packed: number, biasP: number, g: Omit<GemmOperands, 'b' | 'sbk' | 'sbn'>, i0: number, i1: number): KernelCall[] {

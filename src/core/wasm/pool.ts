@@ -25,8 +25,8 @@ export type KernelCall = [fn: number, ...args: number[]];
 const ARGS = 1024;
 /** int32 slots per worker in the control block: [seq, done, error, calls]. */
 const CTRL = 8;
-/** Loads of the control word before sleeping in Atomics.wait. */
-const SPIN = 4000;
+/** Loads of the control word before sleeping in Atomics.wait (RBP_LAB_POOL_SPIN; bench/README.md, "Threads"). */
+const SPIN = Number.isInteger(Number(process.env.RBP_LAB_POOL_SPIN)) && Number(process.env.RBP_LAB_POOL_SPIN) >= 0 ? Number(process.env.RBP_LAB_POOL_SPIN) : 0;
 
 // The worker: instantiate the kernels on the shared memory, then serve call lists until told to stop.
 const WORKER_SOURCE = `
