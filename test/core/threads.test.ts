@@ -13,12 +13,15 @@
  * - csr rows offset without the ptr shift (`s` for `s + i0·4`): "message passing …";
  * - `w.unref()` removed in KernelPool: "a process with a pool ends by itself" (timeout);
  * - `closeKernelPool` not awaited / not terminating: "no worker thread after close";
+ * - runExperiment's `finally` without `closeKernelPool`: "a run stopped mid-way …";
  * - `isShared` check dropped in tryThreaded's SharedArrayBuffer test: "degrades …" (ReferenceError).
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import { tf, Tensor } from '../../src/core/tf';
 import { selectBackend, closeKernelPool } from '../../src/core/backend';
 import type { BackendChoice } from '../../src/core/backend';
@@ -31,6 +34,9 @@ import { Rng } from '../../src/core/random';
 import { GruGnnSystem, GnnGraph } from '../../src/experiments/citation-gnn/model';
 import { HypergradSystem, HYPERGRAD_DEFAULTS } from '../../src/experiments/hypergrad/model';
 import { syntheticDataset } from '../../src/experiments/hypergrad/data';
+import { writeModelTemplate } from '../../src/config/modelTemplate';
+import { runExperiment } from '../../src/run/runner';
+import { repoRoot } from '../helpers/setup';
 
 const CHILD = process.env.RBP_THREADS_TEST_CHILD;
 
@@ -229,6 +235,35 @@ if (CHILD) {
     assert.equal(usablePool(wasmKernels(tf.backend())!), undefined, 'the kernels are back on one thread');
     const s = await startKernelPool();
     assert.equal(s.threads, 2);
+  });
+
+  test('a run stopped mid-way leaves no worker thread (runExperiment closes the pool)', async () => {
+    await closeKernelPool();
+    const template = writeModelTemplate(fs.mkdtempSync(path.join(os.tmpdir(), 'rbp-threads-')), repoRoot);
+    /** A run stopped after its first training step; whether it had a pool. */
+    const stopped = async (threads: number) => {
+      let pooled = false;
+      let steps = 0;
+      const status = await runExperiment(
+        { experiment: template.config, method: 'Neumann_RBP', K: 5, steps: 50, backend: 'wasm', threads },
+        (e) => {
+          if (e.type === 'metrics' && e.kind === 'train') steps++;
+        },
+        {
+          cancelled: () => {
+            pooled ||= usablePool(wasmKernels(tf.backend())!) !== undefined;
+            return steps >= 1;
+          },
+        },
+      );
+      assert.equal(status, 'cancelled');
+      return pooled;
+    };
+    assert.equal(await stopped(1), false);
+    const before = osThreads(); // after one run: libuv's and V8's own threads are up
+    assert.equal(await stopped(2), true, 'the run had its pool');
+    assert.equal(usablePool(wasmKernels(tf.backend())!), undefined, 'closed when the run stopped');
+    if (before !== undefined) assert.equal(osThreads(), before, 'its thread has ended');
   });
 
   test('a process with a pool ends by itself (its workers never hold it open)', () => {
