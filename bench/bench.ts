@@ -13,6 +13,7 @@ import { spawnSync } from 'child_process';
 import { workerEnv } from '../src/run/workerEnv';
 import * as fs from 'fs';
 import * as os from 'os';
+import { Worker } from 'worker_threads';
 import * as path from 'path';
 import { experimentInfo } from '../src/experiments/catalog';
 import { builtinConfig } from '../src/config/load';
@@ -241,6 +242,23 @@ function logRow(r: RowResult, acc?: Accuracy): void {
   );
 }
 
+/**
+ * Cores this process can get now: CPU ÷ wall of two threads (this one and a worker) busy for `ms`.
+ * About 2 when a second core is free, about 1 when another session's job holds it (the CPU is
+ * shared between the sessions' groups, whatever the threads or nice): threads cannot gain then.
+ */
+function coresNow(ms = 1000): number {
+  const flag = new Int32Array(new SharedArrayBuffer(4));
+  const w = new Worker(`const a = new Int32Array(require('worker_threads').workerData); const e = Date.now() + ${ms}; while (Date.now() < e); Atomics.store(a, 0, 1); Atomics.notify(a, 0);`, { eval: true, workerData: flag.buffer });
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  for (const e = Date.now() + ms; Date.now() < e; );
+  Atomics.wait(flag, 0, 0, 20 * ms);
+  const c = process.cpuUsage(c0);
+  void w.terminate();
+  return (c.user + c.system) / 1000 / (performance.now() - t0);
+}
+
 function cpuName(): string {
   const line = fs.existsSync('/proc/cpuinfo') ? fs.readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('model name')) : undefined;
   return `${line ? line.split(':')[1].trim() : os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} logical CPUs`;
@@ -249,6 +267,8 @@ function cpuName(): string {
 async function main(argv: string[]): Promise<void> {
   const a = parseArgs(argv);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rbp-bench-'));
+  const coresStart = coresNow();
+  process.stderr.write(`[bench] two busy threads get CPU÷wall ${coresStart.toFixed(2)} now (2: both cores free), load ${os.loadavg()[0].toFixed(1)}\n`);
   const skipped: string[] = [];
   const ourRows: RowResult[] = [];
   const accuracy = new Map<string, Accuracy>();
@@ -377,6 +397,9 @@ async function main(argv: string[]): Promise<void> {
         quick: a.quick,
         command: `node dist/bench.js ${argv.join(' ')}`.trim(),
         loadavg_end: os.loadavg(),
+        threads: a.threads,
+        cores_start: coresStart,
+        cores_end: coresNow(),
         total_s: 0,
       },
       rows,

@@ -182,6 +182,9 @@ export function renderMarkdown(rep: BenchReport): string {
   L.push('');
   L.push(`${String(m.date)} · backend **${String(m.backend)}** · Node ${String(m.node)} · ${String(m.cpu)} · ${String(m.runs)} timed runs per row · command \`${String(m.command)}\``);
   if (m.gpu) L.push(`GPU: ${String(m.gpu)}`);
+  if (typeof m.cores_start === 'number' && typeof m.cores_end === 'number') {
+    L.push(`Cores free: two busy threads of one process got CPU ÷ wall ${m.cores_start.toFixed(2)} at the start and ${m.cores_end.toFixed(2)} at the end (2: both cores free; 1: another job holds one, and threads cannot gain); our rows ran with --threads ${m.threads === undefined ? 'default (RBP_THREADS, else 1)' : String(m.threads)}.`);
+  }
   if (rep.torch) {
     const tm = rep.torch.meta;
     L.push(`PyTorch reference: ${rep.torch.message}${tm ? `, ${tm.threads} threads, data: ${tm.data}, ${tm.order}` : ''}`);
