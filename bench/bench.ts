@@ -13,6 +13,7 @@ import { spawnSync } from 'child_process';
 import { workerEnv } from '../src/run/workerEnv';
 import * as fs from 'fs';
 import * as os from 'os';
+import { Worker } from 'worker_threads';
 import * as path from 'path';
 import { experimentInfo } from '../src/experiments/catalog';
 import { builtinConfig } from '../src/config/load';
@@ -65,6 +66,8 @@ interface BenchArgs {
   timeoutS: number;
   gpuName?: string;
   overrides: string[];
+  /** Threads of the wasm kernels in every child (RBP_THREADS semantics; undefined: the default). */
+  threads?: number;
 }
 
 const USAGE = `usage: node dist/bench.js [options]
@@ -86,7 +89,8 @@ const USAGE = `usage: node dist/bench.js [options]
   --soak-workload W  whose training run the soak is (default hopfield)
   --stream-steps N   (default 20; 8 with --quick)       --timeout S  per child process (default 1800)
   --set [W:]S.F=V    config override (repeatable), for workload W only when prefixed, e.g. hopfield:model.hidden_dim=64
-  --gpu-name TEXT    recorded in the results (bench/gpu.sh passes nvidia-smi's name)`;
+  --gpu-name TEXT    recorded in the results (bench/gpu.sh passes nvidia-smi's name)
+  --threads N        threads of the wasm kernels in our rows (default: RBP_THREADS, else 1); 1 = the single-threaded build`;
 
 function parseArgs(argv: string[]): BenchArgs {
   const v: Record<string, string[]> = {};
@@ -106,7 +110,7 @@ function parseArgs(argv: string[]): BenchArgs {
     process.stdout.write(USAGE + '\n');
     process.exit(0);
   }
-  const known = new Set(['workloads', 'runs', 'quick', 'torch', 'torch-runs', 'python', 'torch-script', 'out', 'backend', 'native-path', 'data', 'only', 'methods', 'soak-steps', 'soak-every', 'soak-method', 'soak-k', 'soak-workload', 'stream-steps', 'timeout', 'gpu-name', 'set']);
+  const known = new Set(['workloads', 'runs', 'quick', 'torch', 'torch-runs', 'python', 'torch-script', 'out', 'backend', 'native-path', 'data', 'only', 'methods', 'soak-steps', 'soak-every', 'soak-method', 'soak-k', 'soak-workload', 'stream-steps', 'timeout', 'gpu-name', 'set', 'threads']);
   for (const k of Object.keys(v)) if (!known.has(k)) throw new Error(`unknown option --${k}\n${USAGE}`);
   const one = (k: string) => v[k]?.[v[k].length - 1];
   const int = (k: string, d: number) => {
@@ -155,6 +159,7 @@ function parseArgs(argv: string[]): BenchArgs {
     timeoutS: int('timeout', 1800),
     gpuName: one('gpu-name'),
     overrides: v.set ?? [],
+    threads: one('threads') === undefined ? undefined : int('threads', 1),
   };
 }
 
@@ -203,6 +208,8 @@ function runChildProcess<T>(spec: ChildSpec, timeoutS: number): T | { childError
   fs.writeFileSync(specFile, JSON.stringify(spec));
   // The same environment defaults as the extension's worker (MALLOC_ARENA_MAX: see WORKER_ENV_DEFAULTS).
   const env = workerEnv();
+  // runExperiment's own backend choice (stream, soak) reads the thread count from the environment
+  if (spec.threads !== undefined) env.RBP_THREADS = String(spec.threads);
   const p = spawnSync(process.execPath, [__filename, '--child', specFile], { stdio: ['ignore', 'inherit', 'inherit'], timeout: timeoutS * 1000, killSignal: 'SIGKILL', env });
   if (fs.existsSync(spec.resultOut)) {
     const r = JSON.parse(fs.readFileSync(spec.resultOut, 'utf8')) as T;
@@ -231,8 +238,25 @@ function logRow(r: RowResult, acc?: Accuracy): void {
   process.stderr.write(
     `  ${rowId(r).padEnd(34)} wall ${r.wall_median_ms.toFixed(0).padStart(6)} ms (min ${r.wall_min_ms.toFixed(0)}) cpu ${r.cpu_median_ms.toFixed(0).padStart(6)} ms  peak ${(r.peak_tensor_bytes / MiB).toFixed(1)} MiB  rss+${(r.rss_peak_growth_bytes / MiB).toFixed(0)} MiB` +
       (acc ? `  rel ${acc.rel_err.toExponential(2)} cos ${acc.cos.toFixed(5)}` : '') +
-      `  load ${r.loadavg[1].toFixed(1)}\n`,
+      `  threads ${r.threads ?? 1} CPU÷wall ${(r.cpu_median_ms / r.wall_median_ms).toFixed(2)}  load ${r.loadavg[1].toFixed(1)}\n`,
   );
+}
+
+/**
+ * Cores this process can get now: CPU ÷ wall of two threads (this one and a worker) busy for `ms`.
+ * About 2 when a second core is free, about 1 when another session's job holds it (the CPU is
+ * shared between the sessions' groups, whatever the threads or nice): threads cannot gain then.
+ */
+function coresNow(ms = 1000): number {
+  const flag = new Int32Array(new SharedArrayBuffer(4));
+  const w = new Worker(`const a = new Int32Array(require('worker_threads').workerData); const e = Date.now() + ${ms}; while (Date.now() < e); Atomics.store(a, 0, 1); Atomics.notify(a, 0);`, { eval: true, workerData: flag.buffer });
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  for (const e = Date.now() + ms; Date.now() < e; );
+  Atomics.wait(flag, 0, 0, 20 * ms);
+  const c = process.cpuUsage(c0);
+  void w.terminate();
+  return (c.user + c.system) / 1000 / (performance.now() - t0);
 }
 
 function cpuName(): string {
@@ -243,6 +267,8 @@ function cpuName(): string {
 async function main(argv: string[]): Promise<void> {
   const a = parseArgs(argv);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rbp-bench-'));
+  const coresStart = coresNow();
+  process.stderr.write(`[bench] two busy threads get CPU÷wall ${coresStart.toFixed(2)} now (2: both cores free), load ${os.loadavg()[0].toFixed(1)}\n`);
   const skipped: string[] = [];
   const ourRows: RowResult[] = [];
   const accuracy = new Map<string, Accuracy>();
@@ -262,7 +288,7 @@ async function main(argv: string[]): Promise<void> {
       torchInfo.meta = { threads: TORCH_THREADS, data: randomData ? 'random' : 'fashion-mnist', order: 'alternating row by row, reference first' };
     }
   }
-  const common = { backend: a.backend, nativePaths: a.nativePaths, dataDir: a.dataDir, overrides: a.overrides };
+  const common = { backend: a.backend, nativePaths: a.nativePaths, dataDir: a.dataDir, overrides: a.overrides, threads: a.threads };
   const t0 = Date.now();
   try {
     for (const wl of a.workloads) {
@@ -371,6 +397,9 @@ async function main(argv: string[]): Promise<void> {
         quick: a.quick,
         command: `node dist/bench.js ${argv.join(' ')}`.trim(),
         loadavg_end: os.loadavg(),
+        threads: a.threads,
+        cores_start: coresStart,
+        cores_end: coresNow(),
         total_s: 0,
       },
       rows,

@@ -10,7 +10,7 @@ import { selectBackend, BackendRequest, isBackendRequest } from '../src/core/bac
 import { getMethod } from '../src/core/gradients';
 import type { GradientOptions, GradientResult, MethodName } from '../src/core/gradients/types';
 import { measurePeak } from '../src/core/memory';
-import { offsetOf, setKernelRequest, wasmKernels } from '../src/core/wasm/module';
+import { offsetOf, setKernelRequest, wasmKernels, usablePool, K_GEMM } from '../src/core/wasm/module';
 import type { WasmBackendLike } from '../src/core/wasm/module';
 import { NaiveSolver } from '../src/core/solvers/naive';
 import { dispose } from '../src/core/state';
@@ -43,10 +43,11 @@ import {
   variantFields,
 } from './common';
 
-async function useBackend(spec: ChildSpec): Promise<string> {
+async function useBackend(spec: ChildSpec): Promise<{ name: string; threads: number }> {
   if (!isBackendRequest(spec.backend)) throw new Error(`unknown backend '${spec.backend}'`);
-  const choice = await selectBackend(spec.backend as BackendRequest, { searchPaths: spec.nativePaths });
-  return choice.name;
+  const choice = await selectBackend(spec.backend as BackendRequest, { searchPaths: spec.nativePaths, threads: spec.threads });
+  if (choice.threads?.note) process.stderr.write(`    threads: ${choice.threads.note}\n`);
+  return { name: choice.name, threads: choice.threads?.threads ?? 1 };
 }
 
 /** On webgpu: device bytes in use (buffers of live tensors, the reuse pool's free ones excluded). */
@@ -170,7 +171,7 @@ function flatten(ts: tf.Tensor[]): Float32Array {
 }
 
 async function gradRow(spec: GradChildSpec): Promise<GradRowResult> {
-  const backend = await useBackend(spec);
+  const { name: backend, threads } = await useBackend(spec);
   const session = await createSession(spec);
   const sys = session.system;
   const T = session.T;
@@ -280,6 +281,7 @@ async function gradRow(spec: GradChildSpec): Promise<GradRowResult> {
     variant: spec.variant,
     T,
     backend,
+    threads,
     runs: spec.runs,
     wall_ms: wall,
     cpu_ms: cpu,
@@ -375,24 +377,49 @@ async function streamRow(spec: StreamChildSpec): Promise<StreamResult> {
 /** GFLOP/s of the models' hot matMul shapes with this process's kernels (best of `trials`). */
 async function gemmRow(spec: GemmChildSpec): Promise<GemmResult> {
   setKernelRequest(spec.kernels); // before the backend registers its matMul kernels
-  const choice = await selectBackend('wasm'); // the kernels are the wasm backend's
+  const loadavg = os.loadavg()[0];
+  const choice = await selectBackend('wasm', { threads: spec.threads }); // the kernels are the wasm backend's
+  const threads = choice.threads?.threads ?? 1;
   const variant = choice.kernels?.active ? choice.kernels.variant ?? '?' : `tfjs (${choice.name === 'wasm' ? 'XNNPACK' : choice.name})`;
+  const cpuPerWall: number[] = [];
   const gflops = GEMM_SHAPES.map(({ M, K, N, transposeA }) => {
     const a = tf.randomNormal(transposeA ? [K, M] : [M, K]);
     const b = tf.randomNormal([K, N]);
     const reps = Math.max(3, Math.round(2e7 / (2 * M * K * N)));
     for (let i = 0; i < 50; i++) tf.matMul(a, b, transposeA, false).dispose();
     let best = Infinity;
+    let bestCpu = NaN;
     for (let t = 0; t < spec.trials; t++) {
+      const c0 = process.cpuUsage();
       const t0 = performance.now();
       for (let i = 0; i < reps; i++) tf.matMul(a, b, transposeA, false).dispose();
-      best = Math.min(best, (performance.now() - t0) / reps);
+      const wall = (performance.now() - t0) / reps;
+      const c = process.cpuUsage(c0);
+      if (wall < best) [best, bestCpu] = [wall, (c.user + c.system) / 1000 / reps];
     }
     tf.dispose([a, b]);
+    cpuPerWall.push(bestCpu / best);
     return (2 * M * K * N) / best / 1e6;
   });
-  process.stderr.write(`    gemm ${variant}: ${gflops.map((g) => g.toFixed(1)).join(' / ')} GFLOP/s\n`);
-  return { kernels: spec.kernels, variant, trials: spec.trials, gflops };
+  process.stderr.write(`    gemm ${variant}, ${threads} thread(s), load ${loadavg.toFixed(2)}: ${gflops.map((g, i) => `${g.toFixed(1)} (CPU÷wall ${cpuPerWall[i].toFixed(2)})`).join(' / ')} GFLOP/s\n`);
+  const handoffUs = poolHandoffUs();
+  if (handoffUs) process.stderr.write(`    kernel pool handoff (an empty call list to the worker and back): median ${handoffUs[0].toFixed(1)} µs, 90th percentile ${handoffUs[1].toFixed(1)} µs\n`);
+  return { kernels: spec.kernels, variant, trials: spec.trials, gflops, cpu_per_wall: cpuPerWall, threads, loadavg, handoff_us: handoffUs };
+}
+
+/** With a kernel pool: the round trip of one handoff that does no work (median and 90th percentile of 2000, µs). */
+function poolHandoffUs(): [number, number] | undefined {
+  const k = wasmKernels(tf.backend());
+  const pool = k && usablePool(k);
+  if (!pool) return undefined;
+  const us: number[] = [];
+  for (let i = 0; i < 2000; i++) {
+    const t0 = performance.now();
+    pool.run([[], [[K_GEMM, 0, 0, 0, 0, 0, 0, 0, 4, 4, 0, 0]]]); // M = 0: the kernel returns at once
+    us.push((performance.now() - t0) * 1000);
+  }
+  us.sort((a, b) => a - b);
+  return [us[1000], us[1800]];
 }
 
 /** A long training run (Hopfield unless asked): RSS and live tensors every `every` steps. */

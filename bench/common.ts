@@ -56,6 +56,8 @@ interface ChildCommon {
   dataDir: string;
   /** Where the child writes its JSON result. */
   resultOut: string;
+  /** Threads of the wasm kernels (selectBackend's `threads`); undefined: RBP_THREADS or the default. */
+  threads?: number;
 }
 
 export interface GradChildSpec extends ChildCommon, RowKey {
@@ -112,6 +114,13 @@ export interface GemmResult {
   trials: number;
   /** Best-of-trials GFLOP/s per GEMM_SHAPES entry (best of: the machine is shared). */
   gflops: number[];
+  /** Process CPU time ÷ wall time of each best trial (about the threads in use when the machine is quiet). */
+  cpu_per_wall?: number[];
+  /** Threads the kernels used, and the load average at the start. */
+  threads?: number;
+  loadavg?: number;
+  /** With a kernel pool: one empty handoff's round trip, median and 90th percentile, µs. */
+  handoff_us?: [number, number];
 }
 
 /** What a gradient/forward child reports. Times in ms, memory in bytes. */
@@ -119,6 +128,8 @@ export interface GradRowResult extends RowKey {
   ok: true;
   T: number;
   backend: string;
+  /** Threads of the wasm kernels (1 off wasm or without a shared heap). */
+  threads?: number;
   runs: number;
   wall_ms: number[];
   cpu_ms: number[];

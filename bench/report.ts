@@ -182,6 +182,9 @@ export function renderMarkdown(rep: BenchReport): string {
   L.push('');
   L.push(`${String(m.date)} · backend **${String(m.backend)}** · Node ${String(m.node)} · ${String(m.cpu)} · ${String(m.runs)} timed runs per row · command \`${String(m.command)}\``);
   if (m.gpu) L.push(`GPU: ${String(m.gpu)}`);
+  if (typeof m.cores_start === 'number' && typeof m.cores_end === 'number') {
+    L.push(`Cores free: two busy threads of one process got CPU ÷ wall ${m.cores_start.toFixed(2)} at the start and ${m.cores_end.toFixed(2)} at the end (2: both cores free; 1: another job holds one, and threads cannot gain); our rows ran with --threads ${m.threads === undefined ? 'default (RBP_THREADS, else 1)' : String(m.threads)}.`);
+  }
   if (rep.torch) {
     const tm = rep.torch.meta;
     L.push(`PyTorch reference: ${rep.torch.message}${tm ? `, ${tm.threads} threads, data: ${tm.data}, ${tm.order}` : ''}`);
@@ -198,13 +201,13 @@ export function renderMarkdown(rep: BenchReport): string {
     const T = rows.map((r) => (r.ours?.ok ? r.ours.T : r.torch?.T)).find((x) => x !== undefined);
     L.push(`## ${wl}${T ? ` (T = ${T})` : ''}`);
     L.push('');
-    L.push(...tableHead(['method', 'K', 'variant', 'wall ms median', 'wall ms min', 'CPU ms', 'peak tensor MiB', 'RSS growth MiB', 'rel err vs BPTT', 'cos vs BPTT', 'PyTorch CPU ms', 'PyTorch wall ms', 'CPU ÷ PyTorch', 'wall ÷ PyTorch', 'peak RSS MiB', 'PyTorch peak RSS MiB', 'RSS ÷ PyTorch']));
+    L.push(...tableHead(['method', 'K', 'variant', 'threads', 'CPU ÷ wall', 'load', 'wall ms median', 'wall ms min', 'CPU ms', 'peak tensor MiB', 'RSS growth MiB', 'rel err vs BPTT', 'cos vs BPTT', 'PyTorch CPU ms', 'PyTorch wall ms', 'CPU ÷ PyTorch', 'wall ÷ PyTorch', 'peak RSS MiB', 'PyTorch peak RSS MiB', 'RSS ÷ PyTorch']));
     for (const r of rows) {
       const o = r.ours?.ok ? r.ours : undefined;
       const err = r.ours && !r.ours.ok ? ` (failed: ${r.ours.error.slice(0, 80)})` : '';
       const t = r.torch && !r.torch.error ? r.torch : undefined;
       L.push(
-        `| ${METHOD_LABEL[r.method] ?? r.method}${err} | ${r.K ?? '–'} | ${r.variant || ''} | ${ms(o?.wall_median_ms)} | ${ms(o?.wall_min_ms)} | ${ms(o?.cpu_median_ms)} | ${mib(o?.peak_tensor_bytes)} | ${mib(o?.rss_peak_growth_bytes)} | ` +
+        `| ${METHOD_LABEL[r.method] ?? r.method}${err} | ${r.K ?? '–'} | ${r.variant || ''} | ${o?.threads ?? (o ? 1 : '–')} | ${o ? (o.cpu_median_ms / o.wall_median_ms).toFixed(2) : '–'} | ${o ? o.loadavg[1].toFixed(1) : '–'} | ${ms(o?.wall_median_ms)} | ${ms(o?.wall_min_ms)} | ${ms(o?.cpu_median_ms)} | ${mib(o?.peak_tensor_bytes)} | ${mib(o?.rss_peak_growth_bytes)} | ` +
           `${r.method === 'forward' ? '' : f(r.accuracy?.rel_err)} | ${r.method === 'forward' ? '' : r.accuracy ? r.accuracy.cos.toFixed(6) : '–'} | ${ms(t?.cpu_median_ms)} | ${ms(t?.time_median_ms)} | ${ratio(r.ratio_cpu)} | ${ratio(r.ratio_wall)} | ${mib(o?.rss_peak_bytes)} | ${t?.rss_peak_mib === undefined ? '–' : t.rss_peak_mib.toFixed(0)} | ${ratio(r.ratio_rss)} |`,
       );
     }
@@ -256,16 +259,20 @@ export function renderMarkdown(rep: BenchReport): string {
   }
   if (rep.gemm?.length) {
     const g = rep.gemm;
-    L.push('## matMul kernels (wasm, one thread, GFLOP/s, best of ' + g[0].trials + ' trials)');
+    L.push('## matMul kernels (wasm, GFLOP/s of wall time, best of ' + g[0].trials + ' trials; CPU ÷ wall of that trial in brackets)');
     L.push('');
-    L.push('The models\' hot products with tfjs\'s own kernel (XNNPACK) and with `src/core/wasm` (RBP_LAB_WASM_KERNELS=off / simd / auto), one process each.');
+    L.push('The models\' hot products with tfjs\'s own kernel (XNNPACK) and with `src/core/wasm` (RBP_LAB_WASM_KERNELS=off / simd / auto), one process each; ' +
+      `threads: ${g.map((x) => x.threads ?? 1).join(' / ')} (bench --threads), load average at the start: ${g.map((x) => x.loadavg?.toFixed(1) ?? '–').join(' / ')}.`);
     L.push('');
-    L.push(...tableHead(['product', ...g.map((x) => x.variant), 'best ÷ tfjs']));
+    L.push(...tableHead(['product', ...g.map((x) => `${x.variant}${(x.threads ?? 1) > 1 ? ` ×${x.threads}` : ''}`), 'best ÷ tfjs']));
     const base = g.find((x) => x.kernels === 'off');
     GEMM_SHAPES.forEach((sh, i) => {
       const best = Math.max(...g.map((x) => x.gflops[i]));
-      L.push(`| ${sh.name} | ${g.map((x) => x.gflops[i].toFixed(1)).join(' | ')} | ${base ? (best / base.gflops[i]).toFixed(2) + '×' : '–'} |`);
+      const cell = (x: GemmResult) => `${x.gflops[i].toFixed(1)}${x.cpu_per_wall ? ` (${x.cpu_per_wall[i].toFixed(2)})` : ''}`;
+      L.push(`| ${sh.name} | ${g.map(cell).join(' | ')} | ${base ? (best / base.gflops[i]).toFixed(2) + '×' : '–'} |`);
     });
+    const h = g.find((x) => x.handoff_us)?.handoff_us;
+    if (h) L.push('', `Kernel pool handoff (an empty call list to the worker and back, 2000 times): median ${h[0].toFixed(1)} µs, 90th percentile ${h[1].toFixed(1)} µs.`);
     L.push('');
   }
   if (rep.soak) {

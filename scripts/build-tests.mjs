@@ -3,7 +3,7 @@
 // `npm run typecheck` (tsc --noEmit). Arguments name a subset, e.g. `core/gradients core/rbp`
 // (test/core/gradients.test.ts, test/core/rbp.test.ts): the mutation run bundles only what it runs.
 import * as esbuild from 'esbuild';
-import { wasmPlugin } from './wasm-plugin.mjs';
+import { wasmPlugin, writeThreadedFiles } from './wasm-plugin.mjs';
 import * as fs from 'fs';
 import * as path from 'path';
 
@@ -37,3 +37,6 @@ await esbuild.build({
   external: ['vscode', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', 'playwright-core', 'esbuild', 'typescript', 'eslint', 'mnist'],
   logLevel: 'warning',
 });
+// tfjs's threaded wasm build for the test bundles, in out/wasm (not under out/test, where `node --test`
+// would run every .js file; src/core/wasm/threaded.ts looks there from out/test/<dir>/).
+writeThreadedFiles(path.join(root, 'out', 'wasm'));

@@ -1,7 +1,7 @@
 // esbuild bundles: CLI, worker and bench (node), the extension host (node, `vscode` external),
 // and the webview (browser). The tfjs wasm binaries are copied next to the node bundles.
 import * as esbuild from 'esbuild';
-import { wasmPlugin } from './wasm-plugin.mjs';
+import { wasmPlugin, writeThreadedFiles } from './wasm-plugin.mjs';
 import * as fs from 'fs';
 import * as path from 'path';
 import { createRequire } from 'module';
@@ -63,6 +63,7 @@ const wasmSrc = path.join(root, 'node_modules/@tensorflow/tfjs-backend-wasm/dist
 for (const f of fs.readdirSync(wasmSrc).filter((f) => f.endsWith('.wasm'))) {
   fs.copyFileSync(path.join(wasmSrc, f), path.join(dist, f));
 }
+writeThreadedFiles(dist);
 if (fs.existsSync(path.join(root, 'webview/style.css'))) fs.copyFileSync(path.join(root, 'webview/style.css'), path.join(dist, 'webview.css'));
 const codicons = path.join(root, 'node_modules/@vscode/codicons/dist');
 if (fs.existsSync(codicons)) {

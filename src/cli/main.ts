@@ -22,12 +22,13 @@ import * as fs from 'fs';
 
 const usage = () => `usage:
   rbp run <${BUILTIN_NAMES.join('|')}|config.yaml> [--method M] [--truncate K] [--steps N] [--seed S]
-          [--backend ${BACKEND_REQUESTS.join('|')}] [--out DIR | --runs-dir ROOT] [--data DIR] [--set section.field=value]
+          [--backend ${BACKEND_REQUESTS.join('|')}] [--threads N] [--out DIR | --runs-dir ROOT] [--data DIR] [--set section.field=value]
           [--final-check] [--resume RUN_DIR[@STEP]] [--probe-every N] [--json]
     --final-check: end with the method's gradient against exact at the final weights, ρ(J), memory, and evaluation vs untrained
     --resume: continue from that run's checkpoint (its newest, or the one after STEP steps) into this new run
+    --threads N: threads of the wasm backend's kernels (default: RBP_THREADS, else 1; 1: single-threaded)
     --probe-every N: every N steps, the training gradient against exact and BPTT, and ρ(J) (0: off, the default)
-  rbp gradcheck <experiment|config.yaml> [--truncate K1,K2,...] [--method M,...] [--backend B] [--data DIR] [--set ...] [--out DIR | --runs-dir ROOT] [--json]
+  rbp gradcheck <experiment|config.yaml> [--truncate K1,K2,...] [--method M,...] [--backend B] [--threads N] [--data DIR] [--set ...] [--out DIR | --runs-dir ROOT] [--json]
           [--from RUN_DIR[@STEP]]   (at the weights of that run's checkpoint instead of the initial ones)
   rbp doctor [--json]   the packages, Vulkan drivers and WebGPU adapters found, and the backend auto picks and why
   rbp init-model DIR     (write a model of your own to start from: a module, its config, the types)
@@ -43,7 +44,7 @@ interface Args {
   flags: Record<string, string[]>;
 }
 
-const FLAGS_WITH_VALUE = new Set(['method', 'truncate', 'steps', 'seed', 'backend', 'out', 'runs-dir', 'data', 'set', 'resume', 'probe-every', 'from']);
+const FLAGS_WITH_VALUE = new Set(['method', 'truncate', 'steps', 'seed', 'backend', 'out', 'runs-dir', 'data', 'set', 'resume', 'probe-every', 'from', 'threads']);
 const BOOL_FLAGS = new Set(['json', 'help', 'final-check']);
 
 export function parseArgs(argv: string[]): Args {
@@ -102,6 +103,7 @@ function buildSpec(a: Args): RunSpec {
     steps: intFlag(a.flags, 'steps'),
     seed: intFlag(a.flags, 'seed', 0),
     backend,
+    threads: intFlag(a.flags, 'threads'),
     outDir: last(a.flags, 'out'),
     dataDir: last(a.flags, 'data'),
     overrides: a.flags.set,

@@ -10,12 +10,16 @@ import { tf } from './tf';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { enableWasmMatMul, describeMatMul } from './wasm/matmul';
 import type { MatMulStatus } from './wasm/matmul';
+import { kernelThreads, setKernelThreads, startKernelPool } from './wasm/module';
+import type { ThreadsStatus } from './wasm/module';
+import { findThreadedDir, hasSharedHeap, installThreadedWasm, restoreSingleThreaded } from './wasm/threaded';
 import { BACKENDS } from './backendNames';
 import type { BackendName, BackendRequest } from './backendNames';
 import { useWebgpu, closeWebgpu, describeAdapter, WEBGPU_PACKAGE, WEBGPU_PACKAGE_VERSION } from './webgpu';
 import type { GpuAdapter } from './webgpu';
 
 export { BACKENDS, isBackendRequest } from './backendNames';
+export { closeKernelPool } from './wasm/module';
 export type { BackendName, BackendRequest } from './backendNames';
 
 export interface BackendChoice {
@@ -30,6 +34,10 @@ export interface BackendChoice {
   skipped: { name: BackendName; reason: string }[];
   /** On wasm: whether this project's wasm kernels (matMul, graph, residual) are active (`./wasm`). */
   kernels?: MatMulStatus;
+  /** On wasm: the threads the kernels use (and why fewer than asked). */
+  threads?: ThreadsStatus;
+  /** On wasm: which build of tfjs-backend-wasm runs ('threaded-simd' has a shared heap). */
+  build?: 'simd' | 'threaded-simd';
   /** On webgpu: the adapter. */
   adapter?: GpuAdapter;
 }
@@ -39,6 +47,14 @@ export interface BackendOptions {
   searchPaths?: string[];
   /** Folder holding the tfjs-backend-wasm `.wasm` files; found automatically when omitted. */
   wasmDir?: string;
+  /**
+   * Threads for the wasm kernels (default: RBP_THREADS, else `DEFAULT_THREADS`). Above 1, the
+   * first start of the wasm backend in this process loads tfjs's threaded build (its heap is
+   * shared); 1 keeps the single-threaded build, the reference.
+   */
+  threads?: number;
+  /** Folder holding the threaded build's files (`./wasm/threaded.ts`); next to the bundle when omitted. */
+  wasmThreadedDir?: string;
 }
 
 const NATIVE_PACKAGE: Record<'tensorflow-gpu' | 'tensorflow', string> = {
@@ -112,10 +128,32 @@ async function tryWebgpu(opts: BackendOptions, allowSoftware: boolean): Promise<
   return r.ok ? { ...r, from: dir } : r;
 }
 
+/**
+ * Before the wasm backend's first start, with more than one thread asked for: register the
+ * threaded build as `wasm` and start it. Returns why it is not used (undefined: it runs), or
+ * nothing when the backend already runs (its build cannot change in this process).
+ */
+async function tryThreaded(opts: BackendOptions): Promise<string | undefined> {
+  if (tf.engine().registry.wasm) return undefined;
+  if (typeof SharedArrayBuffer !== 'function') return 'SharedArrayBuffer is not available';
+  const dir = findThreadedDir(opts.wasmThreadedDir);
+  if (!dir) return `the threaded build's files were not found ${opts.wasmThreadedDir ? `in ${opts.wasmThreadedDir}` : 'next to the bundle'}`;
+  if (!installThreadedWasm(dir)) return 'the wasm backend was registered by someone else';
+  let reason: string | undefined;
+  try {
+    if (!(await tf.setBackend('wasm'))) reason = 'the threaded build failed to start';
+  } catch (err) {
+    reason = `the threaded build failed to start: ${firstLine(String(err))}`;
+  }
+  if (reason) restoreSingleThreaded();
+  return reason;
+}
+
 async function tryWasm(opts: BackendOptions): Promise<string | undefined> {
   const dir = findWasmDir(opts.wasmDir);
   if (!dir) return 'the tfjs-backend-wasm .wasm files were not found next to the bundle nor in node_modules';
   setWasmPaths(dir.endsWith(path.sep) ? dir : dir + path.sep);
+  if (kernelThreads() > 1) threadedNote = await tryThreaded(opts);
   try {
     const ok = await tf.setBackend('wasm');
     if (!ok || tf.getBackend() !== 'wasm') return 'the wasm backend failed to initialise';
@@ -124,6 +162,9 @@ async function tryWasm(opts: BackendOptions): Promise<string | undefined> {
   }
   return undefined;
 }
+
+/** Why the threaded build is not running, from the last wasm start that asked for threads. */
+let threadedNote: string | undefined;
 
 async function tryCpu(): Promise<string | undefined> {
   const ok = await tf.setBackend('cpu');
@@ -136,6 +177,7 @@ async function tryCpu(): Promise<string | undefined> {
  */
 export async function selectBackend(requested: BackendRequest = 'auto', opts: BackendOptions = {}): Promise<BackendChoice> {
   tf.enableProdMode();
+  if (opts.threads !== undefined) setKernelThreads(opts.threads);
   const order: BackendName[] = requested === 'auto' ? [...BACKENDS] : [requested];
   const skipped: { name: BackendName; reason: string }[] = [];
   for (const name of order) {
@@ -150,8 +192,15 @@ export async function selectBackend(requested: BackendRequest = 'auto', opts: Ba
       if (r.ok) return { name, tfName: 'tensorflow', requested, loadedFrom: r.from, skipped };
       skipped.push({ name, reason: r.reason });
     } else if (name === 'wasm') {
+      threadedNote = undefined;
       const reason = await tryWasm(opts);
-      if (!reason) return { name, tfName: 'wasm', requested, skipped, kernels: enableWasmMatMul() };
+      if (!reason) {
+        const kernels = enableWasmMatMul();
+        const threads = await startKernelPool(tf.backend());
+        if (threads.threads < threads.asked && threadedNote) threads.note = `one thread: ${threadedNote}`;
+        const build = hasSharedHeap(tf.backend()) ? 'threaded-simd' : 'simd';
+        return { name, tfName: 'wasm', requested, skipped, kernels, threads, build };
+      }
       skipped.push({ name, reason });
     } else {
       const reason = await tryCpu();
@@ -179,6 +228,7 @@ export function adapterField(c: BackendChoice): { adapter?: { vendor: string; ar
 /** One line for logs and the dashboard header: "wasm (tensorflow-gpu: not installed; ...)". */
 export function describeChoice(c: BackendChoice): string {
   const why = c.skipped.map((s) => `${s.name} unavailable: ${s.reason}`).join('; ');
-  const name = c.kernels ? `${c.name} (${describeMatMul(c.kernels)})` : c.adapter ? `${c.name} on ${describeAdapter(c.adapter)}` : c.name;
+  const threads = c.threads ? `, ${c.threads.threads} thread${c.threads.threads === 1 ? '' : 's'}${c.threads.note ? ` (${c.threads.note})` : ''}` : '';
+  const name = c.kernels ? `${c.name} (${describeMatMul(c.kernels)}${threads})` : c.adapter ? `${c.name} on ${describeAdapter(c.adapter)}` : c.name;
   return why ? `${name} — ${why}` : name;
 }

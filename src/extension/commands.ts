@@ -50,6 +50,7 @@ export class RunController implements vscode.Disposable {
       K: picked.K,
       steps: s.steps > 0 ? s.steps : undefined,
       backend: s.backend || 'auto',
+      threads: s.threads > 0 ? s.threads : undefined,
       dataDir: resolveDataDir(s.dataDir, ws) || undefined,
       nativeSearchPaths: nativeSearchPaths(this.ctx.globalStorageUri.fsPath, ws),
       overrides: s.overrides.length ? s.overrides : undefined,

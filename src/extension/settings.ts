@@ -14,6 +14,8 @@ export interface Settings {
   workerMaxMemoryMB: number;
   /** A gradient probe every this many training steps (0: off). */
   probeEvery: number;
+  /** Threads of the wasm kernels (0: RBP_THREADS, else 1). */
+  threads: number;
 }
 
 export function settings(): Settings {
@@ -29,6 +31,7 @@ export function settings(): Settings {
     openDashboardOnRun: c.get<boolean>('openDashboardOnRun', true),
     workerMaxMemoryMB: c.get<number>('workerMaxMemoryMB', 0),
     probeEvery: c.get<number>('probeEvery', 25),
+    threads: c.get<number>('threads', 0),
   };
 }
 

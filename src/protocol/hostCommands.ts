@@ -13,6 +13,8 @@ const runSpec = obj({
   steps: optional(num),
   seed: optional(num),
   backend: optional(str),
+  /** Threads of the wasm kernels (1: the single-threaded build; none: RBP_THREADS, else 1). */
+  threads: optional(num),
   /** Record the run here (a folder that will hold run.json and events.jsonl). */
   outDir: optional(str),
   dataDir: optional(str),

@@ -14,7 +14,7 @@ import { DIAGNOSE_ITERS, spectralRadius, verdict } from '../core/diagnostics';
 import type { Linearization } from '../core/system';
 import type { State } from '../core/state';
 import type { RunSpec, WorkerEvent, GradcheckRowMsg, GradcheckResultMsg } from '../protocol/messages';
-import { selectBackend, describeChoice, adapterField, BackendRequest } from '../core/backend';
+import { selectBackend, closeKernelPool, describeChoice, adapterField, BackendRequest } from '../core/backend';
 import { describeAdapter } from '../core/webgpu';
 import { loadExperiment } from '../experiments';
 import { RunError } from '../experiments/types';
@@ -162,12 +162,13 @@ export async function runGradcheck(spec: RunSpec, emit: (e: WorkerEvent) => void
   const resolved = checkRequest(spec);
   const exp = await loadExperiment(resolved.config.runner);
   if (!exp) throw new RunError('bad-config', `runner ${String(resolved.config.runner)} is not available in this build`);
-  const choice = await selectBackend((spec.backend ?? 'auto') as BackendRequest, { searchPaths: spec.nativeSearchPaths });
+  const choice = await selectBackend((spec.backend ?? 'auto') as BackendRequest, { searchPaths: spec.nativeSearchPaths, threads: spec.threads });
   checkMemory({ ...resolved, method: 'BPTT' }, choice.name);
   let session: ExperimentSession;
   try {
     session = await exp.create(resolved.config, resolved.method, resolved.K, { dataDir: spec.dataDir, configDir: resolved.configDir, log: (text) => emit({ type: 'log', level: 'info', text }), cancelled: control.cancelled });
   } catch (err) {
+    await closeKernelPool();
     throw explainAllocation(err, resolved);
   }
   try {
@@ -211,5 +212,6 @@ export async function runGradcheck(spec: RunSpec, emit: (e: WorkerEvent) => void
     return report;
   } finally {
     session.dispose();
+    await closeKernelPool(); // no worker thread outlives the check
   }
 }

@@ -6,7 +6,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { tf } from '../core/tf';
-import { selectBackend, describeChoice, adapterField, BackendRequest } from '../core/backend';
+import { selectBackend, describeChoice, adapterField, closeKernelPool, BackendRequest } from '../core/backend';
 import { getMethod, takesK } from '../core/gradients';
 import type { GradientResult } from '../core/gradients/types';
 import { measurePeak } from '../core/memory';
@@ -87,7 +87,7 @@ export async function runExperiment(spec: RunSpec, emit: (e: WorkerEvent) => voi
   const resolved = checkRequest(spec);
   const experiment = await loadExperiment(resolved.config.runner);
   if (!experiment) throw new RunError('bad-config', `runner ${String(resolved.config.runner)} is not available in this build`);
-  const choice = await selectBackend((spec.backend ?? 'auto') as BackendRequest, { searchPaths: spec.nativeSearchPaths });
+  const choice = await selectBackend((spec.backend ?? 'auto') as BackendRequest, { searchPaths: spec.nativeSearchPaths, threads: spec.threads });
   checkMemory(resolved, choice.name);
   const backend: BackendInfo = { name: choice.name, description: describeChoice(choice), skipped: choice.skipped, nodeVersion: process.version, execPath: process.execPath, ...adapterField(choice) };
   let session: ExperimentSession;
@@ -99,6 +99,7 @@ export async function runExperiment(spec: RunSpec, emit: (e: WorkerEvent) => voi
       cancelled: control.cancelled,
     });
   } catch (err) {
+    await closeKernelPool();
     throw explainAllocation(err, resolved);
   }
   const method = getMethod(resolved.method);
@@ -244,6 +245,8 @@ export async function runExperiment(spec: RunSpec, emit: (e: WorkerEvent) => voi
     return 'cancelled';
   } finally {
     session.dispose();
+    // no worker thread outlives the run (completed, failed or stopped); the next run starts them again
+    await closeKernelPool();
   }
 }
 

@@ -3,7 +3,9 @@
  * sums in-neighbour rows over it (wasm SIMD where the kernels load, else JS; registered in `./fused.ts`).
  */
 import { tf } from '../tf';
-import { wasmKernels, offsetOf, withHeapTemps, orRelease } from '../wasm/module';
+import { wasmKernels, offsetOf, withHeapTemps, orRelease, usablePool, K_CSR } from '../wasm/module';
+import { splitRows } from '../wasm/pool';
+import { positiveInt } from '../wasm/gemm';
 import type { WasmBackendLike } from '../wasm/module';
 import { produce, sizeOf as size, view, type KernelArgs } from '../kernelViews';
 
@@ -49,6 +51,9 @@ export function csrGraph(src: Int32Array, dst: Int32Array, numNodes: number): Cs
 
 export const CSR_KERNEL = 'RbpCsrRowSum';
 
+/** Sums of at least this many floats (edges × row width) are split across the kernel pool (RBP_LAB_SPLIT_CSR). */
+export const SPLIT_CSR = positiveInt(process.env.RBP_LAB_SPLIT_CSR, 1 << 18);
+
 /** (A x)_i, or (Aᵀ x)_i with `transpose`, over the rows of x: the wasm kernel where it is loaded, else JS. */
 export function csrRowSumKernel(args: KernelArgs): TensorInfo {
   const { x } = args.inputs;
@@ -67,7 +72,14 @@ export function csrRowSumKernel(args: KernelArgs): TensorInfo {
         const heap = new Int32Array(wk.memory.buffer);
         heap.set(csr.ptr, s / 4);
         heap.set(csr.col, s / 4 + csr.ptr.length);
-        wk.fns.csr_rowsum(s, s + csr.ptr.length * 4, offsetOf(backend, x), offsetOf(backend, out), csr.rows, inner);
+        const col = s + csr.ptr.length * 4;
+        const [x0, o0] = [offsetOf(backend, x), offsetOf(backend, out)];
+        const pool = usablePool(wk);
+        if (pool && csr.col.length * inner >= SPLIT_CSR) {
+          // rows split by edge count; each row is summed by the same code in the same edge order
+          const parts = splitRows(csr.rows, pool.threads, 1, (i0, i1) => csr.ptr[i1] - csr.ptr[i0]);
+          pool.run(parts.map(([i0, i1]) => [[K_CSR, s + i0 * 4, col, x0, o0 + i0 * inner * 4, i1 - i0, inner]]));
+        } else wk.fns.csr_rowsum(s, col, x0, o0, csr.rows, inner);
         return out;
       }),
     );

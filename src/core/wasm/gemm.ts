@@ -3,7 +3,9 @@
  * scratch buffer and the reduction cut into blocks. Used by the tfjs matMul replacement
  * (`./matmul.ts`) and by fused model kernels that multiply views of packed parameter vectors.
  */
+import { usablePool, K_GEMM } from './module';
 import type { WasmKernels } from './module';
+import { splitRows, type KernelCall } from './pool';
 
 /** Panel width of the packed B (4·NR in ./kernels-wat.mjs, whose gemm reads panels this wide). */
 const PANEL = 8;
@@ -74,12 +76,36 @@ export function packBias(k: WasmKernels, src: number, dst: number, N: number): v
   k.fns.pack(src, dst, 1, N, 0, 4);
 }
 
-/** The product with B already packed at `packed` (and the bias, if any, at `biasP`; `g.bias` says whether to add it). */
-export function gemmPacked(k: WasmKernels, packed: number, biasP: number, g: Omit<GemmOperands, 'b' | 'sbk' | 'sbn'>): void {
-  const { M, K, N, sai, sak } = g;
+/**
+ * Products of at least this many multiply-adds (M·K·N) are split across the kernel pool's threads
+ * (RBP_LAB_SPLIT_MACS; bench/README.md, "Threads", has the measurement behind the default).
+ */
+export const SPLIT_MACS = positiveInt(process.env.RBP_LAB_SPLIT_MACS, 1 << 21);
+
+/** The kernel calls computing rows [i0, i1) of C (all reduction blocks, in order). */
+function gemmCalls(packed: number, biasP: number, g: Omit<GemmOperands, 'b' | 'sbk' | 'sbn'>, i0: number, i1: number): KernelCall[] {
+  const { K, N, sai, sak } = g;
   const kc = sak > sai ? KC_T : KC;
+  const calls: KernelCall[] = [];
   for (let k0 = 0; k0 < K || k0 === 0; k0 += kc) {
     const flags = (k0 === 0 && g.bias !== undefined ? 1 : 0) | (k0 > 0 || g.accumulate ? 2 : 0);
-    k.fns.gemm(g.a + k0 * sak, packed + k0 * PANEL * 4, g.c, biasP, M, Math.min(kc, K - k0), N, sai, sak, flags, K * PANEL * 4);
+    calls.push([K_GEMM, g.a + i0 * sai + k0 * sak, packed + k0 * PANEL * 4, g.c + i0 * N * 4, biasP, i1 - i0, Math.min(kc, K - k0), N, sai, sak, flags, K * PANEL * 4]);
   }
+  return calls;
+}
+
+/**
+ * The product with B already packed at `packed` (and the bias, if any, at `biasP`; `g.bias` says
+ * whether to add it). With a kernel pool and at least SPLIT_MACS of work, the rows of C are split
+ * across its threads at multiples of the kernel's 4-row tile: each element of C is computed by the
+ * same tile code with the same reduction order as in one thread, so the result is bit-identical.
+ */
+export function gemmPacked(k: WasmKernels, packed: number, biasP: number, g: Omit<GemmOperands, 'b' | 'sbk' | 'sbn'>): void {
+  const { M, K, N } = g;
+  const pool = usablePool(k);
+  if (pool && M >= 8 && M * K * N >= SPLIT_MACS) {
+    pool.run(splitRows(M, pool.threads, 4).map(([i0, i1]) => gemmCalls(packed, biasP, g, i0, i1)));
+    return;
+  }
+  for (const [, ...args] of gemmCalls(packed, biasP, g, 0, M)) (k.fns.gemm as (...a: number[]) => void)(...args);
 }

@@ -8,4 +8,4 @@ export interface ElementwiseDef {
   body: [string, Expr][];
 }
 export const ELEMENTWISE: ElementwiseDef[];
-export function kernelsWat(opts?: { relaxed?: boolean }): string;
+export function kernelsWat(opts?: { relaxed?: boolean; shared?: boolean }): string;

@@ -150,11 +150,12 @@ const MR = 4;
 const NR = 2;
 
 /**
- * The module's text.
- * @param {{ relaxed?: boolean }} [opts]
+ * The module's text. `shared`: the memory import is a shared memory (tfjs's threaded build, whose
+ * heap is a SharedArrayBuffer, and the kernel pool's workers: ./pool.ts); the code is the same.
+ * @param {{ relaxed?: boolean, shared?: boolean }} [opts]
  * @returns {string}
  */
-export function kernelsWat({ relaxed = false } = {}) {
+export function kernelsWat({ relaxed = false, shared = false } = {}) {
   const W = 4 * NR;
   /** @type {string[]} */
   const L = [];
@@ -168,7 +169,8 @@ export function kernelsWat({ relaxed = false } = {}) {
   const get = (/** @type {string} */ x) => `(local.get ${x})`;
 
   e('(module');
-  e('  (import "env" "memory" (memory 1))');
+  // a shared memory import must declare its maximum: 4 GiB, tfjs's threaded heap's
+  e(shared ? '  (import "env" "memory" (memory 1 65536 shared))' : '  (import "env" "memory" (memory 1))');
 
   // ---- pack ----
   e('  (func (export "pack") (param $src i32) (param $dst i32) (param $K i32) (param $N i32) (param $sk i32) (param $sn i32)');

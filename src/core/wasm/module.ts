@@ -2,6 +2,9 @@
  * The wasm kernels of `./kernels-wat.mjs`, instantiated on tfjs-backend-wasm's own heap (its
  * WebAssembly.Memory is imported), so that they read and write tensors in place: a tensor's data
  * is at `offsetOf(backend, t)`, scratch space comes from the backend's allocator (`scratch`).
+ * On tfjs's threaded build (`./threaded.ts`) the heap is shared: the kernels are the variant
+ * whose memory import is shared, and `startKernelPool` adds workers that run them on the same
+ * heap (`./pool.ts`; `kernelThreads`: option, RBP_THREADS, default `DEFAULT_THREADS`).
  *
  * Variant: relaxed SIMD (fused multiply-add) where the engine validates it — Node 20 has it
  * behind a V8 flag, which is turned on here before validating; Electron has it by default —
@@ -10,7 +13,8 @@
  */
 import * as v8 from 'v8';
 import { tf } from '../tf';
-import { simd as simdBase64, relaxed as relaxedBase64 } from 'rbp-wasm:kernels';
+import { simd as simdBase64, relaxed as relaxedBase64, simdShared, relaxedShared } from 'rbp-wasm:kernels';
+import { KernelPool, isShared } from './pool';
 
 type TensorInfo = tf.TensorInfo;
 export type KernelVariant = 'relaxed-simd' | 'simd';
@@ -36,7 +40,8 @@ export interface WasmKernelExports {
 
 /** The parts of tfjs-backend-wasm's backend object used here (duck-typed, checked at load). */
 export interface WasmBackendLike {
-  wasm: { asm?: { memory?: WebAssembly.Memory } };
+  /** The heap: exported by the single-threaded build (`asm.memory`), created in JS by the threaded one (`wasmMemory`). */
+  wasm: { asm?: { memory?: WebAssembly.Memory }; wasmMemory?: WebAssembly.Memory };
   dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
   makeOutput(shape: number[], dtype: string): TensorInfo;
   disposeData(dataId: object): boolean;
@@ -46,7 +51,16 @@ export interface WasmKernels {
   fns: WasmKernelExports;
   memory: WebAssembly.Memory;
   variant: KernelVariant;
+  /** The compiled module (the pool's workers instantiate it too). */
+  module: WebAssembly.Module;
+  /** Workers running these kernels on the same (shared) heap, once `startKernelPool` has them up. */
+  pool?: KernelPool;
 }
+
+/** Exports a pool worker can call, by index (`KernelCall`'s first element). */
+export const POOL_KERNELS = ['gemm', 'csr_rowsum'] as const;
+export const K_GEMM = 0;
+export const K_CSR = 1;
 
 let loaded: WasmKernels | undefined;
 let lastNote: string | undefined;
@@ -94,9 +108,14 @@ export function setKernelRequest(request: KernelRequest): void {
   active = request;
 }
 
+function heapOf(b: WasmBackendLike): WebAssembly.Memory | undefined {
+  const m = b.wasm?.asm?.memory ?? b.wasm?.wasmMemory;
+  return m instanceof WebAssembly.Memory ? m : undefined;
+}
+
 function isWasmBackend(b: unknown): b is WasmBackendLike {
   const w = b as Partial<WasmBackendLike> | null;
-  return !!w && typeof w.makeOutput === 'function' && typeof w.disposeData === 'function' && !!w.dataIdMap && w.wasm?.asm?.memory instanceof WebAssembly.Memory;
+  return !!w && typeof w.makeOutput === 'function' && typeof w.disposeData === 'function' && !!w.dataIdMap && !!heapOf(w as WasmBackendLike);
 }
 
 /**
@@ -109,15 +128,17 @@ export function wasmKernels(backend: unknown, request: KernelRequest = kernelReq
     return undefined;
   }
   if (!isWasmBackend(backend)) return undefined;
-  const memory = backend.wasm.asm!.memory!;
+  const memory = heapOf(backend)!;
   if (request !== 'simd' && relaxedOk === undefined) relaxedOk = relaxedAvailable(bytes(relaxedBase64));
   const useRelaxed = request !== 'simd' && relaxedOk === true;
   const variant: KernelVariant = useRelaxed ? 'relaxed-simd' : 'simd';
   if (loaded && loaded.memory === memory && loaded.variant === variant) return loaded;
+  void loaded?.pool?.close(); // bound to the previous heap or variant
   try {
-    const module = new WebAssembly.Module(bytes(useRelaxed ? relaxedBase64 : simdBase64));
+    const shared = isShared(memory.buffer);
+    const module = new WebAssembly.Module(bytes(useRelaxed ? (shared ? relaxedShared : relaxedBase64) : shared ? simdShared : simdBase64));
     const instance = new WebAssembly.Instance(module, { env: { memory } });
-    loaded = { fns: instance.exports as unknown as WasmKernelExports, memory, variant };
+    loaded = { fns: instance.exports as unknown as WasmKernelExports, memory, variant, module };
     lastNote = useRelaxed ? undefined : request === 'simd' ? 'relaxed SIMD off (simd requested)' : 'relaxed SIMD not available in this engine';
     return loaded;
   } catch (e) {
@@ -125,6 +146,73 @@ export function wasmKernels(backend: unknown, request: KernelRequest = kernelReq
     loaded = undefined;
     return undefined;
   }
+}
+
+/** Threads when nothing says otherwise: one until the bench shows two pay (bench/README.md, "Threads"). */
+export const DEFAULT_THREADS = 1;
+
+let threadsSetting: number | undefined;
+
+/** A thread count from text (RBP_THREADS, --threads): a positive integer, else undefined. */
+export function parseThreads(v: string | number | undefined): number | undefined {
+  const n = typeof v === 'number' ? v : v === undefined || v.trim() === '' ? NaN : Number(v);
+  return Number.isInteger(n) && n >= 1 ? n : undefined;
+}
+
+/** Threads the kernels may use: `setKernelThreads`, else RBP_THREADS, else DEFAULT_THREADS. */
+export function kernelThreads(): number {
+  return threadsSetting ?? parseThreads(process.env.RBP_THREADS) ?? DEFAULT_THREADS;
+}
+
+/** Set the thread count (undefined: back to RBP_THREADS / the default); takes effect at `startKernelPool`. */
+export function setKernelThreads(n: number | undefined): void {
+  threadsSetting = n;
+}
+
+/** What `startKernelPool` got: the threads the kernels use, and why fewer than asked. */
+export interface ThreadsStatus {
+  threads: number;
+  asked: number;
+  note?: string;
+}
+
+/**
+ * Give the kernels of this backend `kernelThreads()` threads (a pool of that many − 1 workers),
+ * or none (closing any pool) when one is asked for or the heap is not shared (single-threaded build).
+ */
+export async function startKernelPool(backend: unknown = tf.findBackend('wasm')): Promise<ThreadsStatus> {
+  const asked = kernelThreads();
+  const k = wasmKernels(backend);
+  if (!k) return { threads: 1, asked, note: asked > 1 ? 'one thread: the wasm kernels are not loaded' : undefined };
+  if (asked <= 1 || !isShared(k.memory.buffer)) {
+    await closeKernelPool();
+    return { threads: 1, asked, note: asked > 1 ? 'one thread: the wasm heap is not shared (single-threaded build)' : undefined };
+  }
+  if (k.pool?.threads !== asked || !k.pool.usable) {
+    void k.pool?.close();
+    const names = POOL_KERNELS as readonly string[];
+    k.pool = new KernelPool(asked, k.module, k.memory, names, k.fns as unknown as Record<string, (...a: number[]) => unknown>);
+    try {
+      await k.pool.ready;
+    } catch (e) {
+      k.pool = undefined;
+      return { threads: 1, asked, note: `one thread: the kernel pool did not start (${(e as Error).message})` };
+    }
+  }
+  return { threads: asked, asked };
+}
+
+/** End the kernel pool's workers (after a run, on Stop, in tests); the kernels go on in one thread. */
+export async function closeKernelPool(): Promise<void> {
+  const pool = loaded?.pool;
+  if (!pool) return;
+  loaded!.pool = undefined;
+  await pool.close();
+}
+
+/** The pool when it is up (splitting callers: `./gemm.ts`, `../kernels/csr.ts`). */
+export function usablePool(k: WasmKernels): KernelPool | undefined {
+  return k.pool?.usable ? k.pool : undefined;
 }
 
 /** Why the kernels are off or run without relaxed SIMD (undefined when all is well). */

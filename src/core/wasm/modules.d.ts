@@ -4,4 +4,7 @@ declare module 'rbp-wasm:kernels' {
   export const simd: string;
   /** WebAssembly relaxed SIMD (f32x4.relaxed_madd). */
   export const relaxed: string;
+  /** The same two with the memory import declared shared (tfjs's threaded build, the kernel pool). */
+  export const simdShared: string;
+  export const relaxedShared: string;
 }
