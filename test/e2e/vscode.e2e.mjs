@@ -23,6 +23,7 @@ import { checkVsix } from './vsix-contents.mjs';
 import { intro2Steps } from './steps/intro2.mjs';
 import { decideSteps } from './steps/decide.mjs';
 import { runsTableSteps } from './steps/runsTable.mjs';
+import { panelsSteps } from './steps/panels.mjs';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CACHE = process.env.RBP_E2E_CACHE ?? path.join(os.homedir(), '.cache', 'rbp-lab-e2e');
@@ -698,7 +699,8 @@ async function main() {
 
   await intro2Steps({ page, palette, webview, waitNewRun, runs, eventsOf, assert, log, results, ws, wsSettings, smoke, writeJson }); // webgpu run (adapter named); runs tree: Compare at a picked step
   await decideSteps({ page, webview, palette, lens, waitNewRun, runs, eventsOf, chartOf, assertChart, showsValue, assert, log, ws, wsSettings, smoke, writeJson, results });
-  await runsTableSteps({ page, webview, palette, runs, eventsOf, chartOf, assertChart, showsValue, assert, log, ws, results, repo }); // 3 CLI runs (methods, lr) in the runs table: headers, sort, config diff, grad_norm overlay
+  const tablePicks = await runsTableSteps({ page, webview, palette, runs, eventsOf, chartOf, assertChart, showsValue, assert, log, ws, results, repo }); // 3 CLI runs (methods, lr) in the runs table: headers, sort, config diff, grad_norm overlay
+  await panelsSteps({ page, webview, palette, eventsOf, chartOf, assertChart, assert, log, results, ...tablePicks }); // small multiples (loss, step time beside grad_norm; log y, wall time) after a reload and a reopen; the table by keyboard
 
   // 10. An untrusted workspace (Restricted Mode): runs are refused with the reason, nothing is recorded.
   const ws2 = path.join(R, 'ws-untrusted');
