@@ -196,8 +196,10 @@ document.addEventListener('click', (ev) => {
   const canvas = document.getElementById(`chart-${chart}`) as HTMLCanvasElement | null;
   if (!canvas) return;
   const format = b.dataset.export as 'csv' | 'json' | 'png';
-  const name = `${model.runId && chart !== 'overlay' ? `${model.runId}-` : ''}${chart}${chart === 'overlay' ? `-${charts.overlay.metric}` : ''}`;
-  post(exportMessage(name, canvas, format, { runId: chart === 'overlay' ? undefined : model.runId, runs: chart === 'overlay' ? charts.overlay.runIds : undefined }));
+  // A panel of the overlay ('overlay', 'overlay-1', …) is named by its series and carries the runs it draws.
+  const panel = /^overlay(?:-(\d+))?$/.exec(chart);
+  const name = panel ? `overlay-${charts.overlay.settings.panels[Number(panel[1] ?? 0)]?.metric ?? ''}` : `${model.runId ? `${model.runId}-` : ''}${chart}`;
+  post(exportMessage(name, canvas, format, { runId: panel ? undefined : model.runId, runs: panel ? charts.overlay.runIds : undefined }));
 });
 
 function post(msg: WebviewToHost): void {

@@ -21,6 +21,7 @@ import { dashboardHtml, makeNonce } from '../../src/extension/dashboardHtml';
 import { overlaySeries } from '../../src/extension/replay';
 import type { Envelope, HostToWebview, OverlaySettings, WebviewToHost } from '../../src/protocol/messages';
 import type { RunDescription } from '../../src/run/recorder';
+import { csvToSeries } from '../../src/shared/series';
 import { repoRoot } from '../helpers/setup';
 import { readChart, assertDrawn, type Pt } from '../helpers/charts';
 
@@ -149,6 +150,13 @@ test('Compare runs as small multiples: a panel per series with every run’s rec
     await check(1, 'train:grad_norm', 'wall', 'panel 2 by wall time');
     await check(2, 'diagnostics:rho', 'wall', 'panel 3 by wall time');
     assert.deepEqual(want('loss', 'wall')[0].slice(0, 2), [[0.95, 1], [1.2, 0.5]], 'wall time: 700 ms setup, then 250 ms a step (not the step)');
+    // Each panel exports what it draws: panel 3's CSV is each run's ρ(J) by wall time.
+    await page.click('[data-export="csv"][data-chart="overlay-2"]');
+    const exp = (await posted()).filter((m) => m.type === 'export').at(-1) as Extract<WebviewToHost, { type: 'export' }>;
+    assert.equal(exp.chart, 'overlay-diagnostics:rho');
+    const csv = csvToSeries(exp.data);
+    assert.equal(csv.xLabel, 'wall time since run start (s)');
+    assert.deepEqual(csv.series.map((s) => [s.name, s.points.map((p) => [p.x, p.y])]), labels.map((l, k) => [l, want('diagnostics:rho', 'wall')[k]]));
     await page.locator('#overlay-card').screenshot({ path: (fs.mkdirSync(results, { recursive: true }), path.join(results, 'overlay-panels.png')) });
 
     // What is kept: in the webview state, and posted to the host (which keeps it in workspace state).

@@ -268,6 +268,22 @@ export class OverlayChart {
       for (const v of ['auto', 'log', 'linear']) y.append(new Option(v, v, false, (spec.yScale ?? 'auto') === v));
       y.addEventListener('change', () => this.setYScale(y.value === 'auto' ? undefined : (y.value as 'log' | 'linear'), i));
       head.append(pick, yLabel, y);
+      // Export this panel: its drawn data (CSV, JSON) or its image (main.ts' export handler; panel 0 is 'overlay').
+      const exp = document.createElement('span');
+      exp.className = 'export';
+      exp.setAttribute('role', 'group');
+      exp.setAttribute('aria-label', `Export the panel of ${spec.metric}`);
+      for (const f of ['csv', 'json', 'png']) {
+        const b = document.createElement('button');
+        b.type = 'button';
+        b.className = 'tool';
+        b.dataset.export = f;
+        b.dataset.chart = i ? `overlay-${i}` : 'overlay';
+        b.title = f === 'png' ? 'Export the panel as a PNG image' : `Export the panel's data as ${f.toUpperCase()}`;
+        b.textContent = f.toUpperCase();
+        exp.append(b);
+      }
+      head.append(exp);
       if (specs.length > 1) {
         const rm = document.createElement('button');
         rm.type = 'button';
