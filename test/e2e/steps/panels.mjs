@@ -76,9 +76,9 @@ export async function panelsSteps(h) {
   // 2. A window reload: the panels come back from the webview state.
   await page.waitForTimeout(2000); // the workbench saves its layout and the webview's state
   await page.reload();
-  await page.getByRole('treeitem', { name: 'README.md' }).waitFor({ timeout: 90_000 });
+  await page.locator('.monaco-workbench').waitFor({ timeout: 90_000 });
   wv = webview();
-  await wv.locator('#overlay-card:not([hidden])').waitFor({ timeout: 60_000 });
+  await wv.locator('#overlay-card:not([hidden])').waitFor({ timeout: 90_000 });
   await assertPanels(wv, picked, 'wall', 'after a window reload');
   await wv.locator('#overlay-card').scrollIntoViewIfNeeded();
   await page.screenshot({ path: path.join(results, 'e2e-runs-panels-reloaded.png') });
@@ -101,14 +101,20 @@ export async function panelsSteps(h) {
   // focusable row; from here on only keys.
   await caption.click();
   await wv.locator('#runs-table tbody tr[data-run][tabindex="0"]').focus();
-  const focusedRow = () => wv.locator('#runs-table tbody tr:focus');
-  const focusedIndex = async () => Number(await focusedRow().getAttribute('data-index', { timeout: 2000 }).catch(() => NaN));
+  /** The webview document's focused row: [its index, its run] (none: [NaN, undefined]). */
+  const focused = () => wv.locator('#runs-table').evaluate(() => {
+    const tr = document.activeElement?.closest('tbody tr[data-run]');
+    return tr ? [Number(tr.dataset.index), tr.dataset.run] : [NaN, undefined];
+  });
+  const focusedIndex = async () => (await focused())[0];
+  const focusedRun = async () => (await focused())[1];
+  const focusedRow = async () => wv.locator(`#runs-table tbody tr[data-index="${await focusedIndex()}"]`);
   const first = await focusedIndex();
   assert(first === 0, `the table's first row has the focus: ${first}`);
   let how = 'the page keyboard';
   const key = async (k) => {
     if (how === 'the page keyboard') await page.keyboard.press(k);
-    else await focusedRow().press(k);
+    else await (await focusedRow()).press(k);
     await page.waitForTimeout(60);
   };
   await key('ArrowDown');
@@ -120,8 +126,8 @@ export async function panelsSteps(h) {
   }
   assert((await focusedIndex()) === 1, `ArrowDown moved the focus to the second row (${how}): ${await focusedIndex()}`);
   // On to the third recorded run (not picked), by ↓ or ↑.
-  for (let i = 0; (await focusedRow().getAttribute('data-run')) !== third.id; i++) {
-    assert(i < 80, `the arrow keys reached ${third.id} (focused: ${await focusedRow().getAttribute('data-run')})`);
+  for (let i = 0; (await focusedRun()) !== third.id; i++) {
+    assert(i < 80, `the arrow keys reached ${third.id} (focused: ${await focusedRun()})`);
     const target = Number(await wv.locator(`#runs-table tbody tr[data-run="${third.id}"]`).getAttribute('data-index', { timeout: 500 }).catch(() => NaN));
     await key(Number.isFinite(target) && target < (await focusedIndex()) ? 'ArrowUp' : 'ArrowDown');
   }
@@ -132,7 +138,7 @@ export async function panelsSteps(h) {
   await assertPanels(wv, [...picked, third], 'wall', 'a run picked from the keyboard, overlaid in every panel');
   await wv.locator('#runs-card').scrollIntoViewIfNeeded();
   await page.screenshot({ path: path.join(results, 'e2e-runs-keyboard.png') });
-  assert((await wv.locator('#runs-table tbody tr:focus').getAttribute('data-run')) === third.id, 'focus stays on the picked row');
+  assert((await focusedRun()) === third.id, 'focus stays on the picked row');
   await key('Enter');
   await caption.filter({ hasText: /· 2 picked/ }).waitFor({ timeout: 5000 });
   assert((await wv.locator(`#runs-table tbody tr[data-run="${third.id}"]`).getAttribute('aria-selected')) === 'false', 'Enter takes the pick back');
