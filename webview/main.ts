@@ -14,7 +14,7 @@ import { ForwardChart } from './charts/forward';
 import { BackwardChart } from './charts/backward';
 import { MetricsChart } from './charts/metrics';
 import { MemoryChart } from './charts/memory';
-import { OverlayChart, overlaySeriesInfo } from './charts/overlay';
+import { OverlayChart } from './charts/overlay';
 import { CompareView } from './charts/compare';
 import { ProbeChart } from './charts/probe';
 import { RhoChart } from './charts/rho';
@@ -46,9 +46,11 @@ const charts = {
   memory: new MemoryChart($<HTMLCanvasElement>('chart-memory'), $('cap-memory'), theme),
   probe: new ProbeChart($<HTMLCanvasElement>('chart-probe'), $('cap-probe'), theme),
   rho: new RhoChart($<HTMLCanvasElement>('chart-rho'), $('cap-rho'), theme),
-  overlay: new OverlayChart($<HTMLCanvasElement>('chart-overlay'), theme, state.overlay, $('cap-overlay'), (s) => {
-    state = { ...state, overlay: { ...s, metric: charts.overlay.metric } };
+  // issue 19: the overlay's panels (small multiples) and controls, kept in the webview state (reload) and by the host (closed and opened again).
+  overlay: new OverlayChart($('overlay-panels'), $<HTMLSelectElement>('overlay-add'), theme, state.overlay, (s) => {
+    state = { ...state, overlay: s };
     vscode.setState(state);
+    post({ type: 'overlaySettings', settings: s });
     syncOverlayControls();
   }),
   compare: new CompareView(theme),
@@ -174,24 +176,18 @@ $('advice').addEventListener('click', (ev) => {
   post({ type: 'applyFix', runId: model.runId, key: b.dataset.fixKey!, value: JSON.parse(b.dataset.fixValue!) as string | number });
 });
 
-const overlayMetric = $<HTMLElement & { value: string }>('overlay-metric');
-overlayMetric.addEventListener('change', () => charts.overlay.setMetric(overlayMetric.value));
-
-// Overlay controls: smoothing, y scale, x axis, outliers (persisted in the webview state).
+// Overlay controls shared by every panel: smoothing, x axis, outliers (each panel has its series and y scale).
 const smoothing = $<HTMLInputElement>('overlay-smoothing');
-const yScale = $<HTMLSelectElement>('overlay-yscale');
 const xAxis = $<HTMLSelectElement>('overlay-xaxis');
 const outliers = $<HTMLInputElement>('overlay-outliers');
 function syncOverlayControls(): void {
   const s = charts.overlay.settings;
   smoothing.value = String(s.smoothing);
   $('overlay-smoothing-value').textContent = s.smoothing.toFixed(2);
-  yScale.value = s.yScale ?? 'auto';
   xAxis.value = s.xAxis;
   outliers.checked = s.ignoreOutliers;
 }
 smoothing.addEventListener('input', () => charts.overlay.update({ smoothing: Number(smoothing.value) }));
-yScale.addEventListener('change', () => charts.overlay.update({ yScale: yScale.value === 'auto' ? undefined : (yScale.value as 'log' | 'linear') }));
 xAxis.addEventListener('change', () => charts.overlay.update({ xAxis: xAxis.value === 'wall' ? 'wall' : 'step' }));
 outliers.addEventListener('change', () => charts.overlay.update({ ignoreOutliers: outliers.checked }));
 syncOverlayControls();
@@ -204,8 +200,10 @@ document.addEventListener('click', (ev) => {
   const canvas = document.getElementById(`chart-${chart}`) as HTMLCanvasElement | null;
   if (!canvas) return;
   const format = b.dataset.export as 'csv' | 'json' | 'png';
-  const name = `${model.runId && chart !== 'overlay' ? `${model.runId}-` : ''}${chart}${chart === 'overlay' ? `-${charts.overlay.metric}` : ''}`;
-  post(exportMessage(name, canvas, format, { runId: chart === 'overlay' ? undefined : model.runId, runs: chart === 'overlay' ? charts.overlay.runIds : undefined }));
+  // A panel of the overlay ('overlay', 'overlay-1', …) is named by its series and carries the runs it draws.
+  const panel = /^overlay(?:-(\d+))?$/.exec(chart);
+  const name = panel ? `overlay-${charts.overlay.settings.panels[Number(panel[1] ?? 0)]?.metric ?? ''}` : `${model.runId ? `${model.runId}-` : ''}${chart}`;
+  post(exportMessage(name, canvas, format, { runId: panel ? undefined : model.runId, runs: panel ? charts.overlay.runIds : undefined }));
 });
 
 function post(msg: WebviewToHost): void {
@@ -237,17 +235,13 @@ function handle(msg: HostToWebview): void {
       break;
     case 'overlay': {
       $('overlay-card').hidden = msg.series.length === 0;
+      // A panel opened afresh has no webview state: the host sends the panels it kept.
+      if (msg.settings && !state.overlay) {
+        charts.overlay.restore(msg.settings);
+        state = { ...state, overlay: charts.overlay.settings };
+        syncOverlayControls();
+      }
       charts.overlay.setSeries(msg.series);
-      overlayMetric.replaceChildren(
-        ...charts.overlay.metrics.map((k) => {
-          const o = document.createElement('vscode-option') as HTMLElement & { value: string; selected: boolean };
-          o.value = k;
-          const info = overlaySeriesInfo(k);
-          o.textContent = info ? `${info.label} (${k})` : k;
-          o.selected = k === charts.overlay.metric;
-          return o;
-        }),
-      );
       state = { ...state, overlayRunIds: [...new Set(msg.series.map((s) => s.runId))] };
       vscode.setState(state);
       runsTable.setPicked(state.overlayRunIds ?? []);

@@ -71,7 +71,7 @@ export function notesFromRun(runner: RunnerName, events: readonly Envelope[]): I
     notes.push({
       path: `model.${EXPERIMENTS[runner].tField}`,
       level: fwd.diverged ? 'bad' : idx >= 0 ? 'ok' : 'warn',
-      text: `${fwd.diverged ? '✗ diverged' : idx >= 0 ? `✓ ${idx + 1} steps to ${tol}` : `✗ not below ${tol}`} · residual ${final === null ? 'NaN' : fmt(final)}${diag ? ` · ρ(J) = ${diag.rho === null ? 'NaN' : fmt(diag.rho)}` : ''} (last run, step ${fwd.step + 1})`,
+      text: `${fwd.diverged ? '✗ diverged' : idx >= 0 ? `✓ ${idx + 1} steps to ${tol}` : `✗ not below ${tol}`} · residual ${final === null ? 'NaN' : fmt(final)}${diag ? ` · ρ(J) = ${diag.rho === null ? 'NaN' : fmt(diag.rho)}` : ''} (last run, step ${fwd.step})`,
       hover: `**Forward convergence in the last run** (${started ? `${started.method}, ${started.runId}` : ''}): ${fwd.rel.length} steps, final relative residual ${final === null ? 'NaN' : fmt(final, 3)}.`,
     });
   }

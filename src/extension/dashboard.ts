@@ -5,7 +5,7 @@
  */
 import * as vscode from 'vscode';
 import * as path from 'path';
-import { parseWebviewMessage, HostToWebview, WebviewState, Envelope, OverlaySeries, WebviewToHost } from '../protocol/messages';
+import { parseWebviewMessage, HostToWebview, WebviewState, Envelope, OverlaySeries, OverlaySettings, WebviewToHost } from '../protocol/messages';
 import { dashboardHtml, makeNonce } from './dashboardHtml';
 import { replaySelection, overlaySeries } from './replay';
 import type { RunsChange, RunsStore } from './runsStore';
@@ -26,6 +26,8 @@ export interface DashboardDeps {
 
 /** workspaceState key of the picked (overlaid) runs. */
 export const PICKED_KEY = 'rbpLab.dashboard.pickedRuns';
+/** workspaceState key of the overlay's panels and controls (issue 19: small multiples outlive the panel too). */
+export const OVERLAY_KEY = 'rbpLab.dashboard.overlay';
 
 const FLUSH_MS = 100;
 
@@ -36,6 +38,8 @@ export class Dashboard implements vscode.Disposable {
   private disposed = false;
   private runId: string | undefined;
   private overlayIds: string[] = [];
+  /** The overlay's panels and controls as last known (the webview's state, else the workspace state's). */
+  private overlaySettings: OverlaySettings | undefined;
   private pending: Envelope[] = [];
   private flushTimer: NodeJS.Timeout | undefined;
   private runsTimer: NodeJS.Timeout | undefined;
@@ -83,6 +87,7 @@ export class Dashboard implements vscode.Disposable {
   ) {
     this.runId = state.runId;
     this.overlayIds = state.overlayRunIds ?? deps.memento?.get<string[]>(PICKED_KEY)?.filter((id) => deps.store.knows(id)) ?? [];
+    this.overlaySettings = state.overlay ?? deps.memento?.get<OverlaySettings>(OVERLAY_KEY);
     panel.webview.options = Dashboard.webviewOptions(deps.extensionUri);
     panel.iconPath = vscode.Uri.joinPath(deps.extensionUri, 'media', 'rbp-lab.svg');
     panel.webview.html = this.html();
@@ -157,6 +162,7 @@ export class Dashboard implements vscode.Disposable {
         const st = msg.state;
         if (!this.runId && st?.runId) this.runId = st.runId;
         if (!this.overlayIds.length && st?.overlayRunIds?.length) this.overlayIds = st.overlayRunIds;
+        if (st?.overlay) this.overlaySettings = st.overlay;
         this.sendTrust();
         this.post({ type: 'runs', runs: this.deps.store.summaries() });
         this.sendTable();
@@ -183,6 +189,10 @@ export class Dashboard implements vscode.Disposable {
       case 'pickRuns':
         this.setOverlay(msg.runIds);
         break;
+      case 'overlaySettings':
+        this.overlaySettings = msg.settings;
+        void this.deps.memento?.update(OVERLAY_KEY, msg.settings);
+        break;
       case 'applyFix':
         // The config editor checks the fix against the run's own verdict before it edits anything.
         void vscode.commands.executeCommand('rbpLab.applyConfigFix', { runId: msg.runId, key: msg.key, value: msg.value });
@@ -206,7 +216,8 @@ export class Dashboard implements vscode.Disposable {
       const { description, events } = this.deps.store.read(id);
       if (description) series.push(...overlaySeries(description, events));
     }
-    this.post({ type: 'overlay', series });
+    // The kept panels go along: a webview without state of its own (a panel opened afresh) takes them.
+    this.post({ type: 'overlay', series, ...(this.overlaySettings ? { settings: this.overlaySettings } : {}) });
   }
 
   private enqueue(e: Envelope): void {

@@ -138,15 +138,14 @@ export function dashboardHtml(o: DashboardHtmlOptions): string {
     <div class="table-wrap"><table id="diff-table" class="diff-table"><thead></thead><tbody></tbody></table></div>
   </section>
   <section class="card wide" id="overlay-card" aria-labelledby="h-overlay" hidden>
-    <h2 id="h-overlay">Compare runs <vscode-single-select id="overlay-metric" aria-label="Metric compared"></vscode-single-select><span class="spacer"></span>${exportButtons('overlay')}</h2>
+    <h2 id="h-overlay">Compare runs <span class="hint">one panel per series, every picked run a curve in each</span></h2>
     <div class="controls" id="overlay-controls">
       <label for="overlay-smoothing">Smoothing</label><input type="range" id="overlay-smoothing" min="0" max="0.99" step="0.01" value="0" aria-describedby="overlay-smoothing-value"><output id="overlay-smoothing-value" for="overlay-smoothing">0.00</output>
-      <label for="overlay-yscale">Y</label><select id="overlay-yscale"><option value="auto">auto</option><option value="log">log</option><option value="linear">linear</option></select>
       <label for="overlay-xaxis">X</label><select id="overlay-xaxis"><option value="step">step</option><option value="wall">wall time</option></select>
       <label class="check"><input type="checkbox" id="overlay-outliers"> Ignore outliers</label>
+      <label for="overlay-add">Panels</label><select id="overlay-add"></select>
     </div>
-    <div class="chart tall"><canvas id="chart-overlay" role="img" aria-label="Metric of several runs"></canvas></div>
-    <p class="caption" id="cap-overlay"></p>
+    <div class="overlay-panels" id="overlay-panels"></div>
   </section>
   <section class="card wide" aria-labelledby="h-log">
     <h2 id="h-log">Log</h2>

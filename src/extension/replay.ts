@@ -85,6 +85,8 @@ export const PROBE_OVERLAY_FIELDS = ['relErrExact', 'relErrBptt', 'rho'] as cons
  * Curves of one recorded run for the Compare overlay: train loss, every eval metric, the gradient
  * probes' error and ρ(J), and (issue 19) every other series of the registry under its key
  * (`train:grad_norm`, `train:step_ms`, `diagnostics:rho`, `forward:finalRel`, `memory:peakBytes`, …).
+ * Each point's wall time is its event's recorded time (`t`) since the run started (the run/started
+ * event's `t`; else the first event's): one clock for every series.
  */
 export function overlaySeries(d: RunDescription, events: Envelope[], maxPoints = 1000): OverlaySeries[] {
   const label = `${d.experiment} ${methodLabel(d.method)}${d.K !== null ? ` K=${d.K}` : ''} (${d.runId.slice(0, 15)})`;
@@ -94,25 +96,25 @@ export function overlaySeries(d: RunDescription, events: Envelope[], maxPoints =
     if (!pts) byMetric.set(key, (pts = []));
     pts.push({ step, v, ms });
   };
-  let lastMs = 0;
+  const t0 = (events.find((e) => e.type === 'run/started') ?? events[0])?.t ?? 0;
   for (const e of events) {
-    if (e.type !== 'metrics') for (const [key, step, v] of seriesOfEvent(e)) if (!OWN_NAMES.test(key)) add(key, step, v, lastMs);
+    const ms = e.t - t0;
+    if (e.type !== 'metrics') for (const [key, step, v] of seriesOfEvent(e)) if (!OWN_NAMES.test(key)) add(key, step, v, ms);
     if (e.type === 'probe') {
       for (const f of PROBE_OVERLAY_FIELDS) {
         const v = e[f];
-        if (typeof v === 'number' && Number.isFinite(v)) add(`probe:${f}`, e.step, v, lastMs);
+        if (typeof v === 'number' && Number.isFinite(v)) add(`probe:${f}`, e.step, v, ms);
       }
       continue;
     }
     if (e.type !== 'metrics') continue;
-    lastMs = e.elapsedMs;
     for (const [k, v] of Object.entries(e.values)) {
       if (typeof v !== 'number' || !Number.isFinite(v)) continue;
       if (e.kind === 'train' && k !== 'loss') {
-        add(`train:${k}`, e.step, v, e.elapsedMs);
+        add(`train:${k}`, e.step, v, ms);
         continue;
       }
-      add(e.kind === 'eval' ? k : 'loss', e.step, v, e.elapsedMs);
+      add(e.kind === 'eval' ? k : 'loss', e.step, v, ms);
     }
   }
   const name = d.label ? `${d.label} (${d.runId.slice(0, 15)})` : label;

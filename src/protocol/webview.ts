@@ -27,8 +27,20 @@ const overlaySeries = obj({
 });
 export type OverlaySeries = Infer<typeof overlaySeries>;
 
-/** The Compare overlay's controls, kept by the webview (setState) across hide/reload/restart. */
+/** One panel of the Compare overlay's small multiples: a registry series of every picked run, its y scale (absent: the registry's). */
+const panelSpec = obj({
+  metric: str,
+  yScale: optional(oneOf('log', 'linear')),
+});
+export type PanelSpec = Infer<typeof panelSpec>;
+
+/**
+ * The Compare overlay's controls, kept by the webview (setState) across hide/reload/restart and by
+ * the host (workspace state) across closing and opening the panel.
+ */
 const overlaySettings = obj({
+  /** issue 19: the panels (small multiples), in order; absent in a state from before them (then `metric` and `yScale` are the one panel's). */
+  panels: optional(arr(panelSpec)),
   metric: optional(str),
   /** Debiased EMA weight, 0 (off) … 0.99. */
   smoothing: optional(num),
@@ -97,8 +109,8 @@ export const parseHostToWebview = messages('host message', [
   /** Clear the charts: the events that follow belong to `runId`. */
   message('reset', { runId: str }),
   message('select', { runId: str }),
-  /** Curves of several runs drawn over each other (Compare Runs). */
-  message('overlay', { series: arr(overlaySeries) }),
+  /** Curves of several runs drawn over each other (Compare Runs); `settings`: the panels and controls the host kept (workspace state). */
+  message('overlay', { series: arr(overlaySeries), settings: optional(overlaySettings) }),
   /** Whether runs may start here (false in an untrusted workspace), with the reason. */
   message('trust', { trusted: bool, reason: optional(str) }),
   // issue 19 (dash-table): every recorded run as a row of the runs table (their summaries, never their logs).
@@ -120,6 +132,8 @@ export const parseWebviewMessage = messages('webview message', [
   message('compareAt', { runId: str, step: num }),
   // issue 19 (dash-table): the runs picked in the runs table, to overlay (kept by the host for the next panel).
   message('pickRuns', { runIds: arr(str) }),
+  /** issue 19: the overlay's panels and controls changed (kept by the host for the next panel, as the picks are). */
+  message('overlaySettings', { settings: overlaySettings }),
   // issue 19 (dash-decide)
   /** Apply one piece of the verdict's advice (src/shared/advice.ts) to the config file of this run (rbpLab.applyConfigFix). */
   message('applyFix', { runId: str, key: str, value: anyOf(str, num) }),

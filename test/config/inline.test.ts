@@ -37,7 +37,10 @@ test('run notes use the last forward trace, backward trace and diagnostics', () 
     { ...base, type: 'diagnostics', step: 1, rho: 0.5, verdict: report.verdict },
   ] as Envelope[];
   const notes = notesFromRun('HopfieldRunner', events);
-  assert.match(notes[0].text, /✓ 2 steps to 0.0001 · residual 1.0e-6 · ρ\(J\) = 0.50 \(last run, step 2\)/);
+  assert.match(notes[0].text, /✓ 2 steps to 0.0001 · residual 1.0e-6 · ρ\(J\) = 0.50 \(last run, step 1\)/);
+  // Steps count from 0 in every note, as the recorded events do: the T line's step is the verdict's
+  // when both come from the same step (it said 'step 2' beside 'As of step 1' before).
+  assert.equal(/\(last run, step (\d+)\)/.exec(notes[0].text)?.[1], /^As of step (\d+):/.exec(notes[2].text)?.[1]);
   assert.match(notes[1].text, /Neumann-RBP: adjoint residual 1.0e-5 after 2 iterations/);
   assert.equal(notes[2].path, 'model.grad_method');
 });

@@ -23,6 +23,7 @@ import { checkVsix } from './vsix-contents.mjs';
 import { intro2Steps } from './steps/intro2.mjs';
 import { decideSteps } from './steps/decide.mjs';
 import { runsTableSteps } from './steps/runsTable.mjs';
+import { panelsSteps } from './steps/panels.mjs';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CACHE = process.env.RBP_E2E_CACHE ?? path.join(os.homedir(), '.cache', 'rbp-lab-e2e');
@@ -573,7 +574,7 @@ async function main() {
   await lens('▶ Run').click();
   const tr = await waitNewRun(runCount + 4, 120_000);
   assert(tr.desc.status === 'completed' && tr.desc.method === 'Neumann_RBP', `run from the lens ${tr.id}: ${tr.desc.status} ${tr.desc.method}`);
-  const tNote2 = await waitAfter('num_update', /\(last run, step 3\)/, 30_000);
+  const tNote2 = await waitAfter('num_update', /\(last run, step 2\)/, 30_000);
   const kNote3 = await waitAfter('truncate_iter', /Neumann-RBP: adjoint residual .* after \d+ iterations \(last run\)/, 10_000);
   log(`run ${tr.id} → num_update: "${tNote2}"; truncate_iter: "${kNote3}"`);
   // The run's notes carry its last step's recorded numbers: forward residuals, ρ(J), adjoint residuals.
@@ -587,7 +588,7 @@ async function main() {
   assert(firstBelow >= 0 ? m[1] === String(firstBelow + 1) : m[1] === undefined, `num_update note: steps to 1e-4 '${m[1]}', recorded ${firstBelow + 1}`);
   showsValue(m[2], tFwd.rel.at(-1), 'num_update note of the run: final residual');
   showsValue(m[3], tDiag.rho, 'num_update note of the run: ρ(J)');
-  showsValue(m[4], tFwd.step + 1, 'num_update note of the run: step');
+  showsValue(m[4], tFwd.step, 'num_update note of the run: step (from 0, as the verdict counts)');
   const adj = tBwd.residual.filter((v) => v !== null);
   m = new RegExp(`Neumann-RBP: adjoint residual ${NUM} after (\\d+) iterations`).exec(kNote3);
   assert(m, `truncate_iter note of the run: ${kNote3}`);
@@ -611,7 +612,7 @@ async function main() {
   await palette('RBP Lab: Open Built-in Config');
   await page.locator('.quick-input-widget input').fill('hopfield');
   await page.keyboard.press('Enter');
-  await waitAfter('num_update', /\(last run, step 3\)/, 15_000);
+  await waitAfter('num_update', /\(last run, step 2\)/, 15_000);
   log('notes back after closing and reopening the config');
 
   // A misspelt field, typed: a squiggle and the CLI's message in the Problems panel; undo clears it.
@@ -651,7 +652,7 @@ async function main() {
     await page.locator('.quick-input-widget input').fill('hopfield');
     await page.keyboard.press('Enter');
   }
-  const afterReload = await waitAfter('num_update', /\(last run, step 3\)/, 30_000);
+  const afterReload = await waitAfter('num_update', /\(last run, step 2\)/, 30_000);
   log(`after the reload the config shows "${afterReload}"`);
 
   // 9b. Your own model: the template from the palette, ▶ Run from its lens, Compare on it.
@@ -672,7 +673,7 @@ async function main() {
   assert(mrEvents.filter((e) => e.type === 'metrics' && e.kind === 'train').length === 3, 'the template trained 3 steps');
   const mrEval = mrEvents.filter((e) => e.type === 'metrics' && e.kind === 'eval').at(-1);
   assert(mrEval && mrEval.values.test_accuracy >= 0 && mrEval.values.test_accuracy <= 1, `the template's evaluation: ${JSON.stringify(mrEval?.values)}`);
-  await waitAfter('num_update', /\(last run, step 3\)/, 30_000);
+  await waitAfter('num_update', /\(last run, step 2\)/, 30_000);
   await page.screenshot({ path: path.join(results, 'e2e-model-run.png') });
   log(`template run ${mr.id} completed: test accuracy ${mrEval.values.test_accuracy}`);
   await lens('Compare TBPTT vs Neumann-RBP').click();
@@ -698,7 +699,8 @@ async function main() {
 
   await intro2Steps({ page, palette, webview, waitNewRun, runs, eventsOf, assert, log, results, ws, wsSettings, smoke, writeJson }); // webgpu run (adapter named); runs tree: Compare at a picked step
   await decideSteps({ page, webview, palette, lens, waitNewRun, runs, eventsOf, chartOf, assertChart, showsValue, assert, log, ws, wsSettings, smoke, writeJson, results });
-  await runsTableSteps({ page, webview, palette, runs, eventsOf, chartOf, assertChart, showsValue, assert, log, ws, results, repo }); // 3 CLI runs (methods, lr) in the runs table: headers, sort, config diff, grad_norm overlay
+  const tablePicks = await runsTableSteps({ page, webview, palette, runs, eventsOf, chartOf, assertChart, showsValue, assert, log, ws, results, repo }); // 3 CLI runs (methods, lr) in the runs table: headers, sort, config diff, grad_norm overlay
+  await panelsSteps({ page, webview, palette, eventsOf, chartOf, assertChart, assert, log, results, ...tablePicks }); // small multiples (loss, step time beside grad_norm; log y, wall time) after a reload and a reopen; the table by keyboard
 
   // 10. An untrusted workspace (Restricted Mode): runs are refused with the reason, nothing is recorded.
   const ws2 = path.join(R, 'ws-untrusted');

@@ -119,12 +119,20 @@ test('protocol: the overlay settings in the webview state and wall times in over
   assert.equal(ok.type, 'ready');
   assert.throws(() => parseWebviewMessage({ type: 'ready', state: { overlay: { xAxis: 'time' } } }), /xAxis/);
   assert.throws(() => parseWebviewMessage({ type: 'ready', state: { overlay: { hidden: [1] } } }), /hidden/);
+  // issue 19: the panels (small multiples), in the state, in overlaySettings (kept by the host) and sent back with the series.
+  const panels = [{ metric: 'train:grad_norm', yScale: 'linear' }, { metric: 'diagnostics:rho' }];
+  assert.deepEqual(parseWebviewMessage({ type: 'overlaySettings', settings: { panels, xAxis: 'wall' } }), { type: 'overlaySettings', settings: { panels, xAxis: 'wall' } });
+  assert.throws(() => parseWebviewMessage({ type: 'overlaySettings', settings: { panels: [{ metric: 'loss', yScale: 'sqrt' }] } }), /yScale/);
+  assert.throws(() => parseWebviewMessage({ type: 'ready', state: { overlay: { panels: [{ yScale: 'log' }] } } }), /metric/);
+  assert.equal(parseHostToWebview({ type: 'overlay', series: [], settings: { panels } }).type, 'overlay');
   assert.equal(parseHostToWebview({ type: 'overlay', series: [{ runId: 'a', label: 'a', metric: 'loss', points: [[0, 1]], wallMs: [5] }] }).type, 'overlay');
   assert.throws(() => parseHostToWebview({ type: 'overlay', series: [{ runId: 'a', label: 'a', metric: 'loss', points: [[0, 1]], wallMs: ['x'] }] }), /wallMs/);
   const { overlaySeries } = await import('../../src/extension/replay');
   const d = { protocol: 1, runId: 'r1', experiment: 'hopfield', title: '', runner: '', method: 'RBP', K: 5, T: 3, steps: 2, status: 'completed' as const, startedAt: '', config: {}, finalMetrics: {}, label: 'mine' };
-  const ev = (step: number, elapsedMs: number) => ({ type: 'metrics' as const, step, elapsedMs, kind: 'train' as const, values: { loss: 1 / (step + 1) }, runId: 'r1', seq: step, t: 0 });
-  const [s] = overlaySeries(d, [ev(0, 10), ev(1, 30)]);
+  // Wall time: each event's recorded time (t) since run/started's, one clock for every series (not the runner's elapsedMs).
+  const ev = (step: number, t: number) => ({ type: 'metrics' as const, step, elapsedMs: 999, kind: 'train' as const, values: { loss: 1 / (step + 1) }, runId: 'r1', seq: step + 1, t });
+  const started = { type: 'run/started', runId: 'r1', seq: 0, t: 5000 } as unknown as Parameters<typeof overlaySeries>[1][number];
+  const [s] = overlaySeries(d, [started, ev(0, 5010), ev(1, 5030)]);
   assert.deepEqual(s.points, [[0, 1], [1, 0.5]]);
   assert.deepEqual(s.wallMs, [10, 30]);
   assert.match(s.label, /^mine/, 'a renamed run shows its label');

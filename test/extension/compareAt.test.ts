@@ -112,7 +112,7 @@ test('the dashboard’s compareAt message: validated shape, and a run id the sto
 test('the runs overlay offers the probes: probe:relErrExact, probe:relErrBptt (where probed), probe:rho per probed step', async () => {
   const { overlaySeries, replaySelection } = await import('../../src/extension/replay');
   const d = { protocol: 1, runId: 'r1', experiment: 'hopfield', title: '', runner: '', method: 'TBPTT', K: 5, T: 30, steps: 30, status: 'completed' as const, startedAt: '', config: {}, finalMetrics: {} };
-  const stamp = (seq: number) => ({ runId: 'r1', seq, t: seq });
+  const stamp = (seq: number) => ({ runId: 'r1', seq, t: 1000 + 100 * seq });
   const probe = (step: number, relErrExact: number, relErrBptt: number | null, rho: number) => ({ type: 'probe' as const, step, method: 'TBPTT', K: 5, relErrExact, cosExact: 0.9, relErrBptt, cosBptt: null, rho, exactResidual: null, exactConverged: true, ms: 5, ...stamp(step) });
   const events = [
     { type: 'metrics' as const, step: 0, elapsedMs: 100, kind: 'train' as const, values: { loss: 2 }, ...stamp(0) },
@@ -127,7 +127,7 @@ test('the runs overlay offers the probes: probe:relErrExact, probe:relErrBptt (w
   assert.deepEqual(by['probe:relErrExact'].points, [[0, 1e-6], [10, 3e-3]]);
   assert.deepEqual(by['probe:relErrBptt'].points, [[0, 2e-6]], 'no point where BPTT was not probed');
   assert.deepEqual(by['probe:rho'].points, [[0, 0.1], [10, 0.7]]);
-  assert.deepEqual(by['probe:relErrExact'].wallMs, [100, 900], 'at the wall time of its step');
+  assert.deepEqual(by['probe:relErrExact'].wallMs, [0, 1000], 'at its own recorded time since the first event (no run/started here)');
   // The dashboard's replay keeps every probe and checkpoint (the chart and the picker need them).
   assert.deepEqual(replaySelection(events).map((e) => e.type), ['metrics', 'probe', 'metrics', 'probe', 'checkpoint']);
 });
@@ -136,7 +136,7 @@ test('issue 19: the overlay offers every registry series of a run — gradient n
   const { overlaySeries } = await import('../../src/extension/replay');
   const { seriesInfo } = await import('../../src/shared/seriesRegistry');
   const d = { protocol: 1, runId: 'r2', experiment: 'hopfield', title: '', runner: '', method: 'RBP', K: 5, T: 3, steps: 2, status: 'completed' as const, startedAt: '', config: {}, finalMetrics: {} };
-  const stamp = (seq: number) => ({ runId: 'r2', seq, t: seq });
+  const stamp = (seq: number) => ({ runId: 'r2', seq, t: 7000 + 50 * seq });
   const verdict = { level: 'warn' as const, trustRbp: false, rho: 0.97, forwardConverged: true, finalRelResidual: 1e-5, message: 'near 1' };
   const events = [
     { type: 'trace/forward' as const, step: 0, abs: [1, 0.1, 1e-3], rel: [1, 0.1, 1e-5], converged: true, diverged: false, ...stamp(0) },
@@ -147,7 +147,8 @@ test('issue 19: the overlay offers every registry series of a run — gradient n
   ];
   const by = Object.fromEntries(overlaySeries(d, events).map((s) => [s.metric, s]));
   assert.deepEqual(by['train:grad_norm'].points, [[0, 0.75], [1, 0.5]]);
-  assert.deepEqual(by['train:grad_norm'].wallMs, [100, 200]);
+  assert.deepEqual(by['train:grad_norm'].wallMs, [50, 150], 'each event’s recorded time t since the first event');
+  assert.deepEqual(by['diagnostics:rho'].wallMs, [200], 'its own time, not the last metrics event’s');
   assert.deepEqual(by['train:step_ms'].points, [[0, 40], [1, 45]]);
   assert.deepEqual(by['diagnostics:rho'].points, [[1, 0.97]]);
   assert.deepEqual(by['forward:finalRel'].points, [[0, 1e-5]]);

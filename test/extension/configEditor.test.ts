@@ -170,12 +170,12 @@ test('a training run gives live notes, the forward residual and the adjoint resi
   assert.equal(d.events.length, 4, 'one event of each kind kept');
   const live = notesForRun(cfg, d);
   assert.equal(live.status, 'running');
-  assert.match(live.notes[0].text, /✓ 3 steps to 0.0001 .*\(running, step 2\)/);
+  assert.match(live.notes[0].text, /✓ 3 steps to 0.0001 .*\(running, step 1\)/);
   assert.deepEqual(live.forward, [1, 0.01, 1e-6]);
   assert.deepEqual(live.backward?.values, [0.5, 1e-5]);
   foldEvent(d, env({ type: 'run/finished', status: 'completed', elapsedMs: 1, summary: {} }, 6));
   const done = notesForRun(cfg, d);
-  assert.match(done.notes[0].text, /\(last run, step 2\)/);
+  assert.match(done.notes[0].text, /\(last run, step 1\)/, 'the recorded step (from 0), as the verdict counts');
   const lines = placeNotes(parsed, done.notes);
   assert.deepEqual(lines.map((l) => l.path), ['model.num_update', 'model.truncate_iter', 'model.grad_method']);
   // The hover: notes, a data-URI SVG chart and a dashboard link trusted for that command only.

@@ -166,4 +166,5 @@ export async function runsTableSteps(h) {
   await page.screenshot({ path: path.join(results, 'e2e-runs-overlay.png') });
   await overlay.screenshot({ path: path.join(results, 'e2e-runs-overlay-card.png') });
   log(`overlay of grad_norm (picked through ${how}): ${want.map((p, i) => `${[a, b][i].desc.method} ${p.map(([, v]) => v.toFixed(3)).join(' → ')}`).join('; ')} (runs table checks ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  return { picked: [a, b], recorded };
 }
