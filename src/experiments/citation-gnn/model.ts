@@ -349,14 +349,7 @@ export class GruGnnSystem implements DynamicSystem {
         });
         return { h: [out[0]], w: out.slice(1) };
       },
-      jvp: (v) =>
-        tf.tidy(() => {
-          const dm = this.propagate(v[0]);
-          const dar = tf.add(mm(dm, B.Wi[0]), mm(v[0], B.Wh[0]));
-          const daz = tf.add(mm(dm, B.Wi[1]), mm(v[0], B.Wh[1]));
-          const dan = tf.add(tf.add(mm(dm, B.Wi[2]), tf.mul(tf.mul(k.sr, dar), k.hn)), tf.mul(k.r, mm(v[0], B.Wh[2])));
-          return [tf.add(tf.add(tf.mul(k.cn, dan), tf.mul(k.cz, daz)), tf.mul(k.z, v[0]))];
-        }),
+      jvp: (v) => tf.tidy(() => [this.gruJvp(v[0], B, k)]),
       dispose: () => {
         for (const t of Object.values(k)) t.dispose();
         if (!own) for (const list of Object.values(B) as Tensor[][]) for (const t of list) t.dispose();
@@ -405,11 +398,23 @@ export class GruGnnSystem implements DynamicSystem {
     };
   }
 
+  /**
+   * J v of the GRU step at a linearisation point: the message and state directions through each
+   * gate's pre-activation (a_r, a_z, a_n), then through ∂h'/∂a_n, ∂h'/∂a_z and z (both paths).
+   */
+  private gruJvp(v: Tensor, B: GateBlocks, k: Pick<GruPoint, 'sr' | 'hn' | 'r' | 'cn' | 'cz' | 'z'>): Tensor {
+    const mm = (a: Tensor, W: Tensor) => tf.matMul(a, W);
+    const dm = this.propagate(v);
+    const dar = tf.add(mm(dm, B.Wi[0]), mm(v, B.Wh[0]));
+    const daz = tf.add(mm(dm, B.Wi[1]), mm(v, B.Wh[1]));
+    const dan = tf.add(tf.add(mm(dm, B.Wi[2]), tf.mul(tf.mul(k.sr, dar), k.hn)), tf.mul(k.r, mm(v, B.Wh[2])));
+    return tf.add(tf.add(tf.mul(k.cn, dan), tf.mul(k.cz, daz)), tf.mul(k.z, v));
+  }
+
   /** The linearisation at x on the kernels, owning x, the weight clones wk and the point k. */
   private kernelLinearization(x: Tensor, wk: Tensor[], k: GruPoint, w: Tensor[]): Linearization {
     const scale = this.kernelScale();
     const vjp = (g: Tensor, want: { h: boolean; w: boolean }) => gruVjp(g, x, k, wk, this.csr, scale, want);
-    const mm = (a: Tensor, W: Tensor) => tf.matMul(a, W);
     return {
       vjp: (g) => vjp(g[0], { h: true, w: false }),
       vjpParams: (g) => vjp(g[0], { h: false, w: true }),
@@ -422,11 +427,7 @@ export class GruGnnSystem implements DynamicSystem {
           // the cached blocks of the system's own weights while they hold the same values, else blocks of the clones
           const own = w.length === 4 && w.every((t, i) => t === this.params[i] && dataIdOf(t) === dataIdOf(wk[i]));
           const B = this.gateBlocks(own ? w : wk);
-          const dm = this.propagate(v[0]);
-          const dar = tf.add(mm(dm, B.Wi[0]), mm(v[0], B.Wh[0]));
-          const daz = tf.add(mm(dm, B.Wi[1]), mm(v[0], B.Wh[1]));
-          const dan = tf.add(tf.add(mm(dm, B.Wi[2]), tf.mul(tf.mul(k.sr, dar), k.hn)), tf.mul(k.r, mm(v[0], B.Wh[2])));
-          return [tf.add(tf.add(tf.mul(k.cn, dan), tf.mul(k.cz, daz)), tf.mul(k.z, v[0]))];
+          return [this.gruJvp(v[0], B, k)];
         }),
       dispose: () => {
         for (const t of [...Object.values(k), x, ...wk]) t.dispose();
