@@ -13,16 +13,14 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'fs';
-import * as http from 'http';
 import * as path from 'path';
-import type { AddressInfo } from 'net';
 import type { Page } from 'playwright-core';
-import { dashboardHtml, makeNonce } from '../../src/extension/dashboardHtml';
 import { overlaySeries } from '../../src/extension/replay';
 import type { Envelope, HostToWebview, OverlaySettings, WebviewToHost } from '../../src/protocol/messages';
 import type { RunDescription } from '../../src/run/recorder';
 import { csvToSeries } from '../../src/shared/series';
 import { repoRoot } from '../helpers/setup';
+import { serveDashboard } from '../helpers/dashboardServer';
 import { readChart, assertDrawn, type Pt } from '../helpers/charts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -61,23 +59,6 @@ function want(series: 'train:grad_norm' | 'train:step_ms' | 'loss' | 'diagnostic
   );
 }
 
-async function serve(): Promise<{ origin: string; close(): Promise<void> }> {
-  const server = http.createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://x');
-    if (url.pathname.startsWith('/dist/')) {
-      const file = path.join(repoRoot, 'dist', path.basename(url.pathname));
-      if (!fs.existsSync(file)) return void res.writeHead(404).end();
-      res.writeHead(200, { 'content-type': file.endsWith('.js') ? 'text/javascript' : file.endsWith('.css') ? 'text/css' : 'application/octet-stream' }).end(fs.readFileSync(file));
-      return;
-    }
-    const origin = `http://${req.headers.host}`;
-    const html = dashboardHtml({ cspSource: origin, nonce: makeNonce(), scriptUri: `${origin}/dist/webview.js`, styleUri: `${origin}/dist/webview.css`, codiconUri: `${origin}/dist/codicon.css` }).replace('<body>', '<body class="vscode-dark" style="--vscode-foreground:#ccc;--vscode-editor-background:#1f1f1f;background:#1f1f1f;color:#ccc">');
-    res.writeHead(200, { 'content-type': 'text/html' }).end(html);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  return { origin: `http://127.0.0.1:${port}`, close: () => new Promise((r) => server.close(() => r())) };
-}
 
 /** VS Code's webview API, its state kept in sessionStorage so that it outlives a reload (as VS Code keeps setState's). */
 const INIT = `window.__posted = [];
@@ -97,7 +78,7 @@ function panels(page: Page) {
 
 test('Compare runs as small multiples: a panel per series with every run’s recorded values, per-panel log/linear y, one step/wall-time x, state through reloads and from the host', { skip, timeout: 120_000 }, async () => {
   const { chromium } = await import('playwright-core');
-  const srv = await serve();
+  const srv = await serveDashboard();
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu'] });
   try {
     const page = await browser.newPage({ viewport: { width: 1280, height: 1400 } });

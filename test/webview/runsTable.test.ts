@@ -8,13 +8,11 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'fs';
-import * as http from 'http';
 import * as path from 'path';
-import type { AddressInfo } from 'net';
-import { dashboardHtml, makeNonce } from '../../src/extension/dashboardHtml';
 import { columnsFor, configDiff, differingKeys, filterRows, rowsInView, sortRows, type RunRow } from '../../src/shared/runsTable';
 import type { HostToWebview, WebviewToHost } from '../../src/protocol/messages';
 import { repoRoot } from '../helpers/setup';
+import { serveDashboard } from '../helpers/dashboardServer';
 
 const CHROMIUM = '/usr/bin/chromium';
 const skip = !fs.existsSync(CHROMIUM) ? `${CHROMIUM} is absent (apt-get install -y chromium)` : false;
@@ -55,30 +53,13 @@ test('runs table model: differing config keys, the diff of two configs, sort wit
   assert.deepEqual(rowsInView(3, 0, 260, 26, 5), { first: 0, last: 2 });
 });
 
-async function serve(): Promise<{ origin: string; close(): Promise<void> }> {
-  const server = http.createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://x');
-    if (url.pathname.startsWith('/dist/')) {
-      const file = path.join(repoRoot, 'dist', path.basename(url.pathname));
-      if (!fs.existsSync(file)) return void res.writeHead(404).end();
-      res.writeHead(200, { 'content-type': file.endsWith('.js') ? 'text/javascript' : file.endsWith('.css') ? 'text/css' : 'application/octet-stream' }).end(fs.readFileSync(file));
-      return;
-    }
-    const origin = `http://${req.headers.host}`;
-    const html = dashboardHtml({ cspSource: origin, nonce: makeNonce(), scriptUri: `${origin}/dist/webview.js`, styleUri: `${origin}/dist/webview.css`, codiconUri: `${origin}/dist/codicon.css` }).replace('<body>', '<body class="vscode-dark" style="--vscode-foreground:#ccc;--vscode-editor-background:#1f1f1f;background:#1f1f1f;color:#ccc">');
-    res.writeHead(200, { 'content-type': 'text/html' }).end(html);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  return { origin: `http://127.0.0.1:${port}`, close: () => new Promise((r) => server.close(() => r())) };
-}
 
 const INIT = `window.__posted = []; window.__state = undefined;
   window.acquireVsCodeApi = () => ({ postMessage: (m) => window.__posted.push(m), getState: () => window.__state, setState: (s) => { window.__state = s; } });`;
 
 test('the runs table in the dashboard: headers, sort, filter, virtualised rows, keyboard picks, config diff, compare at this step', { skip, timeout: 120_000 }, async () => {
   const { chromium } = await import('playwright-core');
-  const srv = await serve();
+  const srv = await serveDashboard();
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu'] });
   try {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });

@@ -8,11 +8,8 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'fs';
-import * as http from 'http';
 import * as os from 'os';
 import * as path from 'path';
-import type { AddressInfo } from 'net';
-import { dashboardHtml, makeNonce } from '../../src/extension/dashboardHtml';
 import { replaySelection } from '../../src/extension/replay';
 import { startWorkerRun, chooseNode } from '../../src/extension/workerHost';
 import { readRun } from '../../src/run/recorder';
@@ -25,6 +22,7 @@ import { execFileSync } from 'child_process';
 import { csvToSeries, smoothEma } from '../../src/shared/series';
 import { compareHeadline, sci, mib } from '../../src/shared/compareSummary';
 import { repoRoot } from '../helpers/setup';
+import { serveDashboard } from '../helpers/dashboardServer';
 import { readChart, assertDrawn, expectedRunCharts, expectedCompareCharts, type Want } from '../helpers/charts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -63,28 +61,6 @@ const THEMES: Record<string, { bodyClass: string; vars: Record<string, string> }
 };
 
 /** A page server with the extension's dist/ under /dist and the dashboard HTML at /<theme>. */
-async function serve(): Promise<{ origin: string; close(): Promise<void> }> {
-  const server = http.createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://x');
-    if (url.pathname.startsWith('/dist/')) {
-      const file = path.join(root, 'dist', path.basename(url.pathname));
-      if (!fs.existsSync(file)) return void res.writeHead(404).end();
-      const type = file.endsWith('.js') ? 'text/javascript' : file.endsWith('.css') ? 'text/css' : file.endsWith('.ttf') ? 'font/ttf' : 'application/octet-stream';
-      res.writeHead(200, { 'content-type': type }).end(fs.readFileSync(file));
-      return;
-    }
-    const theme = THEMES[url.pathname.slice(1)] ?? THEMES.dark;
-    const origin = `http://${req.headers.host}`;
-    // As VS Code does: theme variables on <html>, the theme kind as a class on <body>.
-    const html = dashboardHtml({ cspSource: origin, nonce: makeNonce(), scriptUri: `${origin}/dist/webview.js`, styleUri: `${origin}/dist/webview.css`, codiconUri: `${origin}/dist/codicon.css` })
-      .replace('<html lang="en">', `<html lang="en" style="${Object.entries(theme.vars).map(([k, v]) => `${k}: ${v}`).join('; ')}">`)
-      .replace('<body>', `<body class="${theme.bodyClass}">`);
-    res.writeHead(200, { 'content-type': 'text/html' }).end(html);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  return { origin: `http://127.0.0.1:${port}`, close: () => new Promise((r) => server.close(() => r())) };
-}
 
 /** Record a real short run to replay: Neumann-RBP on Hopfield, a few steps, a gradient probe every 4 and checkpoints (as the extension runs it). */
 async function recordRun(): Promise<Envelope[]> {
@@ -111,7 +87,7 @@ const INIT = `
 /** What a dashboard test gets: the served page with the test harness (INIT) installed. */
 interface DashboardPage {
   page: import('playwright-core').Page;
-  srv: Awaited<ReturnType<typeof serve>>;
+  srv: Awaited<ReturnType<typeof serveDashboard>>;
   /** Page errors, console errors and requests that left the local server, as they happen. */
   errors: string[];
   post: (msg: HostToWebview) => Promise<void>;
@@ -122,7 +98,13 @@ interface DashboardPage {
 async function withDashboardPage(body: (d: DashboardPage) => Promise<void>): Promise<void> {
   const { chromium } = await import('playwright-core');
   fs.mkdirSync(results, { recursive: true });
-  const srv = await serve();
+  const srv = await serveDashboard((html, pathname) => {
+    const theme = THEMES[pathname.slice(1)] ?? THEMES.dark;
+    // As VS Code does: theme variables on <html>, the theme kind as a class on <body>.
+    return html
+      .replace('<html lang="en">', `<html lang="en" style="${Object.entries(theme.vars).map(([k, v]) => `${k}: ${v}`).join('; ')}">`)
+      .replace('<body>', `<body class="${theme.bodyClass}">`);
+  });
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
   try {
     const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
