@@ -36,6 +36,15 @@
  *   read_sum(a, bytes, out)
  *     out[0] = Σ a over `bytes` bytes (a multiple of 64), four f32x4 accumulators: a plain
  *     streaming read, the bench's measure of the read bandwidth a kernel can reach.
+ *   stream_dot(x, w, out, M, K, N, flags, h, c, mask, clamp)
+ *     out[m, j] = x[m, :]·w[j, :] for X [M, K] and W stored [N, K] (X·Wᵀ; the Hopfield step's
+ *     s·W_s, W_s symmetric), then, if flags & 1, + h[m, j]·c, then, if flags & 2, × mask[j] +
+ *     clamp[m, j] (the step's elementwise tail, rounded as the same tfjs ops). Made for a large W
+ *     read once from its row-major storage with few rows of X (a GEMV at M = 1; the Hopfield W_s is
+ *     25.6 MiB): each row of W is one contiguous stream summed in four f32x4 accumulators (the loop
+ *     of read_sum plus a load of x from cache), the rows of X taken in turn while the row of W is
+ *     in L1. Sum order: the accumulators pairwise, then the lanes pairwise, then the K mod 16
+ *     leftover products in order; plain multiply and add in both variants. out must not alias x.
  *   softmax_rop(p, pn, rz, out, rows, cols)
  *     The R-operator of softmax cross-entropy's gradient: per row i, c = Σ_j p_ij rz_ij (in order),
  *     out_ij = pn_ij (rz_ij − c).
@@ -142,6 +151,64 @@ function elementwiseWat(def) {
   loop('v', 16);
   loop('s', 4);
   L.push('  )');
+  return L;
+}
+
+/**
+ * The text of `stream_dot` (the header says what it computes): its own block, apart from the GEMM's.
+ * @returns {string[]}
+ */
+function streamDotWat() {
+  /** @type {string[]} */
+  const L = [];
+  const e = (/** @type {string} */ s) => L.push(s);
+  const V = 4; // f32x4 accumulators per row of W: 64 bytes a step, as read_sum
+  const vs = Array.from({ length: V }, (_, v) => v);
+  e('  (func (export "stream_dot") (param $x i32) (param $w i32) (param $out i32) (param $M i32) (param $K i32) (param $N i32)');
+  e('        (param $flags i32) (param $h i32) (param $c f32) (param $mask i32) (param $clamp i32)');
+  e('    (local $j i32) (local $m i32) (local $k i32) (local $row i32) (local $kv i32) (local $pw i32) (local $px i32) (local $o i32) (local $s f32)');
+  e('    ' + vs.map((v) => `(local $a${v} v128)`).join(' '));
+  e('    (local.set $row (i32.shl (local.get $K) (i32.const 2)))');
+  e(`    (local.set $kv (i32.and (local.get $row) (i32.const ${-16 * V})))`);
+  e('    (local.set $pw (local.get $w))');
+  e('    (local.set $j (i32.const 0))');
+  e('    (block $jd (loop $jl');
+  e('      (br_if $jd (i32.ge_s (local.get $j) (local.get $N)))');
+  e('      (local.set $px (local.get $x))');
+  e('      (local.set $m (i32.const 0))');
+  e('      (block $md (loop $ml');
+  e('        (br_if $md (i32.ge_s (local.get $m) (local.get $M)))');
+  for (const v of vs) e(`        (local.set $a${v} (v128.const i32x4 0 0 0 0))`);
+  e('        (local.set $k (i32.const 0))');
+  e('        (block $vd (loop $vl');
+  e('          (br_if $vd (i32.ge_u (local.get $k) (local.get $kv)))');
+  for (const v of vs) {
+    const at = (/** @type {string} */ p) => `(v128.load offset=${16 * v} align=4 (i32.add (local.get ${p}) (local.get $k)))`;
+    e(`          (local.set $a${v} (f32x4.add (local.get $a${v}) (f32x4.mul ${at('$px')} ${at('$pw')})))`);
+  }
+  e(`          (local.set $k (i32.add (local.get $k) (i32.const ${16 * V})))`);
+  e('          (br $vl)))');
+  e('        (local.set $a0 (f32x4.add (f32x4.add (local.get $a0) (local.get $a1)) (f32x4.add (local.get $a2) (local.get $a3))))');
+  e('        (local.set $s (f32.add (f32.add (f32x4.extract_lane 0 (local.get $a0)) (f32x4.extract_lane 1 (local.get $a0))) (f32.add (f32x4.extract_lane 2 (local.get $a0)) (f32x4.extract_lane 3 (local.get $a0)))))');
+  e('        (block $sd (loop $sl');
+  e('          (br_if $sd (i32.ge_u (local.get $k) (local.get $row)))');
+  e('          (local.set $s (f32.add (local.get $s) (f32.mul (f32.load (i32.add (local.get $px) (local.get $k))) (f32.load (i32.add (local.get $pw) (local.get $k))))))');
+  e('          (local.set $k (i32.add (local.get $k) (i32.const 4)))');
+  e('          (br $sl)))');
+  // the element's offset in out, h and clamp ([M, N])
+  e('        (local.set $o (i32.shl (i32.add (i32.mul (local.get $m) (local.get $N)) (local.get $j)) (i32.const 2)))');
+  e('        (if (i32.and (local.get $flags) (i32.const 1)) (then');
+  e('          (local.set $s (f32.add (local.get $s) (f32.mul (f32.load (i32.add (local.get $h) (local.get $o))) (local.get $c))))))');
+  e('        (if (i32.and (local.get $flags) (i32.const 2)) (then');
+  e('          (local.set $s (f32.add (f32.mul (local.get $s) (f32.load (i32.add (local.get $mask) (i32.shl (local.get $j) (i32.const 2))))) (f32.load (i32.add (local.get $clamp) (local.get $o)))))))');
+  e('        (f32.store (i32.add (local.get $out) (local.get $o)) (local.get $s))');
+  e('        (local.set $px (i32.add (local.get $px) (local.get $row)))');
+  e('        (local.set $m (i32.add (local.get $m) (i32.const 1)))');
+  e('        (br $ml)))');
+  e('      (local.set $pw (i32.add (local.get $pw) (local.get $row)))');
+  e('      (local.set $j (i32.add (local.get $j) (i32.const 1)))');
+  e('      (br $jl)))');
+  e('  )');
   return L;
 }
 
@@ -380,6 +447,9 @@ export function kernelsWat({ relaxed = false, shared = false } = {}) {
   e('    (local.set $s0 (f32x4.add (f32x4.add (local.get $s0) (local.get $s1)) (f32x4.add (local.get $s2) (local.get $s3))))');
   e('    (f32.store (local.get $out) (f32.add (f32.add (f32x4.extract_lane 0 (local.get $s0)) (f32x4.extract_lane 1 (local.get $s0))) (f32.add (f32x4.extract_lane 2 (local.get $s0)) (f32x4.extract_lane 3 (local.get $s0)))))');
   e('  )');
+
+  // ---- stream_dot ----
+  L.push(...streamDotWat());
 
   // ---- softmax_rop ----
   e('  (func (export "softmax_rop") (param $p i32) (param $pn i32) (param $rz i32) (param $out i32) (param $rows i32) (param $cols i32)');

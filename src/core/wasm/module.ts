@@ -28,6 +28,7 @@ export interface WasmKernelExports {
   colsum(a: number, out: number, rows: number, cols: number): void;
   softmax_rop(p: number, pn: number, rz: number, out: number, rows: number, cols: number): void;
   read_sum(a: number, bytes: number, out: number): void;
+  stream_dot(x: number, w: number, out: number, M: number, K: number, N: number, flags: number, h: number, c: number, mask: number, clamp: number): void;
   // elementwise chains (ELEMENTWISE in ./kernels-wat.mjs): inputs, outputs, n, scalars
   ew_tanh_d(s: number, x: number, d: number, n: number): void;
   ew_scale(a: number, out: number, n: number, c: number): void;

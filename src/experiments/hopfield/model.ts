@@ -10,6 +10,7 @@ import { l1Loss } from '../../core/activations';
 import { genericLinearization, sumParamVjps, type DynamicSystem, type Linearization, type StepPhase } from '../../core/system';
 import type { State } from '../../core/state';
 import { Rng } from '../../core/random';
+import { streamDot, streamDotAvailable } from './kernel';
 
 export interface HopfieldOptions {
   nIn: number;
@@ -90,8 +91,12 @@ export class HopfieldSystem implements DynamicSystem {
   step(h: State, w: Tensor[], _t: number, _phase: StepPhase): State {
     return tf.tidy(() => {
       const Ws = this.symmetric(w[0]);
-      let next = tf.matMul(sigmoid(tf.mul(h[0], this.opts.b)), Ws);
-      if (this.opts.a !== 1) next = tf.add(next, tf.mul(h[0], 1 - this.opts.a));
+      const s = sigmoid(tf.mul(h[0], this.opts.b));
+      const a = this.opts.a;
+      // one kernel for the product and the tail (W_s symmetric: s W_s = s W_sᵀ, what it computes)
+      if (streamDotAvailable(s.shape[0])) return [streamDot(s, Ws, { h: a !== 1 ? h[0] : undefined, c: 1 - a, mask: this.mask, clamp: this.clamp })];
+      let next = tf.matMul(s, Ws);
+      if (a !== 1) next = tf.add(next, tf.mul(h[0], 1 - a));
       return [tf.add(tf.mul(next, this.mask), this.clamp)];
     });
   }
@@ -122,7 +127,7 @@ export class HopfieldSystem implements DynamicSystem {
     const vjp = (z: State): State =>
       tf.tidy(() => {
         const zm = tf.mul(z[0], this.mask);
-        let r = tf.mul(d, tf.matMul(zm, Ws));
+        let r = tf.mul(d, product(zm, Ws));
         if (a !== 1) r = tf.add(r, tf.mul(zm, 1 - a));
         return [r];
       });
@@ -133,7 +138,7 @@ export class HopfieldSystem implements DynamicSystem {
       vjpBoth: (z) => ({ h: vjp(z), w: vjpParams(z) }),
       jvp: (v) =>
         tf.tidy(() => {
-          let r = tf.matMul(tf.mul(d, v[0]), Ws);
+          let r = product(tf.mul(d, v[0]), Ws);
           if (a !== 1) r = tf.add(r, tf.mul(v[0], 1 - a));
           return [tf.mul(r, this.mask)];
         }),
@@ -163,6 +168,11 @@ export class HopfieldSystem implements DynamicSystem {
     for (const t of [this.W, this.mask, this.offDiag, this.clamp, this.target]) t.dispose();
     this.symCache?.Ws.dispose();
   }
+}
+
+/** x W_s: the streaming kernel where it runs (W_s symmetric, so x W_sᵀ is the same), else a matMul. */
+function product(x: Tensor, Ws: Tensor): Tensor {
+  return streamDotAvailable(x.shape[0]) ? streamDot(x, Ws) : tf.matMul(x, Ws);
 }
 
 /**
