@@ -25,16 +25,16 @@ const rng = new Rng(77);
 const rand = (shape: number[]) => tf.tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.normal()), shape);
 
 /** The kernel itself for any M (the op takes it only at M ≤ STREAM_MAX_ROWS). */
-function kernel(x: tf.Tensor, w: tf.Tensor, tail: { h?: tf.Tensor; c?: number; mask?: tf.Tensor; clamp?: tf.Tensor } = {}): Float32Array {
+function kernel(x: tf.Tensor, w: tf.Tensor, tail: { sigmoidOf?: number; h?: tf.Tensor; c?: number; mask?: tf.Tensor; clamp?: tf.Tensor } = {}): Float32Array {
   const inputs: Record<string, tf.Tensor> = { x, w };
   for (const k of ['h', 'mask', 'clamp'] as const) if (tail[k]) inputs[k] = tail[k]!;
-  const r = tf.engine().runKernel(STREAM_DOT, inputs as never, { c: tail.c ?? 1 } as never) as tf.Tensor;
+  const r = tf.engine().runKernel(STREAM_DOT, inputs as never, { c: tail.c ?? 1, sigmoidOf: tail.sigmoidOf } as never) as tf.Tensor;
   const v = r.dataSync() as Float32Array;
   r.dispose();
   return v;
 }
 
-test('stream_dot: x·wᵀ within float32 reduction error of a float64 sum, ragged K and N, several rows; the tail rounds as the tf ops', { skip: !wasm() && 'wasm only' }, () => {
+test('stream_dot: x·wᵀ within float32 reduction error of a float64 sum, ragged K and N, several rows; σ(b·x) and the tail round as the tf ops', { skip: !wasm() && 'wasm only' }, () => {
   assert.ok(streamDotAvailable(1), 'the kernel runs on wasm');
   for (const M of [1, 2, 3]) {
     for (const K of [1, 3, 4, 9, 15, 16, 17, 24, 31, 64, 100]) {
@@ -72,7 +72,10 @@ test('stream_dot: x·wᵀ within float32 reduction error of a float64 sum, ragge
           assert.equal(onlyMask[i], f(f(plain[i] * mv[j]) + cv[i]), `${what} ⊙ mask + clamp [${i}]`);
           assert.equal(tailed[i], f(f(withH * mv[j]) + cv[i]), `${what} full tail [${i}]`);
         }
-        tf.dispose([x, w, h, mask, clamp]);
+        // σ(b·x) first: the same numbers as the product of tfjs's own σ(b·x)
+        const s = tf.tidy(() => tf.sigmoid(tf.mul(x, 0.75)));
+        assert.deepEqual(kernel(x, w, { sigmoidOf: 0.75, h, c, mask, clamp }), kernel(s, w, { h, c, mask, clamp }), `${what} σ(b·x)`);
+        tf.dispose([x, w, h, mask, clamp, s]);
       }
     }
   }

@@ -1,12 +1,12 @@
 /**
- * The Hopfield step's product and elementwise tail in one wasm kernel (`stream_dot` in
- * src/core/wasm/kernels-wat.mjs): out = ((X·Wᵀ) + c·h) ⊙ mask + clamp, each part optional.
+ * The Hopfield step in one dispatch around one wasm kernel (`stream_dot` in
+ * src/core/wasm/kernels-wat.mjs): out = ((σ(b·X)·Wᵀ) + c·h) ⊙ mask + clamp, each part optional.
  *
  * Why: a step reads W_s (2592², 25.6 MiB) once for a batch of one image, so it runs at the speed
  * the memory delivers W_s. tfjs's product (XNNPACK's GEMV over its packed copy of W_s) reached
  * ~0.75 of the bandwidth of a plain streaming read; `stream_dot` reads each row of W_s as one
  * stream into four SIMD accumulators, ~0.9 of it, with no packed copy (bench/README.md,
- * "Bandwidth"). The tail saves three tfjs dispatches a step. W_s is symmetric, so s·W_s = s·W_sᵀ.
+ * "Bandwidth"). One dispatch instead of five a step. W_s is symmetric, so s·W_s = s·W_sᵀ.
  *
  * Off the wasm backend, with the wasm kernels off, or under a gradient tape, the same expression
  * is computed with tf ops (no gradient is registered for the kernel).
@@ -19,8 +19,13 @@ type TensorInfo = tf.TensorInfo;
 
 export const STREAM_DOT = 'RbpStreamDot';
 
-/** The optional tail: + c·h (h [M, N]), then ⊙ mask ([1, N] or [N]) + clamp ([M, N]). */
+/**
+ * Options: `sigmoidOf` b: the product takes σ(b·x) in place of x (the step's s, computed in the same
+ * dispatch by the backend's own Mul-by-scalar rounding and Sigmoid kernel); the tail: + c·h
+ * (h [M, N]), then ⊙ mask ([1, N] or [N]) + clamp ([M, N]).
+ */
 export interface StreamDotTail {
+  sigmoidOf?: number;
   h?: Tensor;
   c?: number;
   mask?: Tensor;
@@ -33,11 +38,30 @@ function streamDotKernel(args: KernelArgs): TensorInfo {
   const wk = wasmKernels(args.backend);
   if (!wk) throw new Error(`${STREAM_DOT}: the wasm kernels are not loaded`);
   const backend = args.backend as WasmBackendLike; // wasmKernels answers only for the wasm backend
+  const sigmoidOf = args.attrs?.sigmoidOf as number | undefined;
   const [M, K] = x.shape;
   const N = w.shape[0];
   const out = backend.makeOutput([M, N], 'float32');
   const at = (t: TensorInfo | undefined) => (t ? offsetOf(backend, t) : 0);
-  orRelease(backend, [out], () => wk.fns.stream_dot(at(x), at(w), at(out), M, K, N, (h ? 1 : 0) | (mask ? 2 : 0), at(h), c, at(mask), at(clamp)));
+  const temps: TensorInfo[] = [];
+  try {
+    orRelease(backend, [out], () => {
+      let s = x;
+      if (sigmoidOf !== undefined) {
+        // s = σ(b·x): ew_scale rounds as tfjs's Mul by a scalar; σ is the backend's own kernel
+        const scaled = backend.makeOutput(x.shape, 'float32');
+        temps.push(scaled);
+        wk.fns.ew_scale(at(x), at(scaled), M * K, sigmoidOf);
+        const sigmoid = tf.getKernel('Sigmoid', 'wasm');
+        if (!sigmoid) throw new Error(`${STREAM_DOT}: no Sigmoid kernel on the wasm backend`);
+        s = sigmoid.kernelFunc({ inputs: { x: scaled }, backend: backend as never, attrs: {} }) as TensorInfo;
+        temps.push(s);
+      }
+      wk.fns.stream_dot(at(s), at(w), at(out), M, K, N, (h ? 1 : 0) | (mask ? 2 : 0), at(h), c, at(mask), at(clamp));
+    });
+  } finally {
+    for (const t of temps) backend.disposeData(t.dataId);
+  }
   return out;
 }
 
@@ -74,7 +98,7 @@ function check(x: Tensor, w: Tensor, t: StreamDotTail): void {
 }
 
 /**
- * ((x·wᵀ) + c·h) ⊙ mask + clamp for x [M, K], w [N, K]: the wasm kernel where `streamDotAvailable(M)`,
+ * ((x·wᵀ) + c·h) ⊙ mask + clamp for x [M, K] (or σ(b·x), `sigmoidOf` b), w [N, K]: the wasm kernel where `streamDotAvailable(M)`,
  * else the same tf ops in the same order (the op path the kernel is tested against).
  */
 export function streamDot(x: Tensor, w: Tensor, tail: StreamDotTail = {}): Tensor {
@@ -85,10 +109,10 @@ export function streamDot(x: Tensor, w: Tensor, tail: StreamDotTail = {}): Tenso
     const inputs: Record<string, Tensor> = { x, w };
     if (h) inputs.h = h;
     if (mask && clamp) Object.assign(inputs, { mask, clamp });
-    return tf.engine().runKernel(STREAM_DOT, inputs as never, { c } as never) as Tensor;
+    return tf.engine().runKernel(STREAM_DOT, inputs as never, { c, sigmoidOf: tail.sigmoidOf } as never) as Tensor;
   }
   return tf.tidy(() => {
-    let r = tf.matMul(x, w, false, true);
+    let r = tf.matMul(tail.sigmoidOf === undefined ? x : tf.sigmoid(tf.mul(x, tail.sigmoidOf)), w, false, true);
     if (h) r = tf.add(r, tf.mul(h, c));
     if (mask && clamp) r = tf.add(tf.mul(r, mask), clamp);
     return r;

@@ -89,13 +89,12 @@ export class HopfieldSystem implements DynamicSystem {
   }
 
   step(h: State, w: Tensor[], _t: number, _phase: StepPhase): State {
+    const a = this.opts.a;
+    // one dispatch for the whole step (W_s symmetric: s W_s = s W_sᵀ, what the kernel computes)
+    if (streamDotAvailable(h[0].shape[0])) return [streamDot(h[0], this.symmetric(w[0]), { sigmoidOf: this.opts.b, h: a !== 1 ? h[0] : undefined, c: 1 - a, mask: this.mask, clamp: this.clamp })];
     return tf.tidy(() => {
       const Ws = this.symmetric(w[0]);
-      const s = sigmoid(tf.mul(h[0], this.opts.b));
-      const a = this.opts.a;
-      // one kernel for the product and the tail (W_s symmetric: s W_s = s W_sᵀ, what it computes)
-      if (streamDotAvailable(s.shape[0])) return [streamDot(s, Ws, { h: a !== 1 ? h[0] : undefined, c: 1 - a, mask: this.mask, clamp: this.clamp })];
-      let next = tf.matMul(s, Ws);
+      let next = tf.matMul(sigmoid(tf.mul(h[0], this.opts.b)), Ws);
       if (a !== 1) next = tf.add(next, tf.mul(h[0], 1 - a));
       return [tf.add(tf.mul(next, this.mask), this.clamp)];
     });
