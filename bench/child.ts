@@ -13,6 +13,7 @@ import { measurePeak } from '../src/core/memory';
 import { offsetOf, setKernelRequest, wasmKernels, usablePool, K_GEMM } from '../src/core/wasm/module';
 import type { WasmBackendLike } from '../src/core/wasm/module';
 import { NaiveSolver } from '../src/core/solvers/naive';
+import { HopfieldSystem } from '../src/experiments/hopfield/model';
 import { dispose } from '../src/core/state';
 import { builtinConfig, applyOverride } from '../src/config/load';
 import { SCHEMA } from '../src/config/schema';
@@ -88,6 +89,16 @@ function wasmResidentBytes(): number | undefined {
     if (maps[i].perms === 'rw-p' && next.perms === '---p' && next.start === maps[i].end && next.end - next.start >= 4 * 2 ** 30) total += maps[i].rss;
   }
   return total;
+}
+
+/** Wall and process CPU ms of one call of `f`. */
+function clocks(f: () => void): { wall: number; cpu: number } {
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  f();
+  const wall = performance.now() - t0;
+  const c = process.cpuUsage(c0);
+  return { wall, cpu: (c.user + c.system) / 1000 };
 }
 
 /**
@@ -230,18 +241,35 @@ async function gradRow(spec: GradChildSpec): Promise<GradRowResult> {
     }
   }
 
+  // Hopfield's forward row: after each timed run, a plain streaming read (`read_sum`) of the very
+  // bytes each step reads (W_s's tensor), as many times as the run has steps: the same bytes, the
+  // same buffer and alignment, warm, under the same load, timed with the same clocks; best of as
+  // many on both sides. (The thread's own CPU clock, /proc/thread-self/schedstat, would leave V8's
+  // helper threads out, but it advances in scheduler ticks of 4 ms here: too coarse for a 40 ms run.)
+  const Ws = spec.mode === 'forward' && sys instanceof HopfieldSystem ? sys.symmetric(sys.W) : undefined;
+  const readKernels = Ws ? wasmKernels(tf.backend()) : undefined;
+  const paired: { forward: ReturnType<typeof clocks>[]; read: ReturnType<typeof clocks>[] } = { forward: [], read: [] };
   const wall: number[] = [];
   const cpu: number[] = [];
   let last: GradientResult | undefined;
   for (let i = 0; i < spec.runs; i++) {
     const before = tf.memory().numTensors;
-    const c0 = process.cpuUsage();
-    t0 = performance.now();
-    const r = compute();
-    const w = performance.now() - t0;
-    const c = process.cpuUsage(c0);
-    wall.push(w);
-    cpu.push((c.user + c.system) / 1000);
+    let r: ReturnType<typeof compute> | undefined;
+    const k = clocks(() => (r = compute()));
+    wall.push(k.wall);
+    cpu.push(k.cpu);
+    paired.forward.push(k);
+    if (Ws && readKernels) {
+      const backend = tf.backend() as unknown as WasmBackendLike;
+      const at = offsetOf(backend, Ws as unknown as tf.TensorInfo);
+      const sum = tf.zeros([1]);
+      const to = offsetOf(backend, sum as unknown as tf.TensorInfo);
+      paired.read.push(clocks(() => {
+        for (let t = 0; t < T; t++) readKernels.fns.read_sum(at, Ws.size * 4 - ((Ws.size * 4) % 64), to);
+      }));
+      sum.dispose();
+    }
+    if (!r) throw new Error('no result');
     if (i === spec.runs - 1 && r.result) last = r.result;
     else r.done();
     if (i < spec.runs - 1) leak = Math.max(leak, tf.memory().numTensors - before);
@@ -271,7 +299,14 @@ async function gradRow(spec: GradChildSpec): Promise<GradRowResult> {
     const readW = streamReadGBs(weightBytes, 20);
     const readLarge = streamReadGBs(256 * 2 ** 20, 5);
     bandwidth = { weight_bytes: weightBytes, forward_gbs: (T * weightBytes) / min(cpu) / 1e6, forward_wall_gbs: (T * weightBytes) / min(wall) / 1e6, read_gbs: readW?.cpu, read_wall_gbs: readW?.wall, read_large_gbs: readLarge?.cpu };
+    if (paired.read.length) {
+      const gbs = (xs: number[]) => (T * weightBytes) / min(xs) / 1e6;
+      const side = (ks: ReturnType<typeof clocks>[]) => ({ cpu: gbs(ks.map((k) => k.cpu)), wall: gbs(ks.map((k) => k.wall)) });
+      bandwidth.paired = { runs: paired.read.length, forward: side(paired.forward), read: side(paired.read) };
+    }
     process.stderr.write(`    bandwidth: forward reads ${(T * weightBytes / 1e9).toFixed(2)} GB of weights at ${bandwidth.forward_gbs.toFixed(1)} GB/s of CPU time (${bandwidth.forward_wall_gbs.toFixed(1)} of wall); streaming read ${readW?.cpu.toFixed(1) ?? '–'} GB/s (${readW?.wall.toFixed(1) ?? '–'} of wall) over ${(weightBytes / 2 ** 20).toFixed(1)} MiB, ${readLarge?.cpu.toFixed(1) ?? '–'} GB/s over 256 MiB\n`);
+    const p = bandwidth.paired;
+    if (p) process.stderr.write(`    paired (read_sum of W_s itself after each run): forward ${p.forward.cpu.toFixed(1)} / read ${p.read.cpu.toFixed(1)} GB/s of CPU time, ${p.forward.wall.toFixed(1)} / ${p.read.wall.toFixed(1)} of wall\n`);
   }
   const out: GradRowResult = {
     ok: true,

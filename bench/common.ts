@@ -178,7 +178,25 @@ export interface GradRowResult extends RowKey {
    * streaming read over a buffer of weight_bytes and over 256 MiB (`read_sum`, per CPU second; the
    * first also per wall second).
    */
-  bandwidth?: { weight_bytes: number; forward_gbs: number; forward_wall_gbs: number; read_gbs?: number; read_wall_gbs?: number; read_large_gbs?: number };
+  bandwidth?: {
+    weight_bytes: number;
+    forward_gbs: number;
+    forward_wall_gbs: number;
+    read_gbs?: number;
+    read_wall_gbs?: number;
+    read_large_gbs?: number;
+    /**
+     * The target's measure: after each timed run, `read_sum` over W_s's own tensor T times (the
+     * bytes the run read); best of `runs` on both sides, GB/s of CPU time and of wall time.
+     */
+    paired?: { runs: number; forward: PairedSide; read: PairedSide };
+  };
+}
+
+/** GB/s of one side of the paired bandwidth measure, by clock. */
+export interface PairedSide {
+  cpu: number;
+  wall: number;
 }
 
 export interface RowError extends RowKey {

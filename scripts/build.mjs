@@ -20,6 +20,8 @@ const nodeEntries = {
   bench: 'bench/bench.ts',
   // npm run bench:runs: rbp runs and the runs table over 1,000 recorded runs (issue 19).
   'runs-scale': 'bench/runs-scale.ts',
+  // node dist/hopfield-stream.js: a Hopfield step's time against a streaming read of W_s (bench/README.md, "Bandwidth").
+  'hopfield-stream': 'bench/hopfield-stream.ts',
   // node dist/mnist-idx.js DIR: the MNIST digits as IDX files for the PyTorch reference (bench/cg_trace.py).
   'mnist-idx': 'bench/mnist-idx.ts',
   // The library entry (package.json `exports`): solvers and gradient methods without VS Code or the CLI.

@@ -4,9 +4,9 @@
  *
  * Why: a step reads W_s (2592², 25.6 MiB) once for a batch of one image, so it runs at the speed
  * the memory delivers W_s. tfjs's product (XNNPACK's GEMV over its packed copy of W_s) reached
- * ~0.75 of the bandwidth of a plain streaming read; `stream_dot` reads each row of W_s as one
- * stream into four SIMD accumulators, ~0.9 of it, with no packed copy (bench/README.md,
- * "Bandwidth"). One dispatch instead of five a step. W_s is symmetric, so s·W_s = s·W_sᵀ.
+ * ~0.75 of the speed of a plain streaming read of the same bytes; `stream_dot` reads each row of
+ * W_s as one stream into four SIMD accumulators, as fast as that read, with no packed copy
+ * (bench/README.md, "Bandwidth"). One dispatch instead of five a step. W_s is symmetric, so s·W_s = s·W_sᵀ.
  *
  * Off the wasm backend, with the wasm kernels off, or under a gradient tape, the same expression
  * is computed with tf ops (no gradient is registered for the kernel).
@@ -76,7 +76,7 @@ let registered = false;
 /**
  * Rows of X the kernel takes: it re-reads each row of W from L1 for every row of X, one multiply-add
  * per load, which pays only for a GEMV (bench/README.md, "Bandwidth": at 2 rows it is level with
- * XNNPACK, at 4 and 10 it is 1.2–1.5× slower).
+ * XNNPACK, at 4 and 10 it is 1.2–1.6× slower).
  */
 export const STREAM_MAX_ROWS = 1;
 
