@@ -243,7 +243,7 @@ export function renderMarkdown(rep: BenchReport): string {
       const p = bw.paired;
       const pairedText = p
         ? ` Paired with a plain streaming read (\`read_sum\`) of W_s itself, T times, after each of the ${p.runs} runs, best of the runs on both sides: forward ${p.forward.cpu.toFixed(1)} vs read ${p.read.cpu.toFixed(1)} GB/s of CPU time (${p.forward.wall.toFixed(1)} vs ${p.read.wall.toFixed(1)} of wall time): the forward pass at ${f ? f.value.toFixed(2) : '–'} of the read bandwidth.`
-        : '';
+        : ` Against the read below (results from before the paired measure): the forward pass at ${f ? f.value.toFixed(2) : '–'} of the read bandwidth.`;
       L.push(`Bandwidth: the forward pass reads its weights (${mib(bw.weight_bytes)} MiB) once per step, T × that at ${bw.forward_gbs.toFixed(1)} GB/s per CPU second (${bw.forward_wall_gbs.toFixed(1)} per wall second, fastest run).${pairedText} Apart from the runs, best of 20 trials of ~1 GB on a fresh buffer of that size: ${bw.read_gbs?.toFixed(1) ?? '–'} GB/s per CPU second (${bw.read_wall_gbs?.toFixed(1) ?? '–'} per wall second); of 256 MiB (main memory): ${bw.read_large_gbs?.toFixed(1) ?? '–'} GB/s.`);
       L.push('');
     }
