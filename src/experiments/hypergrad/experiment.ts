@@ -37,6 +37,7 @@ export function createHypergradSession(config: RbpConfig, method: MethodName, K:
       mom0: md.momentum,
       seed,
       lastStep,
+      sparseInputs: md.sparse_inputs,
     },
     ds,
   );

@@ -8,6 +8,7 @@ import { sigmoid } from '../../core/activations';
 import { BlockSpec, blocks, packLayers } from './kernels';
 import { FusedPoint, fusedHvp, fusedPoint } from './fused';
 import type { Layout } from './layout';
+import type { SparseBatch } from './sparse';
 
 export interface Batch {
   x: Tensor;
@@ -17,6 +18,8 @@ export interface Batch {
    * hidden layers). The fused kernels read x transposed in place and need neither.
    */
   op?: { xaT: Tensor; ones: Tensor };
+  /** x's sparse form (`./sparse`), when the system multiplies by it (option `sparseInputs`); read by the fused kernels only. */
+  sparse?: SparseBatch;
   /** 1 / N as a scalar tensor. */
   invN: Tensor;
   /** One-hot targets [N, C]. */
@@ -128,7 +131,7 @@ export class FusedMlpPoint implements MlpPass {
     withLoss = false,
   ) {
     // Owned by this object (disposed by `dispose`), also when made inside a caller's tidy scope.
-    const pt = fusedPoint(theta, batch.x, batch.yN, ctx.layout, 1 / batch.n);
+    const pt = fusedPoint(theta, batch.x, batch.yN, ctx.layout, 1 / batch.n, batch.sparse);
     const made = [pt.grad, pt.z, pt.p, pt.pN, ...pt.X, ...pt.D, ...pt.e, ...pt.delta];
     let lossValue: tf.Scalar | undefined;
     try {
@@ -150,7 +153,7 @@ export class FusedMlpPoint implements MlpPass {
   }
 
   hvp(u: Tensor): Tensor {
-    return fusedHvp(this.theta, u, this.batch.x, this.pt, this.ctx.layout);
+    return fusedHvp(this.theta, u, this.batch.x, this.pt, this.ctx.layout, this.batch.sparse);
   }
 
   dispose(): void {
@@ -309,5 +312,5 @@ export class MlpPoint implements MlpPass {
 
 /** Every tensor a batch holds. */
 export function batchTensors(b: Batch): Tensor[] {
-  return [b.x, b.y, b.yN, b.invN, ...(b.op ? [b.op.xaT, b.op.ones] : [])];
+  return [b.x, b.y, b.yN, b.invN, ...(b.op ? [b.op.xaT, b.op.ones] : []), ...(b.sparse ? [b.sparse.idx, b.sparse.val] : [])];
 }

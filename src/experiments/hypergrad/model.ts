@@ -20,6 +20,7 @@ import { fusedAdjoint, fusedAvailable, fusedMomentum } from './fused';
 import { Layout, makeLayout, packTheta, unpackTheta } from './layout';
 import { Batch, FastContext, batchTensors, mlp, mlpPass } from './mlp';
 import { PointCache } from './points';
+import { sparseBatch } from './sparse';
 
 export type LastStep = 'full' | 'minibatch';
 
@@ -48,7 +49,15 @@ export interface HypergradOptions {
    * the wasm kernels load; false keeps the op path (with or without `jsKernels`).
    */
   fusedKernels?: boolean;
+  /**
+   * `auto` (default): where the data has a sparse form (`Dataset.sparse`: uncentred inputs mostly
+   * zeros) and the fused kernels run, their first layer multiplies by it plus a rank-one
+   * correction (`./sparse`); `off`: always the dense centred x (the reference).
+   */
+  sparseInputs?: SparseInputsMode;
 }
+
+export type SparseInputsMode = 'auto' | 'off';
 
 export const HYPERGRAD_DEFAULTS: HypergradOptions = {
   sizes: [784, 50, 50, 50, 10],
@@ -98,6 +107,8 @@ export class HypergradSystem implements DynamicSystem {
   private readonly batches = new Map<number, Batch>();
   private readonly fast: FastContext;
   private coefCache?: Coefs;
+  /** Whether the fused kernels multiply by the data's sparse form (option `sparseInputs`). */
+  readonly sparseInputs: boolean;
 
   constructor(
     readonly opts: HypergradOptions,
@@ -124,6 +135,7 @@ export class HypergradSystem implements DynamicSystem {
     const jsKernels = opts.jsKernels ?? true;
     const fused = jsKernels && (opts.fusedKernels ?? true) && fusedAvailable();
     this.fast = { layout: this.layout, one: tf.keep(tf.scalar(1)), two: tf.keep(tf.scalar(2)), jsKernels, fused };
+    this.sparseInputs = fused && (opts.sparseInputs ?? 'auto') === 'auto' && data.sparse !== undefined;
     this.full = this.makeBatch(Int32Array.from({ length: data.n }, (_, i) => i));
   }
 
@@ -144,6 +156,7 @@ export class HypergradSystem implements DynamicSystem {
       invN: tf.keep(tf.scalar(1 / n)),
       y: tf.keep(tf.tensor2d(y, [n, classes])),
       yN: tf.keep(tf.tensor2d(y.map((v) => v / n), [n, classes])),
+      sparse: this.sparseInputs ? sparseBatch(this.data.sparse!, idx) : undefined,
       n,
     };
   }
