@@ -150,6 +150,7 @@ const small: Partial<HypergradOptions> = { sizes: [20, 13, 12, 5], batchSize: 20
 
 test('every method: the hypergradient with sparse inputs equals the dense one (full and minibatch last step), and leaves no tensor behind', (t) => {
   if (skipWithoutFused(t)) return;
+  const tensors0 = tf.memory().numTensors;
   for (const lastStep of ['full', 'minibatch'] as const) {
     const sys = new HypergradSystem({ ...HYPERGRAD_DEFAULTS, ...small, lastStep }, data);
     const ref = new HypergradSystem({ ...HYPERGRAD_DEFAULTS, ...small, lastStep, sparseInputs: 'off' }, data);
@@ -161,9 +162,17 @@ test('every method: the hypergradient with sparse inputs equals the dense one (f
     const methods = methodNames().filter((m) => m !== 'exact');
     assertMethodsAgree(sys, [{ sys: ref, tol: 1e-5, label: `dense (${lastStep})` }], opts, methods);
     assertNoLeaks(sys, opts, ['BPTT', 'Neumann_RBP', 'CG_RBP']);
+    // the fused kernels never made the dense x; the accuracy (op path) makes the full set's, and dispose frees it
+    assert.equal(sys.fullBatch.xIfMade, undefined, 'no dense x of the full set');
+    assert.equal(sys.batchFor(2, 'unroll').xIfMade, undefined, 'no dense x of a minibatch');
+    const h = sys.initialState();
+    assert.equal(sys.accuracy(h), ref.accuracy(h));
+    assert.ok(sys.fullBatch.xIfMade, 'made on demand');
+    dispose(h);
     sys.dispose();
     ref.dispose();
   }
+  assert.equal(tf.memory().numTensors, tensors0, 'the systems leave no tensor behind (sparse forms, lazily made x)');
 });
 
 test('model.sparse_inputs: auto uses the sparse form where the data has one and the fused kernels run; off, or the op path, never', (t) => {

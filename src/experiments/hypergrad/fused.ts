@@ -139,15 +139,16 @@ function pointKernel(args: KernelArgs): TensorInfo[] {
   const { backend } = args;
   const { theta, x, yN } = args.inputs;
   const { sizes, offsets, invN, sparse } = args.attrs as unknown as FusedLayout & { invN: number; sparse?: SparseLayout };
+  if (!x && !sparse) throw new Error('hypergrad fused kernels: no inputs (neither x nor its sparse form)');
   const k = kernelsOf(backend);
   const sigmoid = tf.getKernel('Sigmoid', 'wasm');
   const softmax = tf.getKernel('Softmax', 'wasm');
   if (!sigmoid || !softmax) throw new Error('hypergrad fused kernels: the wasm backend has no Sigmoid/Softmax kernel');
   const L = sizes.length - 1;
-  const n = x.shape[0];
+  const n = yN.shape[0];
   const C = sizes[L];
   expectShape('θ', theta, [offsets[2 * L]]);
-  expectShape('the batch', x, [n, sizes[0]]);
+  if (x) expectShape('the batch', x, [n, sizes[0]]);
   expectShape('y/N', yN, [n, C]);
   const outs: TensorInfo[] = [];
   const mk = (shape: number[]) => {
@@ -220,12 +221,13 @@ function hvpKernel(args: KernelArgs): TensorInfo {
   const k = kernelsOf(backend);
   const L = sizes.length - 1;
   const x = inputs.x;
-  const n = x.shape[0];
+  if (!x && !sparse) throw new Error('hypergrad fused kernels: no inputs (neither x nor its sparse form)');
+  const n = inputs.p.shape[0];
   const C = sizes[L];
   const X = (l: number) => (l === 0 ? x : inputs[`X${l}`]);
   expectShape('θ', inputs.theta, [offsets[2 * L]]);
   expectShape('u', inputs.u, [offsets[2 * L]]);
-  expectShape('the batch', x, [n, sizes[0]]);
+  if (x) expectShape('the batch', x, [n, sizes[0]]);
   for (const name of ['p', 'pN', `delta${L}`]) expectShape(name, inputs[name], [n, C]);
   for (let l = 1; l < L; l++) for (const name of [`X${l}`, `D${l}`, `e${l}`, `delta${l}`]) expectShape(name, inputs[name], [n, sizes[l]]);
   const out = backend.makeOutput([offsets[2 * L]], 'float32');
@@ -323,12 +325,12 @@ function indexed(ts: Tensor[]): Record<string, Tensor> {
   return r;
 }
 
-/** The forward and backward pass of the MLP at θ on a batch (x, y/N; x's sparse form, if given, for the first layer). */
-export function fusedPoint(theta: Tensor, x: Tensor, yN: Tensor, layout: FusedLayout, invN: number, sparse?: SparseBatch): FusedPoint {
+/** The forward and backward pass of the MLP at θ on a batch (x, y/N), or on x's sparse form (x not read: may be undefined). */
+export function fusedPoint(theta: Tensor, x: Tensor | undefined, yN: Tensor, layout: FusedLayout, invN: number, sparse?: SparseBatch): FusedPoint {
   ensureRegistered();
   const L = layout.sizes.length - 1;
   const sp = sparseArgs(sparse);
-  const r = runKernel(POINT, { theta, x, yN, ...sp.inputs }, { sizes: layout.sizes, offsets: layout.offsets, invN, ...sp.attrs }) as Tensor[];
+  const r = runKernel(POINT, { theta, ...(x ? { x } : {}), yN, ...sp.inputs }, { sizes: layout.sizes, offsets: layout.offsets, invN, ...sp.attrs }) as Tensor[];
   const [grad, z, p, pN] = r;
   let i = 4;
   const take = (m: number) => r.slice(i, (i += m));
@@ -340,10 +342,10 @@ export function fusedPoint(theta: Tensor, x: Tensor, yN: Tensor, layout: FusedLa
 }
 
 /** H u for the batch loss at a point (u and the result packed like θ). */
-export function fusedHvp(theta: Tensor, u: Tensor, x: Tensor, pt: FusedPoint, layout: FusedLayout, sparse?: SparseBatch): Tensor {
+export function fusedHvp(theta: Tensor, u: Tensor, x: Tensor | undefined, pt: FusedPoint, layout: FusedLayout, sparse?: SparseBatch): Tensor {
   ensureRegistered();
   const sp = sparseArgs(sparse);
-  const inputs: Record<string, Tensor> = { theta, u, x, p: pt.p, pN: pt.pN, ...sp.inputs };
+  const inputs: Record<string, Tensor> = { theta, u, ...(x ? { x } : {}), p: pt.p, pN: pt.pN, ...sp.inputs };
   pt.X.forEach((t, i) => (inputs[`X${i + 1}`] = t));
   pt.D.forEach((t, i) => (inputs[`D${i + 1}`] = t));
   pt.e.forEach((t, i) => (inputs[`e${i + 1}`] = t));

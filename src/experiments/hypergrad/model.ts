@@ -142,21 +142,28 @@ export class HypergradSystem implements DynamicSystem {
   private makeBatch(idx: Int32Array): Batch {
     const { d, classes } = this.data;
     const n = idx.length;
-    const x = new Float32Array(n * d);
     const y = new Float32Array(n * classes);
-    idx.forEach((r, i) => {
-      const row = this.data.x.subarray(r * d, (r + 1) * d);
-      x.set(row, i * d);
-      y[i * classes + this.data.labels[r]] = 1;
-    });
+    idx.forEach((r, i) => (y[i * classes + this.data.labels[r]] = 1));
     // Cached across calls that may run inside a tidy scope: keep them out of it.
-    const xt = tf.keep(tf.tensor2d(x, [n, d]));
+    const makeX = () => {
+      const x = new Float32Array(n * d);
+      idx.forEach((r, i) => x.set(this.data.x.subarray(r * d, (r + 1) * d), i * d));
+      return tf.keep(tf.tensor2d(x, [n, d]));
+    };
+    const sparse = this.sparseInputs ? sparseBatch(this.data.sparse!, idx) : undefined;
+    // With the sparse form the dense x is made only if something other than the fused kernels asks (the op path, accuracy).
+    let xt = sparse ? undefined : makeX();
     return {
-      x: xt,
+      get x() {
+        return (xt ??= makeX());
+      },
+      get xIfMade() {
+        return xt;
+      },
       invN: tf.keep(tf.scalar(1 / n)),
       y: tf.keep(tf.tensor2d(y, [n, classes])),
       yN: tf.keep(tf.tensor2d(y.map((v) => v / n), [n, classes])),
-      sparse: this.sparseInputs ? sparseBatch(this.data.sparse!, idx) : undefined,
+      sparse,
       n,
     };
   }
