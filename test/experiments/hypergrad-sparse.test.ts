@@ -191,9 +191,11 @@ test('model.sparse_inputs: auto uses the sparse form where the data has one and 
     ['off', data, false],
     ['auto', syntheticDataset(100, 20, 5, 7), false],
   ] as const) {
-    const s = createHypergradSession(config(mode), 'BPTT', 4, { log: () => undefined }, ds);
+    const logs: string[] = [];
+    const s = createHypergradSession(config(mode), 'BPTT', 4, { log: (l) => logs.push(l) }, ds);
     const sys = s.system as HypergradSystem;
     assert.equal(sys.sparseInputs, want, `sparse_inputs ${mode}`);
+    assert.ok(logs.some((l) => l.includes(want ? 'in sparse form' : 'the dense centred inputs') && l.includes(`model.sparse_inputs: ${mode ?? 'auto'}`)), logs.join('\n'));
     assert.equal(sys.batchFor(2, 'unroll').sparse !== undefined, want);
     s.dispose();
   }
