@@ -44,8 +44,9 @@ export interface SparseInputs {
  * Densities up to which the sparse form is kept. A nonzero costs one multiply-add per output
  * column, like a dense entry, but through an index and without the GEMM's register tiling.
  * Measured on the full MNIST set (10,000 × 784, density 0.19, 50 columns; bench/README.md,
- * "Sparse inputs"): raw·V 7.6 ms against the GEMM's 21.5 ms, rawᵀ·D 11-14 ms against 21.9 ms, so
- * the pair breaks even near density 0.19 × 43.4 / 21.6 ≈ 0.38; kept below that.
+ * "Sparse inputs"): raw·V 6.1 ms against the GEMM's 21.5 ms, rawᵀ·D 9.3-10.7 ms against 21.9 ms,
+ * so the pair breaks even near density 0.19 × 43 / 16 ≈ 0.5 on that shape; 0.35 leaves margin
+ * for the slower transposed direction (its gathers grow with the rows) on other shapes.
  */
 export const SPARSE_DENSITY_MAX = 0.35;
 
