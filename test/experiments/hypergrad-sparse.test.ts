@@ -175,6 +175,30 @@ test('every method: the hypergradient with sparse inputs equals the dense one (f
   assert.equal(tf.memory().numTensors, tensors0, 'the systems leave no tensor behind (sparse forms, lazily made x)');
 });
 
+test('sparse inputs without a hidden layer (the logits are the first layer): gradient and HVP equal the dense path', (t) => {
+  if (skipWithoutFused(t)) return;
+  const opts = { ...HYPERGRAD_DEFAULTS, ...small, sizes: [20, 5] };
+  const sys = new HypergradSystem(opts, data);
+  const ref = new HypergradSystem({ ...opts, sparseInputs: 'off' }, data);
+  assert.ok(sys.sparseInputs);
+  const rng = new Rng(2);
+  const theta = tf.tensor1d(rng.normalArray(sys.layout.N, 0.3));
+  const u = tf.tensor1d(rng.normalArray(sys.layout.N));
+  for (const [b, r] of [[sys.batchFor(1, 'unroll'), ref.batchFor(1, 'unroll')], [sys.fullBatch, ref.fullBatch]] as const) {
+    const f = new FusedMlpPoint(theta, b, sys.fastContext);
+    const o = new FusedMlpPoint(theta, r, ref.fastContext);
+    const [hf, ho] = [f.hvp(u), o.hvp(u)];
+    assert.ok(rel([f.grad], [o.grad]) <= 1e-5, `n=${b.n}: gradient`);
+    assert.ok(rel([hf], [ho]) <= 1e-5, `n=${b.n}: HVP`);
+    dispose([hf, ho]);
+    f.dispose();
+    o.dispose();
+  }
+  dispose([theta, u]);
+  sys.dispose();
+  ref.dispose();
+});
+
 test('model.sparse_inputs: auto uses the sparse form where the data has one and the fused kernels run; off, or the op path, never', (t) => {
   if (skipWithoutFused(t)) return;
   const config = (sparse?: string): RbpConfig => ({

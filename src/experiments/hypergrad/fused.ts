@@ -191,7 +191,8 @@ function pointKernel(args: KernelArgs): TensorInfo[] {
           backend.disposeData(s.dataId);
         }
       }
-      mm.mul(Xo(L - 1), W(L), at(z), n, sizes[L - 1], C, { bias: bias(L) });
+      if (L === 1 && sp) sp.forward(W(1), bias(1), at(z), C, spTmp); // no hidden layer: the logits are the first layer
+      else mm.mul(Xo(L - 1), W(L), at(z), n, sizes[L - 1], C, { bias: bias(L) });
       const p = softmax.kernelFunc({ inputs: { logits: z }, backend: backend as never, attrs: { dim: 1 } }) as TensorInfo;
       outs.splice(2, 0, p); // [grad, z, p, pN, ...]
       // δ_L = p/N − y/N
