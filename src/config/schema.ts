@@ -164,6 +164,7 @@ export const SCHEMA = {
       batch_size: { type: 'int', description: 'inner minibatch size', min: 1 },
       mlp_hidden: { type: 'int[]', description: 'MLP layer sizes', min: 1 },
       last_step: { type: 'string', description: 'data for the RBP-family last step: the minibatch or the full training set (the authors\')', enum: ['minibatch', 'full'], ours: true },
+      sparse_inputs: { type: 'string', description: 'auto: multiply by the uncentred inputs in sparse form plus a rank-one correction where they are mostly zeros (MNIST); off: the dense centred inputs', enum: ['auto', 'off'], ours: true },
       ...solverFields,
     },
     train: {

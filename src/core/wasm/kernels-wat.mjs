@@ -234,6 +234,9 @@ export function kernelsWat({ relaxed = false, shared = false } = {}) {
       ? `(local.set ${acc} (f32x4.relaxed_madd (local.get ${x}) (local.get ${y}) (local.get ${acc})))`
       : `(local.set ${acc} (f32x4.add (local.get ${acc}) (f32x4.mul (local.get ${x}) (local.get ${y}))))`;
   const get = (/** @type {string} */ x) => `(local.get ${x})`;
+  /** acc += x * (an f32x4 expression), as `madd` @param {string} acc @param {string} x @param {string} y */
+  const maddLoad = (acc, x, y) =>
+    relaxed ? `(local.set ${acc} (f32x4.relaxed_madd (local.get ${x}) ${y} (local.get ${acc})))` : `(local.set ${acc} (f32x4.add (local.get ${acc}) (f32x4.mul (local.get ${x}) ${y})))`;
 
   e('(module');
   // a shared memory import must declare its maximum: 4 GiB, tfjs's threaded heap's
@@ -474,6 +477,107 @@ export function kernelsWat({ relaxed = false, shared = false } = {}) {
   e('                   (f32.sub (f32.load (i32.add (local.get $rz) (i32.add (local.get $o) (local.get $j)))) (local.get $c))))');
   e('        (local.set $j (i32.add (local.get $j) (i32.const 4)))');
   e('        (br $bl)))');
+  e('      (local.set $i (i32.add (local.get $i) (i32.const 1)))');
+  e('      (br $il)))');
+  e('  )');
+
+  // ---- csr_mm ----
+  // csr_mm(ptr, col, val, b, sbk, out, rows, N, bias, flags)
+  //   out[i, :] = Σ_{e = ptr[i]}^{ptr[i+1]−1} val[e] · B[col[e], :] (+ bias[:] if flags & 1)
+  //   (+ out[i, :] if flags & 2), out row-major [rows, N], B's row k at b + k·sbk (contiguous N
+  //   floats), bias unpacked (N floats); ptr, col int32. A sparse-times-dense product: each
+  //   nonzero is one broadcast multiply-add into a row of accumulators. A pass over a row's
+  //   nonzeros fills 16 columns (four f32x4 registers; wider spills and was slower) while more
+  //   than 19 are left; one last pass takes the rest, up to 4 f32x4 columns plus, when N mod 4 ≠ 0,
+  //   the f32x4 window ending at column N, whose lanes already done are not stored (the MLP's 50
+  //   columns: three passes); N < 4: one column at a time. Each output is summed in the order of
+  //   the nonzeros (`relaxed`: fused multiply-add, as gemm). An empty row gives zeros (plus bias /
+  //   out). Measured on the MNIST inputs (10,000 × 784, 19 % nonzero): bench/README.md, "Sparse inputs".
+  e('  (func (export "csr_mm") (param $ptr i32) (param $col i32) (param $val i32) (param $b i32) (param $sbk i32)');
+  e('        (param $out i32) (param $rows i32) (param $N i32) (param $bias i32) (param $flags i32)');
+  e('    (local $i i32) (local $e i32) (local $e0 i32) (local $end i32) (local $o i32) (local $j i32) (local $w0 i32) (local $s i32) (local $r i32) (local $c i32) (local $sf f32) (local $v v128) (local $aw v128)');
+  for (let q = 0; q < 4; q++) e(`    (local $a${q} v128)`);
+  const colAddr = (/** @type {string} */ base, /** @type {string} */ jj) => `(i32.add (local.get ${base}) (i32.shl (local.get ${jj}) (i32.const 2)))`;
+  /** acc_q += val[e] · B[col[e], j + 4q ...] over the row's nonzeros for w f32x4 accumulators, and the window at column w0 (`win`); w = −1: one scalar column j. */
+  const csrSum = (/** @type {number} */ w, /** @type {boolean} */ win, /** @type {string} */ tag) => {
+    if (w < 0) e('        (local.set $sf (f32.const 0))');
+    for (let q = 0; q < w; q++) e(`        (local.set $a${q} (v128.const i32x4 0 0 0 0))`);
+    if (win) e('        (local.set $aw (v128.const i32x4 0 0 0 0))');
+    e('        (local.set $e (local.get $e0))');
+    e(`        (block $ed${tag} (loop $el${tag}`);
+    e(`          (br_if $ed${tag} (i32.ge_s (local.get $e) (local.get $end)))`);
+    e(`          (local.set $s (i32.add (local.get $b) (i32.mul (i32.load ${colAddr('$col', '$e')}) (local.get $sbk))))`);
+    if (w < 0) {
+      e(`          (local.set $sf (f32.add (local.get $sf) (f32.mul (f32.load ${colAddr('$val', '$e')}) (f32.load ${colAddr('$s', '$j')}))))`);
+    } else {
+      e(`          (local.set $v (v128.load32_splat align=4 ${colAddr('$val', '$e')}))`);
+      if (win) e('          ' + maddLoad('$aw', '$v', `(v128.load align=4 ${colAddr('$s', '$w0')})`));
+      if (w > 0) e(`          (local.set $s ${colAddr('$s', '$j')})`);
+      for (let q = 0; q < w; q++) e('          ' + maddLoad(`$a${q}`, '$v', `(v128.load offset=${16 * q} align=4 (local.get $s))`));
+    }
+    e('          (local.set $e (i32.add (local.get $e) (i32.const 1)))');
+    e(`          (br $el${tag})))`);
+  };
+  /** Store w f32x4 accumulators at column j (plus bias and out as the flags say). */
+  const csrStore = (/** @type {number} */ w) => {
+    for (let q = 0; q < w; q++) {
+      e(`        (if (i32.and (local.get $flags) (i32.const 1)) (then (local.set $a${q} (f32x4.add (local.get $a${q}) (v128.load offset=${16 * q} align=4 ${colAddr('$bias', '$j')})))))`);
+      e(`        (if (i32.and (local.get $flags) (i32.const 2)) (then (local.set $a${q} (f32x4.add (local.get $a${q}) (v128.load offset=${16 * q} align=4 ${colAddr('$o', '$j')})))))`);
+      e(`        (v128.store offset=${16 * q} align=4 ${colAddr('$o', '$j')} (local.get $a${q}))`);
+    }
+  };
+  /** One scalar value `x` stored at column $c (plus bias and out as the flags say). */
+  const csrStore1 = (/** @type {string} */ x) => {
+    e(`        (local.set $sf ${x})`);
+    e(`        (if (i32.and (local.get $flags) (i32.const 1)) (then (local.set $sf (f32.add (local.get $sf) (f32.load ${colAddr('$bias', '$c')})))))`);
+    e(`        (if (i32.and (local.get $flags) (i32.const 2)) (then (local.set $sf (f32.add (local.get $sf) (f32.load ${colAddr('$o', '$c')})))))`);
+    e(`        (f32.store ${colAddr('$o', '$c')} (local.get $sf))`);
+  };
+  e('    (local.set $i (i32.const 0))');
+  e('    (block $id (loop $il');
+  e('      (br_if $id (i32.ge_s (local.get $i) (local.get $rows)))');
+  e(`      (local.set $e0 (i32.load ${colAddr('$ptr', '$i')}))`);
+  e(`      (local.set $end (i32.load offset=4 ${colAddr('$ptr', '$i')}))`);
+  e('      (local.set $o (i32.add (local.get $out) (i32.shl (i32.mul (local.get $i) (local.get $N)) (i32.const 2))))');
+  e('      (local.set $j (i32.const 0))');
+  e('      (block $bd (loop $bl');
+  e('        (br_if $bd (i32.gt_s (i32.add (local.get $j) (i32.const 20)) (local.get $N)))');
+  csrSum(4, false, 'm');
+  csrStore(4);
+  e('        (local.set $j (i32.add (local.get $j) (i32.const 16)))');
+  e('        (br $bl)))');
+  // the last 0–19 columns: r = N − j = 4·w + t, case 2w + (t ≠ 0)
+  e('      (local.set $r (i32.sub (local.get $N) (local.get $j)))');
+  e('      (local.set $w0 (i32.sub (local.get $N) (i32.const 4)))');
+  e('      (if (i32.and (i32.lt_s (local.get $N) (i32.const 4)) (i32.gt_s (local.get $r) (i32.const 0))) (then');
+  e('        (local.set $c (local.get $j))');
+  e('        (block $sd (loop $sl');
+  e('        (br_if $sd (i32.ge_s (local.get $j) (local.get $N)))');
+  csrSum(-1, false, 's');
+  e('        (local.set $c (local.get $j))');
+  csrStore1('(local.get $sf)');
+  e('        (local.set $j (i32.add (local.get $j) (i32.const 1)))');
+  e('        (br $sl)))');
+  e('      ) (else');
+  e('      (local.set $r (i32.add (i32.shl (i32.shr_u (local.get $r) (i32.const 2)) (i32.const 1)) (i32.ne (i32.and (local.get $r) (i32.const 3)) (i32.const 0))))');
+  for (let w = 0; w <= 4; w++) {
+    for (const win of [false, true]) {
+      if (w === 0 && !win) continue;
+      e(`      (if (i32.eq (local.get $r) (i32.const ${2 * w + (win ? 1 : 0)})) (then`);
+      csrSum(w, win, `${w}${win ? 'w' : ''}`);
+      csrStore(w);
+      if (win) {
+        for (let l = 1; l < 4; l++) {
+          e(`        (local.set $c (i32.add (local.get $w0) (i32.const ${l})))`);
+          e(`        (if (i32.ge_s (local.get $c) (i32.add (local.get $j) (i32.const ${4 * w}))) (then`);
+          csrStore1(`(f32x4.extract_lane ${l} (local.get $aw))`);
+          e('        ))');
+        }
+      }
+      e('      ))');
+    }
+  }
+  e('      ))');
   e('      (local.set $i (i32.add (local.get $i) (i32.const 1)))');
   e('      (br $il)))');
   e('  )');

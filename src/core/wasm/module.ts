@@ -27,6 +27,8 @@ export interface WasmKernelExports {
   sq_residual(a: number, b: number, n: number, out: number): void;
   colsum(a: number, out: number, rows: number, cols: number): void;
   softmax_rop(p: number, pn: number, rz: number, out: number, rows: number, cols: number): void;
+  /** out = S·B (+ bias) (+ out) for S sparse (CSR ptr, col, val): ./kernels-wat.mjs, `csr_mm`. */
+  csr_mm(ptr: number, col: number, val: number, b: number, sbk: number, out: number, rows: number, N: number, bias: number, flags: number): void;
   read_sum(a: number, bytes: number, out: number): void;
   stream_dot(x: number, w: number, out: number, M: number, K: number, N: number, flags: number, h: number, c: number, mask: number, clamp: number): void;
   // elementwise chains (ELEMENTWISE in ./kernels-wat.mjs): inputs, outputs, n, scalars

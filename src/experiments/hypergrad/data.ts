@@ -13,6 +13,94 @@ export interface Dataset {
   n: number;
   d: number;
   classes: number;
+  /**
+   * The inputs before centring, where those are mostly zeros (`centre` sets it when their density
+   * is at most `SPARSE_DENSITY_MAX`): x = raw − 1·meanᵀ, so that x·V = raw·V − 1·(meanᵀV) and
+   * xᵀD = rawᵀD − mean·(1ᵀD), a sparse product plus a rank-one correction. The fused kernels use
+   * it (option `sparseInputs`); x stays the reference.
+   */
+  sparse?: SparseInputs;
+}
+
+/** Compressed sparse rows of an [n, d] matrix: row i's nonzeros are val[e] at column col[e], ptr[i] ≤ e < ptr[i + 1]. */
+export interface CsrMatrix {
+  rows: number;
+  cols: number;
+  ptr: Int32Array;
+  col: Int32Array;
+  val: Float32Array;
+}
+
+export interface SparseInputs {
+  /** The uncentred inputs, [n, d]. */
+  raw: CsrMatrix;
+  /** The per-feature mean `centre` subtracted, as float32. */
+  mean: Float32Array;
+  /** Nonzeros of raw ÷ (n·d). */
+  density: number;
+}
+
+/**
+ * Densities up to which the sparse form is kept. A nonzero costs one multiply-add per output
+ * column, like a dense entry, but through an index and without the GEMM's register tiling.
+ * Measured on the full MNIST set (10,000 × 784, density 0.19, 50 columns; bench/README.md,
+ * "Sparse inputs"): raw·V 6.1 ms against the GEMM's 21.5 ms, rawᵀ·D 9.3-10.7 ms against 21.9 ms,
+ * so the pair breaks even near density 0.19 × 43 / 16 ≈ 0.5 on that shape; 0.35 leaves margin
+ * for the slower transposed direction (its gathers grow with the rows) on other shapes.
+ */
+export const SPARSE_DENSITY_MAX = 0.35;
+
+/** The CSR form of a row-major [n, d] matrix. */
+export function toCsr(x: Float32Array, n: number, d: number): CsrMatrix {
+  let nnz = 0;
+  for (let i = 0; i < x.length; i++) if (x[i] !== 0) nnz++;
+  const ptr = new Int32Array(n + 1);
+  const col = new Int32Array(nnz);
+  const val = new Float32Array(nnz);
+  let e = 0;
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < d; j++) {
+      const v = x[i * d + j];
+      if (v !== 0) {
+        col[e] = j;
+        val[e++] = v;
+      }
+    }
+    ptr[i + 1] = e;
+  }
+  return { rows: n, cols: d, ptr, col, val };
+}
+
+/** The rows idx[0], idx[1], ... of a CSR matrix, in that order. */
+export function csrRows(m: CsrMatrix, idx: ArrayLike<number>): CsrMatrix {
+  const ptr = new Int32Array(idx.length + 1);
+  for (let i = 0; i < idx.length; i++) ptr[i + 1] = ptr[i] + m.ptr[idx[i] + 1] - m.ptr[idx[i]];
+  const col = new Int32Array(ptr[idx.length]);
+  const val = new Float32Array(ptr[idx.length]);
+  for (let i = 0; i < idx.length; i++) {
+    const [a, b] = [m.ptr[idx[i]], m.ptr[idx[i] + 1]];
+    col.set(m.col.subarray(a, b), ptr[i]);
+    val.set(m.val.subarray(a, b), ptr[i]);
+  }
+  return { rows: idx.length, cols: m.cols, ptr, col, val };
+}
+
+/** The transpose, also in CSR (each of its rows lists the original rows in increasing order). */
+export function csrTranspose(m: CsrMatrix): CsrMatrix {
+  const ptr = new Int32Array(m.cols + 1);
+  for (let e = 0; e < m.col.length; e++) ptr[m.col[e] + 1]++;
+  for (let j = 0; j < m.cols; j++) ptr[j + 1] += ptr[j];
+  const fill = ptr.slice(0, m.cols);
+  const col = new Int32Array(m.col.length);
+  const val = new Float32Array(m.col.length);
+  for (let i = 0; i < m.rows; i++) {
+    for (let e = m.ptr[i]; e < m.ptr[i + 1]; e++) {
+      const k = fill[m.col[e]]++;
+      col[k] = i;
+      val[k] = m.val[e];
+    }
+  }
+  return { rows: m.cols, cols: m.rows, ptr, col, val };
 }
 
 /** All MNIST digits of the package, class by class, mean-centred per pixel. */
@@ -34,20 +122,37 @@ export function loadHypergradMnist(): Dataset {
   return centre({ x, labels: Int32Array.from(labels), n, d: dim, classes: 10 });
 }
 
-/** Subtract the per-feature mean over all rows (in float64). */
-export function centre(ds: Dataset): Dataset {
+/**
+ * Subtract the per-feature mean over all rows (in float64); keep the uncentred rows in sparse form
+ * (`Dataset.sparse`) when at most a fraction `sparseMax` of them is nonzero.
+ */
+export function centre(ds: Dataset, sparseMax = SPARSE_DENSITY_MAX): Dataset {
   const mean = new Float64Array(ds.d);
-  for (let i = 0; i < ds.n; i++) for (let j = 0; j < ds.d; j++) mean[j] += ds.x[i * ds.d + j];
+  let nnz = 0;
+  for (let i = 0; i < ds.n; i++) {
+    for (let j = 0; j < ds.d; j++) {
+      const v = ds.x[i * ds.d + j];
+      mean[j] += v;
+      if (v !== 0) nnz++;
+    }
+  }
   for (let j = 0; j < ds.d; j++) mean[j] /= ds.n;
   const x = new Float32Array(ds.x.length);
   for (let i = 0; i < ds.n; i++) for (let j = 0; j < ds.d; j++) x[i * ds.d + j] = ds.x[i * ds.d + j] - mean[j];
-  return { ...ds, x };
+  const density = nnz / (ds.n * ds.d);
+  const sparse = density <= sparseMax ? { raw: toCsr(ds.x, ds.n, ds.d), mean: Float32Array.from(mean), density } : undefined;
+  return { ...ds, x, sparse };
 }
 
-/** A seeded synthetic classification set (Gaussian inputs, labels from a random linear map), for tests. */
-export function syntheticDataset(n: number, d: number, classes: number, seed: number): Dataset {
+/**
+ * A seeded synthetic classification set (Gaussian inputs, labels from a random linear map), for
+ * tests; with `zeroBelow`, inputs below it are set to 0 before centring (mostly zeros, like
+ * MNIST's pixels, for a threshold around 1).
+ */
+export function syntheticDataset(n: number, d: number, classes: number, seed: number, zeroBelow?: number): Dataset {
   const rng = new Rng(seed);
   const x = rng.normalArray(n * d);
+  if (zeroBelow !== undefined) for (let i = 0; i < x.length; i++) if (x[i] < zeroBelow) x[i] = 0;
   const Wt = rng.normalArray(d * classes);
   const labels = new Int32Array(n);
   for (let i = 0; i < n; i++) {

@@ -37,6 +37,7 @@ export function createHypergradSession(config: RbpConfig, method: MethodName, K:
       mom0: md.momentum,
       seed,
       lastStep,
+      sparseInputs: md.sparse_inputs,
     },
     ds,
   );
@@ -44,7 +45,8 @@ export function createHypergradSession(config: RbpConfig, method: MethodName, K:
   ctx.log(
     `hypergrad: ${ds.n} training images, MLP ${sizes.join('-')}, T=${T} SGD steps of batch ${sys.opts.batchSize}; ` +
       `the RBP-family last step (phase 'linearize') uses ${lastStep === 'full' ? `the full ${ds.n}-image training set` : "the last step's own minibatch"} (model.last_step: ${lastStep})` +
-      (rbpFamily ? '' : ` — not used by ${method}`),
+      (rbpFamily ? '' : ` — not used by ${method}`) +
+      `; first layer on ${sys.sparseInputs ? `the uncentred inputs in sparse form (${(100 * ds.sparse!.density).toFixed(1)} % nonzero) plus a rank-one correction` : 'the dense centred inputs'} (model.sparse_inputs: ${md.sparse_inputs ?? 'auto'})`,
   );
   // meta_lr × 0.1 from meta-iteration lr_decay_iter on.
   const { optimizer, atStep } = optimizerWithSchedule({ kind: tr.meta_optimizer, lr: tr.meta_lr, decay: 0.1, decaySteps: [tr.lr_decay_iter ?? 50] });

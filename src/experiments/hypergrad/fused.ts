@@ -7,6 +7,10 @@
  * the wasm GEMM of `core/wasm/gemm` on heap offsets, the logistic and softmax functions from the
  * backend's own kernels, the elementwise chains from `core/wasm`'s `ew_*` kernels.
  *
+ * With a batch's sparse form (`./sparse`) the first layer's two products (x·W₁ forward, xᵀδ₁
+ * backward, and their R-op counterparts) run as sparse products plus a rank-one correction;
+ * everything else is unchanged.
+ *
  * Untaped use only (no gradients registered): the callers are the analytic fast path's forward
  * values. Available on the wasm backend when the wasm kernels load (`fusedAvailable`); the op
  * path is the reference the tests hold these to.
@@ -16,6 +20,7 @@ import { wasmKernels, offsetOf, withHeapTemps, orRelease } from '../../core/wasm
 import type { WasmBackendLike, WasmKernels } from '../../core/wasm/module';
 import { gemm, gemmScratchBytes, rowMajorStrides } from '../../core/wasm/gemm';
 import { sizeOf } from '../../core/kernelViews';
+import type { CsrAt, SparseBatch, SparseLayout } from './sparse';
 
 type TensorInfo = tf.TensorInfo;
 interface KernelArgs {
@@ -89,19 +94,61 @@ class Products {
   }
 }
 
+/** The first layer's products on a batch's sparse form x = raw − 1·μᵀ (heap offsets of its two tensors). */
+class SparseFirstLayer {
+  constructor(
+    private readonly k: WasmKernels,
+    private readonly sp: SparseLayout,
+    private readonly idx: number,
+    private readonly val: number,
+  ) {}
+
+  /** C = S·B (+ bias) (+ C), B's rows `sbk` bytes apart, C [S.rows, N]. */
+  private csr(s: CsrAt, b: number, sbk: number, c: number, N: number, bias?: number, accumulate = false): void {
+    this.k.fns.csr_mm(this.idx + s.ptr * 4, this.idx + s.col * 4, this.val + s.val * 4, b, sbk, c, s.rows, N, bias ?? 0, (bias !== undefined ? 1 : 0) | (accumulate ? 2 : 0));
+  }
+
+  /** C [n, N] = x·V + b = raw·V + (b − μᵀV); `tmp`: N floats of scratch. */
+  forward(v: number, bias: number, c: number, N: number, tmp: number): void {
+    this.csr(this.sp.meanRow, v, N * 4, tmp, N, bias);
+    this.csr(this.sp.raw, v, N * 4, c, N, tmp);
+  }
+
+  /** C [d, N] = xᵀD = rawᵀD − μ·(1ᵀD), with 1ᵀD (the bias gradient) already at `colsumD`. */
+  backward(dl: number, colsumD: number, c: number, N: number): void {
+    this.csr(this.sp.rawT, dl, N * 4, c, N);
+    this.csr(this.sp.meanCol, colsumD, 0, c, N, undefined, true);
+  }
+}
+
+/** The batch's sparse form as kernel inputs and attributes (none without one). */
+function sparseArgs(sparse: SparseBatch | undefined): { inputs: Record<string, Tensor>; attrs: { sparse?: SparseLayout } } {
+  return sparse ? { inputs: { spIdx: sparse.idx, spVal: sparse.val }, attrs: { sparse: sparse.layout } } : { inputs: {}, attrs: {} };
+}
+
+/** The first layer on the sparse inputs when the kernel got them (their sizes checked against the batch: the kernel reads raw heap). */
+function sparseFirstLayer(k: WasmKernels, backend: WasmBackendLike, inputs: Record<string, TensorInfo>, sp: SparseLayout | undefined, n: number, d: number): SparseFirstLayer | undefined {
+  if (!sp) return undefined;
+  if (sp.n !== n || sp.d !== d) throw new Error(`hypergrad fused kernels: the sparse inputs are [${sp.n}, ${sp.d}], the batch [${n}, ${d}]`);
+  expectShape('the sparse indices', inputs.spIdx, [sp.idxLength]);
+  expectShape('the sparse values', inputs.spVal, [sp.valLength]);
+  return new SparseFirstLayer(k, sp, offsetOf(backend, inputs.spIdx), offsetOf(backend, inputs.spVal));
+}
+
 function pointKernel(args: KernelArgs): TensorInfo[] {
   const { backend } = args;
   const { theta, x, yN } = args.inputs;
-  const { sizes, offsets, invN } = args.attrs as unknown as FusedLayout & { invN: number };
+  const { sizes, offsets, invN, sparse } = args.attrs as unknown as FusedLayout & { invN: number; sparse?: SparseLayout };
+  if (!x && !sparse) throw new Error('hypergrad fused kernels: no inputs (neither x nor its sparse form)');
   const k = kernelsOf(backend);
   const sigmoid = tf.getKernel('Sigmoid', 'wasm');
   const softmax = tf.getKernel('Softmax', 'wasm');
   if (!sigmoid || !softmax) throw new Error('hypergrad fused kernels: the wasm backend has no Sigmoid/Softmax kernel');
   const L = sizes.length - 1;
-  const n = x.shape[0];
+  const n = yN.shape[0];
   const C = sizes[L];
   expectShape('θ', theta, [offsets[2 * L]]);
-  expectShape('the batch', x, [n, sizes[0]]);
+  if (x) expectShape('the batch', x, [n, sizes[0]]);
   expectShape('y/N', yN, [n, C]);
   const outs: TensorInfo[] = [];
   const mk = (shape: number[]) => {
@@ -121,7 +168,9 @@ function pointKernel(args: KernelArgs): TensorInfo[] {
     for (let l = 1; l < L; l++) D.push(mk([n, sizes[l]]));
     for (let l = 1; l < L; l++) e.push(mk([n, sizes[l]]));
     for (let l = 1; l <= L; l++) delta.push(mk([n, sizes[l]]));
-    withHeapTemps(backend, scratchBytes(sizes, n), (scratch) => {
+    withHeapTemps(backend, scratchBytes(sizes, n), (scratch, temp) => {
+      const sp = sparseFirstLayer(k, backend, args.inputs, sparse, n, sizes[0]);
+      const spTmp = sp ? offsetOf(backend, temp([sizes[1]])) : 0;
       const at = (t: TensorInfo) => offsetOf(backend, t);
       const th = at(theta);
       const W = (l: number) => th + offsets[2 * l - 2] * 4;
@@ -132,7 +181,8 @@ function pointKernel(args: KernelArgs): TensorInfo[] {
       for (let l = 1; l < L; l++) {
         const xl = at(X[l - 1]);
         const size = n * sizes[l];
-        mm.mul(Xo(l - 1), W(l), xl, n, sizes[l - 1], sizes[l], { bias: bias(l) });
+        if (l === 1 && sp) sp.forward(W(1), bias(1), xl, sizes[1], spTmp);
+        else mm.mul(Xo(l - 1), W(l), xl, n, sizes[l - 1], sizes[l], { bias: bias(l) });
         k.fns.ew_scale(xl, xl, size, 2);
         const s = sigmoid.kernelFunc({ inputs: { x: X[l - 1] }, backend: backend as never, attrs: {} }) as TensorInfo;
         try {
@@ -141,7 +191,8 @@ function pointKernel(args: KernelArgs): TensorInfo[] {
           backend.disposeData(s.dataId);
         }
       }
-      mm.mul(Xo(L - 1), W(L), at(z), n, sizes[L - 1], C, { bias: bias(L) });
+      if (L === 1 && sp) sp.forward(W(1), bias(1), at(z), C, spTmp); // no hidden layer: the logits are the first layer
+      else mm.mul(Xo(L - 1), W(L), at(z), n, sizes[L - 1], C, { bias: bias(L) });
       const p = softmax.kernelFunc({ inputs: { logits: z }, backend: backend as never, attrs: { dim: 1 } }) as TensorInfo;
       outs.splice(2, 0, p); // [grad, z, p, pN, ...]
       // δ_L = p/N − y/N
@@ -150,8 +201,9 @@ function pointKernel(args: KernelArgs): TensorInfo[] {
       for (let l = L; l >= 1; l--) {
         const d = at(delta[l - 1]);
         // ∇W_l = X_{l−1}ᵀ δ_l, ∇b_l = Σ_rows δ_l, straight into the packed gradient
-        mm.mul(Xo(l - 1), d, g + offsets[2 * l - 2] * 4, sizes[l - 1], n, sizes[l], { tA: true });
         k.fns.colsum(d, g + offsets[2 * l - 1] * 4, n, sizes[l]);
+        if (l === 1 && sp) sp.backward(d, g + offsets[1] * 4, g + offsets[0] * 4, sizes[1]);
+        else mm.mul(Xo(l - 1), d, g + offsets[2 * l - 2] * 4, sizes[l - 1], n, sizes[l], { tA: true });
         if (l > 1) {
           // e_{l−1} = δ_l W_lᵀ, δ_{l−1} = e_{l−1} ⊙ D_{l−1}
           const el = at(e[l - 2]);
@@ -166,21 +218,24 @@ function pointKernel(args: KernelArgs): TensorInfo[] {
 
 function hvpKernel(args: KernelArgs): TensorInfo {
   const { backend, inputs } = args;
-  const { sizes, offsets } = args.attrs as unknown as FusedLayout;
+  const { sizes, offsets, sparse } = args.attrs as unknown as FusedLayout & { sparse?: SparseLayout };
   const k = kernelsOf(backend);
   const L = sizes.length - 1;
   const x = inputs.x;
-  const n = x.shape[0];
+  if (!x && !sparse) throw new Error('hypergrad fused kernels: no inputs (neither x nor its sparse form)');
+  const n = inputs.p.shape[0];
   const C = sizes[L];
   const X = (l: number) => (l === 0 ? x : inputs[`X${l}`]);
   expectShape('θ', inputs.theta, [offsets[2 * L]]);
   expectShape('u', inputs.u, [offsets[2 * L]]);
-  expectShape('the batch', x, [n, sizes[0]]);
+  if (x) expectShape('the batch', x, [n, sizes[0]]);
   for (const name of ['p', 'pN', `delta${L}`]) expectShape(name, inputs[name], [n, C]);
   for (let l = 1; l < L; l++) for (const name of [`X${l}`, `D${l}`, `e${l}`, `delta${l}`]) expectShape(name, inputs[name], [n, sizes[l]]);
   const out = backend.makeOutput([offsets[2 * L]], 'float32');
   return orRelease(backend, [out], () => {
     withHeapTemps(backend, scratchBytes(sizes, n), (scratch, temp) => {
+      const sp = sparseFirstLayer(k, backend, inputs, sparse, n, sizes[0]);
+      const spTmp = sp ? offsetOf(backend, temp([sizes[1]])) : 0;
       const at = (t: TensorInfo) => offsetOf(backend, t);
       const th = at(inputs.theta);
       const u = at(inputs.u);
@@ -190,7 +245,8 @@ function hvpKernel(args: KernelArgs): TensorInfo {
       for (let l = 1; l <= L; l++) {
         const ra = temp([n, sizes[l]]);
         RX[l] = ra;
-        mm.mul(at(X(l - 1)), u + offsets[2 * l - 2] * 4, at(ra), n, sizes[l - 1], sizes[l], { bias: u + offsets[2 * l - 1] * 4 });
+        if (l === 1 && sp) sp.forward(u + offsets[0] * 4, u + offsets[1] * 4, at(ra), sizes[1], spTmp);
+        else mm.mul(at(X(l - 1)), u + offsets[2 * l - 2] * 4, at(ra), n, sizes[l - 1], sizes[l], { bias: u + offsets[2 * l - 1] * 4 });
         if (l > 1) mm.mul(at(RX[l - 1]), th + offsets[2 * l - 2] * 4, at(ra), n, sizes[l - 1], sizes[l], { accumulate: true });
         if (l < L) k.fns.ew_mul(at(inputs[`D${l}`]), at(ra), at(ra), n * sizes[l]);
       }
@@ -201,8 +257,9 @@ function hvpKernel(args: KernelArgs): TensorInfo {
       for (let l = L; l >= 1; l--) {
         const wOut = o + offsets[2 * l - 2] * 4;
         // R∇W_l = X_{l−1}ᵀRδ_l + RX_{l−1}ᵀδ_l, R∇b_l = Σ_rows Rδ_l
-        mm.mul(at(X(l - 1)), at(rd), wOut, sizes[l - 1], n, sizes[l], { tA: true });
         k.fns.colsum(at(rd), o + offsets[2 * l - 1] * 4, n, sizes[l]);
+        if (l === 1 && sp) sp.backward(at(rd), o + offsets[1] * 4, wOut, sizes[1]);
+        else mm.mul(at(X(l - 1)), at(rd), wOut, sizes[l - 1], n, sizes[l], { tA: true });
         if (l > 1) {
           const dl = at(inputs[`delta${l}`]);
           mm.mul(at(RX[l - 1]), dl, wOut, sizes[l - 1], n, sizes[l], { tA: true, accumulate: true });
@@ -269,11 +326,12 @@ function indexed(ts: Tensor[]): Record<string, Tensor> {
   return r;
 }
 
-/** The forward and backward pass of the MLP at θ on a batch (x, y/N). */
-export function fusedPoint(theta: Tensor, x: Tensor, yN: Tensor, layout: FusedLayout, invN: number): FusedPoint {
+/** The forward and backward pass of the MLP at θ on a batch (x, y/N), or on x's sparse form (x not read: may be undefined). */
+export function fusedPoint(theta: Tensor, x: Tensor | undefined, yN: Tensor, layout: FusedLayout, invN: number, sparse?: SparseBatch): FusedPoint {
   ensureRegistered();
   const L = layout.sizes.length - 1;
-  const r = runKernel(POINT, { theta, x, yN }, { sizes: layout.sizes, offsets: layout.offsets, invN }) as Tensor[];
+  const sp = sparseArgs(sparse);
+  const r = runKernel(POINT, { theta, ...(x ? { x } : {}), yN, ...sp.inputs }, { sizes: layout.sizes, offsets: layout.offsets, invN, ...sp.attrs }) as Tensor[];
   const [grad, z, p, pN] = r;
   let i = 4;
   const take = (m: number) => r.slice(i, (i += m));
@@ -285,14 +343,15 @@ export function fusedPoint(theta: Tensor, x: Tensor, yN: Tensor, layout: FusedLa
 }
 
 /** H u for the batch loss at a point (u and the result packed like θ). */
-export function fusedHvp(theta: Tensor, u: Tensor, x: Tensor, pt: FusedPoint, layout: FusedLayout): Tensor {
+export function fusedHvp(theta: Tensor, u: Tensor, x: Tensor | undefined, pt: FusedPoint, layout: FusedLayout, sparse?: SparseBatch): Tensor {
   ensureRegistered();
-  const inputs: Record<string, Tensor> = { theta, u, x, p: pt.p, pN: pt.pN };
+  const sp = sparseArgs(sparse);
+  const inputs: Record<string, Tensor> = { theta, u, ...(x ? { x } : {}), p: pt.p, pN: pt.pN, ...sp.inputs };
   pt.X.forEach((t, i) => (inputs[`X${i + 1}`] = t));
   pt.D.forEach((t, i) => (inputs[`D${i + 1}`] = t));
   pt.e.forEach((t, i) => (inputs[`e${i + 1}`] = t));
   pt.delta.forEach((t, i) => (inputs[`delta${i + 1}`] = t));
-  return runKernel(HVP, inputs, { sizes: layout.sizes, offsets: layout.offsets }) as Tensor;
+  return runKernel(HVP, inputs, { sizes: layout.sizes, offsets: layout.offsets, ...sp.attrs }) as Tensor;
 }
 
 /** Momentum SGD's update: m' = β m − (1 − β) g, θ' = θ + α m' (α, β, 1 − β per element). */

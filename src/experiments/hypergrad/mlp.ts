@@ -8,15 +8,21 @@ import { sigmoid } from '../../core/activations';
 import { BlockSpec, blocks, packLayers } from './kernels';
 import { FusedPoint, fusedHvp, fusedPoint } from './fused';
 import type { Layout } from './layout';
+import type { SparseBatch } from './sparse';
 
 export interface Batch {
-  x: Tensor;
+  /** The inputs [n, d]; with a sparse form (`sparse`), made on first use (the fused kernels do not read it). */
+  readonly x: Tensor;
+  /** x if made, without making it (for disposal). */
+  readonly xIfMade: Tensor | undefined;
   /**
    * For the op path, made on its first use: [xᵀ; 1ᵀ] [d + 1, N] (the first layer's weight and bias
    * gradients as one product, without a transposed matMul) and a [1, N] row of ones (X̃ᵀ of the
    * hidden layers). The fused kernels read x transposed in place and need neither.
    */
   op?: { xaT: Tensor; ones: Tensor };
+  /** x's sparse form (`./sparse`), when the system multiplies by it (option `sparseInputs`); read by the fused kernels only. */
+  sparse?: SparseBatch;
   /** 1 / N as a scalar tensor. */
   invN: Tensor;
   /** One-hot targets [N, C]. */
@@ -128,7 +134,7 @@ export class FusedMlpPoint implements MlpPass {
     withLoss = false,
   ) {
     // Owned by this object (disposed by `dispose`), also when made inside a caller's tidy scope.
-    const pt = fusedPoint(theta, batch.x, batch.yN, ctx.layout, 1 / batch.n);
+    const pt = fusedPoint(theta, batch.sparse ? undefined : batch.x, batch.yN, ctx.layout, 1 / batch.n, batch.sparse);
     const made = [pt.grad, pt.z, pt.p, pt.pN, ...pt.X, ...pt.D, ...pt.e, ...pt.delta];
     let lossValue: tf.Scalar | undefined;
     try {
@@ -150,7 +156,7 @@ export class FusedMlpPoint implements MlpPass {
   }
 
   hvp(u: Tensor): Tensor {
-    return fusedHvp(this.theta, u, this.batch.x, this.pt, this.ctx.layout);
+    return fusedHvp(this.theta, u, this.batch.sparse ? undefined : this.batch.x, this.pt, this.ctx.layout, this.batch.sparse);
   }
 
   dispose(): void {
@@ -309,5 +315,5 @@ export class MlpPoint implements MlpPass {
 
 /** Every tensor a batch holds. */
 export function batchTensors(b: Batch): Tensor[] {
-  return [b.x, b.y, b.yN, b.invN, ...(b.op ? [b.op.xaT, b.op.ones] : [])];
+  return [...(b.xIfMade ? [b.xIfMade] : []), b.y, b.yN, b.invN, ...(b.op ? [b.op.xaT, b.op.ones] : []), ...(b.sparse ? [b.sparse.idx, b.sparse.val] : [])];
 }

@@ -20,6 +20,7 @@ import { fusedAdjoint, fusedAvailable, fusedMomentum } from './fused';
 import { Layout, makeLayout, packTheta, unpackTheta } from './layout';
 import { Batch, FastContext, batchTensors, mlp, mlpPass } from './mlp';
 import { PointCache } from './points';
+import { sparseBatch } from './sparse';
 
 export type LastStep = 'full' | 'minibatch';
 
@@ -48,7 +49,15 @@ export interface HypergradOptions {
    * the wasm kernels load; false keeps the op path (with or without `jsKernels`).
    */
   fusedKernels?: boolean;
+  /**
+   * `auto` (default): where the data has a sparse form (`Dataset.sparse`: uncentred inputs mostly
+   * zeros) and the fused kernels run, their first layer multiplies by it plus a rank-one
+   * correction (`./sparse`); `off`: always the dense centred x (the reference).
+   */
+  sparseInputs?: SparseInputsMode;
 }
+
+export type SparseInputsMode = 'auto' | 'off';
 
 export const HYPERGRAD_DEFAULTS: HypergradOptions = {
   sizes: [784, 50, 50, 50, 10],
@@ -98,6 +107,8 @@ export class HypergradSystem implements DynamicSystem {
   private readonly batches = new Map<number, Batch>();
   private readonly fast: FastContext;
   private coefCache?: Coefs;
+  /** Whether the fused kernels multiply by the data's sparse form (option `sparseInputs`). */
+  readonly sparseInputs: boolean;
 
   constructor(
     readonly opts: HypergradOptions,
@@ -124,26 +135,35 @@ export class HypergradSystem implements DynamicSystem {
     const jsKernels = opts.jsKernels ?? true;
     const fused = jsKernels && (opts.fusedKernels ?? true) && fusedAvailable();
     this.fast = { layout: this.layout, one: tf.keep(tf.scalar(1)), two: tf.keep(tf.scalar(2)), jsKernels, fused };
+    this.sparseInputs = fused && (opts.sparseInputs ?? 'auto') === 'auto' && data.sparse !== undefined;
     this.full = this.makeBatch(Int32Array.from({ length: data.n }, (_, i) => i));
   }
 
   private makeBatch(idx: Int32Array): Batch {
     const { d, classes } = this.data;
     const n = idx.length;
-    const x = new Float32Array(n * d);
     const y = new Float32Array(n * classes);
-    idx.forEach((r, i) => {
-      const row = this.data.x.subarray(r * d, (r + 1) * d);
-      x.set(row, i * d);
-      y[i * classes + this.data.labels[r]] = 1;
-    });
+    idx.forEach((r, i) => (y[i * classes + this.data.labels[r]] = 1));
     // Cached across calls that may run inside a tidy scope: keep them out of it.
-    const xt = tf.keep(tf.tensor2d(x, [n, d]));
+    const makeX = () => {
+      const x = new Float32Array(n * d);
+      idx.forEach((r, i) => x.set(this.data.x.subarray(r * d, (r + 1) * d), i * d));
+      return tf.keep(tf.tensor2d(x, [n, d]));
+    };
+    const sparse = this.sparseInputs ? sparseBatch(this.data.sparse!, idx) : undefined;
+    // With the sparse form the dense x is made only if something other than the fused kernels asks (the op path, accuracy).
+    let xt = sparse ? undefined : makeX();
     return {
-      x: xt,
+      get x() {
+        return (xt ??= makeX());
+      },
+      get xIfMade() {
+        return xt;
+      },
       invN: tf.keep(tf.scalar(1 / n)),
       y: tf.keep(tf.tensor2d(y, [n, classes])),
       yN: tf.keep(tf.tensor2d(y.map((v) => v / n), [n, classes])),
+      sparse,
       n,
     };
   }
