@@ -20,7 +20,7 @@
 import { tf } from '../tf';
 import { wasmKernels, offsetOf, withHeapTemps, orRelease, wasmKernelsNote, setKernelRequest } from './module';
 import { sizeOf } from '../kernelViews';
-import { gemmPacked, packBias, packedBytes, positiveInt, rowMajorStrides } from './gemm';
+import { gemmPacked, packBias, packedBytes, packedPanels, positiveInt, rowMajorStrides } from './gemm';
 import type { WasmBackendLike, KernelRequest, KernelVariant } from './module';
 
 type TensorInfo = tf.TensorInfo;
@@ -111,7 +111,7 @@ function kernelFor(name: (typeof KERNELS)[number]) {
           // one packed B for the whole batch when B is broadcast, else each B just before its product
           if (q === 0 || batchB > 1) fns.pack(b0 + q * K * N * 4, scratch, K, N, sbk, sbn);
           const a = a0 + (batchA > 1 ? q * M * K * 4 : 0);
-          gemmPacked(kernels, scratch, biasP, { a, sai, sak, c: c0 + q * M * N * 4, M, K, N, bias: inputs.bias ? biasP : undefined });
+          gemmPacked(kernels, packedPanels(scratch, K), biasP, { a, sai, sak, c: c0 + q * M * N * 4, M, K, N, bias: inputs.bias ? biasP : undefined });
         }
       }),
     );
