@@ -1,6 +1,7 @@
 /**
- * C = A·B (+ bias) (+ C) on heap offsets: the wasm `gemm` kernel with B packed into panels in a
- * scratch buffer and the reduction cut into blocks. Used by the tfjs matMul replacement
+ * C = A·B (+ bias) (+ C) on heap offsets: the wasm `gemm` kernel with B in panels of 8 columns —
+ * read in place when B is row-major with N a multiple of 8, else packed into a scratch buffer —
+ * C's rows at any stride, and the reduction cut into blocks. Used by the tfjs matMul replacement
  * (`./matmul.ts`) and by fused model kernels that multiply views of packed parameter vectors.
  */
 import { usablePool, K_GEMM } from './module';
