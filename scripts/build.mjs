@@ -24,6 +24,8 @@ const nodeEntries = {
   'hopfield-stream': 'bench/hopfield-stream.ts',
   // node dist/mnist-idx.js DIR: the MNIST digits as IDX files for the PyTorch reference (bench/cg_trace.py).
   'mnist-idx': 'bench/mnist-idx.ts',
+  // node dist/gnn-profile.js [runs] [--plain]: where GNN BPTT's CPU time goes, per kernel (bench/README.md).
+  'gnn-profile': 'bench/gnn-profile.ts',
   // The library entry (package.json `exports`): solvers and gradient methods without VS Code or the CLI.
   lib: 'src/lib.ts',
 };

@@ -52,6 +52,8 @@ test('wasm matMul: matches tfjs on ragged shapes, transposes, bias, batches (bot
     const cases: { M: number; K: number; N: number }[] = [
       { M: 1, K: 1, N: 1 }, { M: 3, K: 5, N: 7 }, { M: 4, K: 8, N: 8 }, { M: 5, K: 3, N: 9 }, { M: 9, K: 17, N: 13 },
       { M: 37, K: 64, N: 64 }, { M: 30, K: 78, N: 50 }, { M: 7, K: 50, N: 10 }, { M: 8, K: 2, N: 65 }, { M: 2, K: 0, N: 3 }, { M: 6, K: 1100, N: 9 },
+      // B read in place (row-major, N a multiple of 8) over reduction blocks of 64, 64 and 22
+      { M: 6, K: 150, N: 16 }, { M: 13, K: 150, N: 24 },
     ];
     for (const { M, K, N } of cases) {
       for (const tA of [false, true]) {

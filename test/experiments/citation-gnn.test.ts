@@ -583,6 +583,15 @@ for (const aggregate of ['sum', 'avg'] as const) {
     if (skip) return t.skip(skip);
     checkKernelsAgainstOps(randomGraph(), aggregate, 3, 2e-6);
   });
+  // D = 16: the weight gradient reads the pieces in place (D a multiple of the panel width; D = 13
+  // packs them), and N = 150 nodes make reduction blocks of 64, 64 and 22 (KC_IN in core/wasm/gemm.ts).
+  // Mutants caught here: the in-place B advanced by the packed row stride per block (B.at + k0·32),
+  // the last block's K not cut (kc instead of min(kc, K − k0)), ∂b_h's shared sums copied from the wrong gate.
+  test(`the fused GRU kernels equal the per-gate ops on a random multigraph (N = 150, D = 16, ${aggregate}): the same, with the weight gradient's pieces read in place`, (t) => {
+    const skip = kernelSkip();
+    if (skip) return t.skip(skip);
+    checkKernelsAgainstOps(randomGraph(150, 16, 600), aggregate, 2, 2e-6);
+  });
   test(`on Cora the fused GRU kernels equal the per-gate ops (${aggregate}): step, Jᵀu, J v bit for bit, weight gradient to 2e-6`, { skip: skipCora }, (t) => {
     const skip = kernelSkip();
     if (skip) return t.skip(skip);
@@ -619,6 +628,44 @@ test('the fused GRU kernels refuse inputs that do not match the graph (they read
   dispose(h0);
   fast.dispose();
   ops.dispose();
+});
+
+test('a recorded step: its next state and its linearisation (vjp, vjpParams, vjpBoth, J v twice inside a tidy) equal the step and a fresh linearisation bit for bit; nothing left behind (sum and avg, D = 13 and 16)', (t) => {
+  const skip = kernelSkip();
+  if (skip) return t.skip(skip);
+  for (const graph of [randomGraph(), randomGraph(150, 16, 600)]) {
+    for (const aggregate of ['sum', 'avg'] as const) {
+      const before = tf.memory().numTensors;
+      const [fast, ops] = kernelPair(graph, aggregate);
+      const h = fast.initialState();
+      const rec = fast.stepRecorded(h, fast.params)!;
+      assert.ok(rec, 'the kernel path records');
+      const plain = fast.step(h, fast.params, 0, 'unroll');
+      assert.deepEqual(bits(rec.next[0]), bits(plain[0]), `next state (${aggregate}, D = ${graph.dim})`);
+      const la = rec.linearize();
+      const lb = fast.linearize(h, fast.params, 0, 'unroll');
+      const [u] = randomDirection(h, 5);
+      const [v] = randomDirection(h, 6);
+      const what = `(${aggregate}, D = ${graph.dim})`;
+      const pairs: [tf.Tensor[], tf.Tensor[], string][] = [
+        [la.vjp([u]), lb.vjp([u]), 'vjp'],
+        [la.vjpParams([u]), lb.vjpParams([u]), 'vjpParams'],
+      ];
+      const ba = la.vjpBoth([u]);
+      const bb = lb.vjpBoth([u]);
+      pairs.push([[...ba.h, ...ba.w], [...bb.h, ...bb.w], 'vjpBoth']);
+      // J v made from the record on first use, kept for the next call although asked inside a tidy
+      for (const i of [0, 1]) pairs.push([tf.tidy(() => la.jvp([v])), lb.jvp([v]), `jvp ${i}`]);
+      for (const [a, b, name] of pairs) a.forEach((x, i) => assert.deepEqual(bits(x), bits(b[i]), `${name}[${i}] ${what}`));
+      la.dispose();
+      lb.dispose();
+      rec.dispose(); // after linearize: nothing more to release
+      dispose(h, rec.next, plain, [u, v], ...pairs.flatMap(([a, b]) => [a, b]));
+      fast.dispose(); // and its caches (gate blocks, the avg scale)
+      ops.dispose();
+      assert.equal(tf.memory().numTensors, before, `recorded step ${what}: tensors left behind`);
+    }
+  }
 });
 
 test('BPTT and TBPTT back-propagate through recorded steps: the step is not evaluated again, the gradients are bit for bit those of linearising anew; no leaks, also on a Stop (sum and avg)', (t) => {

@@ -1,6 +1,7 @@
 /**
- * C = A·B (+ bias) (+ C) on heap offsets: the wasm `gemm` kernel with B packed into panels in a
- * scratch buffer and the reduction cut into blocks. Used by the tfjs matMul replacement
+ * C = A·B (+ bias) (+ C) on heap offsets: the wasm `gemm` kernel with B in panels of 8 columns —
+ * read in place when B is row-major with N a multiple of 8, else packed into a scratch buffer —
+ * C's rows at any stride, and the reduction cut into blocks. Used by the tfjs matMul replacement
  * (`./matmul.ts`) and by fused model kernels that multiply views of packed parameter vectors.
  */
 import { usablePool, K_GEMM } from './module';
@@ -24,6 +25,12 @@ const KC = positiveInt(process.env.RBP_LAB_GEMM_KC, 1024);
  * of those lines (Xᵀ·δ of the hypergradient's full training set, K = 10,000: 27 → 21 ms).
  */
 const KC_T = positiveInt(process.env.RBP_LAB_GEMM_KC_T, 256);
+/**
+ * Reduction block when B is read in place (`inPlacePanels`: one cache line per row of each panel
+ * instead of contiguous panels): 64 rows of A and B, 32 KiB for the GNN's weight gradient, stay in
+ * L1 (Rᵀ·P, 64×2708·2708×64, best of 15: 46–48 GFLOP/s at 64, 36–38 at 256; load 4–5).
+ */
+const KC_IN = positiveInt(process.env.RBP_LAB_GEMM_KC_IN, 64);
 
 /** A product's operands, as byte offsets and byte strides into the heap. */
 export interface GemmOperands {
@@ -35,8 +42,9 @@ export interface GemmOperands {
   b: number;
   sbk: number;
   sbn: number;
-  /** C row-major [M, N] at c. */
+  /** C [M, N] at c, its rows `ldc` bytes apart (default 4·N: row-major). */
   c: number;
+  ldc?: number;
   M: number;
   K: number;
   N: number;
@@ -44,6 +52,29 @@ export interface GemmOperands {
   bias?: number;
   /** Add to C instead of overwriting it. */
   accumulate?: boolean;
+}
+
+/** A product's operands once B is in panels (`Panels`). */
+export type GemmPanelOperands = Omit<GemmOperands, 'b' | 'sbk' | 'sbn'>;
+
+/** Where `gemm` reads B: the first panel, bytes from one panel to the next and from one row k to the next within a panel. */
+export interface Panels {
+  at: number;
+  panel: number;
+  bk: number;
+}
+
+/** B [K, N] packed by `pack` at `at`. */
+export function packedPanels(at: number, K: number): Panels {
+  return { at, panel: K * PANEL * 4, bk: PANEL * 4 };
+}
+
+/**
+ * B read where it is, without packing, when its columns are contiguous (sbn = 4) and N is a
+ * multiple of the panel width (the kernel reads whole panels); else undefined (pack it).
+ */
+export function inPlacePanels(b: number, sbk: number, sbn: number, N: number): Panels | undefined {
+  return sbn === 4 && N % PANEL === 0 ? { at: b, panel: PANEL * 4, bk: sbk } : undefined;
 }
 
 /** Byte strides of A [M, K] and B [K, N] stored row-major, either of them stored transposed ([K, M] / [N, K]). */
@@ -61,14 +92,18 @@ export function gemmScratchBytes(K: number, N: number): number {
   return packedBytes(K + 1, N);
 }
 
-/** Pack B into panels at `scratch` (≥ gemmScratchBytes) and compute the product. */
+/**
+ * Compute the product, reading B (and the bias) in place where `inPlacePanels` allows, else packing
+ * them into panels at `scratch` (≥ gemmScratchBytes) first.
+ */
 export function gemm(k: WasmKernels, scratch: number, g: GemmOperands): void {
-  const { fns } = k;
   const { K, N } = g;
-  fns.pack(g.b, scratch, K, N, g.sbk, g.sbn);
+  const inPlace = inPlacePanels(g.b, g.sbk, g.sbn, N);
+  if (inPlace) return gemmPacked(k, inPlace, g.bias ?? 0, g); // a bias of N floats is its own panel row when N is a multiple of the panel width
+  k.fns.pack(g.b, scratch, K, N, g.sbk, g.sbn);
   const biasP = scratch + packedBytes(K, N);
   if (g.bias !== undefined) packBias(k, g.bias, biasP, N);
-  gemmPacked(k, scratch, biasP, g);
+  gemmPacked(k, packedPanels(scratch, K), biasP, g);
 }
 
 /** Pack a bias of N floats at `src` as the 1 × N panel row `gemm` adds (`dst`: packedBytes(1, N)). */
@@ -82,30 +117,38 @@ export function packBias(k: WasmKernels, src: number, dst: number, N: number): v
  */
 export const SPLIT_MACS = positiveInt(process.env.RBP_LAB_SPLIT_MACS, 1 << 21);
 
-/** The kernel calls computing rows [i0, i1) of C (all reduction blocks, in order). */
-function gemmCalls(packed: number, biasP: number, g: Omit<GemmOperands, 'b' | 'sbk' | 'sbn'>, i0: number, i1: number): KernelCall[] {
+type GemmFn = (a: number, bp: number, c: number, biasp: number, M: number, K: number, N: number, sai: number, sak: number, flags: number, panel: number, bk: number, ldc: number) => void;
+
+/** Call `f` with the kernel arguments computing rows [i0, i1) of C (all reduction blocks, in order). */
+function gemmBlocks(B: Panels, biasP: number, g: GemmPanelOperands, i0: number, i1: number, f: GemmFn): void {
   const { K, N, sai, sak } = g;
-  const kc = sak > sai ? KC_T : KC;
-  const calls: KernelCall[] = [];
+  const ldc = g.ldc ?? N * 4;
+  const kc = B.bk !== PANEL * 4 ? KC_IN : sak > sai ? KC_T : KC;
   for (let k0 = 0; k0 < K || k0 === 0; k0 += kc) {
     const flags = (k0 === 0 && g.bias !== undefined ? 1 : 0) | (k0 > 0 || g.accumulate ? 2 : 0);
-    calls.push([K_GEMM, g.a + i0 * sai + k0 * sak, packed + k0 * PANEL * 4, g.c + i0 * N * 4, biasP, i1 - i0, Math.min(kc, K - k0), N, sai, sak, flags, K * PANEL * 4]);
+    f(g.a + i0 * sai + k0 * sak, B.at + k0 * B.bk, g.c + i0 * ldc, biasP, i1 - i0, Math.min(kc, K - k0), N, sai, sak, flags, B.panel, B.bk, ldc);
   }
-  return calls;
 }
 
 /**
- * The product with B already packed at `packed` (and the bias, if any, at `biasP`; `g.bias` says
- * whether to add it). With a kernel pool and at least SPLIT_MACS of work, the rows of C are split
- * across its threads at multiples of the kernel's 4-row tile: each element of C is computed by the
- * same tile code with the same reduction order as in one thread, so the result is bit-identical.
+ * The product with B in panels `B` (packed, or read in place: `inPlacePanels`) and the bias, if
+ * any, at `biasP` (`g.bias` says whether to add it). With a kernel pool and at least SPLIT_MACS of
+ * work, the rows of C are split across its threads at multiples of the kernel's 4-row tile: each
+ * element of C is computed by the same tile code with the same reduction order as in one thread,
+ * so the result is bit-identical. On one thread the kernel is called directly (no call lists).
  */
-export function gemmPacked(k: WasmKernels, packed: number, biasP: number, g: Omit<GemmOperands, 'b' | 'sbk' | 'sbn'>): void {
+export function gemmPacked(k: WasmKernels, B: Panels, biasP: number, g: GemmPanelOperands): void {
   const { M, K, N } = g;
   const pool = usablePool(k);
   if (pool && M >= 8 && M * K * N >= SPLIT_MACS) {
-    pool.run(splitRows(M, pool.threads, 4).map(([i0, i1]) => gemmCalls(packed, biasP, g, i0, i1)));
+    pool.run(
+      splitRows(M, pool.threads, 4).map(([i0, i1]) => {
+        const calls: KernelCall[] = [];
+        gemmBlocks(B, biasP, g, i0, i1, (...args) => calls.push([K_GEMM, ...args]));
+        return calls;
+      }),
+    );
     return;
   }
-  for (const [, ...args] of gemmCalls(packed, biasP, g, 0, M)) (k.fns.gemm as (...a: number[]) => void)(...args);
+  gemmBlocks(B, biasP, g, 0, M, k.fns.gemm);
 }

@@ -8,11 +8,14 @@
  *   pack(src, dst, K, N, sk, sn)
  *     Copies B[K,N] (element (k,n) at src + k·sk + n·sn, so a transposed B costs nothing extra)
  *     into panels of W = 4·NR columns: dst[(p·K + k)·W + l] = B[k, p·W + l], zero past column N.
- *   gemm(a, bp, c, biasp, M, K, N, sai, sak, flags, panel)
- *     C[M,N] = A·B (+ bias if flags & 1) (+ C if flags & 2), C row-major, B packed by `pack` with
- *     `panel` bytes from one panel to the next (4·W·K for a whole B; callers blocking K pass the
- *     full stride and a shorter K), the bias packed as a 1 × N matrix; A[i,k] read at
- *     a + i·sai + k·sak (Aᵀ·B: sai = 4, sak = 4·M, no copy).
+ *   gemm(a, bp, c, biasp, M, K, N, sai, sak, flags, panel, bk, ldc)
+ *     C[M,N] = A·B (+ bias if flags & 1) (+ C if flags & 2), C's rows `ldc` bytes apart; B read
+ *     in panels of W columns, `panel` bytes from one panel to the next and `bk` bytes from one
+ *     row k of a panel to the next: packed by `pack`, panel = 4·W·K (callers blocking K pass the
+ *     full stride and a shorter K) and bk = 4·W; a row-major B whose N is a multiple of W is read
+ *     in place with panel = 4·W and bk = its row stride. The bias is N floats padded to a multiple
+ *     of W (packed as a 1 × N matrix). A[i,k] read at a + i·sai + k·sak (Aᵀ·B: sai = 4,
+ *     sak = 4·M, no copy).
  *     Tiles of MR rows × W columns in MR·NR v128 accumulators, one rank-1 update per k from a
  *     contiguous panel row and MR broadcast loads of A. 4 × 8 fits x86's 16 vector registers with
  *     its operands (measured, best of 40 trials: 51 GFLOP/s on 2708×64×64 and 42–44 on the
@@ -102,6 +105,24 @@ export const ELEMENTWISE = [
   },
   // an adjoint g's pieces a = g c_rn, b = g c_z, c = g c_n, d = g c_nr
   { name: 'ew_gru_pieces', ins: ['g', 'crn', 'cz', 'cn', 'cnr'], outs: ['a', 'b', 'c', 'd'], body: [['a', ['mul', 'g', 'crn']], ['b', ['mul', 'g', 'cz']], ['c', ['mul', 'g', 'cn']], ['d', ['mul', 'g', 'cnr']]] },
+  // the same pieces from a recorded step's values (ew_gru_lin's multipliers, then ew_gru_pieces, in one pass)
+  {
+    name: 'ew_gru_pieces_rec',
+    ins: ['g', 'q', 'r', 'z', 'hn', 'x'],
+    outs: ['a', 'b', 'c', 'd'],
+    body: [
+      ['n', ['sub', ['add', 'q', 'q'], 1]],
+      ['sr', ['mul', 'r', ['sub', 1, 'r']]],
+      ['cn', ['mul', ['sub', 1, 'z'], ['sub', 1, ['mul', 'n', 'n']]]],
+      ['cz', ['mul', ['sub', 'x', 'n'], ['mul', 'z', ['sub', 1, 'z']]]],
+      ['crn', ['mul', ['mul', 'cn', 'hn'], 'sr']],
+      ['cnr', ['mul', 'cn', 'r']],
+      ['a', ['mul', 'g', 'crn']],
+      ['b', ['mul', 'g', 'cz']],
+      ['c', ['mul', 'g', 'cn']],
+      ['d', ['mul', 'g', 'cnr']],
+    ],
+  },
   // Jᵀg = (g ⊙ z + from_h) + from_m
   { name: 'ew_gru_vjp', ins: ['g', 'z', 'fh', 'fm'], outs: ['out'], body: [['out', ['add', ['add', ['mul', 'g', 'z'], 'fh'], 'fm']]] },
 ];
@@ -270,7 +291,7 @@ export function kernelsWat({ relaxed = false, shared = false } = {}) {
 
   // ---- gemm ----
   e('  (func (export "gemm") (param $a i32) (param $bp i32) (param $c i32) (param $biasp i32)');
-  e('        (param $M i32) (param $K i32) (param $N i32) (param $sai i32) (param $sak i32) (param $flags i32) (param $panel i32)');
+  e('        (param $M i32) (param $K i32) (param $N i32) (param $sai i32) (param $sak i32) (param $flags i32) (param $panel i32) (param $bk i32) (param $ldc i32)');
   e('    (local $i i32) (local $j i32) (local $k i32) (local $pb i32) (local $pc i32) (local $rem i32)');
   for (let r = 0; r < MR; r++) e(`    (local $pa${r} i32) (local $av${r} v128)`);
   for (let v = 0; v < NR; v++) e(`    (local $bv${v} v128)`);
@@ -291,7 +312,7 @@ export function kernelsWat({ relaxed = false, shared = false } = {}) {
       for (let v = 0; v < NR; v++) e('        ' + madd(`$c${r}_${v}`, `$av${r}`, `$bv${v}`));
       e(`        (local.set $pa${r} (i32.add (local.get $pa${r}) (local.get $sak)))`);
     }
-    e(`        (local.set $pb (i32.add (local.get $pb) (i32.const ${4 * W})))`);
+    e('        (local.set $pb (i32.add (local.get $pb) (local.get $bk)))');
     e('        (local.set $k (i32.sub (local.get $k) (i32.const 1)))');
     e('        (br_if $kl (i32.gt_s (local.get $k) (i32.const 0))))))');
     // bias (packed: the panel of a 1 × N matrix is W floats)
@@ -303,7 +324,7 @@ export function kernelsWat({ relaxed = false, shared = false } = {}) {
     e('      ))');
     e('      (local.set $rem (i32.sub (local.get $N) (local.get $j)))');
     for (let r = 0; r < mr; r++) {
-      e(`      (local.set $pc (i32.add (local.get $c) (i32.shl (i32.add (i32.mul (i32.add (local.get $i) (i32.const ${r})) (local.get $N)) (local.get $j)) (i32.const 2))))`);
+      e(`      (local.set $pc (i32.add (i32.add (local.get $c) (i32.mul (i32.add (local.get $i) (i32.const ${r})) (local.get $ldc))) (i32.shl (local.get $j) (i32.const 2))))`);
       e(`      (if (i32.ge_s (local.get $rem) (i32.const ${W})) (then`);
       for (let v = 0; v < NR; v++) {
         const acc = `$c${r}_${v}`;

@@ -13,14 +13,15 @@
  * activation of linear, sigmoid, relu, relu6 or elu (applied by the backend's own kernel after
  * the product) and a bias of length N or none; B at most `MAX_B_BYTES` (a large B — the
  * Hopfield W, 2592² — streams from memory once per 4 rows, where XNNPACK's cached packing wins).
- * B (transposed or not, through strides) and the bias are packed into 8-column panels first.
+ * B is read in place when it is row-major with N a multiple of 8 (`inPlacePanels`), else it is
+ * packed (transposed or not, through strides) into 8-column panels first; the bias is packed.
  * Tuning knobs for experiments: RBP_LAB_GEMM_MAXB (bytes, the B size limit), RBP_LAB_GEMM_KC and
  * RBP_LAB_GEMM_KC_T (the reduction blocks of A·B and Aᵀ·B).
  */
 import { tf } from '../tf';
 import { wasmKernels, offsetOf, withHeapTemps, orRelease, wasmKernelsNote, setKernelRequest } from './module';
 import { sizeOf } from '../kernelViews';
-import { gemmPacked, packBias, packedBytes, positiveInt, rowMajorStrides } from './gemm';
+import { gemmPacked, inPlacePanels, packBias, packedBytes, packedPanels, positiveInt, rowMajorStrides } from './gemm';
 import type { WasmBackendLike, KernelRequest, KernelVariant } from './module';
 
 type TensorInfo = tf.TensorInfo;
@@ -108,10 +109,13 @@ function kernelFor(name: (typeof KERNELS)[number]) {
         const c0 = offsetOf(backend, out);
         const { sai, sak, sbk, sbn } = rowMajorStrides(M, K, N, tA, tB);
         for (let q = 0; q < batch; q++) {
-          // one packed B for the whole batch when B is broadcast, else each B just before its product
-          if (q === 0 || batchB > 1) fns.pack(b0 + q * K * N * 4, scratch, K, N, sbk, sbn);
+          // B read in place where it can be; else one packed B for the whole batch when B is
+          // broadcast, else each B packed just before its product
+          const b = b0 + (batchB > 1 ? q * K * N * 4 : 0);
+          const inPlace = inPlacePanels(b, sbk, sbn, N);
+          if (!inPlace && (q === 0 || batchB > 1)) fns.pack(b, scratch, K, N, sbk, sbn);
           const a = a0 + (batchA > 1 ? q * M * K * 4 : 0);
-          gemmPacked(kernels, scratch, biasP, { a, sai, sak, c: c0 + q * M * N * 4, M, K, N, bias: inputs.bias ? biasP : undefined });
+          gemmPacked(kernels, inPlace ?? packedPanels(scratch, K), biasP, { a, sai, sak, c: c0 + q * M * N * 4, M, K, N, bias: inputs.bias ? biasP : undefined });
         }
       }),
     );

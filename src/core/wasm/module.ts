@@ -22,7 +22,7 @@ export type KernelRequest = KernelVariant | 'auto' | 'off';
 
 export interface WasmKernelExports {
   pack(src: number, dst: number, K: number, N: number, sk: number, sn: number): void;
-  gemm(a: number, bp: number, c: number, biasp: number, M: number, K: number, N: number, sai: number, sak: number, flags: number, panel: number): void;
+  gemm(a: number, bp: number, c: number, biasp: number, M: number, K: number, N: number, sai: number, sak: number, flags: number, panel: number, bk: number, ldc: number): void;
   csr_rowsum(ptr: number, col: number, x: number, out: number, rows: number, D: number): void;
   sq_residual(a: number, b: number, n: number, out: number): void;
   colsum(a: number, out: number, rows: number, cols: number): void;

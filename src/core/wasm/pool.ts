@@ -50,7 +50,7 @@ for (;;) {
       const n = a[o + 1];
       const f = fns[a[o]];
       const p = o + 2;
-      f(a[p], a[p + 1], a[p + 2], a[p + 3], a[p + 4], a[p + 5], a[p + 6], a[p + 7], a[p + 8], a[p + 9], a[p + 10], a[p + 11]);
+      f(a[p], a[p + 1], a[p + 2], a[p + 3], a[p + 4], a[p + 5], a[p + 6], a[p + 7], a[p + 8], a[p + 9], a[p + 10], a[p + 11], a[p + 12]);
       o = p + n;
     }
     c[2] = 0;

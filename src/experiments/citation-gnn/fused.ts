@@ -16,7 +16,7 @@
 import { tf, Tensor } from '../../core/tf';
 import { wasmKernels, offsetOf, withHeapTemps, orRelease } from '../../core/wasm/module';
 import type { WasmBackendLike, WasmKernelExports } from '../../core/wasm/module';
-import { gemm, gemmPacked, gemmScratchBytes, packedBytes } from '../../core/wasm/gemm';
+import { gemm, gemmPacked, gemmScratchBytes, inPlacePanels, packedBytes, packedPanels } from '../../core/wasm/gemm';
 import type { Csr, CsrGraph } from '../../core/kernels';
 
 type TensorInfo = tf.TensorInfo;
@@ -32,6 +32,7 @@ interface GruExports extends WasmKernelExports {
   ew_gru_out(q: number, z: number, x: number, out: number, n: number): void;
   ew_gru_lin(q: number, r: number, z: number, hn: number, x: number, sr: number, cn: number, cz: number, crn: number, cnr: number, n: number): void;
   ew_gru_pieces(g: number, crn: number, cz: number, cn: number, cnr: number, a: number, b: number, c: number, d: number, n: number): void;
+  ew_gru_pieces_rec(g: number, q: number, r: number, z: number, hn: number, x: number, a: number, b: number, c: number, d: number, n: number): void;
   ew_gru_vjp(g: number, z: number, fh: number, fm: number, out: number, n: number): void;
 }
 
@@ -187,13 +188,17 @@ function pointFromKernel(args: KernelArgs): TensorInfo[] {
  * [Jᵀg] if wantH, then [∂W_i, ∂W_h, ∂b_i, ∂b_h] if wantW. With a = g c_rn, b = g c_z, c = g c_n,
  * d = g c_nr: Jᵀg = g z + a W_hrᵀ + b W_hzᵀ + d W_hnᵀ + Aᵀ S (a W_irᵀ + b W_izᵀ + c W_inᵀ),
  * ∂W_i = mᵀ[a | b | c], ∂W_h = hᵀ[a | b | d], ∂b_i = 1ᵀ[a | b | c], ∂b_h = 1ᵀ[a | b | d].
+ * The multipliers c_rn, c_z, c_n, c_nr come as inputs (a point), or are made with the pieces from
+ * a recorded step's q, r, hn (`ew_gru_pieces_rec`, the same arithmetic as ew_gru_lin then ew_gru_pieces).
  */
 function vjpKernel(args: KernelArgs): TensorInfo[] {
   const { backend, inputs } = args;
   const { graph, wantH, wantW } = args.attrs as { graph: CsrGraph; wantH: boolean; wantW: boolean };
   const K = kernelsOf(backend);
   const { N, D, ND } = geometry(inputs, graph);
-  for (const name of ['g', 'z', 'cn', 'cz', 'crn', 'cnr', 'm']) expectShape(name, inputs[name], [N, D]);
+  // the pieces from a point's multipliers, or from a recorded step's values (`inputs.q`)
+  const recorded = inputs.q !== undefined;
+  for (const name of ['g', 'z', 'm', ...(recorded ? ['q', 'r', 'hn'] : ['cn', 'cz', 'crn', 'cnr'])]) expectShape(name, inputs[name], [N, D]);
   const made: TensorInfo[] = [];
   const mk = (shape: number[]) => {
     const t = backend.makeOutput(shape, 'float32');
@@ -204,17 +209,19 @@ function vjpKernel(args: KernelArgs): TensorInfo[] {
     const vh = wantH ? mk([N, D]) : undefined;
     const [dWi, dWh, dbi, dbh] = wantW ? [mk([D, 3 * D]), mk([D, 3 * D]), mk([3 * D]), mk([3 * D])] : [];
     const gemmBytes = gemmScratchBytes(D, D);
-    const packBytes = wantW ? packedBytes(N, D) : 0;
-    withHeapTemps(backend, gemmBytes + 2 * packBytes + csrBytes(graph.bwd), (scratch, temp) => {
+    // a piece P_g is read in place as the right operand of the weight gradient, or packed here when D is ragged
+    const inPlace = inPlacePanels(0, D * 4, 4, D) !== undefined;
+    const packBytes = wantW && !inPlace ? packedBytes(N, D) : 0;
+    withHeapTemps(backend, gemmBytes + packBytes + csrBytes(graph.bwd), (scratch, temp) => {
       const at = (t: TensorInfo) => offsetOf(backend, t);
       const [a, b, c, d] = [0, 1, 2, 3].map(() => temp([N, D]));
-      const C = wantW ? temp([D, D]) : undefined;
       const fh = wantH ? temp([N, D]) : undefined;
       const fm = wantH ? temp([N, D]) : undefined;
       const fm2 = wantH ? temp([N, D]) : undefined;
       const g = at(inputs.g!);
       const [ao, bo, co, dout] = [a, b, c, d].map(at);
-      K.fns.ew_gru_pieces(g, at(inputs.crn!), at(inputs.cz!), at(inputs.cn!), at(inputs.cnr!), ao, bo, co, dout, ND);
+      if (recorded) K.fns.ew_gru_pieces_rec(g, at(inputs.q!), at(inputs.r!), at(inputs.z!), at(inputs.hn!), at(inputs.x!), ao, bo, co, dout, ND);
+      else K.fns.ew_gru_pieces(g, at(inputs.crn!), at(inputs.cz!), at(inputs.cn!), at(inputs.cnr!), ao, bo, co, dout, ND);
       const Wi = at(inputs.Wi!);
       const Wh = at(inputs.Wh!);
       if (vh) {
@@ -228,29 +235,29 @@ function vjpKernel(args: KernelArgs): TensorInfo[] {
         mmT(bo, Wi, 1, fm!, true);
         mmT(co, Wi, 2, fm!, true);
         if (inputs.scale) K.fns.ew_mul(at(fm!), at(inputs.scale), at(fm!), ND);
-        csrInto(K, scratch + gemmBytes + 2 * packBytes, graph.bwd, at(fm!), at(fm2!), D);
+        csrInto(K, scratch + gemmBytes + packBytes, graph.bwd, at(fm!), at(fm2!), D);
         K.fns.ew_gru_vjp(g, at(inputs.z!), at(fh!), at(fm2!), at(vh), ND);
       }
       if (wantW) {
-        // ∂W[:, g·D:(g+1)·D] = (P_gᵀ·R)ᵀ with R = m or h packed once, P_g read down its columns
-        const heapF = () => new Float32Array(K.memory.buffer);
-        const packed = [at(inputs.m!), at(inputs.x!)].map((src, i) => {
-          const dst = scratch + gemmBytes + i * packBytes;
-          K.fns.pack(src, dst, N, D, D * 4, 4);
-          return dst;
-        });
-        const wGrad = (R: number, pieces: number[], out: TensorInfo, bias: TensorInfo) => {
+        // ∂W[:, g·D:(g+1)·D] = Rᵀ·P_g with R = m or h read down its columns, written into its
+        // columns of ∂W (C's rows 3D apart); ∂b[g·D:(g+1)·D] = 1ᵀP_g
+        const wGrad = (R: number, pieces: number[], out: TensorInfo, bias: TensorInfo, sums: (number | undefined)[]) => {
           pieces.forEach((p, gate) => {
-            gemmPacked(K.k, R, 0, { a: p, sai: 4, sak: D * 4, c: at(C!), M: D, K: N, N: D });
-            const f = heapF();
-            const c0 = at(C!) / 4;
-            const o0 = at(out) / 4 + gate * D;
-            for (let j = 0; j < D; j++) for (let i = 0; i < D; i++) f[o0 + i * 3 * D + j] = f[c0 + j * D + i];
-            K.fns.colsum(p, at(bias) + gate * D * 4, N, D);
+            let B = inPlacePanels(p, D * 4, 4, D);
+            if (!B) {
+              K.fns.pack(p, scratch + gemmBytes, N, D, D * 4, 4);
+              B = packedPanels(scratch + gemmBytes, N);
+            }
+            gemmPacked(K.k, B, 0, { a: R, sai: 4, sak: D * 4, c: at(out) + gate * D * 4, ldc: 3 * D * 4, M: D, K: N, N: D });
+            const dst = at(bias) + gate * D * 4;
+            const from = sums[gate];
+            if (from === undefined) K.fns.colsum(p, dst, N, D);
+            else new Float32Array(K.memory.buffer).copyWithin(dst / 4, from / 4, from / 4 + D); // the same piece's sum
           });
         };
-        wGrad(packed[0], [ao, bo, co], dWi!, dbi!);
-        wGrad(packed[1], [ao, bo, dout], dWh!, dbh!);
+        wGrad(at(inputs.m!), [ao, bo, co], dWi!, dbi!, []);
+        // ∂b_h's r and z parts are ∂b_i's (the pieces a and b are shared)
+        wGrad(at(inputs.x!), [ao, bo, dout], dWh!, dbh!, [at(dbi!), at(dbi!) + D * 4]);
       }
     });
     return made;
@@ -323,9 +330,13 @@ export function gruPointFrom(rec: GruRecord, x: Tensor): GruPoint {
   return { r: rec.r, z: rec.z, hn: rec.hn, m: rec.m, sr, cn, cz, crn, cnr };
 }
 
-/** Jᵀg (wantH) and the weight gradient [∂W_i, ∂W_h, ∂b_i, ∂b_h] (wantW) at a point, in one kernel. */
-export function gruVjp(g: Tensor, x: Tensor, p: GruPoint, w: Tensor[], graph: CsrGraph, scale: Tensor | undefined, want: { h: boolean; w: boolean }): Tensor[] {
+/**
+ * Jᵀg (wantH) and the weight gradient [∂W_i, ∂W_h, ∂b_i, ∂b_h] (wantW) at a point, or at a
+ * recorded step's input (the multipliers made on the fly: no `gruPointFrom`), in one kernel.
+ */
+export function gruVjp(g: Tensor, x: Tensor, p: GruPoint | GruRecord, w: Tensor[], graph: CsrGraph, scale: Tensor | undefined, want: { h: boolean; w: boolean }): Tensor[] {
   ensureRegistered();
-  const inputs = { g, x, z: p.z, cn: p.cn, cz: p.cz, crn: p.crn, cnr: p.cnr, m: p.m, ...weightInputs(w, scale) };
+  const point: Record<string, Tensor> = 'q' in p ? { q: p.q, r: p.r, hn: p.hn } : { cn: p.cn, cz: p.cz, crn: p.crn, cnr: p.cnr };
+  const inputs = { g, x, z: p.z, m: p.m, ...point, ...weightInputs(w, scale) };
   return asList(runKernel(VJP, inputs, { graph, wantH: want.h, wantW: want.w }));
 }

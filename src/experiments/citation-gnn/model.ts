@@ -25,7 +25,7 @@ import { Rng } from '../../core/random';
 import { registerGraphKernels, registerFusedKernels, csrGraph, csrRowSum } from '../../core/kernels';
 import type { CsrGraph } from '../../core/kernels';
 import { gruKernelsAvailable, gruPoint, gruPointFrom, gruStep, gruStepRecorded, gruVjp } from './fused';
-import type { GruPoint } from './fused';
+import type { GruPoint, GruRecord } from './fused';
 
 export interface GnnGraph {
   numNodes: number;
@@ -390,9 +390,7 @@ export class GruGnnSystem implements DynamicSystem {
       linearize: () => {
         if (!held) throw new Error('gnn: a recorded step was linearised twice or after its release');
         held = false;
-        const k = gruPointFrom(rec, x);
-        rec.q.dispose();
-        return this.kernelLinearization(x, wk, k, w);
+        return this.kernelLinearization(x, wk, rec, w);
       },
       dispose: release,
     };
@@ -411,10 +409,18 @@ export class GruGnnSystem implements DynamicSystem {
     return tf.add(tf.add(tf.mul(k.cn, dan), tf.mul(k.cz, daz)), tf.mul(k.z, v));
   }
 
-  /** The linearisation at x on the kernels, owning x, the weight clones wk and the point k. */
-  private kernelLinearization(x: Tensor, wk: Tensor[], k: GruPoint, w: Tensor[]): Linearization {
+  /**
+   * The linearisation at x on the kernels, owning x, the weight clones wk and the point, or the
+   * record of the step at x: its VJPs make the multipliers on the fly, and the point is made from
+   * it only for a J v (CG-RBP; BPTT takes one VJP per recorded step).
+   */
+  private kernelLinearization(x: Tensor, wk: Tensor[], from: GruPoint | GruRecord, w: Tensor[]): Linearization {
     const scale = this.kernelScale();
-    const vjp = (g: Tensor, want: { h: boolean; w: boolean }) => gruVjp(g, x, k, wk, this.csr, scale, want);
+    const rec = 'q' in from ? from : undefined;
+    let k = rec ? undefined : (from as GruPoint);
+    // kept: a J v may be called inside the caller's tidy, and the point serves every later call
+    const point = () => (k ??= keepAll(gruPointFrom(rec!, x)));
+    const vjp = (g: Tensor, want: { h: boolean; w: boolean }) => gruVjp(g, x, k ?? from, wk, this.csr, scale, want);
     return {
       vjp: (g) => vjp(g[0], { h: true, w: false }),
       vjpParams: (g) => vjp(g[0], { h: false, w: true }),
@@ -427,10 +433,11 @@ export class GruGnnSystem implements DynamicSystem {
           // the cached blocks of the system's own weights while they hold the same values, else blocks of the clones
           const own = w.length === 4 && w.every((t, i) => t === this.params[i] && dataIdOf(t) === dataIdOf(wk[i]));
           const B = this.gateBlocks(own ? w : wk);
-          return [this.gruJvp(v[0], B, k)];
+          return [this.gruJvp(v[0], B, point())];
         }),
       dispose: () => {
-        for (const t of [...Object.values(k), x, ...wk]) t.dispose();
+        // the point made from a record shares r, z, hn, m with it
+        for (const t of new Set([...Object.values(from), ...(k ? Object.values(k) : []), x, ...wk])) t.dispose();
       },
     };
   }
@@ -526,6 +533,11 @@ export function accuracy(logits: Float32Array, C: number, labels: ArrayLike<numb
     n++;
   }
   return n > 0 ? ok / n : NaN;
+}
+
+function keepAll<T extends object>(o: T): T {
+  for (const t of Object.values(o) as Tensor[]) tf.keep(t);
+  return o;
 }
 
 function dataIdOf(t: Tensor): object {

@@ -1,0 +1,118 @@
+/**
+ * Where GNN BPTT's CPU time goes (issue 16): Cora (the built-in `cora` config, T = 100) on wasm with
+ * one kernel thread, BPTT's forward pass (recorded steps) and backward pass timed apart, and per
+ * call of each wasm kernel (`core/wasm`) and of the fused GRU kernels: CPU ms per call, calls per
+ * run, and the GFLOP/s of each `gemm` call's shape (M×K·K×N with K one reduction block; A read down
+ * its columns 'T' or along its rows 'N'; flags: 1 bias, 2 accumulate).
+ *
+ *   node dist/gnn-profile.js [runs (default 3)] [--plain] [--data DIR (default ../shared/data/planetoid)]
+ *
+ * Per-call figures read the process CPU clock around every call (two getrusage calls each, ~1 µs:
+ * small calls look slower than they are); `--plain` times the passes only, without the wrappers.
+ */
+import * as os from 'os';
+import * as path from 'path';
+import { tf } from '../src/core/tf';
+import { selectBackend } from '../src/core/backend';
+import { builtinConfig } from '../src/config/load';
+import { loadExperiment } from '../src/experiments';
+import { wasmKernels } from '../src/core/wasm/module';
+import { NaiveSolver } from '../src/core/solvers/naive';
+import { chainBackward } from '../src/core/gradients/common';
+import { lossGradients } from '../src/core/system';
+import { dispose } from '../src/core/state';
+import { getMethod } from '../src/core/gradients';
+
+const cpuMs = () => {
+  const c = process.cpuUsage();
+  return (c.user + c.system) / 1000;
+};
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const plain = args.includes('--plain');
+  const di = args.indexOf('--data');
+  const dataDir = path.resolve(di >= 0 ? args[di + 1] : '../shared/data/planetoid');
+  const runs = Number(args.find((a, i) => /^\d+$/.test(a) && args[i - 1] !== '--data') ?? 3);
+  await selectBackend('wasm', { threads: 1 });
+  const config = builtinConfig('cora');
+  const experiment = config && (await loadExperiment(config.runner));
+  if (!config || !experiment) throw new Error('the cora config or its runner is missing');
+  const session = await experiment.create(config, 'BPTT', 1, { dataDir, log: () => undefined });
+  session.beforeStep(0);
+  const sys = session.system;
+  const T = session.T;
+  const warm = getMethod('BPTT').compute(sys, { T, K: T, ...session.gradientOptions });
+  dispose(warm.grads, warm.lossGrads);
+
+  const stats = new Map<string, { n: number; ms: number; flop: number }>();
+  const add = (key: string, ms: number, flop = 0) => {
+    const s = stats.get(key) ?? { n: 0, ms: 0, flop: 0 };
+    s.n++;
+    s.ms += ms;
+    s.flop += flop;
+    stats.set(key, s);
+  };
+  if (!plain) {
+    const k = wasmKernels(tf.backend());
+    if (!k) throw new Error('the wasm kernels are not loaded');
+    const fns = k.fns as unknown as Record<string, (...a: number[]) => void>;
+    const wrapped: Record<string, (...a: number[]) => void> = {};
+    for (const [name, f] of Object.entries(fns)) {
+      wrapped[name] = (...a: number[]) => {
+        const t0 = cpuMs();
+        f(...a);
+        const ms = cpuMs() - t0;
+        if (name === 'gemm') {
+          const [, , , , M, K, N, sai, sak, flags] = a;
+          add(`gemm ${M}×${K}·${K}×${N} ${sak > sai ? 'T' : 'N'} flags ${flags}`, ms, 2 * M * K * N);
+        } else add(name === 'pack' ? `pack ${a[2]}×${a[3]}` : name, ms);
+      };
+    }
+    (k as unknown as { fns: unknown }).fns = wrapped;
+    for (const name of ['RbpGnnGruStep', 'RbpGnnGruVjp', 'RbpGnnGruPointFrom', 'Sigmoid', 'Add', 'Identity']) {
+      const kc = tf.getKernel(name, 'wasm');
+      if (!kc) continue;
+      tf.unregisterKernel(name, 'wasm');
+      const kernelFunc = ((a: { attrs?: Record<string, unknown> }) => {
+        const t0 = cpuMs();
+        const r = kc.kernelFunc(a as never);
+        const at = a.attrs ?? {};
+        add(`tf ${name}${at.mode ? ` ${String(at.mode)}` : ''}${'wantH' in at ? ` h ${String(at.wantH)} w ${String(at.wantW)}` : ''}`, cpuMs() - t0);
+        return r;
+      }) as unknown as tf.KernelFunc;
+      tf.registerKernel({ ...kc, kernelFunc });
+    }
+  }
+
+  const fwd: number[] = [];
+  const bwd: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const c0 = cpuMs();
+    const h0 = sys.initialState();
+    const res = new NaiveSolver().solve(sys, h0, { maxSteps: T, keep: T, record: true });
+    dispose(h0);
+    const c1 = cpuMs();
+    const { dh, dtheta } = lossGradients(sys, res.h);
+    const { grads } = chainBackward(sys, res.history, dh);
+    bwd.push(cpuMs() - c1);
+    fwd.push(c1 - c0);
+    dispose(dh, dtheta, grads, res.h, ...res.history.map((e) => e.h));
+    for (const e of res.history) e.rec?.dispose();
+  }
+  const mean = (x: number[]) => x.reduce((a, b) => a + b, 0) / x.length;
+  const total = fwd.map((f, i) => f + bwd[i]);
+  console.log(`GNN BPTT on Cora, T = ${T}, ${runs} runs, load average ${os.loadavg()[0].toFixed(1)}${plain ? '' : ' (per-call wrappers on)'}`);
+  console.log(`CPU ms per run: forward ${mean(fwd).toFixed(0)} (min ${Math.min(...fwd).toFixed(0)}), backward ${mean(bwd).toFixed(0)} (min ${Math.min(...bwd).toFixed(0)}), total ${mean(total).toFixed(0)} (min ${Math.min(...total).toFixed(0)})`);
+  if (plain) return;
+  console.log('\n| call | calls per run | CPU ms per run | CPU ms per call | GFLOP/s |\n|---|---|---|---|---|');
+  for (const [key, s] of [...stats.entries()].sort((a, b) => b[1].ms - a[1].ms)) {
+    if (s.ms / runs < 0.05) continue;
+    console.log(`| ${key} | ${(s.n / runs).toFixed(0)} | ${(s.ms / runs).toFixed(1)} | ${(s.ms / s.n).toFixed(3)} | ${s.flop ? (s.flop / s.ms / 1e6).toFixed(1) : ''} |`);
+  }
+}
+
+main().catch((e) => {
+  console.error(e instanceof Error ? e.message : String(e));
+  process.exit(1);
+});
