@@ -22,14 +22,14 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { tf, Tensor } from '../../src/core/tf';
+import { tf } from '../../src/core/tf';
 import { selectBackend, closeKernelPool } from '../../src/core/backend';
 import type { BackendChoice } from '../../src/core/backend';
 import { setKernelThreads, startKernelPool, wasmKernels, usablePool } from '../../src/core/wasm/module';
 import { splitRows } from '../../src/core/wasm/pool';
 import { csrGraph, csrRowSum } from '../../src/core/kernels';
 import { getMethod } from '../../src/core/gradients';
-import { dispose } from '../../src/core/state';
+import { dispose, toArray } from '../../src/core/state';
 import { Rng } from '../../src/core/random';
 import { GruGnnSystem, GnnGraph } from '../../src/experiments/citation-gnn/model';
 import { HypergradSystem, HYPERGRAD_DEFAULTS } from '../../src/experiments/hypergrad/model';
@@ -179,23 +179,12 @@ if (CHILD) {
     };
   }
 
-  function flat(ts: Tensor[]): Float32Array {
-    const parts = ts.map((t) => t.dataSync() as Float32Array);
-    const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
-    let o = 0;
-    for (const p of parts) {
-      out.set(p, o);
-      o += p.length;
-    }
-    return out;
-  }
-
   test('GNN Neumann-RBP and BPTT gradients (forward + backward): bit-identical on 2 threads', async () => {
     const sys = new GruGnnSystem(mediumGraph(), { seed: 5, analytic: true, fused: true, aggregate: 'sum' });
     for (const m of ['BPTT', 'Neumann_RBP']) {
       await sameOnTwoThreads(`GNN ${m}`, () => {
         const r = getMethod(m).compute(sys, { T: 6, K: 3 });
-        const v = flat([...r.grads, ...r.lossGrads]);
+        const v = toArray([...r.grads, ...r.lossGrads]);
         dispose(r.grads, r.lossGrads, r.adjoint ?? []);
         return v;
       });
@@ -209,7 +198,7 @@ if (CHILD) {
     for (const m of ['BPTT', 'Neumann_RBP']) {
       await sameOnTwoThreads(`hypergrad ${m}`, () => {
         const r = getMethod(m).compute(sys, { T: 4, K: 4 });
-        const v = flat([...r.grads, ...r.lossGrads]);
+        const v = toArray([...r.grads, ...r.lossGrads]);
         dispose(r.grads, r.lossGrads, r.adjoint ?? []);
         return v;
       });
