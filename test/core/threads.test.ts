@@ -27,6 +27,7 @@ import { selectBackend, closeKernelPool } from '../../src/core/backend';
 import type { BackendChoice } from '../../src/core/backend';
 import { setKernelThreads, startKernelPool, wasmKernels, usablePool } from '../../src/core/wasm/module';
 import { splitRows } from '../../src/core/wasm/pool';
+import { TFJS_CWRAPS } from '../../src/core/wasm/tfjs-cwraps.mjs';
 import { csrGraph, csrRowSum } from '../../src/core/kernels';
 import { getMethod } from '../../src/core/gradients';
 import { dispose, toArray } from '../../src/core/state';
@@ -103,6 +104,20 @@ if (CHILD) {
     assert.equal(choice.build, 'threaded-simd');
     assert.equal(choice.threads?.threads, 2, choice.threads?.note);
     assert.ok(choice.kernels?.active, 'our kernels are loaded on the shared heap');
+  });
+
+  // Mutants tried: an entry renamed ('dispose_data' → 'disposeData') or its argument dropped in
+  // tfjs-cwraps.mjs: this test fails (so would a tfjs upgrade that changes its loader's list).
+  test("the threaded build's module.tfjs: the cwraps of tfjs's own loader (core/wasm/tfjs-cwraps.mjs, shared with bench/wasm-threads.js)", () => {
+    const src = fs.readFileSync(path.join(repoRoot, 'node_modules/@tensorflow/tfjs-backend-wasm/dist/backend_wasm.js'), 'utf8');
+    const theirs: Record<string, [string, string | null, number]> = {};
+    for (const m of src.matchAll(/(\w+): module\.cwrap\('(\w+)', (null|voidReturnType|'number'), \[([^\]]*)\]/g))
+      theirs[m[1]] = [m[2], m[3] === "'number'" ? 'number' : null, (m[4].match(/'number'/g) ?? []).length];
+    assert.ok(Object.keys(theirs).length >= 6, `read tfjs's list: ${JSON.stringify(theirs)}`);
+    const ours = Object.fromEntries(Object.entries(TFJS_CWRAPS).map(([k, [name, ret, args]]) => [k, [name, ret, args.length]]));
+    assert.deepEqual(ours, theirs);
+    const module = (tf.backend() as unknown as { wasm: { tfjs: Record<string, unknown> } }).wasm;
+    assert.deepEqual(Object.keys(module.tfjs).sort(), Object.keys(TFJS_CWRAPS).sort(), 'threaded.ts gives the running backend exactly these');
   });
 
   test('splitRows: covers every row once, aligned, balanced by weight', () => {
