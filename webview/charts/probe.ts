@@ -16,6 +16,7 @@ function options(theme: Theme, stepLabel: string, rhoAt: (step: number) => numbe
 export class ProbeChart extends RunChart {
   private probes: ProbeMsg[] = [];
   constructor(canvas: HTMLCanvasElement, caption: HTMLElement, theme: Theme) {
+    // `this.probes` is read by the tooltip, on hover: never while the chart is being made
     super(canvas, caption, theme, (t, stepLabel) => options(t, stepLabel, (step) => this.probes.find((p) => p.step === step)?.rho ?? null));
   }
 
