@@ -14,7 +14,7 @@ import { offsetOf, setKernelRequest, wasmKernels, usablePool, K_GEMM } from '../
 import type { WasmBackendLike } from '../src/core/wasm/module';
 import { NaiveSolver } from '../src/core/solvers/naive';
 import { HopfieldSystem } from '../src/experiments/hopfield/model';
-import { dispose } from '../src/core/state';
+import { dispose, toArray as flatten } from '../src/core/state';
 import { builtinConfig, applyOverride } from '../src/config/load';
 import { SCHEMA } from '../src/config/schema';
 import type { RunnerName } from '../src/config/schema';
@@ -168,17 +168,6 @@ function syncBackend(ts: tf.Tensor[]): void {
   const s = tf.tidy(() => tf.sum(ts[0]));
   s.dataSync();
   s.dispose();
-}
-
-function flatten(ts: tf.Tensor[]): Float32Array {
-  const parts = ts.map((t) => t.dataSync() as Float32Array);
-  const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 async function gradRow(spec: GradChildSpec): Promise<GradRowResult> {

@@ -42,15 +42,8 @@ tf.registerBackend('wasm', async () => {
       locateFile: (p) => (p.endsWith('.worker.js') ? workerFile : path.join(out, p.endsWith('.wasm') ? 'tfjs-backend-wasm-threaded-simd.wasm' : p)),
       mainScriptUrlOrBlob: path.join(out, 'tfjs-backend-wasm-threaded-simd.js'),
     });
-    const fn = (name, ret, args) => module.cwrap(name, ret, args);
-    module.tfjs = {
-      init: fn('init', null, []),
-      initWithThreadsCount: fn('init_with_threads_count', null, ['number']),
-      getThreadsCount: fn('get_threads_count', 'number', []),
-      registerTensor: fn('register_tensor', null, ['number', 'number', 'number']),
-      disposeData: fn('dispose_data', null, ['number']),
-      dispose: fn('dispose', null, []),
-    };
+    // the cwraps tfjs's own loader adds, as src/core/wasm/threaded.ts adds them
+    module.tfjs = (await import('../src/core/wasm/tfjs-cwraps.mjs')).tfjsCwraps(module);
     return new tfw.BackendWasm(module);
   } finally {
     os.cpus = realCpus;

@@ -106,6 +106,12 @@ export class RunsStore {
     return listRuns(this.root).map((r) => this.withLive(r));
   }
 
+  /** One run as list() lists it, its folder alone read; undefined when it is gone. */
+  describe(runId: string): RunDescription | undefined {
+    const d = describeRun(this.root, runId);
+    return d && this.withLive(d);
+  }
+
   private withLive(r: RunDescription): RunDescription {
     const live = this.liveMetrics.get(r.runId);
     if (live && this.active.has(r.runId)) r.finalMetrics = { ...r.finalMetrics, ...live };

@@ -1,6 +1,9 @@
 /**
  * The "RBP Lab Runs" tree view (activity bar): every recorded run, newest first, with its status
  * icon, experiment · method · K, date and final metrics; live runs refresh as they progress.
+ * The store's listing is read whole once (and on Refresh); a change of some runs reads those runs
+ * alone and redraws their items (`onDidChangeTreeData.fire(item)`), or the root from the cached
+ * items when a run is added or removed.
  * Click: show the run in the dashboard (a gradient check shows its comparison view). Check
  * several (or multi-select) and "Compare Selected Runs" overlays them. Context menu: rename (a
  * label in run.json), delete (asks first, removes the folder), and for a run with checkpoints
@@ -15,15 +18,18 @@ import { Dashboard, DashboardDeps } from './dashboard';
 export const RUNS_VIEW_ID = 'rbpLab.runs';
 
 export class RunItem extends vscode.TreeItem {
-  constructor(
-    readonly run: RunDescription,
-    live: boolean,
-    checked: boolean,
-    hasCheckpoints = false,
-  ) {
-    const v = runItemView(run, live, hasCheckpoints);
-    super(v.label, vscode.TreeItemCollapsibleState.None);
+  run!: RunDescription;
+  constructor(run: RunDescription, live: boolean, checked: boolean, hasCheckpoints = false) {
+    super(run.runId, vscode.TreeItemCollapsibleState.None);
     this.id = run.runId;
+    this.show(run, live, checked, hasCheckpoints);
+  }
+
+  /** Show the run as it is now: the same item, so that the tree redraws it alone. */
+  show(run: RunDescription, live: boolean, checked: boolean, hasCheckpoints = false): void {
+    const v = runItemView(run, live, hasCheckpoints);
+    this.run = run;
+    this.label = v.label;
     this.description = v.description;
     this.tooltip = v.tooltip;
     this.iconPath = new vscode.ThemeIcon(v.icon, v.iconColour ? new vscode.ThemeColor(v.iconColour) : undefined);
@@ -33,32 +39,83 @@ export class RunItem extends vscode.TreeItem {
   }
 }
 
+/** What the tree reads of the runs store. */
+export type TreeStore = Pick<RunsStore, 'list' | 'describe' | 'isActive' | 'checkpointSteps' | 'onDidChange' | 'onRunEvent'>;
+
 export class RunsTreeProvider implements vscode.TreeDataProvider<RunItem>, vscode.Disposable {
   private readonly emitter = new vscode.EventEmitter<RunItem | undefined>();
   readonly onDidChangeTreeData = this.emitter.event;
   readonly checked = new Set<string>();
+  /** The store's listing as items, newest first (undefined: list it again on the next getChildren). */
+  private items: RunItem[] | undefined;
+  /** The runs to read again at the next redraw ('all': the whole listing). */
+  private pending: Set<string> | 'all' = new Set();
   private timer: NodeJS.Timeout | undefined;
   private readonly subs: { dispose(): void }[] = [];
 
-  constructor(private readonly store: RunsStore) {
+  constructor(private readonly store: TreeStore) {
     this.subs.push(
-      store.onDidChange(() => this.schedule(100)),
+      store.onDidChange((change) => this.schedule(change?.runIds, 100)),
       // Live runs: their final metrics in the description, at most once a second.
-      store.onRunEvent(({ event }) => {
-        if (event.type === 'metrics' || event.type === 'gradcheck/row' || event.type === 'diagnostics' || event.type === 'checkpoint') this.schedule(1000);
+      store.onRunEvent(({ runId, event }) => {
+        if (event.type === 'metrics' || event.type === 'gradcheck/row' || event.type === 'diagnostics' || event.type === 'checkpoint') this.schedule([runId], 1000);
       }),
     );
   }
 
-  private schedule(ms: number): void {
-    this.timer ??= setTimeout(() => {
-      this.timer = undefined;
-      this.emitter.fire(undefined);
-    }, ms);
+  /** Redraw these runs (undefined: list every run again) within `ms`, with whatever else is pending. */
+  private schedule(runIds: readonly string[] | undefined, ms: number): void {
+    if (!runIds) this.pending = 'all';
+    else if (this.pending !== 'all') for (const id of runIds) this.pending.add(id);
+    this.timer ??= setTimeout(() => this.redraw(), ms);
   }
 
-  refresh(): void {
-    this.emitter.fire(undefined);
+  /** Redraw these runs now (undefined: all of them, listed again). */
+  refresh(runIds?: readonly string[]): void {
+    this.schedule(runIds, 0);
+  }
+
+  private redraw(): void {
+    this.timer = undefined;
+    const pending = this.pending;
+    this.pending = new Set();
+    if (pending === 'all' || !this.items) {
+      this.items = undefined;
+      this.emitter.fire(undefined);
+      return;
+    }
+    const items = this.items;
+    let rootChanged = false; // a run added or removed
+    const changed: RunItem[] = [];
+    for (const id of pending) {
+      const at = items.findIndex((it) => it.run.runId === id);
+      const d = this.store.describe(id);
+      if (!d) {
+        // gone: the root redraws from the items left
+        if (at >= 0) items.splice(at, 1);
+        this.checked.delete(id);
+        rootChanged ||= at >= 0;
+      } else if (at >= 0 && items[at].run.startedAt === d.startedAt) {
+        this.show(items[at], d);
+        changed.push(items[at]);
+      } else {
+        // new (or moved): in its place in the newest-first order
+        if (at >= 0) items.splice(at, 1);
+        const before = items.findIndex((it) => d.startedAt.localeCompare(it.run.startedAt) > 0);
+        items.splice(before < 0 ? items.length : before, 0, this.show(undefined, d));
+        rootChanged = true;
+      }
+    }
+    if (rootChanged) this.emitter.fire(undefined); // getChildren answers from the items: no other run is read
+    else for (const it of changed) this.emitter.fire(it);
+  }
+
+  /** `item` (or a new one) showing the run `d` as it is now. */
+  private show(item: RunItem | undefined, d: RunDescription): RunItem {
+    const args = [d, this.store.isActive(d.runId), this.checked.has(d.runId), d.method !== 'gradcheck' && this.hasCheckpoints(d.runId)] as const;
+    if (!item) return new RunItem(...args);
+    item.show(...args);
+    return item;
   }
 
   getTreeItem(e: RunItem): vscode.TreeItem {
@@ -67,10 +124,13 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunItem>, vscod
 
   getChildren(e?: RunItem): RunItem[] {
     if (e) return [];
-    const runs = this.store.list();
-    const ids = new Set(runs.map((r) => r.runId));
-    for (const id of [...this.checked]) if (!ids.has(id)) this.checked.delete(id);
-    return runs.map((r) => new RunItem(r, this.store.isActive(r.runId), this.checked.has(r.runId), r.method !== 'gradcheck' && this.hasCheckpoints(r.runId)));
+    if (!this.items) {
+      const runs = this.store.list();
+      const ids = new Set(runs.map((r) => r.runId));
+      for (const id of [...this.checked]) if (!ids.has(id)) this.checked.delete(id);
+      this.items = runs.map((r) => this.show(undefined, r));
+    }
+    return [...this.items];
   }
 
   private hasCheckpoints(runId: string): boolean {
@@ -128,7 +188,7 @@ export function registerRunsTree(store: RunsStore, deps: () => DashboardDeps): v
   const touched = new Set<string>();
   const onDisk = (uri: vscode.Uri) => {
     const runId = path.basename(path.dirname(uri.fsPath));
-    if (store.activeRuns.some((r) => r.runId === runId)) return provider.refresh();
+    if (store.activeRuns.some((r) => r.runId === runId)) return provider.refresh([runId]);
     touched.add(runId);
     external ??= setTimeout(() => {
       external = undefined;

@@ -22,14 +22,15 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { tf, Tensor } from '../../src/core/tf';
+import { tf } from '../../src/core/tf';
 import { selectBackend, closeKernelPool } from '../../src/core/backend';
 import type { BackendChoice } from '../../src/core/backend';
 import { setKernelThreads, startKernelPool, wasmKernels, usablePool } from '../../src/core/wasm/module';
 import { splitRows } from '../../src/core/wasm/pool';
+import { TFJS_CWRAPS } from '../../src/core/wasm/tfjs-cwraps.mjs';
 import { csrGraph, csrRowSum } from '../../src/core/kernels';
 import { getMethod } from '../../src/core/gradients';
-import { dispose } from '../../src/core/state';
+import { dispose, toArray } from '../../src/core/state';
 import { Rng } from '../../src/core/random';
 import { GruGnnSystem, GnnGraph } from '../../src/experiments/citation-gnn/model';
 import { HypergradSystem, HYPERGRAD_DEFAULTS } from '../../src/experiments/hypergrad/model';
@@ -103,6 +104,20 @@ if (CHILD) {
     assert.equal(choice.build, 'threaded-simd');
     assert.equal(choice.threads?.threads, 2, choice.threads?.note);
     assert.ok(choice.kernels?.active, 'our kernels are loaded on the shared heap');
+  });
+
+  // Mutants tried: an entry renamed ('dispose_data' → 'disposeData') or its argument dropped in
+  // tfjs-cwraps.mjs: this test fails (so would a tfjs upgrade that changes its loader's list).
+  test("the threaded build's module.tfjs: the cwraps of tfjs's own loader (core/wasm/tfjs-cwraps.mjs, shared with bench/wasm-threads.js)", () => {
+    const src = fs.readFileSync(path.join(repoRoot, 'node_modules/@tensorflow/tfjs-backend-wasm/dist/backend_wasm.js'), 'utf8');
+    const theirs: Record<string, [string, string | null, number]> = {};
+    for (const m of src.matchAll(/(\w+): module\.cwrap\('(\w+)', (null|voidReturnType|'number'), \[([^\]]*)\]/g))
+      theirs[m[1]] = [m[2], m[3] === "'number'" ? 'number' : null, (m[4].match(/'number'/g) ?? []).length];
+    assert.ok(Object.keys(theirs).length >= 6, `read tfjs's list: ${JSON.stringify(theirs)}`);
+    const ours = Object.fromEntries(Object.entries(TFJS_CWRAPS).map(([k, [name, ret, args]]) => [k, [name, ret, args.length]]));
+    assert.deepEqual(ours, theirs);
+    const module = (tf.backend() as unknown as { wasm: { tfjs: Record<string, unknown> } }).wasm;
+    assert.deepEqual(Object.keys(module.tfjs).sort(), Object.keys(TFJS_CWRAPS).sort(), 'threaded.ts gives the running backend exactly these');
   });
 
   test('splitRows: covers every row once, aligned, balanced by weight', () => {
@@ -179,23 +194,12 @@ if (CHILD) {
     };
   }
 
-  function flat(ts: Tensor[]): Float32Array {
-    const parts = ts.map((t) => t.dataSync() as Float32Array);
-    const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
-    let o = 0;
-    for (const p of parts) {
-      out.set(p, o);
-      o += p.length;
-    }
-    return out;
-  }
-
   test('GNN Neumann-RBP and BPTT gradients (forward + backward): bit-identical on 2 threads', async () => {
     const sys = new GruGnnSystem(mediumGraph(), { seed: 5, analytic: true, fused: true, aggregate: 'sum' });
     for (const m of ['BPTT', 'Neumann_RBP']) {
       await sameOnTwoThreads(`GNN ${m}`, () => {
         const r = getMethod(m).compute(sys, { T: 6, K: 3 });
-        const v = flat([...r.grads, ...r.lossGrads]);
+        const v = toArray([...r.grads, ...r.lossGrads]);
         dispose(r.grads, r.lossGrads, r.adjoint ?? []);
         return v;
       });
@@ -209,7 +213,7 @@ if (CHILD) {
     for (const m of ['BPTT', 'Neumann_RBP']) {
       await sameOnTwoThreads(`hypergrad ${m}`, () => {
         const r = getMethod(m).compute(sys, { T: 4, K: 4 });
-        const v = flat([...r.grads, ...r.lossGrads]);
+        const v = toArray([...r.grads, ...r.lossGrads]);
         dispose(r.grads, r.lossGrads, r.adjoint ?? []);
         return v;
       });

@@ -314,6 +314,41 @@ test('the dashboard webview draws a recorded run in headless Chromium', { skip, 
     assert.ok(frame < 500, `the page stays responsive (${frame.toFixed(0)} ms to the next frame)`);
     await page.screenshot({ path: path.join(results, 'webview-100k.png') });
 
+    // RunChart (webview/charts/common.ts), the frame of the seven run charts: a run that counts
+    // epochs titles the x axis of its charts by step with that word, a theme change re-colours
+    // every chart and keeps the word, and a trace without a name has no legend entry.
+    // (Mutants caught: setTheme building the options with 'step'; stepWord not rebuilding them on
+    // a new word; baseOptions' legend filter dropped: the forward chart's faded traces listed.)
+    const epochs = 'epoch-run';
+    await post({ type: 'reset', runId: epochs });
+    await post({ type: 'events', events: selection.map((e) => ({ ...(e.type === 'run/started' ? { ...e, stepLabel: 'epoch' } : e), runId: epochs }) as Envelope) });
+    await page.waitForFunction(() => /^epoch 11: loss/.test(document.getElementById('cap-metrics')!.textContent ?? ''));
+    const runCharts = ['forward', 'backward', 'metrics', 'eval', 'memory', 'probe', 'rho'];
+    const axes = () =>
+      page.evaluate((ids) => {
+        const C = (window as unknown as { Chart: { getChart(c: unknown): { options: { scales: { x: { title: { text: string }; ticks: { color: string } } } }; legend: { legendItems: { text: string }[] } } } }).Chart;
+        return ids.map((id) => {
+          const ch = C.getChart(document.getElementById(`chart-${id}`));
+          return { id, x: ch.options.scales.x.title.text, tick: ch.options.scales.x.ticks.color, legend: ch.legend.legendItems.map((i) => i.text) };
+        });
+      }, runCharts);
+    const xTitles = { forward: 'forward step t', backward: 'backward iteration k', metrics: 'epoch', eval: 'epoch', memory: 'step', probe: 'epoch', rho: 'epoch' };
+    const hc = await axes();
+    assert.deepEqual(Object.fromEntries(hc.map((a) => [a.id, a.x])), xTitles, 'x titles of a run by epochs');
+    assert.deepEqual(hc.map((a) => a.tick), runCharts.map(() => THEMES['high-contrast'].vars['--vscode-charts-foreground']));
+    assert.deepEqual(hc.find((a) => a.id === 'forward')!.legend, ['epoch 11', 'earlier (faded)'], 'the faded forward traces without a name are not in the legend (the latest first: its order)');
+    for (const a of hc) assert.ok(a.legend.length > 0 && a.legend.every((t) => t !== ''), `${a.id}: legend ${JSON.stringify(a.legend)}`);
+    await page.evaluate((t) => {
+      for (const [k, v] of Object.entries(t.vars)) document.documentElement.style.setProperty(k, v);
+      document.body.className = t.bodyClass;
+    }, THEMES.light);
+    const light = THEMES.light.vars['--vscode-charts-foreground'];
+    await page.waitForFunction((c) => (window as unknown as { Chart: { getChart(c: unknown): { options: { scales: { x: { ticks: { color: string } } } } } } }).Chart.getChart(document.getElementById('chart-rho')).options.scales.x.ticks.color === c, light);
+    const lt = await axes();
+    assert.deepEqual(Object.fromEntries(lt.map((a) => [a.id, a.x])), xTitles, 'the theme change keeps the x titles');
+    assert.deepEqual(lt.map((a) => a.tick), runCharts.map(() => light), 'every run chart takes the new theme');
+    assert.deepEqual(lt.find((a) => a.id === 'forward')!.legend, ['epoch 11', 'earlier (faded)']);
+
     assert.deepEqual(await page.evaluate(() => (window as unknown as { __csp: string[] }).__csp), [], 'no CSP violations');
     assert.deepEqual(errors.filter((e) => !/invalid message from the host/.test(e)), [], 'no page errors or remote requests');
   });

@@ -1,22 +1,12 @@
 /** The backward pass: adjoint residual (RBP family) or term norm (BPTT/TBPTT) per iteration (log y). */
 import type { RunModel } from '../model';
-import { baseOptions, makeChart, logValue, withAlpha, fmtNum, type Theme, type LineChart } from './common';
+import { baseOptions, logValue, withAlpha, fmtNum, RunChart, type Theme, type LineChart } from './common';
 
 const OPTS = { logY: true, xTitle: 'backward iteration k', yTitle: 'residual / term norm', decimate: false };
 
-export class BackwardChart {
-  private chart: LineChart;
-  constructor(
-    canvas: HTMLCanvasElement,
-    private caption: HTMLElement,
-    private theme: Theme,
-  ) {
-    this.chart = makeChart(canvas, baseOptions(theme, OPTS));
-  }
-
-  setTheme(theme: Theme): void {
-    this.theme = theme;
-    this.chart.options = baseOptions(theme, OPTS);
+export class BackwardChart extends RunChart {
+  constructor(canvas: HTMLCanvasElement, caption: HTMLElement, theme: Theme) {
+    super(canvas, caption, theme, (t) => baseOptions(t, OPTS));
   }
 
   update(m: RunModel): void {
@@ -33,10 +23,7 @@ export class BackwardChart {
       if (hasTerm)
         datasets.push({ label: latest ? `term norm ‖z_k‖/‖g‖ (${tr.step})` : '', data: tr.termNorm.map((v, k) => ({ x: k + 1, y: logValue(v) })), borderColor: withAlpha(cTerm, alpha), borderDash: [5, 3], borderWidth: latest ? 2 : 1, order: n - i });
     });
-    this.chart.data.datasets = datasets;
-    const legend = this.chart.options.plugins?.legend;
-    if (legend) legend.labels = { ...legend.labels, filter: (item) => Boolean(item.text) };
-    this.chart.update('none');
+    this.draw(datasets);
     const last = m.backward[n - 1];
     if (!last) {
       this.caption.textContent = 'waiting for the first backward pass…';

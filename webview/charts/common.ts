@@ -1,5 +1,6 @@
-/** Chart.js set-up shared by every chart: registered parts, theme colours, decimation, formats. */
+/** Chart.js set-up shared by every chart: registered parts, theme colours, decimation, formats, and RunChart, the frame of a run's charts. */
 import { Chart, LineController, LineElement, PointElement, LinearScale, LogarithmicScale, Legend, Tooltip, Decimation, Filler, type ChartOptions, type Plugin } from 'chart.js';
+import type { RunModel } from '../model';
 
 Chart.register(LineController, LineElement, PointElement, LinearScale, LogarithmicScale, Legend, Tooltip, Decimation, Filler);
 // As Chart.js's own UMD build does: `Chart.getChart(canvas)` in the webview's developer tools (and in
@@ -91,7 +92,8 @@ export function baseOptions(theme: Theme, opts: { logY?: boolean; xTitle: string
     elements: { point: { radius: 0, hitRadius: 6 }, line: { borderWidth: 1.5, tension: 0 } },
     plugins: {
       decimation: { enabled: opts.decimate ?? true, algorithm: 'lttb', samples: 600, threshold: 1000 },
-      legend: { labels: { color: theme.foreground, boxWidth: 12, font: { family: theme.font, size: 11 } } },
+      // A dataset without a name (a faded earlier trace, a raw curve behind its smoothing) has no legend entry.
+      legend: { labels: { color: theme.foreground, boxWidth: 12, font: { family: theme.font, size: 11 }, filter: (item) => Boolean(item.text) } },
       tooltip: { callbacks: { label: (ctx) => `${ctx.dataset.label}: ${fmtNum(ctx.parsed.y)}` } },
     },
     scales: {
@@ -164,3 +166,51 @@ export function makeChart(canvas: HTMLCanvasElement, options: ChartOptions<'line
 }
 
 export type LineChart = ReturnType<typeof makeChart>;
+
+type Datasets = LineChart['data']['datasets'];
+
+/**
+ * The frame of each chart of one run (forward, backward, loss, evaluation, memory, probes, ρ(J)):
+ * its Chart, the caption under it and the theme. `build` makes the options from the theme and the
+ * run's step word (`step`, `epoch`, `meta-iteration`: the x axis title of the charts by step);
+ * they are built again when either changes. `plugins` get the current theme from their argument
+ * (a Chart draws as it is made, before a subclass' constructor may read `this`). A subclass draws
+ * the model in `update`.
+ */
+export abstract class RunChart {
+  protected readonly chart: LineChart;
+  private stepLabel = 'step';
+
+  constructor(
+    canvas: HTMLCanvasElement,
+    protected readonly caption: HTMLElement,
+    protected theme: Theme,
+    private readonly build: (theme: Theme, stepLabel: string) => ChartOptions<'line'>,
+    plugins: (theme: () => Theme) => Plugin<'line'>[] = () => [],
+  ) {
+    this.chart = makeChart(canvas, build(theme, this.stepLabel), plugins(() => this.theme));
+  }
+
+  setTheme(theme: Theme): void {
+    this.theme = theme;
+    this.chart.options = this.build(theme, this.stepLabel);
+  }
+
+  abstract update(m: RunModel): void;
+
+  /** The run's step word (`step` until its run/started says); the options follow a change of it. */
+  protected stepWord(m: RunModel): string {
+    const label = m.started?.stepLabel ?? 'step';
+    if (label !== this.stepLabel) {
+      this.stepLabel = label;
+      this.chart.options = this.build(this.theme, label);
+    }
+    return label;
+  }
+
+  /** Draw these datasets at once (no animation: live data). */
+  protected draw(datasets: Datasets): void {
+    this.chart.data.datasets = datasets;
+    this.chart.update('none');
+  }
+}

@@ -1,26 +1,18 @@
 /** Forward residual per solver step (log y): the latest training step in front, earlier ones fading. */
 import type { RunModel } from '../model';
-import { baseOptions, makeChart, logValue, withAlpha, fmtNum, type Theme, type LineChart } from './common';
+import { baseOptions, logValue, withAlpha, fmtNum, RunChart, type Theme } from './common';
 
-export class ForwardChart {
-  private chart: LineChart;
-  constructor(
-    canvas: HTMLCanvasElement,
-    private caption: HTMLElement,
-    private theme: Theme,
-  ) {
-    this.chart = makeChart(canvas, baseOptions(theme, { logY: true, xTitle: 'forward step t', yTitle: '‖h_t − h_{t−1}‖ / ‖h_t‖', decimate: false }));
-  }
+const OPTS = { logY: true, xTitle: 'forward step t', yTitle: '‖h_t − h_{t−1}‖ / ‖h_t‖', decimate: false };
 
-  setTheme(theme: Theme): void {
-    this.theme = theme;
-    this.chart.options = baseOptions(theme, { logY: true, xTitle: 'forward step t', yTitle: '‖h_t − h_{t−1}‖ / ‖h_t‖', decimate: false });
+export class ForwardChart extends RunChart {
+  constructor(canvas: HTMLCanvasElement, caption: HTMLElement, theme: Theme) {
+    super(canvas, caption, theme, (t) => baseOptions(t, OPTS));
   }
 
   update(m: RunModel): void {
     const n = m.forward.length;
     const color = this.theme.palette[0];
-    this.chart.data.datasets = m.forward.map((tr, i) => {
+    const datasets = m.forward.map((tr, i) => {
       const latest = i === n - 1;
       const alpha = latest ? 1 : 0.15 + (0.5 * (i + 1)) / n;
       return {
@@ -31,9 +23,7 @@ export class ForwardChart {
         order: n - i,
       };
     });
-    const legend = this.chart.options.plugins?.legend;
-    if (legend) legend.labels = { ...legend.labels, filter: (item) => Boolean(item.text) };
-    this.chart.update('none');
+    this.draw(datasets);
     const last = m.forward[n - 1];
     if (!last) {
       this.caption.textContent = 'waiting for the first forward pass…';

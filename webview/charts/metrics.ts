@@ -3,7 +3,7 @@
  * at each evaluation (linear); decimated for long runs.
  */
 import type { RunModel } from '../model';
-import { baseOptions, makeChart, fmtNum, type Theme, type LineChart } from './common';
+import { baseOptions, fmtNum, RunChart, type Theme } from './common';
 
 export type MetricsKind = 'loss' | 'eval';
 
@@ -11,32 +11,21 @@ function options(theme: Theme, stepLabel: string, kind: MetricsKind) {
   return kind === 'loss' ? baseOptions(theme, { logY: true, xTitle: stepLabel, yTitle: 'training loss' }) : baseOptions(theme, { xTitle: stepLabel, yTitle: 'evaluation metric' });
 }
 
-export class MetricsChart {
-  private chart: LineChart;
-  private stepLabel = 'step';
+export class MetricsChart extends RunChart {
   constructor(
     canvas: HTMLCanvasElement,
-    private caption: HTMLElement,
-    private theme: Theme,
+    caption: HTMLElement,
+    theme: Theme,
     private readonly kind: MetricsKind = 'loss',
   ) {
-    this.chart = makeChart(canvas, options(theme, this.stepLabel, kind));
-  }
-
-  setTheme(theme: Theme): void {
-    this.theme = theme;
-    this.chart.options = options(theme, this.stepLabel, this.kind);
+    super(canvas, caption, theme, (t, stepLabel) => options(t, stepLabel, kind));
   }
 
   update(m: RunModel): void {
-    const label = m.started?.stepLabel ?? 'step';
-    if (label !== this.stepLabel) {
-      this.stepLabel = label;
-      this.chart.options = options(this.theme, label, this.kind);
-    }
+    const label = this.stepWord(m);
     const keys = [...m.series.keys()].filter((k) => (this.kind === 'loss' ? k === 'loss' : k.startsWith('eval:')));
     const palette = this.theme.palette;
-    this.chart.data.datasets = keys.map((k, i) => {
+    const datasets = keys.map((k, i) => {
       const pts = m.series.get(k)!;
       const isEval = this.kind === 'eval';
       // Chart.js decimation replaces `data` in place; give it a copy so the model keeps every point.
@@ -49,7 +38,7 @@ export class MetricsChart {
         indexAxis: 'x' as const,
       };
     });
-    this.chart.update('none');
+    this.draw(datasets);
     if (this.kind === 'loss') {
       const loss = m.series.get('loss');
       const last = loss?.[loss.length - 1];

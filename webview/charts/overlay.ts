@@ -106,8 +106,7 @@ class Panel {
       const r = robustRange(visibleYs, this.logY);
       if (r) Object.assign(o.scales!.y!, { min: r.min, max: r.max });
     }
-    const legend = o.plugins!.legend!;
-    legend.labels = { ...legend.labels, filter: (item) => Boolean(item.text) };
+    const legend = o.plugins!.legend!; // (its unnamed raw curves have no entry: baseOptions)
     legend.onClick = (_e, item) => {
       const id = item.datasetIndex !== undefined ? this.datasetRunIds[item.datasetIndex] : undefined;
       if (id) this.onToggle(id);

@@ -4,7 +4,7 @@
  * on a log axis; ρ(J) at that step in the tooltip.
  */
 import type { RunModel } from '../model';
-import { baseOptions, makeChart, fmtNum, logValue, type Theme, type LineChart } from './common';
+import { baseOptions, fmtNum, logValue, RunChart, type Theme } from './common';
 import type { ProbeMsg } from '../../src/protocol/messages';
 
 function options(theme: Theme, stepLabel: string, rhoAt: (step: number) => number | null) {
@@ -13,41 +13,22 @@ function options(theme: Theme, stepLabel: string, rhoAt: (step: number) => numbe
   return o;
 }
 
-export class ProbeChart {
-  private chart: LineChart;
-  private stepLabel = 'step';
+export class ProbeChart extends RunChart {
   private probes: ProbeMsg[] = [];
-  constructor(
-    canvas: HTMLCanvasElement,
-    private caption: HTMLElement,
-    private theme: Theme,
-  ) {
-    this.chart = makeChart(canvas, this.options());
-  }
-
-  private options() {
-    return options(this.theme, this.stepLabel, (step) => this.probes.find((p) => p.step === step)?.rho ?? null);
-  }
-
-  setTheme(theme: Theme): void {
-    this.theme = theme;
-    this.chart.options = this.options();
+  constructor(canvas: HTMLCanvasElement, caption: HTMLElement, theme: Theme) {
+    // `this.probes` is read by the tooltip, on hover: never while the chart is being made
+    super(canvas, caption, theme, (t, stepLabel) => options(t, stepLabel, (step) => this.probes.find((p) => p.step === step)?.rho ?? null));
   }
 
   update(m: RunModel): void {
-    const label = m.started?.stepLabel ?? 'step';
-    if (label !== this.stepLabel) {
-      this.stepLabel = label;
-      this.chart.options = this.options();
-    }
+    const label = this.stepWord(m);
     this.probes = m.probes;
     const p = m.probes;
     const what = p.length ? `${p[0].method.replace('_RBP', '-RBP')}${p[0].K !== null ? `(${p[0].K})` : ''}` : 'training gradient';
     const point = { pointRadius: p.length < 80 ? 2.5 : 0, borderWidth: 2, indexAxis: 'x' as const };
-    this.chart.data.datasets = [{ label: `${what} vs exact`, data: p.map((e) => ({ x: e.step, y: logValue(e.relErrExact) })), borderColor: this.theme.palette[0], ...point }];
-    if (p.some((e) => e.relErrBptt !== null))
-      this.chart.data.datasets.push({ label: `${what} vs BPTT`, data: p.map((e) => ({ x: e.step, y: logValue(e.relErrBptt) })), borderColor: this.theme.palette[1], borderDash: [5, 4], ...point });
-    this.chart.update('none');
+    const vsExact = { label: `${what} vs exact`, data: p.map((e) => ({ x: e.step, y: logValue(e.relErrExact) })), borderColor: this.theme.palette[0], ...point };
+    const vsBptt = { label: `${what} vs BPTT`, data: p.map((e) => ({ x: e.step, y: logValue(e.relErrBptt) })), borderColor: this.theme.palette[1], borderDash: [5, 4], ...point };
+    this.draw(p.some((e) => e.relErrBptt !== null) ? [vsExact, vsBptt] : [vsExact]);
     const last = p[p.length - 1];
     this.caption.textContent = last
       ? `${label} ${last.step}: error ${fmtNum(last.relErrExact)} vs exact (cosine ${fmtNum(last.cosExact)})${last.relErrBptt !== null ? `, ${fmtNum(last.relErrBptt)} vs BPTT` : ''}, ρ(J) ${fmtNum(last.rho)}; the probe took ${Math.round(last.ms)} ms (${p.length} probes)`

@@ -5,7 +5,7 @@
  */
 import type { Plugin } from 'chart.js';
 import type { RunModel } from '../model';
-import { baseOptions, makeChart, fmtNum, withAlpha, type Theme, type LineChart } from './common';
+import { baseOptions, fmtNum, withAlpha, RunChart, type Theme } from './common';
 import { RHO_NEAR_ONE, RHO_NOT_CONTRACTIVE, rhoBand } from '../../src/core/verdictBands';
 
 /** The bands drawn behind the curve: [from, to) in ρ, with the verdict's name. */
@@ -50,31 +50,15 @@ function options(theme: Theme, stepLabel: string) {
   return o;
 }
 
-export class RhoChart {
-  private chart: LineChart;
-  private stepLabel = 'step';
-  constructor(
-    canvas: HTMLCanvasElement,
-    private caption: HTMLElement,
-    private theme: Theme,
-  ) {
-    this.chart = makeChart(canvas, options(theme, this.stepLabel), [bandsPlugin(() => bandColors(this.theme))]);
-  }
-
-  setTheme(theme: Theme): void {
-    this.theme = theme;
-    this.chart.options = options(theme, this.stepLabel);
+export class RhoChart extends RunChart {
+  constructor(canvas: HTMLCanvasElement, caption: HTMLElement, theme: Theme) {
+    super(canvas, caption, theme, options, (current) => [bandsPlugin(() => bandColors(current()))]);
   }
 
   update(m: RunModel): void {
-    const label = m.started?.stepLabel ?? 'step';
-    if (label !== this.stepLabel) {
-      this.stepLabel = label;
-      this.chart.options = options(this.theme, label);
-    }
+    const label = this.stepWord(m);
     const h = m.rhoHistory;
-    this.chart.data.datasets = [{ label: 'ρ(J)', data: h.map((d) => ({ x: d.step, y: d.rho })), borderColor: this.theme.palette[0], pointRadius: h.length < 80 ? 3 : 0, borderWidth: 2, indexAxis: 'x' as const }];
-    this.chart.update('none');
+    this.draw([{ label: 'ρ(J)', data: h.map((d) => ({ x: d.step, y: d.rho })), borderColor: this.theme.palette[0], pointRadius: h.length < 80 ? 3 : 0, borderWidth: 2, indexAxis: 'x' as const }]);
     const last = h[h.length - 1];
     this.caption.textContent = last ? `ρ(J) ${fmtNum(last.rho)} as of ${label} ${last.step} (${rhoBand(last.rho ?? NaN)}; ${h.length} estimates)` : 'no ρ(J) estimate yet';
   }

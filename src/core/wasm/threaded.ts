@@ -17,6 +17,7 @@ import { createRequire } from 'module';
 import { tf } from '../tf';
 import { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { isShared } from './pool';
+import { tfjsCwraps } from './tfjs-cwraps.mjs';
 
 /** The files the threaded build needs next to the bundle. */
 export const THREADED_FILES = {
@@ -52,16 +53,7 @@ async function instantiate(dir: string): Promise<BackendWasm> {
     mainScriptUrlOrBlob: script,
   });
   if (!isShared(module.wasmMemory?.buffer)) throw new Error('the threaded module has no shared heap');
-  const fn = (name: string, ret: string | null, args: string[]) => module.cwrap(name, ret, args);
-  // the cwraps tfjs's own loader adds (backend_wasm.js, init())
-  module.tfjs = {
-    init: fn('init', null, []),
-    initWithThreadsCount: fn('init_with_threads_count', null, ['number']),
-    getThreadsCount: fn('get_threads_count', 'number', []),
-    registerTensor: fn('register_tensor', null, ['number', 'number', 'number']),
-    disposeData: fn('dispose_data', null, ['number']),
-    dispose: fn('dispose', null, []),
-  };
+  module.tfjs = tfjsCwraps(module); // the cwraps tfjs's own loader adds
   const backend = new BackendWasm(module as never);
   // tfjs's pool has one thread here (the caller): the pre-started pthread workers never run anything
   const idle = module.PThread?.unusedWorkers;

@@ -6,8 +6,10 @@
 // panel and opening it again (the host's workspace state); then the runs table driven from the
 // keyboard alone: focused, ↓ to a run not picked, Space picks it (the row, the caption and a third
 // curve in every panel say so), Enter takes the pick back.
-// Screenshots: e2e-runs-panels.png, e2e-runs-panels-card.png, e2e-runs-panels-reloaded.png, e2e-runs-keyboard.png.
+// Screenshots: e2e-runs-panels.png, e2e-runs-panels-card.png, e2e-runs-panels-reloaded.png (the whole
+// card, each of its canvases asserted inside the image and the webview: shots.mjs), e2e-runs-keyboard.png.
 import * as path from 'node:path';
+import { shootCard } from './shots.mjs';
 
 /** Panel i's ids (webview/charts/overlay.ts panelId: panel 0 keeps the overlay's own). */
 const chartId = (i) => (i ? `chart-overlay-${i}` : 'chart-overlay');
@@ -67,11 +69,10 @@ export async function panelsSteps(h) {
   await assertPanels(wv, picked, 'wall', 'three panels by wall time');
   const gradWall = recordedOf(picked[0], 'train:grad_norm', 'wall');
   assert(gradWall.some(([x], k) => x !== recordedOf(picked[0], 'train:grad_norm', 'step')[k][0]), `wall time is not the step: ${JSON.stringify(gradWall)}`);
-  await wv.locator('#overlay-card').scrollIntoViewIfNeeded();
-  await page.waitForTimeout(300);
-  await page.screenshot({ path: path.join(results, 'e2e-runs-panels.png') });
-  await wv.locator('#overlay-card').screenshot({ path: path.join(results, 'e2e-runs-panels-card.png') });
-  log(`panels: ${want.map((w) => w.series).join(', ')} by wall time; ${picked[0].desc.method} grad_norm at ${gradWall.map(([x]) => `${x.toFixed(2)} s`).join(', ')}`);
+  // The whole card in the images, every panel's canvas inside them and inside the webview (shots.mjs).
+  const shot = await shootCard(page, wv.locator('#overlay-card'), path.join(results, 'e2e-runs-panels-card.png'), assert, path.join(results, 'e2e-runs-panels.png'));
+  assert(shot.canvases === want.length, `the card shows ${want.length} panels: ${shot.canvases} canvases`);
+  log(`panels: ${want.map((w) => w.series).join(', ')} by wall time; ${picked[0].desc.method} grad_norm at ${gradWall.map(([x]) => `${x.toFixed(2)} s`).join(', ')}; the card (${Math.round(shot.card.width)}×${Math.round(shot.card.height)} px, the window grown by ${shot.grown} px) whole in its image`);
 
   // 2. A window reload (Developer: Reload Window, as a user reloads: the workbench saves the webviews'
   //    state on the way out; a raw page reload once brought back the state before the last change):
@@ -91,8 +92,7 @@ export async function panelsSteps(h) {
   wv = webview();
   await wv.locator('#overlay-card:not([hidden])').waitFor({ timeout: 90_000 });
   await assertPanels(wv, picked, 'wall', 'after a window reload');
-  await wv.locator('#overlay-card').scrollIntoViewIfNeeded();
-  await page.screenshot({ path: path.join(results, 'e2e-runs-panels-reloaded.png') });
+  await shootCard(page, wv.locator('#overlay-card'), path.join(results, 'e2e-runs-panels-reloaded.png'), assert);
 
   // 3. The panel closed and opened again: the host's workspace state brings picks and panels back.
   await palette('View: Close All Editors');

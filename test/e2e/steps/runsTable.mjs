@@ -8,6 +8,7 @@
 // e2e-runs-overlay-card.png (the overlay card alone, for the README).
 import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
+import { shootCard } from './shots.mjs';
 
 /** The runs table's fixed column headers (src/shared/runsTable.ts FIXED_COLUMNS), between 'pick' and 'actions'. */
 const HEADERS = ['name', 'experiment', 'status', 'method', 'K', 'T', 'lr', 'seed', 'steps', 'duration', 'final loss', 'final eval', 'ρ(J) @ step', 'grad err vs exact @ step'];
@@ -163,8 +164,7 @@ export async function runsTableSteps(h) {
   assert(got.every((d, i) => d.label.includes(`(${[a, b][i].id.slice(0, 15)})`)), `the overlay's legend names the runs: ${got.map((d) => d.label).join(' | ')}`);
   const yTitle = await wv.locator('#chart-overlay').evaluate((c) => window.Chart.getChart(c).options.scales.y.title.text);
   assert(/gradient norm/.test(yTitle), `the overlay's y axis: '${yTitle}'`);
-  await page.screenshot({ path: path.join(results, 'e2e-runs-overlay.png') });
-  await overlay.screenshot({ path: path.join(results, 'e2e-runs-overlay-card.png') });
+  await shootCard(page, overlay, path.join(results, 'e2e-runs-overlay-card.png'), assert, path.join(results, 'e2e-runs-overlay.png'));
   log(`overlay of grad_norm (picked through ${how}): ${want.map((p, i) => `${[a, b][i].desc.method} ${p.map(([, v]) => v.toFixed(3)).join(' → ')}`).join('; ')} (runs table checks ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
   return { picked: [a, b], recorded };
 }
