@@ -118,7 +118,10 @@ test('the runs table in the dashboard: headers, sort, filter, virtualised rows, 
     // Compare at this step: a run with checkpoints has the action; it posts compareAt with the newest one.
     await page.fill('#runs-filter', 'run-0003');
     await page.click('#runs-table tbody tr[data-run="run-0003"] button[data-compare-at]');
-    assert.deepEqual((await posted()).at(-1), { type: 'compareAt', runId: 'run-0003', step: 100 });
+    // Other messages (a pick saved after the filter's re-render) may land after it under load: the
+    // click's own message is looked up by type, and there is exactly one.
+    await page.waitForFunction(() => (window as unknown as { __posted: WebviewToHost[] }).__posted.some((m) => m.type === 'compareAt'));
+    assert.deepEqual((await posted()).filter((m) => m.type === 'compareAt'), [{ type: 'compareAt', runId: 'run-0003', step: 100 }]);
     // What survives a reload: the webview state holds the picks, the sort and the filter.
     const st = await page.evaluate(() => (window as unknown as { __state: Record<string, unknown> }).__state);
     assert.deepEqual(st.overlayRunIds, [filtered[1], filtered[2]]);

@@ -45,16 +45,24 @@ export async function panelsSteps(h) {
   /** Every panel holds each picked run's recorded values of its series (data and drawn pixels). */
   const assertPanels = async (wv, runs, x, when) => {
     const title = x === 'wall' ? 'wall time since run start (s)' : 'step';
-    let shown = [];
-    for (let i = 0; i < 50; i++) {
-      shown = await panelsOf(wv).catch(() => []);
-      if (JSON.stringify(shown.map((p) => [p.series, p.y, p.x])) === JSON.stringify(want.map((w) => [w.series, w.y, title]))) break;
-      await page.waitForTimeout(200);
-    }
-    assert(JSON.stringify(shown.map((p) => [p.series, p.y, p.x])) === JSON.stringify(want.map((w) => [w.series, w.y, title])), `${when}: panels ${JSON.stringify(shown)}`);
-    for (const [i, w] of want.entries()) {
-      assertChart(await chartOf(wv, chartId(i)), runs.map((r) => recordedOf(r, w.series, x)), `${when}, panel ${i + 1} (${w.series})`);
-      assert(runs.every((r) => shown[i].label.includes(`(${r.id.slice(0, 15)})`)), `${when}, panel ${i + 1}'s accessible name names the runs: '${shown[i].label}'`);
+    /** The whole check once: it throws while the panels or their curves are not (yet) what was recorded. */
+    const check = async () => {
+      const shown = await panelsOf(wv).catch(() => []);
+      assert(JSON.stringify(shown.map((p) => [p.series, p.y, p.x])) === JSON.stringify(want.map((w) => [w.series, w.y, title])), `${when}: panels ${JSON.stringify(shown)}`);
+      for (const [i, w] of want.entries()) {
+        assertChart(await chartOf(wv, chartId(i)), runs.map((r) => recordedOf(r, w.series, x)), `${when}, panel ${i + 1} (${w.series})`);
+        assert(runs.every((r) => shown[i].label.includes(`(${r.id.slice(0, 15)})`)), `${when}, panel ${i + 1}'s accessible name names the runs: '${shown[i].label}'`);
+      }
+    };
+    // A new pick's series arrive from the host after the panels are drawn: the check is retried for
+    // up to 10 s, and its last failure is the one reported.
+    for (let i = 0; ; i++) {
+      try {
+        return await check();
+      } catch (e) {
+        if (i >= 50) throw e;
+        await page.waitForTimeout(200);
+      }
     }
   };
 
