@@ -53,6 +53,16 @@
  *     out_ij = pn_ij (rz_ij − c).
  */
 
+/** The GRU step's linearisation multipliers from q, r, z, hn, x (n = 2q − 1; see `ew_gru_lin`). */
+const GRU_LIN = [
+  ['n', ['sub', ['add', 'q', 'q'], 1]],
+  ['sr', ['mul', 'r', ['sub', 1, 'r']]],
+  ['cn', ['mul', ['sub', 1, 'z'], ['sub', 1, ['mul', 'n', 'n']]]],
+  ['cz', ['mul', ['sub', 'x', 'n'], ['mul', 'z', ['sub', 1, 'z']]]],
+  ['crn', ['mul', ['mul', 'cn', 'hn'], 'sr']],
+  ['cnr', ['mul', 'cn', 'r']],
+];
+
 /**
  * The elementwise chains: inputs and outputs are float32 arrays of n elements, scalars f32
  * parameters; `body` lists assignments in order, each to an output (stored) or a temporary.
@@ -94,14 +104,7 @@ export const ELEMENTWISE = [
     name: 'ew_gru_lin',
     ins: ['q', 'r', 'z', 'hn', 'x'],
     outs: ['sr', 'cn', 'cz', 'crn', 'cnr'],
-    body: [
-      ['n', ['sub', ['add', 'q', 'q'], 1]],
-      ['sr', ['mul', 'r', ['sub', 1, 'r']]],
-      ['cn', ['mul', ['sub', 1, 'z'], ['sub', 1, ['mul', 'n', 'n']]]],
-      ['cz', ['mul', ['sub', 'x', 'n'], ['mul', 'z', ['sub', 1, 'z']]]],
-      ['crn', ['mul', ['mul', 'cn', 'hn'], 'sr']],
-      ['cnr', ['mul', 'cn', 'r']],
-    ],
+    body: GRU_LIN,
   },
   // an adjoint g's pieces a = g c_rn, b = g c_z, c = g c_n, d = g c_nr
   { name: 'ew_gru_pieces', ins: ['g', 'crn', 'cz', 'cn', 'cnr'], outs: ['a', 'b', 'c', 'd'], body: [['a', ['mul', 'g', 'crn']], ['b', ['mul', 'g', 'cz']], ['c', ['mul', 'g', 'cn']], ['d', ['mul', 'g', 'cnr']]] },
@@ -111,12 +114,7 @@ export const ELEMENTWISE = [
     ins: ['g', 'q', 'r', 'z', 'hn', 'x'],
     outs: ['a', 'b', 'c', 'd'],
     body: [
-      ['n', ['sub', ['add', 'q', 'q'], 1]],
-      ['sr', ['mul', 'r', ['sub', 1, 'r']]],
-      ['cn', ['mul', ['sub', 1, 'z'], ['sub', 1, ['mul', 'n', 'n']]]],
-      ['cz', ['mul', ['sub', 'x', 'n'], ['mul', 'z', ['sub', 1, 'z']]]],
-      ['crn', ['mul', ['mul', 'cn', 'hn'], 'sr']],
-      ['cnr', ['mul', 'cn', 'r']],
+      ...GRU_LIN,
       ['a', ['mul', 'g', 'crn']],
       ['b', ['mul', 'g', 'cz']],
       ['c', ['mul', 'g', 'cn']],
