@@ -108,6 +108,31 @@ test('Compare runs as small multiples: a panel per series with every run’s rec
     assert.deepEqual(ps.map((p) => p.series), ['loss', 'train:grad_norm', 'diagnostics:rho']);
     assert.ok(!(await page.$$eval('#overlay-add option', (os) => os.map((o) => (o as HTMLOptionElement).value))).includes('train:grad_norm'), 'a shown series is not offered again');
     await check(1, 'train:grad_norm', 'step', 'panel 2 (gradient norm)');
+    // Every y axis' labels apart, 10 px (12 px digits stand ~9 px tall) (a log axis' bound beside a nice tick printed over it: webview/charts/ticks.ts).
+    const gaps = await page.$$eval('#overlay-panels canvas', (cs) =>
+      cs.map((c) => {
+        const y = (window as unknown as { Chart: { getChart(c: unknown): { scales: { y: { type: string; ticks: { value: number }[]; getPixelForValue(v: number): number } } } } }).Chart.getChart(c).scales.y;
+        const px = y.ticks.map((t) => y.getPixelForValue(t.value));
+        return { type: y.type, ticks: y.ticks.map((t) => t.value), min: Math.min(...px.slice(1).map((p, i) => Math.abs(p - px[i]))) };
+      }),
+    );
+    for (const g of gaps) assert.ok(g.min >= 10, `y labels at least 10 px apart (no digits drawn over each other): ${JSON.stringify(g)}`);
+    // The case seen in the e2e (a gradient norm between 1.28 and 2.05): the log axis' bound 1.28 beside
+    // the nice 1.3. The panel's axis pinned to that range for one draw, then given back.
+    const pinned = await page.$eval('#chart-overlay-1', (c) => {
+      type Axis = { min?: number; max?: number };
+      const chart = (window as unknown as { Chart: { getChart(c: unknown): { options: { scales: { y: Axis } }; update(m: string): void; scales: { y: { ticks: { value: number }[]; getPixelForValue(v: number): number } } } } }).Chart.getChart(c);
+      Object.assign(chart.options.scales.y, { min: 1.28, max: 2.05 });
+      chart.update('none');
+      const y = chart.scales.y;
+      const px = y.ticks.map((t) => y.getPixelForValue(t.value));
+      const out = { ticks: y.ticks.map((t) => t.value), min: Math.min(...px.slice(1).map((p, i) => Math.abs(p - px[i]))) };
+      delete chart.options.scales.y.min;
+      delete chart.options.scales.y.max;
+      chart.update('none');
+      return out;
+    });
+    assert.ok(pinned.ticks.length >= 3 && pinned.min >= 10, `a bound beside a nice tick left out (mutant: the hook off → 1.28 and 1.3 6 px apart): ${JSON.stringify(pinned)}`);
     await check(2, 'diagnostics:rho', 'step', 'panel 3 (ρ(J))');
     // Each panel is an image named by its series and its runs, with the text fallback of what it draws.
     for (const p of ps) {

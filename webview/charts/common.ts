@@ -1,6 +1,7 @@
 /** Chart.js set-up shared by every chart: registered parts, theme colours, decimation, formats, and RunChart, the frame of a run's charts. */
 import { Chart, LineController, LineElement, PointElement, LinearScale, LogarithmicScale, Legend, Tooltip, Decimation, Filler, type ChartOptions, type Plugin } from 'chart.js';
 import type { RunModel } from '../model';
+import { spaceLogTicks } from './ticks';
 
 Chart.register(LineController, LineElement, PointElement, LinearScale, LogarithmicScale, Legend, Tooltip, Decimation, Filler);
 // As Chart.js's own UMD build does: `Chart.getChart(canvas)` in the webview's developer tools (and in
@@ -103,6 +104,10 @@ export function baseOptions(theme: Theme, opts: { logY?: boolean; xTitle: string
         title: { display: true, text: opts.yTitle, color: theme.foreground },
         ticks: { color: theme.foreground, callback: (v) => fmtNum(Number(v)), maxTicksLimit: 7 },
         grid: { color: theme.grid },
+        // A log axis' bound next to a nice tick would print over it (the type can change later: checked per build).
+        afterBuildTicks: (scale) => {
+          if (scale.type === 'logarithmic') scale.ticks = spaceLogTicks(scale.ticks, scale.height);
+        },
       },
     },
   };
