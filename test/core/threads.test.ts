@@ -27,6 +27,7 @@ import { selectBackend, closeKernelPool } from '../../src/core/backend';
 import type { BackendChoice } from '../../src/core/backend';
 import { setKernelThreads, startKernelPool, wasmKernels, usablePool } from '../../src/core/wasm/module';
 import { splitRows } from '../../src/core/wasm/pool';
+import { SPLIT_MACS } from '../../src/core/wasm/gemm';
 import { TFJS_CWRAPS } from '../../src/core/wasm/tfjs-cwraps.mjs';
 import { csrGraph, csrRowSum } from '../../src/core/kernels';
 import { getMethod } from '../../src/core/gradients';
@@ -38,6 +39,7 @@ import { syntheticDataset } from '../../src/experiments/hypergrad/data';
 import { writeModelTemplate } from '../../src/config/modelTemplate';
 import { runExperiment } from '../../src/run/runner';
 import { repoRoot } from '../helpers/setup';
+import { GEMM_SHAPES } from '../../bench/common';
 
 const CHILD = process.env.RBP_THREADS_TEST_CHILD;
 
@@ -130,15 +132,19 @@ if (CHILD) {
     assert.deepEqual(splitRows(6, 2, 1, (i0, i1) => ptr[i1] - ptr[i0]), [[0, 1], [1, 6]]);
   });
 
-  // every case is above the split thresholds (SPLIT_MACS, SPLIT_CSR): the handoff count checks it
+  // The bench's gemm shapes (bench/common.ts GEMM_SHAPES: the models' hot products) that the pool
+  // splits (at least SPLIT_MACS multiply-adds; a smaller one stays on one thread and proves nothing
+  // here), and cases of our own: a bias, ragged sizes, a long handoff, a batch. Every case is above
+  // the split thresholds: the handoff count checks it.
   test('products of the models’ shapes: bit-identical on 2 threads', async () => {
     const rng = new Rng(3);
-    const cases: { name: string; M: number; K: number; N: number; tA?: boolean; tB?: boolean; bias?: boolean; batch?: number }[] = [
-      { name: 'GNN gate 2708×64·64×64', M: 2708, K: 64, N: 64 },
-      { name: 'GNN weight grad hᵀ·G', M: 64, K: 2708, N: 64, tA: true },
+    type Case = { name: string; M: number; K: number; N: number; tA?: boolean; tB?: boolean; bias?: boolean; batch?: number };
+    const models: Case[] = GEMM_SHAPES.filter((s) => s.M * s.K * s.N >= SPLIT_MACS).map((s) => ({ name: s.name, M: s.M, K: s.K, N: s.N, tA: s.transposeA }));
+    // Mutants caught by this check only (the rest of the test passed them): the filter dropping every shape; the map losing transposeA.
+    assert.ok(models.length >= 2 && models.some((c) => c.tA) && models.some((c) => !c.tA), `the bench's shapes, both layouts: ${JSON.stringify(models)}`);
+    const cases: Case[] = [
+      ...models,
       { name: 'MLP layer 200×784·784×50 + bias', M: 200, K: 784, N: 50, bias: true },
-      { name: 'MLP grad Xᵀ·δ', M: 784, K: 200, N: 50, tA: true },
-      { name: 'full-set grad Xᵀ·δ, 40 reduction blocks', M: 784, K: 10000, N: 50, tA: true },
       { name: 'ragged rows and columns, B transposed', M: 403, K: 200, N: 45, tB: true },
       { name: 'a handoff longer than one argument block', M: 16, K: 40000, N: 8, tA: true },
       { name: 'batched', M: 600, K: 64, N: 64, batch: 3 },
