@@ -40,9 +40,13 @@ function tinyGraph(N = 6, D = 4, seed = 5): GnnGraph {
   };
 }
 
-/** A tiny system with non-zero biases (the defaults are zero) so that every term is exercised. */
-function tinySystem(analytic = true, scale = 1, aggregate: 'sum' | 'avg' = 'sum'): GruGnnSystem {
-  const sys = new GruGnnSystem(tinyGraph(), { seed: 9, analytic, aggregate });
+/**
+ * A tiny system with non-zero biases (the defaults are zero) so that every term is exercised; the
+ * same seeds whatever the options, so systems that differ only in `analytic` or `fused` hold the
+ * same weights.
+ */
+function tinySystem({ analytic = true, fused = true, scale = 1, aggregate = 'sum' as 'sum' | 'avg' } = {}): GruGnnSystem {
+  const sys = new GruGnnSystem(tinyGraph(), { seed: 9, analytic, fused, aggregate });
   const rng = new Rng(17);
   for (const v of [...sys.params, ...sys.lossParams]) {
     const noise = tf.tensor(rng.normalArray(v.size, 0.3), v.shape);
@@ -105,7 +109,7 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 
 for (const aggregate of ['sum', 'avg'] as const) {
   test(`one GNN step equals a plain-JS torch.nn.GRUCell with ${aggregate === 'sum' ? 'summed' : 'averaged'} messages (tiny multigraph, three steps)`, () => {
-    const sys = tinySystem(true, 1, aggregate);
+    const sys = tinySystem({ aggregate });
     const g = sys.graph;
     const [Wih, Whh] = [torchLayout(sys.params[0]), torchLayout(sys.params[1])];
     const [bih, bhh] = [sys.params[2].dataSync() as Float32Array, sys.params[3].dataSync() as Float32Array];
@@ -205,8 +209,9 @@ test('BPTT gradient of the GNN matches finite differences (N = 6, D = 4, T = 5)'
 
 for (const aggregate of ['sum', 'avg'] as const) {
   test(`the analytic GRU linearisation equals generic autodiff (VJP, parameter VJP, JVP, every method; ${aggregate})`, () => {
-    const fast = tinySystem(true, 2.5, aggregate);
-    const slow = tinySystem(false, 2.5, aggregate);
+    const fast = tinySystem({ scale: 2.5, aggregate });
+    const slow = tinySystem({ analytic: false, scale: 2.5, aggregate });
+    assert.deepEqual([fast, slow].map((s) => s.opts.analytic), [true, false], 'analytic against generic');
     let h = fast.initialState();
     for (let t = 0; t < 3; t++) {
       const n = fast.step(h, fast.params, t, 'unroll');
@@ -226,7 +231,7 @@ for (const aggregate of ['sum', 'avg'] as const) {
 
 test('a gradient call on the GNN leaves no tensor behind (every method, sum and avg)', () => {
   for (const aggregate of ['sum', 'avg'] as const) {
-    const sys = tinySystem(true, 1, aggregate);
+    const sys = tinySystem({ aggregate });
     assertNoLeaks(sys, { T: 6, K: 3 });
     sys.dispose();
   }
@@ -375,20 +380,8 @@ test('a missing or incomplete data folder is a RunError(bad-data) naming the fil
 
 // ---- the fused fast path against the reference path ----
 
-/** tinySystem with explicit options (same seeds, so the same weights). */
-function tinyWith(analytic: boolean, fused: boolean, scale = 1, aggregate: 'sum' | 'avg' = 'sum'): GruGnnSystem {
-  const sys = new GruGnnSystem(tinyGraph(), { seed: 9, analytic, fused, aggregate });
-  const rng = new Rng(17);
-  for (const v of [...sys.params, ...sys.lossParams]) {
-    const noise = tf.tensor(rng.normalArray(v.size, 0.3), v.shape);
-    v.assign(v.rank === 1 ? noise : tf.mul(v, scale));
-    noise.dispose();
-  }
-  return sys;
-}
-
 test('fused message passing (CSR kernel) equals the reference gather + segment sum: forward, gradient, second order', () => {
-  const sys = tinyWith(true, true);
+  const sys = tinySystem();
   assert.ok(sys.fused);
   const rng = new Rng(8);
   const before = tf.memory().numTensors;
@@ -415,9 +408,11 @@ test('fused message passing (CSR kernel) equals the reference gather + segment s
 
 for (const aggregate of ['sum', 'avg'] as const) {
   test(`the fused GNN path equals the reference path on a multigraph (${aggregate}): step, analytic linearisation, every gradient method`, () => {
-    const fast = tinyWith(true, true, 2.5, aggregate);
-    const refAnalytic = tinyWith(true, false, 2.5, aggregate);
-    const refGeneric = tinyWith(false, false, 2.5, aggregate);
+    const fast = tinySystem({ scale: 2.5, aggregate });
+    const refAnalytic = tinySystem({ fused: false, scale: 2.5, aggregate });
+    const refGeneric = tinySystem({ analytic: false, fused: false, scale: 2.5, aggregate });
+    // Mutant: tinySystem not passing `fused` on (every path fused): the whole file passed until this check and the one below.
+    assert.deepEqual([fast, refAnalytic, refGeneric].map((s) => [s.fused, s.opts.analytic]), [[true, true], [false, true], [false, false]], 'fused, reference analytic, reference generic');
     // the step, three times
     let h = fast.initialState();
     for (let t = 0; t < 3; t++) {
@@ -446,8 +441,9 @@ for (const aggregate of ['sum', 'avg'] as const) {
 }
 
 test('the fused path follows weight updates and weights other than its own (cached gate blocks)', () => {
-  const fast = tinyWith(true, true);
-  const ref = tinyWith(true, false);
+  const fast = tinySystem();
+  const ref = tinySystem({ fused: false });
+  assert.ok(fast.fused && !ref.fused, 'fused against reference');
   const h = fast.initialState();
   const check = (w: tf.Tensor[], what: string) => {
     const a = fast.step(h, w, 0, 'unroll');
