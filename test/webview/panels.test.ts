@@ -16,15 +16,13 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { Page } from 'playwright-core';
 import { overlaySeries } from '../../src/extension/replay';
-import type { Envelope, HostToWebview, OverlaySettings, WebviewToHost } from '../../src/protocol/messages';
+import type { Envelope, OverlaySettings, WebviewToHost } from '../../src/protocol/messages';
 import type { RunDescription } from '../../src/run/recorder';
 import { csvToSeries } from '../../src/shared/series';
 import { repoRoot } from '../helpers/setup';
-import { serveDashboard } from '../helpers/dashboardServer';
+import { chromiumSkip as skip, withDashboardPage } from '../helpers/dashboardServer';
 import { readChart, assertDrawn, type Pt } from '../helpers/charts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const skip = !fs.existsSync(CHROMIUM) ? `${CHROMIUM} is absent (apt-get install -y chromium)` : false;
 const results = path.join(repoRoot, 'test-results');
 
 /** A recorded run: 8 training steps (loss, grad_norm, step_ms, memory), ρ(J) every 2 steps; `msPerStep` apart, started at `t0`. */
@@ -59,12 +57,6 @@ function want(series: 'train:grad_norm' | 'train:step_ms' | 'loss' | 'diagnostic
   );
 }
 
-
-/** VS Code's webview API, its state kept in sessionStorage so that it outlives a reload (as VS Code keeps setState's). */
-const INIT = `window.__posted = [];
-  window.__state = JSON.parse(sessionStorage.getItem('state') ?? 'null') ?? undefined;
-  window.acquireVsCodeApi = () => ({ postMessage: (m) => window.__posted.push(m), getState: () => window.__state, setState: (s) => { window.__state = s; sessionStorage.setItem('state', JSON.stringify(s)); } });`;
-
 /** Each panel: its series, its canvas' aria-label, its axes' titles and types. */
 function panels(page: Page) {
   return page.$$eval('#overlay-panels figure.overlay-panel', (figs) =>
@@ -77,17 +69,8 @@ function panels(page: Page) {
 }
 
 test('Compare runs as small multiples: a panel per series with every run’s recorded values, per-panel log/linear y, one step/wall-time x, state through reloads and from the host', { skip, timeout: 120_000 }, async () => {
-  const { chromium } = await import('playwright-core');
-  const srv = await serveDashboard();
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu'] });
-  try {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 1400 } });
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(String(e)));
-    await page.addInitScript(INIT);
+  await withDashboardPage(async ({ page, srv, errors, post, posted }) => {
     await page.goto(`${srv.origin}/dark`);
-    const post = (m: HostToWebview) => page.evaluate((x) => window.postMessage(x, '*'), m);
-    const posted = () => page.evaluate(() => (window as unknown as { __posted: WebviewToHost[] }).__posted);
     const state = () => page.evaluate(() => (window as unknown as { __state?: { overlay?: OverlaySettings } }).__state);
     const labels = RUNS.map((r) => SERIES.find((s) => s.runId === r.d.runId)!.label);
     const check = async (i: number, series: Parameters<typeof want>[0], x: 'step' | 'wall', what: string) => {
@@ -205,8 +188,5 @@ test('Compare runs as small multiples: a panel per series with every run’s rec
     assert.equal(await page.isDisabled('#overlay-add'), true);
     assert.match((await page.textContent('#overlay-add')) ?? '', /at most 6 panels/);
     assert.deepEqual(errors, []);
-  } finally {
-    await browser.close();
-    await srv.close();
-  }
+  }, { viewport: { width: 1280, height: 1400 }, keepState: true });
 });

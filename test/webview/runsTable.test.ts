@@ -10,12 +10,10 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as path from 'path';
 import { columnsFor, configDiff, differingKeys, filterRows, rowsInView, sortRows, type RunRow } from '../../src/shared/runsTable';
-import type { HostToWebview, WebviewToHost } from '../../src/protocol/messages';
+import type { WebviewToHost } from '../../src/protocol/messages';
 import { repoRoot } from '../helpers/setup';
-import { serveDashboard } from '../helpers/dashboardServer';
+import { chromiumSkip as skip, withDashboardPage } from '../helpers/dashboardServer';
 
-const CHROMIUM = '/usr/bin/chromium';
-const skip = !fs.existsSync(CHROMIUM) ? `${CHROMIUM} is absent (apt-get install -y chromium)` : false;
 const METHODS = ['BPTT', 'TBPTT', 'RBP', 'CG_RBP', 'Neumann_RBP'];
 
 function row(i: number, over: Partial<RunRow> = {}): RunRow {
@@ -53,22 +51,9 @@ test('runs table model: differing config keys, the diff of two configs, sort wit
   assert.deepEqual(rowsInView(3, 0, 260, 26, 5), { first: 0, last: 2 });
 });
 
-
-const INIT = `window.__posted = []; window.__state = undefined;
-  window.acquireVsCodeApi = () => ({ postMessage: (m) => window.__posted.push(m), getState: () => window.__state, setState: (s) => { window.__state = s; } });`;
-
 test('the runs table in the dashboard: headers, sort, filter, virtualised rows, keyboard picks, config diff, compare at this step', { skip, timeout: 120_000 }, async () => {
-  const { chromium } = await import('playwright-core');
-  const srv = await serveDashboard();
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu'] });
-  try {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(String(e)));
-    await page.addInitScript(INIT);
+  await withDashboardPage(async ({ page, srv, errors, post, posted }) => {
     await page.goto(`${srv.origin}/dark`);
-    const post = (m: HostToWebview) => page.evaluate((x) => window.postMessage(x, '*'), m);
-    const posted = () => page.evaluate(() => (window as unknown as { __posted: WebviewToHost[] }).__posted);
     const rows = Array.from({ length: 1000 }, (_, i) => row(i));
     await post({ type: 'runsTable', rows });
     await page.waitForSelector('#runs-table tbody tr[data-run]');
@@ -127,8 +112,5 @@ test('the runs table in the dashboard: headers, sort, filter, virtualised rows, 
     assert.deepEqual(st.overlayRunIds, [filtered[1], filtered[2]]);
     assert.deepEqual(st.table, { sort: { column: 'loss', dir: 'desc' }, filter: 'run-0003', diffOnly: true });
     assert.deepEqual(errors, []);
-  } finally {
-    await browser.close();
-    await srv.close();
-  }
+  }, { viewport: { width: 1280, height: 900 } });
 });

@@ -5,17 +5,9 @@
  */
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import * as fs from 'fs';
-import * as http from 'http';
-import * as path from 'path';
-import type { AddressInfo } from 'net';
-import { dashboardHtml, makeNonce } from '../../src/extension/dashboardHtml';
 import type { RunRow } from '../../src/shared/runsTable';
-import type { HostToWebview, RunSummary } from '../../src/protocol/messages';
-import { repoRoot } from '../helpers/setup';
-
-const CHROMIUM = '/usr/bin/chromium';
-const skip = !fs.existsSync(CHROMIUM) ? `${CHROMIUM} is absent (apt-get install -y chromium)` : false;
+import type { RunSummary } from '../../src/protocol/messages';
+import { chromiumSkip as skip, withDashboardPage } from '../helpers/dashboardServer';
 
 function row(i: number, name = `run ${i}`): RunRow {
   return {
@@ -26,26 +18,8 @@ function row(i: number, name = `run ${i}`): RunRow {
 const summary = (r: RunRow): RunSummary => ({ runId: r.runId, experiment: r.experiment, method: r.method, K: r.K, status: 'completed', startedAt: r.startedAt, finalMetrics: {} });
 
 test('a runsUpdate changes, removes and adds rows of the runs table', { skip, timeout: 60_000 }, async () => {
-  const { chromium } = await import('playwright-core');
-  const server = http.createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://x');
-    if (url.pathname.startsWith('/dist/')) {
-      const file = path.join(repoRoot, 'dist', path.basename(url.pathname));
-      if (!fs.existsSync(file)) return void res.writeHead(404).end();
-      return void res.writeHead(200, { 'content-type': file.endsWith('.js') ? 'text/javascript' : file.endsWith('.css') ? 'text/css' : 'application/octet-stream' }).end(fs.readFileSync(file));
-    }
-    const origin = `http://${req.headers.host}`;
-    res.writeHead(200, { 'content-type': 'text/html' }).end(dashboardHtml({ cspSource: origin, nonce: makeNonce(), scriptUri: `${origin}/dist/webview.js`, styleUri: `${origin}/dist/webview.css`, codiconUri: `${origin}/dist/codicon.css` }));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu'] });
-  try {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(String(e)));
-    await page.addInitScript('window.acquireVsCodeApi = () => ({ postMessage: () => {}, getState: () => undefined, setState: () => {} });');
-    await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
-    const post = (m: HostToWebview) => page.evaluate((x) => window.postMessage(x, '*'), m);
+  await withDashboardPage(async ({ page, srv, errors, post }) => {
+    await page.goto(`${srv.origin}/`);
     const shown = () => page.$$eval('#runs-table tbody tr[data-run]', (trs) => trs.map((t) => `${(t as HTMLElement).dataset.run}:${t.querySelector('td[data-column="name"]')?.textContent?.trim()}`));
     const rows = [row(4), row(3), row(2), row(1)];
     await post({ type: 'runsTable', rows });
@@ -56,9 +30,11 @@ test('a runsUpdate changes, removes and adds rows of the runs table', { skip, ti
     await page.waitForFunction(() => document.querySelector('#runs-table tbody tr[data-run="r5"]') !== null);
     assert.deepEqual((await shown()).sort(), ['r1:run 1', 'r3:relabelled', 'r4:run 4', 'r5:run 5']);
     assert.match((await page.textContent('#cap-runs')) ?? '', /^4 of 4 runs/);
-    assert.deepEqual(errors, []);
-  } finally {
-    await browser.close();
-    await new Promise((r) => server.close(() => r(undefined)));
-  }
+    // The harness hears the page (else every `errors` check of the webview tests passes blindly;
+    // mutant: withDashboardPage's console listener dropped, caught here only).
+    const heard = page.waitForEvent('console');
+    await page.evaluate(() => console.error('rbp-test: heard'));
+    await heard;
+    assert.deepEqual(errors, ['rbp-test: heard']);
+  }, { viewport: { width: 1280, height: 900 } });
 });

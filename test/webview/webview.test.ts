@@ -13,7 +13,7 @@ import * as path from 'path';
 import { replaySelection } from '../../src/extension/replay';
 import { startWorkerRun, chooseNode } from '../../src/extension/workerHost';
 import { readRun } from '../../src/run/recorder';
-import type { Envelope, HostToWebview, WebviewToHost, GradcheckResultMsg, ProbeMsg, CheckpointMsg, Diagnostics, Metrics } from '../../src/protocol/messages';
+import type { Envelope, WebviewToHost, GradcheckResultMsg, ProbeMsg, CheckpointMsg, Diagnostics, Metrics } from '../../src/protocol/messages';
 import { rhoBand } from '../../src/core/verdictBands';
 import { forwardStepsFor } from '../../src/shared/advice';
 import { etaFromSteps, fmtDuration } from '../../src/shared/eta';
@@ -22,13 +22,11 @@ import { execFileSync } from 'child_process';
 import { csvToSeries, smoothEma } from '../../src/shared/series';
 import { compareHeadline, sci, mib } from '../../src/shared/compareSummary';
 import { repoRoot } from '../helpers/setup';
-import { serveDashboard } from '../helpers/dashboardServer';
+import { chromiumSkip as skip, withDashboardPage as withPage } from '../helpers/dashboardServer';
 import { readChart, assertDrawn, expectedRunCharts, expectedCompareCharts, type Want } from '../helpers/charts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const root = repoRoot;
 const results = path.join(root, 'test-results');
-const skip = !fs.existsSync(CHROMIUM) ? `${CHROMIUM} is absent (apt-get install -y chromium); .ci/run installs it` : false;
 
 const THEMES: Record<string, { bodyClass: string; vars: Record<string, string> }> = {
   dark: {
@@ -60,7 +58,6 @@ const THEMES: Record<string, { bodyClass: string; vars: Record<string, string> }
   },
 };
 
-/** A page server with the extension's dist/ under /dist and the dashboard HTML at /<theme>. */
 
 /** Record a real short run to replay: Neumann-RBP on Hopfield, a few steps, a gradient probe every 4 and checkpoints (as the extension runs it). */
 async function recordRun(): Promise<Envelope[]> {
@@ -71,61 +68,18 @@ async function recordRun(): Promise<Envelope[]> {
   return readRun(o.dir).events;
 }
 
-const INIT = `
-  window.__posted = [];
-  window.__csp = [];
-  window.__state = undefined;
-  window.acquireVsCodeApi = () => ({
-    postMessage: (m) => window.__posted.push(m),
-    getState: () => window.__state,
-    setState: (s) => { window.__state = s; },
-  });
-  document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));
-`;
-
-
-/** What a dashboard test gets: the served page with the test harness (INIT) installed. */
-interface DashboardPage {
-  page: import('playwright-core').Page;
-  srv: Awaited<ReturnType<typeof serveDashboard>>;
-  /** Page errors, console errors and requests that left the local server, as they happen. */
-  errors: string[];
-  post: (msg: HostToWebview) => Promise<void>;
-  posted: () => Promise<WebviewToHost[]>;
+/** The dashboard dressed as VS Code does, in the theme its path names: theme variables on <html>, the theme kind as a class on <body>. */
+function themed(html: string, pathname: string): string {
+  const theme = THEMES[pathname.slice(1)] ?? THEMES.dark;
+  return html
+    .replace('<html lang="en">', `<html lang="en" style="${Object.entries(theme.vars).map(([k, v]) => `${k}: ${v}`).join('; ')}">`)
+    .replace('<body>', `<body class="${theme.bodyClass}">`);
 }
 
-/** Serve the dashboard, open it in headless Chromium with INIT, run `body`, close everything. */
-async function withDashboardPage(body: (d: DashboardPage) => Promise<void>): Promise<void> {
-  const { chromium } = await import('playwright-core');
+/** The dashboard in headless Chromium, themed, with test-results/ ready for its screenshots. */
+async function withDashboardPage(body: Parameters<typeof withPage>[0]): Promise<void> {
   fs.mkdirSync(results, { recursive: true });
-  const srv = await serveDashboard((html, pathname) => {
-    const theme = THEMES[pathname.slice(1)] ?? THEMES.dark;
-    // As VS Code does: theme variables on <html>, the theme kind as a class on <body>.
-    return html
-      .replace('<html lang="en">', `<html lang="en" style="${Object.entries(theme.vars).map(([k, v]) => `${k}: ${v}`).join('; ')}">`)
-      .replace('<body>', `<body class="${theme.bodyClass}">`);
-  });
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
-  try {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(String(e)));
-    page.on('console', (m) => {
-      if (m.type() === 'error') errors.push(m.text());
-    });
-    page.on('request', (r) => {
-      if (!r.url().startsWith(srv.origin) && !r.url().startsWith('data:')) errors.push(`remote request: ${r.url()}`);
-    });
-    await page.addInitScript(INIT);
-    const post = async (msg: HostToWebview) => {
-      await page.evaluate((m) => window.postMessage(m, '*'), msg);
-    };
-    const posted = () => page.evaluate(() => (window as unknown as { __posted: WebviewToHost[] }).__posted);
-    await body({ page, srv, errors, post, posted });
-  } finally {
-    await browser.close();
-    await srv.close();
-  }
+  await withPage(body, { dress: themed });
 }
 
 test('the dashboard webview draws a recorded run in headless Chromium', { skip, timeout: 240_000 }, async () => {
