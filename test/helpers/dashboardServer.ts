@@ -7,7 +7,7 @@ import type { AddressInfo } from 'net';
 import type { Page } from 'playwright-core';
 import type { HostToWebview, WebviewToHost } from '../../src/protocol/messages';
 import { dashboardHtml, makeNonce } from '../../src/extension/dashboardHtml';
-import { repoRoot } from './setup';
+import { repoRoot, skipOrFailInCi } from './setup';
 
 /**
  * The dark theme the tests without a theme of their own dress the page in: as VS Code does, the
@@ -39,11 +39,14 @@ export async function serveDashboard(dress: (html: string, pathname: string) => 
   return { origin: `http://127.0.0.1:${port}`, close: () => new Promise((r) => server.close(() => r())) };
 }
 
-/** Debian's Chromium, which the webview tests drive headless. */
-export const CHROMIUM = '/usr/bin/chromium';
+/** Debian's Chromium, which the webview tests drive headless (RBP_CHROMIUM names another binary). */
+export const CHROMIUM = process.env.RBP_CHROMIUM ?? '/usr/bin/chromium';
 
-/** The `skip` of the tests that need Chromium: false where it is installed, else why not. */
-export const chromiumSkip: string | false = fs.existsSync(CHROMIUM) ? false : `${CHROMIUM} is absent (apt-get install -y chromium); .ci/run installs it`;
+/** The `skip` of the tests that need Chromium: false where it is installed, else skipOrFailInCi (CI fails). Call once per suite, at load. */
+export function chromiumSkip(): string | false {
+  if (fs.existsSync(CHROMIUM)) return false;
+  return skipOrFailInCi('Chromium for the webview tests is installed', `${CHROMIUM} is absent (apt-get install -y chromium)`, 'CI runs the webview tests (.ci/run installs it)');
+}
 
 /**
  * VS Code's webview API for the page: what it posts lands in window.__posted, its state in

@@ -40,19 +40,24 @@ export const planetoidDir = path.join(sharedDir, 'data', 'planetoid');
 export const CORA_FILES = ['x', 'y', 'tx', 'ty', 'allx', 'ally', 'graph', 'test.index'].map((s) => `ind.cora.${s}`);
 
 /**
- * The `skip` of the tests that need the Cora files of ../shared: false when they are all there.
- * When some are missing a local run skips those tests and says which files; a CI run
- * (CI=true) skips them too but adds a failing test that names the files, so that CI never passes
- * with them skipped. Call once per suite, at load.
+ * The `skip` of tests that need what this machine lacks (`reason` says what): a local run skips
+ * them and says why; a CI run (CI=true) skips them too but adds a failing test, "`what` (required
+ * in CI)", whose error is `reason: ci`, so that CI never passes with them skipped. Call once per
+ * suite, at load.
  */
+export function skipOrFailInCi(what: string, reason: string, ci: string): string {
+  if (process.env.CI === 'true') {
+    test(`${what} (required in CI)`, () => {
+      throw new Error(`${reason}: ${ci}`);
+    });
+  }
+  return `${reason} (a local run skips these tests; CI fails)`;
+}
+
+/** The `skip` of the tests that need the Cora files of ../shared: false when they are all there, else skipOrFailInCi naming the missing files. */
 export function coraSkip(): false | string {
   const missing = CORA_FILES.filter((f) => !fs.existsSync(path.join(planetoidDir, f)));
   if (!missing.length) return false;
   const reason = `the Planetoid Cora files ${missing.join(', ')} are not in ${planetoidDir}`;
-  if (process.env.CI === 'true') {
-    test('the shared Cora data this suite needs is present (required in CI)', () => {
-      throw new Error(`${reason}: CI runs every Cora test (.ci/run checks for the files up front)`);
-    });
-  }
-  return `${reason} (a local run skips these tests; CI fails)`;
+  return skipOrFailInCi('the shared Cora data this suite needs is present', reason, 'CI runs every Cora test (.ci/run checks for the files up front)');
 }

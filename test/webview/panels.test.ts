@@ -20,8 +20,10 @@ import type { Envelope, OverlaySettings, WebviewToHost } from '../../src/protoco
 import type { RunDescription } from '../../src/run/recorder';
 import { csvToSeries } from '../../src/shared/series';
 import { repoRoot } from '../helpers/setup';
-import { chromiumSkip as skip, withDashboardPage } from '../helpers/dashboardServer';
+import { chromiumSkip, withDashboardPage } from '../helpers/dashboardServer';
 import { readChart, assertDrawn, type Pt } from '../helpers/charts';
+
+const skip = chromiumSkip();
 
 const results = path.join(repoRoot, 'test-results');
 

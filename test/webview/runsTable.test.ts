@@ -12,7 +12,9 @@ import * as path from 'path';
 import { columnsFor, configDiff, differingKeys, filterRows, rowsInView, sortRows, type RunRow } from '../../src/shared/runsTable';
 import type { WebviewToHost } from '../../src/protocol/messages';
 import { repoRoot } from '../helpers/setup';
-import { chromiumSkip as skip, withDashboardPage } from '../helpers/dashboardServer';
+import { chromiumSkip, withDashboardPage } from '../helpers/dashboardServer';
+
+const skip = chromiumSkip();
 
 const METHODS = ['BPTT', 'TBPTT', 'RBP', 'CG_RBP', 'Neumann_RBP'];
 

@@ -22,8 +22,10 @@ import { execFileSync } from 'child_process';
 import { csvToSeries, smoothEma } from '../../src/shared/series';
 import { compareHeadline, sci, mib } from '../../src/shared/compareSummary';
 import { repoRoot } from '../helpers/setup';
-import { chromiumSkip as skip, withDashboardPage as withPage } from '../helpers/dashboardServer';
+import { chromiumSkip, withDashboardPage as withPage } from '../helpers/dashboardServer';
 import { readChart, assertDrawn, expectedRunCharts, expectedCompareCharts, type Want } from '../helpers/charts';
+
+const skip = chromiumSkip();
 
 const root = repoRoot;
 const results = path.join(root, 'test-results');
