@@ -14,6 +14,7 @@ import { builtinConfig } from '../../src/config/load';
 import type { RbpConfig } from '../../src/config/load';
 import { GruGnnSystem, GnnGraph } from '../../src/experiments/citation-gnn/model';
 import { gruKernelsAvailable, gruPoint } from '../../src/experiments/citation-gnn/fused';
+import { wasmKernels } from '../../src/core/wasm/module';
 import { createCitationSession, loadCitationData, CitationData, DATA_ENV } from '../../src/experiments/citation-gnn/experiment';
 import { loadExperiment } from '../../src/experiments';
 import { RunError } from '../../src/experiments/types';
@@ -526,8 +527,17 @@ function kernelPair(graph: GnnGraph, aggregate: 'sum' | 'avg'): [GruGnnSystem, G
   return pair;
 }
 
+/**
+ * Why a test of the fused GRU kernels cannot run here: another backend, or the wasm kernels off
+ * (RBP_LAB_WASM_KERNELS=off). Kernels loaded without the GRU ones are a failure, not a skip: they
+ * skipped every test below while the model quietly took the op path (mutant: gruKernelsAvailable
+ * false with the kernels on, as a renamed export would make it: these tests skipped, now they fail).
+ */
 function kernelSkip(): string | false {
-  return tf.getBackend() === 'wasm' && !gruKernelsAvailable() ? 'the wasm kernels are off (RBP_LAB_WASM_KERNELS=off)' : tf.getBackend() !== 'wasm' ? `backend ${tf.getBackend()}` : false;
+  if (tf.getBackend() !== 'wasm') return `backend ${tf.getBackend()}`;
+  if (!wasmKernels(tf.backend())) return 'the wasm kernels are off (RBP_LAB_WASM_KERNELS=off)';
+  assert.ok(gruKernelsAvailable(), 'the wasm kernels are loaded but without the GRU kernels (ew_gru_out)');
+  return false;
 }
 
 const bits = (t: tf.Tensor) => Array.from(t.dataSync());
