@@ -12,10 +12,10 @@ import { dispose } from '../../src/core/state';
 import { Rng } from '../../src/core/random';
 import { builtinConfig } from '../../src/config/load';
 import type { RbpConfig } from '../../src/config/load';
-import { GruGnnSystem, GnnGraph } from '../../src/experiments/citation-gnn/model';
+import { GruGnnSystem, GnnGraph, accuracy } from '../../src/experiments/citation-gnn/model';
 import { gruKernelsAvailable, gruPoint } from '../../src/experiments/citation-gnn/fused';
 import { wasmKernels } from '../../src/core/wasm/module';
-import { createCitationSession, loadCitationData, CitationData, DATA_ENV } from '../../src/experiments/citation-gnn/experiment';
+import { createCitationSession, loadCitationData, evaluateAccuracy, CitationData, DATA_ENV } from '../../src/experiments/citation-gnn/experiment';
 import { loadExperiment } from '../../src/experiments';
 import { RunError } from '../../src/experiments/types';
 import { diagnose, runExperiment } from '../../src/run/runner';
@@ -229,6 +229,34 @@ for (const aggregate of ['sum', 'avg'] as const) {
     slow.dispose();
   });
 }
+
+// The accuracies were held only to [0, 1] (the Cora tests below): a reversed comparison (1 − acc),
+// unlabelled rows counted, or one split's nodes scored as another's passed. Mutants caught here:
+// `best === y` → `!==`; the `y < 0` skip removed; val_acc computed on split.test; `>` → `>=` (ties).
+test('accuracy: the share of labelled rows whose largest logit (the first of equal ones) is the label, per split', () => {
+  // argmax per row: 1, 0, 2, 0 (row 3: a tie, the first wins)
+  const logits = Float32Array.from([0, 1, 0, 2, 0, 0, 0, 0, 3, 1, 1, 0]);
+  assert.equal(accuracy(logits, 3, [1, 1, 2, -1]), 2 / 3, 'rows 0 and 2 right, row 1 wrong, row 3 unlabelled');
+  assert.equal(accuracy(logits, 3, [1, 1, 2, 0], [1, 3]), 1 / 2, 'only the rows asked for: row 1 wrong, row 3 right (tie)');
+  // evaluateAccuracy: each split scored on its own nodes after T steps
+  const sys = tinySystem();
+  let h = sys.initialState();
+  for (let t = 0; t < 4; t++) {
+    const n = sys.step(h, sys.params, t, 'unroll');
+    dispose(h);
+    h = n;
+  }
+  const lg = sys.logits(h);
+  const v = lg.dataSync();
+  dispose(h, [lg]);
+  const pred = Array.from({ length: sys.N }, (_, i) => [0, 1, 2].reduce((b, c) => (v[i * 3 + c] > v[i * 3 + b] ? c : b), 0));
+  const right = pred.flatMap((p, i) => (p === sys.graph.labels[i] ? [i] : []));
+  const wrong = pred.flatMap((p, i) => (p !== sys.graph.labels[i] ? [i] : []));
+  assert.ok(right.length && wrong.length, `the tiny system gets some nodes right and some wrong: ${pred}`);
+  const split = { train: Int32Array.from([right[0], wrong[0]]), val: Int32Array.from(right), test: Int32Array.from(wrong) };
+  assert.deepEqual(evaluateAccuracy(sys, 4, split), { train_acc: 0.5, val_acc: 1, test_acc: 0 });
+  sys.dispose();
+});
 
 test('a gradient call on the GNN leaves no tensor behind (every method, sum and avg)', () => {
   for (const aggregate of ['sum', 'avg'] as const) {
