@@ -371,6 +371,24 @@ test('meta-iterations of the experiment lower the meta-loss (BPTT and Neumann-RB
   }
 });
 
+// train_acc was held only to [0, 1] (above) and the sparse test compares accuracy with itself.
+// Mutants that passed those and fail here: tf.equal → tf.notEqual (1 − acc); the labels compared with themselves (acc 1).
+test('accuracy: the share of the training set whose largest output is its label', () => {
+  const data = syntheticDataset(90, 12, 4, 5);
+  const sys = new HypergradSystem({ ...HYPERGRAD_DEFAULTS, sizes: [12, 7, 4], batchSize: 30, seed: 2 }, data);
+  const N = sys.initialState()[0].size;
+  // Θ = 0 but b_L (its last 4 entries) = e_c: every output is e_c, every prediction class c
+  for (let c = 0; c < 4; c++) {
+    const theta = new Float32Array(N);
+    theta[N - 4 + c] = 1;
+    const h = [tf.tensor1d(theta), tf.zeros([N])];
+    const share = data.labels.filter((y) => y === c).length / data.n;
+    assert.ok(Math.abs(sys.accuracy(h) - share) < 1e-7, `class ${c}: accuracy ${sys.accuracy(h)}, share of the labels ${share}`);
+    dispose(h);
+  }
+  sys.dispose();
+});
+
 test('model.last_step: minibatch makes the RBP-family last step use its own minibatch', () => {
   const logs: string[] = [];
   const session = createHypergradSession(smallConfig('Neumann_RBP', 'minibatch'), 'Neumann_RBP', 4, { log: (t) => logs.push(t) }, data);
