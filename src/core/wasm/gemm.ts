@@ -198,21 +198,25 @@ export function gemmRows(k: WasmKernels, jobs: GemmJob[]): void {
  */
 export function gemmEach(k: WasmKernels, jobs: GemmJob[]): void {
   const macs = jobs.map((j) => j.g.M * j.g.K * j.g.N);
-  const total = macs.reduce((s, m) => s + m, 0);
   const pool = usablePool(k);
-  if (!pool || jobs.length < 2 || total < SPLIT_MACS) {
+  if (!pool || jobs.length < 2 || macs.reduce((s, m) => s + m, 0) < SPLIT_MACS) {
     for (const j of jobs) gemmBlocks(j.B, j.biasP, j.g, 0, j.g.M, k.fns.gemm);
     return;
   }
   const lists: KernelCall[][] = Array.from({ length: Math.min(pool.threads, jobs.length) }, () => []);
+  dealByWork(macs, lists.length).forEach((t, q) => gemmBlocks(jobs[q].B, jobs[q].biasP, jobs[q].g, 0, jobs[q].g.M, (...args) => lists[t].push([K_GEMM, ...args])));
+  pool.run(lists.filter((l) => l.length > 0));
+}
+
+/** The part (0 … parts − 1) each item goes to, in order: the one whose share of the total weight the item's middle falls in. */
+export function dealByWork(weights: number[], parts: number): number[] {
+  const total = weights.reduce((s, w) => s + w, 0);
   let done = 0;
-  jobs.forEach((j, q) => {
-    // the thread whose share of the total the middle of this product falls in
-    const t = Math.min(lists.length - 1, Math.floor(((done + macs[q] / 2) / total) * lists.length));
-    done += macs[q];
-    gemmBlocks(j.B, j.biasP, j.g, 0, j.g.M, (...args) => lists[t].push([K_GEMM, ...args]));
+  return weights.map((w) => {
+    const t = Math.min(parts - 1, Math.floor(((done + w / 2) / total) * parts));
+    done += w;
+    return t;
   });
-  pool.run(lists);
 }
 
 /** Scratch bytes `gemmJobs` needs for these products (the B, and bias, of each that is not read in place). */
