@@ -5,7 +5,11 @@
  * run, and the GFLOP/s of each `gemm` call's shape (M×K·K×N with K one reduction block; A read down
  * its columns 'T' or along its rows 'N'; flags: 1 bias, 2 accumulate).
  *
- *   node dist/gnn-profile.js [runs (default 3)] [--plain] [--data DIR (default ../shared/data/planetoid)]
+ *   node dist/gnn-profile.js [runs (default 3)] [--plain] [--threads N (default 1)] [--threaded] [--data DIR (default ../shared/data/planetoid)]
+ *
+ * With --threads N the kernels run on the pool (tfjs's threaded build); the passes print wall ms and
+ * the pool's handoffs beside CPU ms (CPU ÷ wall near N: the split pays; near 1: a core is busy elsewhere);
+ * --threaded runs tfjs's threaded build even at --threads 1 (what the build costs, apart from the pool).
  *
  * Per-call figures read the process CPU clock around every call (two getrusage calls each, ~1 µs:
  * small calls look slower than they are); `--plain` times the passes only, without the wrappers.
@@ -16,7 +20,7 @@ import { tf } from '../src/core/tf';
 import { selectBackend } from '../src/core/backend';
 import { builtinConfig } from '../src/config/load';
 import { loadExperiment } from '../src/experiments';
-import { wasmKernels } from '../src/core/wasm/module';
+import { wasmKernels, setKernelThreads, startKernelPool, usablePool } from '../src/core/wasm/module';
 import { NaiveSolver } from '../src/core/solvers/naive';
 import { chainBackward } from '../src/core/gradients/common';
 import { lossGradients } from '../src/core/system';
@@ -33,8 +37,18 @@ async function main(): Promise<void> {
   const plain = args.includes('--plain');
   const di = args.indexOf('--data');
   const dataDir = path.resolve(di >= 0 ? args[di + 1] : '../shared/data/planetoid');
-  const runs = Number(args.find((a, i) => /^\d+$/.test(a) && args[i - 1] !== '--data') ?? 3);
-  await selectBackend('wasm', { threads: 1 });
+  const ti = args.indexOf('--threads');
+  const threads = ti >= 0 ? Number(args[ti + 1]) : 1;
+  const runs = Number(args.find((a, i) => /^\d+$/.test(a) && args[i - 1] !== '--data' && args[i - 1] !== '--threads') ?? 3);
+  // --threaded: tfjs's threaded build even at one thread (its heap shared; the pool then closed)
+  const threadedBuild = args.includes('--threaded');
+  const choice = await selectBackend('wasm', { threads: threadedBuild ? Math.max(2, threads) : threads });
+  if (threadedBuild) {
+    setKernelThreads(threads);
+    await startKernelPool();
+  }
+  const got = usablePool(wasmKernels(tf.backend())!)?.threads ?? 1;
+  if (got !== threads) throw new Error(`asked for ${threads} threads, got ${got}: ${choice.threads?.note ?? ''}`);
   const config = builtinConfig('cora');
   const experiment = config && (await loadExperiment(config.runner));
   if (!config || !experiment) throw new Error('the cora config or its runner is missing');
@@ -87,22 +101,31 @@ async function main(): Promise<void> {
 
   const fwd: number[] = [];
   const bwd: number[] = [];
+  const fwdWall: number[] = [];
+  const bwdWall: number[] = [];
+  const pool = wasmKernels(tf.backend())?.pool;
+  const runs0 = pool?.runs ?? 0;
   for (let i = 0; i < runs; i++) {
+    const w0 = performance.now();
     const c0 = cpuMs();
     const h0 = sys.initialState();
     const res = new NaiveSolver().solve(sys, h0, { maxSteps: T, keep: T, record: true });
     dispose(h0);
     const c1 = cpuMs();
+    const w1 = performance.now();
     const { dh, dtheta } = lossGradients(sys, res.h);
     const { grads } = chainBackward(sys, res.history, dh);
     bwd.push(cpuMs() - c1);
+    bwdWall.push(performance.now() - w1);
     fwd.push(c1 - c0);
+    fwdWall.push(w1 - w0);
     dispose(dh, dtheta, grads, res.h, ...res.history.map((e) => e.h));
     for (const e of res.history) e.rec?.dispose();
   }
   const mean = (x: number[]) => x.reduce((a, b) => a + b, 0) / x.length;
   const total = fwd.map((f, i) => f + bwd[i]);
-  console.log(`GNN BPTT on Cora, T = ${T}, ${runs} runs, load average ${os.loadavg()[0].toFixed(1)}${plain ? '' : ' (per-call wrappers on)'}`);
+  console.log(`GNN BPTT on Cora, T = ${T}, ${runs} runs, ${threads} thread(s) (${choice.build ?? '?'} build), load average ${os.loadavg()[0].toFixed(1)}${plain ? '' : ' (per-call wrappers on)'}`);
+  console.log(`wall ms per run: forward ${mean(fwdWall).toFixed(0)} (min ${Math.min(...fwdWall).toFixed(0)}), backward ${mean(bwdWall).toFixed(0)} (min ${Math.min(...bwdWall).toFixed(0)}); pool handoffs per run ${(((pool?.runs ?? 0) - runs0) / runs).toFixed(0)}`);
   console.log(`CPU ms per run: forward ${mean(fwd).toFixed(0)} (min ${Math.min(...fwd).toFixed(0)}), backward ${mean(bwd).toFixed(0)} (min ${Math.min(...bwd).toFixed(0)}), total ${mean(total).toFixed(0)} (min ${Math.min(...total).toFixed(0)})`);
   if (plain) return;
   console.log('\n| call | calls per run | CPU ms per run | CPU ms per call | GFLOP/s |\n|---|---|---|---|---|');

@@ -25,7 +25,10 @@ import * as path from 'path';
 import { tf } from '../../src/core/tf';
 import { selectBackend, closeKernelPool } from '../../src/core/backend';
 import type { BackendChoice } from '../../src/core/backend';
-import { setKernelThreads, startKernelPool, wasmKernels, usablePool } from '../../src/core/wasm/module';
+import { setKernelThreads, startKernelPool, wasmKernels, usablePool, offsetOf } from '../../src/core/wasm/module';
+import type { WasmBackendLike } from '../../src/core/wasm/module';
+import { dealByWork, gemm, gemmEach, gemmJobs, gemmJobsBytes, gemmRows, gemmScratchBytes, rowMajorStrides } from '../../src/core/wasm/gemm';
+import type { GemmOperands } from '../../src/core/wasm/gemm';
 import { splitRows } from '../../src/core/wasm/pool';
 import { SPLIT_MACS } from '../../src/core/wasm/gemm';
 import { TFJS_CWRAPS } from '../../src/core/wasm/tfjs-cwraps.mjs';
@@ -163,6 +166,60 @@ if (CHILD) {
       await sameOnTwoThreads(c.name, f);
       tf.dispose([a, b, ...(bias ? [bias] : [])]);
     }
+  });
+
+  // Mutants tried (each made a test fail, then reverted): gemmRows giving a worker rows [0, i1)
+  // instead of [i0, i1) (rows done twice, racing): "GNN Neumann-RBP and BPTT gradients …" (this
+  // test's smaller products happened to pass); dealByWork sending every product to thread 0: this
+  // test; gemmJobs packing every B at the same scratch offset: this test ("… bits").
+  test('batched products (gemmRows: the rows split once for six products; gemmEach: whole products dealt to the threads): bit-identical to one product at a time, one handoff each', async () => {
+    const rng = new Rng(8);
+    const backend = tf.backend() as unknown as WasmBackendLike;
+    const at = (t: tf.Tensor) => offsetOf(backend, { dataId: t.dataId, shape: t.shape, dtype: t.dtype } as tf.TensorInfo);
+    const M = 1003; // ragged: no multiple of the 4-row tile
+    const D = 40;
+    const W = tf.tensor2d(rng.normalArray(D * 3 * D), [D, 3 * D]);
+    const bias = tf.tensor1d(rng.normalArray(3 * D));
+    const A = [0, 1].map(() => tf.tensor2d(rng.normalArray(M * D), [M, D]));
+    const P = [0, 1, 2].map(() => tf.tensor2d(rng.normalArray(M * D), [M, D]));
+    const outs = [0, 1, 2].map(() => tf.zeros([M, D]));
+    const dW = [0, 1].map(() => tf.zeros([D, 3 * D]));
+    const scratch = tf.zeros([gemmJobsBytes(Array.from({ length: 6 }, () => ({ b: 0, sbk: 4, sbn: 3 * D * 4, N: D, K: D }) as GemmOperands)) / 4 + gemmScratchBytes(D, D) / 4]);
+    // the GNN step's shapes: a gate block of W read in place (+ bias, then accumulated), and the
+    // VJP's W_gᵀ (packed by gemmJobs); the weight gradient's Pᵀ·A into column blocks of dW
+    const rowsOps = (): GemmOperands[] => {
+      const g = (a: tf.Tensor, gate: number, c: tf.Tensor, accumulate: boolean, transposed: boolean): GemmOperands => ({
+        a: at(a), sai: D * 4, sak: 4, b: at(W) + gate * D * 4, sbk: transposed ? 4 : 3 * D * 4, sbn: transposed ? 3 * D * 4 : 4,
+        c: at(c), M, K: D, N: D, bias: transposed ? undefined : at(bias) + gate * D * 4, accumulate,
+      });
+      return [g(A[0], 0, outs[0], false, false), g(A[1], 0, outs[0], true, false), g(A[0], 1, outs[1], false, true), g(A[1], 2, outs[1], true, true), g(A[1], 1, outs[2], false, false), g(A[0], 2, outs[2], true, true)];
+    };
+    const eachOps = (): GemmOperands[] =>
+      [0, 1].flatMap((q) => P.map((p, gate) => ({ a: at(A[q]), ...rowMajorStrides(D, M, D, true), b: at(p), c: at(dW[q]) + gate * D * 4, ldc: 3 * D * 4, M: D, K: M, N: D })));
+    const read = () => toArray([...outs, ...dW]);
+    const k = () => wasmKernels(tf.backend())!;
+    await on(1, () => undefined);
+    for (const o of rowsOps()) gemm(k(), at(scratch), o);
+    for (const o of eachOps()) gemm(k(), at(scratch), o);
+    const want = read();
+    /** NaN in every output first: what a product leaves unwritten shows. */
+    const poison = () => {
+      for (const t of [...outs, ...dW]) new Float32Array(k().memory.buffer, at(t), t.size).fill(NaN);
+    };
+    for (const n of [1, 2]) {
+      poison();
+      const rows = await on(n, () => gemmRows(k(), gemmJobs(k(), at(scratch), rowsOps())));
+      assert.equal(rows.handoffs, n - 1, `gemmRows on ${n} thread(s): handoffs`);
+      for (const t of dW) new Float32Array(k().memory.buffer, at(t), t.size).fill(NaN);
+      const each = await on(n, () => gemmEach(k(), gemmJobs(k(), at(scratch), eachOps())));
+      assert.equal(each.handoffs, n - 1, `gemmEach on ${n} thread(s): handoffs`);
+      assertSameBits(read(), want, `gemmRows and gemmEach on ${n} thread(s) bits`);
+    }
+    // the six weight-gradient products of equal work: three to each thread, in order
+    assert.deepEqual(dealByWork([1, 1, 1, 1, 1, 1], 2), [0, 0, 0, 1, 1, 1]);
+    assert.deepEqual(dealByWork([5, 1, 1, 1], 2), [0, 1, 1, 1]);
+    assert.deepEqual(dealByWork([1, 1], 3), [0, 2]);
+    tf.dispose([W, bias, ...A, ...P, ...outs, ...dW, scratch]);
   });
 
   test('message passing (CSR row sums, both directions): bit-identical on 2 threads', async () => {

@@ -152,3 +152,93 @@ export function gemmPacked(k: WasmKernels, B: Panels, biasP: number, g: GemmPane
   }
   gemmBlocks(B, biasP, g, 0, M, k.fns.gemm);
 }
+
+/** One product of a batch: B in panels, the bias panel (`g.bias` says whether to add it) and the operands. */
+export interface GemmJob {
+  B: Panels;
+  biasP: number;
+  g: GemmPanelOperands;
+}
+
+/**
+ * Several products with the same M (the GNN step's six gate products, its VJP's six transposed
+ * ones) as one: with a kernel pool and at least SPLIT_MACS of work in all, the rows of C are
+ * split across its threads in ONE handoff (instead of one per product), each thread running every
+ * product on its rows in order; else they run here in order. Each element of C is computed by the
+ * same tile code in the same reduction order as by `gemmPacked` alone (boundaries at multiples of
+ * the 4-row tile), so the result is bit-identical to calling it product by product. No product may
+ * read what another of the batch writes (its C must not be another's A, B or bias).
+ */
+export function gemmRows(k: WasmKernels, jobs: GemmJob[]): void {
+  if (jobs.length === 0) return;
+  const M = jobs[0].g.M;
+  if (jobs.some((j) => j.g.M !== M)) throw new Error('gemmRows: the products must have the same number of rows');
+  const macs = jobs.reduce((s, j) => s + j.g.M * j.g.K * j.g.N, 0);
+  const pool = usablePool(k);
+  const ranges = pool && M >= 8 && macs >= SPLIT_MACS ? splitRows(M, pool.threads, 4) : [];
+  if (!pool || ranges.length < 2) {
+    for (const j of jobs) gemmBlocks(j.B, j.biasP, j.g, 0, M, k.fns.gemm);
+    return;
+  }
+  pool.run(
+    ranges.map(([i0, i1]) => {
+      const calls: KernelCall[] = [];
+      for (const j of jobs) gemmBlocks(j.B, j.biasP, j.g, i0, i1, (...args) => calls.push([K_GEMM, ...args]));
+      return calls;
+    }),
+  );
+}
+
+/**
+ * Several products computed whole, each on one thread: with a kernel pool and at least SPLIT_MACS
+ * of work in all, they are dealt to its threads in ONE handoff (in order, about equal multiply-adds
+ * each), else run here in order. For products too short to split by rows (the GNN's weight
+ * gradients, 64 rows of C: two threads would each read all of B), each is bit-identical to
+ * `gemmPacked` on one thread. The products' outputs must not overlap nor feed one another.
+ */
+export function gemmEach(k: WasmKernels, jobs: GemmJob[]): void {
+  const macs = jobs.map((j) => j.g.M * j.g.K * j.g.N);
+  const pool = usablePool(k);
+  if (!pool || jobs.length < 2 || macs.reduce((s, m) => s + m, 0) < SPLIT_MACS) {
+    for (const j of jobs) gemmBlocks(j.B, j.biasP, j.g, 0, j.g.M, k.fns.gemm);
+    return;
+  }
+  const lists: KernelCall[][] = Array.from({ length: Math.min(pool.threads, jobs.length) }, () => []);
+  dealByWork(macs, lists.length).forEach((t, q) => gemmBlocks(jobs[q].B, jobs[q].biasP, jobs[q].g, 0, jobs[q].g.M, (...args) => lists[t].push([K_GEMM, ...args])));
+  pool.run(lists.filter((l) => l.length > 0));
+}
+
+/** The part (0 … parts − 1) each item goes to, in order: the one whose share of the total weight the item's middle falls in. */
+export function dealByWork(weights: number[], parts: number): number[] {
+  const total = weights.reduce((s, w) => s + w, 0);
+  let done = 0;
+  return weights.map((w) => {
+    const t = Math.min(parts - 1, Math.floor(((done + w / 2) / total) * parts));
+    done += w;
+    return t;
+  });
+}
+
+/** Scratch bytes `gemmJobs` needs for these products (the B, and bias, of each that is not read in place). */
+export function gemmJobsBytes(ops: GemmOperands[]): number {
+  return ops.reduce((s, g) => s + (inPlacePanels(g.b, g.sbk, g.sbn, g.N) ? 0 : gemmScratchBytes(g.K, g.N)), 0);
+}
+
+/**
+ * The products as jobs for `gemmRows` / `gemmEach`: each B (and bias) read in place where
+ * `inPlacePanels` allows, else packed here, one after another from `scratch` (≥ gemmJobsBytes).
+ */
+export function gemmJobs(k: WasmKernels, scratch: number, ops: GemmOperands[]): GemmJob[] {
+  let at = scratch;
+  return ops.map((g) => {
+    const { b, sbk, sbn, K, N, ...rest } = g;
+    const inPlace = inPlacePanels(b, sbk, sbn, N);
+    if (inPlace) return { B: inPlace, biasP: g.bias ?? 0, g: { ...rest, K, N } };
+    k.fns.pack(b, at, K, N, sbk, sbn);
+    const biasP = at + packedBytes(K, N);
+    if (g.bias !== undefined) packBias(k, g.bias, biasP, N);
+    const B = packedPanels(at, K);
+    at += gemmScratchBytes(K, N);
+    return { B, biasP, g: { ...rest, K, N } };
+  });
+}

@@ -22,7 +22,7 @@ export function isShared(b: ArrayBufferLike | undefined): boolean {
 export type KernelCall = [fn: number, ...args: number[]];
 
 /** Arguments per worker's call list (calls × (2 + args)); longer lists run in several handoffs. */
-const ARGS = 1024;
+const ARGS = 4096;
 /** int32 slots per worker in the control block: [seq, done, error, calls]. */
 const CTRL = 8;
 /** Loads of the control word before sleeping in Atomics.wait (RBP_LAB_POOL_SPIN; bench/README.md, "Threads"). */

@@ -5,8 +5,12 @@
  * `GruGnnSystem` (./model.ts), in the same floating-point order, but one tfjs dispatch instead of
  * 18–44: the message passing through `core/wasm`'s `csr_rowsum`, the gate products through the
  * wasm GEMM of `core/wasm/gemm` on views of the packed W_i, W_h [D, 3D] (a gate's block, or its
- * transpose, read through strides: no slices, no transposed copies), the logistic function from
- * the backend's own `Sigmoid` kernel, the elementwise chains from `core/wasm`'s `ew_gru_*` kernels.
+ * transpose, read through strides: no slices, no transposed copies; the six of a step, or of a
+ * VJP, as one batch: `gemmRows`), the logistic function from the backend's own
+ * `Sigmoid` kernel, the elementwise chains from `core/wasm`'s `ew_gru_*` kernels. On a kernel pool
+ * (core/wasm/pool.ts) a step is two handoffs (the message passing; the six gate products) and a VJP
+ * three (the six transposed products; the message passing; the six weight-gradient products, each
+ * whole on one thread: `gemmEach`).
  *
  * Bit-identical to the op path except the weight gradient, whose reductions over the N nodes are
  * blocked differently (Aᵀ·B read through strides, and `colsum` for the biases; float32 round-off).
@@ -14,9 +18,12 @@
  * load (`gruKernelsAvailable`); the op path is the reference the tests hold these to.
  */
 import { tf, Tensor } from '../../core/tf';
-import { wasmKernels, offsetOf, withHeapTemps, orRelease } from '../../core/wasm/module';
+import { wasmKernels, offsetOf, withHeapTemps, orRelease, usablePool, K_CSR } from '../../core/wasm/module';
+import { splitRows } from '../../core/wasm/pool';
+import { SPLIT_CSR } from '../../core/kernels/csr';
 import type { WasmBackendLike, WasmKernelExports } from '../../core/wasm/module';
-import { gemm, gemmPacked, gemmScratchBytes, inPlacePanels, packedBytes, packedPanels } from '../../core/wasm/gemm';
+import { gemmEach, gemmJobs, gemmJobsBytes, gemmPacked, gemmRows, gemmScratchBytes, inPlacePanels, packedBytes, packedPanels } from '../../core/wasm/gemm';
+import type { GemmOperands } from '../../core/wasm/gemm';
 import type { Csr, CsrGraph } from '../../core/kernels';
 
 type TensorInfo = tf.TensorInfo;
@@ -71,12 +78,20 @@ function expectShape(what: string, t: TensorInfo | undefined, shape: number[]): 
 /** Bytes of a CSR's ptr and col arrays on the heap. */
 const csrBytes = (c: Csr) => (c.ptr.length + c.col.length) * 4;
 
-/** out = (A x) over rows of D floats, the CSR arrays copied to `at` first (~50 KB for Cora: microseconds). */
+/**
+ * out = (A x) over rows of D floats, the CSR arrays copied to `at` first (~50 KB for Cora:
+ * microseconds); rows split across the kernel pool as `csrRowSum` does (core/kernels/csr.ts).
+ */
 function csrInto(K: Kernels, at: number, c: Csr, x: number, out: number, D: number): void {
   const heap = new Int32Array(K.memory.buffer);
   heap.set(c.ptr, at / 4);
   heap.set(c.col, at / 4 + c.ptr.length);
-  K.fns.csr_rowsum(at, at + c.ptr.length * 4, x, out, c.rows, D);
+  const col = at + c.ptr.length * 4;
+  const pool = usablePool(K.k);
+  if (pool && c.col.length * D >= SPLIT_CSR) {
+    const parts = splitRows(c.rows, pool.threads, 1, (i0, i1) => c.ptr[i1] - c.ptr[i0]);
+    pool.run(parts.map(([i0, i1]) => [[K_CSR, at + i0 * 4, col, x, out + i0 * D * 4, i1 - i0, D]]));
+  } else K.fns.csr_rowsum(at, col, x, out, c.rows, D);
 }
 
 /** The geometry of a call, its inputs checked. */
@@ -119,7 +134,11 @@ function stepKernel(args: KernelArgs): TensorInfo[] {
     const [hn, sr, cn, cz, crn, cnr, m] = lin ? Array.from({ length: 7 }, () => mk()) : [];
     const [hnR, mR] = mode === 'record' ? [mk(), mk()] : [];
     let result: TensorInfo[] = [];
-    withHeapTemps(backend, gemmScratchBytes(D, D) + csrBytes(graph.fwd), (scratch, temp) => {
+    // the six gate products' operands (offsets filled in below); their scratch: B packed where D is ragged
+    const gate = (a: number, W: number, b: number, g: number, c: number, accumulate = false): GemmOperands =>
+      ({ a, sai: D * 4, sak: 4, b: W + g * D * 4, sbk: 3 * D * 4, sbn: 4, c, M: N, K: D, N: D, bias: b + g * D * 4, accumulate });
+    const gemmBytes = gemmJobsBytes(Array.from({ length: 6 }, () => gate(0, 0, 0, 0, 0)));
+    withHeapTemps(backend, gemmBytes + csrBytes(graph.fwd), (scratch, temp) => {
       const at = (t: TensorInfo) => offsetOf(backend, t);
       const x = at(inputs.x!);
       const Wi = at(inputs.Wi!);
@@ -132,18 +151,20 @@ function stepKernel(args: KernelArgs): TensorInfo[] {
       const ai = temp([N, D]);
       const hnT = hn ?? hnR ?? temp([N, D]);
       // m = S A h
-      csrInto(K, scratch + gemmScratchBytes(D, D), graph.fwd, x, at(mT), D);
+      csrInto(K, scratch + gemmBytes, graph.fwd, x, at(mT), D);
       if (inputs.scale) K.fns.ew_mul(at(mT), at(inputs.scale), at(mT), ND);
-      // a gate's block of W [D, 3D] is the view at column g·D, row stride 3D; C (+)= A·W_g + b_g
-      const mm = (a: number, W: number, b: number, g: number, c: TensorInfo, accumulate = false) =>
-        gemm(K.k, scratch, { a, sai: D * 4, sak: 4, b: W + g * D * 4, sbk: 3 * D * 4, sbn: 4, c: at(c), M: N, K: D, N: D, bias: b + g * D * 4, accumulate });
+      // a gate's block of W [D, 3D] is the view at column g·D, row stride 3D; C (+)= A·W_g + b_g;
+      // all six as one batch (`gemmRows`: one handoff on a pool)
       const mo = at(mT);
-      mm(mo, Wi, bi, 0, pr);
-      mm(x, Wh, bh, 0, pr, true); // (h W_hr + b_hr) + (m W_ir + b_ir): the op path's sum, commuted
-      mm(mo, Wi, bi, 1, pz);
-      mm(x, Wh, bh, 1, pz, true);
-      mm(mo, Wi, bi, 2, ai);
-      mm(x, Wh, bh, 2, hnT);
+      const ops = [
+        gate(mo, Wi, bi, 0, at(pr)),
+        gate(x, Wh, bh, 0, at(pr), true), // (h W_hr + b_hr) + (m W_ir + b_ir): the op path's sum, commuted
+        gate(mo, Wi, bi, 1, at(pz)),
+        gate(x, Wh, bh, 1, at(pz), true),
+        gate(mo, Wi, bi, 2, at(ai)),
+        gate(x, Wh, bh, 2, at(hnT)),
+      ];
+      gemmRows(K.k, gemmJobs(K.k, scratch, ops));
       const r = mk(sigmoidOf(backend, pr));
       const z = mk(sigmoidOf(backend, pz));
       K.fns.ew_gru_an2(at(ai), at(r), at(hnT), at(ai), ND);
@@ -208,7 +229,10 @@ function vjpKernel(args: KernelArgs): TensorInfo[] {
   return orRelease(backend, made, () => {
     const vh = wantH ? mk([N, D]) : undefined;
     const [dWi, dWh, dbi, dbh] = wantW ? [mk([D, 3 * D]), mk([D, 3 * D]), mk([3 * D]), mk([3 * D])] : [];
-    const gemmBytes = gemmScratchBytes(D, D);
+    // C (+)= P·W_gᵀ: W_gᵀ[k, n] = W[n, g·D + k], read through strides (packed: 6 B's of D × D)
+    const gateT = (p: number, W: number, g: number, c: number, accumulate: boolean): GemmOperands =>
+      ({ a: p, sai: D * 4, sak: 4, b: W + g * D * 4, sbk: 4, sbn: 3 * D * 4, c, M: N, K: D, N: D, accumulate });
+    const gemmBytes = Math.max(gemmScratchBytes(D, D), gemmJobsBytes(Array.from({ length: 6 }, () => gateT(0, 0, 0, 0, false))));
     // a piece P_g is read in place as the right operand of the weight gradient, or packed here when D is ragged
     const inPlace = inPlacePanels(0, D * 4, 4, D) !== undefined;
     const packBytes = wantW && !inPlace ? packedBytes(N, D) : 0;
@@ -225,39 +249,44 @@ function vjpKernel(args: KernelArgs): TensorInfo[] {
       const Wi = at(inputs.Wi!);
       const Wh = at(inputs.Wh!);
       if (vh) {
-        // C (+)= P·W_gᵀ: W_gᵀ[k, n] = W[n, g·D + k], read through strides
-        const mmT = (p: number, W: number, gate: number, out: TensorInfo, accumulate: boolean) =>
-          gemm(K.k, scratch, { a: p, sai: D * 4, sak: 4, b: W + gate * D * 4, sbk: 4, sbn: 3 * D * 4, c: at(out), M: N, K: D, N: D, accumulate });
-        mmT(ao, Wh, 0, fh!, false);
-        mmT(bo, Wh, 1, fh!, true);
-        mmT(dout, Wh, 2, fh!, true);
-        mmT(ao, Wi, 0, fm!, false);
-        mmT(bo, Wi, 1, fm!, true);
-        mmT(co, Wi, 2, fm!, true);
+        // the six as one batch (`gemmRows`: one handoff on a pool)
+        const ops = [
+          gateT(ao, Wh, 0, at(fh!), false),
+          gateT(bo, Wh, 1, at(fh!), true),
+          gateT(dout, Wh, 2, at(fh!), true),
+          gateT(ao, Wi, 0, at(fm!), false),
+          gateT(bo, Wi, 1, at(fm!), true),
+          gateT(co, Wi, 2, at(fm!), true),
+        ];
+        gemmRows(K.k, gemmJobs(K.k, scratch, ops));
         if (inputs.scale) K.fns.ew_mul(at(fm!), at(inputs.scale), at(fm!), ND);
         csrInto(K, scratch + gemmBytes + packBytes, graph.bwd, at(fm!), at(fm2!), D);
         K.fns.ew_gru_vjp(g, at(inputs.z!), at(fh!), at(fm2!), at(vh), ND);
       }
       if (wantW) {
         // ∂W[:, g·D:(g+1)·D] = Rᵀ·P_g with R = m or h read down its columns, written into its
-        // columns of ∂W (C's rows 3D apart); ∂b[g·D:(g+1)·D] = 1ᵀP_g
-        const wGrad = (R: number, pieces: number[], out: TensorInfo, bias: TensorInfo, sums: (number | undefined)[]) => {
+        // columns of ∂W (C's rows 3D apart); ∂b[g·D:(g+1)·D] = 1ᵀP_g. With the pieces read in
+        // place, the six products go in one batch (`gemmEach`: whole products dealt to the pool's
+        // threads); packed (D ragged), one by one through the one packing buffer.
+        const wOps = (R: number, pieces: number[], out: TensorInfo) =>
+          pieces.map((p, gate) => ({ p, g: { a: R, sai: 4, sak: D * 4, c: at(out) + gate * D * 4, ldc: 3 * D * 4, M: D, K: N, N: D } }));
+        const all = [...wOps(at(inputs.m!), [ao, bo, co], dWi!), ...wOps(at(inputs.x!), [ao, bo, dout], dWh!)];
+        if (inPlace) gemmEach(K.k, all.map(({ p, g }) => ({ B: inPlacePanels(p, D * 4, 4, D)!, biasP: 0, g })));
+        else
+          for (const { p, g } of all) {
+            K.fns.pack(p, scratch + gemmBytes, N, D, D * 4, 4);
+            gemmPacked(K.k, packedPanels(scratch + gemmBytes, N), 0, g);
+          }
+        const sums = (pieces: number[], bias: TensorInfo, from: (number | undefined)[]) =>
           pieces.forEach((p, gate) => {
-            let B = inPlacePanels(p, D * 4, 4, D);
-            if (!B) {
-              K.fns.pack(p, scratch + gemmBytes, N, D, D * 4, 4);
-              B = packedPanels(scratch + gemmBytes, N);
-            }
-            gemmPacked(K.k, B, 0, { a: R, sai: 4, sak: D * 4, c: at(out) + gate * D * 4, ldc: 3 * D * 4, M: D, K: N, N: D });
             const dst = at(bias) + gate * D * 4;
-            const from = sums[gate];
-            if (from === undefined) K.fns.colsum(p, dst, N, D);
-            else new Float32Array(K.memory.buffer).copyWithin(dst / 4, from / 4, from / 4 + D); // the same piece's sum
+            const f = from[gate];
+            if (f === undefined) K.fns.colsum(p, dst, N, D);
+            else new Float32Array(K.memory.buffer).copyWithin(dst / 4, f / 4, f / 4 + D); // the same piece's sum
           });
-        };
-        wGrad(at(inputs.m!), [ao, bo, co], dWi!, dbi!, []);
+        sums([ao, bo, co], dbi!, []);
         // ∂b_h's r and z parts are ∂b_i's (the pieces a and b are shared)
-        wGrad(at(inputs.x!), [ao, bo, dout], dWh!, dbh!, [at(dbi!), at(dbi!) + D * 4]);
+        sums([ao, bo, dout], dbh!, [at(dbi!), at(dbi!) + D * 4]);
       }
     });
     return made;
