@@ -170,6 +170,9 @@ function syncBackend(ts: tf.Tensor[]): void {
   s.dispose();
 }
 
+/** Untimed forward passes before the timed runs of Hopfield's forward row (see there). */
+const HOPFIELD_FORWARD_WARMUP = 15;
+
 async function gradRow(spec: GradChildSpec): Promise<GradRowResult> {
   const { name: backend, threads } = await useBackend(spec);
   const session = await createSession(spec);
@@ -229,6 +232,12 @@ async function gradRow(spec: GradChildSpec): Promise<GradRowResult> {
       result.done();
     }
   }
+
+  // Hopfield's forward row: more passes before the timed ones, so that they time the steady state a
+  // training run's thousands of passes see. In a fresh process the first ~10 passes run ~0.1 ms a
+  // step slower (V8 still compiling tfjs's and our JS, and the wasm functions it calls per step,
+  // to optimised code): 0.88, 0.89, 0.86, 0.86 … 0.80 ms per step over the first 9 (bench/README.md, "Bandwidth").
+  if (spec.mode === 'forward' && spec.workload === 'hopfield') for (let i = 0; i < HOPFIELD_FORWARD_WARMUP; i++) compute().done();
 
   // Hopfield's forward row: after each timed run, a plain streaming read (`read_sum`) of the very
   // bytes each step reads (W_s's tensor), as many times as the run has steps: the same bytes, the

@@ -3,7 +3,11 @@
  * (bench/README.md, "Bandwidth"): `npm run build && node dist/hopfield-stream.js [trials]`.
  * Each case runs T = 50 times per trial (one forward pass's worth of W_s reads); the cases
  * alternate within a trial, and each prints its best trial: ms per step of process CPU time, GB/s
- * of W_s (2592², 25.6 MiB) read, and that as a fraction of `read_sum` over W_s itself.
+ * of W_s (2592², 25.6 MiB) read, and that as a fraction of `read_sum` over W_s itself. The cases
+ * add a step's pieces one at a time: the kernel, its tail, a fresh output, σ(b h) and the copy
+ * of s, tfjs's dispatch, the solver's residual and trace; the `bare` ones run the step's kernels
+ * on two buffers in turn without tfjs's engine. The first trials run slower (V8 still optimising
+ * the per-step code): use 20 or more.
  */
 import * as os from 'os';
 import { tf } from '../src/core/tf';
@@ -12,6 +16,8 @@ import { wasmKernels, offsetOf, setKernelRequest, type WasmBackendLike } from '.
 import { HopfieldSystem, HOPFIELD_DEFAULTS } from '../src/experiments/hopfield/model';
 import { hopfieldPatterns } from '../src/experiments/hopfield/data';
 import { NaiveSolver } from '../src/core/solvers/naive';
+import { streamDot, streamDotAvailable } from '../src/experiments/hopfield/kernel';
+import { squaredResidual } from '../src/core/kernels/fused';
 
 const cpuMs = () => {
   const c = process.cpuUsage();
@@ -28,22 +34,86 @@ async function main(): Promise<void> {
   const wk = wasmKernels(backend);
   if (!wk) throw new Error('the wasm kernels are not loaded');
   const Ws = sys.symmetric(sys.W);
+  if (!streamDotAvailable(1)) throw new Error('no stream_dot here');
   const h = sys.initialState();
   const s = tf.tidy(() => tf.sigmoid(tf.mul(h[0], sys.opts.b)));
   const out = tf.zeros([1, n]);
+  const { mask, clamp } = sys as unknown as { mask: tf.Tensor; clamp: tf.Tensor };
   const buf = tf.zeros([n + 16]);
   const at = (t: tf.Tensor) => offsetOf(backend, t as unknown as tf.TensorInfo);
-  // s copied to a 64-byte boundary, as the kernel's caller does
+  // s copied to a 64-byte boundary (as the kernel's caller does), and to W_s's address mod 64
   const sa = Math.ceil(at(buf) / 64) * 64;
   new Float32Array(wk.memory.buffer).set(s.dataSync() as Float32Array, sa / 4);
   const solver = new NaiveSolver();
+  const buf2 = tf.zeros([n + 32]);
+  const sw = Math.ceil(at(buf2) / 64) * 64 + (at(Ws) % 64);
+  new Float32Array(wk.memory.buffer).set(s.dataSync() as Float32Array, sw / 4);
   const steps = (f: () => void) => () => {
     for (let t = 0; t < T; t++) f();
   };
+  // T steps without tfjs's engine (no tensors, tidy, runKernel or read-back): the step's kernels called
+  // directly on two h buffers used in turn; `sigmoid`: s = σ(b h) by ew_scale and the backend's
+  // Sigmoid kernel (else the fixed aligned s), `tail`: ⊙ mask + clamp, `residual`: sq_residual per step
+  const bare = (parts: { sigmoid?: boolean; residual?: boolean; tail?: boolean }) => () => {
+    const bufs = [backend.makeOutput([1, n], 'float32'), backend.makeOutput([1, n], 'float32')];
+    const sc = backend.makeOutput([n + 16], 'float32');
+    const res = backend.makeOutput([2], 'float32');
+    new Float32Array(wk.memory.buffer).set(h[0].dataSync() as Float32Array, offsetOf(backend, bufs[0]) / 4);
+    const sg = tf.getKernel('Sigmoid', 'wasm')!;
+    for (let t = 0; t < T; t++) {
+      const [cur, nxt] = [bufs[t % 2], bufs[(t + 1) % 2]];
+      let x = sa;
+      let sv: tf.TensorInfo | undefined;
+      if (parts.sigmoid) {
+        wk.fns.ew_scale(offsetOf(backend, cur), offsetOf(backend, sc), n, sys.opts.b);
+        sv = sg.kernelFunc({ inputs: { x: sc }, backend: backend as never, attrs: {} }) as tf.TensorInfo;
+        x = offsetOf(backend, sv);
+      }
+      wk.fns.stream_dot(x, at(Ws), offsetOf(backend, nxt), 1, n, n, parts.tail ? 2 : 0, 0, 0, at(mask), at(clamp));
+      if (sv) backend.disposeData(sv.dataId);
+      if (parts.residual) wk.fns.sq_residual(offsetOf(backend, nxt), offsetOf(backend, cur), n, offsetOf(backend, res));
+    }
+    for (const b of [...bufs, sc, res]) backend.disposeData(b.dataId);
+  };
   const cases: [string, () => void][] = [
     ['read_sum over W_s', steps(() => wk.fns.read_sum(at(Ws), n * n * 4, at(out)))],
+    [`stream_dot, x at W_s's ${at(Ws) % 64} mod 64`, steps(() => wk.fns.stream_dot(sw, at(Ws), at(out), 1, n, n, 0, 0, 0, 0, 0))],
     ['stream_dot, x aligned', steps(() => wk.fns.stream_dot(sa, at(Ws), at(out), 1, n, n, 0, 0, 0, 0, 0))],
     [`stream_dot, x at ${at(s) % 64} mod 64`, steps(() => wk.fns.stream_dot(at(s), at(Ws), at(out), 1, n, n, 0, 0, 0, 0, 0))],
+    ['stream_dot + tail (⊙ mask + clamp)', steps(() => wk.fns.stream_dot(sa, at(Ws), at(out), 1, n, n, 2, 0, 0, at(mask), at(clamp)))],
+    [
+      '  the same into a fresh output',
+      steps(() => {
+        const o = backend.makeOutput([1, n], 'float32');
+        wk.fns.stream_dot(sa, at(Ws), offsetOf(backend, o), 1, n, n, 2, 0, 0, at(mask), at(clamp));
+        backend.disposeData(o.dataId);
+      }),
+    ],
+    [
+      'σ(b h), copy, allocations alone',
+      steps(() => {
+        const sc = backend.makeOutput([1, n], 'float32');
+        wk.fns.ew_scale(at(h[0]), offsetOf(backend, sc), n, sys.opts.b);
+        const sg = tf.getKernel('Sigmoid', 'wasm')!.kernelFunc({ inputs: { x: sc }, backend: backend as never, attrs: {} }) as tf.TensorInfo;
+        const cp = backend.makeOutput([n + 16], 'float32');
+        const xa = Math.ceil(offsetOf(backend, cp) / 64) * 64;
+        new Float32Array(wk.memory.buffer).copyWithin(xa / 4, offsetOf(backend, sg) / 4, offsetOf(backend, sg) / 4 + n);
+        for (const t of [sc, sg, cp]) backend.disposeData(t.dataId);
+      }),
+    ],
+    [
+      'the kernel function (no engine)',
+      steps(() => {
+        const o = tf.getKernel('RbpStreamDot', 'wasm')!.kernelFunc({ inputs: { x: h[0], w: Ws, mask, clamp } as never, backend: backend as never, attrs: { c: 1, sigmoidOf: sys.opts.b } }) as tf.TensorInfo;
+        backend.disposeData(o.dataId);
+      }),
+    ],
+    ['bare: stream_dot + tail', bare({ tail: true })],
+    ['bare: + residual', bare({ tail: true, residual: true })],
+    ['bare: + σ', bare({ tail: true, sigmoid: true })],
+    ['bare: + σ + residual (a whole step)', bare({ tail: true, sigmoid: true, residual: true })],
+    ['streamDot (engine.runKernel)', steps(() => streamDot(h[0], Ws, { sigmoidOf: sys.opts.b, mask, clamp }).dispose())],
+    ['residual (squaredResidual) alone', steps(() => squaredResidual(h[0], s))],
     ['tfjs matMul s·W_s (XNNPACK)', steps(() => tf.matMul(s, Ws).dispose())],
     ['step (one dispatch)', steps(() => tf.dispose(sys.step(h, sys.params, 0, 'unroll')))],
     [
@@ -68,10 +138,10 @@ async function main(): Promise<void> {
   const bytes = n * n * 4;
   for (const [name] of cases) {
     const ms = best.get(name)!;
-    console.log(`${name.padEnd(30)} ${ms.toFixed(3)} ms/step  ${(bytes / ms / 1e6).toFixed(1)} GB/s  ${(read / ms).toFixed(2)} of read_sum`);
+    console.log(`${name.padEnd(36)} ${ms.toFixed(3)} ms/step  ${(bytes / ms / 1e6).toFixed(1)} GB/s  ${(read / ms).toFixed(2)} of read_sum`);
   }
   console.log(`best of ${trials} trials of ${T} steps, process CPU time; load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
-  tf.dispose([s, out, buf, ...h]);
+  tf.dispose([s, out, buf, buf2, ...h]);
   sys.dispose();
 }
 

@@ -4,12 +4,14 @@
  * the tail adding clamp before the mask product (first test, exact tail); the vector loop's end
  * rounded to 8 floats instead of 16, so K mod 16 in 8..15 read past the row (first test, K = 9);
  * the next row of X taken K bytes on instead of K·4 (first test, M = 2); the model passing
- * c = a instead of 1 − a (third test, a = 0.25: at a = 0.5 the two are equal).
+ * c = a instead of 1 − a (fourth test, a = 0.25: at a = 0.5 the two are equal); each row's products
+ * up to its first 64-byte boundary taken apart from the vector loop, to align its loads (second
+ * test: the sums changed with W's address; bench/README.md, "Bandwidth").
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf } from '../../src/core/tf';
-import { setKernelRequest } from '../../src/core/wasm/module';
+import { setKernelRequest, wasmKernels, offsetOf, type WasmBackendLike } from '../../src/core/wasm/module';
 import { HopfieldSystem, HOPFIELD_DEFAULTS } from '../../src/experiments/hopfield/model';
 import { hopfieldPatterns } from '../../src/experiments/hopfield/data';
 import { STREAM_DOT, streamDot, streamDotAvailable } from '../../src/experiments/hopfield/kernel';
@@ -78,6 +80,47 @@ test('stream_dot: x·wᵀ within float32 reduction error of a float64 sum, ragge
         tf.dispose([x, w, h, mask, clamp, s]);
       }
     }
+  }
+});
+
+test('stream_dot: the same sums bit for bit wherever W and x lie mod 64 (tfjs places tensors at 8-byte boundaries), within float32 reduction error of a float64 sum', { skip: !wasm() && 'wasm only' }, () => {
+  const backend = tf.backend() as unknown as WasmBackendLike;
+  const wk = wasmKernels(backend)!;
+  const [M, N] = [2, 3];
+  for (const K of [1, 3, 9, 15, 16, 17, 31, 47, 100]) {
+    const xv = Float32Array.from({ length: M * K }, () => rng.normal());
+    const wv = Float32Array.from({ length: N * K }, () => rng.normal());
+    const space = tf.zeros([N * K + M * K + M * N + 64]);
+    const base = Math.ceil(offsetOf(backend, space as unknown as tf.TensorInfo) / 64) * 64;
+    let first: Float32Array | undefined;
+    for (let r = 0; r < 16; r++) {
+      // W at base + 4r (r floats past a boundary), x right after it at another offset mod 64, out after x
+      const w = base + 4 * r;
+      const x = w + 4 * (N * K + ((r * 7) % 16));
+      const out = x + 4 * M * K;
+      const heap = new Float32Array(wk.memory.buffer);
+      heap.set(wv, w / 4);
+      heap.set(xv, x / 4);
+      wk.fns.stream_dot(x, w, out, M, K, N, 0, 0, 0, 0, 0);
+      const got = new Float32Array(wk.memory.buffer, out, M * N).slice();
+      // a sum order that followed the address (say, a row's products up to its first 64-byte
+      // boundary taken apart to align the vector loads) would change a resumed run's numbers
+      // with where W_s landed: run/checkpoint.test's step-for-step resume caught that one
+      first ??= got;
+      assert.deepEqual(got, first, `K=${K}: W at ${w % 64} mod 64 and at 0 give different sums`);
+      for (let m = 0; m < M; m++) {
+        for (let j = 0; j < N; j++) {
+          let ref = 0;
+          let mag = 0;
+          for (let k = 0; k < K; k++) {
+            ref += xv[m * K + k] * wv[j * K + k];
+            mag += Math.abs(xv[m * K + k] * wv[j * K + k]);
+          }
+          assert.ok(Math.abs(got[m * N + j] - ref) <= K * 2 ** -24 * mag + 1e-30, `K=${K}, W at ${w % 64} mod 64 [${m},${j}]: ${got[m * N + j]} vs ${ref}`);
+        }
+      }
+    }
+    space.dispose();
   }
 });
 
