@@ -6,7 +6,7 @@ import { tf } from '../tf';
 import { wasmKernels, offsetOf, withHeapTemps, orRelease, usablePool, K_CSR } from '../wasm/module';
 import { splitRows } from '../wasm/pool';
 import { positiveInt } from '../wasm/gemm';
-import type { WasmBackendLike } from '../wasm/module';
+import type { WasmBackendLike, WasmKernels } from '../wasm/module';
 import { produce, sizeOf as size, view, type KernelArgs } from '../kernelViews';
 
 type TensorInfo = tf.TensorInfo;
@@ -54,6 +54,27 @@ export const CSR_KERNEL = 'RbpCsrRowSum';
 /** Sums of at least this many floats (edges × row width) are split across the kernel pool (RBP_LAB_SPLIT_CSR). */
 export const SPLIT_CSR = positiveInt(process.env.RBP_LAB_SPLIT_CSR, 1 << 18);
 
+/** Heap bytes `csrRowSumHeap` needs for a CSR's ptr and col arrays. */
+export const csrHeapBytes = (csr: Csr): number => (csr.ptr.length + csr.col.length) * 4;
+
+/**
+ * out = A x on the heap (x and out byte offsets, rows of `inner` floats) through the wasm kernel
+ * `csr_rowsum`, the CSR arrays copied to `at` first (≥ csrHeapBytes; ~50 KB for Cora: microseconds).
+ * With a kernel pool and at least SPLIT_CSR floats to sum, rows are split by edge count across its
+ * threads; each row is summed by the same code in the same edge order, so the result is the same.
+ */
+export function csrRowSumHeap(wk: WasmKernels, at: number, csr: Csr, x: number, out: number, inner: number): void {
+  const heap = new Int32Array(wk.memory.buffer);
+  heap.set(csr.ptr, at / 4);
+  heap.set(csr.col, at / 4 + csr.ptr.length);
+  const col = at + csr.ptr.length * 4;
+  const pool = usablePool(wk);
+  if (pool && csr.col.length * inner >= SPLIT_CSR) {
+    const parts = splitRows(csr.rows, pool.threads, 1, (i0, i1) => csr.ptr[i1] - csr.ptr[i0]);
+    pool.run(parts.map(([i0, i1]) => [[K_CSR, at + i0 * 4, col, x, out + i0 * inner * 4, i1 - i0, inner]]));
+  } else wk.fns.csr_rowsum(at, col, x, out, csr.rows, inner);
+}
+
 /** (A x)_i, or (Aᵀ x)_i with `transpose`, over the rows of x: the wasm kernel where it is loaded, else JS. */
 export function csrRowSumKernel(args: KernelArgs): TensorInfo {
   const { x } = args.inputs;
@@ -66,20 +87,9 @@ export function csrRowSumKernel(args: KernelArgs): TensorInfo {
   if (wk) {
     const backend = args.backend as WasmBackendLike; // wasmKernels answers only for the wasm backend
     const out = backend.makeOutput([csr.rows, ...x.shape.slice(1)], 'float32');
-    // the CSR arrays are copied into scratch heap per call (~50 KB for Cora: microseconds)
     return orRelease(backend, [out], () =>
-      withHeapTemps(backend, (csr.ptr.length + csr.col.length) * 4, (s) => {
-        const heap = new Int32Array(wk.memory.buffer);
-        heap.set(csr.ptr, s / 4);
-        heap.set(csr.col, s / 4 + csr.ptr.length);
-        const col = s + csr.ptr.length * 4;
-        const [x0, o0] = [offsetOf(backend, x), offsetOf(backend, out)];
-        const pool = usablePool(wk);
-        if (pool && csr.col.length * inner >= SPLIT_CSR) {
-          // rows split by edge count; each row is summed by the same code in the same edge order
-          const parts = splitRows(csr.rows, pool.threads, 1, (i0, i1) => csr.ptr[i1] - csr.ptr[i0]);
-          pool.run(parts.map(([i0, i1]) => [[K_CSR, s + i0 * 4, col, x0, o0 + i0 * inner * 4, i1 - i0, inner]]));
-        } else wk.fns.csr_rowsum(s, col, x0, o0, csr.rows, inner);
+      withHeapTemps(backend, csrHeapBytes(csr), (s) => {
+        csrRowSumHeap(wk, s, csr, offsetOf(backend, x), offsetOf(backend, out), inner);
         return out;
       }),
     );

@@ -18,13 +18,12 @@
  * load (`gruKernelsAvailable`); the op path is the reference the tests hold these to.
  */
 import { tf, Tensor } from '../../core/tf';
-import { wasmKernels, offsetOf, withHeapTemps, orRelease, usablePool, K_CSR } from '../../core/wasm/module';
-import { splitRows } from '../../core/wasm/pool';
-import { SPLIT_CSR } from '../../core/kernels/csr';
+import { wasmKernels, offsetOf, withHeapTemps, orRelease } from '../../core/wasm/module';
+import { csrHeapBytes, csrRowSumHeap } from '../../core/kernels/csr';
 import type { WasmBackendLike, WasmKernelExports } from '../../core/wasm/module';
 import { gemmEach, gemmJobs, gemmJobsBytes, gemmPacked, gemmRows, gemmScratchBytes, inPlacePanels, packedBytes, packedPanels } from '../../core/wasm/gemm';
 import type { GemmOperands } from '../../core/wasm/gemm';
-import type { Csr, CsrGraph } from '../../core/kernels';
+import type { CsrGraph } from '../../core/kernels';
 
 type TensorInfo = tf.TensorInfo;
 interface KernelArgs {
@@ -75,25 +74,6 @@ function expectShape(what: string, t: TensorInfo | undefined, shape: number[]): 
   return t;
 }
 
-/** Bytes of a CSR's ptr and col arrays on the heap. */
-const csrBytes = (c: Csr) => (c.ptr.length + c.col.length) * 4;
-
-/**
- * out = (A x) over rows of D floats, the CSR arrays copied to `at` first (~50 KB for Cora:
- * microseconds); rows split across the kernel pool as `csrRowSum` does (core/kernels/csr.ts).
- */
-function csrInto(K: Kernels, at: number, c: Csr, x: number, out: number, D: number): void {
-  const heap = new Int32Array(K.memory.buffer);
-  heap.set(c.ptr, at / 4);
-  heap.set(c.col, at / 4 + c.ptr.length);
-  const col = at + c.ptr.length * 4;
-  const pool = usablePool(K.k);
-  if (pool && c.col.length * D >= SPLIT_CSR) {
-    const parts = splitRows(c.rows, pool.threads, 1, (i0, i1) => c.ptr[i1] - c.ptr[i0]);
-    pool.run(parts.map(([i0, i1]) => [[K_CSR, at + i0 * 4, col, x, out + i0 * D * 4, i1 - i0, D]]));
-  } else K.fns.csr_rowsum(at, col, x, out, c.rows, D);
-}
-
 /** The geometry of a call, its inputs checked. */
 function geometry(inputs: KernelArgs['inputs'], graph: CsrGraph) {
   const x = inputs.x;
@@ -138,7 +118,7 @@ function stepKernel(args: KernelArgs): TensorInfo[] {
     const gate = (a: number, W: number, b: number, g: number, c: number, accumulate = false): GemmOperands =>
       ({ a, sai: D * 4, sak: 4, b: W + g * D * 4, sbk: 3 * D * 4, sbn: 4, c, M: N, K: D, N: D, bias: b + g * D * 4, accumulate });
     const gemmBytes = gemmJobsBytes(Array.from({ length: 6 }, () => gate(0, 0, 0, 0, 0)));
-    withHeapTemps(backend, gemmBytes + csrBytes(graph.fwd), (scratch, temp) => {
+    withHeapTemps(backend, gemmBytes + csrHeapBytes(graph.fwd), (scratch, temp) => {
       const at = (t: TensorInfo) => offsetOf(backend, t);
       const x = at(inputs.x!);
       const Wi = at(inputs.Wi!);
@@ -151,7 +131,7 @@ function stepKernel(args: KernelArgs): TensorInfo[] {
       const ai = temp([N, D]);
       const hnT = hn ?? hnR ?? temp([N, D]);
       // m = S A h
-      csrInto(K, scratch + gemmBytes, graph.fwd, x, at(mT), D);
+      csrRowSumHeap(K.k, scratch + gemmBytes, graph.fwd, x, at(mT), D);
       if (inputs.scale) K.fns.ew_mul(at(mT), at(inputs.scale), at(mT), ND);
       // a gate's block of W [D, 3D] is the view at column g·D, row stride 3D; C (+)= A·W_g + b_g;
       // all six as one batch (`gemmRows`: one handoff on a pool)
@@ -236,7 +216,7 @@ function vjpKernel(args: KernelArgs): TensorInfo[] {
     // a piece P_g is read in place as the right operand of the weight gradient, or packed here when D is ragged
     const inPlace = inPlacePanels(0, D * 4, 4, D) !== undefined;
     const packBytes = wantW && !inPlace ? packedBytes(N, D) : 0;
-    withHeapTemps(backend, gemmBytes + packBytes + csrBytes(graph.bwd), (scratch, temp) => {
+    withHeapTemps(backend, gemmBytes + packBytes + csrHeapBytes(graph.bwd), (scratch, temp) => {
       const at = (t: TensorInfo) => offsetOf(backend, t);
       const [a, b, c, d] = [0, 1, 2, 3].map(() => temp([N, D]));
       const fh = wantH ? temp([N, D]) : undefined;
@@ -260,7 +240,7 @@ function vjpKernel(args: KernelArgs): TensorInfo[] {
         ];
         gemmRows(K.k, gemmJobs(K.k, scratch, ops));
         if (inputs.scale) K.fns.ew_mul(at(fm!), at(inputs.scale), at(fm!), ND);
-        csrInto(K, scratch + gemmBytes + packBytes, graph.bwd, at(fm!), at(fm2!), D);
+        csrRowSumHeap(K.k, scratch + gemmBytes + packBytes, graph.bwd, at(fm!), at(fm2!), D);
         K.fns.ew_gru_vjp(g, at(inputs.z!), at(fh!), at(fm2!), at(vh), ND);
       }
       if (wantW) {
