@@ -36,6 +36,21 @@ function kernel(x: tf.Tensor, w: tf.Tensor, tail: { sigmoidOf?: number; h?: tf.T
   return v;
 }
 
+/** got [M, N] = x [M, K] · wᵀ ([N, K]) within a float32 sum's error in any order: |error| ≤ K·ε·Σ|terms| (ε = 2⁻²⁴) of a float64 sum. */
+function assertDotsWithin(got: Float32Array, xv: Float32Array, wv: Float32Array, [M, K, N]: number[], what: string): void {
+  for (let m = 0; m < M; m++) {
+    for (let j = 0; j < N; j++) {
+      let ref = 0;
+      let mag = 0;
+      for (let k = 0; k < K; k++) {
+        ref += xv[m * K + k] * wv[j * K + k];
+        mag += Math.abs(xv[m * K + k] * wv[j * K + k]);
+      }
+      assert.ok(Math.abs(got[m * N + j] - ref) <= K * 2 ** -24 * mag + 1e-30, `${what} [${m},${j}]: ${got[m * N + j]} vs ${ref}`);
+    }
+  }
+}
+
 test('stream_dot: x·wᵀ within float32 reduction error of a float64 sum, ragged K and N, several rows; σ(b·x) and the tail round as the tf ops', { skip: !wasm() && 'wasm only' }, () => {
   assert.ok(streamDotAvailable(1), 'the kernel runs on wasm');
   for (const M of [1, 2, 3]) {
@@ -49,18 +64,7 @@ test('stream_dot: x·wᵀ within float32 reduction error of a float64 sum, ragge
         const [xv, wv, hv, mv, cv] = [x, w, h, mask, clamp].map((t) => t.dataSync() as Float32Array);
         const plain = kernel(x, w);
         const what = `M=${M} K=${K} N=${N}`;
-        for (let m = 0; m < M; m++) {
-          for (let j = 0; j < N; j++) {
-            let ref = 0;
-            let mag = 0;
-            for (let k = 0; k < K; k++) {
-              ref += xv[m * K + k] * wv[j * K + k];
-              mag += Math.abs(xv[m * K + k] * wv[j * K + k]);
-            }
-            // a float32 sum of K products, in any order: |error| ≤ K·ε·Σ|terms| (ε = 2⁻²⁴)
-            assert.ok(Math.abs(plain[m * N + j] - ref) <= K * 2 ** -24 * mag + 1e-30, `${what} [${m},${j}]: ${plain[m * N + j]} vs ${ref}`);
-          }
-        }
+        assertDotsWithin(plain, xv, wv, [M, K, N], what);
         // the tail: + c·h, then ⊙ mask + clamp, each a float32 operation on the kernel's own sum
         const c = 0.375;
         const tailed = kernel(x, w, { h, c, mask, clamp });
@@ -108,17 +112,7 @@ test('stream_dot: the same sums bit for bit wherever W and x lie mod 64 (tfjs pl
       // with where W_s landed: run/checkpoint.test's step-for-step resume caught that one
       first ??= got;
       assert.deepEqual(got, first, `K=${K}: W at ${w % 64} mod 64 and at 0 give different sums`);
-      for (let m = 0; m < M; m++) {
-        for (let j = 0; j < N; j++) {
-          let ref = 0;
-          let mag = 0;
-          for (let k = 0; k < K; k++) {
-            ref += xv[m * K + k] * wv[j * K + k];
-            mag += Math.abs(xv[m * K + k] * wv[j * K + k]);
-          }
-          assert.ok(Math.abs(got[m * N + j] - ref) <= K * 2 ** -24 * mag + 1e-30, `K=${K}, W at ${w % 64} mod 64 [${m},${j}]: ${got[m * N + j]} vs ${ref}`);
-        }
-      }
+      assertDotsWithin(got, xv, wv, [M, K, N], `K=${K}, W at ${w % 64} mod 64`);
     }
     space.dispose();
   }
