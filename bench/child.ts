@@ -26,6 +26,7 @@ import {
   ChildSpec,
   GEMM_SHAPES,
   GemmChildSpec,
+  HOPFIELD_FORWARD_WARMUP,
   GemmResult,
   GradChildSpec,
   GradRowResult,
@@ -169,9 +170,6 @@ function syncBackend(ts: tf.Tensor[]): void {
   s.dataSync();
   s.dispose();
 }
-
-/** Untimed forward passes before the timed runs of Hopfield's forward row (see there). */
-const HOPFIELD_FORWARD_WARMUP = 15;
 
 async function gradRow(spec: GradChildSpec): Promise<GradRowResult> {
   const { name: backend, threads } = await useBackend(spec);

@@ -9,6 +9,12 @@ export type WorkloadName = (typeof WORKLOADS)[number];
 
 /** Built-in config name and the runner that has to be registered for each workload. */
 /** Each workload's built-in config, runner, and the K of its main rows (the issue's: 20, 5, 50). */
+/**
+ * Untimed forward passes before the timed runs of Hopfield's forward row, on both sides (ours in
+ * child.ts, the reference's through torch_forward.py --warmup): bench/README.md, "Bandwidth".
+ */
+export const HOPFIELD_FORWARD_WARMUP = 15;
+
 export const WORKLOAD_CONFIG: Record<WorkloadName, { config: string; runner: string; K: number }> = {
   hopfield: { config: 'hopfield', runner: 'HopfieldRunner', K: 20 },
   gnn: { config: 'cora', runner: 'CitationRunner', K: 5 },

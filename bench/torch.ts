@@ -7,7 +7,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { WORKLOAD_CONFIG, variantFields } from './common';
+import { HOPFIELD_FORWARD_WARMUP, WORKLOAD_CONFIG, variantFields } from './common';
 import type { RowKey, WorkloadName } from './common';
 
 export interface TorchRow extends RowKey {
@@ -168,6 +168,8 @@ export function compareTorchGrads(python: string, files: Record<string, string>,
 /** bench/torch_forward.py: T steps without a graph, the reference's counterpart of our forward row. */
 export function runTorchForward(wl: WorkloadName, o: TorchOptions): TorchRow {
   const args = [o.forwardScript, '--ref', o.script, '--workload', wl, '--runs', String(o.runs), '--cora-dir', o.dataDir, '--fmnist-dir', o.mnistDir];
+  // the same untimed passes as our row gets (child.ts), so both sides time their steady state
+  if (wl === 'hopfield') args.push('--warmup', String(HOPFIELD_FORWARD_WARMUP));
   const key: RowKey = { workload: wl, method: 'forward', K: null, variant: '' };
   const r = runPythonJson<{ T: number; time_median_s: number; time_min_s: number; cpu_time_median_s: number; loadavg_1min: number[] }>(o.python, args, o.timeoutS);
   if ('error' in r) return failed(key, `torch_forward.py ${r.error}`);

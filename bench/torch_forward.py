@@ -7,7 +7,7 @@ import) and times T steps under no_grad, the counterpart of our NaiveSolver forw
 Prints one JSON line.
 
   /usr/bin/python3 bench/torch_forward.py --ref ../shared/anchors/torch_ref/bench.py \
-      --workload hopfield --runs 5 [--random-data] [--fmnist-dir DIR] [--cora-dir DIR] [--threads 2]
+      --workload hopfield --runs 5 [--warmup 1] [--random-data] [--fmnist-dir DIR] [--cora-dir DIR] [--threads 2]
 """
 import argparse
 import importlib.util
@@ -23,6 +23,7 @@ def main():
   ap.add_argument('--workload', required=True, choices=['hopfield', 'gnn', 'hypergrad'])
   ap.add_argument('--runs', type=int, default=5)
   ap.add_argument('--threads', type=int, default=2)
+  ap.add_argument('--warmup', type=int, default=1, help='untimed passes before the timed runs')
   ap.add_argument('--random-data', action='store_true')
   ap.add_argument('--cora-dir', default=None)
   ap.add_argument('--fmnist-dir', default=None)
@@ -52,7 +53,8 @@ def main():
         h = sys_.step(h, t, False)
       return h
 
-  forward()  # warm-up
+  for _ in range(max(1, a.warmup)):
+    forward()  # warm-up
   times, cpu = [], []
   load0 = os.getloadavg()[0]
   for _ in range(a.runs):
