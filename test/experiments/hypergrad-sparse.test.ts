@@ -23,7 +23,8 @@ import { wasmKernels, offsetOf, type WasmBackendLike } from '../../src/core/wasm
 import { HypergradSystem, HYPERGRAD_DEFAULTS, HypergradOptions } from '../../src/experiments/hypergrad/model';
 import { FusedMlpPoint } from '../../src/experiments/hypergrad/mlp';
 import { fusedAvailable } from '../../src/experiments/hypergrad/fused';
-import { syntheticDataset, loadHypergradMnist, centre, csrRows, csrTranspose, toCsr, SPARSE_DENSITY_MAX } from '../../src/experiments/hypergrad/data';
+import { syntheticDataset, loadHypergradMnist, centre, csrRows, csrTranspose, SPARSE_DENSITY_MAX } from '../../src/experiments/hypergrad/data';
+import { toCsr } from '../../src/core/sparse';
 import { createHypergradSession } from '../../src/experiments/hypergrad/experiment';
 import type { RbpConfig } from '../../src/config/load';
 import { assertMethodsAgree, assertNoLeaks } from '../helpers/checks';

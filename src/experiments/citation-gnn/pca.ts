@@ -7,6 +7,7 @@
  * products, so one iteration costs O(nnz·l + F·l²) with l = k + oversampling.
  */
 import { Rng } from '../../core/random';
+import { toCsr, type CsrMatrix } from '../../core/sparse';
 
 export interface PcaResult {
   /** N × k, row-major: (X − μ) projected on the components. */
@@ -28,35 +29,8 @@ export interface PcaOptions {
   oversample?: number;
 }
 
-interface Csr {
-  indptr: Int32Array;
-  indices: Int32Array;
-  values: Float64Array;
-}
-
-function toCsr(x: Float32Array, N: number, F: number): Csr {
-  let nnz = 0;
-  for (let i = 0; i < x.length; i++) if (x[i] !== 0) nnz++;
-  const indptr = new Int32Array(N + 1);
-  const indices = new Int32Array(nnz);
-  const values = new Float64Array(nnz);
-  let p = 0;
-  for (let r = 0; r < N; r++) {
-    const base = r * F;
-    for (let c = 0; c < F; c++) {
-      const v = x[base + c];
-      if (v !== 0) {
-        indices[p] = c;
-        values[p++] = v;
-      }
-    }
-    indptr[r + 1] = p;
-  }
-  return { indptr, indices, values };
-}
-
 /** Y (N×l) = (X − 1μᵀ) Q, Q given as F×l row-major. */
-function mulXc(X: Csr, mean: Float64Array, Q: Float64Array, N: number, F: number, l: number): Float64Array {
+function mulXc(X: CsrMatrix, mean: Float64Array, Q: Float64Array, N: number, F: number, l: number): Float64Array {
   const Y = new Float64Array(N * l);
   const muQ = new Float64Array(l);
   for (let c = 0; c < F; c++) {
@@ -66,9 +40,9 @@ function mulXc(X: Csr, mean: Float64Array, Q: Float64Array, N: number, F: number
   }
   for (let r = 0; r < N; r++) {
     const yo = r * l;
-    for (let p = X.indptr[r]; p < X.indptr[r + 1]; p++) {
-      const v = X.values[p];
-      const qo = X.indices[p] * l;
+    for (let p = X.ptr[r]; p < X.ptr[r + 1]; p++) {
+      const v = X.val[p];
+      const qo = X.col[p] * l;
       for (let j = 0; j < l; j++) Y[yo + j] += v * Q[qo + j];
     }
     for (let j = 0; j < l; j++) Y[yo + j] -= muQ[j];
@@ -77,15 +51,15 @@ function mulXc(X: Csr, mean: Float64Array, Q: Float64Array, N: number, F: number
 }
 
 /** Z (F×l) = (X − 1μᵀ)ᵀ Y, Y given as N×l row-major. */
-function mulXcT(X: Csr, mean: Float64Array, Y: Float64Array, N: number, F: number, l: number): Float64Array {
+function mulXcT(X: CsrMatrix, mean: Float64Array, Y: Float64Array, N: number, F: number, l: number): Float64Array {
   const Z = new Float64Array(F * l);
   const colSum = new Float64Array(l);
   for (let r = 0; r < N; r++) {
     const yo = r * l;
     for (let j = 0; j < l; j++) colSum[j] += Y[yo + j];
-    for (let p = X.indptr[r]; p < X.indptr[r + 1]; p++) {
-      const v = X.values[p];
-      const zo = X.indices[p] * l;
+    for (let p = X.ptr[r]; p < X.ptr[r + 1]; p++) {
+      const v = X.val[p];
+      const zo = X.col[p] * l;
       for (let j = 0; j < l; j++) Z[zo + j] += v * Y[yo + j];
     }
   }

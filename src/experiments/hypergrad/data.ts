@@ -4,6 +4,7 @@
  * per pixel over the 10,000 images, as the authors (/255, minus the training mean).
  */
 import { Rng } from '../../core/random';
+import { toCsr, type CsrMatrix } from '../../core/sparse';
 import { mnistByDigit } from '../mnist';
 
 export interface Dataset {
@@ -20,15 +21,6 @@ export interface Dataset {
    * it (option `sparseInputs`); x stays the reference.
    */
   sparse?: SparseInputs;
-}
-
-/** Compressed sparse rows of an [n, d] matrix: row i's nonzeros are val[e] at column col[e], ptr[i] ≤ e < ptr[i + 1]. */
-export interface CsrMatrix {
-  rows: number;
-  cols: number;
-  ptr: Int32Array;
-  col: Int32Array;
-  val: Float32Array;
 }
 
 export interface SparseInputs {
@@ -50,26 +42,6 @@ export interface SparseInputs {
  */
 export const SPARSE_DENSITY_MAX = 0.35;
 
-/** The CSR form of a row-major [n, d] matrix. */
-export function toCsr(x: Float32Array, n: number, d: number): CsrMatrix {
-  let nnz = 0;
-  for (let i = 0; i < x.length; i++) if (x[i] !== 0) nnz++;
-  const ptr = new Int32Array(n + 1);
-  const col = new Int32Array(nnz);
-  const val = new Float32Array(nnz);
-  let e = 0;
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < d; j++) {
-      const v = x[i * d + j];
-      if (v !== 0) {
-        col[e] = j;
-        val[e++] = v;
-      }
-    }
-    ptr[i + 1] = e;
-  }
-  return { rows: n, cols: d, ptr, col, val };
-}
 
 /** The rows idx[0], idx[1], ... of a CSR matrix, in that order. */
 export function csrRows(m: CsrMatrix, idx: ArrayLike<number>): CsrMatrix {

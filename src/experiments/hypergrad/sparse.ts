@@ -8,7 +8,8 @@
  * tensors (int32 indices, float32 values, −μ for the correction) for the batch's lifetime.
  */
 import { tf, Tensor } from '../../core/tf';
-import { CsrMatrix, SparseInputs, csrRows, csrTranspose } from './data';
+import { SparseInputs, csrRows, csrTranspose } from './data';
+import type { CsrMatrix } from '../../core/sparse';
 
 /** Where each CSR's arrays start (elements) in the batch's index and value tensors. */
 export interface SparseLayout {
