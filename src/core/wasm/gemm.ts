@@ -97,13 +97,24 @@ export function gemmScratchBytes(K: number, N: number): number {
  * them into panels at `scratch` (≥ gemmScratchBytes) first.
  */
 export function gemm(k: WasmKernels, scratch: number, g: GemmOperands): void {
+  const j = gemmJob(k, scratch, g);
+  gemmPacked(k, j.B, j.biasP, j.g);
+}
+
+/**
+ * The product as a job: B (and the bias) read in place where `inPlacePanels` allows (a bias of N
+ * floats is its own panel row when N is a multiple of the panel width), else packed at `scratch`
+ * (≥ gemmScratchBytes).
+ */
+function gemmJob(k: WasmKernels, scratch: number, g: GemmOperands): GemmJob {
+  const { b, sbk, sbn, ...rest } = g;
   const { K, N } = g;
-  const inPlace = inPlacePanels(g.b, g.sbk, g.sbn, N);
-  if (inPlace) return gemmPacked(k, inPlace, g.bias ?? 0, g); // a bias of N floats is its own panel row when N is a multiple of the panel width
-  k.fns.pack(g.b, scratch, K, N, g.sbk, g.sbn);
+  const inPlace = inPlacePanels(b, sbk, sbn, N);
+  if (inPlace) return { B: inPlace, biasP: g.bias ?? 0, g: rest };
+  k.fns.pack(b, scratch, K, N, sbk, sbn);
   const biasP = scratch + packedBytes(K, N);
   if (g.bias !== undefined) packBias(k, g.bias, biasP, N);
-  gemmPacked(k, packedPanels(scratch, K), biasP, g);
+  return { B: packedPanels(scratch, K), biasP, g: rest };
 }
 
 /** Pack a bias of N floats at `src` as the 1 × N panel row `gemm` adds (`dst`: packedBytes(1, N)). */
@@ -231,14 +242,8 @@ export function gemmJobsBytes(ops: GemmOperands[]): number {
 export function gemmJobs(k: WasmKernels, scratch: number, ops: GemmOperands[]): GemmJob[] {
   let at = scratch;
   return ops.map((g) => {
-    const { b, sbk, sbn, K, N, ...rest } = g;
-    const inPlace = inPlacePanels(b, sbk, sbn, N);
-    if (inPlace) return { B: inPlace, biasP: g.bias ?? 0, g: { ...rest, K, N } };
-    k.fns.pack(b, at, K, N, sbk, sbn);
-    const biasP = at + packedBytes(K, N);
-    if (g.bias !== undefined) packBias(k, g.bias, biasP, N);
-    const B = packedPanels(at, K);
-    at += gemmScratchBytes(K, N);
-    return { B, biasP, g: { ...rest, K, N } };
+    const j = gemmJob(k, at, g);
+    at += gemmJobsBytes([g]);
+    return j;
   });
 }
