@@ -33,7 +33,8 @@ const CHROMIUM = '/usr/bin/chromium';
 const results = path.join(repo, 'test-results');
 const t0 = Date.now();
 const since = () => `${((Date.now() - t0) / 1000).toFixed(1)} s`;
-const log = (...a) => console.log(`[e2e ${since()}]`, ...a);
+let checksPassed = 0;
+const log = (...a) => console.log(`[e2e ${since()}, ${checksPassed} checks]`, ...a);
 
 for (const [what, p] of [['code-server', CODE_SERVER], ['Node 24', path.join(N24, 'bin', 'node')], ['Chromium', CHROMIUM]]) {
   if (!fs.existsSync(p)) {
@@ -143,7 +144,6 @@ function lineNo(text, re) {
   return text.split('\n').findIndex((l) => re.test(l)) + 1;
 }
 
-let checksPassed = 0;
 function assert(cond, msg) {
   if (!cond) throw new Error(`assertion failed: ${msg}`);
   checksPassed++;
@@ -647,12 +647,25 @@ async function main() {
   // 9. Reload again: the config's notes come back (runs are linked to configs in workspace state).
   await page.reload();
   await page.getByRole('treeitem', { name: 'README.md' }).waitFor({ timeout: 90_000 });
-  if (!(await page.locator('.view-line', { hasText: 'num_update' }).count())) {
-    await palette('RBP Lab: Open Built-in Config');
-    await page.locator('.quick-input-widget input').fill('hopfield');
-    await page.keyboard.press('Enter');
+  // The workbench may restore the config's editor, or not yet; and it may restart its extension host a
+  // second or two after the explorer shows (see paletteUntil), losing an Open Built-in Config sent then
+  // (CI, 2026-12-05: the config never opened). So: open it where it is not shown, and again if its notes
+  // do not come.
+  const configPick = page.locator('.quick-input-list .monaco-list-row', { hasText: 'hopfield.yaml' }).first();
+  let afterReload;
+  for (let attempt = 1; !afterReload; attempt++) {
+    if (!(await page.locator('.view-line', { hasText: 'num_update' }).count())) {
+      await paletteUntil('RBP Lab: Open Built-in Config', configPick, 'config picker', 'code-server.log', 10_000);
+      await page.locator('.quick-input-widget input').fill('hopfield');
+      await page.keyboard.press('Enter');
+    }
+    try {
+      afterReload = await waitAfter('num_update', /\(last run, step 2\)/, 15_000);
+    } catch (e) {
+      if (attempt >= 3) throw e;
+      log(`after the reload: no config notes after attempt ${attempt}; opening the config again`);
+    }
   }
-  const afterReload = await waitAfter('num_update', /\(last run, step 2\)/, 30_000);
   log(`after the reload the config shows "${afterReload}"`);
 
   // 9b. Your own model: the template from the palette, ▶ Run from its lens, Compare on it.
@@ -761,6 +774,8 @@ main()
     await browser?.close().catch(() => {});
     cleanup();
     console.error(`(state kept in ${R})`);
+    // Again last, so that a log cut to its tail still says what failed.
+    console.error(`[e2e ${since()}] FAIL after ${checksPassed} checks: ${String(err?.message ?? err).split('\n')[0]}`);
     console.log(`e2e: ${checksPassed} passed, 1 failed`);
     process.exit(1);
   });
