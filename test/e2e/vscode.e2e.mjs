@@ -245,6 +245,28 @@ async function main() {
     }
   }
 
+  /**
+   * After a (re)load: waits until the server's newest extension host has run `quietMs` with no host
+   * launched or exited since (the restart paletteUntil describes comes a second or two after the
+   * first launch), so that a command sent next reaches the host that stays. At most `timeout` ms.
+   */
+  async function hostSettled(csLogName, quietMs = 5000, timeout = 60_000) {
+    const count = () => {
+      const lines = fs.readFileSync(path.join(R, csLogName), 'utf8').split('\n');
+      return [lines.filter((l) => l.includes('Launched Extension Host')).length, lines.filter((l) => l.includes('Extension Host Process exited')).length];
+    };
+    const end = Date.now() + timeout;
+    let last = count().join();
+    let quietFrom = Date.now();
+    for (;;) {
+      const [launched, exited] = count();
+      if (`${launched},${exited}` !== last) [last, quietFrom] = [`${launched},${exited}`, Date.now()];
+      if (launched > exited && Date.now() - quietFrom >= quietMs) return;
+      if (Date.now() > end) throw new Error(`extension hosts did not settle: ${launched} launched, ${exited} exited`);
+      await page.waitForTimeout(250);
+    }
+  }
+
   // The visible dashboard: after 'Close All Editors' a disposed webview's iframe can linger hidden in the DOM.
   const webview = () => page.locator('iframe.webview.ready').filter({ visible: true }).last().contentFrame().frameLocator('#active-frame');
   const status = () => webview().locator('body').getAttribute('data-status');
@@ -648,9 +670,10 @@ async function main() {
   await page.reload();
   await page.getByRole('treeitem', { name: 'README.md' }).waitFor({ timeout: 90_000 });
   // The workbench may restore the config's editor, or not yet; and it may restart its extension host a
-  // second or two after the explorer shows (see paletteUntil), losing an Open Built-in Config sent then
-  // (CI, 2026-12-05: the config never opened). So: open it where it is not shown, and again if its notes
-  // do not come.
+  // second or two after the explorer shows (see paletteUntil), losing a command sent then (CI,
+  // 2026-12-05: the config never opened). So: wait for the host that stays, open the config where it
+  // is not shown, and again if its notes do not come.
+  await hostSettled('code-server.log');
   const configPick = page.locator('.quick-input-list .monaco-list-row', { hasText: 'hopfield.yaml' }).first();
   let afterReload;
   for (let attempt = 1; !afterReload; attempt++) {
