@@ -6,7 +6,10 @@
  * the next row of X taken K bytes on instead of K·4 (first test, M = 2); the model passing
  * c = a instead of 1 − a (fourth test, a = 0.25: at a = 0.5 the two are equal); each row's products
  * up to its first 64-byte boundary taken apart from the vector loop, to align its loads (second
- * test: the sums changed with W's address; bench/README.md, "Bandwidth").
+ * test: the sums changed with W's address; bench/README.md, "Bandwidth"). The shifted loads for a row
+ * at 8 mod 16 (2026-12-05): the first block's two products before the row not masked (first and
+ * second tests), the rotation of the sums taken the other way (second test: other sums, same set of
+ * products), the two products after the shifted loop left out (first, second and fourth tests).
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -90,8 +93,11 @@ test('stream_dot: x·wᵀ within float32 reduction error of a float64 sum, ragge
 test('stream_dot: the same sums bit for bit wherever W and x lie mod 64 (tfjs places tensors at 8-byte boundaries), within float32 reduction error of a float64 sum', { skip: !wasm() && 'wasm only' }, () => {
   const backend = tf.backend() as unknown as WasmBackendLike;
   const wk = wasmKernels(backend)!;
-  const [M, N] = [2, 3];
-  for (const K of [1, 3, 9, 15, 16, 17, 31, 47, 100]) {
+  // K ≥ 16 with W at 8 mod 16 takes the shifted loads (each row at 8 mod 16 read from 8 bytes before it,
+  // its sums rotated back into their slots): K = 18, 34, 50, 130 (K ≡ 2 mod 4) put the rows of W
+  // alternately at 0 and 8 mod 16, odd K at every 4 bytes; K = 2592 is the Hopfield row
+  const N = 3;
+  for (const [M, K] of [1, 3, 9, 15, 16, 17, 18, 31, 34, 47, 50, 64, 100, 130].flatMap((K) => [[1, K], [2, K]]).concat([[1, 2592]])) {
     const xv = Float32Array.from({ length: M * K }, () => rng.normal());
     const wv = Float32Array.from({ length: N * K }, () => rng.normal());
     const space = tf.zeros([N * K + M * K + M * N + 64]);
@@ -111,8 +117,8 @@ test('stream_dot: the same sums bit for bit wherever W and x lie mod 64 (tfjs pl
       // boundary taken apart to align the vector loads) would change a resumed run's numbers
       // with where W_s landed: run/checkpoint.test's step-for-step resume caught that one
       first ??= got;
-      assert.deepEqual(got, first, `K=${K}: W at ${w % 64} mod 64 and at 0 give different sums`);
-      assertDotsWithin(got, xv, wv, [M, K, N], `K=${K}, W at ${w % 64} mod 64`);
+      assert.deepEqual(got, first, `M=${M} K=${K}: W at ${w % 64} mod 64 and at 0 give different sums`);
+      assertDotsWithin(got, xv, wv, [M, K, N], `M=${M} K=${K}, W at ${w % 64} mod 64`);
     }
     space.dispose();
   }
