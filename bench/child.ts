@@ -261,7 +261,7 @@ async function gradRow(spec: GradChildSpec): Promise<GradRowResult> {
       const sum = tf.zeros([1]);
       const to = offsetOf(backend, sum as unknown as tf.TensorInfo);
       paired.read.push(clocks(() => {
-        for (let t = 0; t < T; t++) readKernels.fns.read_sum(at, Ws.size * 4, to);
+        for (let t = 0; t < T; t++) readKernels.fns.read_sum(at, Ws.size * 4 - ((Ws.size * 4) % 64), to);
       }));
       sum.dispose();
     }

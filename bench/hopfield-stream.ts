@@ -150,7 +150,7 @@ async function main(): Promise<void> {
  * `--offsets`: the forward pass (NaiveSolver, T steps) against `read_sum` over the same W_s, with
  * W_s at each of the 8 float32-pair offsets mod 64 that tfjs's 8-byte-aligned allocator can give
  * it (copies of W_s allocated until one lands at each, the system's cache pointed at it in turn);
- * also `stream_dot` + tail alone (x at W_s's address mod 16, as `streamDot` puts it). Offsets alternate within a trial; best of `trials`.
+ * also `stream_dot` + tail alone (x at a 64-byte boundary, as `streamDot` puts it). Offsets alternate within a trial; best of `trials`.
  */
 async function offsets(trials: number): Promise<void> {
   const sys = new HopfieldSystem(HOPFIELD_DEFAULTS, hopfieldPatterns(1));
@@ -176,11 +176,11 @@ async function offsets(trials: number): Promise<void> {
   const own = cache.symCache;
   const h = sys.initialState();
   const out = tf.zeros([1, n]);
-  const bufs = [tf.zeros([n + 32]), tf.zeros([n + 32])];
+  const buf = tf.zeros([n + 16]);
   const sv = tf.tidy(() => tf.sigmoid(tf.mul(h[0], sys.opts.b)));
-  // s at a 64-byte boundary and at 8 past one: the kernel reads x at W_s's address mod 16 (as its caller puts it)
-  const xs = bufs.map((b, i) => Math.ceil(at(b) / 64) * 64 + 8 * i);
-  for (const x of xs) new Float32Array(wk.memory.buffer).set(sv.dataSync() as Float32Array, x / 4);
+  // s at a 64-byte boundary, as `streamDot` copies it
+  const xa = Math.ceil(at(buf) / 64) * 64;
+  new Float32Array(wk.memory.buffer).set(sv.dataSync() as Float32Array, xa / 4);
   const { mask, clamp } = sys as unknown as { mask: tf.Tensor; clamp: tf.Tensor };
   const solver = new NaiveSolver();
   const mods = [...placed.keys()].sort((a, b) => a - b);
@@ -194,10 +194,10 @@ async function offsets(trials: number): Promise<void> {
     for (const m of mods) {
       const W = placed.get(m)!;
       time(`read ${m}`, () => {
-        for (let t = 0; t < T; t++) wk.fns.read_sum(at(W), n * n * 4, at(out));
+        for (let t = 0; t < T; t++) wk.fns.read_sum(at(W), n * n * 4 - ((n * n * 4) % 64), at(out));
       });
       time(`kernel ${m}`, () => {
-        for (let t = 0; t < T; t++) wk.fns.stream_dot(xs[(m % 16) / 8], at(W), at(out), 1, n, n, 2, 0, 0, at(mask), at(clamp));
+        for (let t = 0; t < T; t++) wk.fns.stream_dot(xa, at(W), at(out), 1, n, n, 2, 0, 0, at(mask), at(clamp));
       });
       cache.symCache = { dataId: own.dataId, Ws: W };
       time(`forward ${m}`, () => tf.dispose(solver.solve(sys, h, { maxSteps: T }).h));
@@ -213,7 +213,7 @@ async function offsets(trials: number): Promise<void> {
     console.log(`| ${m} | ${r.toFixed(3)} (${gbs(r)}) | ${k.toFixed(3)} (${gbs(k)}) | ${(r / k).toFixed(2)} | ${f.toFixed(3)} (${gbs(f)}) | ${(r / f).toFixed(2)} |`);
   }
   console.log(`best of ${trials} trials of ${T} steps, offsets alternating, process CPU time; load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
-  tf.dispose([...placed.values(), out, ...bufs, sv, ...h]);
+  tf.dispose([...placed.values(), out, buf, sv, ...h]);
   sys.dispose();
 }
 

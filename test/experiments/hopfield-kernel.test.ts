@@ -6,10 +6,7 @@
  * the next row of X taken K bytes on instead of K·4 (first test, M = 2); the model passing
  * c = a instead of 1 − a (fourth test, a = 0.25: at a = 0.5 the two are equal); each row's products
  * up to its first 64-byte boundary taken apart from the vector loop, to align its loads (second
- * test: the sums changed with W's address; bench/README.md, "Bandwidth"). The shifted loads for a row
- * at 8 mod 16 (2026-12-05): the first block's two products before the row not masked (first and
- * second tests), the rotation of the sums taken the other way (second test: other sums, same set of
- * products), the two products after the shifted loop left out (first, second and fourth tests).
+ * test: the sums changed with W's address; bench/README.md, "Bandwidth").
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -93,9 +90,9 @@ test('stream_dot: x·wᵀ within float32 reduction error of a float64 sum, ragge
 test('stream_dot: the same sums bit for bit wherever W and x lie mod 64 (tfjs places tensors at 8-byte boundaries), within float32 reduction error of a float64 sum', { skip: !wasm() && 'wasm only' }, () => {
   const backend = tf.backend() as unknown as WasmBackendLike;
   const wk = wasmKernels(backend)!;
-  // K ≥ 16 with W at 8 mod 16 takes the shifted loads (each row at 8 mod 16 read from 8 bytes before it,
-  // its sums rotated back into their slots): K = 18, 34, 50, 130 (K ≡ 2 mod 4) put the rows of W
-  // alternately at 0 and 8 mod 16, odd K at every 4 bytes; K = 2592 is the Hopfield row
+  // K = 18, 34, 50, 130 (K ≡ 2 mod 4) put the rows of W alternately at 0 and 8 mod 16, odd K at every
+  // 4 bytes; K = 2592 is the Hopfield row (a kernel that aligned its loads by shifting them two floats
+  // back and rotating its sums into place was tried with this test: bench/README.md, "Bandwidth")
   const N = 3;
   for (const [M, K] of [1, 3, 9, 15, 16, 17, 18, 31, 34, 47, 50, 64, 100, 130].flatMap((K) => [[1, K], [2, K]]).concat([[1, 2592]])) {
     const xv = Float32Array.from({ length: M * K }, () => rng.normal());

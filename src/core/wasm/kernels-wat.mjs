@@ -37,10 +37,8 @@
  *   colsum(a, out, rows, cols)
  *     out[j] = Σ_i a[i, j], rows added in order.
  *   read_sum(a, bytes, out)
- *     out[0] = Σ a over `bytes` bytes (a multiple of 4): the floats up to the first 16-byte
- *     boundary one by one, then 64-byte blocks into four f32x4 accumulators (aligned loads, as
- *     `stream_dot` reads W), then the rest one by one. A plain streaming read, the bench's measure
- *     of the read bandwidth a kernel can reach.
+ *     out[0] = Σ a over `bytes` bytes (a multiple of 64), four f32x4 accumulators: a plain
+ *     streaming read, the bench's measure of the read bandwidth a kernel can reach.
  *   stream_dot(x, w, out, M, K, N, flags, h, c, mask, clamp)
  *     out[m, j] = x[m, :]·w[j, :] for X [M, K] and W stored [N, K] (X·Wᵀ; the Hopfield step's
  *     s·W_s, W_s symmetric), then, if flags & 1, + h[m, j]·c, then, if flags & 2, × mask[j] +
@@ -49,11 +47,7 @@
  *     25.6 MiB): each row of W is one contiguous stream summed in four f32x4 accumulators (the loop
  *     of read_sum plus a load of x from cache), the rows of X taken in turn while the row of W is
  *     in L1. Sum order: the accumulators pairwise, then the lanes pairwise, then the K mod 16
- *     leftover products in order; plain multiply and add in both variants. A row of W at 8 mod 16
- *     is read with 16-byte-aligned loads (shifted by two floats; the sums land in the same slots,
- *     so they do not depend on W's address: put x at W's address mod 16, so that its loads are
- *     aligned too). Reads the 8 bytes before each such row and before x (their products masked
- *     out). out must not alias x.
+ *     leftover products in order; plain multiply and add in both variants. out must not alias x.
  *   softmax_rop(p, pn, rz, out, rows, cols)
  *     The R-operator of softmax cross-entropy's gradient: per row i, c = Σ_j p_ij rz_ij (in order),
  *     out_ij = pn_ij (rz_ij − c).
@@ -192,7 +186,7 @@ function streamDotWat() {
   e('  (func (export "stream_dot") (param $x i32) (param $w i32) (param $out i32) (param $M i32) (param $K i32) (param $N i32)');
   e('        (param $flags i32) (param $h i32) (param $c f32) (param $mask i32) (param $clamp i32)');
   e('    (local $j i32) (local $m i32) (local $k i32) (local $row i32) (local $kv i32) (local $pw i32) (local $px i32) (local $o i32) (local $s f32)');
-  e('    ' + vs.map((v) => `(local $a${v} v128)`).join(' ') + ' (local $t v128)');
+  e('    ' + vs.map((v) => `(local $a${v} v128)`).join(' '));
   e('    (local.set $row (i32.shl (local.get $K) (i32.const 2)))');
   e(`    (local.set $kv (i32.and (local.get $row) (i32.const ${-16 * V})))`);
   e('    (local.set $pw (local.get $w))');
@@ -204,43 +198,15 @@ function streamDotWat() {
   e('      (block $md (loop $ml');
   e('        (br_if $md (i32.ge_s (local.get $m) (local.get $M)))');
   for (const v of vs) e(`        (local.set $a${v} (v128.const i32x4 0 0 0 0))`);
-  const madd = (/** @type {string} */ k, /** @type {number} */ v) => {
-    const at = (/** @type {string} */ p) => `(v128.load offset=${16 * v} align=4 (i32.add (local.get ${p}) ${k}))`;
-    return `(f32x4.mul ${at('$px')} ${at('$pw')})`;
-  };
-  // A row of W at 8 mod 16 (tfjs aligns tensors to 8 bytes; a 16-byte load of it that crosses a cache
-  // line costs more) is read by loads shifted two floats back, all 16-byte aligned: the vector loop
-  // runs over k = −2 … kv − 3 (the first block's two products before the row masked to +0), and the
-  // products k = kv − 2, kv − 1 are added to their lanes after it. Lane l of accumulator v then holds
-  // the products k ≡ 4v + l − 2 (mod 16), each added in the same order as in the unshifted loop, and
-  // one rotation by two lanes across the accumulators puts every sum in its unshifted slot: the same
-  // sums bit for bit wherever W lies.
-  e(`        (if (i32.and (i32.eq (i32.and (local.get $pw) (i32.const 15)) (i32.const 8)) (i32.ge_u (local.get $kv) (i32.const ${16 * V})))`);
-  e('          (then');
+  e('        (local.set $k (i32.const 0))');
+  e('        (block $vd (loop $vl');
+  e('          (br_if $vd (i32.ge_u (local.get $k) (local.get $kv)))');
   for (const v of vs) {
-    const p = madd('(i32.const -8)', v);
-    e(`            (local.set $a${v} (f32x4.add (local.get $a${v}) ${v === 0 ? `(v128.and ${p} (v128.const i32x4 0 0 -1 -1))` : p}))`);
+    const at = (/** @type {string} */ p) => `(v128.load offset=${16 * v} align=4 (i32.add (local.get ${p}) (local.get $k)))`;
+    e(`          (local.set $a${v} (f32x4.add (local.get $a${v}) (f32x4.mul ${at('$px')} ${at('$pw')})))`);
   }
-  e(`            (local.set $k (i32.const ${16 * V - 8}))`);
-  e('            (block $hd (loop $hl');
-  e(`              (br_if $hd (i32.ge_u (local.get $k) (i32.sub (local.get $kv) (i32.const 8))))`);
-  for (const v of vs) e(`              (local.set $a${v} (f32x4.add (local.get $a${v}) ${madd('(local.get $k)', v)}))`);
-  e(`              (local.set $k (i32.add (local.get $k) (i32.const ${16 * V})))`);
-  e('              (br $hl)))');
-  for (const l of [0, 1]) {
-    const ld = (/** @type {string} */ p) => `(f32.load offset=${4 * l} (i32.add (local.get ${p}) (local.get $k)))`;
-    e(`            (local.set $a0 (f32x4.replace_lane ${l} (local.get $a0) (f32.add (f32x4.extract_lane ${l} (local.get $a0)) (f32.mul ${ld('$px')} ${ld('$pw')}))))`);
-  }
-  e('            (local.set $t (local.get $a0))');
-  for (const v of vs) e(`            (local.set $a${v} (i8x16.shuffle 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 (local.get $a${v}) (local.get ${v + 1 < V ? `$a${v + 1}` : '$t'})))`);
-  e('            (local.set $k (local.get $kv)))');
-  e('          (else');
-  e('            (local.set $k (i32.const 0))');
-  e('            (block $vd (loop $vl');
-  e('              (br_if $vd (i32.ge_u (local.get $k) (local.get $kv)))');
-  for (const v of vs) e(`              (local.set $a${v} (f32x4.add (local.get $a${v}) ${madd('(local.get $k)', v)}))`);
-  e(`              (local.set $k (i32.add (local.get $k) (i32.const ${16 * V})))`);
-  e('              (br $vl)))))');
+  e(`          (local.set $k (i32.add (local.get $k) (i32.const ${16 * V})))`);
+  e('          (br $vl)))');
   for (let span = 1; span < V; span *= 2) for (let v = 0; v + span < V; v += 2 * span) e(`        (local.set $a${v} (f32x4.add (local.get $a${v}) (local.get $a${v + span})))`);
   e('        (local.set $s (f32.add (f32.add (f32x4.extract_lane 0 (local.get $a0)) (f32x4.extract_lane 1 (local.get $a0))) (f32.add (f32x4.extract_lane 2 (local.get $a0)) (f32x4.extract_lane 3 (local.get $a0)))))');
   e('        (block $sd (loop $sl');
@@ -490,29 +456,18 @@ export function kernelsWat({ relaxed = false, shared = false } = {}) {
 
   // ---- read_sum ----
   e('  (func (export "read_sum") (param $a i32) (param $bytes i32) (param $out i32)');
-  e('    (local $p i32) (local $end i32) (local $t f32) (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128)');
+  e('    (local $p i32) (local $end i32) (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128)');
   e('    (local.set $p (local.get $a)) (local.set $end (i32.add (local.get $a) (local.get $bytes)))');
-  // the floats before the first 16-byte boundary one by one, so that every vector load is aligned
-  e('    (block $hd (loop $hl');
-  e('      (br_if $hd (i32.or (i32.eqz (i32.and (local.get $p) (i32.const 15))) (i32.ge_u (local.get $p) (local.get $end))))');
-  e('      (local.set $t (f32.add (local.get $t) (f32.load (local.get $p))))');
-  e('      (local.set $p (i32.add (local.get $p) (i32.const 4)))');
-  e('      (br $hl)))');
   e('    (block $d (loop $l');
-  e('      (br_if $d (i32.gt_u (i32.add (local.get $p) (i32.const 64)) (local.get $end)))');
+  e('      (br_if $d (i32.ge_u (local.get $p) (local.get $end)))');
   e('      (local.set $s0 (f32x4.add (local.get $s0) (v128.load align=4 (local.get $p))))');
   e('      (local.set $s1 (f32x4.add (local.get $s1) (v128.load offset=16 align=4 (local.get $p))))');
   e('      (local.set $s2 (f32x4.add (local.get $s2) (v128.load offset=32 align=4 (local.get $p))))');
   e('      (local.set $s3 (f32x4.add (local.get $s3) (v128.load offset=48 align=4 (local.get $p))))');
   e('      (local.set $p (i32.add (local.get $p) (i32.const 64)))');
   e('      (br $l)))');
-  e('    (block $td (loop $tl');
-  e('      (br_if $td (i32.ge_u (local.get $p) (local.get $end)))');
-  e('      (local.set $t (f32.add (local.get $t) (f32.load (local.get $p))))');
-  e('      (local.set $p (i32.add (local.get $p) (i32.const 4)))');
-  e('      (br $tl)))');
   e('    (local.set $s0 (f32x4.add (f32x4.add (local.get $s0) (local.get $s1)) (f32x4.add (local.get $s2) (local.get $s3))))');
-  e('    (f32.store (local.get $out) (f32.add (local.get $t) (f32.add (f32.add (f32x4.extract_lane 0 (local.get $s0)) (f32x4.extract_lane 1 (local.get $s0))) (f32.add (f32x4.extract_lane 2 (local.get $s0)) (f32x4.extract_lane 3 (local.get $s0))))))');
+  e('    (f32.store (local.get $out) (f32.add (f32.add (f32x4.extract_lane 0 (local.get $s0)) (f32x4.extract_lane 1 (local.get $s0))) (f32.add (f32x4.extract_lane 2 (local.get $s0)) (f32x4.extract_lane 3 (local.get $s0)))))');
   e('  )');
 
   // ---- stream_dot ----

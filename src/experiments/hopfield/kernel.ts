@@ -57,12 +57,11 @@ function streamDotKernel(args: KernelArgs): TensorInfo {
         s = sigmoid.kernelFunc({ inputs: { x: scaled }, backend: backend as never, attrs: {} }) as TensorInfo;
         temps.push(s);
       }
-      // x (read once per row of W, from L1) copied to W's address mod 16 past a cache-line boundary:
-      // the kernel reads a row of W at 8 mod 16 with loads shifted two floats back, so that x's
-      // loads are 16-byte aligned too (tfjs's allocator aligns to 8 bytes: bench/README.md, "Bandwidth")
+      // x (read once per row of W, from L1) copied to a cache-line boundary: tfjs's allocator
+      // aligns to 8 bytes, and x at 56 mod 64 measured 6 % slower than at 0 (bench/README.md)
       const copy = backend.makeOutput([M * K + 16], 'float32');
       temps.push(copy);
-      const xa = Math.ceil(at(copy) / 64) * 64 + (at(w) % 16);
+      const xa = Math.ceil(at(copy) / 64) * 64;
       new Float32Array(wk.memory.buffer).copyWithin(xa / 4, at(s) / 4, at(s) / 4 + M * K);
       wk.fns.stream_dot(xa, at(w), at(out), M, K, N, (h ? 1 : 0) | (mask ? 2 : 0), at(h), c, at(mask), at(clamp));
     });
