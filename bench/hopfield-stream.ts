@@ -27,6 +27,7 @@ const cpuMs = () => {
 async function main(): Promise<void> {
   const trials = Number(process.argv[2] ?? 15);
   await selectBackend('wasm');
+  if (process.argv.includes('--offsets')) return offsets(trials);
   const sys = new HopfieldSystem(HOPFIELD_DEFAULTS, hopfieldPatterns(1));
   const n = sys.n;
   const T = 50;
@@ -142,6 +143,77 @@ async function main(): Promise<void> {
   }
   console.log(`best of ${trials} trials of ${T} steps, process CPU time; load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
   tf.dispose([s, out, buf, buf2, ...h]);
+  sys.dispose();
+}
+
+/**
+ * `--offsets`: the forward pass (NaiveSolver, T steps) against `read_sum` over the same W_s, with
+ * W_s at each of the 8 float32-pair offsets mod 64 that tfjs's 8-byte-aligned allocator can give
+ * it (copies of W_s allocated until one lands at each, the system's cache pointed at it in turn);
+ * also `stream_dot` + tail alone (x at a 64-byte boundary, as `streamDot` puts it). Offsets alternate within a trial; best of `trials`.
+ */
+async function offsets(trials: number): Promise<void> {
+  const sys = new HopfieldSystem(HOPFIELD_DEFAULTS, hopfieldPatterns(1));
+  const n = sys.n;
+  const T = 50;
+  const backend = tf.backend() as unknown as WasmBackendLike;
+  const wk = wasmKernels(backend);
+  if (!wk || !streamDotAvailable(1)) throw new Error('the wasm kernels are not loaded');
+  const at = (t: tf.Tensor) => offsetOf(backend, t as unknown as tf.TensorInfo);
+  const Ws = sys.symmetric(sys.W);
+  const data = Ws.dataSync() as Float32Array;
+  const placed = new Map<number, tf.Tensor>();
+  const spare: tf.Tensor[] = [];
+  for (let i = 0; placed.size < 8 && i < 400; i++) {
+    const t = tf.tensor2d(data, [n, n]);
+    if (placed.has(at(t) % 64)) spare.push(t);
+    else placed.set(at(t) % 64, t);
+    spare.push(tf.zeros([2 * (1 + (i % 8))]));
+    if (spare.length > 40) tf.dispose(spare.splice(0));
+  }
+  tf.dispose(spare);
+  const cache = sys as unknown as { symCache: { dataId: object; Ws: tf.Tensor } };
+  const own = cache.symCache;
+  const h = sys.initialState();
+  const out = tf.zeros([1, n]);
+  const buf = tf.zeros([n + 16]);
+  const sv = tf.tidy(() => tf.sigmoid(tf.mul(h[0], sys.opts.b)));
+  // s at a 64-byte boundary, as `streamDot` copies it
+  const xa = Math.ceil(at(buf) / 64) * 64;
+  new Float32Array(wk.memory.buffer).set(sv.dataSync() as Float32Array, xa / 4);
+  const { mask, clamp } = sys as unknown as { mask: tf.Tensor; clamp: tf.Tensor };
+  const solver = new NaiveSolver();
+  const mods = [...placed.keys()].sort((a, b) => a - b);
+  const best = new Map<string, number>();
+  const time = (key: string, f: () => void) => {
+    const c0 = cpuMs();
+    f();
+    best.set(key, Math.min(best.get(key) ?? Infinity, (cpuMs() - c0) / T));
+  };
+  for (let i = 0; i < trials; i++) {
+    for (const m of mods) {
+      const W = placed.get(m)!;
+      time(`read ${m}`, () => {
+        for (let t = 0; t < T; t++) wk.fns.read_sum(at(W), n * n * 4 - ((n * n * 4) % 64), at(out));
+      });
+      time(`kernel ${m}`, () => {
+        for (let t = 0; t < T; t++) wk.fns.stream_dot(xa, at(W), at(out), 1, n, n, 2, 0, 0, at(mask), at(clamp));
+      });
+      cache.symCache = { dataId: own.dataId, Ws: W };
+      time(`forward ${m}`, () => tf.dispose(solver.solve(sys, h, { maxSteps: T }).h));
+      cache.symCache = own;
+    }
+  }
+  const bytes = n * n * 4;
+  const gbs = (ms: number) => (bytes / ms / 1e6).toFixed(1);
+  console.log('| W_s mod 64 | read_sum ms (GB/s) | stream_dot + tail ms (GB/s) | ÷ read | forward ms a step (GB/s) | ÷ read |');
+  console.log('|---|---|---|---|---|---|');
+  for (const m of mods) {
+    const [r, k, f] = ['read', 'kernel', 'forward'].map((c) => best.get(`${c} ${m}`)!);
+    console.log(`| ${m} | ${r.toFixed(3)} (${gbs(r)}) | ${k.toFixed(3)} (${gbs(k)}) | ${(r / k).toFixed(2)} | ${f.toFixed(3)} (${gbs(f)}) | ${(r / f).toFixed(2)} |`);
+  }
+  console.log(`best of ${trials} trials of ${T} steps, offsets alternating, process CPU time; load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+  tf.dispose([...placed.values(), out, buf, sv, ...h]);
   sys.dispose();
 }
 
