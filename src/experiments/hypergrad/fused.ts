@@ -116,7 +116,7 @@ class SparseFirstLayer {
 
   /** C [d, N] = xᵀD = rawᵀD − μ·(1ᵀD), with 1ᵀD (the bias gradient) already at `colsumD`. */
   backward(dl: number, colsumD: number, c: number, N: number): void {
-    this.csr(this.sp.rawT, dl, N * 4, c, N);
+    this.sp.rawT.forEach((block, b) => this.csr(block, dl, N * 4, c, N, undefined, b > 0));
     this.csr(this.sp.meanCol, colsumD, 0, c, N, undefined, true);
   }
 }
