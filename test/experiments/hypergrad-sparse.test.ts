@@ -104,7 +104,9 @@ test('the sparse form of a dataset: kept at raw density ≤ SPARSE_DENSITY_MAX, 
     }
   });
   // the batch's transpose in blocks of tBlock batch rows (7: eight full blocks and a ragged one of
-  // 4): each block holds exactly the entries of its rows, in order, and together they are rawᵀ
+  // 4): each block holds exactly the entries of its rows, in order, and together they are rawᵀ.
+  // Mutants: csrColumns keeping column c1 too (this check and the MNIST full-set one below); the
+  // blocks after the first not accumulated in SparseFirstLayer.backward (the MNIST full-set check).
   const all = Array.from({ length: 60 }, (_, i) => i);
   const full = csrTranspose(csrRows(raw, all));
   const sb = sparseBatch(sparse.sparse, all, 7);
