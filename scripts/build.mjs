@@ -26,6 +26,8 @@ const nodeEntries = {
   'mnist-idx': 'bench/mnist-idx.ts',
   // node dist/gnn-profile.js [runs] [--plain]: where GNN BPTT's CPU time goes, per kernel (bench/README.md).
   'gnn-profile': 'bench/gnn-profile.ts',
+  // node dist/hypergrad-profile.js [runs] [--abs] [--plain]: where a hypergradient CG-RBP gradient's CPU time goes (bench/README.md).
+  'hypergrad-profile': 'bench/hypergrad-profile.ts',
   // The library entry (package.json `exports`): solvers and gradient methods without VS Code or the CLI.
   lib: 'src/lib.ts',
 };

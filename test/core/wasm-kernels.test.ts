@@ -13,6 +13,8 @@ import type { WasmBackendLike } from '../../src/core/wasm/module';
 import { ELEMENTWISE } from '../../src/core/wasm/kernels-wat.mjs';
 import type { Expr } from '../../src/core/wasm/kernels-wat.mjs';
 import { csrGraph, csrRowSum, squaredResidual } from '../../src/core/kernels';
+import { gemm, gemmScratchBytes, inPlacePanels } from '../../src/core/wasm/gemm';
+import type { GemmOperands } from '../../src/core/wasm/gemm';
 import { Rng } from '../../src/core/random';
 
 function maxRelDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -287,5 +289,81 @@ test('read_sum (the bench\'s streaming read) sums every float of its bytes and n
     const want = Array.from({ length: n }, (_, i) => (i % 7) - 3).reduce((s, v) => s + v, 0);
     assert.equal(x.dataSync()[n + 1], want, `n = ${n}`);
     x.dispose();
+  }
+});
+
+// gemm() called directly, as the fused model kernels call it, with B read in place (row-major, N a
+// multiple of 8: `inPlacePanels`) and its bias read in place too (matmul.ts always packs its bias,
+// so only this test and citation-gnn's fused-vs-op checks reach that path). B and the bias are
+// column blocks of wider arrays (row stride > 4·N, bias at an offset), A is read straight and
+// transposed, C has its own row stride, K crosses the in-place reduction blocks (64), M is ragged;
+// one ragged N (B and bias packed) runs the same checks on the packed path.
+// Mutants tried (each failed this test, then reverted): gemmJob's in-place branch dropping the
+// bias (`biasP: 0` with `bias` left out of its operands), and reading it one column on
+// (`(g.bias ?? 0) + 4`): "B and bias in place M=1 K=1 N=8 … differs"; the bias added in every
+// reduction block, not the first only: "… M=13 K=150 N=24 … differs".
+test('gemm(): B and its bias read in place (ragged M, K over reduction blocks, strided A and C, accumulate) against float64', async () => {
+  await selectBackend('wasm');
+  const k = wasmKernels(tf.backend());
+  assert.ok(k, 'kernels loaded');
+  const backend = tf.backend() as unknown as WasmBackendLike;
+  const at = (t: tf.Tensor) => offsetOf(backend, { dataId: t.dataId, shape: t.shape, dtype: t.dtype } as tf.TensorInfo);
+  const rng = new Rng(29);
+  const cases = [
+    { M: 1, K: 1, N: 8 },
+    { M: 7, K: 63, N: 16 },
+    { M: 13, K: 150, N: 24 },
+    { M: 37, K: 64, N: 8 },
+    { M: 6, K: 200, N: 11 }, // packed: N ragged
+  ];
+  for (const { M, K, N } of cases) {
+    for (const tA of [false, true]) {
+      for (const accumulate of [false, true]) {
+        // B is columns [3, 3 + N) of a K × (N + 11) array; the bias floats [3, 3 + N) of N + 9
+        const col0 = 3;
+        const row = N + 11;
+        const Bw = rng.normalArray(K * row);
+        const biasW = rng.normalArray(N + 9);
+        const A = rng.normalArray(M * K);
+        const ldcF = N + 5; // C's rows 5 floats longer than N
+        const C0 = rng.normalArray(M * ldcF);
+        const tAt = tf.tensor1d(A);
+        const tB = tf.tensor1d(Bw);
+        const tBias = tf.tensor1d(biasW);
+        const tC = tf.tensor1d(C0);
+        const scratch = tf.zeros([gemmScratchBytes(K, N) / 4]);
+        const sbk = row * 4;
+        const g: GemmOperands = {
+          a: at(tAt), sai: tA ? 4 : K * 4, sak: tA ? M * 4 : 4,
+          b: at(tB) + col0 * 4, sbk, sbn: 4,
+          c: at(tC), ldc: ldcF * 4, M, K, N,
+          bias: at(tBias) + 3 * 4, accumulate,
+        };
+        const inPlace = inPlacePanels(g.b, g.sbk, g.sbn, N) !== undefined;
+        assert.equal(inPlace, N % 8 === 0, `M=${M} K=${K} N=${N}: the path under test`);
+        gemm(k, at(scratch), g);
+        const got = tC.dataSync();
+        for (let i = 0; i < M; i++) {
+          for (let n = 0; n < ldcF; n++) {
+            const what = `${inPlace ? 'B and bias in place' : 'packed'} M=${M} K=${K} N=${N} tA=${tA} accumulate=${accumulate} C[${i},${n}]`;
+            if (n >= N) {
+              assert.equal(got[i * ldcF + n], Math.fround(C0[i * ldcF + n]), `${what}: past N, untouched`);
+              continue;
+            }
+            let want = biasW[3 + n] + (accumulate ? C0[i * ldcF + n] : 0);
+            let mag = Math.abs(want);
+            for (let q = 0; q < K; q++) {
+              const a = Math.fround(A[tA ? q * M + i : i * K + q]);
+              const b = Math.fround(Bw[q * row + col0 + n]);
+              want += a * b;
+              mag += Math.abs(a * b);
+            }
+            // float32 accumulation over K terms (and the bias and C): well inside (K + 2)·2⁻²³ of the magnitude
+            assert.ok(Math.abs(got[i * ldcF + n] - want) <= (K + 2) * 2 ** -23 * mag + 1e-30, `${what} differs: ${got[i * ldcF + n]} vs ${want}`);
+          }
+        }
+        tf.dispose([tAt, tB, tBias, tC, scratch]);
+      }
+    }
   }
 });

@@ -26,6 +26,7 @@ import { fusedAvailable } from '../../src/experiments/hypergrad/fused';
 import { syntheticDataset, loadHypergradMnist, centre, csrRows, csrTranspose, SPARSE_DENSITY_MAX } from '../../src/experiments/hypergrad/data';
 import { toCsr } from '../../src/core/sparse';
 import { createHypergradSession } from '../../src/experiments/hypergrad/experiment';
+import { sparseBatch } from '../../src/experiments/hypergrad/sparse';
 import type { RbpConfig } from '../../src/config/load';
 import { assertMethodsAgree, assertNoLeaks } from '../helpers/checks';
 
@@ -102,6 +103,30 @@ test('the sparse form of a dataset: kept at raw density ≤ SPARSE_DENSITY_MAX, 
       assert.equal(inT === undefined ? 0 : subT.val[inT], row[j], `transpose [${j}, ${i}]`);
     }
   });
+  // the batch's transpose in blocks of tBlock batch rows (7: eight full blocks and a ragged one of
+  // 4): each block holds exactly the entries of its rows, in order, and together they are rawᵀ.
+  // Mutants: csrColumns keeping column c1 too (this check and the MNIST full-set one below); the
+  // blocks after the first not accumulated in SparseFirstLayer.backward (the MNIST full-set check).
+  const all = Array.from({ length: 60 }, (_, i) => i);
+  const full = csrTranspose(csrRows(raw, all));
+  const sb = sparseBatch(sparse.sparse, all, 7);
+  const ids = sb.idx.dataSync();
+  const vals = sb.val.dataSync();
+  assert.equal(sb.layout.rawT.length, 9, 'ceil(60 / 7) blocks');
+  const sumT = new Float32Array(20 * 60);
+  sb.layout.rawT.forEach((blk, b) => {
+    assert.equal(blk.rows, 20);
+    for (let j = 0; j < 20; j++) {
+      const cols = Array.from(ids.subarray(blk.col + ids[blk.ptr + j], blk.col + ids[blk.ptr + j + 1]));
+      const want = Array.from(full.col.subarray(full.ptr[j], full.ptr[j + 1])).filter((c) => c >= 7 * b && c < 7 * b + 7);
+      assert.deepEqual(cols, want, `block ${b}, row ${j}: the columns of its rows, in order`);
+      cols.forEach((c, q) => (sumT[j * 60 + c] += vals[blk.val + ids[blk.ptr + j] + q]));
+    }
+  });
+  const denseT = new Float32Array(20 * 60);
+  for (let j = 0; j < 20; j++) for (let e = full.ptr[j]; e < full.ptr[j + 1]; e++) denseT[j * 60 + full.col[e]] = full.val[e];
+  assert.deepEqual(sumT, denseT, 'the blocks add up to rawᵀ');
+  tf.dispose([sb.idx, sb.val]);
   const mnist = loadHypergradMnist();
   assert.ok(mnist.sparse && mnist.sparse.density > 0.15 && mnist.sparse.density < 0.25, `MNIST raw density ${mnist.sparse?.density}`);
 });

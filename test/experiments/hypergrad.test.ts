@@ -196,6 +196,41 @@ test('the fused kernels equal the op path on the real MLP (784-50-50-50-10): gra
   ops.dispose();
 });
 
+// Mutants tried (each failed here, then reverted): the panels packed as [cols, rows] ("… bits");
+// deltaP named one layer off (the kernel's shape check throws); the panels made a HVP late (hvps === 3
+// for 2: "the panels of δ_2 and δ_3 after HVP 2"); the panels not kept (disposed by the caller's tidy).
+test("a point's HVPs after the first read δ_l from panels made once (fusedPanels): bit-identical to packing them per product, freed with the point", (t) => {
+  if (skipWithoutFused(t)) return;
+  const sys = makeSystem();
+  const rng = new Rng(12);
+  const theta = tf.tensor1d(rng.normalArray(sys.layout.N, 0.3));
+  const us = [0, 1].map(() => tf.tensor1d(rng.normalArray(sys.layout.N)));
+  // each point's first HVP packs δ_l in its products, as a point with one HVP (BPTT's) always does
+  const want = us.map((u) => {
+    const p = new FusedMlpPoint(theta, sys.fullBatch, sys.fastContext);
+    const h = tf.tidy(() => p.hvp(u));
+    p.dispose();
+    return h;
+  });
+  const n0 = tf.memory().numTensors;
+  const f = new FusedMlpPoint(theta, sys.fullBatch, sys.fastContext);
+  const made = tf.memory().numTensors - n0;
+  const first = tf.tidy(() => f.hvp(us[0]));
+  assert.equal(tf.memory().numTensors - n0, made + 1, 'no panels after the first HVP');
+  const got = [1, 0].map((i) => {
+    const h = tf.tidy(() => f.hvp(us[i]));
+    assert.equal(tf.memory().numTensors - n0, made + 3 - i + 2, `the panels of δ_2 and δ_3 after HVP ${3 - i}`);
+    return h;
+  });
+  assert.deepEqual(first.dataSync(), want[0].dataSync(), 'the first HVP bits');
+  got.forEach((g, j) => assert.deepEqual(g.dataSync(), want[1 - j].dataSync(), `HVP ${j + 2} (with the panels) bits`));
+  f.dispose();
+  dispose([...want, first, ...got]);
+  assert.equal(tf.memory().numTensors, n0 - 2, 'the panels go with the point');
+  dispose([theta, ...us]);
+  sys.dispose();
+});
+
 test('the fused kernels refuse shapes that do not match the MLP (they read raw heap) and leave nothing behind', (t) => {
   if (skipWithoutFused(t)) return;
   const sys = makeSystem();

@@ -57,6 +57,27 @@ export function csrRows(m: CsrMatrix, idx: ArrayLike<number>): CsrMatrix {
   return { rows: idx.length, cols: m.cols, ptr, col, val };
 }
 
+/** The columns [c0, c1) of a CSR matrix, the others dropped (same shape and column indices). */
+export function csrColumns(m: CsrMatrix, c0: number, c1: number): CsrMatrix {
+  if (c0 === 0 && c1 >= m.cols) return m;
+  const ptr = new Int32Array(m.rows + 1);
+  for (let i = 0; i < m.rows; i++) {
+    let c = 0;
+    for (let e = m.ptr[i]; e < m.ptr[i + 1]; e++) if (m.col[e] >= c0 && m.col[e] < c1) c++;
+    ptr[i + 1] = ptr[i] + c;
+  }
+  const col = new Int32Array(ptr[m.rows]);
+  const val = new Float32Array(ptr[m.rows]);
+  let k = 0;
+  for (let e = 0; e < m.col.length; e++) {
+    if (m.col[e] >= c0 && m.col[e] < c1) {
+      col[k] = m.col[e];
+      val[k++] = m.val[e];
+    }
+  }
+  return { rows: m.rows, cols: m.cols, ptr, col, val };
+}
+
 /** The transpose, also in CSR (each of its rows lists the original rows in increasing order). */
 export function csrTranspose(m: CsrMatrix): CsrMatrix {
   const ptr = new Int32Array(m.cols + 1);

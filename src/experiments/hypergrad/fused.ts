@@ -18,7 +18,7 @@
 import { tf, Tensor } from '../../core/tf';
 import { wasmKernels, offsetOf, withHeapTemps, orRelease } from '../../core/wasm/module';
 import type { WasmBackendLike, WasmKernels } from '../../core/wasm/module';
-import { gemm, gemmScratchBytes, rowMajorStrides } from '../../core/wasm/gemm';
+import { gemm, gemmPacked, gemmScratchBytes, packedBytes, packedPanels, rowMajorStrides } from '../../core/wasm/gemm';
 import { sizeOf } from '../../core/kernelViews';
 import type { CsrAt, SparseBatch, SparseLayout } from './sparse';
 
@@ -55,6 +55,7 @@ export interface FusedPoint {
 
 const POINT = 'HypergradPoint';
 const HVP = 'HypergradHvp';
+const PANELS = 'HypergradPanels';
 const MOMENTUM = 'HypergradMomentum';
 const ADJOINT = 'HypergradAdjoint';
 
@@ -116,7 +117,7 @@ class SparseFirstLayer {
 
   /** C [d, N] = xᵀD = rawᵀD − μ·(1ᵀD), with 1ᵀD (the bias gradient) already at `colsumD`. */
   backward(dl: number, colsumD: number, c: number, N: number): void {
-    this.csr(this.sp.rawT, dl, N * 4, c, N);
+    this.sp.rawT.forEach((block, b) => this.csr(block, dl, N * 4, c, N, undefined, b > 0));
     this.csr(this.sp.meanCol, colsumD, 0, c, N, undefined, true);
   }
 }
@@ -262,7 +263,12 @@ function hvpKernel(args: KernelArgs): TensorInfo {
         else mm.mul(at(X(l - 1)), at(rd), wOut, sizes[l - 1], n, sizes[l], { tA: true });
         if (l > 1) {
           const dl = at(inputs[`delta${l}`]);
-          mm.mul(at(RX[l - 1]), dl, wOut, sizes[l - 1], n, sizes[l], { tA: true, accumulate: true });
+          // RX_{l−1}ᵀδ_l: δ_l in the panels `fusedPanels` made of it once per point, else packed here (the same panels either way)
+          const dP = inputs[`deltaP${l}`];
+          if (dP) {
+            expectShape(`deltaP${l}`, dP, [packedBytes(n, sizes[l]) / 4]);
+            gemmPacked(k, packedPanels(at(dP), n), 0, { a: at(RX[l - 1]), ...rowMajorStrides(sizes[l - 1], n, sizes[l], true), c: wOut, M: sizes[l - 1], K: n, N: sizes[l], accumulate: true });
+          } else mm.mul(at(RX[l - 1]), dl, wOut, sizes[l - 1], n, sizes[l], { tA: true, accumulate: true });
           // Rδ_{l−1} = (Rδ_l W_lᵀ + δ_l U_{W_l}ᵀ) ⊙ D_{l−1} − 2 e_{l−1} ⊙ X_{l−1} ⊙ RX_{l−1}
           const re = temp([n, sizes[l - 1]]);
           mm.mul(at(rd), th + offsets[2 * l - 2] * 4, at(re), n, sizes[l], sizes[l - 1], { tB: true });
@@ -274,6 +280,24 @@ function hvpKernel(args: KernelArgs): TensorInfo {
       }
     });
     return out;
+  });
+}
+
+/** Row-major [rows, cols] matrices i0, i1, ... in the 8-column panels `gemm` reads (`pack`; packedBytes(rows, cols) each). */
+function panelsKernel(args: KernelArgs): TensorInfo[] {
+  const { backend } = args;
+  const k = kernelsOf(backend);
+  const ins = Array.from({ length: Object.keys(args.inputs).length }, (_, i) => args.inputs[`i${i}`]);
+  const outs: TensorInfo[] = [];
+  return orRelease(backend, outs, () => {
+    for (const t of ins) {
+      if (t.shape.length !== 2) throw new Error(`hypergrad fused kernels: panels of a matrix, not of shape [${t.shape.join(', ')}]`);
+      const [rows, cols] = t.shape;
+      const out = backend.makeOutput([packedBytes(rows, cols) / 4], 'float32');
+      outs.push(out);
+      k.fns.pack(offsetOf(backend, t), offsetOf(backend, out), rows, cols, cols * 4, 4);
+    }
+    return outs;
   });
 }
 
@@ -306,6 +330,7 @@ function ensureRegistered(): void {
   };
   reg(POINT, pointKernel);
   reg(HVP, hvpKernel);
+  reg(PANELS, panelsKernel);
   reg(
     MOMENTUM,
     elementwiseKernel(2, (k, [th, m, g, a, b, c], [th2, m2], n) => k.fns.ew_momentum(th, m, g, a, b, c, th2, m2, n)),
@@ -342,11 +367,23 @@ export function fusedPoint(theta: Tensor, x: Tensor | undefined, yN: Tensor, lay
   return { grad, z, p, pN, X, D, e, delta };
 }
 
-/** H u for the batch loss at a point (u and the result packed like θ). */
-export function fusedHvp(theta: Tensor, u: Tensor, x: Tensor | undefined, pt: FusedPoint, layout: FusedLayout, sparse?: SparseBatch): Tensor {
+/**
+ * δ_2..δ_L of a point in the panels the HVP's products RX_{l−1}ᵀδ_l read (entry l−2), so that a
+ * point's HVPs need not pack them each time (the RBP family's full-set point: 50–101 HVPs, each
+ * packing three [10,000, 50 or 10] matrices).
+ */
+export function fusedPanels(pt: FusedPoint): Tensor[] {
+  ensureRegistered();
+  const ds = pt.delta.slice(1);
+  return ds.length ? (runKernel(PANELS, indexed(ds), {}) as Tensor[]) : [];
+}
+
+/** H u for the batch loss at a point (u and the result packed like θ), with δ_l's panels from `fusedPanels` if given. */
+export function fusedHvp(theta: Tensor, u: Tensor, x: Tensor | undefined, pt: FusedPoint, layout: FusedLayout, sparse?: SparseBatch, deltaPanels: Tensor[] = []): Tensor {
   ensureRegistered();
   const sp = sparseArgs(sparse);
   const inputs: Record<string, Tensor> = { theta, u, ...(x ? { x } : {}), p: pt.p, pN: pt.pN, ...sp.inputs };
+  deltaPanels.forEach((t, i) => (inputs[`deltaP${i + 2}`] = t));
   pt.X.forEach((t, i) => (inputs[`X${i + 1}`] = t));
   pt.D.forEach((t, i) => (inputs[`D${i + 1}`] = t));
   pt.e.forEach((t, i) => (inputs[`e${i + 1}`] = t));

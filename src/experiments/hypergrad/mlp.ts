@@ -6,7 +6,7 @@
 import { tf, Tensor } from '../../core/tf';
 import { sigmoid } from '../../core/activations';
 import { BlockSpec, blocks, packLayers } from './kernels';
-import { FusedPoint, fusedHvp, fusedPoint } from './fused';
+import { FusedPoint, fusedHvp, fusedPanels, fusedPoint } from './fused';
 import type { Layout } from './layout';
 import type { SparseBatch } from './sparse';
 
@@ -155,8 +155,16 @@ export class FusedMlpPoint implements MlpPass {
     this.own = own;
   }
 
+  /** δ_l's panels, made on the second HVP at this point (a point with one HVP packs them in it, as before). */
+  private panels?: Tensor[];
+  private hvps = 0;
+
   hvp(u: Tensor): Tensor {
-    return fusedHvp(this.theta, u, this.batch.sparse ? undefined : this.batch.x, this.pt, this.ctx.layout, this.batch.sparse);
+    if (++this.hvps === 2) {
+      this.panels = fusedPanels(this.pt).map((t) => tf.keep(t));
+      this.own.push(...this.panels);
+    }
+    return fusedHvp(this.theta, u, this.batch.sparse ? undefined : this.batch.x, this.pt, this.ctx.layout, this.batch.sparse, this.panels);
   }
 
   dispose(): void {
