@@ -26,6 +26,15 @@ export function zerosLike(a: State): State {
 export function clone(a: State): State {
   return a.map((x) => tf.clone(x));
 }
+/**
+ * Another handle on t's data without copying it (tf.clone copies on the wasm backend; Reshape to
+ * the same shape shares the buffer, counted once, freed with its last handle). For holding a
+ * tensor someone else may dispose: tensors are immutable and a variable's `assign` moves it to a
+ * new buffer, so the handle keeps the values it was made with.
+ */
+export function share(t: Tensor): Tensor {
+  return tf.reshape(t, t.shape);
+}
 /** ⟨a, b⟩ as a scalar tensor. */
 export function dotT(a: State, b: State): tf.Scalar {
   return tf.tidy(() => a.map((x, i) => tf.sum(tf.mul(x, b[i]))).reduce((s, v) => tf.add(s, v)) as tf.Scalar);

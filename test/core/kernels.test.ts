@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf } from '../../src/core/tf';
 import { selectBackend } from '../../src/core/backend';
-import { registerGraphKernels, restoreOriginalKernels, graphKernelsActive, gatherRows, segmentSumRows, csrGraph, csrRowSum, squaredResidual, registerFusedKernels, CSR_KERNEL } from '../../src/core/kernels';
+import { registerGraphKernels, restoreOriginalKernels, graphKernelsActive, gatherRows, segmentSumRows, csrGraph, csrRowSum, squaredResidual, registerFusedKernels, CSR_KERNEL, RESIDUAL_KERNEL, stateNorm } from '../../src/core/kernels';
+import { norm } from '../../src/core/state';
 import { residualNorms } from '../../src/core/solvers/naive';
 import { Rng } from '../../src/core/random';
 
@@ -293,6 +294,17 @@ for (const backend of ['cpu', 'wasm'] as const) {
     const abs = Math.sqrt(a.reduce((s, x, i) => s + tf.tidy(() => tf.sum(tf.square(tf.sub(x, b[i]))).dataSync()[0]), 0));
     const nrm = Math.sqrt(a.reduce((s, x) => s + tf.tidy(() => tf.sum(tf.square(x)).dataSync()[0]), 0));
     assert.ok(Math.abs(r.abs - abs) <= 1e-5 * abs && Math.abs(r.rel - abs / nrm) <= 1e-5 * (abs / nrm), `residualNorms ${JSON.stringify(r)} vs ${abs}, ${abs / nrm}`);
+    // stateNorm (BPTT's term norms): the fused pass where the kernel is, tf ops without it; both the norm over every tensor
+    // (mutant: only the first tensor's sum of squares)
+    const want = norm(a);
+    assert.ok(Math.abs(stateNorm(a) - want) <= 1e-6 * want, `stateNorm ${stateNorm(a)} vs ${want}`);
+    const configs = [RESIDUAL_KERNEL, CSR_KERNEL].map((k) => tf.getKernel(k, backend)!); // fusedKernelsAvailable() asks for the CSR kernel
+    for (const c of configs) tf.unregisterKernel(c.kernelName, backend);
+    try {
+      assert.equal(stateNorm(a), want, 'without the fused kernels: norm itself');
+    } finally {
+      for (const c of configs) tf.registerKernel(c);
+    }
     const big = tf.fill([4], 1e25);
     assert.equal(squaredResidual(big, tf.zerosLike(big))[0], Infinity);
     tf.dispose([...a, ...b, big]);

@@ -702,6 +702,45 @@ test('a recorded step: its next state and its linearisation (vjp, vjpParams, vjp
   }
 });
 
+test('a recorded step holds the state and weights it was made at without copying them: its record adds the buffers of r, z, hn, q, m and the next state only, and its VJPs are unchanged after the caller disposes h and the variables are assigned new values', (t) => {
+  const skip = kernelSkip();
+  if (skip) return t.skip(skip);
+  for (const aggregate of ['sum', 'avg'] as const) {
+    const before = tf.memory().numTensors;
+    const [fast, ops] = kernelPair(randomGraph(), aggregate);
+    const h = fast.initialState();
+    const first = fast.stepRecorded(h, fast.params)!; // the first step builds the caches (avg scale)
+    first.dispose();
+    dispose(first.next);
+    // data buffers, not tf.memory().numBytes, which counts every handle on a buffer
+    const buffers = (tf.memory() as { numDataBuffers: number }).numDataBuffers;
+    const rec = fast.stepRecorded(h, fast.params)!;
+    // mutant: holding x and the weights through tf.clone (copies) makes this 11
+    assert.equal((tf.memory() as { numDataBuffers: number }).numDataBuffers - buffers, 6, `${aggregate}: r, z, hn, q, m and the next state, no copy of h or the weights`);
+    const lb = fast.linearize(h, fast.params, 0, 'unroll');
+    const [u] = randomDirection(h, 7);
+    const want = lb.vjpBoth([u]);
+    // mutant: a handle that is the caller's tensor itself (no new reference) fails here: h is gone
+    dispose(h);
+    const rng = new Rng(41);
+    fast.params.forEach((v) => {
+      const next = tf.tensor(rng.normalArray(v.size, 0.4), v.shape);
+      v.assign(next);
+      next.dispose();
+    });
+    const la = rec.linearize();
+    const got = la.vjpBoth([u]);
+    [...got.h, ...got.w].forEach((x, i) => assert.deepEqual(bits(x), bits([...want.h, ...want.w][i]), `${aggregate}: VJP ${i} after h was disposed and the weights assigned`));
+    la.dispose();
+    lb.dispose();
+    rec.dispose();
+    dispose(rec.next, [u], want.h, want.w, got.h, got.w);
+    fast.dispose();
+    ops.dispose();
+    assert.equal(tf.memory().numTensors, before, `${aggregate}: tensors left behind`);
+  }
+});
+
 test('BPTT and TBPTT back-propagate through recorded steps: the step is not evaluated again, the gradients are bit for bit those of linearising anew; no leaks, also on a Stop (sum and avg)', (t) => {
   const skip = kernelSkip();
   if (skip) return t.skip(skip);

@@ -8,6 +8,7 @@ import { residualNorms } from '../solvers/naive';
 import type { SolverStats } from '../solvers/types';
 import type { BackwardIteration, BackwardTrace, GradientOptions, GradientResult, MethodName } from './types';
 import { throwIfCancelled } from '../cancel';
+import { stateNorm } from '../kernels';
 
 /**
  * Back-propagate g = dL/dh_T through the recorded unroll steps (h_t, t), newest last:
@@ -17,7 +18,7 @@ import { throwIfCancelled } from '../cancel';
  */
 export function chainBackward(system: DynamicSystem, steps: { h: State; t: number; rec?: RecordedStep }[], g: State, cancelled?: () => boolean): { grads: Tensor[]; iterations: BackwardIteration[]; vjps: number } {
   const w = system.params as Tensor[];
-  const gNorm = norm(g) || 1;
+  const gNorm = stateNorm(g) || 1;
   const zs: State[] = [];
   const iterations: BackwardIteration[] = [];
   let z = g.map((x) => tf.clone(x));
@@ -46,7 +47,7 @@ export function chainBackward(system: DynamicSystem, steps: { h: State; t: numbe
     }
     vjps++;
     lin.dispose();
-    iterations.push({ k: steps.length - i, termNorm: zPrev ? norm(zPrev) / gNorm : undefined });
+    iterations.push({ k: steps.length - i, termNorm: zPrev ? stateNorm(zPrev) / gNorm : undefined });
     // Batched, at the oldest step there is no zPrev: z stays (it is in zs, disposed below).
     // Stryker disable next-line ConditionalExpression: 'true' is equivalent (z is not read after the oldest step); 'false' is killed but hidden with it
     if (zPrev) z = zPrev;

@@ -74,7 +74,12 @@ export function packedPanels(at: number, K: number): Panels {
  * multiple of the panel width (the kernel reads whole panels); else undefined (pack it).
  */
 export function inPlacePanels(b: number, sbk: number, sbn: number, N: number): Panels | undefined {
-  return sbn === 4 && N % PANEL === 0 ? { at: b, panel: PANEL * 4, bk: sbk } : undefined;
+  return readsInPlace({ sbn, N }) ? { at: b, panel: PANEL * 4, bk: sbk } : undefined;
+}
+
+/** Whether `inPlacePanels` reads a B of this shape where it is: its columns contiguous, N a multiple of the panel width. */
+function readsInPlace(g: Pick<GemmOperands, 'sbn' | 'N'>): boolean {
+  return g.sbn === 4 && g.N % PANEL === 0;
 }
 
 /** Byte strides of A [M, K] and B [K, N] stored row-major, either of them stored transposed ([K, M] / [N, K]). */
@@ -230,9 +235,13 @@ export function dealByWork(weights: number[], parts: number): number[] {
   });
 }
 
-/** Scratch bytes `gemmJobs` needs for these products (the B, and bias, of each that is not read in place). */
-export function gemmJobsBytes(ops: GemmOperands[]): number {
-  return ops.reduce((s, g) => s + (inPlacePanels(g.b, g.sbk, g.sbn, g.N) ? 0 : gemmScratchBytes(g.K, g.N)), 0);
+/**
+ * Scratch bytes `gemmJobs` needs for products of these shapes (the B, and bias, of each that is not
+ * read in place): their K, N and B's column stride are enough, so a caller can size the scratch
+ * before it has the operands' offsets.
+ */
+export function gemmJobsBytes(ops: Pick<GemmOperands, 'sbn' | 'K' | 'N'>[]): number {
+  return ops.reduce((s, g) => s + (readsInPlace(g) ? 0 : gemmScratchBytes(g.K, g.N)), 0);
 }
 
 /**

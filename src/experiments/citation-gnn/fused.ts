@@ -114,10 +114,12 @@ function stepKernel(args: KernelArgs): TensorInfo[] {
     const [hn, sr, cn, cz, crn, cnr, m] = lin ? Array.from({ length: 7 }, () => mk()) : [];
     const [hnR, mR] = mode === 'record' ? [mk(), mk()] : [];
     let result: TensorInfo[] = [];
-    // the six gate products' operands (offsets filled in below); their scratch: B packed where D is ragged
+    // the six gate products: their shape and strides, then their operands (offsets filled in below);
+    // their scratch: B packed where D is ragged
+    const gateShape = { sai: D * 4, sak: 4, sbk: 3 * D * 4, sbn: 4, M: N, K: D, N: D };
     const gate = (a: number, W: number, b: number, g: number, c: number, accumulate = false): GemmOperands =>
-      ({ a, sai: D * 4, sak: 4, b: W + g * D * 4, sbk: 3 * D * 4, sbn: 4, c, M: N, K: D, N: D, bias: b + g * D * 4, accumulate });
-    const gemmBytes = gemmJobsBytes(Array.from({ length: 6 }, () => gate(0, 0, 0, 0, 0)));
+      ({ ...gateShape, a, b: W + g * D * 4, c, bias: b + g * D * 4, accumulate });
+    const gemmBytes = gemmJobsBytes(Array.from({ length: 6 }, () => gateShape));
     withHeapTemps(backend, gemmBytes + csrHeapBytes(graph.fwd), (scratch, temp) => {
       const at = (t: TensorInfo) => offsetOf(backend, t);
       const x = at(inputs.x!);
@@ -210,9 +212,9 @@ function vjpKernel(args: KernelArgs): TensorInfo[] {
     const vh = wantH ? mk([N, D]) : undefined;
     const [dWi, dWh, dbi, dbh] = wantW ? [mk([D, 3 * D]), mk([D, 3 * D]), mk([3 * D]), mk([3 * D])] : [];
     // C (+)= P·W_gᵀ: W_gᵀ[k, n] = W[n, g·D + k], read through strides (packed: 6 B's of D × D)
-    const gateT = (p: number, W: number, g: number, c: number, accumulate: boolean): GemmOperands =>
-      ({ a: p, sai: D * 4, sak: 4, b: W + g * D * 4, sbk: 4, sbn: 3 * D * 4, c, M: N, K: D, N: D, accumulate });
-    const gemmBytes = Math.max(gemmScratchBytes(D, D), gemmJobsBytes(Array.from({ length: 6 }, () => gateT(0, 0, 0, 0, false))));
+    const gateTShape = { sai: D * 4, sak: 4, sbk: 4, sbn: 3 * D * 4, M: N, K: D, N: D };
+    const gateT = (p: number, W: number, g: number, c: number, accumulate: boolean): GemmOperands => ({ ...gateTShape, a: p, b: W + g * D * 4, c, accumulate });
+    const gemmBytes = Math.max(gemmScratchBytes(D, D), gemmJobsBytes(Array.from({ length: 6 }, () => gateTShape)));
     // a piece P_g is read in place as the right operand of the weight gradient, or packed here when D is ragged
     const inPlace = inPlacePanels(0, D * 4, 4, D) !== undefined;
     const packBytes = wantW && !inPlace ? packedBytes(N, D) : 0;

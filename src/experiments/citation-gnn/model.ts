@@ -21,6 +21,7 @@ import { sigmoid, softmaxCrossEntropy } from '../../core/activations';
 import { genericLinearization } from '../../core/system';
 import type { DynamicSystem, Linearization, RecordedStep, StepPhase } from '../../core/system';
 import type { State } from '../../core/state';
+import { share } from '../../core/state';
 import { Rng } from '../../core/random';
 import { registerGraphKernels, registerFusedKernels, csrGraph, csrRowSum } from '../../core/kernels';
 import type { CsrGraph } from '../../core/kernels';
@@ -359,25 +360,27 @@ export class GruGnnSystem implements DynamicSystem {
 
   /**
    * `linearizeFused` on the fused kernels: the point's values from one kernel, each VJP (state,
-   * weights or both) one kernel; the JVP (CG-RBP) on the per-gate ops. The weights are held as
-   * clones (a variable assigned later keeps its old values here, as the op path's blocks do).
+   * weights or both) one kernel; the JVP (CG-RBP) on the per-gate ops. The state and weights are
+   * held as handles on their data (`share`: no copy; a variable assigned later keeps its old
+   * values here, as the op path's blocks do).
    */
   linearizeKernels(h: State, w: Tensor[]): Linearization {
-    const x = tf.clone(h[0]);
-    const wk = w.map((t) => tf.clone(t));
+    const x = share(h[0]);
+    const wk = w.map(share);
     return this.kernelLinearization(x, wk, gruPoint(x, wk, this.csr, this.kernelScale()), w);
   }
 
   /**
    * On the fused kernels (BPTT, TBPTT through the solver's `record`): the step and the values of
    * the linearisation at its input from one pass, so that back-propagation does not evaluate the
-   * step again (r, z, hn, σ(2a_n) and m are kept until then: 5 [N, D] tensors per recorded step).
+   * step again (r, z, hn, σ(2a_n) and m are kept until then: 5 [N, D] tensors per recorded step;
+   * the step's input h and the weights are held as handles on their data, `share`, not copies).
    * Undefined off the kernel path or with the generic linearisation.
    */
   stepRecorded(h: State, w: Tensor[]): RecordedStep | undefined {
     if (!this.opts.analytic || !this.useKernels()) return undefined;
-    const x = tf.clone(h[0]);
-    const wk = w.map((t) => tf.clone(t));
+    const x = share(h[0]);
+    const wk = w.map(share);
     const { next, rec } = gruStepRecorded(x, wk, this.csr, this.kernelScale());
     let held = true;
     const release = () => {
