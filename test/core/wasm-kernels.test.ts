@@ -217,13 +217,19 @@ function evalF32(x: Expr, env: Record<string, number>): number {
   return Math.fround(op === 'add' ? u + v : op === 'sub' ? u - v : u * v);
 }
 
-test('the elementwise, column-sum and softmax R-op kernels equal float32 arithmetic in JS (SIMD blocks and the scalar tail)', async () => {
+/** The wasm backend with this project's kernels loaded, and the heap offset of a tensor's data. */
+async function wasmHeap() {
   await selectBackend('wasm');
   const k = wasmKernels(tf.backend());
   assert.ok(k, 'kernels loaded');
   const backend = tf.backend() as unknown as WasmBackendLike;
-  const rng = new Rng(17);
   const at = (t: tf.Tensor) => offsetOf(backend, { dataId: t.dataId, shape: t.shape, dtype: t.dtype } as tf.TensorInfo);
+  return { k, at };
+}
+
+test('the elementwise, column-sum and softmax R-op kernels equal float32 arithmetic in JS (SIMD blocks and the scalar tail)', async () => {
+  const { k, at } = await wasmHeap();
+  const rng = new Rng(17);
   for (const n of [1, 7, 33]) {
     for (const def of ELEMENTWISE) {
       const ins = def.ins.map(() => tf.tensor1d(rng.normalArray(n)));
@@ -277,11 +283,7 @@ test('the elementwise, column-sum and softmax R-op kernels equal float32 arithme
 });
 
 test('read_sum (the bench\'s streaming read) sums every float of its bytes and nothing past them', async () => {
-  await selectBackend('wasm');
-  const k = wasmKernels(tf.backend());
-  assert.ok(k, 'kernels loaded');
-  const backend = tf.backend() as unknown as WasmBackendLike;
-  const at = (t: tf.Tensor) => offsetOf(backend, { dataId: t.dataId, shape: t.shape, dtype: t.dtype } as tf.TensorInfo);
+  const { k, at } = await wasmHeap();
   for (const n of [16, 64, 1024]) {
     // small integers: the sum is exact in float32 whatever the order; a sentinel after n floats
     const x = tf.tensor1d([...Array.from({ length: n }, (_, i) => (i % 7) - 3), 1000, 0]);
@@ -303,11 +305,7 @@ test('read_sum (the bench\'s streaming read) sums every float of its bytes and n
 // (`(g.bias ?? 0) + 4`): "B and bias in place M=1 K=1 N=8 … differs"; the bias added in every
 // reduction block, not the first only: "… M=13 K=150 N=24 … differs".
 test('gemm(): B and its bias read in place (ragged M, K over reduction blocks, strided A and C, accumulate) against float64', async () => {
-  await selectBackend('wasm');
-  const k = wasmKernels(tf.backend());
-  assert.ok(k, 'kernels loaded');
-  const backend = tf.backend() as unknown as WasmBackendLike;
-  const at = (t: tf.Tensor) => offsetOf(backend, { dataId: t.dataId, shape: t.shape, dtype: t.dtype } as tf.TensorInfo);
+  const { k, at } = await wasmHeap();
   const rng = new Rng(29);
   const cases = [
     { M: 1, K: 1, N: 8 },
