@@ -28,11 +28,8 @@ import { chainBackward } from '../src/core/gradients/common';
 import { lossGradients } from '../src/core/system';
 import { dispose } from '../src/core/state';
 import { getMethod } from '../src/core/gradients';
+import { CallProfile, cpuMs } from './callProfile';
 
-const cpuMs = () => {
-  const c = process.cpuUsage();
-  return (c.user + c.system) / 1000;
-};
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
@@ -61,62 +58,10 @@ async function main(): Promise<void> {
   const warm = getMethod('BPTT').compute(sys, { T, K: T, ...session.gradientOptions });
   dispose(warm.grads, warm.lossGrads);
 
-  const stats = new Map<string, { n: number; ms: number; flop: number }>();
-  const add = (key: string, ms: number, flop = 0) => {
-    const s = stats.get(key) ?? { n: 0, ms: 0, flop: 0 };
-    s.n++;
-    s.ms += ms;
-    s.flop += flop;
-    stats.set(key, s);
-  };
-  // what the per-call clock reads cost by themselves (two getrusage calls around nothing), taken
-  // off every wrapped call so that short calls (the weight gradient's 64-row reduction blocks, ~11 µs)
-  // do not look slower than they are
-  const noop = () => undefined;
-  const clockMs = (() => {
-    let best = Infinity;
-    for (let r = 0; r < 5; r++) {
-      const n = 20000;
-      let sum = 0;
-      for (let i = 0; i < n; i++) {
-        const c = cpuMs();
-        noop();
-        sum += cpuMs() - c;
-      }
-      best = Math.min(best, sum / n);
-    }
-    return best;
-  })();
+  const prof = new CallProfile();
   if (!plain) {
-    const k = wasmKernels(tf.backend());
-    if (!k) throw new Error('the wasm kernels are not loaded');
-    const fns = k.fns as unknown as Record<string, (...a: number[]) => void>;
-    const wrapped: Record<string, (...a: number[]) => void> = {};
-    for (const [name, f] of Object.entries(fns)) {
-      wrapped[name] = (...a: number[]) => {
-        const t0 = cpuMs();
-        f(...a);
-        const ms = Math.max(0, cpuMs() - t0 - clockMs);
-        if (name === 'gemm') {
-          const [, , , , M, K, N, sai, sak, flags] = a;
-          add(`gemm ${M}×${K}·${K}×${N} ${sak > sai ? 'T' : 'N'} flags ${flags}`, ms, 2 * M * K * N);
-        } else add(name === 'pack' ? `pack ${a[2]}×${a[3]}` : name, ms);
-      };
-    }
-    (k as unknown as { fns: unknown }).fns = wrapped;
-    for (const name of ['RbpGnnGruStep', 'RbpGnnGruVjp', 'RbpGnnGruPointFrom', 'Sigmoid', 'Add', 'Identity']) {
-      const kc = tf.getKernel(name, 'wasm');
-      if (!kc) continue;
-      tf.unregisterKernel(name, 'wasm');
-      const kernelFunc = ((a: { attrs?: Record<string, unknown> }) => {
-        const t0 = cpuMs();
-        const r = kc.kernelFunc(a as never);
-        const at = a.attrs ?? {};
-        add(`tf ${name}${at.mode ? ` ${String(at.mode)}` : ''}${'wantH' in at ? ` h ${String(at.wantH)} w ${String(at.wantW)}` : ''}`, Math.max(0, cpuMs() - t0 - clockMs));
-        return r;
-      }) as unknown as tf.KernelFunc;
-      tf.registerKernel({ ...kc, kernelFunc });
-    }
+    prof.wrapWasmKernels();
+    prof.wrapTfKernels(['RbpGnnGruStep', 'RbpGnnGruVjp', 'RbpGnnGruPointFrom', 'Sigmoid', 'Add', 'Identity'], (name, at) => `tf ${name}${at.mode ? ` ${String(at.mode)}` : ''}${'wantH' in at ? ` h ${String(at.wantH)} w ${String(at.wantW)}` : ''}`);
   }
 
   const fwd: number[] = [];
@@ -148,12 +93,8 @@ async function main(): Promise<void> {
   console.log(`wall ms per run: forward ${mean(fwdWall).toFixed(0)} (min ${Math.min(...fwdWall).toFixed(0)}), backward ${mean(bwdWall).toFixed(0)} (min ${Math.min(...bwdWall).toFixed(0)}); pool handoffs per run ${(((pool?.runs ?? 0) - runs0) / runs).toFixed(0)}`);
   console.log(`CPU ms per run: forward ${mean(fwd).toFixed(0)} (min ${Math.min(...fwd).toFixed(0)}), backward ${mean(bwd).toFixed(0)} (min ${Math.min(...bwd).toFixed(0)}), total ${mean(total).toFixed(0)} (min ${Math.min(...total).toFixed(0)})`);
   if (plain) return;
-  console.log(`per-call figures: ${(clockMs * 1000).toFixed(2)} µs of clock reads taken off each call`);
-  console.log('\n| call | calls per run | CPU ms per run | CPU ms per call | GFLOP/s |\n|---|---|---|---|---|');
-  for (const [key, s] of [...stats.entries()].sort((a, b) => b[1].ms - a[1].ms)) {
-    if (s.ms / runs < 0.05) continue;
-    console.log(`| ${key} | ${(s.n / runs).toFixed(0)} | ${(s.ms / runs).toFixed(1)} | ${(s.ms / s.n).toFixed(3)} | ${s.flop ? (s.flop / s.ms / 1e6).toFixed(1) : ''} |`);
-  }
+  console.log(`per-call figures: ${(prof.clockMs * 1000).toFixed(2)} µs of clock reads taken off each call\n`);
+  console.log(prof.table(runs).join('\n'));
 }
 
 main().catch((e) => {

@@ -10,24 +10,22 @@
  *
  *   node dist/hypergrad-profile.js [runs (default 3)] [--abs] [--plain]
  *
- * Per-call figures read the process CPU clock around every call (~1 µs each: small calls look
- * slower than they are); `--plain` times the runs only, without the wrappers.
+ * Per-call figures read the process CPU clock around every call (`callProfile.ts`, shared with
+ * gnn-profile; the clock reads' own cost is taken off each call, but the calls a tf kernel wraps add
+ * theirs to its row); `--plain` times the runs only, without the wrappers.
  */
 import * as os from 'os';
 import { tf } from '../src/core/tf';
 import { selectBackend } from '../src/core/backend';
 import { builtinConfig } from '../src/config/load';
 import { loadExperiment } from '../src/experiments';
-import { wasmKernels } from '../src/core/wasm/module';
 import { rbpSetup } from '../src/core/gradients/common';
 import { dispose } from '../src/core/state';
 import { getMethod } from '../src/core/gradients';
 import { variantFields, WORKLOAD_CONFIG } from './common';
+import { CallProfile, cpuMs } from './callProfile';
+import type { CallStat } from './callProfile';
 
-const cpuMs = () => {
-  const c = process.cpuUsage();
-  return (c.user + c.system) / 1000;
-};
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
@@ -53,56 +51,13 @@ async function main(): Promise<void> {
   };
   once();
 
-  const stats = new Map<string, { n: number; ms: number; flop: number }>();
-  const add = (key: string, ms: number, flop = 0) => {
-    const s = stats.get(key) ?? { n: 0, ms: 0, flop: 0 };
-    s.n++;
-    s.ms += ms;
-    s.flop += flop;
-    stats.set(key, s);
-  };
-  let depth = 0;
+  const prof = new CallProfile();
   if (!plain) {
-    const k = wasmKernels(tf.backend());
-    if (!k) throw new Error('the wasm kernels are not loaded');
-    const fns = k.fns as unknown as Record<string, (...a: number[]) => void>;
-    const wrapped: Record<string, (...a: number[]) => void> = {};
-    for (const [name, f] of Object.entries(fns)) {
-      wrapped[name] = (...a: number[]) => {
-        const t0 = cpuMs();
-        f(...a);
-        const ms = cpuMs() - t0;
-        if (name === 'gemm') {
-          const [, , , , M, K, N, sai, sak, flags] = a;
-          add(`wasm gemm ${M}×${K}·${K}×${N} ${sak > sai ? 'T' : 'N'} flags ${flags}`, ms, 2 * M * K * N);
-        } else if (name === 'csr_mm') add(`wasm csr_mm rows ${a[6]} N ${a[7]}`, ms);
-        else add(`wasm ${name}`, ms);
-      };
-    }
-    (k as unknown as { fns: unknown }).fns = wrapped;
-    for (const kc of tf.getKernelsForBackend('wasm')) {
-      const name = kc.kernelName;
-      tf.unregisterKernel(name, 'wasm');
-      const kernelFunc = ((a: unknown) => {
-        depth++;
-        const t0 = cpuMs();
-        try {
-          return kc.kernelFunc(a as never);
-        } finally {
-          depth--;
-          if (depth === 0) add(`tf ${name}`, cpuMs() - t0);
-        }
-      }) as unknown as tf.KernelFunc;
-      tf.registerKernel({ ...kc, kernelFunc });
-    }
+    prof.wrapWasmKernels();
+    prof.wrapTfKernels(undefined, undefined, true);
     const backend = tf.backend() as unknown as { readSync: (id: object) => unknown };
     const readSync = backend.readSync.bind(backend);
-    backend.readSync = (id: object) => {
-      const t0 = cpuMs();
-      const r = readSync(id);
-      add('read back (dataSync)', cpuMs() - t0);
-      return r;
-    };
+    backend.readSync = (id: object) => prof.timed(() => 'read back (dataSync)', () => readSync(id));
   }
 
   const total: number[] = [];
@@ -110,7 +65,7 @@ async function main(): Promise<void> {
   const setup: number[] = [];
   const setupWall: number[] = [];
   let iterations = 0;
-  stats.clear();
+  prof.stats.clear();
   for (let i = 0; i < runs; i++) {
     const w0 = performance.now();
     const c0 = cpuMs();
@@ -119,8 +74,8 @@ async function main(): Promise<void> {
     setup.push(cpuMs() - c0);
     setupWall.push(performance.now() - w0);
   }
-  const setupStats = new Map(stats);
-  stats.clear();
+  const setupStats = prof.stats;
+  prof.stats = new Map();
   for (let i = 0; i < runs; i++) {
     const w0 = performance.now();
     const c0 = cpuMs();
@@ -134,18 +89,14 @@ async function main(): Promise<void> {
   console.log(`CPU ms per run: gradient ${mean(total).toFixed(0)} (min ${min(total).toFixed(0)}), of which set-up (forward T steps, linearisation, dL/dh) ${mean(setup).toFixed(0)} (min ${min(setup).toFixed(0)}, timed apart)`);
   console.log(`wall ms per run: gradient ${mean(wall).toFixed(0)} (min ${min(wall).toFixed(0)}), set-up ${mean(setupWall).toFixed(0)} (min ${min(setupWall).toFixed(0)})`);
   if (plain) return;
-  const table = (title: string, st: Map<string, { n: number; ms: number; flop: number }>, all: number) => {
-    console.log(`\n${title}\n\n| call | calls per run | CPU ms per run | CPU ms per call | GFLOP/s |\n|---|---|---|---|---|`);
-    let top = 0;
-    for (const [key, s] of [...st.entries()].sort((a, b) => b[1].ms - a[1].ms)) {
-      if (!key.startsWith('wasm ')) top += s.ms;
-      if (s.ms / runs < 0.05) continue;
-      console.log(`| ${key} | ${(s.n / runs).toFixed(0)} | ${(s.ms / runs).toFixed(1)} | ${(s.ms / s.n).toFixed(3)} | ${s.flop ? (s.flop / s.ms / 1e6).toFixed(1) : ''} |`);
-    }
+  const table = (title: string, st: Map<string, CallStat>, all: number) => {
+    // the wasm calls are inside the tf kernels' rows: the top level is the rest
+    const top = [...st.entries()].filter(([key]) => !key.startsWith('wasm ')).reduce((t, [, v]) => t + v.ms, 0);
+    console.log(`\n${title}\n\n${prof.table(runs, st).join('\n')}`);
     console.log(`| JS outside kernels and reads | | ${((all - top) / runs).toFixed(1)} | | |`);
   };
   table('Set-up alone (per run):', setupStats, setup.reduce((a, b) => a + b, 0));
-  table('The whole gradient (per run; set-up included):', stats, total.reduce((a, b) => a + b, 0));
+  table('The whole gradient (per run; set-up included):', prof.stats, total.reduce((a, b) => a + b, 0));
 }
 
 main().catch((e) => {

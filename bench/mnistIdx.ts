@@ -16,7 +16,10 @@ export function writeMnistIdx(dir: string): number {
   if (IDX_FILES.every((f) => fs.existsSync(path.join(dir, f)))) return -1;
   const imgs: number[][] = [];
   const labels: number[] = [];
-  for (let d = 0; d < 10; d++) for (const im of mnist[d].range(0, mnist[d].length)) (imgs.push(im), labels.push(d));
+  for (let d = 0; d < 10; d++) for (const im of mnist[d].range(0, mnist[d].length)) {
+    imgs.push(im);
+    labels.push(d);
+  }
   const n = imgs.length;
   const ib = Buffer.alloc(16 + n * 784);
   [2051, n, 28, 28].forEach((v, i) => ib.writeUInt32BE(v, 4 * i));
