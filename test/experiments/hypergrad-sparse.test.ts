@@ -105,7 +105,7 @@ test('the sparse form of a dataset: kept at raw density ≤ SPARSE_DENSITY_MAX, 
   });
   // the batch's transpose in blocks of tBlock batch rows (7: eight full blocks and a ragged one of
   // 4): each block holds exactly the entries of its rows, in order, and together they are rawᵀ.
-  // Mutants: csrColumns keeping column c1 too (this check and the MNIST full-set one below); the
+  // Mutants: csrColumnBlocks putting a block's last column in the next block (this check and the MNIST full-set one below); the
   // blocks after the first not accumulated in SparseFirstLayer.backward (the MNIST full-set check).
   const all = Array.from({ length: 60 }, (_, i) => i);
   const full = csrTranspose(csrRows(raw, all));

@@ -57,25 +57,28 @@ export function csrRows(m: CsrMatrix, idx: ArrayLike<number>): CsrMatrix {
   return { rows: idx.length, cols: m.cols, ptr, col, val };
 }
 
-/** The columns [c0, c1) of a CSR matrix, the others dropped (same shape and column indices). */
-export function csrColumns(m: CsrMatrix, c0: number, c1: number): CsrMatrix {
-  if (c0 === 0 && c1 >= m.cols) return m;
-  const ptr = new Int32Array(m.rows + 1);
+/**
+ * A CSR matrix's columns in blocks of `width` ([0, width), [width, 2·width), …), one CSR each with
+ * the same shape and column indices, the blocks adding up to it; one pass over its entries (m
+ * itself where one block holds all its columns).
+ */
+export function csrColumnBlocks(m: CsrMatrix, width: number): CsrMatrix[] {
+  const nb = Math.max(1, Math.ceil(m.cols / width));
+  if (nb === 1) return [m];
+  const ptrs = Array.from({ length: nb }, () => new Int32Array(m.rows + 1));
+  for (let i = 0; i < m.rows; i++) for (let e = m.ptr[i]; e < m.ptr[i + 1]; e++) ptrs[Math.floor(m.col[e] / width)][i + 1]++;
+  for (const p of ptrs) for (let i = 0; i < m.rows; i++) p[i + 1] += p[i];
+  const blocks = ptrs.map((ptr) => ({ rows: m.rows, cols: m.cols, ptr, col: new Int32Array(ptr[m.rows]), val: new Float32Array(ptr[m.rows]) }));
+  const next = ptrs.map((p) => p.slice(0, m.rows)); // where each row's next entry goes, per block
   for (let i = 0; i < m.rows; i++) {
-    let c = 0;
-    for (let e = m.ptr[i]; e < m.ptr[i + 1]; e++) if (m.col[e] >= c0 && m.col[e] < c1) c++;
-    ptr[i + 1] = ptr[i] + c;
-  }
-  const col = new Int32Array(ptr[m.rows]);
-  const val = new Float32Array(ptr[m.rows]);
-  let k = 0;
-  for (let e = 0; e < m.col.length; e++) {
-    if (m.col[e] >= c0 && m.col[e] < c1) {
-      col[k] = m.col[e];
-      val[k++] = m.val[e];
+    for (let e = m.ptr[i]; e < m.ptr[i + 1]; e++) {
+      const b = Math.floor(m.col[e] / width);
+      const k = next[b][i]++;
+      blocks[b].col[k] = m.col[e];
+      blocks[b].val[k] = m.val[e];
     }
   }
-  return { rows: m.rows, cols: m.cols, ptr, col, val };
+  return blocks;
 }
 
 /** The transpose, also in CSR (each of its rows lists the original rows in increasing order). */

@@ -11,7 +11,7 @@
  * stays in the core's L2 cache, instead of from all of D (2 MB for the full set's 10,000 × 50).
  */
 import { tf, Tensor } from '../../core/tf';
-import { SparseInputs, csrColumns, csrRows, csrTranspose } from './data';
+import { SparseInputs, csrColumnBlocks, csrRows, csrTranspose } from './data';
 import type { CsrMatrix } from '../../core/sparse';
 
 /** Where each CSR's arrays start (elements) in the batch's index and value tensors. */
@@ -59,9 +59,7 @@ export const T_BLOCK = 256;
 /** The sparse form of the rows `rows` of a dataset's inputs (kept tensors: dispose with the batch). */
 export function sparseBatch(sp: SparseInputs, rows: ArrayLike<number>, tBlock = T_BLOCK): SparseBatch {
   const raw = csrRows(sp.raw, rows);
-  const n = raw.rows;
-  const t = csrTranspose(raw);
-  const rawT = Array.from({ length: Math.max(1, Math.ceil(n / tBlock)) }, (_, b) => csrColumns(t, b * tBlock, (b + 1) * tBlock));
+  const rawT = csrColumnBlocks(csrTranspose(raw), tBlock);
   const d = sp.raw.cols;
   const iota = (m: number) => Int32Array.from({ length: m }, (_, i) => i);
   const neg = sp.mean.map((v) => -v);
