@@ -24,28 +24,38 @@ const cpuMs = () => {
   return (c.user + c.system) / 1000;
 };
 
+/** T, the steps a case runs per trial: one forward pass's worth of W_s reads. */
+const T = 50;
+
+/**
+ * What both modes time: the Hopfield system (one pattern), the wasm kernels, W_s, h_0 and s = σ(b h_0),
+ * s also copied to a 64-byte boundary at `xa` (as `streamDot` copies it), an output row, the tail's
+ * mask and clamp, a solver.
+ */
+function setUp() {
+  const sys = new HopfieldSystem(HOPFIELD_DEFAULTS, hopfieldPatterns(1));
+  const n = sys.n;
+  const backend = tf.backend() as unknown as WasmBackendLike;
+  const wk = wasmKernels(backend);
+  if (!wk || !streamDotAvailable(1)) throw new Error('the wasm kernels (stream_dot) are not loaded');
+  const at = (t: tf.Tensor) => offsetOf(backend, t as unknown as tf.TensorInfo);
+  const Ws = sys.symmetric(sys.W);
+  const h = sys.initialState();
+  const s = tf.tidy(() => tf.sigmoid(tf.mul(h[0], sys.opts.b)));
+  const out = tf.zeros([1, n]);
+  const buf = tf.zeros([n + 16]);
+  const xa = Math.ceil(at(buf) / 64) * 64;
+  new Float32Array(wk.memory.buffer).set(s.dataSync() as Float32Array, xa / 4);
+  const { mask, clamp } = sys as unknown as { mask: tf.Tensor; clamp: tf.Tensor };
+  return { sys, n, backend, wk, at, Ws, h, s, out, buf, xa, mask, clamp, solver: new NaiveSolver() };
+}
+
 async function main(): Promise<void> {
   const trials = Number(process.argv[2] ?? 15);
   await selectBackend('wasm');
   if (process.argv.includes('--offsets')) return offsets(trials);
-  const sys = new HopfieldSystem(HOPFIELD_DEFAULTS, hopfieldPatterns(1));
-  const n = sys.n;
-  const T = 50;
-  const backend = tf.backend() as unknown as WasmBackendLike;
-  const wk = wasmKernels(backend);
-  if (!wk) throw new Error('the wasm kernels are not loaded');
-  const Ws = sys.symmetric(sys.W);
-  if (!streamDotAvailable(1)) throw new Error('no stream_dot here');
-  const h = sys.initialState();
-  const s = tf.tidy(() => tf.sigmoid(tf.mul(h[0], sys.opts.b)));
-  const out = tf.zeros([1, n]);
-  const { mask, clamp } = sys as unknown as { mask: tf.Tensor; clamp: tf.Tensor };
-  const buf = tf.zeros([n + 16]);
-  const at = (t: tf.Tensor) => offsetOf(backend, t as unknown as tf.TensorInfo);
-  // s copied to a 64-byte boundary (as the kernel's caller does), and to W_s's address mod 64
-  const sa = Math.ceil(at(buf) / 64) * 64;
-  new Float32Array(wk.memory.buffer).set(s.dataSync() as Float32Array, sa / 4);
-  const solver = new NaiveSolver();
+  const { sys, n, backend, wk, at, Ws, h, s, out, buf, xa: sa, mask, clamp, solver } = setUp();
+  // s also at W_s's address mod 64
   const buf2 = tf.zeros([n + 32]);
   const sw = Math.ceil(at(buf2) / 64) * 64 + (at(Ws) % 64);
   new Float32Array(wk.memory.buffer).set(s.dataSync() as Float32Array, sw / 4);
@@ -153,14 +163,7 @@ async function main(): Promise<void> {
  * also `stream_dot` + tail alone (x at a 64-byte boundary, as `streamDot` puts it). Offsets alternate within a trial; best of `trials`.
  */
 async function offsets(trials: number): Promise<void> {
-  const sys = new HopfieldSystem(HOPFIELD_DEFAULTS, hopfieldPatterns(1));
-  const n = sys.n;
-  const T = 50;
-  const backend = tf.backend() as unknown as WasmBackendLike;
-  const wk = wasmKernels(backend);
-  if (!wk || !streamDotAvailable(1)) throw new Error('the wasm kernels are not loaded');
-  const at = (t: tf.Tensor) => offsetOf(backend, t as unknown as tf.TensorInfo);
-  const Ws = sys.symmetric(sys.W);
+  const { sys, n, wk, at, Ws, h, s: sv, out, buf, xa, mask, clamp, solver } = setUp();
   const data = Ws.dataSync() as Float32Array;
   const placed = new Map<number, tf.Tensor>();
   const spare: tf.Tensor[] = [];
@@ -174,15 +177,6 @@ async function offsets(trials: number): Promise<void> {
   tf.dispose(spare);
   const cache = sys as unknown as { symCache: { dataId: object; Ws: tf.Tensor } };
   const own = cache.symCache;
-  const h = sys.initialState();
-  const out = tf.zeros([1, n]);
-  const buf = tf.zeros([n + 16]);
-  const sv = tf.tidy(() => tf.sigmoid(tf.mul(h[0], sys.opts.b)));
-  // s at a 64-byte boundary, as `streamDot` copies it
-  const xa = Math.ceil(at(buf) / 64) * 64;
-  new Float32Array(wk.memory.buffer).set(sv.dataSync() as Float32Array, xa / 4);
-  const { mask, clamp } = sys as unknown as { mask: tf.Tensor; clamp: tf.Tensor };
-  const solver = new NaiveSolver();
   const mods = [...placed.keys()].sort((a, b) => a - b);
   const best = new Map<string, number>();
   const time = (key: string, f: () => void) => {
