@@ -28,6 +28,8 @@ const nodeEntries = {
   'gnn-profile': 'bench/gnn-profile.ts',
   // node dist/hypergrad-profile.js [runs] [--abs] [--plain]: where a hypergradient CG-RBP gradient's CPU time goes (bench/README.md).
   'hypergrad-profile': 'bench/hypergrad-profile.ts',
+  // node dist/pool-efficiency.js [trials]: what a second kernel thread costs in CPU time (bench/README.md, "Threads").
+  'pool-efficiency': 'bench/pool-efficiency.ts',
   // The library entry (package.json `exports`): solvers and gradient methods without VS Code or the CLI.
   lib: 'src/lib.ts',
 };
