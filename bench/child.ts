@@ -24,6 +24,7 @@ import { runExperiment } from '../src/run/runner';
 import type { WorkerEvent } from '../src/protocol/messages';
 import {
   ChildSpec,
+  clocks,
   GEMM_SHAPES,
   GemmChildSpec,
   HOPFIELD_FORWARD_WARMUP,
@@ -90,16 +91,6 @@ function wasmResidentBytes(): number | undefined {
     if (maps[i].perms === 'rw-p' && next.perms === '---p' && next.start === maps[i].end && next.end - next.start >= 4 * 2 ** 30) total += maps[i].rss;
   }
   return total;
-}
-
-/** Wall and process CPU ms of one call of `f`. */
-function clocks(f: () => void): { wall: number; cpu: number } {
-  const c0 = process.cpuUsage();
-  const t0 = performance.now();
-  f();
-  const wall = performance.now() - t0;
-  const c = process.cpuUsage(c0);
-  return { wall, cpu: (c.user + c.system) / 1000 };
 }
 
 /**

@@ -307,3 +307,13 @@ export function resetHwm(): boolean {
 }
 
 export const MiB = 1024 * 1024;
+
+/** Wall and process CPU ms (user + system, all threads) of one call of `f`. */
+export function clocks(f: () => void): { wall: number; cpu: number } {
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  f();
+  const wall = performance.now() - t0;
+  const c = process.cpuUsage(c0);
+  return { wall, cpu: (c.user + c.system) / 1000 };
+}

@@ -1,8 +1,8 @@
 /**
  * What a second thread costs in CPU time (issue 16, target 1): the kernel pool (core/wasm/pool.ts)
  * against one thread on the same work, so that the CPU a two-thread row adds can be told apart
- * into the cores slowing each other (none: the first table), the handoffs (the second) and what
- * the model's own data movement adds (gnn-profile with RBP_LAB_SPLIT_CSR / RBP_LAB_SPLIT_MACS).
+ * into the cores slowing each other (the rows of large products), the handoffs (the rows of small
+ * ones) and what the model's own data movement adds (gnn-profile with RBP_LAB_SPLIT_CSR / RBP_LAB_SPLIT_MACS).
  *
  *   node dist/pool-efficiency.js [trials (default 3)]
  *
@@ -10,9 +10,9 @@
  * gate products; M = 1354 is Cora's half): `products` per thread per handoff, each thread on its
  * own operands. One thread runs the same products one after the other. Per row: GFLOP/s of wall
  * time, GFLOP per CPU second (all threads), and the CPU time each handoff adds over one thread
- * (negative: noise, or one thread's longer run evicting its own operands). Best of the trials by
- * the two-thread CPU time. Two cores must be free for the wall figures to mean anything: the
- * header prints the load average.
+ * (negative: noise, or one thread's longer run evicting its own operands). A quarter of a trial of
+ * each, untimed, first; then the best of the trials by the two-thread CPU time. Two cores must be
+ * free for the wall figures to mean anything: the header prints the load average.
  */
 import * as os from 'os';
 import { tf } from '../src/core/tf';
@@ -21,16 +21,9 @@ import { wasmKernels, offsetOf, usablePool, K_GEMM } from '../src/core/wasm/modu
 import type { WasmBackendLike } from '../src/core/wasm/module';
 import type { KernelCall } from '../src/core/wasm/pool';
 
-const D = 64;
+import { clocks } from './common';
 
-function clock<T>(f: () => T): { wall: number; cpu: number } {
-  const c0 = process.cpuUsage();
-  const w0 = performance.now();
-  f();
-  const wall = performance.now() - w0;
-  const c = process.cpuUsage(c0);
-  return { wall, cpu: (c.user + c.system) / 1000 };
-}
+const D = 64;
 
 async function main(): Promise<void> {
   const trials = Number(process.argv[2] ?? 3);
@@ -55,14 +48,19 @@ async function main(): Promise<void> {
     const lists = [0, 1].map((t) => Array.from({ length: products }, () => call(t)));
     const handoffs = Math.max(20, Math.round(4e9 / (2 * products * 2 * M * D * D)));
     const flops = handoffs * 2 * products * 2 * M * D * D;
+    const oneThread = (n: number) => {
+      for (let h = 0; h < n; h++) for (const list of lists) for (const [, ...a] of list) (k.fns.gemm as (...x: number[]) => void)(...a);
+    };
+    const twoThreads = (n: number) => {
+      for (let h = 0; h < n; h++) pool.run(lists);
+    };
+    // untimed: the kernel's optimised code and both threads' caches, before the first trial
+    oneThread(Math.ceil(handoffs / 4));
+    twoThreads(Math.ceil(handoffs / 4));
     let best: { one: { wall: number; cpu: number }; two: { wall: number; cpu: number } } | undefined;
     for (let trial = 0; trial < trials; trial++) {
-      const one = clock(() => {
-        for (let h = 0; h < handoffs; h++) for (const list of lists) for (const [, ...a] of list) (k.fns.gemm as (...x: number[]) => void)(...a);
-      });
-      const two = clock(() => {
-        for (let h = 0; h < handoffs; h++) pool.run(lists);
-      });
+      const one = clocks(() => oneThread(handoffs));
+      const two = clocks(() => twoThreads(handoffs));
       if (!best || two.cpu < best.two.cpu) best = { one, two };
     }
     const { one, two } = best!;
