@@ -1,7 +1,8 @@
 /*
  * The core's clock, roughly: a chain of dependent integer adds runs one add a cycle, so adds per
- * second ≈ cycles per second (a lower bound if the loop ever takes longer). bench/README.md,
- * "What is left of target 1", uses it for the peak of 128-bit SIMD on this machine.
+ * second ≈ cycles per second, a lower bound: anything that stalls the loop shows as fewer (runs
+ * minutes apart here gave 1.8–3.6 G a second). bench/README.md, "What is left of target 1", uses
+ * the best of several runs for the peak of 128-bit SIMD on this machine.
  *
  *   gcc -O2 bench/cpu-clock.c -o /tmp/cpu-clock && /tmp/cpu-clock
  */

@@ -5,30 +5,31 @@ per CPU second (process CPU: all threads), at 1 and 2 torch threads.
     /usr/bin/python3 bench/torch_blas.py
 """
 import ctypes
-import ctypes.util
 import time
 
 import torch
 
 
 def blas_core():
-    for name in ("openblas", "blas"):
-        path = ctypes.util.find_library(name)
-        if not path:
-            continue
+    """The BLAS libraries this process has loaded (after a product), and OpenBLAS's build and core if one is."""
+    with open("/proc/self/maps") as f:
+        paths = sorted({line.split()[-1] for line in f if "blas" in line.lower() and line.rstrip().endswith((".so", ".3", ".0"))})
+    for path in paths:
         try:
             lib = ctypes.CDLL(path)
             lib.openblas_get_config.restype = ctypes.c_char_p
             return lib.openblas_get_config().decode() + f" ({path}, {lib.openblas_get_num_threads()} threads)"
         except (OSError, AttributeError):
             continue
-    return "not OpenBLAS"
+    return f"not OpenBLAS ({', '.join(paths) or 'no BLAS library loaded'})"
 
 
 def main():
-    print(f"torch {torch.__version__}; BLAS: {blas_core()}")
     a = torch.randn(2708, 64)
     w = torch.randn(64, 64)
+    a @ w
+    blas = [line.strip() for line in torch.__config__.show().splitlines() if "CPU capability" in line]
+    print(f"torch {torch.__version__} ({'; '.join(blas)}); BLAS loaded: {blas_core()}")
     flop = 2 * 2708 * 64 * 64
     reps = 2000
     for threads in (1, 2):
