@@ -33,6 +33,7 @@ import {
   rowFileName,
   MiB,
   GemmResult,
+  clocks,
 } from './common';
 import { runChild, supportsModelField } from './child';
 import { Accuracy, BenchReport, evaluateTargets, joinRows, renderMarkdown } from './report';
@@ -251,13 +252,12 @@ function logRow(r: RowResult, acc?: Accuracy): void {
 function coresNow(ms = 1000): number {
   const flag = new Int32Array(new SharedArrayBuffer(4));
   const w = new Worker(`const a = new Int32Array(require('worker_threads').workerData); const e = Date.now() + ${ms}; while (Date.now() < e); Atomics.store(a, 0, 1); Atomics.notify(a, 0);`, { eval: true, workerData: flag.buffer });
-  const c0 = process.cpuUsage();
-  const t0 = performance.now();
-  for (const e = Date.now() + ms; Date.now() < e; );
-  Atomics.wait(flag, 0, 0, 20 * ms);
-  const c = process.cpuUsage(c0);
+  const k = clocks(() => {
+    for (const e = Date.now() + ms; Date.now() < e; );
+    Atomics.wait(flag, 0, 0, 20 * ms);
+  });
   void w.terminate();
-  return (c.user + c.system) / 1000 / (performance.now() - t0);
+  return k.cpu / k.wall;
 }
 
 function cpuName(): string {

@@ -7,12 +7,7 @@
  */
 import { tf } from '../src/core/tf';
 import { wasmKernels } from '../src/core/wasm/module';
-
-/** Process CPU time (user + system, all threads) in ms. */
-export const cpuMs = (): number => {
-  const c = process.cpuUsage();
-  return (c.user + c.system) / 1000;
-};
+import { cpuMs } from './common';
 
 export interface CallStat {
   n: number;

@@ -26,6 +26,7 @@ import {
   ChildSpec,
   clocks,
   GEMM_SHAPES,
+  readSumBytes,
   GemmChildSpec,
   HOPFIELD_FORWARD_WARMUP,
   GemmResult,
@@ -109,12 +110,11 @@ function streamReadGBs(bytes: number, trials: number): { cpu: number; wall: numb
   let best = Infinity;
   let bestCpu = Infinity;
   for (let t = 0; t < trials; t++) {
-    const c0 = process.cpuUsage();
-    const t0 = performance.now();
-    for (let r = 0; r < reps; r++) wk.fns.read_sum(at, n * 4, at + n * 4);
-    best = Math.min(best, (performance.now() - t0) / reps);
-    const c = process.cpuUsage(c0);
-    bestCpu = Math.min(bestCpu, (c.user + c.system) / 1000 / reps);
+    const k = clocks(() => {
+      for (let r = 0; r < reps; r++) wk.fns.read_sum(at, n * 4, at + n * 4);
+    });
+    best = Math.min(best, k.wall / reps);
+    bestCpu = Math.min(bestCpu, k.cpu / reps);
   }
   const sum = (buf.dataSync() as Float32Array)[n];
   buf.dispose();
@@ -252,7 +252,7 @@ async function gradRow(spec: GradChildSpec): Promise<GradRowResult> {
       const sum = tf.zeros([1]);
       const to = offsetOf(backend, sum as unknown as tf.TensorInfo);
       paired.read.push(clocks(() => {
-        for (let t = 0; t < T; t++) readKernels.fns.read_sum(at, Ws.size * 4 - ((Ws.size * 4) % 64), to);
+        for (let t = 0; t < T; t++) readKernels.fns.read_sum(at, readSumBytes(Ws.size * 4), to);
       }));
       sum.dispose();
     }
@@ -412,12 +412,10 @@ async function gemmRow(spec: GemmChildSpec): Promise<GemmResult> {
     let best = Infinity;
     let bestCpu = NaN;
     for (let t = 0; t < spec.trials; t++) {
-      const c0 = process.cpuUsage();
-      const t0 = performance.now();
-      for (let i = 0; i < reps; i++) tf.matMul(a, b, transposeA, false).dispose();
-      const wall = (performance.now() - t0) / reps;
-      const c = process.cpuUsage(c0);
-      if (wall < best) [best, bestCpu] = [wall, (c.user + c.system) / 1000 / reps];
+      const k = clocks(() => {
+        for (let i = 0; i < reps; i++) tf.matMul(a, b, transposeA, false).dispose();
+      });
+      if (k.wall / reps < best) [best, bestCpu] = [k.wall / reps, k.cpu / reps];
     }
     tf.dispose([a, b]);
     cpuPerWall.push(bestCpu / best);

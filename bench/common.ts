@@ -308,12 +308,22 @@ export function resetHwm(): boolean {
 
 export const MiB = 1024 * 1024;
 
-/** Wall and process CPU ms (user + system, all threads) of one call of `f`. */
+/** Process CPU time (user + system, all threads) in ms. */
+export function cpuMs(): number {
+  const c = process.cpuUsage();
+  return (c.user + c.system) / 1000;
+}
+
+/** Wall and process CPU ms of one call of `f`. */
 export function clocks(f: () => void): { wall: number; cpu: number } {
-  const c0 = process.cpuUsage();
+  const c0 = cpuMs();
   const t0 = performance.now();
   f();
   const wall = performance.now() - t0;
-  const c = process.cpuUsage(c0);
-  return { wall, cpu: (c.user + c.system) / 1000 };
+  return { wall, cpu: cpuMs() - c0 };
+}
+
+/** The bytes `read_sum` reads of a buffer of `bytes`: whole 64-byte blocks, its loop's step (the kernel reads no partial block). */
+export function readSumBytes(bytes: number): number {
+  return bytes - (bytes % 64);
 }

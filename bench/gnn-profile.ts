@@ -28,8 +28,8 @@ import { chainBackward } from '../src/core/gradients/common';
 import { lossGradients } from '../src/core/system';
 import { dispose } from '../src/core/state';
 import { getMethod } from '../src/core/gradients';
-import { CallProfile, cpuMs } from './callProfile';
-
+import { CallProfile } from './callProfile';
+import { cpuMs } from './common';
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);

@@ -18,11 +18,7 @@ import { hopfieldPatterns } from '../src/experiments/hopfield/data';
 import { NaiveSolver } from '../src/core/solvers/naive';
 import { streamDot, streamDotAvailable } from '../src/experiments/hopfield/kernel';
 import { squaredResidual } from '../src/core/kernels/fused';
-
-const cpuMs = () => {
-  const c = process.cpuUsage();
-  return (c.user + c.system) / 1000;
-};
+import { cpuMs, readSumBytes } from './common';
 
 /** T, the steps a case runs per trial: one forward pass's worth of W_s reads. */
 const T = 50;
@@ -87,7 +83,7 @@ async function main(): Promise<void> {
     for (const b of [...bufs, sc, res]) backend.disposeData(b.dataId);
   };
   const cases: [string, () => void][] = [
-    ['read_sum over W_s', steps(() => wk.fns.read_sum(at(Ws), n * n * 4, at(out)))],
+    ['read_sum over W_s', steps(() => wk.fns.read_sum(at(Ws), readSumBytes(n * n * 4), at(out)))],
     [`stream_dot, x at W_s's ${at(Ws) % 64} mod 64`, steps(() => wk.fns.stream_dot(sw, at(Ws), at(out), 1, n, n, 0, 0, 0, 0, 0))],
     ['stream_dot, x aligned', steps(() => wk.fns.stream_dot(sa, at(Ws), at(out), 1, n, n, 0, 0, 0, 0, 0))],
     [`stream_dot, x at ${at(s) % 64} mod 64`, steps(() => wk.fns.stream_dot(at(s), at(Ws), at(out), 1, n, n, 0, 0, 0, 0, 0))],
@@ -188,7 +184,7 @@ async function offsets(trials: number): Promise<void> {
     for (const m of mods) {
       const W = placed.get(m)!;
       time(`read ${m}`, () => {
-        for (let t = 0; t < T; t++) wk.fns.read_sum(at(W), n * n * 4 - ((n * n * 4) % 64), at(out));
+        for (let t = 0; t < T; t++) wk.fns.read_sum(at(W), readSumBytes(n * n * 4), at(out));
       });
       time(`kernel ${m}`, () => {
         for (let t = 0; t < T; t++) wk.fns.stream_dot(xa, at(W), at(out), 1, n, n, 2, 0, 0, at(mask), at(clamp));

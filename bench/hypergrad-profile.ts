@@ -22,10 +22,9 @@ import { loadExperiment } from '../src/experiments';
 import { rbpSetup } from '../src/core/gradients/common';
 import { dispose } from '../src/core/state';
 import { getMethod } from '../src/core/gradients';
-import { variantFields, WORKLOAD_CONFIG } from './common';
-import { CallProfile, cpuMs } from './callProfile';
+import { cpuMs, variantFields, WORKLOAD_CONFIG } from './common';
+import { CallProfile } from './callProfile';
 import type { CallStat } from './callProfile';
-
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
